@@ -1,0 +1,225 @@
+//! The native CLI: `replay` traffic files through one engine, `check-policy`, `simulate`.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, BufWriter, Write};
+use std::process::ExitCode;
+
+use distill_guard::score::Action;
+use distill_guard::{traffic, Engine, Policy};
+use serde::Serialize;
+
+const USAGE: &str = "distill-guard: detect LLM distillation campaigns in API traffic
+
+usage:
+  distill-guard replay --policy FILE [--explain] [INPUT|-]
+      Runs JSONL traffic records through one engine, in order, and prints one JSON
+      verdict per input line. A summary goes to stderr.
+  distill-guard check-policy FILE...
+      Validates policy files; prints every error with its path; exits 1 on any error.
+  distill-guard simulate --scenario FILE [--seed N] [--out FILE]
+      Writes labeled simulated traffic (JSONL).
+";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("replay") => replay(&args[1..]),
+        Some("check-policy") => check_policy(&args[1..]),
+        Some("simulate") => simulate(&args[1..]),
+        Some("-h" | "--help" | "help") => {
+            print!("{USAGE}");
+            Ok(ExitCode::SUCCESS)
+        }
+        _ => Err(format!("unknown or missing command\n\n{USAGE}")),
+    };
+    match result {
+        Ok(code) => code,
+        Err(msg) => {
+            eprintln!("error: {msg}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Splits `--name VALUE` options from positional arguments.
+fn parse_args<'a>(args: &'a [String], with_value: &[&str], flags: &[&str]) -> Result<(BTreeMap<&'a str, &'a str>, Vec<&'a str>), String> {
+    let mut opts = BTreeMap::new();
+    let mut pos = Vec::new();
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        if with_value.contains(&a.as_str()) {
+            let v = it.next().ok_or_else(|| format!("{a} needs a value"))?;
+            opts.insert(a.as_str(), v.as_str());
+        } else if flags.contains(&a.as_str()) {
+            opts.insert(a.as_str(), "");
+        } else if a.starts_with("--") {
+            return Err(format!("unknown option {a}"));
+        } else {
+            pos.push(a.as_str());
+        }
+    }
+    Ok((opts, pos))
+}
+
+fn load_policy(path: &str) -> Result<Policy, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{path}: {e}"))?;
+    Policy::from_json(&text).map_err(|errs| {
+        let lines: Vec<String> = errs.0.iter().map(|e| format!("{path}: {e}")).collect();
+        lines.join("\n")
+    })
+}
+
+fn check_policy(args: &[String]) -> Result<ExitCode, String> {
+    let (_, files) = parse_args(args, &[], &[])?;
+    if files.is_empty() {
+        return Err("check-policy needs at least one FILE".into());
+    }
+    let mut ok = true;
+    for f in files {
+        match load_policy(f) {
+            Ok(p) => {
+                let mem = p.state.memory_bound();
+                println!("{f}: ok (mode {:?}, thresholds tag {} / throttle {} / deny {}, state memory bound {} bytes = {:.1} MiB)",
+                    p.mode, p.thresholds.tag, p.thresholds.throttle, p.thresholds.deny, mem, mem as f64 / 1048576.0);
+            }
+            Err(msg) => {
+                ok = false;
+                println!("{msg}");
+            }
+        }
+    }
+    Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+#[derive(Serialize)]
+struct FpOut<'a> {
+    hfp: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    hfp_raw: Option<String>,
+    client: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    account: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ja4h: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ja4: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ja3: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    template: Option<String>,
+}
+
+#[derive(Serialize)]
+struct VerdictOut<'a> {
+    line: u64,
+    action: &'static str,
+    enforced: &'static str,
+    score: u8,
+    reasons: Vec<&'static str>,
+    fp: FpOut<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    label: Option<&'a serde_json::Value>,
+}
+
+#[derive(Default)]
+struct Summary {
+    lines: u64,
+    errors: u64,
+    per_action: [u64; 4],
+    per_label: BTreeMap<String, [u64; 4]>,
+}
+
+fn replay(args: &[String]) -> Result<ExitCode, String> {
+    let (opts, pos) = parse_args(args, &["--policy"], &["--explain"])?;
+    let policy_path = opts.get("--policy").ok_or("replay needs --policy FILE")?;
+    let explain = opts.contains_key("--explain");
+    let policy = load_policy(policy_path)?;
+    let input: Box<dyn BufRead> = match pos.as_slice() {
+        [] | ["-"] => Box::new(BufReader::with_capacity(1 << 16, io::stdin().lock())),
+        [path] => Box::new(BufReader::with_capacity(1 << 16, File::open(path).map_err(|e| format!("{path}: {e}"))?)),
+        _ => return Err("replay takes one INPUT".into()),
+    };
+    let mut engine = Engine::new(policy);
+    let limit = engine.body_limit();
+    let stdout = io::stdout();
+    let mut out = BufWriter::with_capacity(1 << 16, stdout.lock());
+    let mut sum = Summary::default();
+    let mut buf = Vec::with_capacity(4096);
+    let mut input = input;
+    let mut line_no = 0u64;
+    loop {
+        buf.clear();
+        let n = input.read_until(b'\n', &mut buf).map_err(|e| format!("reading input: {e}"))?;
+        if n == 0 {
+            break;
+        }
+        line_no += 1;
+        let trimmed = buf.trim_ascii();
+        if trimmed.is_empty() {
+            continue;
+        }
+        sum.lines += 1;
+        let res = std::str::from_utf8(trimmed)
+            .map_err(|e| format!("not UTF-8: {e}"))
+            .and_then(traffic::parse_line);
+        let written = match res {
+            Err(msg) => {
+                sum.errors += 1;
+                serde_json::to_writer(&mut out, &serde_json::json!({"line": line_no, "error": msg}))
+            }
+            Ok(dec) => {
+                let req = dec.request(limit);
+                let v = engine.inspect(&req);
+                let label = dec.record().label.as_ref();
+                sum.per_action[v.action as usize] += 1;
+                if let Some(l) = label {
+                    let key = l.as_str().map(str::to_string).unwrap_or_else(|| l.to_string());
+                    sum.per_label.entry(key).or_default()[v.action as usize] += 1;
+                }
+                let o = VerdictOut {
+                    line: line_no,
+                    action: v.action.as_str(),
+                    enforced: v.enforced.as_str(),
+                    score: v.score,
+                    reasons: v.reasons.iter().map(|r| r.signal.code()).collect(),
+                    fp: FpOut {
+                        hfp: v.hfp_hex(),
+                        hfp_raw: explain.then(|| distill_guard::fingerprint::hfp::readable(&req)),
+                        client: v.fp.client,
+                        account: v.fp.account.map(|a| format!("{a:016x}")),
+                        ja4h: v.fp.ja4h.as_deref(),
+                        ja4: req.peer.ja4,
+                        ja3: req.peer.ja3,
+                        template: v.fp.template.map(|t| format!("{t:016x}")),
+                    },
+                    label,
+                };
+                serde_json::to_writer(&mut out, &o)
+            }
+        };
+        written.map_err(|e| format!("writing output: {e}"))?;
+        out.write_all(b"\n").map_err(|e| format!("writing output: {e}"))?;
+    }
+    out.flush().map_err(|e| format!("writing output: {e}"))?;
+    print_summary(&sum);
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_summary(s: &Summary) {
+    let mut err = io::stderr().lock();
+    let acts = |c: &[u64; 4]| {
+        Action::ALL.iter().map(|a| format!("{} {}", a.as_str(), c[*a as usize])).collect::<Vec<_>>().join(", ")
+    };
+    let _ = writeln!(err, "summary: {} records, {} errors; {}", s.lines, s.errors, acts(&s.per_action));
+    for (label, c) in &s.per_label {
+        let total: u64 = c.iter().sum();
+        let flagged = total - c[0];
+        let _ = writeln!(err, "  label {label}: {total} records, flagged {flagged} ({:.2}%); {}", 100.0 * flagged as f64 / total.max(1) as f64, acts(c));
+    }
+}
+
+fn simulate(args: &[String]) -> Result<ExitCode, String> {
+    let _ = parse_args(args, &["--scenario", "--seed", "--out"], &[])?;
+    Err("simulate is not built yet".into())
+}

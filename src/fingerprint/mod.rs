@@ -1,0 +1,8 @@
+//! Request fingerprints: our open header-shape fingerprint (`hfp`), opt-in JA4H, and the
+//! client-claim checks (does the rest of the request fit what the User-Agent says?).
+//!
+//! Extraction here is separate from formatting, and nothing here keeps state.
+
+pub mod claims;
+pub mod hfp;
+pub mod ja4h;

@@ -1,0 +1,8 @@
+//! Host adapters: thin layers that build a [`crate::Request`] from a host's request, call the
+//! engine, and apply the [`crate::respond::Response`]. Each compiles only for its target.
+
+#[cfg(target_os = "wasi")]
+pub mod envoy;
+
+#[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
+pub mod web;

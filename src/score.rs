@@ -1,0 +1,232 @@
+//! Turns fired signals into a score, reason codes and an action.
+//!
+//! The score is the sum of `weight * strength` over fired signals, capped at 100; the action
+//! is the highest threshold the score reaches. Shadow mode keeps the computed action in the
+//! verdict but [`Verdict::enforced`] never goes past `tag`. This module does not decide what
+//! a host sends back: see [`crate::respond`].
+
+use crate::policy::{Mode, Policy};
+use crate::signal::{Fired, Signal};
+
+/// What to do with a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub enum Action {
+    /// Forward (with tag headers).
+    #[default]
+    Allow,
+    /// Forward with tag headers; the origin may treat it differently.
+    Tag,
+    /// Answer 429 with `Retry-After`.
+    Throttle,
+    /// Answer 403.
+    Deny,
+}
+
+impl Action {
+    /// Lowercase name used in headers and JSON.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Action::Allow => "allow",
+            Action::Tag => "tag",
+            Action::Throttle => "throttle",
+            Action::Deny => "deny",
+        }
+    }
+
+    /// All actions, mildest first.
+    pub const ALL: [Action; 4] = [Action::Allow, Action::Tag, Action::Throttle, Action::Deny];
+}
+
+/// One contributing signal: its code and the points it added.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Reason {
+    /// The signal.
+    pub signal: Signal,
+    /// Strength it fired with (0..=1).
+    pub strength: f32,
+    /// Points it added to the score (weight x strength, before the cap).
+    pub points: f32,
+}
+
+/// Per-signal weights and thresholds, compiled from a policy for the hot path.
+#[derive(Debug, Clone)]
+pub struct Weights {
+    weight: [f32; Signal::COUNT],
+    ramp: [(f64, f64); Signal::COUNT],
+    tag: u32,
+    throttle: u32,
+    deny: u32,
+    shadow: bool,
+}
+
+impl Weights {
+    /// Compiles the weights of a validated policy.
+    pub fn new(p: &Policy) -> Self {
+        let mut weight = [0.0; Signal::COUNT];
+        let mut ramp = [(0.0, 1.0); Signal::COUNT];
+        for &s in Signal::ALL {
+            let c = p.signal(s);
+            weight[s.index()] = c.weight as f32;
+            if let (Some(from), Some(full)) = (c.from, c.full) {
+                ramp[s.index()] = (from, full);
+            }
+        }
+        Weights {
+            weight,
+            ramp,
+            tag: p.thresholds.tag,
+            throttle: p.thresholds.throttle,
+            deny: p.thresholds.deny,
+            shadow: p.mode == Mode::Shadow,
+        }
+    }
+
+    /// The `(from, full)` ramp of a graded signal.
+    #[inline]
+    pub fn ramp(&self, s: Signal) -> (f64, f64) {
+        self.ramp[s.index()]
+    }
+
+    /// True when the signal has a non-zero weight (so computing it is worth it).
+    #[inline]
+    pub fn active(&self, s: Signal) -> bool {
+        self.weight[s.index()] > 0.0
+    }
+
+    /// Fires graded signal `s` from its measured level.
+    #[inline]
+    pub fn fire_level(&self, fired: &mut Fired, s: Signal, level: f64) {
+        let (from, full) = self.ramp[s.index()];
+        let st = crate::signal::ramp(level, from, full);
+        if st > 0.0 {
+            fired.set(s, st);
+        }
+    }
+
+    /// Scores the fired signals: (score 0..=100, reasons by points descending, action).
+    pub fn score(&self, fired: &Fired) -> (u8, Vec<Reason>, Action) {
+        let mut reasons: Vec<Reason> = fired
+            .iter()
+            .filter_map(|(signal, strength)| {
+                let points = self.weight[signal.index()] * strength;
+                (points > 0.0).then_some(Reason { signal, strength, points })
+            })
+            .collect();
+        reasons.sort_by(|a, b| b.points.total_cmp(&a.points).then(a.signal.cmp(&b.signal)));
+        let total: f32 = reasons.iter().map(|r| r.points).sum();
+        let score = total.round().clamp(0.0, 100.0) as u8;
+        (score, reasons, self.action_for(score))
+    }
+
+    /// The action a score maps to (before shadow mode).
+    pub fn action_for(&self, score: u8) -> Action {
+        let s = score as u32;
+        if s >= self.deny {
+            Action::Deny
+        } else if s >= self.throttle {
+            Action::Throttle
+        } else if s >= self.tag {
+            Action::Tag
+        } else {
+            Action::Allow
+        }
+    }
+
+    /// True in shadow mode.
+    pub fn shadow(&self) -> bool {
+        self.shadow
+    }
+}
+
+/// Fingerprints and identities computed for a request; all are exposed in the verdict.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Prints {
+    /// Header-shape fingerprint (xxh3-64 of the normalized header-name sequence).
+    pub hfp: u64,
+    /// True when the host could not observe header order (the hfp is of the sorted names).
+    pub order_free: bool,
+    /// JA4H, when enabled in the policy.
+    pub ja4h: Option<String>,
+    /// TLS JA4 from the host.
+    pub ja4: Option<String>,
+    /// TLS JA3 from the host.
+    pub ja3: Option<String>,
+    /// Client family the User-Agent claims (`chrome`, `curl`, `anthropic-sdk-python`, ...).
+    pub client: &'static str,
+    /// Keyed hash of the account key, when one was found.
+    pub account: Option<u64>,
+    /// SimHash of the latest user turn's template, when a prompt was read.
+    pub template: Option<u64>,
+}
+
+/// The engine's answer for one request.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Verdict {
+    /// Action the score maps to (in shadow mode too).
+    pub action: Action,
+    /// Action the host must take: equals `action`, except that shadow mode caps it at `tag`.
+    pub enforced: Action,
+    /// Score 0..=100.
+    pub score: u8,
+    /// Contributing signals, largest contribution first.
+    pub reasons: Vec<Reason>,
+    /// Fingerprints and identities.
+    pub fp: Prints,
+    /// True when an allowlist matched (score 0, no reasons).
+    pub allowlisted: bool,
+    /// True when the verdict came from the internal-error path (fail open / fail closed).
+    pub internal_error: bool,
+}
+
+impl Verdict {
+    /// Reason codes, comma-separated, largest contribution first (empty when none).
+    pub fn reason_codes(&self) -> String {
+        let mut s = String::new();
+        for (i, r) in self.reasons.iter().enumerate() {
+            if i > 0 {
+                s.push(',');
+            }
+            s.push_str(r.signal.code());
+        }
+        s
+    }
+
+    /// `hfp` as 16 lowercase hex digits.
+    pub fn hfp_hex(&self) -> String {
+        format!("{:016x}", self.fp.hfp)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn score_sums_caps_and_maps_to_actions() {
+        let p = Policy::default();
+        let w = Weights::new(&p);
+        let mut f = Fired::default();
+        assert_eq!(w.score(&f).2, Action::Allow);
+        f.fire(Signal::ProxyVia); // 25
+        f.fire(Signal::ProxyAuthorization); // 30
+        let (score, reasons, action) = w.score(&f);
+        assert_eq!(score, 55);
+        assert_eq!(action, Action::Tag);
+        assert_eq!(reasons[0].signal, Signal::ProxyAuthorization);
+        f.fire(Signal::IpKnownProxy);
+        f.fire(Signal::FpListed);
+        let (score, _, action) = w.score(&f);
+        assert_eq!(score, 100);
+        assert_eq!(action, Action::Deny);
+    }
+
+    #[test]
+    fn graded_signals_follow_their_ramp() {
+        let w = Weights::new(&Policy::default());
+        let mut f = Fired::default();
+        w.fire_level(&mut f, Signal::RateAccount, 75.0); // ramp 30..120 -> 0.5
+        assert!((f.get(Signal::RateAccount) - 0.5).abs() < 1e-6);
+        w.fire_level(&mut f, Signal::RatePrefix, 10.0);
+        assert_eq!(f.get(Signal::RatePrefix), 0.0);
+    }
+}

@@ -1,0 +1,262 @@
+//! The catalogue of signals: every reason code the engine can emit, with its policy key,
+//! default weight, default ramp and one-line meaning.
+//!
+//! Reason codes are stable API: hosts put them in headers and logs, policies weight them.
+//! A signal fires with a strength in `0.0..=1.0`; its score contribution is
+//! `weight * strength`. Graded signals (those with a ramp) turn a measured level `x` into a
+//! strength `clamp((x - from) / (full - from), 0, 1)`; boolean signals fire with 1.0.
+
+/// Which part of the engine produces a signal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Family {
+    /// Proxy artifacts in headers and client-IP lists.
+    Proxy,
+    /// Client claims contradicted by the request shape.
+    Client,
+    /// Fingerprint lists.
+    Fingerprint,
+    /// Markers in the prompt body.
+    Prompt,
+    /// Cross-request state (clusters, accounts, rates).
+    State,
+}
+
+macro_rules! signals {
+    ($( $variant:ident = $code:literal, $key:literal, $family:ident, $weight:literal, $ramp:expr, $doc:literal; )*) => {
+        /// A reason code the engine can emit.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        #[repr(u8)]
+        pub enum Signal { $( #[doc = $doc] $variant, )* }
+
+        impl Signal {
+            /// Every signal, in catalogue order (the order of [`Signal::index`]).
+            pub const ALL: &'static [Signal] = &[ $( Signal::$variant, )* ];
+            /// Number of signals.
+            pub const COUNT: usize = Self::ALL.len();
+
+            /// Stable reason code, e.g. `proxy.via`.
+            pub const fn code(self) -> &'static str { match self { $( Signal::$variant => $code, )* } }
+            /// Key under `signals` in a policy, e.g. `proxy_via`.
+            pub const fn key(self) -> &'static str { match self { $( Signal::$variant => $key, )* } }
+            /// Which part of the engine emits it.
+            pub const fn family(self) -> Family { match self { $( Signal::$variant => Family::$family, )* } }
+            /// Default weight (0..=100) in the built-in policy.
+            pub const fn default_weight(self) -> u8 { match self { $( Signal::$variant => $weight, )* } }
+            /// Default `(from, full)` ramp for graded signals; `None` for boolean ones.
+            pub const fn default_ramp(self) -> Option<(f64, f64)> { match self { $( Signal::$variant => $ramp, )* } }
+            /// One-line meaning, for docs and the tuning page.
+            pub const fn description(self) -> &'static str { match self { $( Signal::$variant => $doc, )* } }
+        }
+    };
+}
+
+signals! {
+    ProxyVia = "proxy.via", "proxy_via", Proxy, 25, None,
+        "A `Via` header: the request passed through a proxy that announces itself.";
+    ProxyForwarded = "proxy.forwarded", "proxy_forwarded", Proxy, 15, None,
+        "A `Forwarded` (RFC 7239) header from an upstream proxy.";
+    ProxyXffHops = "proxy.xff_hops", "proxy_xff_hops", Proxy, 15, None,
+        "`X-Forwarded-For` carries more hops than the policy's `proxy.trusted_hops`.";
+    ProxyClientIpHeader = "proxy.client_ip_header", "proxy_client_ip_header", Proxy, 15, None,
+        "A client-IP header set by a proxy: `X-Real-IP`, `Client-IP`, `True-Client-IP`, `X-Cluster-Client-IP`, `X-Originating-IP`.";
+    ProxyConnection = "proxy.connection_header", "proxy_connection_header", Proxy, 20, None,
+        "`Proxy-Connection`: sent by clients configured for a forward proxy, never by direct clients.";
+    ProxyAuthorization = "proxy.authorization", "proxy_authorization", Proxy, 30, None,
+        "`Proxy-Authorization` leaked through to the origin: credentials for a (commercial) proxy.";
+    ProxyVendorHeader = "proxy.vendor_header", "proxy_vendor_header", Proxy, 25, None,
+        "A header specific to proxy software: `X-Proxy-ID`, `X-Tinyproxy`, `X-BlueCoat-Via`, `X-Forwarded-Server`, ...";
+    IpDatacenter = "ip.datacenter", "ip_datacenter", Proxy, 15, None,
+        "The client IP is in the policy's `networks.datacenter` list.";
+    IpKnownProxy = "ip.known_proxy", "ip_known_proxy", Proxy, 40, None,
+        "The client IP is in the policy's `networks.known_proxy` list (commercial proxy exits).";
+    IpTor = "ip.tor", "ip_tor", Proxy, 40, None,
+        "The client IP is in the policy's `networks.tor` list.";
+    ClientNoUserAgent = "client.no_user_agent", "client_no_user_agent", Client, 20, None,
+        "No `User-Agent` header at all.";
+    ClientUaMismatch = "client.ua_mismatch", "client_ua_mismatch", Client, 35, None,
+        "A browser User-Agent without the headers that browser always sends (`sec-fetch-*`, `sec-ch-ua` for Chromium).";
+    ClientSdkMismatch = "client.sdk_mismatch", "client_sdk_mismatch", Client, 35, None,
+        "An official SDK User-Agent without its `x-stainless-*` set, or `x-stainless-*` headers under another client's User-Agent.";
+    ClientLangMismatch = "client.lang_mismatch", "client_lang_mismatch", Client, 35, None,
+        "`x-stainless-lang` disagrees with the language of the SDK the User-Agent names.";
+    ClientOrderMismatch = "client.order_mismatch", "client_order_mismatch", Client, 25, None,
+        "The header order belongs to another HTTP stack than the one the User-Agent claims.";
+    ClientScripted = "client.scripted", "client_scripted", Client, 3, None,
+        "A script or CLI client (curl, python-requests, Go, ...): common and legitimate, weak alone.";
+    FpListed = "fp.listed", "fp_listed", Fingerprint, 60, None,
+        "The header-shape fingerprint, JA4, JA3 or JA4H is on the policy's `block.fingerprints` list.";
+    PromptCot = "prompt.cot", "prompt_cot", Prompt, 8, None,
+        "The prompt asks for a written-out chain of thought or reasoning trace.";
+    PromptRubric = "prompt.rubric", "prompt_rubric", Prompt, 6, None,
+        "The prompt asks the model to grade a response against a rubric.";
+    PromptLogprobs = "prompt.logprobs", "prompt_logprobs", Prompt, 8, None,
+        "`logprobs` / `top_logprobs` requested (soft-label distillation).";
+    PromptMultiN = "prompt.multi_n", "prompt_multi_n", Prompt, 5, None,
+        "`n > 1` completions per request.";
+    PromptLongOutput = "prompt.long_output", "prompt_long_output", Prompt, 3, None,
+        "Unusually large `max_tokens` with a fixed temperature.";
+    ClusterAccountsPerFp = "cluster.accounts_per_fp", "cluster_accounts_per_fp", State, 20, Some((30.0, 300.0)),
+        "Distinct accounts seen with this header-shape fingerprint (per window).";
+    ClusterAccountsPerJa4 = "cluster.accounts_per_ja4", "cluster_accounts_per_ja4", State, 10, Some((50.0, 500.0)),
+        "Distinct accounts seen with this TLS JA4 (per window).";
+    ClusterAccountsPerPrefix = "cluster.accounts_per_prefix", "cluster_accounts_per_prefix", State, 15, Some((20.0, 200.0)),
+        "Distinct accounts seen from this client /24 (IPv4) or /48 (IPv6) prefix.";
+    ClusterAccountsPerAsn = "cluster.accounts_per_asn", "cluster_accounts_per_asn", State, 10, Some((200.0, 2000.0)),
+        "Distinct accounts seen from this ASN.";
+    ClusterAccountsPerTemplate = "cluster.accounts_per_template", "cluster_accounts_per_template", State, 30, Some((8.0, 60.0)),
+        "Distinct accounts sending near-duplicates of this prompt template.";
+    AccountIpChurn = "account.ip_churn", "account_ip_churn", State, 20, Some((4.0, 24.0)),
+        "Distinct client prefixes used by this account (rotating proxy pools).";
+    AccountElicitationShare = "account.elicitation_share", "account_elicitation_share", State, 10, Some((0.3, 0.9)),
+        "Share of this account's requests that carry elicitation markers.";
+    ClusterElicitationShare = "cluster.elicitation_share", "cluster_elicitation_share", State, 15, Some((0.2, 0.7)),
+        "Share of this fingerprint cluster's requests that carry elicitation markers.";
+    ClusterSynchrony = "cluster.synchrony", "cluster_synchrony", State, 15, Some((5.0, 30.0)),
+        "Distinct accounts sending this template within the same short time bucket.";
+    RateAccount = "rate.account", "rate_account", State, 15, Some((30.0, 120.0)),
+        "Requests per minute from this account.";
+    RatePrefix = "rate.prefix", "rate_prefix", State, 10, Some((300.0, 3000.0)),
+        "Requests per minute from this client prefix.";
+    RateFp = "rate.fp", "rate_fp", State, 5, Some((3000.0, 30000.0)),
+        "Requests per minute with this header-shape fingerprint.";
+}
+
+impl Signal {
+    /// Position in [`Signal::ALL`], for dense per-signal arrays.
+    #[inline]
+    pub const fn index(self) -> usize {
+        self as usize
+    }
+
+    /// Looks a signal up by its policy key (`proxy_via`).
+    pub fn from_key(key: &str) -> Option<Signal> {
+        Self::ALL.iter().copied().find(|s| s.key() == key)
+    }
+
+    /// Looks a signal up by its reason code (`proxy.via`).
+    pub fn from_code(code: &str) -> Option<Signal> {
+        Self::ALL.iter().copied().find(|s| s.code() == code)
+    }
+}
+
+/// Strengths of the signals that fired for one request (dense, no allocation).
+#[derive(Debug, Clone)]
+pub struct Fired {
+    strength: [f32; Signal::COUNT],
+}
+
+impl Default for Fired {
+    fn default() -> Self {
+        Fired { strength: [0.0; Signal::COUNT] }
+    }
+}
+
+impl Fired {
+    /// Records `signal` with full strength.
+    #[inline]
+    pub fn fire(&mut self, signal: Signal) {
+        self.set(signal, 1.0);
+    }
+
+    /// Records `signal` with `strength` (clamped to 0..=1; keeps the stronger of two firings).
+    #[inline]
+    pub fn set(&mut self, signal: Signal, strength: f32) {
+        let s = if strength.is_nan() { 0.0 } else { strength.clamp(0.0, 1.0) };
+        let slot = &mut self.strength[signal.index()];
+        if s > *slot {
+            *slot = s;
+        }
+    }
+
+    /// Strength of `signal` (0 when it did not fire).
+    #[inline]
+    pub fn get(&self, signal: Signal) -> f32 {
+        self.strength[signal.index()]
+    }
+
+    /// Signals that fired, with their strengths, in catalogue order.
+    pub fn iter(&self) -> impl Iterator<Item = (Signal, f32)> + '_ {
+        Signal::ALL
+            .iter()
+            .map(move |&s| (s, self.strength[s.index()]))
+            .filter(|&(_, v)| v > 0.0)
+    }
+}
+
+/// Maps a measured level to a strength with a `(from, full)` ramp.
+#[inline]
+pub fn ramp(x: f64, from: f64, full: f64) -> f32 {
+    if x <= from {
+        0.0
+    } else if x >= full || full <= from {
+        1.0
+    } else {
+        ((x - from) / (full - from)) as f32
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_and_keys_are_unique_and_consistent() {
+        let mut codes: Vec<_> = Signal::ALL.iter().map(|s| s.code()).collect();
+        codes.sort();
+        codes.dedup();
+        assert_eq!(codes.len(), Signal::COUNT);
+        for (i, s) in Signal::ALL.iter().enumerate() {
+            assert_eq!(s.index(), i);
+            assert_eq!(s.key(), s.code().replace('.', "_"));
+            assert_eq!(Signal::from_key(s.key()), Some(*s));
+            assert_eq!(Signal::from_code(s.code()), Some(*s));
+            assert!(s.default_weight() <= 100);
+            assert_eq!(s.family() == Family::State, s.default_ramp().is_some(), "{}", s.code());
+        }
+    }
+
+    #[test]
+    fn fired_keeps_strongest_and_ramp_is_clamped() {
+        let mut f = Fired::default();
+        f.set(Signal::ProxyVia, 0.4);
+        f.set(Signal::ProxyVia, 0.2);
+        f.set(Signal::IpTor, f32::NAN);
+        assert_eq!(f.get(Signal::ProxyVia), 0.4);
+        assert_eq!(f.iter().count(), 1);
+        assert_eq!(ramp(5.0, 10.0, 20.0), 0.0);
+        assert_eq!(ramp(15.0, 10.0, 20.0), 0.5);
+        assert_eq!(ramp(25.0, 10.0, 20.0), 1.0);
+    }
+}
+
+/// Measured levels of graded signals for one request (dense; unset levels are skipped).
+#[derive(Debug, Clone)]
+pub struct Levels {
+    level: [f64; Signal::COUNT],
+}
+
+impl Default for Levels {
+    fn default() -> Self {
+        Levels { level: [f64::NAN; Signal::COUNT] }
+    }
+}
+
+impl Levels {
+    /// Records the measured level of graded signal `s` (e.g. distinct accounts, a share, a rate).
+    #[inline]
+    pub fn set(&mut self, s: Signal, level: f64) {
+        self.level[s.index()] = level;
+    }
+
+    /// The level of `s`, if it was measured.
+    #[inline]
+    pub fn get(&self, s: Signal) -> Option<f64> {
+        let v = self.level[s.index()];
+        (!v.is_nan()).then_some(v)
+    }
+
+    /// Measured levels in catalogue order.
+    pub fn iter(&self) -> impl Iterator<Item = (Signal, f64)> + '_ {
+        Signal::ALL.iter().filter_map(move |&s| self.get(s).map(|v| (s, v)))
+    }
+}

@@ -1,0 +1,1 @@
+//! Campaign simulator: writes labeled traffic in the replay JSONL format. (stub)
