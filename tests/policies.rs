@@ -45,3 +45,11 @@ fn check_policy_cli_names_every_error_and_fails() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn readme_reason_code_table_is_current() {
+    let out = Command::new(env!("CARGO_BIN_EXE_distill-guard")).arg("signals").output().unwrap();
+    let table = String::from_utf8(out.stdout).unwrap();
+    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    assert!(readme.contains(&table), "README's reason-code table is stale: run scripts/gen-docs.sh");
+}
