@@ -8,8 +8,8 @@
 //!
 //! Format `a_b_c_d`:
 //! - `a` = method code (FoxIO's two-letter table: `ge` `po` `pu` `pa` `de` `he` `op` ...,
-//!   `00` for unlisted methods) + version (`10` `11` `20` `30`) + `c`/`n` (Cookie present)
-//!   + `r`/`n` (Referer present) + header count (2 digits, at most 99) + the language
+//!   `00` for unlisted methods), version (`10` `11` `20` `30`), `c`/`n` (Cookie present),
+//!   `r`/`n` (Referer present), header count (2 digits, at most 99) and the language
 //!   field of the first Accept-Language ([`language`]; `0000` when absent).
 //! - `b` = first 12 hex of SHA-256 of the header names in received order joined by `,`,
 //!   original case, without pseudo-headers, `Cookie` and `Referer` (the ones counted in `a`).
