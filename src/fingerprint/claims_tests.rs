@@ -190,3 +190,36 @@ fn no_user_agent_and_family_table() {
     }
     assert_eq!(family(Some(&[0xff, 0xfe][..])), "other");
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(300))]
+
+    /// Arbitrary bytes in method, names and values never panic any fingerprint function.
+    #[test]
+    fn arbitrary_requests_never_panic(
+        method in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..8),
+        headers in proptest::collection::vec(
+            (proptest::collection::vec(proptest::prelude::any::<u8>(), 0..12),
+             proptest::collection::vec(proptest::prelude::any::<u8>(), 0..24)), 0..40),
+        pick in proptest::collection::vec(0usize..12, 0..40),
+        order_known in proptest::prelude::any::<bool>(),
+    ) {
+        // Mix random names with meaningful ones so every branch is reached.
+        const NAMES: [&str; 12] = ["user-agent", "cookie", "accept-language", "x-stainless-lang", "x-stainless-runtime",
+            "x-stainless-runtime-version", "sec-ch-ua", ":authority", "host", "Referer", "sec-fetch-mode", "accept"];
+        let mut hs: Vec<Header> = headers.iter().map(|(n, v)| Header::new(n, v)).collect();
+        for (i, p) in pick.iter().enumerate() {
+            if let (Some(name), Some((_, v))) = (NAMES.get(*p), headers.get(i)) {
+                hs.push(Header::new(*name, v));
+            }
+        }
+        for version in [HttpVersion::Http11, HttpVersion::Http2] {
+            let r = Request { method: &method, headers: hs.clone(), order_known, version, ..Request::new() };
+            let _ = run(&r);
+            let _ = (crate::fingerprint::hfp::hfp(&r), crate::fingerprint::hfp::readable(&r));
+            let j = crate::fingerprint::ja4h::ja4h(&r);
+            proptest::prop_assert_eq!(j.split('_').next().map(str::len), Some(12));
+            let _ = crate::fingerprint::ja4h::ja4h_r(&r);
+        }
+    }
+}
