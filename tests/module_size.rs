@@ -1,0 +1,39 @@
+//! Size budget of the shipped Wasm modules: each must stay at or under 400 KB (409,600
+//! bytes), what an Envoy operator or an edge-worker bundle is asked to load.
+//!
+//! The modules are built by `scripts/build.sh` (which `scripts/test.sh` runs before
+//! `cargo test`). A missing module fails the test, so a broken build step can't pass
+//! silently; developers who run `cargo test` without building may set
+//! `DG_SKIP_MODULE_SIZE=1` to skip these checks.
+
+use std::path::Path;
+
+/// The budget for every module, in bytes.
+const LIMIT: u64 = 400 * 1024;
+
+fn check(relative: &str) {
+    if std::env::var_os("DG_SKIP_MODULE_SIZE").is_some_and(|v| v == "1") {
+        eprintln!("DG_SKIP_MODULE_SIZE=1: not checking {relative}");
+        return;
+    }
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(relative);
+    let size = match std::fs::metadata(&path) {
+        Ok(m) => m.len(),
+        Err(e) => panic!(
+            "{relative} is missing ({e}): run scripts/build.sh first (or set DG_SKIP_MODULE_SIZE=1 to skip this check)"
+        ),
+    };
+    eprintln!("{relative}: {size} bytes (limit {LIMIT})");
+    assert!(size > 0, "{relative} is empty: rebuild with scripts/build.sh");
+    assert!(size <= LIMIT, "{relative} is {size} bytes, over the {LIMIT}-byte (400 KB) budget by {} bytes", size - LIMIT);
+}
+
+#[test]
+fn envoy_module_within_400_kb() {
+    check("build/distill_guard_envoy.wasm");
+}
+
+#[test]
+fn web_module_within_400_kb() {
+    check("pkg/distill_guard_bg.wasm");
+}
