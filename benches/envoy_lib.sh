@@ -3,6 +3,8 @@
 # Expects: ROOT (repo root), WORK (temp dir), PORT_BASE.
 
 ENVOY=$ROOT/.venv/bin/envoy
+# The distill-guard module under test (scripts/build.sh envoy writes it; DG_WASM overrides).
+DG_WASM=${DG_WASM:-$ROOT/build/distill_guard_envoy.wasm}
 LISTEN_PORT=$PORT_BASE ADMIN_PORT=$((PORT_BASE + 1)) ORIGIN_PORT=$((PORT_BASE + 2)) ORIGIN_ADMIN_PORT=$((PORT_BASE + 3))
 ORIGIN_PID= PROXY_PID=
 # Core pinning on a 2-core machine: the Envoy under test gets core 0 to itself; the origin and
@@ -34,7 +36,7 @@ filter_yaml() {
             WASM="$ROOT/benches/noop-filter/target/wasm32-wasip1/release/noop_filter.wasm" CONFIG_JSON='""' ;;
     *) local json; json=$(python3 -c 'import json,sys; print(json.dumps(open(sys.argv[1]).read()))' "$cfg")
        render "$ROOT/benches/envoy/filter-wasm.yaml.in" "$out" ROOT_ID=distill_guard \
-         WASM="$ROOT/build/distill_guard_envoy.wasm" "CONFIG_JSON=$json" ;;
+         WASM="$DG_WASM" "CONFIG_JSON=$json" ;;
   esac
 }
 

@@ -7,6 +7,7 @@
 # little in safe Rust; FUZZ_SANITIZER=address turns it on.
 # The committed seeds in fuzz/corpus/<target>/ are read, never written: new inputs go to
 # fuzz/target/corpus/<target>/ (kept between runs), crashes to fuzz/artifacts/<target>/.
+# FUZZ_RUNS=N also stops each target after N executions (whichever of time and count comes first).
 # Exit status: 0 when no target crashed; 1 otherwise (the crash input's path is printed).
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -37,7 +38,7 @@ for t in "${targets[@]}"; do
   set +e
   cargo fuzz run -O --sanitizer "$sanitizer" "$t" "$work" "corpus/$t" -- \
     -max_total_time="$secs" -dict="dicts/$t.dict" -print_final_stats=1 -rss_limit_mb=2048 \
-    -timeout=10 -max_len=65536 -artifact_prefix="artifacts/$t/" > "$log" 2>&1
+    -timeout=10 -max_len=65536 -artifact_prefix="artifacts/$t/" ${FUZZ_RUNS:+-runs=$FUZZ_RUNS} > "$log" 2>&1
   rc=$?
   set -e
   execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' | tail -1)
@@ -49,7 +50,7 @@ for t in "${targets[@]}"; do
     summary+=("$t: CRASH after ${execs:-?} executions (exit $rc): fuzz/${crash:-?}; log fuzz/$log")
     grep -m3 -E "panicked at|ERROR: libFuzzer|SUMMARY" "$log" >&2 || true
   else
-    summary+=("$t: ${execs:-?} executions in ${secs}s (${rate:-?}/s), coverage ${cov:-?}, no crash")
+    summary+=("$t: ${execs:-?} executions (${rate:-?}/s, limit ${secs}s${FUZZ_RUNS:+ or $FUZZ_RUNS runs}), coverage ${cov:-?}, corpus $(ls "$work" | wc -l) + $(ls "corpus/$t" | wc -l) seeds, no crash")
   fi
 done
 printf '%s\n' "${summary[@]}"
