@@ -48,6 +48,13 @@ pub const VENDOR_HEADERS: &[&str] = &[
 /// Name prefixes of vendor headers (`x-squid-error`, ...); each fires `proxy.vendor_header`.
 pub const VENDOR_PREFIXES: &[&str] = &["x-squid-"];
 
+/// Header values only proxy software sends; each fires `proxy.vendor_header`. Lowercase name,
+/// value compared trimmed and ASCII case-insensitively. `cache-control: max-age=259200` is
+/// added by Squid to every request it forwards (its default `refresh_pattern` maximum,
+/// 4320 minutes), even with `via off` and `forwarded_for delete` (seen in
+/// `tests/data/proxies.json`).
+pub const VENDOR_VALUES: &[(&str, &str)] = &[("cache-control", "max-age=259200")];
+
 /// Headers that each fire one signal by name alone.
 const NAMED: &[(&str, Signal)] = &[
     ("via", Signal::ProxyVia),
@@ -67,7 +74,7 @@ enum Kind {
 /// Longest entry worth parsing as an address (`[v6 with v4 tail%zone]:port` fits easily).
 const MAX_ENTRY: usize = 80;
 
-fn classify(name: &[u8]) -> Option<Kind> {
+fn classify(name: &[u8], value: &[u8]) -> Option<Kind> {
     // Every name we know starts with a letter; pseudo-headers and most others exit here.
     if name.len() < 3 || !matches!(name.first(), Some(b'v' | b'V' | b'f' | b'F' | b'p' | b'P' | b'x' | b'X' | b'c' | b'C' | b't' | b'T' | b's' | b'S')) {
         return None;
@@ -85,6 +92,10 @@ fn classify(name: &[u8]) -> Option<Kind> {
         || VENDOR_PREFIXES
             .iter()
             .any(|p| name.len() > p.len() && name.get(..p.len()).is_some_and(|h| h.eq_ignore_ascii_case(p.as_bytes())));
+    let vendor = vendor
+        || VENDOR_VALUES
+            .iter()
+            .any(|(n, v)| name.eq_ignore_ascii_case(n.as_bytes()) && value.trim_ascii().eq_ignore_ascii_case(v.as_bytes()));
     vendor.then_some(Kind::Fire(Signal::ProxyVendorHeader))
 }
 
@@ -97,7 +108,7 @@ pub fn check_headers(req: &Request, trusted_hops: u32, fired: &mut Fired) -> Opt
     let peer = req.peer.ip.map(|ip| ip.to_canonical());
     let mut has_xff = false;
     for h in &req.headers {
-        match classify(h.name) {
+        match classify(h.name, h.value) {
             Some(Kind::Fire(s)) => fired.fire(s),
             Some(Kind::Xff) => has_xff = true,
             None => {}
@@ -234,10 +245,14 @@ mod tests {
             let (f, _) = run(&[(name, "1.2.3.4")], "10.0.0.1", 0);
             assert_eq!(fired(&f), vec![*code], "{name}");
         }
-        for name in ["x-squid-", "x-via-foo", "vias", "x-forwarded-host", "x-forwarded-proto", "proxy"] {
+        for name in ["x-squid-", "x-via-foo", "vias", "x-forwarded-host", "x-forwarded-proto", "proxy", "cache-control"] {
             let (f, _) = run(&[(name, "1")], "10.0.0.1", 0);
             assert!(fired(&f).is_empty(), "{name}");
         }
+        let (f, _) = run(&[("Cache-Control", " max-age=259200 ")], "10.0.0.1", 0);
+        assert_eq!(fired(&f), vec!["proxy.vendor_header"]);
+        let (f, _) = run(&[("cache-control", "max-age=0")], "10.0.0.1", 0);
+        assert!(fired(&f).is_empty());
     }
 
     #[test]
