@@ -262,7 +262,8 @@ fn input() -> impl Strategy<Value = Input> {
     )
 }
 
-/// Fixed seed and modest case counts unless the environment asks for others.
+/// Fixed seed and modest case counts (fewer in unoptimized builds) unless the environment
+/// asks for others.
 fn config(cases: u32) -> Config {
     let mut c = Config { failure_persistence: None, max_shrink_iters: 2_000, ..Config::default() };
     if std::env::var_os("PROPTEST_CASES").is_none() {
@@ -275,7 +276,7 @@ fn config(cases: u32) -> Config {
 }
 
 proptest! {
-    #![proptest_config(config(400))]
+    #![proptest_config(config(if cfg!(debug_assertions) { 150 } else { 1000 }))]
 
     #[test]
     fn inspect_never_panics_and_verdicts_are_well_formed(input in input()) {
