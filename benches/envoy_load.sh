@@ -9,7 +9,8 @@
 # Origin: a second Envoy answering with direct_response. Load: wrk (Debian) with benches/envoy/load.lua:
 #   post = POST /v1/messages, the 12 headers of the official Python SDK + a ~4 KB body, 25,000 accounts;
 #   get  = GET /v1/models with the same headers.
-# Phase 1, throughput: wrk -t1 -c32 for S seconds (default 10) after a 2 s warm-up -> requests/s.
+# Phase 1, throughput: wrk -t1 -c32 for S seconds (default 10) after a 2 s warm-up -> requests/s, and
+#   the CPU time Envoy spent per request (utime+stime from /proc/PID/stat; robust to other load).
 # Phase 2, latency at a fixed rate of ~half the limit: wrk paced with a Lua delay() (1 ms after each
 #   response, per connection), the connection count calibrated once on `none` so that it offers half of
 #   `none`'s limit; the same offered load goes to every configuration -> p50 / p99 and added vs none.
@@ -52,6 +53,8 @@ wrk_run() { # KIND CONNECTIONS SECONDS [DELAY_MS] -> one JSON line
     -s "$ROOT/benches/envoy/load.lua" "http://127.0.0.1:$LISTEN_PORT" | tail -1
 }
 
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$PROXY_PID/stat"; } # utime + stime of all Envoy threads
+
 field() { python3 -c 'import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])' "$1" "$2"; }
 
 start_origin
@@ -60,7 +63,10 @@ for cfg in $CONFIGS; do
   start_proxy "$(policy_of "$cfg")"
   for kind in $KINDS; do
     wrk_run "$kind" 32 2 >/dev/null # warm-up: connections, VM, state
+    t0=$(cpu_ticks)
     tp=$(wrk_run "$kind" 32 "$DURATION")
+    # CPU time the Envoy under test spent per request: robust to other load on the machine.
+    cpu_us=$(python3 -c "import os; print(round(($(cpu_ticks) - $t0) * 1e6 / os.sysconf('SC_CLK_TCK') / max(1, $(field "$tp" requests)), 1))")
     if [ "$cfg" = none ]; then
       LIMIT[$kind]=$(field "$tp" rps)
       # Calibrate the paced run: per-connection rate with 1 ms think time, then connections for half the limit.
@@ -71,8 +77,8 @@ for cfg in $CONFIGS; do
     fi
     lat=$(wrk_run "$kind" "${CONNS[$kind]}" "$DURATION" 1)
     stats=$(curl -fs "http://127.0.0.1:$ADMIN_PORT/stats?filter=wasmcustom" | tr '\n' ' ' || true)
-    echo "{\"config\":\"$cfg\",\"kind\":\"$kind\",\"throughput\":$tp,\"latency\":$lat,\"load\":\"$(cut -d' ' -f1 /proc/loadavg)\",\"wasm_stats\":\"${stats% }\"}" >> "$RAW"
-    log "$cfg/$kind: $(field "$tp" rps) req/s; paced $(field "$lat" rps) req/s p50 $(field "$lat" p50_us) us p99 $(field "$lat" p99_us) us"
+    echo "{\"config\":\"$cfg\",\"kind\":\"$kind\",\"throughput\":$tp,\"cpu_us_per_req\":$cpu_us,\"latency\":$lat,\"load\":\"$(cut -d' ' -f1 /proc/loadavg)\",\"wasm_stats\":\"${stats% }\"}" >> "$RAW"
+    log "$cfg/$kind: $(field "$tp" rps) req/s, $cpu_us CPU us/req; paced $(field "$lat" rps) req/s p50 $(field "$lat" p50_us) us p99 $(field "$lat" p99_us) us"
   done
   stop_proxy
 done
@@ -86,12 +92,13 @@ limit = {r["kind"]: r for r in rows if r["config"] == "none"}
 names = {"none": "no filter (limit)", "noop": "no-op Wasm filter", "shadow": "distill-guard, shadow.json",
          "default": "distill-guard, default.json", "lua": "Lua header-order hash"}
 print(f"wrk -t1 -c32 -d{sys.argv[2]}s (throughput); paced wrk, same offered load for all (latency); Envoy --concurrency 1\n")
-print("| request | configuration | req/s | x limit | non-2xx | paced req/s | p50 us | p99 us | added p50 us | added p99 us |")
-print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+print("| request | configuration | req/s | x limit | Envoy CPU us/req | added CPU us/req | non-2xx | paced req/s | p50 us | p99 us | added p50 us | added p99 us |")
+print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 for r in rows:
     t, l, base = r["throughput"], r["latency"], limit[r["kind"]]["latency"]
     ratio = t["rps"] / limit[r["kind"]]["throughput"]["rps"]
     errs = t["status_err"] + t["connect_err"] + t["read_err"] + t["timeouts"]
-    print(f"| {r['kind']} | {names.get(r['config'], r['config'])} | {t['rps']:,.0f} | {ratio:.3f} | {errs} | {l['rps']:,.0f} "
+    cpu, cpu0 = r["cpu_us_per_req"], limit[r["kind"]]["cpu_us_per_req"]
+    print(f"| {r['kind']} | {names.get(r['config'], r['config'])} | {t['rps']:,.0f} | {ratio:.3f} | {cpu:.1f} | {cpu - cpu0:+.1f} | {errs} | {l['rps']:,.0f} "
           f"| {l['p50_us']} | {l['p99_us']} | {l['p50_us'] - base['p50_us']:+d} | {l['p99_us'] - base['p99_us']:+d} |")
 PY
