@@ -6,7 +6,8 @@
 //! |---|---|---|
 //! | home ISPs | `240.0.0.0/4` (reserved), two /16s each; IPv6 `2001:db8::/32`, one /48 per home | 4200000000 + i |
 //! | mobile carriers | `100.64.0.0/10` (shared CGNAT space), a NAT pool of /24s each | 4200100000 + i |
-//! | clouds | `198.18.0.0/15` (benchmarking), 64 /24s each | 4200200000 + i |
+//! | clouds | `198.18.0.0/16` (benchmarking), 64 /24s each | 4200200000 + i |
+//! | hosting providers | `198.19.0.0/16` (benchmarking), 16 /24s each | 4200400000 + i |
 //! | companies | `192.0.2.0/24`, `203.0.113.0/24` (documentation), a few addresses each | their ISP's |
 //! | university | `198.51.100.0/24` (documentation) | 4200300000 |
 //!
@@ -59,8 +60,10 @@ pub const HOME_ISPS: u32 = 1200;
 pub const CARRIERS: u32 = 16;
 /// /24s in one carrier's NAT pool.
 pub const CARRIER_POOL_24S: u32 = 48;
-/// Clouds (datacenter ASNs).
-pub const CLOUDS: u32 = 8;
+/// Clouds (datacenter ASNs where legitimate servers also run).
+pub const CLOUDS: u32 = 4;
+/// Hosting providers (datacenter ASNs that rent proxy servers).
+pub const HOSTERS: u32 = 16;
 
 /// One network attachment's facts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -144,14 +147,21 @@ pub fn carrier_site(c: u32, rng: &mut Rng) -> Site {
 
 /// Country where cloud `k`'s region is.
 pub fn cloud_country(k: u32) -> u16 {
-    [0, 0, 3, 2, 13, 7, 0, 10][(k % CLOUDS) as usize]
+    [0, 3, 2, 13][(k % CLOUDS) as usize]
 }
 
-/// A server address in cloud `k` (`198.18.0.0/15`, 64 /24s per cloud).
+/// A server address in cloud `k` (`198.18.0.0/16`, 64 /24s per cloud).
 pub fn cloud_site(k: u32, rng: &mut Rng) -> Site {
-    let block = (k % CLOUDS) * 64 + rng.below(64) as u32;
-    let ip = Ipv4Addr::new(198, 18 + (block >> 8) as u8, block as u8, rng.range(1, 254) as u8);
+    let k = k % CLOUDS;
+    let ip = Ipv4Addr::new(198, 18, (k * 64 + rng.below(64) as u32) as u8, rng.range(1, 254) as u8);
     Site { ip: IpAddr::V4(ip), asn: 4_200_200_000 + k, country: cloud_country(k) }
+}
+
+/// A server address at hosting provider `k` (`198.19.0.0/16`, 16 /24s per provider).
+pub fn hoster_site(k: u32, rng: &mut Rng) -> Site {
+    let k = k % HOSTERS;
+    let ip = Ipv4Addr::new(198, 19, (k * 16 + rng.below(16) as u32) as u8, rng.range(1, 254) as u8);
+    Site { ip: IpAddr::V4(ip), asn: 4_200_400_000 + k, country: [0u16, 3, 10, 2, 5, 13][(k % 6) as usize] }
 }
 
 /// Egress address `n` of company `corp` (documentation ranges; up to 500 companies, 2 addresses each).
@@ -188,7 +198,9 @@ mod tests {
             let m = carrier_site(r.below(CARRIERS as u64) as u32, &mut r);
             assert!(matches!(m.ip, IpAddr::V4(v) if v.octets()[0] == 100 && (64..128).contains(&v.octets()[1])));
             let c = cloud_site(r.below(CLOUDS as u64) as u32, &mut r);
-            assert!(matches!(c.ip, IpAddr::V4(v) if v.octets()[0] == 198 && (18..20).contains(&v.octets()[1])));
+            assert!(matches!(c.ip, IpAddr::V4(v) if v.octets()[..2] == [198, 18]));
+            let h = hoster_site(r.below(HOSTERS as u64) as u32, &mut r);
+            assert!(matches!(h.ip, IpAddr::V4(v) if v.octets()[..2] == [198, 19]));
         }
     }
 

@@ -162,9 +162,10 @@ impl Default for Scenario {
 impl Default for Legit {
     fn default() -> Self {
         let clients = [
-            ("chrome", 30.0), ("edge", 5.0), ("firefox", 6.0), ("safari", 6.0),
+            ("chrome", 32.0), ("edge", 6.0), ("firefox", 7.0),
             ("anthropic-python", 12.0), ("anthropic-node", 6.0), ("openai-python", 12.0), ("openai-node", 6.0),
-            ("curl", 5.0), ("python-requests", 7.0), ("python-httpx", 3.0), ("node-fetch", 2.0),
+            ("curl", 5.0), ("python-requests", 7.0), ("python-httpx", 3.0), ("aiohttp", 1.0), ("python-urllib", 0.5),
+            ("node-fetch", 2.0), ("go", 1.0),
         ];
         Legit {
             users: 6000,
@@ -322,17 +323,24 @@ impl Scenario {
 
     /// Expected number of requests over the whole period: `(legit, per campaign)`.
     pub fn expected_requests(&self) -> (f64, Vec<f64>) {
-        let days = self.duration_hours as f64 / 24.0;
+        let hours = self.duration_hours as f64;
+        let mut weighted_days = 0.0;
+        let mut h = 0.0;
+        while h < hours {
+            let part = (hours - h).min(24.0) / 24.0;
+            weighted_days += part * super::schedule::day_factor(self.start_ms + (h as u64) * 3_600_000);
+            h += 24.0;
+        }
         let l = &self.legit;
-        // Log-normal mean factor exp(sigma^2 / 2) for the spread used in `population`.
-        let ordinary = (l.users + l.university_accounts) as f64 * l.requests_per_day * super::population::RATE_MEAN_FACTOR * l.active_day_share;
+        let people = (l.users + l.university_accounts) as f64;
+        let ordinary = people * l.requests_per_day * super::population::RATE_MEAN_FACTOR * l.active_day_share;
         let heavy = l.heavy_users as f64 * l.heavy_requests_per_day;
         let camp = self
             .campaigns
             .iter()
-            .map(|c| c.accounts as f64 * c.requests_per_account_day * (days - c.start_hour / 24.0).max(0.0))
+            .map(|c| c.accounts as f64 * c.requests_per_account_day * (hours - c.start_hour).max(0.0) / 24.0)
             .collect();
-        ((ordinary * super::schedule::WEEKDAY_FACTOR + heavy) * days, camp)
+        ((ordinary + heavy) * weighted_days, camp)
     }
 }
 
@@ -423,11 +431,10 @@ mod tests {
             "campaigns":[{"name":"c","pool":{"kind":"satellite","asns":0}},{"name":"c","spoof":"yes","typo":1}]}"#;
         let errs = Scenario::from_json(bad).unwrap_err().to_string();
         assert!(errs.contains("legit.users: must be a whole number"), "{errs}");
-        assert!(errs.contains("legit.clients.lynx"), "{errs}");
         assert!(errs.contains("campaigns[1].typo: unknown field"), "{errs}");
-        let bad2 = r#"{"name":"x","campaigns":[{"name":"c","pool":{"kind":"satellite","asns":0}},{"name":"c","spoof":"yes"}]}"#;
+        let bad2 = r#"{"name":"x","legit":{"clients":{"lynx":1}},"campaigns":[{"name":"c","pool":{"kind":"satellite","asns":0}},{"name":"c","spoof":"yes"}]}"#;
         let errs = Scenario::from_json(bad2).unwrap_err().to_string();
-        for want in ["campaigns[0].pool.kind", "campaigns[0].pool.asns", "campaigns[1].name", "campaigns[1].spoof"] {
+        for want in ["legit.clients.lynx", "campaigns[0].pool.kind", "campaigns[0].pool.asns", "campaigns[1].name", "campaigns[1].spoof"] {
             assert!(errs.contains(want), "missing {want} in {errs}");
         }
     }
