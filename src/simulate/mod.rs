@@ -132,6 +132,18 @@ impl Simulation {
         c
     }
 
+    /// The next line with the index of its label in [`Simulation::labels`].
+    pub fn next_labeled(&mut self) -> Option<(usize, String)> {
+        while let Some(&(ts, idx)) = self.events.get(self.pos) {
+            self.pos += 1;
+            if let Some(line) = self.render(ts, idx) {
+                let label = self.actors.get(idx as usize).map_or(0, |a| a.label as usize);
+                return Some((label, line));
+            }
+        }
+        None
+    }
+
     fn render(&self, ts: u64, idx: u32) -> Option<String> {
         let a = self.actors.get(idx as usize)?;
         let mut r = Rng::derive(self.seed, ts, idx as u64);
@@ -203,13 +215,7 @@ impl Iterator for Simulation {
     type Item = String;
 
     fn next(&mut self) -> Option<String> {
-        while let Some(&(ts, idx)) = self.events.get(self.pos) {
-            self.pos += 1;
-            if let Some(line) = self.render(ts, idx) {
-                return Some(line);
-            }
-        }
-        None
+        self.next_labeled().map(|(_, line)| line)
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {

@@ -8,7 +8,7 @@
 //! | mobile carriers | `100.64.0.0/10` (shared CGNAT space), a NAT pool of /24s each | 4200100000 + i |
 //! | clouds | `198.18.0.0/16` (benchmarking), 64 /24s each | 4200200000 + i |
 //! | hosting providers | `198.19.0.0/16` (benchmarking), 16 /24s each | 4200400000 + i |
-//! | companies | `192.0.2.0/24`, `203.0.113.0/24` (documentation), a few addresses each | their ISP's |
+//! | companies | `251.0.0.0/8` (reserved), a /24 each, a few egress addresses | their ISP's |
 //! | university | `198.51.100.0/24` (documentation) | 4200300000 |
 //!
 //! It holds no per-request state: callers pick addresses with their own RNG.
@@ -54,7 +54,7 @@ pub const COUNTRIES: &[Country] = &[
     Country { code: "TR", weight: 1.5, utc_offset: 3 },
 ];
 
-/// Home ISPs in the world (each its own ASN).
+/// Home ISPs in the world (each its own ASN; their /16s stay below `250.0.0.0`).
 pub const HOME_ISPS: u32 = 1200;
 /// Mobile carriers.
 pub const CARRIERS: u32 = 16;
@@ -164,13 +164,12 @@ pub fn hoster_site(k: u32, rng: &mut Rng) -> Site {
     Site { ip: IpAddr::V4(ip), asn: 4_200_400_000 + k, country: [0u16, 3, 10, 2, 5, 13][(k % 6) as usize] }
 }
 
-/// Egress address `n` of company `corp` (documentation ranges; up to 500 companies, 2 addresses each).
+/// Egress address `n` of company `corp`: its own /24 in `251.0.0.0/8` (reserved), inside
+/// its business ISP's ASN.
 pub fn company_site(corp: u32, n: u32) -> Site {
-    let i = (corp % 250) * 2 + n % 2;
-    let (a, b, c) = if corp < 125 { (192, 0, 2) } else { (203, 0, 113) };
-    let last = (i % 250 + 2) as u8;
+    let ip = Ipv4Addr::new(251, (corp >> 8) as u8, corp as u8, (10 + n % 200) as u8);
     let isp = (corp * 37) % HOME_ISPS;
-    Site { ip: IpAddr::V4(Ipv4Addr::new(a, b, c, last)), asn: 4_200_000_000 + isp, country: isp_country(isp) }
+    Site { ip: IpAddr::V4(ip), asn: 4_200_000_000 + isp, country: isp_country(isp) }
 }
 
 /// NAT address `n` of the university.

@@ -104,7 +104,7 @@ pub fn worker(r: &mut Rng, start: u64, end: u64, per_day: f64, sync: f64, wave_m
         let t = if waves > 0 && r.chance(sync) {
             start + r.below(waves) * wave_ms + r.below(jitter_ms + 1)
         } else if let Some(tz) = diurnal {
-            let day = start - start % DAY_MS + r.below(span.div_ceil(DAY_MS) + 1) * DAY_MS;
+            let day = start - start % DAY_MS + r.below((end - (start - start % DAY_MS)).div_ceil(DAY_MS)) * DAY_MS;
             diurnal_time(r, day, tz)
         } else {
             start + r.below(span)
