@@ -100,7 +100,7 @@ pub fn build(c: &Campaign, index: usize, seed: u64) -> Result<(Operation, Vec<Ac
 
 /// The exit an account of this operation uses at `ts`.
 pub fn exit(op: &Operation, seed: u64, actor: u32, ts: u64) -> Site {
-    let bucket = if op.sticky_ms == 0 { ts } else { ts / op.sticky_ms };
+    let bucket = ts.checked_div(op.sticky_ms).unwrap_or(ts);
     let mut r = Rng::derive(seed, 0xE417 ^ (actor as u64) << 20, bucket);
     op.exits.get(r.index(op.exits.len())).copied().unwrap_or(op.origin)
 }

@@ -133,9 +133,12 @@ struct Capture {
     headers: Vec<(String, String)>,
 }
 
-/// The captured shapes, parsed once; an error names what is missing.
-pub fn captures() -> Result<&'static [(String, Vec<(String, String)>, String)], String> {
-    static CELL: OnceLock<Result<Vec<(String, Vec<(String, String)>, String)>, String>> = OnceLock::new();
+/// One capture as used here: request path, headers in wire order, client version text.
+pub type Shape = (String, Vec<(String, String)>, String);
+
+/// The captured shapes (in [`STACK_IDS`] order), parsed once; an error names what is missing.
+pub fn captures() -> Result<&'static [Shape], String> {
+    static CELL: OnceLock<Result<Vec<Shape>, String>> = OnceLock::new();
     CELL.get_or_init(|| {
         let file: File = serde_json::from_str(CLIENTS_JSON).map_err(|e| format!("tests/data/clients.json: {e}"))?;
         CAPTURES
