@@ -23,6 +23,8 @@ usage:
   distill-guard quality --policy FILE --scenarios DIR|FILE... [--seeds 11,12,13] [--check]
       Simulates every scenario for every seed, runs one engine per run, and prints a
       Markdown table of detection quality; --check exits 1 when a target is missed.
+  distill-guard signals
+      Prints the reason-code table (Markdown): code, default weight, ramp, meaning.
 ";
 
 fn main() -> ExitCode {
@@ -32,6 +34,10 @@ fn main() -> ExitCode {
         Some("check-policy") => check_policy(&args[1..]),
         Some("simulate") => simulate(&args[1..]),
         Some("quality") => quality(&args[1..]),
+        Some("signals") => {
+            print!("{}", signal_table());
+            Ok(ExitCode::SUCCESS)
+        }
         Some("-h" | "--help" | "help") => {
             print!("{USAGE}");
             Ok(ExitCode::SUCCESS)
@@ -307,4 +313,14 @@ fn quality(args: &[String]) -> Result<ExitCode, String> {
         if ok { "met" } else { "missed" }
     );
     Ok(if opts.contains_key("--check") && (!ok || errors > 0) { ExitCode::from(1) } else { ExitCode::SUCCESS })
+}
+
+/// The reason-code table of the README, generated from the signal catalogue.
+fn signal_table() -> String {
+    let mut s = String::from("| code | policy key | default weight | default ramp (from → full) | meaning |\n|---|---|---|---|---|\n");
+    for sig in distill_guard::Signal::ALL {
+        let ramp = sig.default_ramp().map(|(a, b)| format!("{a} → {b}")).unwrap_or_else(|| "—".into());
+        s.push_str(&format!("| `{}` | `{}` | {} | {} | {} |\n", sig.code(), sig.key(), sig.default_weight(), ramp, sig.description()));
+    }
+    s
 }

@@ -206,6 +206,17 @@ func main() {
 """ % KEY
 
 
+JAVA_SRC = """import java.net.URI; import java.net.http.*;
+public class Main { public static void main(String[] a) throws Exception {
+  HttpClient c = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
+  HttpRequest r = HttpRequest.newBuilder(URI.create(a[0] + "/v1/messages"))
+    .header("x-api-key", "%s").header("anthropic-version", "2023-06-01")
+    .header("content-type", "application/json").POST(HttpRequest.BodyPublishers.ofString(a[1])).build();
+  c.send(r, HttpResponse.BodyHandlers.ofString());
+} }
+""" % KEY
+
+
 # Shapes NOT captured here (no such browser on this machine): typical desktop wire order as
 # publicly documented, marked "source": "documented". Tests must not treat them as ground truth.
 DOCUMENTED = [
@@ -264,6 +275,24 @@ def collect(out_path):
         sh(["curl", "-s", "-o", "/dev/null", url + "/v1/messages", "-H", "x-api-key: " + KEY,
             "-H", "anthropic-version: 2023-06-01", "-H", "content-type: application/json", "-d", BODY_A])
         add("curl-post", "curl", cv, srv.take(), "curl -H x-api-key -H anthropic-version -H content-type -d JSON")
+
+    wv = version_of(["wget", "--version"])
+    if wv:
+        sh(["wget", "-q", "-O", "/dev/null", "--header=x-api-key: " + KEY, "--header=anthropic-version: 2023-06-01",
+            "--header=content-type: application/json", "--post-data=" + BODY_A, url + "/v1/messages"])
+        add("wget-post", "wget", " ".join(wv.split()[:3]), srv.take(), "wget --header ... --post-data JSON")
+
+    if shutil.which("java"):
+        d = tempfile.mkdtemp()
+        with open(os.path.join(d, "Main.java"), "w") as f:
+            f.write(JAVA_SRC)
+        ver = version_of(["java", "-version"]) or (sh(["java", "-version"]) or subprocess.CompletedProcess([], 0, "", "")).stderr.splitlines()[0]
+        r = sh(["java", "Main.java", url, BODY_A], cwd=d)
+        if r and r.returncode != 0:
+            print("  java failed: %s" % r.stderr[-300:], file=sys.stderr)
+        add("java-httpclient", "java", ver, srv.take(), "java.net.http.HttpClient, version pinned to HTTP/1.1 "
+            "(its default h2c upgrade headers only appear on cleartext)")
+        shutil.rmtree(d, ignore_errors=True)
 
     py = os.environ.get("PY", ".venv/bin/python")
     for name, (mod, code) in PY_CLIENTS.items():
