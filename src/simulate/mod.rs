@@ -14,6 +14,7 @@
 //! [`quality`] for running an engine over the output.
 
 pub mod campaign;
+pub mod check;
 pub mod clients;
 pub mod corpus;
 pub mod net;
@@ -86,6 +87,18 @@ pub fn generate(scenario: &Scenario, seed: u64) -> Result<Simulation, String> {
     }
     events.sort_unstable();
     Ok(Simulation { seed, host: scenario.host.clone(), actors, ops, labels, events, pos: 0, university_ips: scenario.legit.university_ips })
+}
+
+/// Parses and validates a scenario document and returns its first `limit` records as
+/// JSONL text (one record per line): the entry point for the wasm-bindgen build.
+pub fn jsonl(scenario_json: &str, seed: u64, limit: usize) -> Result<String, String> {
+    let scenario = Scenario::from_json(scenario_json).map_err(|e| e.to_string())?;
+    let mut out = String::new();
+    for line in generate(&scenario, seed)?.take(limit) {
+        out.push_str(&line);
+        out.push('\n');
+    }
+    Ok(out)
 }
 
 impl Simulation {

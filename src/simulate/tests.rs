@@ -133,3 +133,13 @@ fn campaigns_cluster_where_legit_users_spread() {
     assert_eq!(ja4_per_label["dc"].len(), 1, "one pinned TLS stack");
     assert!(ja4_per_label["legit"].len() >= 5);
 }
+
+#[test]
+fn jsonl_entry_point_reports_errors_and_limits_output() {
+    let text = std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/datacenter_pool.json")).unwrap();
+    let out = jsonl(&text, 4, 25).unwrap();
+    assert_eq!(out.lines().count(), 25);
+    assert!(out.lines().all(|l| traffic::parse_line(l).is_ok()));
+    let err = jsonl(r#"{"name":"x","campaigns":[{"name":"c","pool":{"kind":"moon"}}]}"#, 1, 5).unwrap_err();
+    assert!(err.contains("campaigns[0].pool.kind"), "{err}");
+}
