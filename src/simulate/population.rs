@@ -116,7 +116,7 @@ const BASE_TOPICS: [f64; 11] = [3.0, 2.0, 2.0, 1.2, 0.3, 0.8, 3.0, 1.2, 0.6, 0.8
 fn topics(r: &mut Rng, kind: Kind, student: bool) -> Vec<f64> {
     (0..TOPICS.len())
         .map(|t| {
-            let mut w = BASE_TOPICS.get(t).copied().unwrap_or(1.0) * (0.8 * r.normal()).exp();
+            let mut w = BASE_TOPICS.get(t).copied().unwrap_or(1.0) * super::rng::exp(0.8 * r.normal());
             if TOPICS[t] == "agent" {
                 w *= if kind == Kind::Browser { 0.0 } else { 4.0 };
             }

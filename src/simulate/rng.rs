@@ -1,8 +1,10 @@
 //! The simulator's explicit, seeded PRNG: xoshiro256** seeded through SplitMix64.
 //!
-//! Deterministic across platforms (only integer arithmetic, and floats built from the top
-//! 53 bits), so a (scenario, seed) pair always yields the same traffic, natively and in
-//! Wasm. Not cryptographic, and deliberately not the `rand` crate.
+//! Deterministic across platforms: integer arithmetic, floats built from the top 53 bits,
+//! and [`ln`] / [`exp`] computed here from correctly rounded IEEE operations only (the
+//! platform's libm may round differently natively and in Wasm), so a (scenario, seed) pair
+//! yields the same traffic in the CLI and in the browser. Not cryptographic, and
+//! deliberately not the `rand` crate.
 
 /// SplitMix64 step: used to expand seeds and to derive independent sub-streams.
 #[inline]
@@ -23,6 +25,66 @@ pub fn mix(parts: &[u64]) -> u64 {
         out = splitmix64(&mut s);
     }
     out
+}
+
+/// Natural logarithm of `x > 0` (NaN otherwise) with only +, -, *, /: `x = m * 2^e` with
+/// `m` in `[sqrt(1/2), sqrt(2))`, then the atanh series of `(m - 1) / (m + 1)`.
+pub fn ln(x: f64) -> f64 {
+    if x.is_nan() || x <= 0.0 {
+        return f64::NAN;
+    }
+    if x.is_infinite() {
+        return x;
+    }
+    let (mut m, mut e) = (x, 0i32);
+    while m >= std::f64::consts::SQRT_2 {
+        m *= 0.5;
+        e += 1;
+    }
+    while m < std::f64::consts::FRAC_1_SQRT_2 {
+        m *= 2.0;
+        e -= 1;
+    }
+    let s = (m - 1.0) / (m + 1.0);
+    let s2 = s * s;
+    let (mut term, mut sum) = (s, 0.0);
+    let mut k = 1.0;
+    while k < 40.0 {
+        sum += term / k;
+        term *= s2;
+        k += 2.0;
+    }
+    2.0 * sum + e as f64 * std::f64::consts::LN_2
+}
+
+/// `e^x` with only +, -, *, /: `x = k ln 2 + r`, a Taylor series for `e^r`, then `k` exact doublings.
+pub fn exp(x: f64) -> f64 {
+    if x.is_nan() {
+        return x;
+    }
+    if x > 709.0 {
+        return f64::INFINITY;
+    }
+    if x < -745.0 {
+        return 0.0;
+    }
+    let k = (x / std::f64::consts::LN_2).round();
+    let r = x - k * std::f64::consts::LN_2;
+    let (mut term, mut sum) = (1.0, 1.0);
+    for i in 1..24 {
+        term *= r / i as f64;
+        sum += term;
+    }
+    let mut k = k as i32;
+    while k > 0 {
+        sum *= 2.0;
+        k -= 1;
+    }
+    while k < 0 {
+        sum *= 0.5;
+        k += 1;
+    }
+    sum
 }
 
 /// xoshiro256** generator.
@@ -116,19 +178,24 @@ impl Rng {
 
     /// Exponentially distributed with the given mean.
     pub fn exp(&mut self, mean: f64) -> f64 {
-        -mean * (1.0 - self.f64()).ln()
+        -mean * ln(1.0 - self.f64())
     }
 
     /// Log-normally distributed with the given median and spread `sigma` (of the log).
     pub fn lognormal(&mut self, median: f64, sigma: f64) -> f64 {
-        median * (sigma * self.normal()).exp()
+        median * exp(sigma * self.normal())
     }
 
-    /// Standard normal (Box-Muller).
+    /// Standard normal (Marsaglia's polar method: no trigonometry).
     pub fn normal(&mut self) -> f64 {
-        let u1 = 1.0 - self.f64();
-        let u2 = self.f64();
-        (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
+        loop {
+            let u = 2.0 * self.f64() - 1.0;
+            let v = 2.0 * self.f64() - 1.0;
+            let s = u * u + v * v;
+            if s > 0.0 && s < 1.0 {
+                return u * (-2.0 * ln(s) / s).sqrt();
+            }
+        }
     }
 
     /// Poisson-distributed count with mean `lambda` (normal approximation above 30).
@@ -139,7 +206,7 @@ impl Rng {
         if lambda > 30.0 {
             return (lambda + lambda.sqrt() * self.normal()).round().max(0.0) as u64;
         }
-        let l = (-lambda).exp();
+        let l = exp(-lambda);
         let mut k = 0;
         let mut p = 1.0;
         loop {
@@ -175,6 +242,28 @@ mod tests {
         assert_eq!(a, b);
         assert_ne!(Rng::derive(7, 1, 0).next_u64(), Rng::derive(7, 1, 1).next_u64());
         assert_ne!(Rng::derive(7, 1, 0).next_u64(), Rng::derive(7, 2, 0).next_u64());
+    }
+
+    #[test]
+    fn portable_ln_and_exp_match_the_platform() {
+        let mut r = Rng::new(11);
+        for _ in 0..10_000 {
+            let x = r.f64() * 1e3 + 1e-9;
+            assert!((ln(x) - x.ln()).abs() <= 1e-13 * x.ln().abs().max(1.0), "{x}");
+            let y = r.f64() * 80.0 - 40.0;
+            assert!((exp(y) - y.exp()).abs() <= 1e-13 * y.exp(), "{y}");
+        }
+        assert!(ln(0.0).is_nan() && ln(-1.0).is_nan());
+        assert_eq!(exp(-1000.0), 0.0);
+        assert_eq!(exp(0.0), 1.0);
+        let n = 20_000;
+        let (mut s1, mut s2) = (0.0, 0.0);
+        for _ in 0..n {
+            let z = r.normal();
+            s1 += z;
+            s2 += z * z;
+        }
+        assert!((s1 / n as f64).abs() < 0.03 && (s2 / n as f64 - 1.0).abs() < 0.05);
     }
 
     #[test]

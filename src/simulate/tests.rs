@@ -98,7 +98,7 @@ fn every_scenario_file_validates_and_generates() {
         let (legit, camps) = s.expected_requests();
         let total = legit + camps.iter().sum::<f64>();
         assert!((50_000.0..=300_000.0).contains(&total), "{path}: {total}");
-        assert!(camps.iter().sum::<f64>() <= 0.45 * total, "{path}: campaign share too high");
+        assert!(camps.iter().sum::<f64>() <= 0.32 * total, "{path}: campaign share too high");
         let sample: Vec<String> = generate(&shrink(s, 0.02), 1).unwrap().take(200).collect();
         assert!(sample.iter().all(|l| traffic::parse_line(l).is_ok()), "{path}");
     }
