@@ -325,10 +325,10 @@ mod tests {
     #[test]
     fn every_stack_builds_from_the_captures() {
         let mut r = Rng::new(1);
-        for i in 0..STACK_IDS.len() {
+        for (i, id) in STACK_IDS.iter().enumerate() {
             let p = persona(i, Spoof::None, 0, "https://console.example.com", &mut r).unwrap();
-            assert!(p.headers.iter().any(|(_, v)| *v == Val::Len), "{}", STACK_IDS[i]);
-            assert!(p.headers.iter().any(|(_, v)| matches!(v, Val::Key | Val::Bearer)), "{}", STACK_IDS[i]);
+            assert!(p.headers.iter().any(|(_, v)| *v == Val::Len), "{id}");
+            assert!(p.headers.iter().any(|(_, v)| matches!(v, Val::Key | Val::Bearer)), "{id}");
         }
     }
 

@@ -231,7 +231,7 @@ mod tests {
     fn table_marks_missed_targets() {
         let camp = CampaignCounts { name: "c".into(), requests: 3000, measured: 1000, flagged: 900, detected_after: Some(120), ..Default::default() };
         let run = Run { scenario: "s".into(), seed: 1, legit: 10_000, legit_flagged: 10, legit_denied: 0, errors: 0, campaigns: vec![camp] };
-        let (md, ok) = table(&[run.clone()], &Targets::default());
+        let (md, ok) = table(std::slice::from_ref(&run), &Targets::default());
         assert!(!ok && md.contains("MISSED") && md.contains("90.00 %") && md.contains("| 120 |"), "{md}");
         let mut good = run;
         good.campaigns[0].flagged = 990;
