@@ -25,7 +25,7 @@ pub struct Operation {
     pub templates: Vec<Template>,
     /// How long an account keeps one exit (0 = new exit per request).
     pub sticky_ms: u64,
-    /// Where the operator's own machines are (leaked in forwarding headers).
+    /// The operator's own server (the exit when the pool is empty).
     pub origin: Site,
 }
 
@@ -124,18 +124,6 @@ pub fn prompt(op: &Operation, api: Api, r: &mut Rng) -> Prompt {
     let mut p = templates::fill(r, t, purpose);
     p.logprobs = api == Api::OpenAi && r.chance(c.logprobs_share);
     p
-}
-
-/// A proxy artifact header a misconfigured exit leaks, if any for this request.
-pub fn leak(op: &Operation, r: &mut Rng) -> Option<(&'static str, String)> {
-    if !r.chance(op.cfg.leak_proxy_headers) {
-        return None;
-    }
-    Some(match r.below(3) {
-        0 => ("Proxy-Connection", "keep-alive".to_string()),
-        1 => ("X-Forwarded-For", op.origin.ip.to_string()),
-        _ => ("Via", "1.1 exit-node".to_string()),
-    })
 }
 
 #[cfg(test)]

@@ -20,6 +20,7 @@ pub mod corpus;
 pub mod net;
 pub mod population;
 pub mod prompts;
+pub mod proxies;
 pub mod quality;
 pub mod rng;
 pub mod scenario;
@@ -186,18 +187,14 @@ impl Simulation {
             Attach::Mobile(c) => net::carrier_site(*c, &mut Rng::derive(self.seed, 0x40B1 ^ (idx as u64) << 16, ts / (HOUR_MS / 2))),
             Attach::Company { corp, egress, via, internal } => {
                 if *via {
-                    headers.push(("Via".into(), format!("1.1 proxy{corp}.corp.example (squid/6.10)").into()));
-                    headers.push(("X-Forwarded-For".into(), internal.to_string().into()));
+                    proxies::corporate_squid(&mut headers, *corp, *internal);
                 }
                 net::company_site(*corp, *egress)
             }
             Attach::University => net::university_site(Rng::derive(self.seed, 0x0A17 ^ idx as u64, ts / HOUR_MS).below(self.university_ips as u64) as u32),
             Attach::Pool(_) => match op {
                 Some(op) => {
-                    if let Some((n, v)) = campaign::leak(op, &mut r) {
-                        let at = headers.len().saturating_sub(1);
-                        headers.insert(at, (n.into(), v.into()));
-                    }
+                    proxies::leak(&mut headers, op.cfg.leak_proxy_headers, &mut r);
                     campaign::exit(op, self.seed, idx, ts)
                 }
                 None => return None,
