@@ -20,9 +20,11 @@ usage:
   distill-guard simulate --scenario FILE [--seed N] [--out FILE] [--requests N]
       Writes labeled simulated traffic (JSONL, time-ordered), deterministic for
       (scenario, seed); --requests stops after the first N records.
-  distill-guard quality --policy FILE --scenarios DIR|FILE... [--seeds 11,12,13] [--check]
+  distill-guard quality --policy FILE --scenarios DIR|FILE... [--seeds 11,12,13] [--jobs 2]
+                       [--check] [--segments]
       Simulates every scenario for every seed, runs one engine per run, and prints a
-      Markdown table of detection quality; --check exits 1 when a target is missed.
+      Markdown table of detection quality; --check exits 1 when a target is missed;
+      --segments adds legitimate false positives per population segment.
   distill-guard signals
       Prints the reason-code table (Markdown): code, default weight, ramp, meaning.
 ";
@@ -270,7 +272,7 @@ fn simulate(args: &[String]) -> Result<ExitCode, String> {
 
 fn quality(args: &[String]) -> Result<ExitCode, String> {
     use distill_guard::simulate::quality;
-    let (opts, pos) = parse_args(args, &["--policy", "--scenarios", "--seeds", "--jobs"], &["--check"])?;
+    let (opts, pos) = parse_args(args, &["--policy", "--scenarios", "--seeds", "--jobs"], &["--check", "--segments"])?;
     let policy = load_policy(opts.get("--policy").ok_or("quality needs --policy FILE")?)?;
     let mut files: Vec<String> = Vec::new();
     for p in opts.get("--scenarios").into_iter().chain(pos.iter()) {
@@ -305,6 +307,9 @@ fn quality(args: &[String]) -> Result<ExitCode, String> {
     let errors: u64 = runs.iter().map(|r| r.errors).sum();
     let (table, ok) = quality::table(&runs, &quality::Targets::default());
     print!("{table}");
+    if opts.contains_key("--segments") {
+        print!("\nLegitimate requests flagged (denied) per population segment:\n\n{}", quality::segment_table(&runs));
+    }
     eprintln!(
         "quality: {} runs, {requests} requests, {errors} parse errors, {:.1} s; targets: campaign flagged >= 95 % after {} warm-up requests, legit flagged <= 0.5 %, legit denied <= 0.05 %: {}",
         runs.len(),

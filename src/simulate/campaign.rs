@@ -93,6 +93,7 @@ pub fn build(c: &Campaign, index: usize, seed: u64) -> Result<(Operation, Vec<Ac
             rate: c.requests_per_account_day * r.lognormal(1.0, 0.25),
             timing: Timing::Worker,
             role: Role::Worker(index),
+            segment: "campaign",
         });
     }
     Ok((op, actors))

@@ -39,6 +39,25 @@ use rng::Rng;
 
 const HOUR_MS: u64 = 3_600_000;
 
+/// One generated request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Event {
+    /// Index into [`Simulation::labels`] (0 = legit).
+    pub label: usize,
+    /// Population segment (see [`population::SEGMENTS`]).
+    pub segment: &'static str,
+    /// The JSONL record (without newline).
+    pub line: String,
+}
+
+/// A record plus the simulator's own `segment` field (ignored by replay).
+#[derive(serde::Serialize)]
+struct Line<'a> {
+    #[serde(flatten)]
+    record: Record<'a>,
+    segment: &'static str,
+}
+
 /// A running simulation: an iterator over JSONL lines (without the trailing newline).
 #[derive(Debug, Clone)]
 pub struct Simulation {
@@ -146,16 +165,20 @@ impl Simulation {
         c
     }
 
-    /// The next line with the index of its label in [`Simulation::labels`].
-    pub fn next_labeled(&mut self) -> Option<(usize, String)> {
+    /// The next request with its label index (into [`Simulation::labels`]) and segment.
+    pub fn next_event(&mut self) -> Option<Event> {
         while let Some(&(ts, idx)) = self.events.get(self.pos) {
             self.pos += 1;
-            if let Some(line) = self.render(ts, idx) {
-                let label = self.actors.get(idx as usize).map_or(0, |a| a.label as usize);
-                return Some((label, line));
+            if let (Some(line), Some(a)) = (self.render(ts, idx), self.actors.get(idx as usize)) {
+                return Some(Event { label: a.label as usize, segment: a.segment, line });
             }
         }
         None
+    }
+
+    /// The next line with the index of its label in [`Simulation::labels`].
+    pub fn next_labeled(&mut self) -> Option<(usize, String)> {
+        self.next_event().map(|e| (e.label, e.line))
     }
 
     fn render(&self, ts: u64, idx: u32) -> Option<String> {
@@ -217,7 +240,7 @@ impl Simulation {
             }),
             label: Some(serde_json::Value::String(self.labels.get(a.label as usize)?.clone())),
         };
-        serde_json::to_string(&rec).ok()
+        serde_json::to_string(&Line { record: rec, segment: a.segment }).ok()
     }
 }
 

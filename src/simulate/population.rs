@@ -84,6 +84,26 @@ pub struct Actor {
     pub timing: Timing,
     /// What it asks.
     pub role: Role,
+    /// Population segment for reports: `home`, `home_v6`, `mobile`, `corporate`,
+    /// `corporate_proxy`, `cloud`, `university`, `heavy`, or `campaign`.
+    pub segment: &'static str,
+}
+
+/// Segment names in report order.
+pub const SEGMENTS: &[&str] = &["home", "home_v6", "mobile", "corporate", "corporate_proxy", "cloud", "university", "heavy", "campaign"];
+
+/// The segment of an ordinary account attached by `a`.
+fn segment_of(a: &Attach) -> &'static str {
+    match a {
+        Attach::Fixed(site) if site.ip.is_ipv6() => "home_v6",
+        Attach::Fixed(site) if site.asn >= 4_200_200_000 => "cloud",
+        Attach::Fixed(_) => "home",
+        Attach::Mobile(_) => "mobile",
+        Attach::Company { via: true, .. } => "corporate_proxy",
+        Attach::Company { .. } => "corporate",
+        Attach::University => "university",
+        Attach::Pool(_) => "campaign",
+    }
 }
 
 /// A fresh API key of the format `api` uses.
@@ -139,6 +159,7 @@ fn person(r: &mut Rng, s: &Scenario, stack: usize, attach: Attach, country: u16,
         rate: s.legit.requests_per_day * r.lognormal(1.0, 0.9),
         timing: Timing::Person,
         role: Role::Person { topics: topics(r, kind, student), step, shared },
+        segment: segment_of(&attach),
         persona,
         attach,
         country,
@@ -153,7 +174,7 @@ pub fn legit(s: &Scenario, r: &mut Rng) -> Result<Vec<Actor>, String> {
     let browser_share = weights.iter().enumerate().filter(|(i, _)| clients::kind(*i) == Kind::Browser).map(|(_, w)| w).sum::<f64>();
     let n = &l.networks;
     let corp_users = (l.users as f64 * n.corporate / (n.home + n.mobile + n.corporate + n.cloud).max(1e-9)) as u32;
-    let companies = (corp_users / 25).max(l.proxy_companies).clamp(1, 500);
+    let companies = (corp_users / 25).max(l.proxy_companies * 3).clamp(1, 500);
     let mut out = Vec::with_capacity((l.users + l.university_accounts + l.heavy_users) as usize);
     for _ in 0..l.users {
         let country = net::pick_country(r);
@@ -223,6 +244,7 @@ pub fn legit(s: &Scenario, r: &mut Rng) -> Result<Vec<Actor>, String> {
             country,
             timing,
             role,
+            segment: "heavy",
         });
     }
     Ok(out)

@@ -20,7 +20,8 @@ use crate::policy::Policy;
 use crate::score::Action;
 use crate::traffic;
 
-use super::{generate, Scenario};
+use super::population::SEGMENTS;
+use super::{generate, Event, Scenario};
 
 /// Campaign requests skipped before measuring the flagged share.
 pub const WARMUP: u64 = 2000;
@@ -99,6 +100,8 @@ pub struct Run {
     pub errors: u64,
     /// Per campaign.
     pub campaigns: Vec<CampaignCounts>,
+    /// Legitimate requests per segment (order of `population::SEGMENTS`): total, flagged, denied.
+    pub segments: Vec<[u64; 3]>,
 }
 
 /// Simulates `scenario` with `seed` and replays it through a fresh engine for `policy`.
@@ -110,9 +113,10 @@ pub fn run(scenario: &Scenario, seed: u64, policy: &Policy) -> Result<Run, Strin
         scenario: scenario.name.clone(),
         seed,
         campaigns: sim.labels().iter().skip(1).map(|n| CampaignCounts { name: n.clone(), ..Default::default() }).collect(),
+        segments: vec![[0; 3]; SEGMENTS.len()],
         ..Run::default()
     };
-    while let Some((label, line)) = sim.next_labeled() {
+    while let Some(Event { label, segment, line }) = sim.next_event() {
         let Ok(dec) = traffic::parse_line(&line) else {
             out.errors += 1;
             continue;
@@ -125,6 +129,12 @@ pub fn run(scenario: &Scenario, seed: u64, policy: &Policy) -> Result<Run, Strin
                 out.legit += 1;
                 out.legit_flagged += u64::from(flagged);
                 out.legit_denied += u64::from(v.action == Action::Deny);
+                let seg = SEGMENTS.iter().position(|s| *s == segment).and_then(|i| out.segments.get_mut(i));
+                if let Some(c) = seg {
+                    c[0] += 1;
+                    c[1] += u64::from(flagged);
+                    c[2] += u64::from(v.action == Action::Deny);
+                }
             }
         }
     }
@@ -209,6 +219,34 @@ pub fn table(runs: &[Run], t: &Targets) -> (String, bool) {
     (s, all_ok)
 }
 
+/// A Markdown table of legitimate requests flagged (and denied) per population segment,
+/// one row per scenario (seeds summed): where false positives come from.
+pub fn segment_table(runs: &[Run]) -> String {
+    let segs: Vec<usize> = (0..SEGMENTS.len()).filter(|&i| runs.iter().any(|r| r.segments.get(i).is_some_and(|c| c[0] > 0))).collect();
+    let mut s = String::from("| scenario |");
+    for &i in &segs {
+        s.push_str(&format!(" {} |", SEGMENTS.get(i).copied().unwrap_or("")));
+    }
+    s.push_str("\n|---|");
+    s.push_str(&"---|".repeat(segs.len()));
+    s.push('\n');
+    let mut names: Vec<&str> = Vec::new();
+    for r in runs {
+        if !names.contains(&r.scenario.as_str()) {
+            names.push(&r.scenario);
+        }
+    }
+    for name in names {
+        s.push_str(&format!("| {name} |"));
+        for &i in &segs {
+            let c = runs.iter().filter(|r| r.scenario == name).filter_map(|r| r.segments.get(i)).fold([0u64; 3], |a, c| [a[0] + c[0], a[1] + c[1], a[2] + c[2]]);
+            s.push_str(&format!(" {} ({} denied) of {} |", pct(c[1], c[0]), pct(c[2], c[0]), c[0]));
+        }
+        s.push('\n');
+    }
+    s
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -230,7 +268,11 @@ mod tests {
     #[test]
     fn table_marks_missed_targets() {
         let camp = CampaignCounts { name: "c".into(), requests: 3000, measured: 1000, flagged: 900, detected_after: Some(120), ..Default::default() };
-        let run = Run { scenario: "s".into(), seed: 1, legit: 10_000, legit_flagged: 10, legit_denied: 0, errors: 0, campaigns: vec![camp] };
+        let mut segments = vec![[0; 3]; SEGMENTS.len()];
+        segments[0] = [10_000, 10, 0];
+        let run = Run { scenario: "s".into(), seed: 1, legit: 10_000, legit_flagged: 10, legit_denied: 0, errors: 0, campaigns: vec![camp], segments };
+        let seg = segment_table(std::slice::from_ref(&run));
+        assert!(seg.contains("| s | 0.10 % (0.00 % denied) of 10000 |"), "{seg}");
         let (md, ok) = table(std::slice::from_ref(&run), &Targets::default());
         assert!(!ok && md.contains("MISSED") && md.contains("90.00 %") && md.contains("| 120 |"), "{md}");
         let mut good = run;

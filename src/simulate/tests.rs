@@ -19,7 +19,7 @@ fn shrink(mut s: Scenario, f: f64) -> Scenario {
 }
 
 fn small() -> Scenario {
-    let text = r#"{"name":"small","duration_hours":24,"legit":{"users":150,"university_accounts":30,"heavy_users":4,"heavy_requests_per_day":60},
+    let text = r#"{"name":"small","duration_hours":24,"legit":{"users":150,"university_accounts":30,"heavy_users":4,"heavy_requests_per_day":60,"proxy_companies":1},
         "campaigns":[{"name":"camp","accounts":50,"pool":{"kind":"residential","size":800,"asns":60}},
                      {"name":"dc","accounts":20,"clients":{"python-requests":1},"spoof":"browser_replay","pool":{"kind":"datacenter","size":50,"asns":3,"sticky_minutes":0}}]}"#;
     Scenario::from_json(text).unwrap()
@@ -142,4 +142,17 @@ fn jsonl_entry_point_reports_errors_and_limits_output() {
     assert!(out.lines().all(|l| traffic::parse_line(l).is_ok()));
     let err = jsonl(r#"{"name":"x","campaigns":[{"name":"c","pool":{"kind":"moon"}}]}"#, 1, 5).unwrap_err();
     assert!(err.contains("campaigns[0].pool.kind"), "{err}");
+}
+
+#[test]
+fn every_segment_sends_and_lines_carry_it() {
+    let mut sim = generate(&small(), 2).unwrap();
+    let mut seen: HashSet<&'static str> = HashSet::new();
+    while let Some(e) = sim.next_event() {
+        assert!(population::SEGMENTS.contains(&e.segment));
+        assert_eq!(e.segment == "campaign", e.label > 0);
+        assert!(e.line.ends_with(&format!(r#""segment":"{}"}}"#, e.segment)), "{}", e.line);
+        seen.insert(e.segment);
+    }
+    assert_eq!(seen.len(), population::SEGMENTS.len(), "{seen:?}");
 }
