@@ -13,7 +13,7 @@ use distill_guard::signal::Fired;
 
 /// A ~4 KB Messages body: system prompt, two earlier turns with a tool call, and a latest
 /// user turn (1.7 KB) with prose, a code block and an image.
-pub fn body() -> String {
+fn body() -> String {
     let system = "You are Claude Code, an expert software engineering assistant. You help users with \
         programming tasks: reading and writing code, debugging, explaining concepts and reviewing \
         designs. Follow the user's instructions precisely. Prefer small, focused changes and explain \
@@ -61,7 +61,7 @@ pub fn body() -> String {
 }
 
 /// A ~4 KB chat body: a short system prompt, six earlier turns, and a short latest turn.
-pub fn chat_body() -> String {
+fn chat_body() -> String {
     let turns = [
         ("user", "I'm planning a two week trip to Japan in April with my partner. We like food, hiking and old towns, not big nightlife. Can you suggest a rough route?"),
         ("assistant", "A good loop for April: Tokyo (4 days) for food and day trips, Hakone (2 days) for hot springs and hiking with views of Fuji, Kanazawa (2 days) for the old samurai and geisha districts, Takayama and Shirakawa-go (2 days) for preserved mountain towns, then Kyoto (3 days) and Nara (1 day). Cherry blossoms peak in early April in Tokyo and Kyoto, later in Takayama, so you may catch them twice."),
