@@ -22,9 +22,15 @@ build_envoy() {
 
 build_web() {
   # wasm-opt is run by us (with explicit feature flags), not by wasm-pack.
-  wasm-pack build --quiet --release --target web --no-opt --out-dir pkg --out-name distill_guard . >&2
+  wasm-pack --quiet build --release --target web --no-opt --out-dir pkg --out-name distill_guard . >&2
   wasm_opt pkg/distill_guard_bg.wasm pkg/distill_guard_bg.opt.wasm && mv pkg/distill_guard_bg.opt.wasm pkg/distill_guard_bg.wasm
-  for d in www/pkg edge/pkg; do rm -rf "$d"; mkdir -p "$d"; cp pkg/distill_guard.js pkg/distill_guard_bg.wasm pkg/distill_guard.d.ts "$d"/ 2>/dev/null || cp pkg/distill_guard.js pkg/distill_guard_bg.wasm "$d"/; done
+  for d in www/pkg edge/pkg; do rm -rf "$d"; mkdir -p "$d"; cp pkg/distill_guard.js pkg/distill_guard_bg.wasm pkg/distill_guard.d.ts "$d"/ 2>/dev/null || cp pkg/distill_guard.js pkg/distill_guard_bg.wasm "$d"/
+    echo '{"type": "module"}' > "$d/package.json"; done   # Node loads the ES module without a warning
+  # Shipped policies for the tuning page: www/filters/*.json + index.json (generated, gitignored).
+  rm -rf www/filters; mkdir -p www/filters
+  local names=() f
+  for f in filters/*.json; do [ -e "$f" ] && cp "$f" www/filters/ && names+=("\"$(basename "$f")\""); done
+  (IFS=,; echo "[${names[*]}]") > www/filters/index.json
   echo "built pkg/distill_guard_bg.wasm ($(stat -c %s pkg/distill_guard_bg.wasm) bytes)" >&2
 }
 
