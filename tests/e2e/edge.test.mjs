@@ -83,7 +83,7 @@ async function startWorkerd(policies, originPort) {
   proc.stdout.on('data', (d) => { log += d; });
   proc.stderr.on('data', (d) => { log += d; });
   const ports = {};
-  await new Promise((resolve, reject) => {
+  const started = new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`workerd did not start:\n${log}`)), 20000);
     let buf = '';
     proc.stdio[3].on('data', (d) => {
@@ -97,6 +97,7 @@ async function startWorkerd(policies, originPort) {
     });
     proc.on('exit', (code) => { clearTimeout(timer); reject(new Error(`workerd exited ${code}:\n${log}`)); });
   });
+  await started.catch((e) => { proc.kill('SIGKILL'); fs.rmSync(dir, { recursive: true, force: true }); throw e; });
   const stop = () => new Promise((resolve) => {
     if (proc.exitCode !== null) return resolve();
     proc.removeAllListeners('exit');
