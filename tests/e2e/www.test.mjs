@@ -140,3 +140,27 @@ test('tuning page: policy errors inline, captures from a file with bad lines', a
   assert.ok(Object.keys(await summary()).includes('(unlabeled)'));
   assert.deepEqual(problems, []);
 });
+
+test('stats.js: actions, shares, curve and delay follow the thresholds', async () => {
+  const stats = await import(path.join(ROOT, 'www/js/stats.js'));
+  const t = { tag: 30, throttle: 70, deny: 90 };
+  assert.deepEqual([0, 29, 30, 69, 70, 89, 90, 100].map((s) => stats.actionOf(s, t)), [0, 0, 1, 1, 2, 2, 3, 3]);
+  // Two legit requests (scores 0, 40) and three campaign ones (20, 75, 95), in time order.
+  const res = {
+    labelNames: ['legit', 'camp'], scores: Uint8Array.from([0, 20, 40, 75, 95]), labels: Uint16Array.from([0, 1, 0, 1, 1]),
+    ts: Float64Array.from([1000, 2000, 3000, 4000, 5000]), reasonOff: Uint32Array.from([0, 0, 1, 2, 3, 5]),
+    reasonIdx: Uint8Array.from([0, 1, 1, 1, 2]),
+  };
+  const [legit, camp] = stats.perLabel(res, t);
+  assert.deepEqual(legit.actions, [1, 1, 0, 0]);
+  assert.deepEqual(camp.actions, [1, 0, 1, 1]);
+  assert.equal(camp.flaggedShare, 2 / 3);
+  assert.equal(camp.firstFlagged, 2);
+  assert.equal(camp.delayMs, 2000);
+  const curve = stats.thresholdCurve(res);
+  assert.deepEqual(curve.points[19], { t: 20, legit: 0.5, campaign: 1 });
+  assert.deepEqual(curve.points[40], { t: 41, legit: 0, campaign: 2 / 3 });
+  const catalog = [{ code: 'a' }, { code: 'b' }, { code: 'c' }];
+  const top = stats.topReasons(res, t, catalog);
+  assert.deepEqual(top.map((r) => [r.code, r.legit, r.campaign]), [['b', 1, 2], ['c', 0, 1]]);
+});

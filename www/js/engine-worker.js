@@ -9,7 +9,7 @@
 // A newer 'run' (higher gen) makes an older one stop at its next chunk.
 import init, * as dg from '../pkg/distill_guard.js';
 
-const CHUNK = 200; // lines per inspectBatch call; progress is reported after each
+const CHUNK = 500; // lines per inspectBatch call; progress is reported after each
 let lines = [];     // raw capture lines (blank ones kept, so line numbers match the file)
 let latest = 0;     // newest run generation requested
 
@@ -54,11 +54,13 @@ async function run(gen, policy) {
     await new Promise((r) => setTimeout(r, 0)); // let a newer 'run' message in
   }
   engine.free();
-  postMessage({
-    type: 'result', gen, labelNames: [...labelIds.keys()], errors,
+  const cols = {
     scores: Uint8Array.from(scores), labels: Uint16Array.from(labels), ts: Float64Array.from(ts),
     lineNo: Uint32Array.from(lineNo), reasonOff: Uint32Array.from(reasonOff), reasonIdx: Uint8Array.from(reasonIdx),
-  });
+  };
+  // Columns are transferred, not copied.
+  postMessage({ type: 'result', gen, labelNames: [...labelIds.keys()], errors, ...cols },
+    Object.values(cols).map((a) => a.buffer));
 }
 
 // The seed is a u64 (BigInt) or a u32 (Number), depending on the simulator's signature.
