@@ -76,6 +76,8 @@ test('tuning page: load, run, re-weight, move a threshold, export', async () => 
   assert.notEqual(s['campaign-a'].flagged, '0.0%', 'the listed campaign JA4 is flagged');
   const shipped = await page.$$eval('#policy-select option', (o) => o.map((x) => x.value));
   assert.ok(shipped.includes('builtin'));
+  fs.mkdirSync(path.join(ROOT, 'test-output'), { recursive: true });
+  await page.screenshot({ path: path.join(ROOT, 'test-output/www.png'), fullPage: true });
 
   // Every weight to 0 except fp.listed (60): campaign-a scores exactly 60, everything else 0.
   await page.$$eval('#weights input[type=range]', (inputs) => {
@@ -104,8 +106,6 @@ test('tuning page: load, run, re-weight, move a threshold, export', async () => 
   assert.equal(s['campaign-a'].flagged, '100.0%');
   assert.match(s['campaign-a'].first, /^#1 \(\+0\.0 s\)$/);
 
-  fs.mkdirSync(path.join(ROOT, 'test-output'), { recursive: true });
-  await page.screenshot({ path: path.join(ROOT, 'test-output/www.png'), fullPage: true });
 
   // Export: the tuned policy is valid for the native CLI and carries the tuned values.
   await page.click('#export');
