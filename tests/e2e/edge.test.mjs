@@ -250,3 +250,38 @@ test('deny (403) and throttle (429 + Retry-After) answer without reaching the or
 
   assert.equal(origin.requests.length, before, 'a denied or throttled request reached the origin');
 });
+
+test('record.mjs on Cloudflare: request.cf feeds the peer, Cloudflare headers stay out', async () => {
+  const { buildRecord, hostSettings } = await import(path.join(EDGE, 'record.mjs'));
+  const request = {
+    method: 'POST',
+    headers: new Headers({ 'user-agent': 'curl/8.14.1', 'cf-connecting-ip': '203.0.113.9', 'cf-ray': 'abc', 'x-real-ip': '203.0.113.9',
+      'x-forwarded-proto': 'https', 'x-forwarded-for': '203.0.113.9', 'content-type': 'application/json' }),
+    cf: { httpProtocol: 'HTTP/2', asn: 64500, country: 'NL', clientTcpRtt: 12, tlsVersion: 'TLSv1.3',
+      botManagement: { ja4: 't13d1516h2_8daaf6152771_d8a2da3f94cd', ja3Hash: '773906b0efdefa24a7f2b8eb6985bf37', score: 2 } },
+  };
+  const url = new URL('https://api.example.com/v1/messages?beta=true');
+  const rec = buildRecord(request, url, hostSettings({}, true), 1234);
+  assert.deepEqual(rec.headers.map(([n]) => n), ['content-type', 'user-agent', 'x-forwarded-for']);
+  assert.deepEqual(rec.peer, { ip: '203.0.113.9', ja4: 't13d1516h2_8daaf6152771_d8a2da3f94cd',
+    ja3: '773906b0efdefa24a7f2b8eb6985bf37', asn: 64500, country: 'NL' });
+  assert.equal(rec.version, 'HTTP/2');
+  assert.equal(rec.path, '/v1/messages?beta=true');
+  assert.deepEqual(rec.cf, { bot_score: 2, tcp_rtt_ms: 12, tls_version: 'TLSv1.3' });
+  // Locally (no request.cf) nothing is dropped and no header is trusted for the client IP.
+  const local = buildRecord({ ...request, cf: undefined }, url, hostSettings({}, false), 1);
+  assert.equal(local.headers.length, 7);
+  assert.equal(local.peer, undefined);
+
+  // The engine reads it: JA4 / JA3 come through, and a listed JA4 is denied.
+  const m = await import(path.join(EDGE, 'pkg/distill_guard.js'));
+  m.initSync({ module: fs.readFileSync(path.join(EDGE, 'pkg/distill_guard_bg.wasm')) });
+  const engine = new m.Engine(JSON.stringify({ thresholds: { tag: 10, throttle: 30, deny: 50 },
+    block: { fingerprints: ['t13d1516h2_8daaf6152771_d8a2da3f94cd'] } }));
+  const out = JSON.parse(engine.inspectFetch(JSON.stringify(rec), new TextEncoder().encode('{"model":"m"}'), true));
+  assert.equal(out.verdict.fp.ja4, rec.peer.ja4);
+  assert.equal(out.verdict.fp.ja3, rec.peer.ja3);
+  assert.ok(out.verdict.reasons.includes('fp.listed'));
+  assert.equal(out.response.kind, 'reply');
+  assert.equal(out.response.status, 403);
+});
