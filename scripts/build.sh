@@ -26,11 +26,14 @@ build_web() {
   wasm_opt pkg/distill_guard_bg.wasm pkg/distill_guard_bg.opt.wasm && mv pkg/distill_guard_bg.opt.wasm pkg/distill_guard_bg.wasm
   for d in www/pkg edge/pkg; do rm -rf "$d"; mkdir -p "$d"; cp pkg/distill_guard.js pkg/distill_guard_bg.wasm pkg/distill_guard.d.ts "$d"/ 2>/dev/null || cp pkg/distill_guard.js pkg/distill_guard_bg.wasm "$d"/
     echo '{"type": "module"}' > "$d/package.json"; done   # Node loads the ES module without a warning
-  # Shipped policies for the tuning page: www/filters/*.json + index.json (generated, gitignored).
-  rm -rf www/filters; mkdir -p www/filters
-  local names=() f
-  for f in filters/*.json; do [ -e "$f" ] && cp "$f" www/filters/ && names+=("\"$(basename "$f")\""); done
-  (IFS=,; echo "[${names[*]}]") > www/filters/index.json
+  # Shipped policies and scenarios for the tuning page: www/{filters,scenarios}/*.json plus an
+  # index.json each (generated, gitignored).
+  local dir names f
+  for dir in filters scenarios; do
+    rm -rf "www/$dir"; mkdir -p "www/$dir"; names=()
+    for f in "$dir"/*.json; do [ -e "$f" ] && cp "$f" "www/$dir/" && names+=("\"$(basename "$f")\""); done
+    (IFS=,; echo "[${names[*]}]") > "www/$dir/index.json"
+  done
   echo "built pkg/distill_guard_bg.wasm ($(stat -c %s pkg/distill_guard_bg.wasm) bytes)" >&2
 }
 

@@ -188,17 +188,26 @@ async function start(canSimulate) {
     if (f) loadCapture(await f.text(), f.name);
   });
   $('export').addEventListener('click', exportPolicy);
-  if (canSimulate) {
-    $('sim-panel').hidden = false;
-    $('sim-run').addEventListener('click', async () => {
-      status('simulating…', 'running');
-      const r = await ask('simulate', { scenario: $('sim-scenario').value, seed: $('sim-seed').value });
-      if (r.error) status(`simulator: ${r.error}`, 'error');
-      else loadCapture(r.jsonl, 'simulated traffic');
-    });
-  }
+  if (canSimulate) await setupSimulator();
   await loadPolicyUrl($('policy-select').value);
   loadCapture(await (await fetch($('capture-select').value)).text(), $('capture-select').value);
+}
+
+// The simulator panel: shipped scenarios (www/scenarios, copied by the build) or edited JSON.
+async function setupSimulator() {
+  $('sim-panel').hidden = false;
+  let names = [];
+  try { names = await (await fetch('scenarios/index.json')).json(); } catch { /* none shipped */ }
+  $('sim-select').replaceChildren(new Option('(edit below)', ''), ...names.map((n) => new Option(n, `scenarios/${n}`)));
+  $('sim-select').addEventListener('change', async (e) => {
+    if (e.target.value) $('sim-scenario').value = await (await fetch(e.target.value)).text();
+  });
+  $('sim-run').addEventListener('click', async () => {
+    status('simulating…', 'running');
+    const r = await ask('simulate', { scenario: $('sim-scenario').value, seed: $('sim-seed').value, limit: $('sim-limit').value });
+    if (r.error) status(`simulator: ${r.error}`, 'error');
+    else loadCapture(r.jsonl, 'simulated traffic');
+  });
 }
 
 async function exportPolicy() {

@@ -1,7 +1,7 @@
 // Web Worker that owns the Wasm engine, so long batches never block the page.
 //
-// Messages in:  {type: 'init'} | {type: 'validate', id, policy} | {type: 'load', jsonl}
-//               {type: 'run', gen, policy} | {type: 'simulate', id, scenario, seed}
+// Messages in:  {type: 'validate', id, policy} | {type: 'load', jsonl}
+//               {type: 'run', gen, policy} | {type: 'simulate', id, scenario, seed, limit}
 // Messages out: {type: 'ready', catalog, defaultPolicy, canSimulate}
 //               {type: 'validated', id, errors, normalized} | {type: 'loaded', lines}
 //               {type: 'progress', gen, done, total} | {type: 'result', gen, ...columns}
@@ -63,14 +63,6 @@ async function run(gen, policy) {
     Object.values(cols).map((a) => a.buffer));
 }
 
-// The seed is a u64 (BigInt) or a u32 (Number), depending on the simulator's signature.
-function simulate(scenario, seed) {
-  try { return dg.simulate(scenario, BigInt(seed)); } catch (e) {
-    if (!(e instanceof TypeError)) throw e;
-    return dg.simulate(scenario, Number(seed));
-  }
-}
-
 onmessage = async ({ data: m }) => {
   await ready;
   switch (m.type) {
@@ -91,7 +83,7 @@ onmessage = async ({ data: m }) => {
       await run(m.gen, m.policy);
       break;
     case 'simulate':
-      try { postMessage({ type: 'simulated', id: m.id, jsonl: simulate(m.scenario, m.seed) }); }
+      try { postMessage({ type: 'simulated', id: m.id, jsonl: dg.simulate(m.scenario, Number(m.seed), Number(m.limit)) }); }
       catch (e) { postMessage({ type: 'simulated', id: m.id, error: String(e.message ?? e) }); }
       break;
   }
