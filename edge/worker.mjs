@@ -63,7 +63,7 @@ async function handle(request, env) {
   let read = null;
   if (request.body && state.engine.wantsBody(url.pathname)) {
     const len = request.headers.get('content-length');
-    read = await readPrefix(request.body, state.engine.bodyLimit(), len == null ? null : Number(len));
+    read = await readPrefix(request.body, state.engine.bodyLimit(), /^\d{1,15}$/.test(len ?? '') ? Number(len) : null);
   }
 
   let result;
