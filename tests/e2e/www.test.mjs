@@ -122,6 +122,28 @@ test('tuning page: load, run, re-weight, move a threshold, export', async () => 
   assert.match(out, /: ok/);
 });
 
+test('tuning page: the simulator generates a scenario that the engine scores', async () => {
+  assert.equal(await page.isVisible('#sim-panel'), true, 'the Wasm build exports simulate');
+  await page.click('#sim-panel summary');
+  await page.selectOption('#sim-select', 'scenarios/datacenter_pool.json');
+  await page.waitForFunction(() => document.getElementById('sim-scenario').value.includes('datacenter_pool'));
+  await page.fill('#sim-seed', '11');
+  await page.fill('#sim-limit', '3000');
+  const gen = Number(await page.getAttribute('#status', 'data-gen'));
+  await page.click('#sim-run');
+  await rendered(gen);
+  const s = await summary();
+  assert.deepEqual(Object.keys(s).sort(), ['datacenter_pool', 'legit']);
+  assert.equal(s.legit.requests + s.datacenter_pool.requests, 3000);
+  assert.match(await page.textContent('#capture-info'), /3000 simulated records/);
+  await page.screenshot({ path: path.join(ROOT, 'test-output/www-sim.png'), fullPage: true });
+  // A scenario error is shown, and the loaded traffic stays.
+  await page.fill('#sim-scenario', '{"campaigns": [{"pool": {"kind": "x"}}]}');
+  await page.click('#sim-run');
+  await page.waitForFunction(() => document.getElementById('status').dataset.state === 'error');
+  assert.match(await page.textContent('#status'), /campaigns\[0\]\.pool\.kind/);
+});
+
 test('tuning page: policy errors inline, captures from a file with bad lines', async () => {
   await page.click('#policy-panel summary');
   await page.fill('#policy-editor', '{"thresholds": {"tag": "high"}, "signals": {"proxy_vai": {"weight": 5}}}');

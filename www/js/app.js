@@ -205,8 +205,10 @@ async function setupSimulator() {
   $('sim-run').addEventListener('click', async () => {
     status('simulating…', 'running');
     const r = await ask('simulate', { scenario: $('sim-scenario').value, seed: $('sim-seed').value, limit: $('sim-limit').value });
-    if (r.error) status(`simulator: ${r.error}`, 'error');
-    else loadCapture(r.jsonl, 'simulated traffic');
+    if (r.error) { status(`simulator: ${r.error}`, 'error'); return; }
+    capturedLines = r.lines;
+    $('capture-info').textContent = `${r.lines} simulated records (seed ${$('sim-seed').value})`;
+    rerun();
   });
 }
 

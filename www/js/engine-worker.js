@@ -5,7 +5,7 @@
 // Messages out: {type: 'ready', catalog, defaultPolicy, canSimulate}
 //               {type: 'validated', id, errors, normalized} | {type: 'loaded', lines}
 //               {type: 'progress', gen, done, total} | {type: 'result', gen, ...columns}
-//               {type: 'simulated', id, jsonl | error} | {type: 'error', message}
+//               {type: 'simulated', id, lines | error} | {type: 'error', message}
 // A newer 'run' (higher gen) makes an older one stop at its next chunk.
 import init, * as dg from '../pkg/distill_guard.js';
 
@@ -82,9 +82,12 @@ onmessage = async ({ data: m }) => {
       latest = m.gen;
       await run(m.gen, m.policy);
       break;
-    case 'simulate':
-      try { postMessage({ type: 'simulated', id: m.id, jsonl: dg.simulate(m.scenario, Number(m.seed), Number(m.limit)) }); }
-      catch (e) { postMessage({ type: 'simulated', id: m.id, error: String(e.message ?? e) }); }
+    case 'simulate': // the generated traffic stays here and becomes the loaded capture
+      try {
+        lines = dg.simulate(m.scenario, Number(m.seed), Number(m.limit)).split('\n');
+        if (lines.at(-1) === '') lines.pop();
+        postMessage({ type: 'simulated', id: m.id, lines: lines.length });
+      } catch (e) { postMessage({ type: 'simulated', id: m.id, error: String(e.message ?? e) }); }
       break;
   }
 };

@@ -2,7 +2,8 @@
 //! tuning page. The boundary is kept small: JSON text in and out, bodies as bytes.
 //!
 //! JS sees `class Engine` (constructor throws an `Error` whose `errors` holds every policy
-//! problem as `{path, message}`), `validatePolicy`, `defaultPolicy` and `signalCatalog`.
+//! problem as `{path, message}`), `validatePolicy`, `defaultPolicy`, `signalCatalog` and
+//! `simulate` (the campaign simulator, so the tuning page can generate traffic).
 //! Verdicts use the same JSON as the CLI's `replay` ([`crate::report`]); host responses come
 //! from [`crate::respond::respond`] so that the worker and the Envoy filter agree. This module
 //! does no I/O and keeps no globals: each JS `Engine` owns its state, bounded by its policy.
@@ -178,6 +179,21 @@ pub fn signal_catalog() -> String {
         })
         .collect();
     serde_json::Value::Array(list).to_string()
+}
+
+/// Largest number of records `simulate` returns when no limit is given.
+const SIMULATE_DEFAULT_LIMIT: usize = 200_000;
+
+/// Simulated labeled traffic as JSONL text: the first `limit` records (default 200,000) of
+/// `scenario_json` with `seed` (a whole number, 0..2^53). Throws an `Error` naming every
+/// scenario problem with its path.
+#[wasm_bindgen]
+pub fn simulate(scenario_json: &str, seed: f64, limit: Option<u32>) -> Result<String, JsValue> {
+    if !(seed.is_finite() && seed >= 0.0 && seed.fract() == 0.0 && seed <= 9_007_199_254_740_992.0) {
+        return Err(js_error(&format!("seed must be a whole number 0..=2^53, got {seed}")));
+    }
+    let limit = limit.map_or(SIMULATE_DEFAULT_LIMIT, |n| n as usize);
+    crate::simulate::jsonl(scenario_json, seed as u64, limit).map_err(|m| js_error(&m))
 }
 
 /// Lowercase name of a signal family.
