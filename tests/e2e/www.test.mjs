@@ -124,16 +124,20 @@ test('tuning page: load, run, re-weight, move a threshold, export', async () => 
 
 test('tuning page: the simulator generates a scenario that the engine scores', async () => {
   assert.equal(await page.isVisible('#sim-panel'), true, 'the Wasm build exports simulate');
+  let gen = Number(await page.getAttribute('#status', 'data-gen'));
+  await page.selectOption('#policy-select', 'filters/default.json');
+  gen = await rendered(gen);
+  assert.equal(await page.inputValue('#w-proxy_via'), '25', 'sliders follow the newly loaded policy');
   await page.click('#sim-panel summary');
   await page.selectOption('#sim-select', 'scenarios/datacenter_pool.json');
   await page.waitForFunction(() => document.getElementById('sim-scenario').value.includes('datacenter_pool'));
   await page.fill('#sim-seed', '11');
   await page.fill('#sim-limit', '3000');
-  const gen = Number(await page.getAttribute('#status', 'data-gen'));
   await page.click('#sim-run');
   await rendered(gen);
   const s = await summary();
   assert.deepEqual(Object.keys(s).sort(), ['datacenter_pool', 'legit']);
+  assert.ok(s.datacenter_pool.mean > 0 && s.legit.mean > 0);
   assert.equal(s.legit.requests + s.datacenter_pool.requests, 3000);
   assert.match(await page.textContent('#capture-info'), /3000 simulated records/);
   await page.screenshot({ path: path.join(ROOT, 'test-output/www-sim.png'), fullPage: true });

@@ -1,7 +1,16 @@
 // Small <canvas> plots, no library: grouped histogram, share bars, a threshold curve and
 // horizontal reason bars. Each function clears and redraws its canvas completely.
 
+import { isLegit, isCampaign } from './stats.js';
+
 export const COLORS = ['#2b8a3e', '#c92a2a', '#e67700', '#5f3dc4', '#1971c2', '#868e96', '#d6336c', '#0c8599'];
+const CAMPAIGN_COLORS = ['#c92a2a', '#e67700', '#5f3dc4', '#d6336c', '#0c8599', '#1971c2', '#a61e4d'];
+
+// One color per label: legit green, unlabeled grey, campaigns warm colors in order.
+export function labelColors(names) {
+  let k = 0;
+  return names.map((n) => (isLegit(n) ? '#2b8a3e' : isCampaign(n) ? CAMPAIGN_COLORS[k++ % CAMPAIGN_COLORS.length] : '#868e96'));
+}
 const PAD = { l: 44, r: 12, t: 26, b: 30 };
 
 function setup(canvas, title) {
@@ -49,12 +58,13 @@ function legend(c, names, colors = COLORS) {
 // Score histogram per label (share of that label's requests per 5-point bin) + threshold lines.
 export function histogram(canvas, rows, t) {
   const c = setup(canvas, 'Score distribution per label (share of label, 5-point bins)');
+  const colors = labelColors(rows.map((r) => r.name));
   const shares = rows.map((r) => r.hist.map((n) => (r.count ? n / r.count : 0)));
   const yMax = Math.max(0.05, ...shares.flat());
   axes(c, yMax, (v) => `${Math.round(v * 100)}%`, [0, 25, 50, 75, 100].map((s) => [s / 105, String(s)]));
   const bw = c.pw / 21 / Math.max(1, rows.length);
   shares.forEach((sh, li) => {
-    c.g.fillStyle = COLORS[li % COLORS.length];
+    c.g.fillStyle = colors[li];
     sh.forEach((v, b) => {
       const hgt = (v / yMax) * c.ph;
       c.g.fillRect(PAD.l + (b * c.pw) / 21 + li * bw, PAD.t + c.ph - hgt, Math.max(1, bw - 1), hgt);
@@ -67,7 +77,7 @@ export function histogram(canvas, rows, t) {
     c.g.beginPath(); c.g.moveTo(x, PAD.t); c.g.lineTo(x, PAD.t + c.ph); c.g.stroke();
     c.g.setLineDash([]);
   }
-  legend(c, rows.map((r) => r.name));
+  legend(c, rows.map((r) => r.name), colors);
 }
 
 // Per label: share flagged (>= tag), throttled or denied, denied.
@@ -77,6 +87,7 @@ export function shareBars(canvas, rows) {
   const c = setup(canvas, 'Share of each label at the current thresholds');
   axes(c, 1, (v) => `${Math.round(v * 100)}%`, []);
   legend(c, ['flagged (tag+)', 'throttle+', 'deny'], SHARE_COLORS);
+  const colors = labelColors(rows.map((r) => r.name));
   const gw = c.pw / Math.max(1, rows.length);
   rows.forEach((r, i) => {
     [r.flaggedShare, r.throttledShare, r.deniedShare].forEach((v, k) => {
@@ -85,7 +96,7 @@ export function shareBars(canvas, rows) {
       c.g.fillStyle = SHARE_COLORS[k];
       c.g.fillRect(x, PAD.t + c.ph - v * c.ph, bw - 2, v * c.ph);
     });
-    c.g.fillStyle = COLORS[i % COLORS.length];
+    c.g.fillStyle = colors[i];
     c.g.fillText(r.name, PAD.l + i * gw + gw * 0.15, PAD.t + c.ph + 16);
   });
 }
