@@ -19,6 +19,8 @@ usage:
       Validates policy files; prints every error with its path; exits 1 on any error.
   distill-guard simulate --scenario FILE [--seed N] [--out FILE]
       Writes labeled simulated traffic (JSONL).
+  distill-guard signals
+      Prints the reason-code table (Markdown): code, default weight, ramp, meaning.
 ";
 
 fn main() -> ExitCode {
@@ -27,6 +29,10 @@ fn main() -> ExitCode {
         Some("replay") => replay(&args[1..]),
         Some("check-policy") => check_policy(&args[1..]),
         Some("simulate") => simulate(&args[1..]),
+        Some("signals") => {
+            print!("{}", signal_table());
+            Ok(ExitCode::SUCCESS)
+        }
         Some("-h" | "--help" | "help") => {
             print!("{USAGE}");
             Ok(ExitCode::SUCCESS)
@@ -217,6 +223,16 @@ fn print_summary(s: &Summary) {
         let flagged = total - c[0];
         let _ = writeln!(err, "  label {label}: {total} records, flagged {flagged} ({:.2}%); {}", 100.0 * flagged as f64 / total.max(1) as f64, acts(c));
     }
+}
+
+/// The reason-code table of the README, generated from the signal catalogue.
+fn signal_table() -> String {
+    let mut s = String::from("| code | policy key | default weight | default ramp (from → full) | meaning |\n|---|---|---|---|---|\n");
+    for sig in distill_guard::Signal::ALL {
+        let ramp = sig.default_ramp().map(|(a, b)| format!("{a} → {b}")).unwrap_or_else(|| "—".into());
+        s.push_str(&format!("| `{}` | `{}` | {} | {} | {} |\n", sig.code(), sig.key(), sig.default_weight(), ramp, sig.description()));
+    }
+    s
 }
 
 fn simulate(args: &[String]) -> Result<ExitCode, String> {
