@@ -2,7 +2,8 @@
 """Renders an Envoy config template (envoy/*.yaml.in) for distill-guard (stdlib only).
 
 usage: render.py TEMPLATE OUT --wasm FILE [--policy FILE] [--listen-port N] [--admin-port N]
-                 [--origin-port N] [--max-headers N] [--cert FILE --key FILE]
+                 [--origin-port N] [--max-headers N] [--failure-policy P]
+                 [--cert FILE --key FILE]
 
 The policy file's text is embedded as the Wasm plugin configuration (a JSON string is a
 valid YAML double-quoted scalar); without --policy the configuration is empty, which the
@@ -37,6 +38,7 @@ def values_from(args):
         "ADMIN_PORT": str(args.admin_port),
         "ORIGIN_PORT": str(args.origin_port),
         "MAX_HEADERS": str(args.max_headers),
+        "FAILURE_POLICY": args.failure_policy,
     }
     if args.cert:
         v["CERT"] = os.path.abspath(args.cert)
@@ -55,6 +57,7 @@ def main(argv):
     ap.add_argument("--admin-port", type=int, default=9901)
     ap.add_argument("--origin-port", type=int, default=8081)
     ap.add_argument("--max-headers", type=int, default=100)
+    ap.add_argument("--failure-policy", default="FAIL_RELOAD", choices=["FAIL_RELOAD", "FAIL_CLOSED", "FAIL_OPEN"])
     ap.add_argument("--cert")
     ap.add_argument("--key")
     args = ap.parse_args(argv)

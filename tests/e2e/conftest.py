@@ -96,6 +96,7 @@ class Envoy:
             "ADMIN_PORT": str(self.admin_port),
             "ORIGIN_PORT": str(origin_port),
             "MAX_HEADERS": str(max_headers),
+            "FAILURE_POLICY": "FAIL_CLOSED",  # a crashed VM answers 503 from then on: visible
         }
         if tls:
             values["CERT"], values["KEY"] = (str(p) for p in cert)

@@ -383,6 +383,13 @@ def test_h2_over_tls_gets_tags(stack):
     t = tags(json.loads(body))
     assert all(len(t[n]) == 1 for n in TAGS)
     assert origin.records()[0]["path"] == "/v1/models"
+    # A held, buffered h2 request body (no Content-Length needed on h2) is forwarded whole.
+    body = json.dumps({"model": "m", "messages": [{"role": "user", "content": "z" * 200_000}]})
+    status, _, out = curl("--http2", envoy.url + "/v1/messages", "-H", "content-type: application/json", "--data-binary", body)
+    assert status == 200
+    echo = json.loads(out)
+    assert echo["body_sha256"] == hashlib.sha256(body.encode()).hexdigest()
+    assert tags(echo)["action"] == ["allow"]
 
 
 # --- fingerprints: what Envoy adds does not change the hfp -----------------------------------

@@ -10,9 +10,7 @@
 
 use std::ptr::null_mut;
 
-/// A non-OK proxy-wasm status code (e.g. 1 not found, 2 bad argument, 10 internal failure).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Status(pub u32);
+pub use super::apply::Status;
 
 const OK: u32 = 0;
 const NOT_FOUND: u32 = 1;

@@ -15,10 +15,10 @@ use std::rc::Rc;
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::{Action, ContextType, LogLevel};
 
-use super::abi::{self, Level, Status};
+use super::abi::{self, Level};
+use super::apply::{self, Failure, Host, Next, Status};
 use super::wire::{self, Step};
 use crate::request::Peer;
-use crate::respond::{respond, Response};
 use crate::score::{Action as Verdict4, Verdict};
 use crate::signal::Signal;
 use crate::Engine;
@@ -212,9 +212,6 @@ impl HttpContext for Filter {
     }
 }
 
-/// A failed host call: what was attempted and the status.
-type Failure = (&'static str, Status);
-
 impl Filter {
     /// Builds the view, asks the engine, applies the verdict. Runs at most once per request.
     fn decide(&mut self, body: Result<Vec<u8>, Failure>, body_complete: bool) -> Action {
@@ -232,93 +229,69 @@ impl Filter {
             Some(b) => Ok(b),
             None => abi::request_headers().map_err(|s| ("reading request headers", s)),
         };
-        let verdict_and_forged = headers.and_then(|buf| {
-            let body = body?;
-            let peer_ip = abi::property(&["source", "address"]).map_err(|s| ("reading source.address", s))?;
-            let ja4 = abi::property(&["filter_state", JA4_FILTER_STATE]).map_err(|s| ("reading the JA4 filter state", s))?;
-            let ja3 = abi::property(&["filter_state", JA3_FILTER_STATE]).map_err(|s| ("reading the JA3 filter state", s))?;
-            let proto = abi::property(&["request", "protocol"]).map_err(|s| ("reading request.protocol", s))?;
-            let now_ms = abi::now_ms().map_err(|s| ("reading the clock", s))?;
-            let headers = wire::parse_pairs(&buf).ok_or(("parsing the request header map", Status(u32::MAX)))?;
-            let peer = Peer {
-                ip: peer_ip.as_deref().and_then(wire::parse_socket_addr),
-                ja4: ja4.as_deref().and_then(wire::fingerprint_value),
-                ja3: ja3.as_deref().and_then(wire::fingerprint_value),
-                ..Peer::default()
-            };
-            let version = proto.as_deref().map(wire::parse_version).unwrap_or_default();
-            let req = wire::build_request(headers, &body, body_complete, peer, version, now_ms);
-            let verdict = engine.inspect(&req);
-            let prefix = engine.policy().output.header_prefix.as_str();
-            let forged: Vec<Vec<u8>> = wire::forged_tag_names(&req.headers, prefix).into_iter().map(<[u8]>::to_vec).collect();
-            Ok((verdict, forged))
-        });
-        let metrics = shared.metrics.borrow();
-        match verdict_and_forged {
-            Ok((verdict, forged)) => apply(engine, metrics.as_ref(), verdict, &forged),
-            Err((what, Status(s))) => {
-                abi::log(Level::Error, &format!("distill-guard: internal error: {what} failed (status {s})"));
-                let verdict = engine.internal_error();
-                apply(engine, metrics.as_ref(), verdict, &[])
-            }
+        let mut host = EnvoyHost;
+        let (next, verdict) = match headers.and_then(|buf| body.map(|body| (buf, body))) {
+            Ok((buf, body)) => inspect_and_apply(&mut host, engine, &buf, &body, body_complete),
+            Err(failure) => apply::internal_error(&mut host, engine, failure),
+        };
+        if verdict.enforced >= Verdict4::Throttle {
+            abi::log(Level::Debug, &format!("distill-guard: {} score {} reasons {} fp {}", verdict.enforced.as_str(), verdict.score, verdict.reason_codes(), verdict.hfp_hex()));
+        }
+        if let Some(m) = shared.metrics.borrow().as_ref() {
+            m.record(&verdict);
+        }
+        match next {
+            Next::Continue => Action::Continue,
+            Next::Stop => Action::Pause,
         }
     }
 }
 
-/// Applies a verdict while the filter holds the request headers.
-fn apply(engine: &mut Engine, metrics: Option<&Metrics>, verdict: Verdict, forged: &[Vec<u8>]) -> Action {
-    match try_apply(engine, &verdict, forged) {
-        Ok(action) => {
-            if verdict.enforced >= Verdict4::Throttle {
-                abi::log(Level::Debug, &format!("distill-guard: {} score {} reasons {} fp {}", verdict.enforced.as_str(), verdict.score, verdict.reason_codes(), verdict.hfp_hex()));
-            }
-            if let Some(m) = metrics {
-                m.record(&verdict);
-            }
-            action
-        }
-        Err((what, Status(s))) if !verdict.internal_error => {
-            abi::log(Level::Error, &format!("distill-guard: internal error: {what} failed (status {s})"));
-            let fallback = engine.internal_error();
-            apply(engine, metrics, fallback, forged)
-        }
-        Err((what, Status(s))) => {
-            abi::log(Level::Error, &format!("distill-guard: internal error: {what} failed again (status {s}) while failing {}", if engine.policy().fail_closed { "closed" } else { "open" }));
-            if let Some(m) = metrics {
-                m.record(&verdict);
-            }
-            // Fail closed must not forward; the held request ends at the stream timeout.
-            if verdict.enforced >= Verdict4::Throttle {
-                Action::Pause
-            } else {
-                Action::Continue
-            }
-        }
-    }
+/// Reads the peer facts, builds the request view over the held buffers, inspects, applies.
+fn inspect_and_apply(host: &mut EnvoyHost, engine: &mut Engine, buf: &[u8], body: &[u8], body_complete: bool) -> (Next, Verdict) {
+    let facts = (|| {
+        let ip = abi::property(&["source", "address"]).map_err(|s| ("reading source.address", s))?;
+        let ja4 = abi::property(&["filter_state", JA4_FILTER_STATE]).map_err(|s| ("reading the JA4 filter state", s))?;
+        let ja3 = abi::property(&["filter_state", JA3_FILTER_STATE]).map_err(|s| ("reading the JA3 filter state", s))?;
+        let proto = abi::property(&["request", "protocol"]).map_err(|s| ("reading request.protocol", s))?;
+        let now_ms = abi::now_ms().map_err(|s| ("reading the clock", s))?;
+        let headers = wire::parse_pairs(buf).ok_or(("parsing the request header map", Status(u32::MAX)))?;
+        Ok((ip, ja4, ja3, proto, now_ms, headers))
+    })();
+    let (ip, ja4, ja3, proto, now_ms, headers) = match facts {
+        Ok(f) => f,
+        Err(failure) => return apply::internal_error(host, engine, failure),
+    };
+    let peer = Peer {
+        ip: ip.as_deref().and_then(wire::parse_socket_addr),
+        ja4: ja4.as_deref().and_then(wire::fingerprint_value),
+        ja3: ja3.as_deref().and_then(wire::fingerprint_value),
+        ..Peer::default()
+    };
+    let version = proto.as_deref().map(wire::parse_version).unwrap_or_default();
+    let req = wire::build_request(headers, body, body_complete, peer, version, now_ms);
+    let verdict = engine.inspect(&req);
+    let forged = wire::forged_tag_names(&req.headers, &engine.policy().output.header_prefix);
+    apply::apply(host, engine, verdict, &forged)
 }
 
-fn try_apply(engine: &Engine, verdict: &Verdict, forged: &[Vec<u8>]) -> Result<Action, Failure> {
-    let policy = engine.policy();
-    match respond(verdict, policy) {
-        Response::Forward { headers } => {
-            for name in forged {
-                abi::remove_request_header(name).map_err(|s| ("removing a client-sent tag header", s))?;
-            }
-            if verdict.internal_error {
-                // The header map may not have been read: remove at least our own tag names.
-                for (name, _) in &headers {
-                    abi::remove_request_header(name.as_bytes()).map_err(|s| ("removing a client-sent tag header", s))?;
-                }
-            }
-            for (name, value) in &headers {
-                abi::add_request_header(name, value).map_err(|s| ("adding a tag header", s))?;
-            }
-            Ok(Action::Continue)
-        }
-        Response::Reply { status, headers, body } => {
-            let map = wire::serialize_pairs(&headers);
-            abi::send_local_response(status, &map, body.as_bytes()).map_err(|s| ("sending the local reply", s))?;
-            Ok(Action::Pause)
-        }
+/// The real host, through the checked calls of `abi`.
+struct EnvoyHost;
+
+impl Host for EnvoyHost {
+    fn remove_request_header(&mut self, name: &[u8]) -> Result<(), Status> {
+        abi::remove_request_header(name)
+    }
+
+    fn add_request_header(&mut self, name: &str, value: &str) -> Result<(), Status> {
+        abi::add_request_header(name, value)
+    }
+
+    fn send_local_response(&mut self, status: u16, headers: &[(String, String)], body: &[u8]) -> Result<(), Status> {
+        abi::send_local_response(status, &wire::serialize_pairs(headers), body)
+    }
+
+    fn log_error(&mut self, message: &str) {
+        abi::log(Level::Error, message);
     }
 }
