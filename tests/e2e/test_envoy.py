@@ -376,7 +376,7 @@ def test_tls_ja4_blocklist_and_stats(stack):
     assert stats["wasmcustom.distill_guard.internal_error"] == 0
 
 
-def test_h2_over_tls_gets_tags(stack):
+def test_h2_over_tls_gets_tags(stack, tmp_path):
     envoy, origin = stack(tls=True)
     status, _, body = curl("--http2", envoy.url + "/v1/models", "-H", "x-distill-action: allow")
     assert status == 200
@@ -385,7 +385,9 @@ def test_h2_over_tls_gets_tags(stack):
     assert origin.records()[0]["path"] == "/v1/models"
     # A held, buffered h2 request body (no Content-Length needed on h2) is forwarded whole.
     body = json.dumps({"model": "m", "messages": [{"role": "user", "content": "z" * 200_000}]})
-    status, _, out = curl("--http2", envoy.url + "/v1/messages", "-H", "content-type: application/json", "--data-binary", body)
+    (tmp_path / "body.json").write_text(body)
+    status, _, out = curl("--http2", envoy.url + "/v1/messages", "-H", "content-type: application/json",
+                          "--data-binary", f"@{tmp_path / 'body.json'}")
     assert status == 200
     echo = json.loads(out)
     assert echo["body_sha256"] == hashlib.sha256(body.encode()).hexdigest()
