@@ -170,7 +170,7 @@ impl HttpContext for Filter {
             Err(s) => return self.decide(Err(("reading request headers", s)), end_of_stream),
         };
         let wants_body = {
-            let path = wire::parse_pairs(&buf).and_then(|h| h.iter().find(|h| h.name == b":path").map(|h| h.value));
+            let path = wire::find_value(&buf, b":path");
             let engine = self.shared.engine.borrow();
             match (path, engine.as_ref()) {
                 (Some(p), Some(e)) => e.wants_body(p),

@@ -15,36 +15,73 @@ use crate::signal::Signal;
 /// then each name and value followed by a NUL) into headers borrowing from `buf`.
 /// Returns `None` when the buffer is malformed; an empty buffer is an empty map.
 pub fn parse_pairs(buf: &[u8]) -> Option<Vec<Header<'_>>> {
-    if buf.is_empty() {
-        return Some(Vec::new());
-    }
-    let count = read_u32(buf, 0)? as usize;
-    // Each pair needs at least 8 bytes of sizes and 2 NULs: bounds the allocation.
-    if count > buf.len() / 10 {
-        return None;
-    }
-    let mut sizes_at = 4usize;
-    let mut data_at = 4usize.checked_add(count.checked_mul(8)?)?;
-    let mut out = Vec::with_capacity(count);
-    for _ in 0..count {
-        let name_len = read_u32(buf, sizes_at)? as usize;
-        let value_len = read_u32(buf, sizes_at + 4)? as usize;
-        sizes_at += 8;
-        let name = buf.get(data_at..data_at.checked_add(name_len)?)?;
-        data_at += name_len;
-        if buf.get(data_at) != Some(&0) {
-            return None;
-        }
-        data_at += 1;
-        let value = buf.get(data_at..data_at.checked_add(value_len)?)?;
-        data_at += value_len;
-        if buf.get(data_at) != Some(&0) {
-            return None;
-        }
-        data_at += 1;
-        out.push(Header { name, value });
+    let pairs = Pairs::new(buf)?;
+    let mut out = Vec::with_capacity(pairs.left);
+    for h in pairs {
+        out.push(h?);
     }
     Some(out)
+}
+
+/// The first value of header `name` (exact bytes, e.g. `:path`) in a serialized header map,
+/// without allocating; `None` when absent or when the map is malformed before it.
+pub fn find_value<'a>(buf: &'a [u8], name: &[u8]) -> Option<&'a [u8]> {
+    Pairs::new(buf)?.map_while(|h| h).find(|h| h.name == name).map(|h| h.value)
+}
+
+/// Iterator over a serialized header map; yields `None` once (then stops) on malformed input.
+struct Pairs<'a> {
+    buf: &'a [u8],
+    sizes_at: usize,
+    data_at: usize,
+    left: usize,
+}
+
+impl<'a> Pairs<'a> {
+    fn new(buf: &'a [u8]) -> Option<Self> {
+        if buf.is_empty() {
+            return Some(Pairs { buf, sizes_at: 0, data_at: 0, left: 0 });
+        }
+        let count = read_u32(buf, 0)? as usize;
+        // Each pair needs at least 8 bytes of sizes and 2 NULs: bounds the allocation.
+        if count > buf.len() / 10 {
+            return None;
+        }
+        Some(Pairs { buf, sizes_at: 4, data_at: 4 + count * 8, left: count })
+    }
+
+    fn next_pair(&mut self) -> Option<Header<'a>> {
+        let name_len = read_u32(self.buf, self.sizes_at)? as usize;
+        let value_len = read_u32(self.buf, self.sizes_at + 4)? as usize;
+        self.sizes_at += 8;
+        let name = self.field(name_len)?;
+        let value = self.field(value_len)?;
+        Some(Header { name, value })
+    }
+
+    /// Takes `len` bytes and the NUL after them.
+    fn field(&mut self, len: usize) -> Option<&'a [u8]> {
+        let end = self.data_at.checked_add(len)?;
+        let bytes = self.buf.get(self.data_at..end)?;
+        if self.buf.get(end) != Some(&0) {
+            return None;
+        }
+        self.data_at = end + 1;
+        Some(bytes)
+    }
+}
+
+impl<'a> Iterator for Pairs<'a> {
+    type Item = Option<Header<'a>>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.left == 0 {
+            return None;
+        }
+        let pair = self.next_pair();
+        self.left = if pair.is_some() { self.left - 1 } else { 0 };
+        Some(pair)
+    }
 }
 
 fn read_u32(buf: &[u8], at: usize) -> Option<u32> {
@@ -235,6 +272,10 @@ mod tests {
     #[test]
     fn request_view_takes_method_and_path_from_pseudo_headers() {
         let buf = serialize_pairs(&pairs(&[(":authority", "x"), (":path", "/v1/messages?beta=1"), (":method", "POST"), ("user-agent", "curl/8")]));
+        assert_eq!(find_value(&buf, b":path"), Some(&b"/v1/messages?beta=1"[..]));
+        assert_eq!(find_value(&buf, b":scheme"), None);
+        assert_eq!(find_value(&buf[..buf.len() - 1], b":path"), Some(&b"/v1/messages?beta=1"[..]));
+        assert_eq!(find_value(&buf[..20], b":path"), None);
         let h = parse_pairs(&buf).unwrap();
         let r = build_request(h, b"{}", true, Peer::default(), parse_version(b"HTTP/2"), 7);
         assert_eq!(r.method, b"POST");
@@ -260,6 +301,25 @@ mod tests {
         assert_eq!(on_body(10, 100, false), Step::Buffer);
         assert_eq!(on_body(100, 100, false), Step::Decide);
         assert_eq!(on_body(10, 100, true), Step::Decide);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn arbitrary_bytes_never_panic(buf in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..256)) {
+            let _ = parse_pairs(&buf);
+            let _ = find_value(&buf, b":path");
+            let _ = parse_socket_addr(&buf);
+            let _ = fingerprint_value(&buf);
+            let _ = parse_version(&buf);
+        }
+
+        #[test]
+        fn serialized_maps_parse_back(p in proptest::collection::vec(("[a-z:-]{0,12}", "[ -~]{0,20}"), 0..20)) {
+            let buf = serialize_pairs(&p);
+            let back = parse_pairs(&buf).unwrap();
+            let back: Vec<(String, String)> = back.iter().map(|h| (String::from_utf8_lossy(h.name).into(), String::from_utf8_lossy(h.value).into())).collect();
+            proptest::prop_assert_eq!(back, p);
+        }
     }
 
     #[test]
