@@ -235,6 +235,26 @@ def test_five_megabyte_body_streams_through(stack, path):
     assert tags(echo)["action"] == ["allow"]
 
 
+def test_concurrent_held_requests_do_not_mix(stack):
+    """Many requests held and buffered at once in one VM: each gets its own verdict and body."""
+    from concurrent.futures import ThreadPoolExecutor
+    envoy, origin = stack()
+
+    def one(i):
+        body = json.dumps({"model": "m", "messages": [{"role": "user", "content": str(i) * (100_000 + i)}]}).encode()
+        r = requests.post(envoy.url + "/v1/messages", data=body, headers={"content-type": "application/json", "x-n": str(i)}, timeout=60)
+        return r.status_code, r.json(), hashlib.sha256(body).hexdigest(), str(i)
+
+    with ThreadPoolExecutor(16) as pool:
+        results = list(pool.map(one, range(32)))
+    for status, echo, digest, n in results:
+        assert status == 200
+        assert echo["body_sha256"] == digest
+        assert dict(echo["headers"])["x-n"] == n
+        assert len(tags(echo)["action"]) == 1
+    assert len(origin.records()) == 32
+
+
 def test_empty_body_on_api_path(stack):
     envoy, origin = stack()
     r = requests.post(envoy.url + "/v1/messages", data=b"", headers={"content-type": "application/json"}, timeout=10)
