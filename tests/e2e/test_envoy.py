@@ -116,6 +116,18 @@ def test_allow_adds_tags_and_strips_client_sent_ones(stack):
     assert len(origin.records()) == 1
 
 
+def test_proxy_artifacts_are_tagged_and_forwarded(stack):
+    envoy, origin = stack(policy=None)
+    # (Proxy-Connection would be hop-by-hop: Envoy drops it before any filter sees it.)
+    r = httpx.get(envoy.url + "/v1/models", headers={"Via": "1.1 squid", "X-Forwarded-For": "198.51.100.7, 203.0.113.9"}, timeout=10)
+    assert r.status_code == 200
+    t = tags(r.json())
+    reasons = t["reasons"][0].split(",")
+    assert {"proxy.via", "proxy.xff_hops"} <= set(reasons), reasons
+    assert int(t["score"][0]) >= 40 and t["action"] == ["tag"]
+    assert dict(r.json()["headers"])["via"] == "1.1 squid"  # the request itself is not rewritten
+
+
 def test_default_policy_from_empty_configuration(stack):
     envoy, _ = stack(policy=None)
     status, _, body = curl(envoy.url + "/hello")
@@ -126,7 +138,6 @@ def test_default_policy_from_empty_configuration(stack):
 
 # --- deny / throttle: answered locally, never reach the origin -------------------------------
 
-@pytest.mark.xfail(reason="needs the proxy signals from main (src/proxy.rs is a stub here)", strict=True)
 def test_proxy_headers_denied_before_origin(stack):
     envoy, origin = stack(policy={"thresholds": {"tag": 5, "throttle": 10, "deny": 20}})
     status, headers, body = curl(envoy.url + "/v1/messages", "-H", "Via: 1.1 squid",
