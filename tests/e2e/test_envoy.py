@@ -195,7 +195,6 @@ def test_shadow_mode_tags_but_never_blocks(stack):
 LOGPROBS_POLICY = {"signals": {"prompt_logprobs": {"weight": 100}}}
 
 
-@pytest.mark.xfail(reason="needs the prompt scan from main (src/prompt is a stub here)", strict=True)
 def test_body_markers_decide_before_origin(stack):
     envoy, origin = stack(policy=LOGPROBS_POLICY)
     body = {"model": "m", "max_tokens": 16, "logprobs": True, "messages": [{"role": "user", "content": "hello"}]}
@@ -205,7 +204,6 @@ def test_body_markers_decide_before_origin(stack):
     assert origin.records() == []
 
 
-@pytest.mark.xfail(reason="needs the prompt scan from main (src/prompt is a stub here)", strict=True)
 def test_body_marker_in_a_later_chunk_is_seen(stack):
     """The filter buffers chunk after chunk: a marker in the third TCP write still counts."""
     envoy, origin = stack(policy=LOGPROBS_POLICY)
@@ -221,6 +219,19 @@ def test_body_marker_in_a_later_chunk_is_seen(stack):
         resp = s.recv(65536)
     assert resp.startswith(b"HTTP/1.1 403"), resp[:200]
     assert origin.records() == []
+
+
+def test_verdict_comes_from_the_prefix_then_the_rest_streams(stack):
+    """Past body.max_bytes the filter has decided: a marker after the prefix is not seen, and the
+    whole body still reaches the origin."""
+    envoy, origin = stack(policy={**LOGPROBS_POLICY, "body": {"paths": ["/v1/*"], "max_bytes": 4096}})
+    early = {"model": "m", "logprobs": True, "messages": [{"role": "user", "content": "q" * 10000}]}
+    late = {"model": "m", "messages": [{"role": "user", "content": "q" * 10000}], "logprobs": True}
+    assert requests.post(envoy.url + "/v1/chat/completions", json=early, timeout=10).status_code == 403
+    r = requests.post(envoy.url + "/v1/chat/completions", json=late, timeout=10)
+    assert r.status_code == 200
+    assert r.json()["body_sha256"] == hashlib.sha256(r.request.body).hexdigest()
+    assert len(origin.records()) == 1
 
 
 def test_clean_body_on_api_path_is_forwarded_whole(stack):
