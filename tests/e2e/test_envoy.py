@@ -117,7 +117,7 @@ def test_allow_adds_tags_and_strips_client_sent_ones(stack):
 
 
 def test_proxy_artifacts_are_tagged_and_forwarded(stack):
-    envoy, origin = stack(policy=None)
+    envoy, origin = stack(policy={"signals": {"proxy_via": {"weight": 25}, "proxy_xff_hops": {"weight": 15}}})
     # (Proxy-Connection would be hop-by-hop: Envoy drops it before any filter sees it.)
     r = httpx.get(envoy.url + "/v1/models", headers={"Via": "1.1 squid", "X-Forwarded-For": "198.51.100.7, 203.0.113.9"}, timeout=10)
     assert r.status_code == 200
