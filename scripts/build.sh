@@ -22,9 +22,18 @@ build_envoy() {
 
 build_web() {
   # wasm-opt is run by us (with explicit feature flags), not by wasm-pack.
-  wasm-pack build --quiet --release --target web --no-opt --out-dir pkg --out-name distill_guard . >&2
+  wasm-pack --quiet build --release --target web --no-opt --out-dir pkg --out-name distill_guard . >&2
   wasm_opt pkg/distill_guard_bg.wasm pkg/distill_guard_bg.opt.wasm && mv pkg/distill_guard_bg.opt.wasm pkg/distill_guard_bg.wasm
-  for d in www/pkg edge/pkg; do rm -rf "$d"; mkdir -p "$d"; cp pkg/distill_guard.js pkg/distill_guard_bg.wasm pkg/distill_guard.d.ts "$d"/ 2>/dev/null || cp pkg/distill_guard.js pkg/distill_guard_bg.wasm "$d"/; done
+  for d in www/pkg edge/pkg; do rm -rf "$d"; mkdir -p "$d"; cp pkg/distill_guard.js pkg/distill_guard_bg.wasm pkg/distill_guard.d.ts "$d"/ 2>/dev/null || cp pkg/distill_guard.js pkg/distill_guard_bg.wasm "$d"/
+    echo '{"type": "module"}' > "$d/package.json"; done   # Node loads the ES module without a warning
+  # Shipped policies and scenarios for the tuning page: www/{filters,scenarios}/*.json plus an
+  # index.json each (generated, gitignored).
+  local dir names f
+  for dir in filters scenarios; do
+    rm -rf "www/$dir"; mkdir -p "www/$dir"; names=()
+    for f in "$dir"/*.json; do [ -e "$f" ] && cp "$f" "www/$dir/" && names+=("\"$(basename "$f")\""); done
+    (IFS=,; echo "[${names[*]}]") > "www/$dir/index.json"
+  done
   echo "built pkg/distill_guard_bg.wasm ($(stat -c %s pkg/distill_guard_bg.wasm) bytes)" >&2
 }
 

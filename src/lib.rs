@@ -12,6 +12,7 @@ pub mod identity;
 pub mod policy;
 pub mod prompt;
 pub mod proxy;
+pub mod report;
 pub mod request;
 pub mod respond;
 pub mod score;
