@@ -1,0 +1,445 @@
+//! HyperLogLog distinct counting, in two forms:
+//!
+//! - [`Hll`]: byte registers, precision 4..=18 chosen at construction (standard error
+//!   `1.04 / sqrt(2^p)`), for a few large global counts.
+//! - [`SmallHll`]: a per-key, two-slot *windowed* HLL with 4-bit registers (16..=512 of
+//!   them) that live in a caller-owned byte slice (a table's arena), with an O(1) estimate.
+//!   The slice holds `[cur | uni]`: the registers of the current window slot, and the union
+//!   of the previous and the current slot; the estimate is of `uni`, so it covers between one
+//!   and two windows of history. Rotation is lazy (on the next touch).
+//!
+//! Inputs are 64-bit hashes already mixed with a seed ([`super::Seeds`]): the top `p` bits
+//! pick a register, the rank of the rest is stored. Merge is the register-wise max, which is
+//! idempotent, so re-applying a delta never double-counts. Estimates use linear counting
+//! while it is the better estimator (small counts), raw HLL above; there is no bias table.
+
+use super::codec::{put_u32, DecodeError, Reader};
+
+/// Smallest precision of [`Hll`].
+pub const MIN_P: u8 = 4;
+/// Largest precision of [`Hll`].
+pub const MAX_P: u8 = 18;
+/// Largest precision of [`SmallHll`] (512 registers, 256 bytes per slot).
+pub const SMALL_MAX_P: u8 = 9;
+
+/// `2^-r` for a register value `r` (0..=64).
+#[inline]
+fn inv_pow2(r: u8) -> f64 {
+    f64::from_bits((1023 - r.min(64) as u64) << 52)
+}
+
+fn alpha(m: f64) -> f64 {
+    if m <= 16.0 {
+        0.673
+    } else if m <= 32.0 {
+        0.697
+    } else if m <= 64.0 {
+        0.709
+    } else {
+        0.7213 / (1.0 + 1.079 / m)
+    }
+}
+
+/// Cardinality from `m` registers with `inv_sum = sum(2^-r)` and `zeros` empty registers.
+pub fn estimate_from(m: usize, inv_sum: f64, zeros: usize) -> f64 {
+    let mf = m as f64;
+    if inv_sum <= 0.0 {
+        return 0.0;
+    }
+    let raw = alpha(mf) * mf * mf / inv_sum;
+    if raw <= 2.5 * mf && zeros > 0 {
+        mf * (mf / zeros as f64).ln()
+    } else {
+        raw
+    }
+}
+
+/// Register index and rank of `h` for precision `p`, the rank capped at `cap`.
+#[inline]
+fn split(h: u64, p: u8, cap: u8) -> (usize, u8) {
+    let idx = (h >> (64 - p as u32)) as usize;
+    let rank = ((h << p).leading_zeros() + 1).min(cap as u32) as u8;
+    (idx, rank)
+}
+
+/// A HyperLogLog with byte registers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hll {
+    p: u8,
+    regs: Box<[u8]>,
+}
+
+impl Hll {
+    /// An empty sketch of precision `p` (clamped to `MIN_P..=MAX_P`).
+    pub fn new(p: u8) -> Self {
+        let p = p.clamp(MIN_P, MAX_P);
+        Hll { p, regs: vec![0u8; 1 << p].into_boxed_slice() }
+    }
+
+    /// Heap bytes of a sketch of precision `p`.
+    pub const fn bytes_for(p: u8) -> usize {
+        1 << p
+    }
+
+    /// Precision (log2 of the register count).
+    pub fn precision(&self) -> u8 {
+        self.p
+    }
+
+    /// The registers.
+    pub fn registers(&self) -> &[u8] {
+        &self.regs
+    }
+
+    /// Relative standard error of the estimate.
+    pub fn standard_error(&self) -> f64 {
+        1.04 / (self.regs.len() as f64).sqrt()
+    }
+
+    /// Adds a (seeded) hash; true when a register changed.
+    #[inline]
+    pub fn insert(&mut self, h: u64) -> bool {
+        let (idx, rank) = split(h, self.p, 65 - self.p);
+        match self.regs.get_mut(idx) {
+            Some(r) if rank > *r => {
+                *r = rank;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Estimated number of distinct hashes inserted.
+    pub fn estimate(&self) -> f64 {
+        let mut sum = 0.0;
+        let mut zeros = 0;
+        for &r in self.regs.iter() {
+            sum += inv_pow2(r);
+            zeros += usize::from(r == 0);
+        }
+        estimate_from(self.regs.len(), sum, zeros)
+    }
+
+    /// Register-wise max with `regs` (a sketch of the same precision).
+    pub fn merge_registers(&mut self, regs: &[u8]) -> Result<(), DecodeError> {
+        if regs.len() != self.regs.len() {
+            return Err(DecodeError::Invalid("hll precision"));
+        }
+        if regs.iter().any(|&r| r > 65 - self.p) {
+            return Err(DecodeError::Invalid("hll register"));
+        }
+        for (a, &b) in self.regs.iter_mut().zip(regs) {
+            *a = (*a).max(b);
+        }
+        Ok(())
+    }
+
+    /// Register-wise max with `other`: afterwards `self` estimates the union.
+    pub fn merge(&mut self, other: &Hll) -> Result<(), DecodeError> {
+        self.merge_registers(&other.regs)
+    }
+
+    /// Replaces the registers with `other`'s (same precision).
+    pub fn copy_from(&mut self, other: &Hll) {
+        if other.regs.len() == self.regs.len() {
+            self.regs.copy_from_slice(&other.regs);
+        }
+    }
+
+    /// Empties the sketch.
+    pub fn clear(&mut self) {
+        self.regs.fill(0);
+    }
+}
+
+/// Reads nibble `i` of packed registers.
+#[inline]
+fn nib(regs: &[u8], i: usize) -> u8 {
+    let b = regs.get(i / 2).copied().unwrap_or(0);
+    if i % 2 == 0 {
+        b & 0x0f
+    } else {
+        b >> 4
+    }
+}
+
+/// Writes nibble `i` of packed registers.
+#[inline]
+fn set_nib(regs: &mut [u8], i: usize, v: u8) {
+    if let Some(b) = regs.get_mut(i / 2) {
+        *b = if i % 2 == 0 { (*b & 0xf0) | v } else { (*b & 0x0f) | (v << 4) };
+    }
+}
+
+/// Nibble-wise max of two packed register bytes.
+#[inline]
+fn max_nib(a: u8, b: u8) -> u8 {
+    (a & 0x0f).max(b & 0x0f) | (a & 0xf0).max(b & 0xf0)
+}
+
+/// `2^15 * (1 - 2^-r)`: a register's contribution to the deficit (0 for an empty register).
+#[inline]
+fn deficit_of(r: u8) -> u32 {
+    (1u32 << 15) - (1u32 << (15 - r.min(15) as u32))
+}
+
+/// A windowed HLL with 4-bit registers stored in a caller-owned slice of
+/// [`SmallHll::bytes`] bytes. All-zero is the valid empty state (so table arenas need no
+/// initialization beyond zeroing).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SmallHll {
+    epoch: u32,
+    /// `sum(2^15 * (1 - 2^-r))` over the `uni` registers.
+    deficit: u32,
+    /// Nonzero `uni` registers.
+    nonzero: u16,
+    /// `cur` changed locally since the last [`SmallHll::encode`].
+    changed: bool,
+}
+
+impl SmallHll {
+    /// Arena bytes per sketch of precision `p` (`cur` and `uni`, 4 bits per register).
+    pub const fn bytes(p: u8) -> usize {
+        1 << p
+    }
+
+    /// The window slot the sketch is at.
+    pub fn epoch(&self) -> u32 {
+        self.epoch
+    }
+
+    /// True when local inserts changed the registers since the last encode.
+    pub fn changed(&self) -> bool {
+        self.changed
+    }
+
+    fn recompute(&mut self, uni: &[u8]) {
+        let (mut deficit, mut nonzero) = (0u32, 0u16);
+        for &b in uni {
+            for r in [b & 0x0f, b >> 4] {
+                deficit += deficit_of(r);
+                nonzero += u16::from(r != 0);
+            }
+        }
+        self.deficit = deficit;
+        self.nonzero = nonzero;
+    }
+
+    /// Moves the window to `epoch` (no-op for the current or an older epoch).
+    pub fn rotate(&mut self, regs: &mut [u8], epoch: u32) {
+        if epoch <= self.epoch {
+            return;
+        }
+        let half = regs.len() / 2;
+        let (cur, uni) = regs.split_at_mut(half);
+        if epoch == self.epoch + 1 {
+            uni.copy_from_slice(cur);
+            cur.fill(0);
+            self.recompute(uni);
+        } else {
+            regs.fill(0);
+            self.deficit = 0;
+            self.nonzero = 0;
+        }
+        self.epoch = epoch;
+        self.changed = false;
+    }
+
+    /// Adds a (seeded) hash at window slot `epoch`; true when `cur` changed.
+    #[inline]
+    pub fn insert(&mut self, regs: &mut [u8], p: u8, epoch: u32, h: u64) -> bool {
+        self.rotate(regs, epoch);
+        if epoch < self.epoch {
+            return false;
+        }
+        let (idx, rank) = split(h, p, 15);
+        let half = regs.len() / 2;
+        let (cur, uni) = regs.split_at_mut(half);
+        if rank <= nib(cur, idx) {
+            return false;
+        }
+        set_nib(cur, idx, rank);
+        self.changed = true;
+        let old = nib(uni, idx);
+        if rank > old {
+            set_nib(uni, idx, rank);
+            self.deficit = self.deficit - deficit_of(old) + deficit_of(rank);
+            self.nonzero += u16::from(old == 0);
+        }
+        true
+    }
+
+    /// Estimate for a sketch already rotated to the current epoch (O(1)).
+    #[inline]
+    pub fn estimate(&self, p: u8) -> f64 {
+        let m = 1usize << p;
+        let inv_sum = m as f64 - self.deficit as f64 / 32768.0;
+        estimate_from(m, inv_sum, m - self.nonzero as usize)
+    }
+
+    /// Estimate as of window slot `epoch`, without rotating (O(m) one slot after the last touch).
+    pub fn estimate_at(&self, regs: &[u8], p: u8, epoch: u32) -> f64 {
+        if epoch <= self.epoch {
+            self.estimate(p)
+        } else if epoch == self.epoch + 1 {
+            let mut tmp = SmallHll::default();
+            tmp.recompute(regs.get(..regs.len() / 2).unwrap_or(&[]));
+            tmp.estimate(p)
+        } else {
+            0.0
+        }
+    }
+
+    /// Appends the epoch and the `cur` registers (the delta a peer needs) and clears
+    /// [`SmallHll::changed`].
+    pub fn encode(&mut self, regs: &[u8], out: &mut Vec<u8>) {
+        put_u32(out, self.epoch);
+        out.extend_from_slice(regs.get(..regs.len() / 2).unwrap_or(&[]));
+        self.changed = false;
+    }
+
+    /// Merges an encoded delta (register max; idempotent). Peer data of the previous slot
+    /// only enters `uni`; data older than that is dropped.
+    pub fn merge_encoded(&mut self, regs: &mut [u8], r: &mut Reader<'_>) -> Result<(), DecodeError> {
+        let epoch = r.u32("hll epoch")?;
+        let half = regs.len() / 2;
+        let theirs = r.bytes(half, "hll registers")?;
+        self.rotate(regs, epoch);
+        let (cur, uni) = regs.split_at_mut(half);
+        if epoch == self.epoch {
+            for (a, &b) in cur.iter_mut().zip(theirs) {
+                *a = max_nib(*a, b);
+            }
+        } else if epoch + 1 != self.epoch {
+            return Ok(());
+        }
+        for (a, &b) in uni.iter_mut().zip(theirs) {
+            *a = max_nib(*a, b);
+        }
+        self.recompute(uni);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sketch::mix64;
+
+    fn h(i: u64, seed: u64) -> u64 {
+        mix64(i ^ mix64(seed))
+    }
+
+    #[test]
+    fn hll_accuracy_within_three_standard_errors() {
+        for p in [10u8, 12, 14] {
+            for n in [1_000u64, 100_000] {
+                for seed in 1..=3 {
+                    let mut s = Hll::new(p);
+                    for i in 0..n {
+                        s.insert(h(i, seed));
+                    }
+                    let err = (s.estimate() - n as f64).abs() / n as f64;
+                    assert!(err < 3.0 * s.standard_error(), "p={p} n={n} seed={seed}: err {err:.4}");
+                }
+            }
+        }
+        assert_eq!(Hll::new(12).estimate(), 0.0);
+    }
+
+    #[test]
+    fn hll_merge_equals_union_and_is_idempotent() {
+        let (mut a, mut b, mut all) = (Hll::new(12), Hll::new(12), Hll::new(12));
+        for i in 0..30_000u64 {
+            all.insert(h(i, 9));
+            if i < 20_000 {
+                a.insert(h(i, 9));
+            }
+            if i >= 10_000 {
+                b.insert(h(i, 9));
+            }
+        }
+        a.merge(&b).unwrap();
+        assert_eq!(a, all);
+        a.merge(&b).unwrap();
+        assert_eq!(a, all);
+        assert!(a.merge(&Hll::new(10)).is_err());
+        assert!(a.merge_registers(&[200u8; 4096]).is_err());
+    }
+
+    #[test]
+    fn small_hll_accuracy_on_average() {
+        let p = 6;
+        let mut regs = vec![0u8; SmallHll::bytes(p)];
+        for n in [10u64, 100, 1_000] {
+            let mut total_err = 0.0;
+            for trial in 0..200u64 {
+                regs.fill(0);
+                let mut s = SmallHll::default();
+                for i in 0..n {
+                    s.insert(&mut regs, p, 5, h(i, trial + 100 * n));
+                }
+                let e = s.estimate(p);
+                let rel = (e - n as f64) / n as f64;
+                assert!(rel.abs() < 5.0 * 1.04 / 8.0, "n={n} trial={trial} est={e}");
+                total_err += rel;
+            }
+            assert!((total_err / 200.0).abs() < 0.05, "n={n} bias {}", total_err / 200.0);
+        }
+    }
+
+    #[test]
+    fn small_hll_window_rotates_and_expires() {
+        let p = 7;
+        let mut regs = vec![0u8; SmallHll::bytes(p)];
+        let mut s = SmallHll::default();
+        for i in 0..50 {
+            s.insert(&mut regs, p, 10, h(i, 1));
+        }
+        let a = s.estimate(p);
+        assert!((a - 50.0).abs() < 10.0, "{a}");
+        for i in 1000..1050 {
+            s.insert(&mut regs, p, 11, h(i, 1));
+        }
+        let ab = s.estimate(p);
+        assert!((ab - 100.0).abs() < 20.0, "{ab}");
+        // One slot later only the second batch is left; two slots later nothing.
+        let b = s.estimate_at(&regs, p, 12);
+        assert!((b - 50.0).abs() < 10.0, "{b}");
+        assert_eq!(s.estimate_at(&regs, p, 13), 0.0);
+        s.rotate(&mut regs, 12);
+        assert_eq!(s.estimate(p), b);
+        s.rotate(&mut regs, 20);
+        assert_eq!(s.estimate(p), 0.0);
+    }
+
+    #[test]
+    fn small_hll_encoded_merge_equals_single_sketch() {
+        let p = 6;
+        let n = SmallHll::bytes(p);
+        let (mut ra, mut rb, mut rall) = (vec![0u8; n], vec![0u8; n], vec![0u8; n]);
+        let (mut a, mut b, mut all) = (SmallHll::default(), SmallHll::default(), SmallHll::default());
+        for i in 0..400u64 {
+            let epoch = 3 + (i / 200) as u32;
+            all.insert(&mut rall, p, epoch, h(i, 4));
+            if i % 2 == 0 {
+                a.insert(&mut ra, p, epoch, h(i, 4));
+            } else {
+                b.insert(&mut rb, p, epoch, h(i, 4));
+            }
+            if i % 50 == 49 {
+                let (mut da, mut db) = (Vec::new(), Vec::new());
+                a.encode(&ra, &mut da);
+                b.encode(&rb, &mut db);
+                a.merge_encoded(&mut ra, &mut Reader::new(&db)).unwrap();
+                b.merge_encoded(&mut rb, &mut Reader::new(&da)).unwrap();
+                // Re-applying is harmless.
+                b.merge_encoded(&mut rb, &mut Reader::new(&da)).unwrap();
+            }
+        }
+        assert_eq!(ra, rall);
+        assert_eq!(rb, rall);
+        assert_eq!(a.estimate(p), all.estimate(p));
+        assert!(b.merge_encoded(&mut rb, &mut Reader::new(&[1, 0, 0])).is_err());
+    }
+}
