@@ -193,9 +193,15 @@ pub struct SmallHll {
     deficit: u32,
     /// Nonzero `uni` registers.
     nonzero: u16,
-    /// `cur` changed locally since the last [`SmallHll::encode`].
-    changed: bool,
+    /// Local changes not exported yet: [`CUR`] (this slot), [`PREV`] (the slot before,
+    /// when it rotated out before an export).
+    changed: u8,
 }
+
+/// [`SmallHll`] delta flag: the current slot's registers follow.
+const CUR: u8 = 1;
+/// [`SmallHll`] delta flag: the previous slot's registers (approximated by `uni`) follow.
+const PREV: u8 = 2;
 
 impl SmallHll {
     /// Arena bytes per sketch of precision `p` (`cur` and `uni`, 4 bits per register).
@@ -210,7 +216,7 @@ impl SmallHll {
 
     /// True when local inserts changed the registers since the last encode.
     pub fn changed(&self) -> bool {
-        self.changed
+        self.changed != 0
     }
 
     fn recompute(&mut self, uni: &[u8]) {
@@ -236,13 +242,14 @@ impl SmallHll {
             uni.copy_from_slice(cur);
             cur.fill(0);
             self.recompute(uni);
+            self.changed = if self.changed & CUR != 0 { PREV } else { 0 };
         } else {
             regs.fill(0);
             self.deficit = 0;
             self.nonzero = 0;
+            self.changed = 0;
         }
         self.epoch = epoch;
-        self.changed = false;
     }
 
     /// Adds a (seeded) hash at window slot `epoch`; true when `cur` changed.
@@ -259,7 +266,7 @@ impl SmallHll {
             return false;
         }
         set_nib(cur, idx, rank);
-        self.changed = true;
+        self.changed |= CUR;
         let old = nib(uni, idx);
         if rank > old {
             set_nib(uni, idx, rank);
@@ -290,33 +297,58 @@ impl SmallHll {
         }
     }
 
-    /// Appends the epoch and the `cur` registers (the delta a peer needs) and clears
-    /// [`SmallHll::changed`].
+    /// Appends the delta a peer needs and clears [`SmallHll::changed`]: the epoch, a flag
+    /// byte, the `cur` registers when they changed, and the `uni` registers as the previous
+    /// slot when that rotated out unexported (`uni` may already hold some current-slot
+    /// data; peers that rotated only add it to their union, where it belongs anyway).
     pub fn encode(&mut self, regs: &[u8], out: &mut Vec<u8>) {
+        let half = regs.len() / 2;
         put_u32(out, self.epoch);
-        out.extend_from_slice(regs.get(..regs.len() / 2).unwrap_or(&[]));
-        self.changed = false;
+        out.push(self.changed);
+        if self.changed & CUR != 0 {
+            out.extend_from_slice(regs.get(..half).unwrap_or(&[]));
+        }
+        if self.changed & PREV != 0 {
+            out.extend_from_slice(regs.get(half..).unwrap_or(&[]));
+        }
+        self.changed = 0;
     }
 
-    /// Merges an encoded delta (register max; idempotent). Peer data of the previous slot
-    /// only enters `uni`; data older than that is dropped.
-    pub fn merge_encoded(&mut self, regs: &mut [u8], r: &mut Reader<'_>) -> Result<(), DecodeError> {
-        let epoch = r.u32("hll epoch")?;
-        let half = regs.len() / 2;
-        let theirs = r.bytes(half, "hll registers")?;
+    /// Max-merges registers of slot `epoch` from a peer.
+    fn merge_slot(&mut self, regs: &mut [u8], epoch: u32, theirs: &[u8]) {
         self.rotate(regs, epoch);
+        let half = regs.len() / 2;
         let (cur, uni) = regs.split_at_mut(half);
         if epoch == self.epoch {
             for (a, &b) in cur.iter_mut().zip(theirs) {
                 *a = max_nib(*a, b);
             }
         } else if epoch + 1 != self.epoch {
-            return Ok(());
+            return;
         }
         for (a, &b) in uni.iter_mut().zip(theirs) {
             *a = max_nib(*a, b);
         }
         self.recompute(uni);
+    }
+
+    /// Merges an encoded delta (register max; idempotent). Peer data of the previous slot
+    /// only enters `uni`; data older than that is dropped.
+    pub fn merge_encoded(&mut self, regs: &mut [u8], r: &mut Reader<'_>) -> Result<(), DecodeError> {
+        let epoch = r.u32("hll epoch")?;
+        let flags = r.u8("hll flags")?;
+        if flags == 0 || flags > (CUR | PREV) {
+            return Err(DecodeError::Invalid("hll flags"));
+        }
+        let half = regs.len() / 2;
+        let cur = if flags & CUR != 0 { Some(r.bytes(half, "hll registers")?) } else { None };
+        let prev = if flags & PREV != 0 { Some(r.bytes(half, "hll registers")?) } else { None };
+        if let (Some(p), Some(e)) = (prev, epoch.checked_sub(1)) {
+            self.merge_slot(regs, e, p);
+        }
+        if let Some(c) = cur {
+            self.merge_slot(regs, epoch, c);
+        }
         Ok(())
     }
 }
@@ -441,5 +473,6 @@ mod tests {
         assert_eq!(rb, rall);
         assert_eq!(a.estimate(p), all.estimate(p));
         assert!(b.merge_encoded(&mut rb, &mut Reader::new(&[1, 0, 0])).is_err());
+        assert!(b.merge_encoded(&mut rb, &mut Reader::new(&[1, 0, 0, 0, 4])).is_err());
     }
 }

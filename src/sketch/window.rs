@@ -137,7 +137,8 @@ pub struct Bits {
     cur: u64,
     prev: u64,
     epoch: u32,
-    changed: bool,
+    /// Unexported local changes: bit 0 the current slot, bit 1 the previous one.
+    changed: u8,
 }
 
 impl Bits {
@@ -145,10 +146,11 @@ impl Bits {
         if epoch <= self.epoch {
             return;
         }
-        self.prev = if epoch == self.epoch + 1 { self.cur } else { 0 };
+        let next = epoch == self.epoch + 1;
+        self.prev = if next { self.cur } else { 0 };
+        self.changed = if next && self.changed & 1 != 0 { 2 } else { 0 };
         self.cur = 0;
         self.epoch = epoch;
-        self.changed = false;
     }
 
     /// Adds a (seeded) hash at slot `epoch`; true when a bit was set.
@@ -163,7 +165,7 @@ impl Bits {
             return false;
         }
         self.cur |= bit;
-        self.changed = true;
+        self.changed |= 1;
         true
     }
 
@@ -195,26 +197,35 @@ impl Bits {
 
     /// True when local inserts set bits since the last encode.
     pub fn changed(&self) -> bool {
-        self.changed
+        self.changed != 0
     }
 
-    /// Appends the slot and the current bitmap, and clears [`Bits::changed`].
+    /// Appends the slot and the current and previous bitmaps, and clears [`Bits::changed`].
     pub fn encode(&mut self, out: &mut Vec<u8>) {
         put_u32(out, self.epoch);
         put_u64(out, self.cur);
-        self.changed = false;
+        put_u64(out, if self.changed & 2 != 0 { self.prev } else { 0 });
+        self.changed = 0;
     }
 
-    /// Ors an encoded bitmap from a peer into the slot it names.
-    pub fn merge_encoded(&mut self, r: &mut Reader<'_>) -> Result<(), DecodeError> {
-        let epoch = r.u32("bits slot")?;
-        let bits = r.u64("bits")?;
+    fn or_slot(&mut self, epoch: u32, bits: u64) {
         self.advance(epoch);
         if epoch == self.epoch {
             self.cur |= bits;
         } else if epoch + 1 == self.epoch {
             self.prev |= bits;
         }
+    }
+
+    /// Ors an encoded delta from a peer into the slots it names.
+    pub fn merge_encoded(&mut self, r: &mut Reader<'_>) -> Result<(), DecodeError> {
+        let epoch = r.u32("bits slot")?;
+        let cur = r.u64("bits")?;
+        let prev = r.u64("bits")?;
+        if let (true, Some(e)) = (prev != 0, epoch.checked_sub(1)) {
+            self.or_slot(e, prev);
+        }
+        self.or_slot(epoch, cur);
         Ok(())
     }
 }
