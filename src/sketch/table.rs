@@ -3,13 +3,16 @@
 //!
 //! All memory is allocated in [`Table::new`] and never grows. Keys (already seeded hashes)
 //! pick a bucket of [`WAYS`] slots; a bucket is one cache line of slot words, each holding a
-//! 40-bit key tag and a 24-bit last-seen stamp in seconds (wrapping every ~194 days).
+//! 38-bit key tag, a 2-bit hit counter (repeat touches after insertion, saturating at 3) and
+//! a 24-bit last-seen stamp in seconds (wrapping every ~194 days).
 //!
-//! **Eviction rule**: a new key takes an empty slot of its bucket, else the slot whose
-//! last-seen stamp is oldest (ties: the lowest slot); the evicted entry's data, including
-//! any delta not yet exported, is dropped. Keys hit repeatedly (campaign clusters, busy
-//! accounts) therefore stay, one-off keys recycle each other. Two keys with equal bucket
-//! and tag share a slot (probability about `WAYS / 2^40` per lookup).
+//! **Eviction rule**: a new key takes an empty slot of its bucket, else the slot with the
+//! largest `age - hits * grace` (age = seconds since last seen; `grace` is set per table;
+//! ties: the lowest slot). So among entries seen equally recently, one-off keys go first,
+//! and a key touched repeatedly (a campaign's template or fingerprint, a busy account)
+//! survives a flood of one-off keys for up to `3 * grace` seconds longer. The evicted
+//! entry's data, including any delta not yet exported, is dropped. Two keys with equal
+//! bucket and tag share a slot (probability about `WAYS / 2^38` per lookup).
 //!
 //! The table also keeps a dirty bit per slot, for exporting deltas of touched entries.
 //! It does not know what its entries mean, how they merge, or what time it is.
@@ -18,7 +21,9 @@
 pub const WAYS: usize = 8;
 const STAMP_BITS: u32 = 24;
 const STAMP_MASK: u64 = (1 << STAMP_BITS) - 1;
-const TAG_MASK: u64 = (1 << 40) - 1;
+const TAG_SHIFT: u32 = 26;
+const TAG_MASK: u64 = (1 << 38) - 1;
+const HITS_MASK: u64 = 3 << STAMP_BITS;
 
 /// One slot's entry with the full key (needed to export it).
 #[derive(Debug, Clone, Default)]
@@ -38,11 +43,12 @@ pub struct Table<E> {
     stride: usize,
     dirty: Box<[u64]>,
     buckets: usize,
+    grace: i64,
 }
 
 #[inline]
 fn tag_of(key: u64) -> u64 {
-    ((key >> 24) & TAG_MASK) | 1
+    ((key >> TAG_SHIFT) & TAG_MASK) | 1
 }
 
 #[inline]
@@ -62,8 +68,9 @@ impl<E: Default + Clone> Table<E> {
         cap * (8 + std::mem::size_of::<Slot<E>>() + stride) + cap.div_ceil(64) * 8
     }
 
-    /// A table of `capacity` entries (0 disables it: every lookup misses).
-    pub fn new(capacity: usize, stride: usize) -> Self {
+    /// A table of `capacity` entries (0 disables it: every lookup misses) whose entries
+    /// earn `grace_s` seconds of eviction grace per repeat touch.
+    pub fn new(capacity: usize, stride: usize, grace_s: u32) -> Self {
         let cap = Self::rounded(capacity);
         Table {
             words: vec![0u64; cap].into_boxed_slice(),
@@ -72,6 +79,7 @@ impl<E: Default + Clone> Table<E> {
             stride,
             dirty: vec![0u64; cap.div_ceil(64)].into_boxed_slice(),
             buckets: cap / WAYS,
+            grace: grace_s as i64,
         }
     }
 
@@ -109,7 +117,7 @@ impl<E: Default + Clone> Table<E> {
         let start = self.bucket_start(key);
         let tag = tag_of(key);
         let bucket = self.words.get(start..start + WAYS)?;
-        bucket.iter().position(|&w| w >> STAMP_BITS == tag).map(|i| start + i)
+        bucket.iter().position(|&w| w >> TAG_SHIFT == tag).map(|i| start + i)
     }
 
     /// Slot index of `key`, inserting it (evicting per the module rule) when absent, and
@@ -121,23 +129,27 @@ impl<E: Default + Clone> Table<E> {
         let now = now_s as u64 & STAMP_MASK;
         let bucket = self.words.get_mut(start..start + WAYS)?;
         let mut victim = 0;
-        let mut victim_age = 0;
+        let mut victim_score = i64::MIN;
         for (i, w) in bucket.iter_mut().enumerate() {
-            if *w >> STAMP_BITS == tag {
+            if *w >> TAG_SHIFT == tag {
+                let hits = ((*w & HITS_MASK) + (1 << STAMP_BITS)).min(HITS_MASK);
                 // Keep the newer stamp (merges may carry older ones).
-                if age(now_s, *w & STAMP_MASK) < (1 << (STAMP_BITS - 1)) {
-                    *w = (tag << STAMP_BITS) | now;
-                }
+                let stamp = if age(now_s, *w & STAMP_MASK) < (1 << (STAMP_BITS - 1)) { now } else { *w & STAMP_MASK };
+                *w = (tag << TAG_SHIFT) | hits | stamp;
                 return Some(start + i);
             }
-            let a = if *w == 0 { u64::MAX } else { age(now_s, *w & STAMP_MASK) };
-            if a > victim_age || i == 0 {
+            let score = if *w == 0 {
+                i64::MAX
+            } else {
+                age(now_s, *w & STAMP_MASK) as i64 - ((*w & HITS_MASK) >> STAMP_BITS) as i64 * self.grace
+            };
+            if score > victim_score {
                 victim = i;
-                victim_age = a;
+                victim_score = score;
             }
         }
         if let Some(w) = bucket.get_mut(victim) {
-            *w = (tag << STAMP_BITS) | now;
+            *w = (tag << TAG_SHIFT) | now;
         }
         let idx = start + victim;
         if let Some(slot) = self.slots.get_mut(idx) {
@@ -215,7 +227,7 @@ mod tests {
 
     #[test]
     fn finds_inserted_keys_and_never_grows() {
-        let mut t: Table<u32> = Table::new(100, 4);
+        let mut t: Table<u32> = Table::new(100, 4, 0);
         assert_eq!(t.capacity(), 104);
         assert_eq!(t.allocated_bytes(), Table::<u32>::bytes_for(100, 4));
         for k in 0..50u64 {
@@ -236,7 +248,7 @@ mod tests {
 
     #[test]
     fn evicts_the_oldest_in_the_bucket_and_resets_it() {
-        let mut t: Table<u32> = Table::new(8, 2);
+        let mut t: Table<u32> = Table::new(8, 2, 0);
         for k in 0..8u64 {
             let i = t.upsert(mix64(k + 1), k as u32).unwrap();
             *t.get_mut(i).unwrap().0 = 1;
@@ -251,8 +263,30 @@ mod tests {
     }
 
     #[test]
+    fn repeat_touches_earn_grace() {
+        let mut t: Table<u8> = Table::new(8, 0, 60);
+        // Key 1 is touched three more times at t=0; keys 2..8 once at t=30.
+        for _ in 0..4 {
+            t.upsert(mix64(1), 0);
+        }
+        for k in 2..=8u64 {
+            t.upsert(mix64(k), 30);
+        }
+        // At t=100 key 1 is the oldest (age 100) but its grace (3 x 60) keeps it.
+        t.upsert(mix64(99), 100);
+        assert!(t.find(mix64(1)).is_some());
+        assert_eq!((2..=8u64).filter(|&k| t.find(mix64(k)).is_none()).count(), 1);
+        // Much later plain age wins again.
+        for k in 200..207u64 {
+            t.upsert(mix64(k), 1_000);
+        }
+        t.upsert(mix64(300), 1_001);
+        assert!(t.find(mix64(1)).is_none());
+    }
+
+    #[test]
     fn dirty_slots_drain_once_and_zero_capacity_is_disabled() {
-        let mut t: Table<u8> = Table::new(64, 0);
+        let mut t: Table<u8> = Table::new(64, 0, 0);
         let a = t.upsert(mix64(5), 1).unwrap();
         let b = t.upsert(mix64(6), 1).unwrap();
         t.mark_dirty(a);
@@ -265,7 +299,7 @@ mod tests {
         want.sort();
         assert_eq!(keys, want);
         assert_eq!(t.dirty_count(), 0);
-        let mut z: Table<u8> = Table::new(0, 4);
+        let mut z: Table<u8> = Table::new(0, 4, 0);
         assert_eq!(z.upsert(1, 1), None);
         assert_eq!(z.find(1), None);
     }

@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::entries::{AccountE, AccountsE, FpAsnE, FpE, FpPrefixE, PrefixE, TemplateE};
+use super::entries::{AccountE, AccountsE, AccountsRateE, FpAsnE, FpPrefixE, TemplateE};
 use super::Entry;
 use crate::policy::Errors;
 use crate::sketch::hll::{Hll, SmallHll};
@@ -98,7 +98,7 @@ impl Default for StateConfig {
             precision: 6,
             global_precision: 12,
             template_bands: 4,
-            min_requests: 10,
+            min_requests: 20,
             light_max_requests: 20,
             capacity: Capacity::default(),
         }
@@ -152,9 +152,9 @@ impl StateConfig {
         let c = &self.capacity;
         let p = self.precision.clamp(4, crate::sketch::hll::SMALL_MAX_P);
         table_bytes::<AccountE>(c.accounts, p)
-            + table_bytes::<FpE>(c.fingerprints, p)
+            + table_bytes::<AccountsRateE>(c.fingerprints, p)
             + table_bytes::<AccountsE>(c.ja4s, p)
-            + table_bytes::<PrefixE>(c.prefixes, p)
+            + table_bytes::<AccountsRateE>(c.prefixes, p)
             + table_bytes::<AccountsE>(c.asns, p)
             + table_bytes::<FpPrefixE>(c.fp_prefixes, p)
             + table_bytes::<FpAsnE>(c.fp_asns, p)

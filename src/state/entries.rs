@@ -46,20 +46,9 @@ pub struct AccountsE {
     pub accounts: SmallHll,
 }
 
-/// Per header-shape fingerprint: accounts, heavy accounts, rate.
+/// Per header-shape fingerprint or per prefix: accounts and rate.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct FpE {
-    /// Distinct accounts.
-    pub accounts: SmallHll,
-    /// Distinct accounts that were heavy (more than `light_max_requests`) when seen.
-    pub heavy: SmallHll,
-    /// Requests per rate slot.
-    pub rate: Window<1>,
-}
-
-/// Per prefix: accounts and rate.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct PrefixE {
+pub struct AccountsRateE {
     /// Distinct accounts.
     pub accounts: SmallHll,
     /// Requests per rate slot.
@@ -118,17 +107,7 @@ impl Entry for AccountsE {
     }
 }
 
-impl Entry for FpE {
-    const HLLS: usize = 2;
-    fn visit<V: Visit>(&mut self, regs: &mut [u8], v: &mut V) {
-        let (a, b) = halves(regs);
-        v.hll(&mut self.accounts, a);
-        v.hll(&mut self.heavy, b);
-        v.win(&mut self.rate);
-    }
-}
-
-impl Entry for PrefixE {
+impl Entry for AccountsRateE {
     const HLLS: usize = 1;
     fn visit<V: Visit>(&mut self, regs: &mut [u8], v: &mut V) {
         v.hll(&mut self.accounts, regs);

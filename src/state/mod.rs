@@ -13,7 +13,7 @@
 //! | table | key | levels |
 //! |---|---|---|
 //! | accounts | account | `rate.account`, `account.ip_churn`, `account.elicitation_share`, lightness |
-//! | fingerprints | hfp | `cluster.accounts_per_fp`, `cluster.light_accounts_per_fp`, `rate.fp` |
+//! | fingerprints | hfp | `cluster.accounts_per_fp`, `rate.fp` |
 //! | ja4s / asns | JA4 / ASN | `cluster.accounts_per_ja4` / `cluster.accounts_per_asn` |
 //! | prefixes | /24 or /48 | `cluster.accounts_per_prefix`, `rate.prefix` |
 //! | fp_prefixes | (hfp, prefix) | `cluster.accounts_per_fp_prefix`, `cluster.elicitation_share` |
@@ -32,12 +32,14 @@ mod global;
 pub mod wire;
 
 #[cfg(test)]
+mod scenario;
+#[cfg(test)]
 mod tests;
 
 use std::fmt;
 
 pub use config::{Capacity, StateConfig, MAX_CAPACITY, OVERHEAD_BYTES};
-use entries::{AccountE, AccountsE, Entry, FpAsnE, FpE, FpPrefixE, PrefixE, TemplateE};
+use entries::{AccountE, AccountsE, AccountsRateE, Entry, FpAsnE, FpPrefixE, TemplateE};
 use global::WindowedHll;
 
 use crate::signal::{Levels, Signal};
@@ -210,9 +212,9 @@ impl Keys {
 pub struct State {
     d: Derived,
     accounts: Table<AccountE>,
-    fps: Table<FpE>,
+    fps: Table<AccountsRateE>,
     ja4s: Table<AccountsE>,
-    prefixes: Table<PrefixE>,
+    prefixes: Table<AccountsRateE>,
     asns: Table<AccountsE>,
     fp_prefixes: Table<FpPrefixE>,
     fp_asns: Table<FpAsnE>,
@@ -229,9 +231,11 @@ impl fmt::Debug for State {
     }
 }
 
-fn table<E: Entry>(cap: u32, p: u8, enabled: bool) -> Table<E> {
-    let cap = if enabled { cap.min(MAX_CAPACITY) as usize } else { 0 };
-    Table::new(cap, E::HLLS * SmallHll::bytes(p))
+/// A table for `cfg`: entries earn a twelfth of the window as eviction grace per repeat
+/// touch (five minutes for an hour), up to a quarter of the window.
+fn table<E: Entry>(cap: u32, cfg: &StateConfig, p: u8) -> Table<E> {
+    let cap = if cfg.enabled { cap.min(MAX_CAPACITY) as usize } else { 0 };
+    Table::new(cap, E::HLLS * SmallHll::bytes(p), cfg.window_s / 12)
 }
 
 /// Upserts `key` and marks it dirty; the entry with its arena.
@@ -256,15 +260,15 @@ impl State {
         let d = Derived::new(cfg);
         let (c, p, on) = (&cfg.capacity, d.p, cfg.enabled);
         State {
-            accounts: table(c.accounts, p, on),
-            fps: table(c.fingerprints, p, on),
-            ja4s: table(c.ja4s, p, on),
-            prefixes: table(c.prefixes, p, on),
-            asns: table(c.asns, p, on),
-            fp_prefixes: table(c.fp_prefixes, p, on),
-            fp_asns: table(c.fp_asns, p, on),
-            templates: table(c.templates, p, on),
-            active: WindowedHll::new(if on { cfg.global_precision } else { 0 }, on),
+            accounts: table(c.accounts, cfg, p),
+            fps: table(c.fingerprints, cfg, p),
+            ja4s: table(c.ja4s, cfg, p),
+            prefixes: table(c.prefixes, cfg, p),
+            asns: table(c.asns, cfg, p),
+            fp_prefixes: table(c.fp_prefixes, cfg, p),
+            fp_asns: table(c.fp_asns, cfg, p),
+            templates: table(c.templates, cfg, p),
+            active: WindowedHll::new(cfg.global_precision, on),
             d,
         }
     }
@@ -349,12 +353,8 @@ impl State {
             self.active.insert(t.win, m);
         }
         if let Some((i, e, regs)) = touch(&mut self.fps, k.fp, t.now_s) {
-            let (ra, rh) = regs.split_at_mut(regs.len() / 2);
             if let Some(m) = k.member {
-                e.accounts.insert(ra, p, t.win, m);
-                if heavy {
-                    e.heavy.insert(rh, p, t.win, m);
-                }
+                e.accounts.insert(regs, p, t.win, m);
             }
             e.rate.add(t.rate, [1]);
             out.fp = Some(i);
@@ -425,11 +425,7 @@ impl State {
             }
         }
         if let Some((e, regs)) = s.fp.and_then(|i| self.fps.get(i)) {
-            let (ra, rh) = regs.split_at(regs.len() / 2);
-            let all = e.accounts.estimate_at(ra, p, t.win);
-            let heavy = e.heavy.estimate_at(rh, p, t.win);
-            lv.set(Signal::ClusterAccountsPerFp, all);
-            lv.set(Signal::ClusterLightAccountsPerFp, (all - heavy).max(0.0));
+            lv.set(Signal::ClusterAccountsPerFp, e.accounts.estimate_at(regs, p, t.win));
             lv.set(Signal::RateFp, e.rate.sliding(t.rate, t.rate_frac)[0] * per_min);
         }
         if let Some((e, regs)) = s.ja4.and_then(|i| self.ja4s.get(i)) {

@@ -104,8 +104,6 @@ fn cluster_counts_and_lightness() {
     let get = |sig| lv.iter().find(|(s, _)| *s == sig).map(|x| x.1).unwrap_or(f64::NAN);
     let all = get(Signal::ClusterAccountsPerFp);
     assert!((all - 180.0).abs() < 180.0 * 0.4, "{all}");
-    let light = get(Signal::ClusterLightAccountsPerFp);
-    assert!((light - 120.0).abs() < 120.0 * 0.5, "{light}");
     assert!((get(Signal::ClusterAccountsPerFpPrefix) - 180.0).abs() < 180.0 * 0.4);
     assert!((get(Signal::ClusterLightAccountsPerFpAsn) - 120.0).abs() < 120.0 * 0.5);
     assert!((get(Signal::ClusterAccountsPerPrefix) - 180.0).abs() < 180.0 * 0.4);
@@ -241,7 +239,7 @@ fn workers_exchanging_deltas_agree_with_one_state() {
             for (&(sa, a), &(sb, b)) in got.iter().zip(&want) {
                 assert_eq!(sa, sb);
                 // Lightness is decided when a request is seen, from counts merged so far.
-                let tol = if matches!(sa, Signal::ClusterLightAccountsPerFp | Signal::ClusterLightAccountsPerFpAsn) {
+                let tol = if sa == Signal::ClusterLightAccountsPerFpAsn {
                     0.2 * b + 3.0
                 } else {
                     1e-6 * b.abs() + 1e-9
