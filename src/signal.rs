@@ -58,7 +58,7 @@ signals! {
     ProxyXffHops = "proxy.xff_hops", "proxy_xff_hops", Proxy, 15, None,
         "`X-Forwarded-For` carries more hops than the policy's `proxy.trusted_hops`.";
     ProxyClientIpHeader = "proxy.client_ip_header", "proxy_client_ip_header", Proxy, 15, None,
-        "A client-IP header set by a proxy: `X-Real-IP`, `Client-IP`, `True-Client-IP`, `X-Cluster-Client-IP`, `X-Originating-IP`.";
+        "A client-IP header set by a proxy: `X-Real-IP`, `Client-IP`, `True-Client-IP`, `X-Cluster-Client-IP`, `X-Originating-IP`, `X-ProxyUser-IP`, `X-Remote-IP`, `X-Remote-Addr`.";
     ProxyConnection = "proxy.connection_header", "proxy_connection_header", Proxy, 20, None,
         "`Proxy-Connection`: sent by clients configured for a forward proxy, never by direct clients.";
     ProxyAuthorization = "proxy.authorization", "proxy_authorization", Proxy, 30, None,

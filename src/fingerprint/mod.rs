@@ -6,3 +6,7 @@
 pub mod claims;
 pub mod hfp;
 pub mod ja4h;
+pub mod sha256;
+
+#[cfg(test)]
+pub(crate) mod testdata;

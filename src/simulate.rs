@@ -1,1 +1,0 @@
-//! Campaign simulator: writes labeled traffic in the replay JSONL format. (stub)

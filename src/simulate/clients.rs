@@ -1,0 +1,367 @@
+//! Client stacks: the REAL header shapes captured in `tests/data/clients.json` (names, order,
+//! case and fixed values exactly as the client sent them), turned into per-account
+//! personas (browser platform and version, SDK version and runtime, Accept-Language) with
+//! slots for the host, API key and body length, plus a plausible JA4 per TLS stack.
+//!
+//! Campaign disguises are built here too: a browser User-Agent on a script stack, a
+//! browser's header set replayed by python-requests, or full impersonation (browser
+//! headers and browser TLS). It does not choose which account uses which stack.
+
+use std::sync::OnceLock;
+
+use serde::Deserialize;
+
+use super::net::COUNTRIES;
+use super::rng::Rng;
+
+/// Captured client shapes, embedded at build time (also available in Wasm).
+pub const CLIENTS_JSON: &str = include_str!("../../tests/data/clients.json");
+
+/// Stack ids a scenario may name, with the capture each is built from.
+pub const STACK_IDS: &[&str] = &[
+    "chrome", "chrome-android", "edge", "firefox", "anthropic-python", "anthropic-node", "openai-python",
+    "openai-node", "curl", "python-requests", "python-httpx", "aiohttp", "python-urllib", "node-fetch", "go",
+];
+
+const CAPTURES: &[&str] = &[
+    "chromium-headless-fetch", "chromium-headless-fetch", "chromium-headless-fetch", "firefox-fetch",
+    "anthropic-sdk-python", "anthropic-sdk-js", "openai-sdk-python", "openai-sdk-js", "curl-post", "python-requests",
+    "python-httpx", "aiohttp", "python-urllib", "node-fetch", "go-net-http",
+];
+
+/// Index of a stack id in [`STACK_IDS`].
+pub fn stack_index(id: &str) -> Option<usize> {
+    STACK_IDS.iter().position(|s| *s == id)
+}
+
+/// Broad kind of a client stack.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// A web browser calling the API with `fetch()`.
+    Browser,
+    /// An official SDK (`x-stainless-*` headers).
+    Sdk,
+    /// A script or CLI (curl, python-requests, ...).
+    Script,
+}
+
+/// Kind of the stack at `index`.
+pub fn kind(index: usize) -> Kind {
+    match index {
+        0..=3 => Kind::Browser,
+        4..=7 => Kind::Sdk,
+        _ => Kind::Script,
+    }
+}
+
+/// Request body format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Api {
+    /// Anthropic Messages (`/v1/messages`).
+    Anthropic,
+    /// OpenAI Chat Completions (`/v1/chat/completions`).
+    OpenAi,
+}
+
+/// How a campaign disguises its client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Spoof {
+    /// The stack as it is.
+    None,
+    /// A browser User-Agent over the stack's own headers and TLS.
+    BrowserUa,
+    /// A browser's full header set replayed by python-requests (python TLS, requests order).
+    BrowserReplay,
+    /// Browser headers in browser order over browser TLS (curl-impersonate style).
+    Impersonate,
+}
+
+impl Spoof {
+    /// Parses a scenario's `spoof` value (unknown text is `None`).
+    pub fn parse(s: &str) -> Spoof {
+        match s {
+            "browser_ua" => Spoof::BrowserUa,
+            "browser_replay" => Spoof::BrowserReplay,
+            "impersonate" => Spoof::Impersonate,
+            _ => Spoof::None,
+        }
+    }
+}
+
+/// A header value: fixed text or a slot filled per request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Val {
+    /// Fixed text.
+    Text(String),
+    /// The API host.
+    Host,
+    /// The API key.
+    Key,
+    /// `Bearer ` and the API key.
+    Bearer,
+    /// The body length.
+    Len,
+}
+
+/// One account's client: headers with slots, path, body format and TLS fingerprint.
+#[derive(Debug, Clone)]
+pub struct Persona {
+    /// Headers in wire order.
+    pub headers: Vec<(String, Val)>,
+    /// Request path.
+    pub path: String,
+    /// Body format.
+    pub api: Api,
+    /// JA4 of the TLS stack.
+    pub ja4: &'static str,
+    /// What it is.
+    pub kind: Kind,
+}
+
+#[derive(Deserialize)]
+struct File {
+    clients: Vec<Capture>,
+}
+
+#[derive(Deserialize)]
+struct Capture {
+    name: String,
+    #[serde(default)]
+    path: String,
+    #[serde(default)]
+    version: String,
+    headers: Vec<(String, String)>,
+}
+
+/// One capture as used here: request path, headers in wire order, client version text.
+pub type Shape = (String, Vec<(String, String)>, String);
+
+/// The captured shapes (in [`STACK_IDS`] order), parsed once; an error names what is missing.
+pub fn captures() -> Result<&'static [Shape], String> {
+    static CELL: OnceLock<Result<Vec<Shape>, String>> = OnceLock::new();
+    CELL.get_or_init(|| {
+        let file: File = serde_json::from_str(CLIENTS_JSON).map_err(|e| format!("tests/data/clients.json: {e}"))?;
+        CAPTURES
+            .iter()
+            .map(|want| {
+                let c = file.clients.iter().find(|c| c.name == *want).ok_or_else(|| format!("tests/data/clients.json: no capture named {want:?}"))?;
+                Ok((c.path.clone(), c.headers.clone(), c.version.clone()))
+            })
+            .collect()
+    })
+    .as_deref()
+    .map_err(Clone::clone)
+}
+
+/// Plausible JA4 (TLS ClientHello) per TLS stack: browsers, OpenSSL via Python (ALPN
+/// `http/1.1` or none), curl, Node and Go differ; one stack always gives one JA4.
+fn ja4_of(index: usize) -> &'static str {
+    match index {
+        0..=2 => "t13d1516h2_8daaf6152771_d8a2da3f94cd",
+        3 => "t13d1717h2_5b57614c22b0_3cbfd9057e0d",
+        8 => "t13d3112h2_e8f1e7e78f70_6bebaf5329ac",
+        11 | 12 => "t13d181100_c866b44c5a26_e30f4b1b1d2c",
+        4 | 6 | 9 | 10 => "t13d1812h1_c866b44c5a26_e30f4b1b1d2c",
+        5 | 7 | 13 => "t13d5911h1_a33745022dd6_1f22a2ca17c4",
+        _ => "t13d1412h2_f57a46bbacb6_7d1b3c4a2e85",
+    }
+}
+
+/// Version alternatives per stack (the captured one first), replacing the captured version text.
+fn versions(index: usize) -> &'static [&'static str] {
+    match index {
+        4 => &["2.14.0", "2.13.2", "2.12.0", "2.9.1"],
+        5 => &["1.14.0", "1.13.0", "1.11.2"],
+        6 => &["3.57.0", "3.55.1", "3.52.0", "3.49.3"],
+        7 => &["6.49.0", "6.47.2", "6.44.0"],
+        8 => &["7.88.1", "8.5.0", "8.11.1", "8.14.1"],
+        9 => &["2.34.2", "2.32.3", "2.31.0"],
+        10 => &["0.28.1", "0.27.2"],
+        11 => &["3.14.5", "3.12.15"],
+        _ => &[],
+    }
+}
+
+const PY_RUNTIMES: &[&str] = &["3.11.7", "3.10.14", "3.12.8", "3.13.1"];
+const NODE_RUNTIMES: &[&str] = &["v20.20.2", "v22.21.0", "v24.11.1"];
+const OSES: &[(&str, &str)] = &[("Linux", "x64"), ("MacOS", "arm64"), ("MacOS", "x64"), ("Windows", "x64"), ("Linux", "arm64")];
+
+/// Accept-Language of a browser user in `country`.
+fn accept_language(country: u16) -> &'static str {
+    match COUNTRIES.get(country as usize).map_or("US", |c| c.code) {
+        "DE" => "de-DE,de;q=0.9,en-US;q=0.8,en;q=0.7",
+        "FR" => "fr-FR,fr;q=0.9,en-US;q=0.8,en;q=0.7",
+        "BR" => "pt-BR,pt;q=0.9,en-US;q=0.8,en;q=0.7",
+        "JP" => "ja,en-US;q=0.9,en;q=0.8",
+        "KR" => "ko-KR,ko;q=0.9,en-US;q=0.8,en;q=0.7",
+        "ES" | "MX" => "es-ES,es;q=0.9,en;q=0.8",
+        "GB" | "AU" | "SG" | "NG" => "en-GB,en-US;q=0.9,en;q=0.8",
+        "NL" => "nl-NL,nl;q=0.9,en-US;q=0.8,en;q=0.7",
+        "PL" => "pl-PL,pl;q=0.9,en-US;q=0.8,en;q=0.7",
+        "IT" => "it-IT,it;q=0.9,en-US;q=0.8,en;q=0.7",
+        "TR" => "tr-TR,tr;q=0.9,en-US;q=0.8,en;q=0.7",
+        _ => "en-US,en;q=0.9",
+    }
+}
+
+/// Browser identity strings: (User-Agent, sec-ch-ua, platform, mobile).
+fn browser_ids(index: usize, rng: &mut Rng) -> (String, String, &'static str, &'static str) {
+    let v = *rng.pick(&[154u32, 155, 156, 156, 156]).unwrap_or(&156);
+    if index == 3 {
+        let fv = v - 6;
+        let plat = *rng.pick(&["Windows NT 10.0; Win64; x64", "Macintosh; Intel Mac OS X 10.15", "X11; Linux x86_64"]).unwrap_or(&"X11; Linux x86_64");
+        return (format!("Mozilla/5.0 ({plat}; rv:{fv}.0) Gecko/20100101 Firefox/{fv}.0"), String::new(), "", "");
+    }
+    let (os, plat) = match (index, rng.below(10)) {
+        (1, _) => ("Linux; Android 10; K", "\"Android\""),
+        (_, 0..=5) => ("Windows NT 10.0; Win64; x64", "\"Windows\""),
+        (_, 6..=8) => ("Macintosh; Intel Mac OS X 10_15_7", "\"macOS\""),
+        _ => ("X11; Linux x86_64", "\"Linux\""),
+    };
+    let mobile = if index == 1 { "Mobile " } else { "" };
+    let (brand, suffix) = if index == 2 { ("Microsoft Edge", format!(" Edg/{v}.0.0.0")) } else { ("Google Chrome", String::new()) };
+    let ua = format!("Mozilla/5.0 ({os}) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/{v}.0.0.0 {mobile}Safari/537.36{suffix}");
+    let ch = format!("\"Not:A-Brand\";v=\"8\", \"{brand}\";v=\"{v}\", \"Chromium\";v=\"{v}\"");
+    (ua, ch, plat, if index == 1 { "?1" } else { "?0" })
+}
+
+/// Builds a persona for stack `index` (see [`STACK_IDS`]) in `country`, disguised by `spoof`.
+pub fn persona(index: usize, spoof: Spoof, country: u16, console: &str, rng: &mut Rng) -> Result<Persona, String> {
+    let caps = captures()?;
+    let (path, raw, captured_version) = caps.get(index).ok_or("stack index out of range")?;
+    let kind = kind(index);
+    let mut headers: Vec<(String, Val)> = raw.iter().map(|(n, v)| (n.clone(), Val::Text(v.clone()))).collect();
+    let (ua, ch, plat, mobile) = browser_ids(if spoof == Spoof::None { index } else { 0 }, rng);
+    let lang = accept_language(country);
+    let version = rng.pick(versions(index)).copied();
+    let py = *rng.pick(PY_RUNTIMES).unwrap_or(&"3.11.7");
+    let node = *rng.pick(NODE_RUNTIMES).unwrap_or(&"v20.20.2");
+    let (os, arch) = *rng.pick(OSES).unwrap_or(&("Linux", "x64"));
+    let captured_token = captured_version.rsplit(' ').next().unwrap_or("");
+    for (name, val) in headers.iter_mut() {
+        let Val::Text(text) = val else { continue };
+        let lower = name.to_ascii_lowercase();
+        *val = match lower.as_str() {
+            "host" => Val::Host,
+            "x-api-key" => Val::Key,
+            "authorization" => Val::Bearer,
+            "content-length" => Val::Len,
+            "origin" => Val::Text(console.to_string()),
+            "referer" => Val::Text(format!("{console}/workbench")),
+            "sec-fetch-site" => Val::Text("same-site".into()),
+            "user-agent" if kind == Kind::Browser => Val::Text(ua.clone()),
+            "sec-ch-ua" => Val::Text(ch.clone()),
+            "sec-ch-ua-platform" => Val::Text(plat.into()),
+            "sec-ch-ua-mobile" => Val::Text(mobile.into()),
+            "accept-language" if kind == Kind::Browser => Val::Text(lang.into()),
+            "x-stainless-os" => Val::Text(os.into()),
+            "x-stainless-arch" => Val::Text(arch.into()),
+            "x-stainless-runtime-version" => Val::Text(if text.starts_with('v') { node.into() } else { py.into() }),
+            _ => match version {
+                Some(v) if !captured_token.is_empty() && text.contains(captured_token) => Val::Text(text.replace(captured_token, v)),
+                _ => Val::Text(std::mem::take(text)),
+            },
+        };
+    }
+    if kind == Kind::Browser {
+        // fetch() author headers sit where the page's own content-type is.
+        let at = headers.iter().position(|(n, _)| n.eq_ignore_ascii_case("content-type")).unwrap_or(headers.len());
+        let extra = [("x-api-key", Val::Key), ("anthropic-version", Val::Text("2023-06-01".into())), ("anthropic-dangerous-direct-browser-access", Val::Text("true".into()))];
+        for (i, (n, v)) in extra.into_iter().enumerate() {
+            headers.insert(at + i, (n.to_string(), v));
+        }
+    }
+    let api = if path.contains("chat/completions") { Api::OpenAi } else { Api::Anthropic };
+    let mut p = Persona { headers, path: path.clone(), api, ja4: ja4_of(index), kind };
+    match spoof {
+        Spoof::None => {}
+        Spoof::BrowserUa => {
+            for (n, v) in p.headers.iter_mut() {
+                if n.eq_ignore_ascii_case("user-agent") {
+                    *v = Val::Text(ua.clone());
+                }
+            }
+        }
+        Spoof::Impersonate => {
+            let mut b = persona(0, Spoof::None, country, console, rng)?;
+            b.kind = kind;
+            p = b;
+        }
+        Spoof::BrowserReplay => {
+            let b = persona(0, Spoof::None, country, console, rng)?;
+            p = replay_with_requests(&b, &persona(9, Spoof::None, country, console, rng)?);
+            p.kind = kind;
+        }
+    }
+    Ok(p)
+}
+
+/// A browser's headers passed to python-requests: requests' defaults keep their places
+/// (values overridden), the rest follow in browser order, `Content-Length` last.
+fn replay_with_requests(browser: &Persona, requests: &Persona) -> Persona {
+    let mut out: Vec<(String, Val)> = Vec::new();
+    let skip = |n: &str| ["host", "connection", "content-length"].iter().any(|s| n.eq_ignore_ascii_case(s));
+    for (n, v) in requests.headers.iter().take_while(|(n, _)| !n.eq_ignore_ascii_case("x-api-key")) {
+        let over = browser.headers.iter().find(|(bn, _)| bn.eq_ignore_ascii_case(n) && !skip(bn));
+        out.push((n.clone(), over.map_or_else(|| v.clone(), |(_, bv)| bv.clone())));
+    }
+    for (n, v) in &browser.headers {
+        if !skip(n) && !out.iter().any(|(o, _)| o.eq_ignore_ascii_case(n)) {
+            out.push((n.clone(), v.clone()));
+        }
+    }
+    out.push(("Content-Length".into(), Val::Len));
+    Persona { headers: out, path: browser.path.clone(), api: browser.api, ja4: requests.ja4, kind: Kind::Script }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(p: &Persona) -> Vec<String> {
+        p.headers.iter().map(|(n, _)| n.to_ascii_lowercase()).collect()
+    }
+
+    #[test]
+    fn every_stack_builds_from_the_captures() {
+        let mut r = Rng::new(1);
+        for (i, id) in STACK_IDS.iter().enumerate() {
+            let p = persona(i, Spoof::None, 0, "https://console.example.com", &mut r).unwrap();
+            assert!(p.headers.iter().any(|(_, v)| *v == Val::Len), "{id}");
+            assert!(p.headers.iter().any(|(_, v)| matches!(v, Val::Key | Val::Bearer)), "{id}");
+        }
+    }
+
+    #[test]
+    fn sdk_personas_keep_the_captured_order_and_vary_values() {
+        let mut r = Rng::new(2);
+        let a = persona(6, Spoof::None, 0, "", &mut r).unwrap();
+        let caps = captures().unwrap();
+        let captured: Vec<String> = caps[6].1.iter().map(|(n, _)| n.to_ascii_lowercase()).collect();
+        assert_eq!(names(&a), captured);
+        assert_eq!(a.api, Api::OpenAi);
+        let uas: std::collections::HashSet<String> = (0..40)
+            .map(|_| match &persona(6, Spoof::None, 0, "", &mut r).unwrap().headers.iter().find(|(n, _)| n == "user-agent").unwrap().1 {
+                Val::Text(t) => t.clone(),
+                _ => String::new(),
+            })
+            .collect();
+        assert!(uas.len() > 1 && uas.iter().all(|u| u.starts_with("OpenAI/Python ")), "{uas:?}");
+    }
+
+    #[test]
+    fn spoofs_change_what_they_claim() {
+        let mut r = Rng::new(3);
+        let ua = persona(9, Spoof::BrowserUa, 0, "", &mut r).unwrap();
+        assert!(ua.headers.iter().any(|(n, v)| n == "User-Agent" && matches!(v, Val::Text(t) if t.contains("Chrome/"))));
+        assert!(!names(&ua).contains(&"sec-fetch-mode".to_string()));
+        let rep = persona(9, Spoof::BrowserReplay, 0, "", &mut r).unwrap();
+        let n = names(&rep);
+        assert_eq!(&n[..4], &["host", "user-agent", "accept-encoding", "accept"]);
+        assert!(n.contains(&"sec-ch-ua".to_string()) && n.contains(&"sec-fetch-mode".to_string()));
+        assert_eq!(rep.ja4, ja4_of(9));
+        let imp = persona(9, Spoof::Impersonate, 0, "", &mut r).unwrap();
+        assert_eq!(imp.ja4, ja4_of(0));
+        assert_eq!(names(&imp), names(&persona(0, Spoof::None, 0, "", &mut r).unwrap()));
+    }
+}

@@ -1,0 +1,282 @@
+//! Detection quality: simulate a scenario, replay it through one [`Engine`] exactly as
+//! `distill-guard replay` does (each line parsed with [`traffic::parse_line`], the body cut
+//! at the policy's limit), and measure, per campaign and for the legitimate traffic:
+//!
+//! - **campaign flagged after warm-up**: share of the campaign's requests with
+//!   `action >= tag`, skipping the campaign's first [`WARMUP`] requests (the state needs
+//!   traffic before clusters show);
+//! - **legit flagged** / **legit denied**: share of legitimate requests with
+//!   `action >= tag` / `action == deny` (all of them, no warm-up);
+//! - **detected after**: the smallest `k >= WINDOW` such that at least half of the
+//!   campaign's requests `k - WINDOW + 1 ..= k` (1-based, in time order) are flagged, i.e.
+//!   the campaign request count at which a rolling window of [`WINDOW`] requests first
+//!   reaches 50 % flagged; `never` when no window does.
+//!
+//! `action` is the policy's decision before shadow mode caps enforcement. It prints
+//! Markdown; it does not tune anything.
+
+use crate::engine::Engine;
+use crate::policy::Policy;
+use crate::score::Action;
+use crate::traffic;
+
+use super::population::SEGMENTS;
+use super::{generate, Event, Scenario};
+
+/// Campaign requests skipped before measuring the flagged share.
+pub const WARMUP: u64 = 2000;
+/// Rolling window of campaign requests for the detection point.
+pub const WINDOW: usize = 100;
+
+/// Pass / fail targets.
+#[derive(Debug, Clone, Copy)]
+pub struct Targets {
+    /// Minimum share of campaign requests flagged after warm-up.
+    pub campaign_flagged: f64,
+    /// Maximum share of legitimate requests flagged.
+    pub legit_flagged: f64,
+    /// Maximum share of legitimate requests denied.
+    pub legit_denied: f64,
+}
+
+impl Default for Targets {
+    fn default() -> Self {
+        Targets { campaign_flagged: 0.95, legit_flagged: 0.005, legit_denied: 0.0005 }
+    }
+}
+
+/// Counts for one campaign in one run.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CampaignCounts {
+    /// Campaign name.
+    pub name: String,
+    /// Requests.
+    pub requests: u64,
+    /// Requests after the warm-up.
+    pub measured: u64,
+    /// Of those, flagged.
+    pub flagged: u64,
+    /// The detection point (see the module docs).
+    pub detected_after: Option<u64>,
+    window: Vec<bool>,
+    in_window: usize,
+}
+
+impl CampaignCounts {
+    fn observe(&mut self, flagged: bool) {
+        self.requests += 1;
+        if self.requests > WARMUP {
+            self.measured += 1;
+            self.flagged += u64::from(flagged);
+        }
+        if self.window.len() < WINDOW {
+            self.window.resize(WINDOW, false);
+        }
+        let slot = ((self.requests - 1) % WINDOW as u64) as usize;
+        if let Some(old) = self.window.get_mut(slot) {
+            self.in_window = self.in_window + usize::from(flagged) - usize::from(*old);
+            *old = flagged;
+        }
+        if self.detected_after.is_none() && self.requests >= WINDOW as u64 && self.in_window * 2 >= WINDOW {
+            self.detected_after = Some(self.requests);
+        }
+    }
+}
+
+/// Counts for one (scenario, seed) run.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Run {
+    /// Scenario name.
+    pub scenario: String,
+    /// Seed.
+    pub seed: u64,
+    /// Legitimate requests.
+    pub legit: u64,
+    /// Legitimate requests flagged.
+    pub legit_flagged: u64,
+    /// Legitimate requests denied.
+    pub legit_denied: u64,
+    /// Lines that failed to parse (should be 0).
+    pub errors: u64,
+    /// Per campaign.
+    pub campaigns: Vec<CampaignCounts>,
+    /// Legitimate requests per segment (order of `population::SEGMENTS`): total, flagged, denied.
+    pub segments: Vec<[u64; 3]>,
+}
+
+/// Simulates `scenario` with `seed` and replays it through a fresh engine for `policy`.
+pub fn run(scenario: &Scenario, seed: u64, policy: &Policy) -> Result<Run, String> {
+    let mut sim = generate(scenario, seed)?;
+    let mut engine = Engine::new(policy.clone());
+    let limit = engine.body_limit();
+    let mut out = Run {
+        scenario: scenario.name.clone(),
+        seed,
+        campaigns: sim.labels().iter().skip(1).map(|n| CampaignCounts { name: n.clone(), ..Default::default() }).collect(),
+        segments: vec![[0; 3]; SEGMENTS.len()],
+        ..Run::default()
+    };
+    while let Some(Event { label, segment, line }) = sim.next_event() {
+        let Ok(dec) = traffic::parse_line(&line) else {
+            out.errors += 1;
+            continue;
+        };
+        let v = engine.inspect(&dec.request(limit));
+        let flagged = v.action >= Action::Tag;
+        match label.checked_sub(1).and_then(|c| out.campaigns.get_mut(c)) {
+            Some(c) => c.observe(flagged),
+            None => {
+                out.legit += 1;
+                out.legit_flagged += u64::from(flagged);
+                out.legit_denied += u64::from(v.action == Action::Deny);
+                let seg = SEGMENTS.iter().position(|s| *s == segment).and_then(|i| out.segments.get_mut(i));
+                if let Some(c) = seg {
+                    c[0] += 1;
+                    c[1] += u64::from(flagged);
+                    c[2] += u64::from(v.action == Action::Deny);
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Runs every (scenario, seed) pair on up to `jobs` threads; results keep the input order.
+#[cfg(not(target_arch = "wasm32"))]
+pub fn run_all(scenarios: &[Scenario], seeds: &[u64], policy: &Policy, jobs: usize) -> Vec<Result<Run, String>> {
+    let work: Vec<(&Scenario, u64)> = scenarios.iter().flat_map(|s| seeds.iter().map(move |&seed| (s, seed))).collect();
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let results = std::sync::Mutex::new(vec![None; work.len()]);
+    std::thread::scope(|scope| {
+        for _ in 0..jobs.max(1) {
+            scope.spawn(|| loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some((s, seed)) = work.get(i) else { break };
+                let r = run(s, *seed, policy);
+                if let Ok(mut all) = results.lock() {
+                    if let Some(slot) = all.get_mut(i) {
+                        *slot = Some(r);
+                    }
+                }
+            });
+        }
+    });
+    results.into_inner().unwrap_or_default().into_iter().map(|r| r.unwrap_or_else(|| Err("run did not finish".into()))).collect()
+}
+
+fn pct(n: u64, d: u64) -> String {
+    if d == 0 {
+        "–".into()
+    } else {
+        format!("{:.2} %", 100.0 * n as f64 / d as f64)
+    }
+}
+
+/// A Markdown table over `runs` (seeds of a scenario are summed; "detected after" shows
+/// the worst seed) and whether every target was met.
+pub fn table(runs: &[Run], t: &Targets) -> (String, bool) {
+    let mut s = String::from(
+        "| scenario | campaign | seeds | campaign req | legit req | campaign flagged after warm-up | legit flagged | legit denied | detected after (worst seed) | targets |\n|---|---|---|---|---|---|---|---|---|---|\n",
+    );
+    let mut all_ok = true;
+    let mut names: Vec<&str> = Vec::new();
+    for r in runs {
+        if !names.contains(&r.scenario.as_str()) {
+            names.push(&r.scenario);
+        }
+    }
+    for name in names {
+        let rs: Vec<&Run> = runs.iter().filter(|r| r.scenario == name).collect();
+        let (legit, lf, ld) = rs.iter().fold((0, 0, 0), |a, r| (a.0 + r.legit, a.1 + r.legit_flagged, a.2 + r.legit_denied));
+        let legit_ok = lf as f64 <= t.legit_flagged * legit as f64 && ld as f64 <= t.legit_denied * legit as f64;
+        let campaigns: Vec<&str> = rs.first().map(|r| r.campaigns.iter().map(|c| c.name.as_str()).collect()).unwrap_or_default();
+        let row = |s: &mut String, camp: &str, creq: String, flagged: String, det: String, ok: bool| {
+            s.push_str(&format!(
+                "| {name} | {camp} | {} | {creq} | {legit} | {flagged} | {} | {} | {det} | {} |\n",
+                rs.len(),
+                pct(lf, legit),
+                pct(ld, legit),
+                if ok { "met" } else { "MISSED" }
+            ));
+        };
+        if campaigns.is_empty() {
+            all_ok &= legit_ok;
+            row(&mut s, "–", "0".into(), "–".into(), "–".into(), legit_ok);
+        }
+        for (i, camp) in campaigns.iter().enumerate() {
+            let cs: Vec<&CampaignCounts> = rs.iter().filter_map(|r| r.campaigns.get(i)).collect();
+            let (req, meas, fl) = cs.iter().fold((0, 0, 0), |a, c| (a.0 + c.requests, a.1 + c.measured, a.2 + c.flagged));
+            let det = if cs.iter().any(|c| c.detected_after.is_none()) {
+                "never".to_string()
+            } else {
+                cs.iter().filter_map(|c| c.detected_after).max().map_or("–".into(), |k| k.to_string())
+            };
+            let ok = legit_ok && meas > 0 && fl as f64 >= t.campaign_flagged * meas as f64;
+            all_ok &= ok;
+            row(&mut s, camp, req.to_string(), pct(fl, meas), det, ok);
+        }
+    }
+    (s, all_ok)
+}
+
+/// A Markdown table of legitimate requests flagged (and denied) per population segment,
+/// one row per scenario (seeds summed): where false positives come from.
+pub fn segment_table(runs: &[Run]) -> String {
+    let segs: Vec<usize> = (0..SEGMENTS.len()).filter(|&i| runs.iter().any(|r| r.segments.get(i).is_some_and(|c| c[0] > 0))).collect();
+    let mut s = String::from("| scenario |");
+    for &i in &segs {
+        s.push_str(&format!(" {} |", SEGMENTS.get(i).copied().unwrap_or("")));
+    }
+    s.push_str("\n|---|");
+    s.push_str(&"---|".repeat(segs.len()));
+    s.push('\n');
+    let mut names: Vec<&str> = Vec::new();
+    for r in runs {
+        if !names.contains(&r.scenario.as_str()) {
+            names.push(&r.scenario);
+        }
+    }
+    for name in names {
+        s.push_str(&format!("| {name} |"));
+        for &i in &segs {
+            let c = runs.iter().filter(|r| r.scenario == name).filter_map(|r| r.segments.get(i)).fold([0u64; 3], |a, c| [a[0] + c[0], a[1] + c[1], a[2] + c[2]]);
+            s.push_str(&format!(" {} ({} denied) of {} |", pct(c[1], c[0]), pct(c[2], c[0]), c[0]));
+        }
+        s.push('\n');
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn detection_point_is_the_first_half_flagged_window() {
+        let mut c = CampaignCounts::default();
+        for i in 0..300u64 {
+            c.observe(i >= 150 && i % 2 == 0 || i >= 200);
+        }
+        // Request j (1-based) is flagged when j-1 >= 200, or j-1 >= 150 and even.
+        let expect = (100..=300u64)
+            .find(|&k| ((k - 99)..=k).filter(|&j| (j - 1) >= 150 && (j - 1) % 2 == 0 || (j - 1) >= 200).count() >= 50)
+            .unwrap();
+        assert_eq!(c.detected_after, Some(expect));
+        assert_eq!(c.measured, 0);
+    }
+
+    #[test]
+    fn table_marks_missed_targets() {
+        let camp = CampaignCounts { name: "c".into(), requests: 3000, measured: 1000, flagged: 900, detected_after: Some(120), ..Default::default() };
+        let mut segments = vec![[0; 3]; SEGMENTS.len()];
+        segments[0] = [10_000, 10, 0];
+        let run = Run { scenario: "s".into(), seed: 1, legit: 10_000, legit_flagged: 10, legit_denied: 0, errors: 0, campaigns: vec![camp], segments };
+        let seg = segment_table(std::slice::from_ref(&run));
+        assert!(seg.contains("| s | 0.10 % (0.00 % denied) of 10000 |"), "{seg}");
+        let (md, ok) = table(std::slice::from_ref(&run), &Targets::default());
+        assert!(!ok && md.contains("MISSED") && md.contains("90.00 %") && md.contains("| 120 |"), "{md}");
+        let mut good = run;
+        good.campaigns[0].flagged = 990;
+        assert!(table(&[good], &Targets::default()).1);
+    }
+}

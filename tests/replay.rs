@@ -1,0 +1,48 @@
+//! The replay CLI: one verdict per input line, in order; bad lines reported with their line
+//! number; labels copied; a summary on stderr; state carries across lines.
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+fn replay(policy: &str, input: &str) -> (String, String) {
+    let dir = std::env::temp_dir().join(format!("dg-replay-{}-{}", std::process::id(), input.len()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let pol = dir.join("p.json");
+    std::fs::write(&pol, policy).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_distill-guard"))
+        .args(["replay", "--policy"])
+        .arg(&pol)
+        .arg("-")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    std::fs::remove_dir_all(&dir).ok();
+    (String::from_utf8(out.stdout).unwrap(), String::from_utf8(out.stderr).unwrap())
+}
+
+#[test]
+fn one_verdict_per_line_with_errors_and_labels() {
+    let input = concat!(
+        r#"{"ts_ms": 1, "method": "GET", "path": "/v1/models", "headers": [["Host","a"],["User-Agent","curl/8.5.0"],["Accept","*/*"]], "label": "legit"}"#, "\n",
+        "this is not json\n",
+        "\n",
+        r#"{"ts_ms": 2, "method": "POST", "path": "/v1/messages", "headers": [["Via","1.1 squid"],["Proxy-Authorization","Basic eA=="]], "body": "{}", "label": "camp"}"#, "\n",
+    );
+    let (out, err) = replay(r#"{"thresholds": {"tag": 20, "throttle": 50, "deny": 90}}"#, input);
+    let lines: Vec<serde_json::Value> = out.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 3, "{out}");
+    assert_eq!(lines[0]["line"], 1);
+    assert_eq!(lines[0]["label"], "legit");
+    assert!(lines[0]["fp"]["hfp"].as_str().unwrap().len() == 16);
+    assert_eq!(lines[1]["line"], 2);
+    assert!(lines[1]["error"].as_str().unwrap().len() > 0);
+    assert_eq!(lines[2]["line"], 4);
+    assert_eq!(lines[2]["label"], "camp");
+    assert!(err.contains("summary: 3 records, 1 errors"), "{err}");
+    assert!(err.contains("label camp"), "{err}");
+}
