@@ -26,8 +26,14 @@ impl CountMin {
     pub fn new(depth: usize, width: usize, seed: u64) -> Self {
         let depth = depth.clamp(1, 16);
         let width = width.clamp(16, u32::MAX as usize);
-        let seeds = (0..depth as u64).map(|i| mix64(seed ^ mix64(i + 1))).collect();
-        CountMin { width: width as u32, seeds, counts: vec![0u32; depth * width].into_boxed_slice() }
+        let seeds = (0..depth as u64)
+            .map(|i| mix64(seed ^ mix64(i + 1)))
+            .collect();
+        CountMin {
+            width: width as u32,
+            seeds,
+            counts: vec![0u32; depth * width].into_boxed_slice(),
+        }
     }
 
     /// Heap bytes of a sketch of these dimensions.
@@ -48,7 +54,7 @@ impl CountMin {
     #[inline]
     fn cell(&self, row: usize, seed: u64, key: u64) -> usize {
         let h = mix64(key ^ seed);
-        row * self.width as usize + ((h >> 32) * self.width as u64 >> 32) as usize
+        row * self.width as usize + (((h >> 32) * self.width as u64) >> 32) as usize
     }
 
     /// Adds `n` occurrences of `key`.
@@ -80,7 +86,12 @@ impl CountMin {
     pub fn estimate(&self, key: u64) -> u32 {
         let mut est = u32::MAX;
         for (row, &seed) in self.seeds.iter().enumerate() {
-            est = est.min(self.counts.get(self.cell(row, seed, key)).copied().unwrap_or(0));
+            est = est.min(
+                self.counts
+                    .get(self.cell(row, seed, key))
+                    .copied()
+                    .unwrap_or(0),
+            );
         }
         est
     }
@@ -123,7 +134,10 @@ impl CountMin {
         for _ in 0..n {
             idx += r.varint("count-min index")? as usize;
             let c = r.varint("count-min count")?;
-            let cell = self.counts.get_mut(idx).ok_or(DecodeError::Invalid("count-min index"))?;
+            let cell = self
+                .counts
+                .get_mut(idx)
+                .ok_or(DecodeError::Invalid("count-min index"))?;
             *cell = cell.saturating_add(c);
         }
         Ok(())
@@ -158,10 +172,18 @@ mod tests {
 
     #[test]
     fn merge_is_addition_and_survives_encoding() {
-        let (mut a, mut b, mut all) = (CountMin::new(3, 256, 1), CountMin::new(3, 256, 1), CountMin::new(3, 256, 1));
+        let (mut a, mut b, mut all) = (
+            CountMin::new(3, 256, 1),
+            CountMin::new(3, 256, 1),
+            CountMin::new(3, 256, 1),
+        );
         for k in 0..1_000u64 {
             all.add(k % 97, 1);
-            if k % 3 == 0 { a.add(k % 97, 1) } else { b.add(k % 97, 1) }
+            if k % 3 == 0 {
+                a.add(k % 97, 1)
+            } else {
+                b.add(k % 97, 1)
+            }
         }
         let mut c = a.clone();
         c.merge(&b).unwrap();
@@ -171,7 +193,9 @@ mod tests {
         a.merge_encoded(&mut Reader::new(&buf)).unwrap();
         assert_eq!(a, all);
         assert!(a.merge(&CountMin::new(3, 256, 2)).is_err());
-        assert!(a.merge_encoded(&mut Reader::new(&buf[..buf.len() - 1])).is_err());
+        assert!(a
+            .merge_encoded(&mut Reader::new(&buf[..buf.len() - 1]))
+            .is_err());
     }
 
     #[test]

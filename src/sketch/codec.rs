@@ -136,8 +136,17 @@ mod tests {
         assert_eq!(r.u64("b").unwrap(), 42);
         assert_eq!(r.remaining(), 0);
         assert_eq!(r.u8("c"), Err(DecodeError::Truncated("c")));
-        assert_eq!(Reader::new(&[0xff; 5]).varint("v"), Err(DecodeError::Invalid("v")));
-        assert_eq!(Reader::new(&[0xff, 0xff, 0xff, 0xff, 0x7f]).varint("v"), Err(DecodeError::Invalid("v")));
-        assert_eq!(Reader::new(&[1, 2]).u32("w"), Err(DecodeError::Truncated("w")));
+        assert_eq!(
+            Reader::new(&[0xff; 5]).varint("v"),
+            Err(DecodeError::Invalid("v"))
+        );
+        assert_eq!(
+            Reader::new(&[0xff, 0xff, 0xff, 0xff, 0x7f]).varint("v"),
+            Err(DecodeError::Invalid("v"))
+        );
+        assert_eq!(
+            Reader::new(&[1, 2]).u32("w"),
+            Err(DecodeError::Truncated("w"))
+        );
     }
 }

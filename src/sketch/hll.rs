@@ -48,7 +48,7 @@ pub fn estimate_from(m: usize, inv_sum: f64, zeros: usize) -> f64 {
     }
     let raw = alpha(mf) * mf * mf / inv_sum;
     if raw <= 2.5 * mf && zeros > 0 {
-        mf * (mf / zeros as f64).ln()
+        mf * super::ln(mf / zeros as f64)
     } else {
         raw
     }
@@ -73,7 +73,10 @@ impl Hll {
     /// An empty sketch of precision `p` (clamped to `MIN_P..=MAX_P`).
     pub fn new(p: u8) -> Self {
         let p = p.clamp(MIN_P, MAX_P);
-        Hll { p, regs: vec![0u8; 1 << p].into_boxed_slice() }
+        Hll {
+            p,
+            regs: vec![0u8; 1 << p].into_boxed_slice(),
+        }
     }
 
     /// Heap bytes of a sketch of precision `p`.
@@ -167,7 +170,11 @@ fn nib(regs: &[u8], i: usize) -> u8 {
 #[inline]
 fn set_nib(regs: &mut [u8], i: usize, v: u8) {
     if let Some(b) = regs.get_mut(i / 2) {
-        *b = if i % 2 == 0 { (*b & 0xf0) | v } else { (*b & 0x0f) | (v << 4) };
+        *b = if i % 2 == 0 {
+            (*b & 0xf0) | v
+        } else {
+            (*b & 0x0f) | (v << 4)
+        };
     }
 }
 
@@ -234,6 +241,12 @@ impl SmallHll {
     /// Moves the window to `epoch` (no-op for the current or an older epoch).
     pub fn rotate(&mut self, regs: &mut [u8], epoch: u32) {
         if epoch <= self.epoch {
+            return;
+        }
+        if self.nonzero == 0 {
+            // Empty (uni is a superset of cur): nothing to move or clear.
+            self.epoch = epoch;
+            self.changed = 0;
             return;
         }
         let half = regs.len() / 2;
@@ -334,15 +347,27 @@ impl SmallHll {
 
     /// Merges an encoded delta (register max; idempotent). Peer data of the previous slot
     /// only enters `uni`; data older than that is dropped.
-    pub fn merge_encoded(&mut self, regs: &mut [u8], r: &mut Reader<'_>) -> Result<(), DecodeError> {
+    pub fn merge_encoded(
+        &mut self,
+        regs: &mut [u8],
+        r: &mut Reader<'_>,
+    ) -> Result<(), DecodeError> {
         let epoch = r.u32("hll epoch")?;
         let flags = r.u8("hll flags")?;
         if flags == 0 || flags > (CUR | PREV) {
             return Err(DecodeError::Invalid("hll flags"));
         }
         let half = regs.len() / 2;
-        let cur = if flags & CUR != 0 { Some(r.bytes(half, "hll registers")?) } else { None };
-        let prev = if flags & PREV != 0 { Some(r.bytes(half, "hll registers")?) } else { None };
+        let cur = if flags & CUR != 0 {
+            Some(r.bytes(half, "hll registers")?)
+        } else {
+            None
+        };
+        let prev = if flags & PREV != 0 {
+            Some(r.bytes(half, "hll registers")?)
+        } else {
+            None
+        };
         if let (Some(p), Some(e)) = (prev, epoch.checked_sub(1)) {
             self.merge_slot(regs, e, p);
         }
@@ -372,7 +397,10 @@ mod tests {
                         s.insert(h(i, seed));
                     }
                     let err = (s.estimate() - n as f64).abs() / n as f64;
-                    assert!(err < 3.0 * s.standard_error(), "p={p} n={n} seed={seed}: err {err:.4}");
+                    assert!(
+                        err < 3.0 * s.standard_error(),
+                        "p={p} n={n} seed={seed}: err {err:.4}"
+                    );
                 }
             }
         }
@@ -416,7 +444,11 @@ mod tests {
                 assert!(rel.abs() < 5.0 * 1.04 / 8.0, "n={n} trial={trial} est={e}");
                 total_err += rel;
             }
-            assert!((total_err / 200.0).abs() < 0.05, "n={n} bias {}", total_err / 200.0);
+            assert!(
+                (total_err / 200.0).abs() < 0.05,
+                "n={n} bias {}",
+                total_err / 200.0
+            );
         }
     }
 
@@ -450,7 +482,11 @@ mod tests {
         let p = 6;
         let n = SmallHll::bytes(p);
         let (mut ra, mut rb, mut rall) = (vec![0u8; n], vec![0u8; n], vec![0u8; n]);
-        let (mut a, mut b, mut all) = (SmallHll::default(), SmallHll::default(), SmallHll::default());
+        let (mut a, mut b, mut all) = (
+            SmallHll::default(),
+            SmallHll::default(),
+            SmallHll::default(),
+        );
         for i in 0..400u64 {
             let epoch = 3 + (i / 200) as u32;
             all.insert(&mut rall, p, epoch, h(i, 4));
@@ -472,7 +508,11 @@ mod tests {
         assert_eq!(ra, rall);
         assert_eq!(rb, rall);
         assert_eq!(a.estimate(p), all.estimate(p));
-        assert!(b.merge_encoded(&mut rb, &mut Reader::new(&[1, 0, 0])).is_err());
-        assert!(b.merge_encoded(&mut rb, &mut Reader::new(&[1, 0, 0, 0, 4])).is_err());
+        assert!(b
+            .merge_encoded(&mut rb, &mut Reader::new(&[1, 0, 0]))
+            .is_err());
+        assert!(b
+            .merge_encoded(&mut rb, &mut Reader::new(&[1, 0, 0, 0, 4]))
+            .is_err());
     }
 }

@@ -117,7 +117,10 @@ impl<E: Default + Clone> Table<E> {
         let start = self.bucket_start(key);
         let tag = tag_of(key);
         let bucket = self.words.get(start..start + WAYS)?;
-        bucket.iter().position(|&w| w >> TAG_SHIFT == tag).map(|i| start + i)
+        bucket
+            .iter()
+            .position(|&w| w >> TAG_SHIFT == tag)
+            .map(|i| start + i)
     }
 
     /// Slot index of `key`, inserting it (evicting per the module rule) when absent, and
@@ -134,14 +137,19 @@ impl<E: Default + Clone> Table<E> {
             if *w >> TAG_SHIFT == tag {
                 let hits = ((*w & HITS_MASK) + (1 << STAMP_BITS)).min(HITS_MASK);
                 // Keep the newer stamp (merges may carry older ones).
-                let stamp = if age(now_s, *w & STAMP_MASK) < (1 << (STAMP_BITS - 1)) { now } else { *w & STAMP_MASK };
+                let stamp = if age(now_s, *w & STAMP_MASK) < (1 << (STAMP_BITS - 1)) {
+                    now
+                } else {
+                    *w & STAMP_MASK
+                };
                 *w = (tag << TAG_SHIFT) | hits | stamp;
                 return Some(start + i);
             }
             let score = if *w == 0 {
                 i64::MAX
             } else {
-                age(now_s, *w & STAMP_MASK) as i64 - ((*w & HITS_MASK) >> STAMP_BITS) as i64 * self.grace
+                age(now_s, *w & STAMP_MASK) as i64
+                    - ((*w & HITS_MASK) >> STAMP_BITS) as i64 * self.grace
             };
             if score > victim_score {
                 victim = i;
@@ -153,9 +161,15 @@ impl<E: Default + Clone> Table<E> {
         }
         let idx = start + victim;
         if let Some(slot) = self.slots.get_mut(idx) {
-            *slot = Slot { key, entry: E::default() };
+            *slot = Slot {
+                key,
+                entry: E::default(),
+            };
         }
-        if let Some(regs) = self.arena.get_mut(idx * self.stride..(idx + 1) * self.stride) {
+        if let Some(regs) = self
+            .arena
+            .get_mut(idx * self.stride..(idx + 1) * self.stride)
+        {
             regs.fill(0);
         }
         self.clear_dirty(idx);
@@ -207,9 +221,10 @@ impl<E: Default + Clone> Table<E> {
                 bits &= bits - 1;
                 let stamp = (self.words.get(i).copied().unwrap_or(0) & STAMP_MASK) as u32;
                 let stride = self.stride;
-                if let (Some(slot), Some(regs)) =
-                    (self.slots.get_mut(i), self.arena.get_mut(i * stride..(i + 1) * stride))
-                {
+                if let (Some(slot), Some(regs)) = (
+                    self.slots.get_mut(i),
+                    self.arena.get_mut(i * stride..(i + 1) * stride),
+                ) {
                     f(slot.key, stamp, &mut slot.entry, regs);
                 }
             }
@@ -236,7 +251,9 @@ mod tests {
             *e = k as u32;
             regs[0] = 7;
         }
-        let found = (0..50u64).filter(|&k| t.find(mix64(k + 1)).and_then(|i| t.get(i)).map(|(e, _)| *e) == Some(k as u32));
+        let found = (0..50u64).filter(|&k| {
+            t.find(mix64(k + 1)).and_then(|i| t.get(i)).map(|(e, _)| *e) == Some(k as u32)
+        });
         assert!(found.count() >= 45);
         for k in 0..100_000u64 {
             t.upsert(mix64(k + 1_000), 11);
@@ -275,7 +292,10 @@ mod tests {
         // At t=100 key 1 is the oldest (age 100) but its grace (3 x 60) keeps it.
         t.upsert(mix64(99), 100);
         assert!(t.find(mix64(1)).is_some());
-        assert_eq!((2..=8u64).filter(|&k| t.find(mix64(k)).is_none()).count(), 1);
+        assert_eq!(
+            (2..=8u64).filter(|&k| t.find(mix64(k)).is_none()).count(),
+            1
+        );
         // Much later plain age wins again.
         for k in 200..207u64 {
             t.upsert(mix64(k), 1_000);

@@ -26,7 +26,13 @@ pub struct Window<const N: usize> {
 
 impl<const N: usize> Default for Window<N> {
     fn default() -> Self {
-        Window { slot: 0, cur: [0; N], prev: [0; N], pend: [0; N], pend_prev: [0; N] }
+        Window {
+            slot: 0,
+            cur: [0; N],
+            prev: [0; N],
+            pend: [0; N],
+            pend_prev: [0; N],
+        }
     }
 }
 
@@ -81,12 +87,12 @@ impl<const N: usize> Window<N> {
         let keep = 1.0 - frac.clamp(0.0, 1.0);
         let mut out = [0.0; N];
         if slot <= self.slot {
-            for i in 0..N {
-                out[i] = self.cur[i] as f64 + self.prev[i] as f64 * keep;
+            for ((o, &c), &p) in out.iter_mut().zip(&self.cur).zip(&self.prev) {
+                *o = c as f64 + p as f64 * keep;
             }
         } else if slot == self.slot + 1 {
-            for i in 0..N {
-                out[i] = self.cur[i] as f64 * keep;
+            for (o, &c) in out.iter_mut().zip(&self.cur) {
+                *o = c as f64 * keep;
             }
         }
         out
@@ -94,7 +100,10 @@ impl<const N: usize> Window<N> {
 
     /// True when local counts were not exported yet.
     pub fn pending(&self) -> bool {
-        self.pend.iter().chain(self.pend_prev.iter()).any(|&p| p != 0)
+        self.pend
+            .iter()
+            .chain(self.pend_prev.iter())
+            .any(|&p| p != 0)
     }
 
     /// Appends the slot and the unexported local counts, and marks them exported.
@@ -128,7 +137,7 @@ impl<const N: usize> Window<N> {
 #[inline]
 pub fn linear_count64(set: u32) -> f64 {
     let zeros = (64.0 - set.min(64) as f64).max(0.5);
-    64.0 * (64.0 / zeros).ln()
+    64.0 * super::ln(64.0 / zeros)
 }
 
 /// A 64-bit linear-counting bitmap for the current and the previous slot.
@@ -256,11 +265,19 @@ mod tests {
 
     #[test]
     fn window_delta_exchange_counts_each_increment_once() {
-        let (mut a, mut b, mut all) = (Window::<2>::default(), Window::<2>::default(), Window::<2>::default());
+        let (mut a, mut b, mut all) = (
+            Window::<2>::default(),
+            Window::<2>::default(),
+            Window::<2>::default(),
+        );
         for t in 0..300u32 {
             let slot = 10 + t / 100;
             all.add(slot, [1, t % 2]);
-            if t % 3 == 0 { a.add(slot, [1, t % 2]) } else { b.add(slot, [1, t % 2]) }
+            if t % 3 == 0 {
+                a.add(slot, [1, t % 2])
+            } else {
+                b.add(slot, [1, t % 2])
+            }
             if t % 7 == 6 || t == 299 {
                 let (mut da, mut db) = (Vec::new(), Vec::new());
                 a.encode(&mut da);
@@ -282,7 +299,11 @@ mod tests {
         for i in 0..20u64 {
             let h = mix64(i + 1);
             all.insert(7, h);
-            if i % 2 == 0 { a.insert(7, h) } else { b.insert(7, h) };
+            if i % 2 == 0 {
+                a.insert(7, h)
+            } else {
+                b.insert(7, h)
+            };
         }
         let e = all.union_estimate(7);
         assert!((e - 20.0).abs() < 6.0, "{e}");

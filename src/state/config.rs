@@ -114,14 +114,42 @@ impl StateConfig {
     pub fn validate(&self, path: &str, e: &mut Errors) {
         e.range(&format!("{path}.window_s"), self.window_s, 60, 604_800);
         e.range(&format!("{path}.rate_slot_s"), self.rate_slot_s, 1, 3_600);
-        e.range(&format!("{path}.sync_bucket_s"), self.sync_bucket_s, 1, 3_600);
-        e.range(&format!("{path}.precision"), self.precision, 4, crate::sketch::hll::SMALL_MAX_P);
-        e.range(&format!("{path}.global_precision"), self.global_precision, crate::sketch::hll::MIN_P, crate::sketch::hll::MAX_P);
+        e.range(
+            &format!("{path}.sync_bucket_s"),
+            self.sync_bucket_s,
+            1,
+            3_600,
+        );
+        e.range(
+            &format!("{path}.precision"),
+            self.precision,
+            4,
+            crate::sketch::hll::SMALL_MAX_P,
+        );
+        e.range(
+            &format!("{path}.global_precision"),
+            self.global_precision,
+            crate::sketch::hll::MIN_P,
+            crate::sketch::hll::MAX_P,
+        );
         if ![1u8, 2, 4, 8].contains(&self.template_bands) {
-            e.push(format!("{path}.template_bands"), format!("must be 1, 2, 4 or 8, got {}", self.template_bands));
+            e.push(
+                format!("{path}.template_bands"),
+                format!("must be 1, 2, 4 or 8, got {}", self.template_bands),
+            );
         }
-        e.range(&format!("{path}.min_requests"), self.min_requests, 1, 1_000_000);
-        e.range(&format!("{path}.light_max_requests"), self.light_max_requests, 1, 1_000_000);
+        e.range(
+            &format!("{path}.min_requests"),
+            self.min_requests,
+            1,
+            1_000_000,
+        );
+        e.range(
+            &format!("{path}.light_max_requests"),
+            self.light_max_requests,
+            1,
+            1_000_000,
+        );
         let c = &self.capacity;
         for (name, v) in [
             ("accounts", c.accounts),
@@ -159,7 +187,10 @@ impl StateConfig {
             + table_bytes::<FpPrefixE>(c.fp_prefixes, p)
             + table_bytes::<FpAsnE>(c.fp_asns, p)
             + table_bytes::<TemplateE>(c.templates, p)
-            + 2 * Hll::bytes_for(self.global_precision.clamp(crate::sketch::hll::MIN_P, crate::sketch::hll::MAX_P))
+            + 2 * Hll::bytes_for(
+                self.global_precision
+                    .clamp(crate::sketch::hll::MIN_P, crate::sketch::hll::MAX_P),
+            )
     }
 }
 
@@ -183,7 +214,9 @@ mod tests {
         ] {
             assert!(s.contains(want), "missing {want:?} in {s}");
         }
-        let s = Policy::from_json(r#"{"state": {"capacty": {}}}"#).unwrap_err().to_string();
+        let s = Policy::from_json(r#"{"state": {"capacty": {}}}"#)
+            .unwrap_err()
+            .to_string();
         assert!(s.contains("state.capacty: unknown field"), "{s}");
     }
 
@@ -198,6 +231,13 @@ mod tests {
         let mut wide = d.clone();
         wide.precision = 8;
         assert!(wide.memory_bound() > b);
-        assert_eq!(StateConfig { enabled: false, ..d }.memory_bound(), 0);
+        assert_eq!(
+            StateConfig {
+                enabled: false,
+                ..d
+            }
+            .memory_bound(),
+            0
+        );
     }
 }

@@ -152,7 +152,11 @@ pub struct Encoder<'a> {
 impl<'a> Encoder<'a> {
     /// Appends a record body to `out`; the caller writes `mask` before it.
     pub fn new(out: &'a mut Vec<u8>) -> Self {
-        Encoder { out, mask: 0, bit: 1 }
+        Encoder {
+            out,
+            mask: 0,
+            bit: 1,
+        }
     }
 
     fn next(&mut self, pending: bool) -> bool {
@@ -195,7 +199,12 @@ pub struct Decoder<'r, 'a> {
 impl<'r, 'a> Decoder<'r, 'a> {
     /// A decoder for a record whose parts are named by `mask`.
     pub fn new(r: &'r mut Reader<'a>, mask: u8) -> Self {
-        Decoder { r, mask, bit: 1, err: None }
+        Decoder {
+            r,
+            mask,
+            bit: 1,
+            err: None,
+        }
     }
 
     fn next(&mut self) -> bool {

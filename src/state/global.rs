@@ -18,8 +18,18 @@ pub struct WindowedHll {
 impl WindowedHll {
     /// An empty sketch of precision `p` (unallocated when not `enabled`).
     pub fn new(p: u8, enabled: bool) -> Self {
-        let (cur, uni) = if enabled { (Hll::new(p), Hll::new(p)) } else { (Hll::new(0), Hll::new(0)) };
-        WindowedHll { epoch: 0, cur, uni, changed: false, enabled }
+        let (cur, uni) = if enabled {
+            (Hll::new(p), Hll::new(p))
+        } else {
+            (Hll::new(0), Hll::new(0))
+        };
+        WindowedHll {
+            epoch: 0,
+            cur,
+            uni,
+            changed: false,
+            enabled,
+        }
     }
 
     /// Heap bytes allocated.

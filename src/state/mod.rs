@@ -116,7 +116,14 @@ impl Derived {
         let window_ms = cfg.window_s.max(1) as u64 * 1000;
         let sync_ms = cfg.sync_bucket_s.max(1) as u64 * 1000;
         let mut shape = seeds.of(dom::SHAPE) ^ wire::VERSION as u64;
-        for v in [p as u64, cfg.global_precision as u64, window_ms, rate_ms, sync_ms, bands as u64] {
+        for v in [
+            p as u64,
+            cfg.global_precision as u64,
+            window_ms,
+            rate_ms,
+            sync_ms,
+            bands as u64,
+        ] {
             shape = crate::sketch::mix64(shape ^ v);
         }
         Derived {
@@ -138,8 +145,13 @@ impl Derived {
     /// Table key of band `b` of template SimHash `t`.
     #[inline]
     fn band_key(&self, t: u64, b: usize) -> u64 {
-        let value = if self.band_bits >= 64 { t } else { (t >> (b as u32 * self.band_bits)) & ((1u64 << self.band_bits) - 1) };
-        self.seeds.hash(dom::TEMPLATE, value ^ ((b as u64 + 1) << 58))
+        let value = if self.band_bits >= 64 {
+            t
+        } else {
+            (t >> (b as u32 * self.band_bits)) & ((1u64 << self.band_bits) - 1)
+        };
+        self.seeds
+            .hash(dom::TEMPLATE, value ^ ((b as u64 + 1) << 58))
     }
 }
 
@@ -158,7 +170,14 @@ impl Clock {
     fn at(now_ms: u64, d: &Derived) -> Self {
         let (rate, rate_frac) = slot_of(now_ms, d.rate_ms);
         let (win, win_frac) = slot_of(now_ms, d.window_ms);
-        Clock { now_s: (now_ms / 1000) as u32, rate, rate_frac, win, win_frac, sync: (now_ms / d.sync_ms) as u32 }
+        Clock {
+            now_s: (now_ms / 1000) as u32,
+            rate,
+            rate_frac,
+            win,
+            win_frac,
+            sync: (now_ms / d.sync_ms) as u32,
+        }
     }
 }
 
@@ -234,7 +253,11 @@ impl fmt::Debug for State {
 /// A table for `cfg`: entries earn a twelfth of the window as eviction grace per repeat
 /// touch (five minutes for an hour), up to a quarter of the window.
 fn table<E: Entry>(cap: u32, cfg: &StateConfig, p: u8) -> Table<E> {
-    let cap = if cfg.enabled { cap.min(MAX_CAPACITY) as usize } else { 0 };
+    let cap = if cfg.enabled {
+        cap.min(MAX_CAPACITY) as usize
+    } else {
+        0
+    };
     Table::new(cap, E::HLLS * SmallHll::bytes(p), cfg.window_s / 12)
 }
 
@@ -360,8 +383,12 @@ impl State {
             out.fp = Some(i);
         }
         if let Some(m) = k.member {
-            out.ja4 = k.ja4.and_then(|key| accounts_only(&mut self.ja4s, key, t, p, m));
-            out.asn = k.asn.and_then(|key| accounts_only(&mut self.asns, key, t, p, m));
+            out.ja4 = k
+                .ja4
+                .and_then(|key| accounts_only(&mut self.ja4s, key, t, p, m));
+            out.asn = k
+                .asn
+                .and_then(|key| accounts_only(&mut self.asns, key, t, p, m));
         }
         if let Some(key) = k.prefix {
             if let Some((i, e, regs)) = touch(&mut self.prefixes, key, t.now_s) {
@@ -415,7 +442,10 @@ impl State {
         let min = self.d.min_requests;
         let per_min = self.d.per_minute;
         if let Some((e, _)) = s.account.and_then(|i| self.accounts.get(i)) {
-            lv.set(Signal::RateAccount, e.rate.sliding(t.rate, t.rate_frac)[0] * per_min);
+            lv.set(
+                Signal::RateAccount,
+                e.rate.sliding(t.rate, t.rate_frac)[0] * per_min,
+            );
             if o.prefix.is_some() {
                 lv.set(Signal::AccountIpChurn, e.ips.union_estimate(t.win));
             }
@@ -425,22 +455,43 @@ impl State {
             }
         }
         if let Some((e, regs)) = s.fp.and_then(|i| self.fps.get(i)) {
-            lv.set(Signal::ClusterAccountsPerFp, e.accounts.estimate_at(regs, p, t.win));
-            lv.set(Signal::RateFp, e.rate.sliding(t.rate, t.rate_frac)[0] * per_min);
+            lv.set(
+                Signal::ClusterAccountsPerFp,
+                e.accounts.estimate_at(regs, p, t.win),
+            );
+            lv.set(
+                Signal::RateFp,
+                e.rate.sliding(t.rate, t.rate_frac)[0] * per_min,
+            );
         }
         if let Some((e, regs)) = s.ja4.and_then(|i| self.ja4s.get(i)) {
-            lv.set(Signal::ClusterAccountsPerJa4, e.accounts.estimate_at(regs, p, t.win));
+            lv.set(
+                Signal::ClusterAccountsPerJa4,
+                e.accounts.estimate_at(regs, p, t.win),
+            );
         }
         if let Some((e, regs)) = s.asn.and_then(|i| self.asns.get(i)) {
-            lv.set(Signal::ClusterAccountsPerAsn, e.accounts.estimate_at(regs, p, t.win));
+            lv.set(
+                Signal::ClusterAccountsPerAsn,
+                e.accounts.estimate_at(regs, p, t.win),
+            );
         }
         if let Some((e, regs)) = s.prefix.and_then(|i| self.prefixes.get(i)) {
-            lv.set(Signal::ClusterAccountsPerPrefix, e.accounts.estimate_at(regs, p, t.win));
-            lv.set(Signal::RatePrefix, e.rate.sliding(t.rate, t.rate_frac)[0] * per_min);
+            lv.set(
+                Signal::ClusterAccountsPerPrefix,
+                e.accounts.estimate_at(regs, p, t.win),
+            );
+            lv.set(
+                Signal::RatePrefix,
+                e.rate.sliding(t.rate, t.rate_frac)[0] * per_min,
+            );
         }
         let mut share = None;
         if let Some((e, regs)) = s.fp_prefix.and_then(|i| self.fp_prefixes.get(i)) {
-            lv.set(Signal::ClusterAccountsPerFpPrefix, e.accounts.estimate_at(regs, p, t.win));
+            lv.set(
+                Signal::ClusterAccountsPerFpPrefix,
+                e.accounts.estimate_at(regs, p, t.win),
+            );
             let [n, el] = e.share.sliding(t.win, t.win_frac);
             if n >= min {
                 max_into(&mut share, el / n);
@@ -453,7 +504,12 @@ impl State {
             lv.set(Signal::ClusterLightAccountsPerFpAsn, (all - heavy).max(0.0));
         }
         let (mut accounts, mut sync) = (None, None);
-        for (e, regs) in s.templates.iter().flatten().filter_map(|&i| self.templates.get(i)) {
+        for (e, regs) in s
+            .templates
+            .iter()
+            .flatten()
+            .filter_map(|&i| self.templates.get(i))
+        {
             max_into(&mut accounts, e.accounts.estimate_at(regs, p, t.win));
             max_into(&mut sync, e.sync.max_estimate(t.sync));
             let [n, el] = e.share.sliding(t.win, t.win_frac);

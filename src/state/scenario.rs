@@ -67,7 +67,8 @@ fn events(campaign_fp: u64, pool_prefixes: u64, pool_asns: u64) -> Vec<Ev> {
     // Browser crowd: 3000 accounts, one fingerprint, home prefixes on 10 ISPs.
     for a in 0..3_000u64 {
         let prefix = 1_000_000 + rng.below(2_000_000);
-        let asn = [7922, 7922, 7922, 701, 701, 20115, 22773, 3320, 2856, 5089][rng.below(10) as usize];
+        let asn =
+            [7922, 7922, 7922, 701, 701, 20115, 22773, 3320, 2856, 5089][rng.below(10) as usize];
         for _ in 0..volume(&mut rng, 0.3) {
             let o = Observation {
                 now_ms: T0 + rng.below(HOUR),
@@ -86,8 +87,16 @@ fn events(campaign_fp: u64, pool_prefixes: u64, pool_asns: u64) -> Vec<Ev> {
     // repeats its own template.
     for a in 10_000..11_500u64 {
         let cloud = rng.chance(0.4);
-        let prefix = if cloud { 5_000 + rng.below(300) } else { 3_000_000 + rng.below(2_000_000) };
-        let asn = if cloud { 16509 } else { 7922 + rng.below(30) as u32 };
+        let prefix = if cloud {
+            5_000 + rng.below(300)
+        } else {
+            3_000_000 + rng.below(2_000_000)
+        };
+        let asn = if cloud {
+            16509
+        } else {
+            7922 + rng.below(30) as u32
+        };
         let app = rng.next();
         for _ in 0..volume(&mut rng, 0.7) {
             let o = Observation {
@@ -152,7 +161,10 @@ fn run(campaign_fp: u64, pool_prefixes: u64, pool_asns: u64) -> Vec<(Who, f64, f
     let policy = Policy::default();
     let weights = Weights::new(&policy);
     let mut state = State::new(&policy.state);
-    let mut tally: Vec<(Who, u64, u64, f64)> = [Who::Browser, Who::Sdk, Who::Nat, Who::Campaign].iter().map(|&w| (w, 0, 0, 0.0)).collect();
+    let mut tally: Vec<(Who, u64, u64, f64)> = [Who::Browser, Who::Sdk, Who::Nat, Who::Campaign]
+        .iter()
+        .map(|&w| (w, 0, 0, 0.0))
+        .collect();
     for ev in events(campaign_fp, pool_prefixes, pool_asns) {
         let mut lv = Levels::default();
         state.observe(&ev.obs, &mut lv);
@@ -165,8 +177,14 @@ fn run(campaign_fp: u64, pool_prefixes: u64, pool_asns: u64) -> Vec<(Who, f64, f
         }
         let (score, reasons, _) = weights.score(&fired);
         if std::env::var_os("SCENARIO_DEBUG").is_some() {
-            let rs: Vec<String> = reasons.iter().map(|r| format!("{}={:.0}", r.signal.code(), r.points)).collect();
-            let lvs: Vec<String> = lv.iter().map(|(s, v)| format!("{}={v:.1}", s.code())).collect();
+            let rs: Vec<String> = reasons
+                .iter()
+                .map(|r| format!("{}={:.0}", r.signal.code(), r.points))
+                .collect();
+            let lvs: Vec<String> = lv
+                .iter()
+                .map(|(s, v)| format!("{}={v:.1}", s.code()))
+                .collect();
             if ev.who != Who::Campaign && score as u32 >= policy.thresholds.tag {
                 eprintln!("{:?} {score} {} | {}", ev.who, rs.join(" "), lvs.join(" "));
             }
@@ -177,12 +195,18 @@ fn run(campaign_fp: u64, pool_prefixes: u64, pool_asns: u64) -> Vec<(Who, f64, f
             row.3 += score as f64;
         }
     }
-    tally.into_iter().map(|(w, n, tagged, sum)| (w, tagged as f64 / n.max(1) as f64, sum / n.max(1) as f64)).collect()
+    tally
+        .into_iter()
+        .map(|(w, n, tagged, sum)| (w, tagged as f64 / n.max(1) as f64, sum / n.max(1) as f64))
+        .collect()
 }
 
 fn check(rows: &[(Who, f64, f64)]) {
     for &(who, tagged, mean) in rows {
-        eprintln!("{who:?}: tagged {:.1}%, mean state score {mean:.1}", tagged * 100.0);
+        eprintln!(
+            "{who:?}: tagged {:.1}%, mean state score {mean:.1}",
+            tagged * 100.0
+        );
     }
     for &(who, tagged, _) in rows {
         if who == Who::Campaign {

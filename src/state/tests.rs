@@ -7,18 +7,19 @@ const MIN: u64 = 60_000;
 const T0: u64 = 1_700_000_000_000;
 
 fn small_cfg() -> StateConfig {
-    let mut c = StateConfig::default();
-    c.capacity = Capacity {
-        accounts: 4096,
-        fingerprints: 1024,
-        ja4s: 512,
-        prefixes: 2048,
-        asns: 512,
-        fp_prefixes: 2048,
-        fp_asns: 1024,
-        templates: 4096,
-    };
-    c
+    StateConfig {
+        capacity: Capacity {
+            accounts: 4096,
+            fingerprints: 1024,
+            ja4s: 512,
+            prefixes: 2048,
+            asns: 512,
+            fp_prefixes: 2048,
+            fp_asns: 1024,
+            templates: 4096,
+        },
+        ..StateConfig::default()
+    }
 }
 
 fn obs(now_ms: u64, account: u64, hfp: u64, prefix: u64) -> Observation {
@@ -42,12 +43,27 @@ fn measured(s: &State, o: &Observation) -> Vec<(Signal, f64)> {
 
 #[test]
 fn allocated_bytes_equal_the_memory_bound() {
-    for cfg in [StateConfig::default(), small_cfg(), StateConfig { precision: 9, global_precision: 16, ..small_cfg() }] {
+    for cfg in [
+        StateConfig::default(),
+        small_cfg(),
+        StateConfig {
+            precision: 9,
+            global_precision: 16,
+            ..small_cfg()
+        },
+    ] {
         let s = State::new(&cfg);
         assert_eq!(s.allocated_bytes() + OVERHEAD_BYTES, cfg.memory_bound());
     }
-    assert!(std::mem::size_of::<State>() <= OVERHEAD_BYTES / 2, "{}", std::mem::size_of::<State>());
-    let off = StateConfig { enabled: false, ..StateConfig::default() };
+    assert!(
+        std::mem::size_of::<State>() <= OVERHEAD_BYTES / 2,
+        "{}",
+        std::mem::size_of::<State>()
+    );
+    let off = StateConfig {
+        enabled: false,
+        ..StateConfig::default()
+    };
     let mut s = State::new(&off);
     assert_eq!(s.allocated_bytes(), 0);
     let mut lv = Levels::default();
@@ -79,7 +95,13 @@ fn account_rate_churn_and_elicitation_share() {
     assert_eq!(get(Signal::AccountIpChurn), Some(churn));
     // An account with fewer than `min_requests` has no share yet.
     let mut lv = Levels::default();
-    s.observe(&Observation { elicitation: true, ..obs(T0, 8, 1, 5) }, &mut lv);
+    s.observe(
+        &Observation {
+            elicitation: true,
+            ..obs(T0, 8, 1, 5)
+        },
+        &mut lv,
+    );
     assert_eq!(lv.get(Signal::AccountElicitationShare), None);
 }
 
@@ -101,7 +123,12 @@ fn cluster_counts_and_lightness() {
         }
     }
     let lv = measured(&s, &obs(t, 1000, 42, 77));
-    let get = |sig| lv.iter().find(|(s, _)| *s == sig).map(|x| x.1).unwrap_or(f64::NAN);
+    let get = |sig| {
+        lv.iter()
+            .find(|(s, _)| *s == sig)
+            .map(|x| x.1)
+            .unwrap_or(f64::NAN)
+    };
     let all = get(Signal::ClusterAccountsPerFp);
     assert!((all - 180.0).abs() < 180.0 * 0.4, "{all}");
     assert!((get(Signal::ClusterAccountsPerFpPrefix) - 180.0).abs() < 180.0 * 0.4);
@@ -134,25 +161,46 @@ fn templates_cluster_near_duplicates_and_synchrony() {
     // 40 accounts send near-duplicates of one template, spread over 40 minutes.
     for a in 0..40u64 {
         t += MIN;
-        let o = Observation { template: Some(near(base, (a % 4) as u32, a)), ..obs(t, 100 + a, 1, a) };
+        let o = Observation {
+            template: Some(near(base, (a % 4) as u32, a)),
+            ..obs(t, 100 + a, 1, a)
+        };
         s.observe(&o, &mut Levels::default());
     }
     // 40 other accounts send unrelated templates.
     for a in 0..40u64 {
-        let o = Observation { template: Some(mix64(a + 999)), ..obs(t, 500 + a, 1, a) };
+        let o = Observation {
+            template: Some(mix64(a + 999)),
+            ..obs(t, 500 + a, 1, a)
+        };
         s.observe(&o, &mut Levels::default());
     }
     let mut lv = Levels::default();
-    s.observe(&Observation { template: Some(near(base, 2, 7777)), ..obs(t, 1, 1, 1) }, &mut lv);
+    s.observe(
+        &Observation {
+            template: Some(near(base, 2, 7777)),
+            ..obs(t, 1, 1, 1)
+        },
+        &mut lv,
+    );
     let acc = lv.get(Signal::ClusterAccountsPerTemplate).unwrap();
     assert!(acc > 25.0, "{acc}");
     assert!(lv.get(Signal::ClusterSynchrony).unwrap() < 4.0);
     let mut lv = Levels::default();
-    s.observe(&Observation { template: Some(mix64(424242)), ..obs(t, 2, 1, 1) }, &mut lv);
+    s.observe(
+        &Observation {
+            template: Some(mix64(424242)),
+            ..obs(t, 2, 1, 1)
+        },
+        &mut lv,
+    );
     assert!(lv.get(Signal::ClusterAccountsPerTemplate).unwrap() < 3.0);
     // 25 accounts send the template within five seconds: synchronized.
     for a in 0..25u64 {
-        let o = Observation { template: Some(base), ..obs(t + 10 * MIN + a * 200, 900 + a, 1, a) };
+        let o = Observation {
+            template: Some(base),
+            ..obs(t + 10 * MIN + a * 200, 900 + a, 1, a)
+        };
         lv = Levels::default();
         s.observe(&o, &mut lv);
     }
@@ -166,12 +214,24 @@ fn cluster_elicitation_share_needs_min_requests() {
     let mut lv = Levels::default();
     for i in 0..9u64 {
         lv = Levels::default();
-        s.observe(&Observation { elicitation: true, ..obs(T0 + i, i, 5, 6) }, &mut lv);
+        s.observe(
+            &Observation {
+                elicitation: true,
+                ..obs(T0 + i, i, 5, 6)
+            },
+            &mut lv,
+        );
     }
     assert_eq!(lv.get(Signal::ClusterElicitationShare), None);
     for i in 9..20u64 {
         lv = Levels::default();
-        s.observe(&Observation { elicitation: i % 4 != 0, ..obs(T0 + i, i, 5, 6) }, &mut lv);
+        s.observe(
+            &Observation {
+                elicitation: i % 4 != 0,
+                ..obs(T0 + i, i, 5, 6)
+            },
+            &mut lv,
+        );
     }
     let share = lv.get(Signal::ClusterElicitationShare).unwrap();
     assert!((share - 18.0 / 20.0).abs() < 1e-9, "{share}");
@@ -190,7 +250,11 @@ fn traffic(n: u64, minutes: u64, seed: u64) -> Vec<Observation> {
                 ja4: Some((r >> 16) % 20),
                 prefix: Some(if hot { (r >> 20) % 8 } else { (r >> 20) % 200 }),
                 asn: Some(((r >> 32) % 40) as u32),
-                template: Some(if hot { near(777, ((r >> 40) % 3) as u32, r) } else { mix64(r % 400) }),
+                template: Some(if hot {
+                    near(777, ((r >> 40) % 3) as u32, r)
+                } else {
+                    mix64(r % 400)
+                }),
                 elicitation: hot && (r >> 50) % 4 != 0,
             }
         })
@@ -201,7 +265,16 @@ fn traffic(n: u64, minutes: u64, seed: u64) -> Vec<Observation> {
 fn roomy_cfg() -> StateConfig {
     let c = 65_536;
     StateConfig {
-        capacity: Capacity { accounts: c, fingerprints: c, ja4s: c, prefixes: c, asns: c, fp_prefixes: c, fp_asns: c, templates: c },
+        capacity: Capacity {
+            accounts: c,
+            fingerprints: c,
+            ja4s: c,
+            prefixes: c,
+            asns: c,
+            fp_prefixes: c,
+            fp_asns: c,
+            templates: c,
+        },
         ..StateConfig::default()
     }
 }
@@ -231,7 +304,10 @@ fn workers_exchanging_deltas_agree_with_one_state() {
     let now = obs.last().map_or(T0, |o| o.now_ms);
     let mut compared = 0;
     for probe in traffic(300, 1, 2) {
-        let probe = Observation { now_ms: now, ..probe };
+        let probe = Observation {
+            now_ms: now,
+            ..probe
+        };
         let want = measured(&single, &probe);
         for w in &workers {
             let got = measured(w, &probe);
@@ -253,7 +329,13 @@ fn workers_exchanging_deltas_agree_with_one_state() {
     let aa = single.active_accounts(now);
     // 100 hot and 2000 cold accounts (the generator's residues).
     assert!((aa - 2_100.0).abs() < 2_100.0 * 0.06, "{aa}");
-    assert_eq!(workers.iter().map(|w| w.active_accounts(now)).fold(0.0, f64::max), aa);
+    assert_eq!(
+        workers
+            .iter()
+            .map(|w| w.active_accounts(now))
+            .fold(0.0, f64::max),
+        aa
+    );
 }
 
 #[test]
@@ -268,9 +350,18 @@ fn exports_are_deterministic_and_empty_when_nothing_changed() {
     assert_eq!(da, b.export_delta());
     let empty = a.export_delta();
     assert_eq!(empty.len(), 4 + 1 + 8 + 1 + 8 * 4);
-    let mut c = State::new(&StateConfig { seed: 99, ..cfg.clone() });
+    let mut c = State::new(&StateConfig {
+        seed: 99,
+        ..cfg.clone()
+    });
     assert!(c.merge_bytes(&da).is_err());
-    let mut d = State::new(&StateConfig { capacity: Capacity { templates: 0, ..cfg.capacity }, ..cfg });
+    let mut d = State::new(&StateConfig {
+        capacity: Capacity {
+            templates: 0,
+            ..cfg.capacity
+        },
+        ..cfg
+    });
     d.merge_bytes(&da).unwrap();
 }
 
@@ -287,11 +378,19 @@ fn corrupt_deltas_are_errors_and_change_nothing() {
     for o in data.iter().take(100) {
         dst.observe(o, &mut Levels::default());
     }
-    let probe = |s: &State| data.iter().step_by(7).map(|o| measured(s, o)).collect::<Vec<_>>();
+    let probe = |s: &State| {
+        data.iter()
+            .step_by(7)
+            .map(|o| measured(s, o))
+            .collect::<Vec<_>>()
+    };
     let before = probe(&dst);
     let mut errors = 0;
     let step = good.len() / 150 + 1;
-    let cuts: Vec<usize> = (0..good.len()).step_by(step).chain(good.len() - 20..good.len()).collect();
+    let cuts: Vec<usize> = (0..good.len())
+        .step_by(step)
+        .chain(good.len() - 20..good.len())
+        .collect();
     for &cut in &cuts {
         errors += usize::from(dst.merge_bytes(&good[..cut]).is_err());
     }
@@ -315,7 +414,6 @@ fn corrupt_deltas_are_errors_and_change_nothing() {
     dst.merge_bytes(&good).unwrap();
     assert_ne!(probe(&dst), before);
 }
-
 
 proptest::proptest! {
     #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2_000))]

@@ -63,14 +63,21 @@ fn export_table<E: Entry>(t: &mut Table<E>, out: &mut Vec<u8>) {
     }
 }
 
-fn merge_table<E: Entry>(t: &mut Table<E>, hll_bytes: usize, r: &mut Reader<'_>, apply: bool) -> Result<(), DecodeError> {
+fn merge_table<E: Entry>(
+    t: &mut Table<E>,
+    hll_bytes: usize,
+    r: &mut Reader<'_>,
+    apply: bool,
+) -> Result<(), DecodeError> {
     let stride = E::HLLS * hll_bytes;
     let count = r.u32("record count")?;
     if count as usize > r.remaining() / 13 {
         return Err(DecodeError::Invalid("record count"));
     }
     let mut scratch_regs = [0u8; MAX_STRIDE];
-    let scratch_regs = scratch_regs.get_mut(..stride).ok_or(DecodeError::Invalid("stride"))?;
+    let scratch_regs = scratch_regs
+        .get_mut(..stride)
+        .ok_or(DecodeError::Invalid("stride"))?;
     for _ in 0..count {
         let key = r.u64("record key")?;
         let stamp = r.u32("record stamp")?;
@@ -132,7 +139,9 @@ impl State {
             return Err(DecodeError::Invalid("version"));
         }
         if r.u64("shape")? != self.d.shape {
-            return Err(DecodeError::Invalid("shape (seed, precision, windows or bands differ)"));
+            return Err(DecodeError::Invalid(
+                "shape (seed, precision, windows or bands differ)",
+            ));
         }
         match r.u8("global flag")? {
             0 => {}
