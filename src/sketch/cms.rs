@@ -3,7 +3,7 @@
 //! by at most `e * total / width` with probability `1 - exp(-depth)`.
 //!
 //! Merge is element-wise addition, so a sketch of the union of two streams is the sum of
-//! their sketches; [`CountMin::take_delta`]-style bookkeeping (what changed since the last
+//! their sketches; delta bookkeeping (what changed since the last
 //! exchange) is left to the caller. Conservative update ([`CountMin::add_conservative`])
 //! lowers over-estimates but is then no longer a linear sketch: sums of conservatively
 //! updated sketches are still upper bounds, but no longer equal to one sketch of the union.

@@ -12,6 +12,7 @@
 pub mod cms;
 pub mod codec;
 pub mod hll;
+pub mod small_hll;
 pub mod table;
 pub mod window;
 

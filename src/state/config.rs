@@ -7,7 +7,8 @@ use serde::{Deserialize, Serialize};
 use super::entries::{AccountE, AccountsE, AccountsRateE, FpAsnE, FpPrefixE, TemplateE};
 use super::Entry;
 use crate::policy::Errors;
-use crate::sketch::hll::{Hll, SmallHll};
+use crate::sketch::hll::Hll;
+use crate::sketch::small_hll::SmallHll;
 use crate::sketch::table::Table;
 
 /// Bytes added to the computed tables and sketches in [`StateConfig::memory_bound`]: the
@@ -124,7 +125,7 @@ impl StateConfig {
             &format!("{path}.precision"),
             self.precision,
             4,
-            crate::sketch::hll::SMALL_MAX_P,
+            crate::sketch::small_hll::SMALL_MAX_P,
         );
         e.range(
             &format!("{path}.global_precision"),
@@ -178,7 +179,9 @@ impl StateConfig {
     /// Heap bytes of the preallocated tables and sketches (the bound without overhead).
     pub(crate) fn table_bytes(&self) -> usize {
         let c = &self.capacity;
-        let p = self.precision.clamp(4, crate::sketch::hll::SMALL_MAX_P);
+        let p = self
+            .precision
+            .clamp(4, crate::sketch::small_hll::SMALL_MAX_P);
         table_bytes::<AccountE>(c.accounts, p)
             + table_bytes::<AccountsRateE>(c.fingerprints, p)
             + table_bytes::<AccountsE>(c.ja4s, p)

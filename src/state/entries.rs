@@ -7,7 +7,7 @@
 //! in visiting order. Nothing here knows about keys, time or signals.
 
 use crate::sketch::codec::{DecodeError, Reader};
-use crate::sketch::hll::SmallHll;
+use crate::sketch::small_hll::SmallHll;
 use crate::sketch::window::{Bits, Window};
 
 /// Something that walks the parts of an entry.

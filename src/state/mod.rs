@@ -29,6 +29,7 @@
 mod config;
 mod entries;
 mod global;
+mod levels;
 pub mod wire;
 
 #[cfg(test)]
@@ -41,11 +42,12 @@ use std::fmt;
 pub use config::{Capacity, StateConfig, MAX_CAPACITY, OVERHEAD_BYTES};
 use entries::{AccountE, AccountsE, AccountsRateE, Entry, FpAsnE, FpPrefixE, TemplateE};
 use global::WindowedHll;
+use levels::{Clock, Keys, Touched};
 
-use crate::signal::{Levels, Signal};
-use crate::sketch::hll::SmallHll;
+use crate::signal::Levels;
+use crate::sketch::small_hll::SmallHll;
 use crate::sketch::table::Table;
-use crate::sketch::{slot_of, Seeds};
+use crate::sketch::Seeds;
 
 /// What one request contributes to state; every key is already hashed.
 #[derive(Debug, Clone, Copy, Default)]
@@ -107,7 +109,9 @@ struct Derived {
 impl Derived {
     fn new(cfg: &StateConfig) -> Self {
         let seeds = Seeds::new(cfg.seed as u64);
-        let p = cfg.precision.clamp(4, crate::sketch::hll::SMALL_MAX_P);
+        let p = cfg
+            .precision
+            .clamp(4, crate::sketch::small_hll::SMALL_MAX_P);
         let bands = match cfg.template_bands {
             1 | 2 | 4 | 8 => cfg.template_bands as usize,
             _ => 4,
@@ -155,77 +159,6 @@ impl Derived {
     }
 }
 
-/// Slot numbers of one instant.
-#[derive(Debug, Clone, Copy)]
-struct Clock {
-    now_s: u32,
-    rate: u32,
-    rate_frac: f64,
-    win: u32,
-    win_frac: f64,
-    sync: u32,
-}
-
-impl Clock {
-    fn at(now_ms: u64, d: &Derived) -> Self {
-        let (rate, rate_frac) = slot_of(now_ms, d.rate_ms);
-        let (win, win_frac) = slot_of(now_ms, d.window_ms);
-        Clock {
-            now_s: (now_ms / 1000) as u32,
-            rate,
-            rate_frac,
-            win,
-            win_frac,
-            sync: (now_ms / d.sync_ms) as u32,
-        }
-    }
-}
-
-/// Slots an observation touched (or, when measuring only, found).
-#[derive(Debug, Clone, Copy, Default)]
-struct Touched {
-    account: Option<usize>,
-    fp: Option<usize>,
-    ja4: Option<usize>,
-    prefix: Option<usize>,
-    asn: Option<usize>,
-    fp_prefix: Option<usize>,
-    fp_asn: Option<usize>,
-    templates: [Option<usize>; MAX_BANDS],
-}
-
-/// Table keys of an observation.
-#[derive(Debug, Clone, Copy)]
-struct Keys {
-    account: Option<u64>,
-    member: Option<u64>,
-    prefix_member: Option<u64>,
-    fp: u64,
-    ja4: Option<u64>,
-    prefix: Option<u64>,
-    asn: Option<u64>,
-    fp_prefix: Option<u64>,
-    fp_asn: Option<u64>,
-}
-
-impl Keys {
-    fn of(o: &Observation, s: &Seeds) -> Self {
-        let fp = s.hash(dom::FP, o.hfp);
-        let asn = o.asn.map(|a| s.hash(dom::ASN, a as u64));
-        Keys {
-            account: o.account.map(|a| s.hash(dom::ACCOUNT, a)),
-            member: o.account.map(|a| s.hash(dom::MEMBER, a)),
-            prefix_member: o.prefix.map(|p| s.hash(dom::PREFIX_MEMBER, p)),
-            fp,
-            ja4: o.ja4.map(|j| s.hash(dom::JA4, j)),
-            prefix: o.prefix.map(|p| s.hash(dom::PREFIX, p)),
-            asn,
-            fp_prefix: o.prefix.map(|p| s.hash(dom::FP_PREFIX, p ^ fp)),
-            fp_asn: asn.map(|a| s.hash(dom::FP_ASN, a ^ fp)),
-        }
-    }
-}
-
 /// All cross-request state of one engine (one worker).
 #[derive(Clone)]
 pub struct State {
@@ -259,21 +192,6 @@ fn table<E: Entry>(cap: u32, cfg: &StateConfig, p: u8) -> Table<E> {
         0
     };
     Table::new(cap, E::HLLS * SmallHll::bytes(p), cfg.window_s / 12)
-}
-
-/// Upserts `key` and marks it dirty; the entry with its arena.
-#[inline]
-fn touch<E: Entry>(t: &mut Table<E>, key: u64, now_s: u32) -> Option<(usize, &mut E, &mut [u8])> {
-    let i = t.upsert(key, now_s)?;
-    t.mark_dirty(i);
-    let (e, regs) = t.get_mut(i)?;
-    Some((i, e, regs))
-}
-
-/// Keeps the larger of a running maximum and `v`.
-#[inline]
-fn max_into(acc: &mut Option<f64>, v: f64) {
-    *acc = Some(acc.map_or(v, |a| a.max(v)));
 }
 
 impl State {
@@ -354,188 +272,4 @@ impl State {
         }
         self.measure_slots(obs, &found, &t, levels);
     }
-
-    /// Adds the observation to every table it keys; returns the slots it touched.
-    fn record(&mut self, o: &Observation, k: &Keys, t: &Clock) -> Touched {
-        let d = &self.d;
-        let p = d.p;
-        let mut out = Touched::default();
-        let mut heavy = false;
-        if let Some(key) = k.account {
-            if let Some((i, e, _)) = touch(&mut self.accounts, key, t.now_s) {
-                e.rate.add(t.rate, [1]);
-                e.win.add(t.win, [1, o.elicitation as u32]);
-                if let Some(pm) = k.prefix_member {
-                    e.ips.insert(t.win, pm);
-                }
-                heavy = e.win.sliding(t.win, t.win_frac)[0] > d.light_max;
-                out.account = Some(i);
-            }
-        }
-        if let Some(m) = k.member {
-            self.active.insert(t.win, m);
-        }
-        if let Some((i, e, regs)) = touch(&mut self.fps, k.fp, t.now_s) {
-            if let Some(m) = k.member {
-                e.accounts.insert(regs, p, t.win, m);
-            }
-            e.rate.add(t.rate, [1]);
-            out.fp = Some(i);
-        }
-        if let Some(m) = k.member {
-            out.ja4 = k
-                .ja4
-                .and_then(|key| accounts_only(&mut self.ja4s, key, t, p, m));
-            out.asn = k
-                .asn
-                .and_then(|key| accounts_only(&mut self.asns, key, t, p, m));
-        }
-        if let Some(key) = k.prefix {
-            if let Some((i, e, regs)) = touch(&mut self.prefixes, key, t.now_s) {
-                if let Some(m) = k.member {
-                    e.accounts.insert(regs, p, t.win, m);
-                }
-                e.rate.add(t.rate, [1]);
-                out.prefix = Some(i);
-            }
-        }
-        if let Some(key) = k.fp_prefix {
-            if let Some((i, e, regs)) = touch(&mut self.fp_prefixes, key, t.now_s) {
-                if let Some(m) = k.member {
-                    e.accounts.insert(regs, p, t.win, m);
-                }
-                e.share.add(t.win, [1, o.elicitation as u32]);
-                out.fp_prefix = Some(i);
-            }
-        }
-        if let (Some(key), Some(m)) = (k.fp_asn, k.member) {
-            if let Some((i, e, regs)) = touch(&mut self.fp_asns, key, t.now_s) {
-                let (ra, rh) = regs.split_at_mut(regs.len() / 2);
-                e.accounts.insert(ra, p, t.win, m);
-                if heavy {
-                    e.heavy.insert(rh, p, t.win, m);
-                }
-                out.fp_asn = Some(i);
-            }
-        }
-        if let Some(tpl) = o.template {
-            for b in 0..d.bands {
-                let key = d.band_key(tpl, b);
-                if let Some((i, e, regs)) = touch(&mut self.templates, key, t.now_s) {
-                    if let Some(m) = k.member {
-                        e.accounts.insert(regs, p, t.win, m);
-                        e.sync.insert(t.sync, m);
-                    }
-                    e.share.add(t.win, [1, o.elicitation as u32]);
-                    if let Some(slot) = out.templates.get_mut(b) {
-                        *slot = Some(i);
-                    }
-                }
-            }
-        }
-        out
-    }
-
-    /// Reads the levels from the given slots (read-only; stale slots are aged to `t`).
-    fn measure_slots(&self, o: &Observation, s: &Touched, t: &Clock, lv: &mut Levels) {
-        let p = self.d.p;
-        let min = self.d.min_requests;
-        let per_min = self.d.per_minute;
-        if let Some((e, _)) = s.account.and_then(|i| self.accounts.get(i)) {
-            lv.set(
-                Signal::RateAccount,
-                e.rate.sliding(t.rate, t.rate_frac)[0] * per_min,
-            );
-            if o.prefix.is_some() {
-                lv.set(Signal::AccountIpChurn, e.ips.union_estimate(t.win));
-            }
-            let [n, el] = e.win.sliding(t.win, t.win_frac);
-            if n >= min {
-                lv.set(Signal::AccountElicitationShare, el / n);
-            }
-        }
-        if let Some((e, regs)) = s.fp.and_then(|i| self.fps.get(i)) {
-            lv.set(
-                Signal::ClusterAccountsPerFp,
-                e.accounts.estimate_at(regs, p, t.win),
-            );
-            lv.set(
-                Signal::RateFp,
-                e.rate.sliding(t.rate, t.rate_frac)[0] * per_min,
-            );
-        }
-        if let Some((e, regs)) = s.ja4.and_then(|i| self.ja4s.get(i)) {
-            lv.set(
-                Signal::ClusterAccountsPerJa4,
-                e.accounts.estimate_at(regs, p, t.win),
-            );
-        }
-        if let Some((e, regs)) = s.asn.and_then(|i| self.asns.get(i)) {
-            lv.set(
-                Signal::ClusterAccountsPerAsn,
-                e.accounts.estimate_at(regs, p, t.win),
-            );
-        }
-        if let Some((e, regs)) = s.prefix.and_then(|i| self.prefixes.get(i)) {
-            lv.set(
-                Signal::ClusterAccountsPerPrefix,
-                e.accounts.estimate_at(regs, p, t.win),
-            );
-            lv.set(
-                Signal::RatePrefix,
-                e.rate.sliding(t.rate, t.rate_frac)[0] * per_min,
-            );
-        }
-        let mut share = None;
-        if let Some((e, regs)) = s.fp_prefix.and_then(|i| self.fp_prefixes.get(i)) {
-            lv.set(
-                Signal::ClusterAccountsPerFpPrefix,
-                e.accounts.estimate_at(regs, p, t.win),
-            );
-            let [n, el] = e.share.sliding(t.win, t.win_frac);
-            if n >= min {
-                max_into(&mut share, el / n);
-            }
-        }
-        if let Some((e, regs)) = s.fp_asn.and_then(|i| self.fp_asns.get(i)) {
-            let (ra, rh) = regs.split_at(regs.len() / 2);
-            let all = e.accounts.estimate_at(ra, p, t.win);
-            let heavy = e.heavy.estimate_at(rh, p, t.win);
-            lv.set(Signal::ClusterLightAccountsPerFpAsn, (all - heavy).max(0.0));
-        }
-        let (mut accounts, mut sync) = (None, None);
-        for (e, regs) in s
-            .templates
-            .iter()
-            .flatten()
-            .filter_map(|&i| self.templates.get(i))
-        {
-            max_into(&mut accounts, e.accounts.estimate_at(regs, p, t.win));
-            max_into(&mut sync, e.sync.max_estimate(t.sync));
-            let [n, el] = e.share.sliding(t.win, t.win_frac);
-            if n >= min {
-                max_into(&mut share, el / n);
-            }
-        }
-        if let Some(v) = accounts {
-            lv.set(Signal::ClusterAccountsPerTemplate, v);
-        }
-        if let Some(v) = sync {
-            lv.set(Signal::ClusterSynchrony, v);
-        }
-        if let Some(v) = share {
-            lv.set(Signal::ClusterElicitationShare, v);
-        }
-    }
-}
-
-/// Records account member `m` under `key` in a distinct-accounts-only table.
-#[inline]
-fn accounts_only(t: &mut Table<AccountsE>, key: u64, c: &Clock, p: u8, m: u64) -> Option<usize> {
-    let i = t.upsert(key, c.now_s)?;
-    let (e, regs) = t.get_mut(i)?;
-    if e.accounts.insert(regs, p, c.win, m) {
-        t.mark_dirty(i);
-    }
-    Some(i)
 }

@@ -1,6 +1,7 @@
 //! Unit tests of the state: memory accounting, each level, merging, corrupt deltas.
 
 use super::*;
+use crate::signal::Signal;
 use crate::sketch::mix64;
 
 const MIN: u64 = 60_000;

@@ -34,7 +34,7 @@ use crate::sketch::table::Table;
 pub const VERSION: u8 = 1;
 const MAGIC: &[u8; 4] = b"DGSD";
 /// Largest arena stride of any entry (2 HLLs at the largest precision).
-const MAX_STRIDE: usize = 2 * (1 << crate::sketch::hll::SMALL_MAX_P);
+const MAX_STRIDE: usize = 2 * (1 << crate::sketch::small_hll::SMALL_MAX_P);
 
 fn export_table<E: Entry>(t: &mut Table<E>, out: &mut Vec<u8>) {
     let count_at = out.len();
@@ -148,7 +148,7 @@ impl State {
             1 => self.active.merge_encoded(&mut r, apply)?,
             _ => return Err(DecodeError::Invalid("global flag")),
         }
-        let hb = crate::sketch::hll::SmallHll::bytes(self.d.p);
+        let hb = crate::sketch::small_hll::SmallHll::bytes(self.d.p);
         merge_table(&mut self.accounts, hb, &mut r, apply)?;
         merge_table(&mut self.fps, hb, &mut r, apply)?;
         merge_table(&mut self.ja4s, hb, &mut r, apply)?;
