@@ -162,7 +162,8 @@ impl Bits {
         self.epoch = epoch;
     }
 
-    /// Adds a (seeded) hash at slot `epoch`; true when a bit was set.
+    /// Adds a (seeded) hash at slot `epoch`; true when its bit was set in neither slot
+    /// (the item is new to the window, up to bitmap collisions).
     #[inline]
     pub fn insert(&mut self, epoch: u32, h: u64) -> bool {
         self.advance(epoch);
@@ -170,12 +171,12 @@ impl Bits {
             return false;
         }
         let bit = 1u64 << (h >> 58);
-        if self.cur & bit != 0 {
-            return false;
+        let new = (self.cur | self.prev) & bit == 0;
+        if self.cur & bit == 0 {
+            self.cur |= bit;
+            self.changed |= 1;
         }
-        self.cur |= bit;
-        self.changed |= 1;
-        true
+        new
     }
 
     /// The (current, previous) bitmaps as of slot `epoch`.

@@ -28,13 +28,14 @@ pub trait Entry: Default + Clone {
     fn visit<V: Visit>(&mut self, regs: &mut [u8], v: &mut V);
 }
 
-/// Per account: request rate, requests and elicitations in the window, distinct prefixes.
+/// Per account: request rate; requests, elicitations and prefix changes in the window;
+/// distinct prefixes.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct AccountE {
     /// Requests per rate slot.
     pub rate: Window<1>,
-    /// (requests, elicitations) per window slot.
-    pub win: Window<2>,
+    /// (requests, elicitations, requests from a prefix new to the account) per window slot.
+    pub win: Window<3>,
     /// Distinct client prefixes per window slot.
     pub ips: Bits,
 }

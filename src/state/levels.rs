@@ -10,6 +10,9 @@ use crate::signal::{Levels, Signal};
 use crate::sketch::table::Table;
 use crate::sketch::{slot_of, Seeds};
 
+/// Requests an account needs in the window before `account.ip_rotation` is measured.
+pub const MIN_ROTATION_REQUESTS: f64 = 3.0;
+
 /// Slot numbers of one instant.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Clock {
@@ -106,10 +109,8 @@ impl State {
         if let Some(key) = k.account {
             if let Some((i, e, _)) = touch(&mut self.accounts, key, t.now_s) {
                 e.rate.add(t.rate, [1]);
-                e.win.add(t.win, [1, o.elicitation as u32]);
-                if let Some(pm) = k.prefix_member {
-                    e.ips.insert(t.win, pm);
-                }
+                let moved = k.prefix_member.is_some_and(|pm| e.ips.insert(t.win, pm));
+                e.win.add(t.win, [1, o.elicitation as u32, moved as u32]);
                 heavy = e.win.sliding(t.win, t.win_frac)[0] > d.light_max;
                 out.account = Some(i);
             }
@@ -191,9 +192,16 @@ impl State {
             if o.prefix.is_some() {
                 lv.set(Signal::AccountIpChurn, e.ips.union_estimate(t.win));
             }
-            let [n, el] = e.win.sliding(t.win, t.win_frac);
+            let [n, el, moved] = e.win.sliding(t.win, t.win_frac);
             if n >= min {
                 lv.set(Signal::AccountElicitationShare, el / n);
+            }
+            // The first request always comes from a new prefix: count the changes after it.
+            if o.prefix.is_some() && n >= MIN_ROTATION_REQUESTS {
+                lv.set(
+                    Signal::AccountIpRotation,
+                    ((moved - 1.0) / (n - 1.0)).clamp(0.0, 1.0),
+                );
             }
         }
         if let Some((e, regs)) = s.fp.and_then(|i| self.fps.get(i)) {

@@ -89,11 +89,21 @@ fn account_rate_churn_and_elicitation_share() {
     let churn = last.get(Signal::AccountIpChurn).unwrap();
     assert!((8.0..=16.0).contains(&churn), "{churn}");
     assert!((last.get(Signal::AccountElicitationShare).unwrap() - 0.5).abs() < 1e-9);
+    // 12 prefixes, then repeats: 11 changes after the first request out of 59.
+    let rotation = last.get(Signal::AccountIpRotation).unwrap();
+    assert!((rotation - 11.0 / 59.0).abs() < 0.02, "{rotation}");
     // Ten minutes of silence: the rate has decayed away, the hourly counts have not.
     let later = measured(&s, &obs(T0 + 10 * MIN, 7, 1, 1000));
     let get = |sig| later.iter().find(|(s, _)| *s == sig).map(|x| x.1);
     assert_eq!(get(Signal::RateAccount), Some(0.0));
     assert_eq!(get(Signal::AccountIpChurn), Some(churn));
+    // An account that changes prefix on every request rotates fully.
+    let mut lv = Levels::default();
+    for i in 0..5u64 {
+        lv = Levels::default();
+        s.observe(&obs(T0 + i, 9, 1, 5000 + i * 977), &mut lv);
+    }
+    assert_eq!(lv.get(Signal::AccountIpRotation), Some(1.0));
     // An account with fewer than `min_requests` has no share yet.
     let mut lv = Levels::default();
     s.observe(
@@ -315,11 +325,12 @@ fn workers_exchanging_deltas_agree_with_one_state() {
             assert_eq!(got.len(), want.len(), "{got:?} vs {want:?}");
             for (&(sa, a), &(sb, b)) in got.iter().zip(&want) {
                 assert_eq!(sa, sb);
-                // Lightness is decided when a request is seen, from counts merged so far.
-                let tol = if sa == Signal::ClusterLightAccountsPerFpAsn {
-                    0.2 * b + 3.0
-                } else {
-                    1e-6 * b.abs() + 1e-9
+                // Lightness and prefix novelty are decided when a request is seen, from
+                // what was merged so far (a worker lags its peers by up to one tick).
+                let tol = match sa {
+                    Signal::ClusterLightAccountsPerFpAsn => 0.2 * b + 3.0,
+                    Signal::AccountIpRotation => 0.1,
+                    _ => 1e-6 * b.abs() + 1e-9,
                 };
                 assert!((a - b).abs() <= tol, "{sa:?}: worker {a} vs single {b}");
                 compared += 1;
