@@ -43,8 +43,13 @@ pub struct StateConfig {
     /// Bands of the template SimHash (1, 2, 4 or 8): near-duplicates that agree on any band
     /// share a template cluster. More bands: more recall, more chance collisions.
     pub template_bands: u8,
-    /// Requests a key needs in the window before its elicitation share is measured (1..=1000000).
+    /// Requests a cluster needs in the window before its elicitation share is measured (1..=1000000).
     pub min_requests: u32,
+    /// Distinct accounts a cluster needs before its elicitation share is measured (1..=1000):
+    /// a one-account cluster's share is that account's share again.
+    pub min_cluster_accounts: u32,
+    /// Requests an account needs in the window before its elicitation share is measured (1..=1000000).
+    pub min_account_requests: u32,
     /// An account with at most this many requests in the window counts as light (1..=1000000).
     pub light_max_requests: u32,
     /// Entries of each keyed table (0 disables a table and the signals it feeds).
@@ -100,6 +105,8 @@ impl Default for StateConfig {
             global_precision: 12,
             template_bands: 4,
             min_requests: 20,
+            min_cluster_accounts: 3,
+            min_account_requests: 5,
             light_max_requests: 20,
             capacity: Capacity::default(),
         }
@@ -142,6 +149,18 @@ impl StateConfig {
         e.range(
             &format!("{path}.min_requests"),
             self.min_requests,
+            1,
+            1_000_000,
+        );
+        e.range(
+            &format!("{path}.min_cluster_accounts"),
+            self.min_cluster_accounts,
+            1,
+            1_000,
+        );
+        e.range(
+            &format!("{path}.min_account_requests"),
+            self.min_account_requests,
             1,
             1_000_000,
         );

@@ -193,7 +193,7 @@ impl State {
                 lv.set(Signal::AccountIpChurn, e.ips.union_estimate(t.win));
             }
             let [n, el, moved] = e.win.sliding(t.win, t.win_frac);
-            if n >= min {
+            if n >= self.d.min_account_requests {
                 lv.set(Signal::AccountElicitationShare, el / n);
             }
             // The first request always comes from a new prefix: count the changes after it.
@@ -237,13 +237,12 @@ impl State {
             );
         }
         let mut share = None;
+        let min_accounts = self.d.min_cluster_accounts;
         if let Some((e, regs)) = s.fp_prefix.and_then(|i| self.fp_prefixes.get(i)) {
-            lv.set(
-                Signal::ClusterAccountsPerFpPrefix,
-                e.accounts.estimate_at(regs, p, t.win),
-            );
+            let accounts = e.accounts.estimate_at(regs, p, t.win);
+            lv.set(Signal::ClusterAccountsPerFpPrefix, accounts);
             let [n, el] = e.share.sliding(t.win, t.win_frac);
-            if n >= min {
+            if n >= min && accounts >= min_accounts {
                 max_into(&mut share, el / n);
             }
         }
@@ -260,10 +259,11 @@ impl State {
             .flatten()
             .filter_map(|&i| self.templates.get(i))
         {
-            max_into(&mut accounts, e.accounts.estimate_at(regs, p, t.win));
+            let a = e.accounts.estimate_at(regs, p, t.win);
+            max_into(&mut accounts, a);
             max_into(&mut sync, e.sync.max_estimate(t.sync));
             let [n, el] = e.share.sliding(t.win, t.win_frac);
-            if n >= min {
+            if n >= min && a >= min_accounts {
                 max_into(&mut share, el / n);
             }
         }

@@ -101,6 +101,8 @@ struct Derived {
     bands: usize,
     band_bits: u32,
     min_requests: f64,
+    min_cluster_accounts: f64,
+    min_account_requests: f64,
     light_max: f64,
     /// Hash of everything that shapes the sketches; deltas of another shape are refused.
     shape: u64,
@@ -141,6 +143,8 @@ impl Derived {
             bands,
             band_bits: 64 / bands as u32,
             min_requests: cfg.min_requests.max(1) as f64,
+            min_cluster_accounts: cfg.min_cluster_accounts as f64,
+            min_account_requests: cfg.min_account_requests.max(1) as f64,
             light_max: cfg.light_max_requests as f64,
             shape,
         }
