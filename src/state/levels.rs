@@ -147,7 +147,9 @@ impl State {
                 if let Some(m) = k.member {
                     e.accounts.insert(regs, p, t.win, m);
                 }
-                e.share.add(t.win, [1, o.elicitation as u32]);
+                if !heavy {
+                    e.share.add(t.win, [1, o.elicitation as u32]);
+                }
                 out.fp_prefix = Some(i);
             }
         }
@@ -169,7 +171,9 @@ impl State {
                         e.accounts.insert(regs, p, t.win, m);
                         e.sync.insert(t.sync, m);
                     }
-                    e.share.add(t.win, [1, o.elicitation as u32]);
+                    if !heavy {
+                        e.share.add(t.win, [1, o.elicitation as u32]);
+                    }
                     if let Some(slot) = out.templates.get_mut(b) {
                         *slot = Some(i);
                     }

@@ -12,7 +12,7 @@
 //!
 //! | table | key | levels |
 //! |---|---|---|
-//! | accounts | account | `rate.account`, `account.ip_churn`, `account.elicitation_share`, lightness |
+//! | accounts | account | `rate.account`, `account.ip_churn`, `account.ip_rotation`, `account.elicitation_share`, lightness |
 //! | fingerprints | hfp | `cluster.accounts_per_fp`, `rate.fp` |
 //! | ja4s / asns | JA4 / ASN | `cluster.accounts_per_ja4` / `cluster.accounts_per_asn` |
 //! | prefixes | /24 or /48 | `cluster.accounts_per_prefix`, `rate.prefix` |
@@ -24,6 +24,8 @@
 //! per-key counts are weak evidence; the combined keys (fingerprint within a prefix or an
 //! ASN) and lightness (accounts that each sent at most `light_max_requests`) separate a
 //! campaign's many light accounts on one stack and network from a crowd.
+//! Elicitation shares of clusters count light accounts' requests only (a heavy evaluation
+//! team sending rubric prompts from one office is not a campaign of throwaway accounts).
 //! This module does not weigh levels: the policy's ramps and weights do ([`crate::score`]).
 
 mod config;

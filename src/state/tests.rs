@@ -248,6 +248,28 @@ fn cluster_elicitation_share_needs_min_requests() {
     assert!((share - 18.0 / 20.0).abs() < 1e-9, "{share}");
 }
 
+#[test]
+fn cluster_share_ignores_heavy_accounts_and_single_account_clusters() {
+    let mut s = State::new(&small_cfg());
+    let mut lv = Levels::default();
+    // One heavy account (100 requests, all elicited) and two light ones in one cluster.
+    for i in 0..100u64 {
+        lv = Levels::default();
+        s.observe(&Observation { elicitation: true, ..obs(T0 + i, 1, 5, 6) }, &mut lv);
+    }
+    assert_eq!(lv.get(Signal::ClusterElicitationShare), None);
+    assert_eq!(lv.get(Signal::AccountElicitationShare), Some(1.0));
+    for i in 0..30u64 {
+        lv = Levels::default();
+        s.observe(&Observation { elicitation: i < 3, ..obs(T0 + 200 + i, 2 + i % 2, 5, 6) }, &mut lv);
+    }
+    // Counted: the heavy account's first 20 requests (it was light then) and the light
+    // accounts' 30, of which 20 + 3 elicited; its other 80 are not. Until a third account
+    // was seen there was no share at all.
+    let share = lv.get(Signal::ClusterElicitationShare).unwrap();
+    assert!((share - 23.0 / 50.0).abs() < 1e-9, "{share}");
+}
+
 /// Traffic with a few hot clusters and a bounded set of cold keys, over `minutes`.
 fn traffic(n: u64, minutes: u64, seed: u64) -> Vec<Observation> {
     (0..n)
@@ -325,11 +347,13 @@ fn workers_exchanging_deltas_agree_with_one_state() {
             assert_eq!(got.len(), want.len(), "{got:?} vs {want:?}");
             for (&(sa, a), &(sb, b)) in got.iter().zip(&want) {
                 assert_eq!(sa, sb);
-                // Lightness and prefix novelty are decided when a request is seen, from
+                // Lightness (also gating cluster shares) and prefix novelty are decided when a
+                // request is seen, from
                 // what was merged so far (a worker lags its peers by up to one tick).
                 let tol = match sa {
                     Signal::ClusterLightAccountsPerFpAsn => 0.2 * b + 3.0,
                     Signal::AccountIpRotation => 0.15,
+                    Signal::ClusterElicitationShare => 0.05,
                     _ => 1e-6 * b.abs() + 1e-9,
                 };
                 assert!((a - b).abs() <= tol, "{sa:?}: worker {a} vs single {b}");
