@@ -116,7 +116,7 @@ signals! {
     AccountElicitationShare = "account.elicitation_share", "account_elicitation_share", State, 10, Some((0.3, 0.9)),
         "Share of this account's requests that carry elicitation markers.";
     ClusterElicitationShare = "cluster.elicitation_share", "cluster_elicitation_share", State, 15, Some((0.2, 0.7)),
-        "Share of light accounts' requests carrying elicitation markers in this (fingerprint, prefix) or prompt-template cluster (the larger; clusters of at least `state.min_cluster_accounts` accounts and `state.min_requests` requests).";
+        "For a light account: share of light accounts' requests carrying elicitation markers in its (fingerprint, prefix) or prompt-template cluster (the larger; clusters of at least `state.min_cluster_accounts` accounts and `state.min_requests` requests).";
     ClusterSynchrony = "cluster.synchrony", "cluster_synchrony", State, 15, Some((5.0, 30.0)),
         "Distinct accounts sending this template within the same short time bucket.";
     RateAccount = "rate.account", "rate_account", State, 15, Some((30.0, 120.0)),

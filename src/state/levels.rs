@@ -188,6 +188,7 @@ impl State {
         let p = self.d.p;
         let min = self.d.min_requests;
         let per_min = self.d.per_minute;
+        let mut heavy = false;
         if let Some((e, _)) = s.account.and_then(|i| self.accounts.get(i)) {
             lv.set(
                 Signal::RateAccount,
@@ -197,6 +198,7 @@ impl State {
                 lv.set(Signal::AccountIpChurn, e.ips.union_estimate(t.win));
             }
             let [n, el, moved] = e.win.sliding(t.win, t.win_frac);
+            heavy = n > self.d.light_max;
             if n >= self.d.min_account_requests {
                 lv.set(Signal::AccountElicitationShare, el / n);
             }
@@ -277,7 +279,9 @@ impl State {
         if let Some(v) = sync {
             lv.set(Signal::ClusterSynchrony, v);
         }
-        if let Some(v) = share {
+        // Cluster shares are evidence against the cluster's light members; a heavy account
+        // is judged by its own share.
+        if let (Some(v), false) = (share, heavy) {
             lv.set(Signal::ClusterElicitationShare, v);
         }
     }

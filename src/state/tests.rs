@@ -268,6 +268,11 @@ fn cluster_share_ignores_heavy_accounts_and_single_account_clusters() {
     // was seen there was no share at all.
     let share = lv.get(Signal::ClusterElicitationShare).unwrap();
     assert!((share - 23.0 / 50.0).abs() < 1e-9, "{share}");
+    // The heavy account itself is judged by its own share, not the cluster's.
+    let mut lv = Levels::default();
+    s.observe(&obs(T0 + 300, 1, 5, 6), &mut lv);
+    assert_eq!(lv.get(Signal::ClusterElicitationShare), None);
+    assert!(lv.get(Signal::AccountElicitationShare).unwrap() > 0.95);
 }
 
 /// Traffic with a few hot clusters and a bounded set of cold keys, over `minutes`.
