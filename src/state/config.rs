@@ -31,6 +31,10 @@ pub struct StateConfig {
     /// Window of distinct counts and shares, in seconds (60..=604800). Counts cover the
     /// last one to two windows (two rotating slots).
     pub window_s: u32,
+    /// Window of per-account history (requests, elicitation share, prefixes, lightness), in
+    /// seconds (60..=604800). Longer than `window_s`: campaign accounts are light and slow
+    /// (a request an hour), so their history only shows over hours.
+    pub account_window_s: u32,
     /// Slot of the request-rate estimators, in seconds (1..=3600); rates are per minute.
     pub rate_slot_s: u32,
     /// Time bucket of `cluster.synchrony`, in seconds (1..=3600).
@@ -50,7 +54,7 @@ pub struct StateConfig {
     pub min_cluster_accounts: u32,
     /// Requests an account needs in the window before its elicitation share is measured (1..=1000000).
     pub min_account_requests: u32,
-    /// An account with at most this many requests in the window counts as light (1..=1000000).
+    /// An account with at most this many requests in `account_window_s` counts as light (1..=1000000).
     pub light_max_requests: u32,
     /// Entries of each keyed table (0 disables a table and the signals it feeds).
     pub capacity: Capacity,
@@ -99,6 +103,7 @@ impl Default for StateConfig {
             enabled: true,
             seed: 0x5eed_0001,
             window_s: 3_600,
+            account_window_s: 21_600,
             rate_slot_s: 60,
             sync_bucket_s: 10,
             precision: 6,
@@ -121,6 +126,12 @@ impl StateConfig {
     /// Records every invalid setting under `path`.
     pub fn validate(&self, path: &str, e: &mut Errors) {
         e.range(&format!("{path}.window_s"), self.window_s, 60, 604_800);
+        e.range(
+            &format!("{path}.account_window_s"),
+            self.account_window_s,
+            60,
+            604_800,
+        );
         e.range(&format!("{path}.rate_slot_s"), self.rate_slot_s, 1, 3_600);
         e.range(
             &format!("{path}.sync_bucket_s"),

@@ -21,6 +21,8 @@ pub(super) struct Clock {
     pub(super) rate_frac: f64,
     pub(super) win: u32,
     pub(super) win_frac: f64,
+    pub(super) acct: u32,
+    pub(super) acct_frac: f64,
     pub(super) sync: u32,
 }
 
@@ -28,12 +30,15 @@ impl Clock {
     pub(super) fn at(now_ms: u64, d: &Derived) -> Self {
         let (rate, rate_frac) = slot_of(now_ms, d.rate_ms);
         let (win, win_frac) = slot_of(now_ms, d.window_ms);
+        let (acct, acct_frac) = slot_of(now_ms, d.account_window_ms);
         Clock {
             now_s: (now_ms / 1000) as u32,
             rate,
             rate_frac,
             win,
             win_frac,
+            acct,
+            acct_frac,
             sync: (now_ms / d.sync_ms) as u32,
         }
     }
@@ -109,9 +114,9 @@ impl State {
         if let Some(key) = k.account {
             if let Some((i, e, _)) = touch(&mut self.accounts, key, t.now_s) {
                 e.rate.add(t.rate, [1]);
-                let moved = k.prefix_member.is_some_and(|pm| e.ips.insert(t.win, pm));
-                e.win.add(t.win, [1, o.elicitation as u32, moved as u32]);
-                heavy = e.win.sliding(t.win, t.win_frac)[0] > d.light_max;
+                let moved = k.prefix_member.is_some_and(|pm| e.ips.insert(t.acct, pm));
+                e.win.add(t.acct, [1, o.elicitation as u32, moved as u32]);
+                heavy = e.win.sliding(t.acct, t.acct_frac)[0] > d.light_max;
                 out.account = Some(i);
             }
         }
@@ -195,9 +200,9 @@ impl State {
                 e.rate.sliding(t.rate, t.rate_frac)[0] * per_min,
             );
             if o.prefix.is_some() {
-                lv.set(Signal::AccountIpChurn, e.ips.union_estimate(t.win));
+                lv.set(Signal::AccountIpChurn, e.ips.union_estimate(t.acct));
             }
-            let [n, el, moved] = e.win.sliding(t.win, t.win_frac);
+            let [n, el, moved] = e.win.sliding(t.acct, t.acct_frac);
             heavy = n > self.d.light_max;
             if n >= self.d.min_account_requests {
                 lv.set(Signal::AccountElicitationShare, el / n);

@@ -7,8 +7,9 @@
 //! `state.seed`, so workers with the same policy build mergeable sketches, and
 //! [`State::export_delta`] / [`State::merge_bytes`] exchange what changed (see [`wire`]).
 //!
-//! Tables and what they measure (distinct counts and shares over the last one to two
-//! `window_s`, rates per minute over the last `rate_slot_s`):
+//! Tables and what they measure (cluster distinct counts and shares over the last one to
+//! two `window_s`, per-account counts over the last `account_window_s`, rates per minute
+//! over the last `rate_slot_s`):
 //!
 //! | table | key | levels |
 //! |---|---|---|
@@ -97,6 +98,7 @@ struct Derived {
     seeds: Seeds,
     p: u8,
     window_ms: u64,
+    account_window_ms: u64,
     rate_ms: u64,
     sync_ms: u64,
     per_minute: f64,
@@ -122,12 +124,14 @@ impl Derived {
         };
         let rate_ms = cfg.rate_slot_s.max(1) as u64 * 1000;
         let window_ms = cfg.window_s.max(1) as u64 * 1000;
+        let account_window_ms = cfg.account_window_s.max(1) as u64 * 1000;
         let sync_ms = cfg.sync_bucket_s.max(1) as u64 * 1000;
         let mut shape = seeds.of(dom::SHAPE) ^ wire::VERSION as u64;
         for v in [
             p as u64,
             cfg.global_precision as u64,
             window_ms,
+            account_window_ms,
             rate_ms,
             sync_ms,
             bands as u64,
@@ -139,6 +143,7 @@ impl Derived {
             seeds,
             p,
             window_ms,
+            account_window_ms,
             rate_ms,
             sync_ms,
             per_minute: 60_000.0 / rate_ms as f64,

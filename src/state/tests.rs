@@ -150,8 +150,19 @@ fn cluster_counts_and_lightness() {
     let mut lv = Levels::default();
     s.observe(&obs(t, 1, 43, 77), &mut lv);
     assert!(lv.get(Signal::ClusterAccountsPerFpPrefix).unwrap() < 2.0);
-    // Two windows later everything has expired.
-    let gone = measured(&s, &obs(t + 2 * 3_600_000, 1000, 42, 77));
+    // Two windows later the cluster counts have expired; account history lasts
+    // `account_window_s` (six hours), and expires after two of those.
+    let later = measured(&s, &obs(t + 2 * 3_600_000, 1000, 42, 77));
+    let account = |sig: Signal| sig.code().starts_with("account.");
+    assert!(
+        later.iter().all(|&(sig, v)| v == 0.0 || account(sig)),
+        "{later:?}"
+    );
+    assert!(
+        later.iter().any(|&(sig, v)| v > 0.0 && account(sig)),
+        "{later:?}"
+    );
+    let gone = measured(&s, &obs(t + 12 * 3_600_000, 1000, 42, 77));
     assert!(gone.iter().all(|&(_, v)| v == 0.0), "{gone:?}");
 }
 
@@ -255,13 +266,25 @@ fn cluster_share_ignores_heavy_accounts_and_single_account_clusters() {
     // One heavy account (100 requests, all elicited) and two light ones in one cluster.
     for i in 0..100u64 {
         lv = Levels::default();
-        s.observe(&Observation { elicitation: true, ..obs(T0 + i, 1, 5, 6) }, &mut lv);
+        s.observe(
+            &Observation {
+                elicitation: true,
+                ..obs(T0 + i, 1, 5, 6)
+            },
+            &mut lv,
+        );
     }
     assert_eq!(lv.get(Signal::ClusterElicitationShare), None);
     assert_eq!(lv.get(Signal::AccountElicitationShare), Some(1.0));
     for i in 0..30u64 {
         lv = Levels::default();
-        s.observe(&Observation { elicitation: i < 3, ..obs(T0 + 200 + i, 2 + i % 2, 5, 6) }, &mut lv);
+        s.observe(
+            &Observation {
+                elicitation: i < 3,
+                ..obs(T0 + 200 + i, 2 + i % 2, 5, 6)
+            },
+            &mut lv,
+        );
     }
     // Counted: the heavy account's first 20 requests (it was light then) and the light
     // accounts' 30, of which 20 + 3 elicited; its other 80 are not. Until a third account
