@@ -103,7 +103,7 @@ signals! {
         "Distinct accounts seen from this client /24 (IPv4) or /48 (IPv6) prefix.";
     ClusterAccountsPerAsn = "cluster.accounts_per_asn", "cluster_accounts_per_asn", State, 3, Some((200.0, 2000.0)),
         "Distinct accounts seen from this ASN.";
-    ClusterAccountsPerTemplate = "cluster.accounts_per_template", "cluster_accounts_per_template", State, 30, Some((8.0, 60.0)),
+    ClusterAccountsPerTemplate = "cluster.accounts_per_template", "cluster_accounts_per_template", State, 10, Some((20.0, 200.0)),
         "Distinct accounts sending near-duplicates of this prompt template.";
     ClusterAccountsPerFpPrefix = "cluster.accounts_per_fp_prefix", "cluster_accounts_per_fp_prefix", State, 10, Some((10.0, 60.0)),
         "Distinct accounts seen with this header-shape fingerprint from this client /24 or /48 prefix.";

@@ -32,8 +32,8 @@ pub struct StateConfig {
     /// last one to two windows (two rotating slots).
     pub window_s: u32,
     /// Window of per-account history (requests, elicitation share, prefixes, lightness), in
-    /// seconds (60..=604800). Longer than `window_s`: campaign accounts are light and slow
-    /// (a request an hour), so their history only shows over hours.
+    /// seconds (60..=604800; a day by default). Longer than `window_s`: campaign accounts are
+    /// light and slow (about a request an hour), so their history only shows over hours.
     pub account_window_s: u32,
     /// Slot of the request-rate estimators, in seconds (1..=3600); rates are per minute.
     pub rate_slot_s: u32,
@@ -103,7 +103,7 @@ impl Default for StateConfig {
             enabled: true,
             seed: 0x5eed_0001,
             window_s: 3_600,
-            account_window_s: 21_600,
+            account_window_s: 86_400,
             rate_slot_s: 60,
             sync_bucket_s: 10,
             precision: 6,

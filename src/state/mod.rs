@@ -194,15 +194,15 @@ impl fmt::Debug for State {
     }
 }
 
-/// A table for `cfg`: entries earn a twelfth of the window as eviction grace per repeat
-/// touch (five minutes for an hour), up to a quarter of the window.
-fn table<E: Entry>(cap: u32, cfg: &StateConfig, p: u8) -> Table<E> {
+/// A table for `cfg` whose entries earn a twelfth of `window_ms` as eviction grace per
+/// repeat touch (five minutes for an hour, two hours for a day).
+fn table<E: Entry>(cap: u32, cfg: &StateConfig, p: u8, window_ms: u64) -> Table<E> {
     let cap = if cfg.enabled {
         cap.min(MAX_CAPACITY) as usize
     } else {
         0
     };
-    Table::new(cap, E::HLLS * SmallHll::bytes(p), cfg.window_s / 12)
+    Table::new(cap, E::HLLS * SmallHll::bytes(p), (window_ms / 12_000) as u32)
 }
 
 impl State {
@@ -212,14 +212,14 @@ impl State {
         let d = Derived::new(cfg);
         let (c, p, on) = (&cfg.capacity, d.p, cfg.enabled);
         State {
-            accounts: table(c.accounts, cfg, p),
-            fps: table(c.fingerprints, cfg, p),
-            ja4s: table(c.ja4s, cfg, p),
-            prefixes: table(c.prefixes, cfg, p),
-            asns: table(c.asns, cfg, p),
-            fp_prefixes: table(c.fp_prefixes, cfg, p),
-            fp_asns: table(c.fp_asns, cfg, p),
-            templates: table(c.templates, cfg, p),
+            accounts: table(c.accounts, cfg, p, d.account_window_ms),
+            fps: table(c.fingerprints, cfg, p, d.window_ms),
+            ja4s: table(c.ja4s, cfg, p, d.window_ms),
+            prefixes: table(c.prefixes, cfg, p, d.window_ms),
+            asns: table(c.asns, cfg, p, d.window_ms),
+            fp_prefixes: table(c.fp_prefixes, cfg, p, d.window_ms),
+            fp_asns: table(c.fp_asns, cfg, p, d.window_ms),
+            templates: table(c.templates, cfg, p, d.window_ms),
             active: WindowedHll::new(cfg.global_precision, on),
             d,
         }

@@ -151,7 +151,7 @@ fn cluster_counts_and_lightness() {
     s.observe(&obs(t, 1, 43, 77), &mut lv);
     assert!(lv.get(Signal::ClusterAccountsPerFpPrefix).unwrap() < 2.0);
     // Two windows later the cluster counts have expired; account history lasts
-    // `account_window_s` (six hours), and expires after two of those.
+    // `account_window_s` (a day), and expires after two of those.
     let later = measured(&s, &obs(t + 2 * 3_600_000, 1000, 42, 77));
     let account = |sig: Signal| sig.code().starts_with("account.");
     assert!(
@@ -162,7 +162,7 @@ fn cluster_counts_and_lightness() {
         later.iter().any(|&(sig, v)| v > 0.0 && account(sig)),
         "{later:?}"
     );
-    let gone = measured(&s, &obs(t + 12 * 3_600_000, 1000, 42, 77));
+    let gone = measured(&s, &obs(t + 48 * 3_600_000, 1000, 42, 77));
     assert!(gone.iter().all(|&(_, v)| v == 0.0), "{gone:?}");
 }
 
