@@ -17,6 +17,7 @@ pub mod request;
 pub mod respond;
 pub mod score;
 pub mod signal;
+#[cfg(feature = "simulate")]
 pub mod simulate;
 pub mod sketch;
 pub mod state;

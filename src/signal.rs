@@ -95,22 +95,28 @@ signals! {
         "`n > 1` completions per request.";
     PromptLongOutput = "prompt.long_output", "prompt_long_output", Prompt, 3, None,
         "Unusually large `max_tokens` with a fixed temperature.";
-    ClusterAccountsPerFp = "cluster.accounts_per_fp", "cluster_accounts_per_fp", State, 20, Some((30.0, 300.0)),
+    ClusterAccountsPerFp = "cluster.accounts_per_fp", "cluster_accounts_per_fp", State, 5, Some((30.0, 300.0)),
         "Distinct accounts seen with this header-shape fingerprint (per window).";
-    ClusterAccountsPerJa4 = "cluster.accounts_per_ja4", "cluster_accounts_per_ja4", State, 10, Some((50.0, 500.0)),
+    ClusterAccountsPerJa4 = "cluster.accounts_per_ja4", "cluster_accounts_per_ja4", State, 3, Some((50.0, 500.0)),
         "Distinct accounts seen with this TLS JA4 (per window).";
-    ClusterAccountsPerPrefix = "cluster.accounts_per_prefix", "cluster_accounts_per_prefix", State, 15, Some((20.0, 200.0)),
+    ClusterAccountsPerPrefix = "cluster.accounts_per_prefix", "cluster_accounts_per_prefix", State, 5, Some((20.0, 200.0)),
         "Distinct accounts seen from this client /24 (IPv4) or /48 (IPv6) prefix.";
-    ClusterAccountsPerAsn = "cluster.accounts_per_asn", "cluster_accounts_per_asn", State, 10, Some((200.0, 2000.0)),
+    ClusterAccountsPerAsn = "cluster.accounts_per_asn", "cluster_accounts_per_asn", State, 3, Some((200.0, 2000.0)),
         "Distinct accounts seen from this ASN.";
-    ClusterAccountsPerTemplate = "cluster.accounts_per_template", "cluster_accounts_per_template", State, 30, Some((8.0, 60.0)),
+    ClusterAccountsPerTemplate = "cluster.accounts_per_template", "cluster_accounts_per_template", State, 10, Some((20.0, 200.0)),
         "Distinct accounts sending near-duplicates of this prompt template.";
+    ClusterAccountsPerFpPrefix = "cluster.accounts_per_fp_prefix", "cluster_accounts_per_fp_prefix", State, 10, Some((10.0, 60.0)),
+        "Distinct accounts seen with this header-shape fingerprint from this client /24 or /48 prefix.";
+    ClusterLightAccountsPerFpAsn = "cluster.light_accounts_per_fp_asn", "cluster_light_accounts_per_fp_asn", State, 15, Some((40.0, 300.0)),
+        "Distinct light accounts (at most `state.light_max_requests` requests in the window) seen with this header-shape fingerprint from this ASN.";
     AccountIpChurn = "account.ip_churn", "account_ip_churn", State, 20, Some((4.0, 24.0)),
         "Distinct client prefixes used by this account (rotating proxy pools).";
+    AccountIpRotation = "account.ip_rotation", "account_ip_rotation", State, 15, Some((0.4, 0.9)),
+        "Share of this account's requests (after its first, once it has 3) sent from a client prefix it had not used in the window: per-request proxy rotation.";
     AccountElicitationShare = "account.elicitation_share", "account_elicitation_share", State, 10, Some((0.3, 0.9)),
         "Share of this account's requests that carry elicitation markers.";
     ClusterElicitationShare = "cluster.elicitation_share", "cluster_elicitation_share", State, 15, Some((0.2, 0.7)),
-        "Share of this fingerprint cluster's requests that carry elicitation markers.";
+        "For a light account: share of light accounts' requests carrying elicitation markers in its (fingerprint, prefix) or prompt-template cluster (the larger; clusters of at least `state.min_cluster_accounts` accounts and `state.min_requests` requests).";
     ClusterSynchrony = "cluster.synchrony", "cluster_synchrony", State, 15, Some((5.0, 30.0)),
         "Distinct accounts sending this template within the same short time bucket.";
     RateAccount = "rate.account", "rate_account", State, 15, Some((30.0, 120.0)),

@@ -181,12 +181,14 @@ pub fn signal_catalog() -> String {
     serde_json::Value::Array(list).to_string()
 }
 
+#[cfg(feature = "simulate")]
 /// Largest number of records `simulate` returns when no limit is given.
 const SIMULATE_DEFAULT_LIMIT: usize = 200_000;
 
 /// Simulated labeled traffic as JSONL text: the first `limit` records (default 200,000) of
 /// `scenario_json` with `seed` (a whole number, 0..2^53). Throws an `Error` naming every
 /// scenario problem with its path.
+#[cfg(feature = "simulate")]
 #[wasm_bindgen]
 pub fn simulate(scenario_json: &str, seed: f64, limit: Option<u32>) -> Result<String, JsValue> {
     if !(seed.is_finite() && seed >= 0.0 && seed.fract() == 0.0 && seed <= 9_007_199_254_740_992.0) {

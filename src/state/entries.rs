@@ -1,0 +1,254 @@
+//! The entry of each keyed table, and how an entry is written to and read from a delta.
+//!
+//! An entry is a handful of sketch parts ([`SmallHll`] over the slot's arena bytes,
+//! [`Window`] counters, [`Bits`] bitmaps). Each entry lists its parts once, in
+//! [`Entry::visit`]; the encoder and the decoder are visitors, so the wire layout of a
+//! record is `mask: u8` (bit `i` set when part `i` follows) and then the parts present,
+//! in visiting order. Nothing here knows about keys, time or signals.
+
+use crate::sketch::codec::{DecodeError, Reader};
+use crate::sketch::small_hll::SmallHll;
+use crate::sketch::window::{Bits, Window};
+
+/// Something that walks the parts of an entry.
+pub trait Visit {
+    /// A windowed per-key HLL and its registers.
+    fn hll(&mut self, h: &mut SmallHll, regs: &mut [u8]);
+    /// Two-slot counters.
+    fn win<const N: usize>(&mut self, w: &mut Window<N>);
+    /// A two-slot bitmap.
+    fn bits(&mut self, b: &mut Bits);
+}
+
+/// An entry of a keyed table.
+pub trait Entry: Default + Clone {
+    /// Number of [`SmallHll`]s, i.e. the arena stride in units of `SmallHll::bytes(p)`.
+    const HLLS: usize;
+    /// Visits every part, in a fixed order.
+    fn visit<V: Visit>(&mut self, regs: &mut [u8], v: &mut V);
+}
+
+/// Per account: request rate; requests, elicitations and prefix changes in the window;
+/// distinct prefixes.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AccountE {
+    /// Requests per rate slot.
+    pub rate: Window<1>,
+    /// (requests, elicitations, requests from a prefix new to the account) per window slot.
+    pub win: Window<3>,
+    /// Distinct client prefixes per window slot.
+    pub ips: Bits,
+}
+
+/// Distinct accounts only (JA4, ASN).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AccountsE {
+    /// Distinct accounts.
+    pub accounts: SmallHll,
+}
+
+/// Per header-shape fingerprint or per prefix: accounts and rate.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AccountsRateE {
+    /// Distinct accounts.
+    pub accounts: SmallHll,
+    /// Requests per rate slot.
+    pub rate: Window<1>,
+}
+
+/// Per (fingerprint, prefix): accounts and the elicitation share.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct FpPrefixE {
+    /// Distinct accounts.
+    pub accounts: SmallHll,
+    /// (requests, elicitations) per window slot.
+    pub share: Window<2>,
+}
+
+/// Per (fingerprint, ASN): accounts and heavy accounts.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct FpAsnE {
+    /// Distinct accounts.
+    pub accounts: SmallHll,
+    /// Distinct heavy accounts.
+    pub heavy: SmallHll,
+}
+
+/// Per template band: accounts, elicitation share, accounts per synchrony bucket.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TemplateE {
+    /// Distinct accounts.
+    pub accounts: SmallHll,
+    /// (requests, elicitations) per window slot.
+    pub share: Window<2>,
+    /// Distinct accounts per synchrony bucket.
+    pub sync: Bits,
+}
+
+/// Splits an arena into two equal halves (one per HLL).
+#[inline]
+fn halves(regs: &mut [u8]) -> (&mut [u8], &mut [u8]) {
+    let mid = regs.len() / 2;
+    regs.split_at_mut(mid)
+}
+
+impl Entry for AccountE {
+    const HLLS: usize = 0;
+    fn visit<V: Visit>(&mut self, _regs: &mut [u8], v: &mut V) {
+        v.win(&mut self.rate);
+        v.win(&mut self.win);
+        v.bits(&mut self.ips);
+    }
+}
+
+impl Entry for AccountsE {
+    const HLLS: usize = 1;
+    fn visit<V: Visit>(&mut self, regs: &mut [u8], v: &mut V) {
+        v.hll(&mut self.accounts, regs);
+    }
+}
+
+impl Entry for AccountsRateE {
+    const HLLS: usize = 1;
+    fn visit<V: Visit>(&mut self, regs: &mut [u8], v: &mut V) {
+        v.hll(&mut self.accounts, regs);
+        v.win(&mut self.rate);
+    }
+}
+
+impl Entry for FpPrefixE {
+    const HLLS: usize = 1;
+    fn visit<V: Visit>(&mut self, regs: &mut [u8], v: &mut V) {
+        v.hll(&mut self.accounts, regs);
+        v.win(&mut self.share);
+    }
+}
+
+impl Entry for FpAsnE {
+    const HLLS: usize = 2;
+    fn visit<V: Visit>(&mut self, regs: &mut [u8], v: &mut V) {
+        let (a, b) = halves(regs);
+        v.hll(&mut self.accounts, a);
+        v.hll(&mut self.heavy, b);
+    }
+}
+
+impl Entry for TemplateE {
+    const HLLS: usize = 1;
+    fn visit<V: Visit>(&mut self, regs: &mut [u8], v: &mut V) {
+        v.hll(&mut self.accounts, regs);
+        v.win(&mut self.share);
+        v.bits(&mut self.sync);
+    }
+}
+
+/// Writes the parts with unexported local changes (and marks them exported).
+pub struct Encoder<'a> {
+    out: &'a mut Vec<u8>,
+    /// Bit `i` set when part `i` was written.
+    pub mask: u8,
+    bit: u8,
+}
+
+impl<'a> Encoder<'a> {
+    /// Appends a record body to `out`; the caller writes `mask` before it.
+    pub fn new(out: &'a mut Vec<u8>) -> Self {
+        Encoder {
+            out,
+            mask: 0,
+            bit: 1,
+        }
+    }
+
+    fn next(&mut self, pending: bool) -> bool {
+        let b = self.bit;
+        self.bit <<= 1;
+        if pending {
+            self.mask |= b;
+        }
+        pending
+    }
+}
+
+impl Visit for Encoder<'_> {
+    fn hll(&mut self, h: &mut SmallHll, regs: &mut [u8]) {
+        if self.next(h.changed()) {
+            h.encode(regs, self.out);
+        }
+    }
+    fn win<const N: usize>(&mut self, w: &mut Window<N>) {
+        if self.next(w.pending()) {
+            w.encode(self.out);
+        }
+    }
+    fn bits(&mut self, b: &mut Bits) {
+        if self.next(b.changed()) {
+            b.encode(self.out);
+        }
+    }
+}
+
+/// Merges the parts a record's mask names; the first error stops it.
+pub struct Decoder<'r, 'a> {
+    r: &'r mut Reader<'a>,
+    mask: u8,
+    bit: u8,
+    /// The first error met.
+    pub err: Option<DecodeError>,
+}
+
+impl<'r, 'a> Decoder<'r, 'a> {
+    /// A decoder for a record whose parts are named by `mask`.
+    pub fn new(r: &'r mut Reader<'a>, mask: u8) -> Self {
+        Decoder {
+            r,
+            mask,
+            bit: 1,
+            err: None,
+        }
+    }
+
+    fn next(&mut self) -> bool {
+        let b = self.bit;
+        self.bit <<= 1;
+        self.err.is_none() && self.mask & b != 0
+    }
+
+    /// Checks that the mask named no part beyond the entry's.
+    pub fn finish(self) -> Result<(), DecodeError> {
+        if let Some(e) = self.err {
+            return Err(e);
+        }
+        if self.mask as u32 >= self.bit as u32 {
+            return Err(DecodeError::Invalid("record mask"));
+        }
+        Ok(())
+    }
+
+    fn keep(&mut self, r: Result<(), DecodeError>) {
+        if let Err(e) = r {
+            self.err.get_or_insert(e);
+        }
+    }
+}
+
+impl Visit for Decoder<'_, '_> {
+    fn hll(&mut self, h: &mut SmallHll, regs: &mut [u8]) {
+        if self.next() {
+            let r = h.merge_encoded(regs, self.r);
+            self.keep(r);
+        }
+    }
+    fn win<const N: usize>(&mut self, w: &mut Window<N>) {
+        if self.next() {
+            let r = w.merge_encoded(self.r);
+            self.keep(r);
+        }
+    }
+    fn bits(&mut self, b: &mut Bits) {
+        if self.next() {
+            let r = b.merge_encoded(self.r);
+            self.keep(r);
+        }
+    }
+}

@@ -1,0 +1,286 @@
+//! Bounded cross-request state keyed by cluster keys, built from [`crate::sketch`], and the
+//! graded `cluster.*`, `account.*` and `rate.*` levels measured from it.
+//!
+//! Every table and sketch is allocated in [`State::new`] from the [`StateConfig`] and never
+//! grows ([`StateConfig::memory_bound`]); old keys are evicted per
+//! [`crate::sketch::table`]'s rule. Time comes in the [`Observation`]. Hashes are seeded by
+//! `state.seed`, so workers with the same policy build mergeable sketches, and
+//! [`State::export_delta`] / [`State::merge_bytes`] exchange what changed (see [`wire`]).
+//!
+//! Tables and what they measure (cluster distinct counts and shares over the last one to
+//! two `window_s`, per-account counts over the last `account_window_s`, rates per minute
+//! over the last `rate_slot_s`):
+//!
+//! | table | key | levels |
+//! |---|---|---|
+//! | accounts | account | `rate.account`, `account.ip_churn`, `account.ip_rotation`, `account.elicitation_share`, lightness |
+//! | fingerprints | hfp | `cluster.accounts_per_fp`, `rate.fp` |
+//! | ja4s / asns | JA4 / ASN | `cluster.accounts_per_ja4` / `cluster.accounts_per_asn` |
+//! | prefixes | /24 or /48 | `cluster.accounts_per_prefix`, `rate.prefix` |
+//! | fp_prefixes | (hfp, prefix) | `cluster.accounts_per_fp_prefix`, `cluster.elicitation_share` |
+//! | fp_asns | (hfp, ASN) | `cluster.light_accounts_per_fp_asn` |
+//! | templates | SimHash band | `cluster.accounts_per_template`, `cluster.synchrony`, `cluster.elicitation_share` |
+//!
+//! Popular legitimate fingerprints and NATs put many accounts on one key, so the raw
+//! per-key counts are weak evidence; the combined keys (fingerprint within a prefix or an
+//! ASN) and lightness (accounts that each sent at most `light_max_requests`) separate a
+//! campaign's many light accounts on one stack and network from a crowd.
+//! Elicitation shares of clusters count light accounts' requests only (a heavy evaluation
+//! team sending rubric prompts from one office is not a campaign of throwaway accounts).
+//! This module does not weigh levels: the policy's ramps and weights do ([`crate::score`]).
+
+mod config;
+mod entries;
+mod global;
+mod levels;
+pub mod wire;
+
+#[cfg(test)]
+mod scenario;
+#[cfg(test)]
+mod tests;
+
+use std::fmt;
+
+pub use config::{Capacity, StateConfig, MAX_CAPACITY, OVERHEAD_BYTES};
+use entries::{AccountE, AccountsE, AccountsRateE, Entry, FpAsnE, FpPrefixE, TemplateE};
+use global::WindowedHll;
+use levels::{Clock, Keys, Touched};
+
+use crate::signal::Levels;
+use crate::sketch::small_hll::SmallHll;
+use crate::sketch::table::Table;
+use crate::sketch::Seeds;
+
+/// What one request contributes to state; every key is already hashed.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Observation {
+    /// Request time in ms.
+    pub now_ms: u64,
+    /// Account id (keyed hash).
+    pub account: Option<u64>,
+    /// Header-shape fingerprint.
+    pub hfp: u64,
+    /// Hash of the TLS JA4, when known.
+    pub ja4: Option<u64>,
+    /// Hash of the client /24 (IPv4) or /48 (IPv6) prefix.
+    pub prefix: Option<u64>,
+    /// Client ASN.
+    pub asn: Option<u32>,
+    /// Template SimHash of the latest user turn.
+    pub template: Option<u64>,
+    /// The request carried an elicitation marker.
+    pub elicitation: bool,
+}
+
+/// Hash domains: one per key kind, so equal raw values of different kinds never collide.
+mod dom {
+    pub const MEMBER: u64 = 1;
+    pub const PREFIX_MEMBER: u64 = 2;
+    pub const ACCOUNT: u64 = 3;
+    pub const FP: u64 = 4;
+    pub const JA4: u64 = 5;
+    pub const PREFIX: u64 = 6;
+    pub const ASN: u64 = 7;
+    pub const FP_PREFIX: u64 = 8;
+    pub const FP_ASN: u64 = 9;
+    pub const TEMPLATE: u64 = 10;
+    pub const SHAPE: u64 = 11;
+}
+
+/// Most template bands (the `template_bands` maximum).
+pub const MAX_BANDS: usize = 8;
+
+/// Settings derived once from the config for the hot path.
+#[derive(Debug, Clone)]
+struct Derived {
+    cfg: StateConfig,
+    seeds: Seeds,
+    p: u8,
+    window_ms: u64,
+    account_window_ms: u64,
+    rate_ms: u64,
+    sync_ms: u64,
+    per_minute: f64,
+    bands: usize,
+    band_bits: u32,
+    min_requests: f64,
+    min_cluster_accounts: f64,
+    min_account_requests: f64,
+    light_max: f64,
+    /// Hash of everything that shapes the sketches; deltas of another shape are refused.
+    shape: u64,
+}
+
+impl Derived {
+    fn new(cfg: &StateConfig) -> Self {
+        let seeds = Seeds::new(cfg.seed as u64);
+        let p = cfg
+            .precision
+            .clamp(4, crate::sketch::small_hll::SMALL_MAX_P);
+        let bands = match cfg.template_bands {
+            1 | 2 | 4 | 8 => cfg.template_bands as usize,
+            _ => 4,
+        };
+        let rate_ms = cfg.rate_slot_s.max(1) as u64 * 1000;
+        let window_ms = cfg.window_s.max(1) as u64 * 1000;
+        let account_window_ms = cfg.account_window_s.max(1) as u64 * 1000;
+        let sync_ms = cfg.sync_bucket_s.max(1) as u64 * 1000;
+        let mut shape = seeds.of(dom::SHAPE) ^ wire::VERSION as u64;
+        for v in [
+            p as u64,
+            cfg.global_precision as u64,
+            window_ms,
+            account_window_ms,
+            rate_ms,
+            sync_ms,
+            bands as u64,
+        ] {
+            shape = crate::sketch::mix64(shape ^ v);
+        }
+        Derived {
+            cfg: cfg.clone(),
+            seeds,
+            p,
+            window_ms,
+            account_window_ms,
+            rate_ms,
+            sync_ms,
+            per_minute: 60_000.0 / rate_ms as f64,
+            bands,
+            band_bits: 64 / bands as u32,
+            min_requests: cfg.min_requests.max(1) as f64,
+            min_cluster_accounts: cfg.min_cluster_accounts as f64,
+            min_account_requests: cfg.min_account_requests.max(1) as f64,
+            light_max: cfg.light_max_requests as f64,
+            shape,
+        }
+    }
+
+    /// Table key of band `b` of template SimHash `t`.
+    #[inline]
+    fn band_key(&self, t: u64, b: usize) -> u64 {
+        let value = if self.band_bits >= 64 {
+            t
+        } else {
+            (t >> (b as u32 * self.band_bits)) & ((1u64 << self.band_bits) - 1)
+        };
+        self.seeds
+            .hash(dom::TEMPLATE, value ^ ((b as u64 + 1) << 58))
+    }
+}
+
+/// All cross-request state of one engine (one worker).
+#[derive(Clone)]
+pub struct State {
+    d: Derived,
+    accounts: Table<AccountE>,
+    fps: Table<AccountsRateE>,
+    ja4s: Table<AccountsE>,
+    prefixes: Table<AccountsRateE>,
+    asns: Table<AccountsE>,
+    fp_prefixes: Table<FpPrefixE>,
+    fp_asns: Table<FpAsnE>,
+    templates: Table<TemplateE>,
+    active: WindowedHll,
+}
+
+impl fmt::Debug for State {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("State")
+            .field("config", &self.d.cfg)
+            .field("allocated_bytes", &self.allocated_bytes())
+            .finish_non_exhaustive()
+    }
+}
+
+/// A table for `cfg` whose entries earn a twelfth of `window_ms` as eviction grace per
+/// repeat touch (five minutes for an hour, two hours for a day).
+fn table<E: Entry>(cap: u32, cfg: &StateConfig, p: u8, window_ms: u64) -> Table<E> {
+    let cap = if cfg.enabled {
+        cap.min(MAX_CAPACITY) as usize
+    } else {
+        0
+    };
+    Table::new(cap, E::HLLS * SmallHll::bytes(p), (window_ms / 12_000) as u32)
+}
+
+impl State {
+    /// Allocates state for `cfg` (all memory up front; it never grows). With
+    /// `enabled: false` every table is empty and nothing is measured.
+    pub fn new(cfg: &StateConfig) -> Self {
+        let d = Derived::new(cfg);
+        let (c, p, on) = (&cfg.capacity, d.p, cfg.enabled);
+        State {
+            accounts: table(c.accounts, cfg, p, d.account_window_ms),
+            fps: table(c.fingerprints, cfg, p, d.window_ms),
+            ja4s: table(c.ja4s, cfg, p, d.window_ms),
+            prefixes: table(c.prefixes, cfg, p, d.window_ms),
+            asns: table(c.asns, cfg, p, d.window_ms),
+            fp_prefixes: table(c.fp_prefixes, cfg, p, d.window_ms),
+            fp_asns: table(c.fp_asns, cfg, p, d.window_ms),
+            templates: table(c.templates, cfg, p, d.window_ms),
+            active: WindowedHll::new(cfg.global_precision, on),
+            d,
+        }
+    }
+
+    /// The settings this state was built from.
+    pub fn config(&self) -> &StateConfig {
+        &self.d.cfg
+    }
+
+    /// Heap bytes actually allocated (a unit test checks it against the config's bound).
+    pub fn allocated_bytes(&self) -> usize {
+        self.accounts.allocated_bytes()
+            + self.fps.allocated_bytes()
+            + self.ja4s.allocated_bytes()
+            + self.prefixes.allocated_bytes()
+            + self.asns.allocated_bytes()
+            + self.fp_prefixes.allocated_bytes()
+            + self.fp_asns.allocated_bytes()
+            + self.templates.allocated_bytes()
+            + self.active.allocated_bytes()
+    }
+
+    /// Estimated distinct accounts over the last one to two windows (for metrics).
+    pub fn active_accounts(&self, now_ms: u64) -> f64 {
+        self.active.estimate_at(Clock::at(now_ms, &self.d).win)
+    }
+
+    /// Records one request and measures the graded `cluster.*`, `account.*`, `rate.*` levels.
+    pub fn observe(&mut self, obs: &Observation, levels: &mut Levels) {
+        if !self.d.cfg.enabled {
+            return;
+        }
+        let t = Clock::at(obs.now_ms, &self.d);
+        let k = Keys::of(obs, &self.d.seeds);
+        let touched = self.record(obs, &k, &t);
+        self.measure_slots(obs, &touched, &t, levels);
+    }
+
+    /// Measures the levels `obs` would see, without recording it.
+    pub fn measure(&self, obs: &Observation, levels: &mut Levels) {
+        if !self.d.cfg.enabled {
+            return;
+        }
+        let t = Clock::at(obs.now_ms, &self.d);
+        let k = Keys::of(obs, &self.d.seeds);
+        let mut found = Touched {
+            account: k.account.and_then(|a| self.accounts.find(a)),
+            fp: self.fps.find(k.fp),
+            ja4: k.ja4.and_then(|j| self.ja4s.find(j)),
+            prefix: k.prefix.and_then(|p| self.prefixes.find(p)),
+            asn: k.asn.and_then(|a| self.asns.find(a)),
+            fp_prefix: k.fp_prefix.and_then(|x| self.fp_prefixes.find(x)),
+            fp_asn: k.fp_asn.and_then(|x| self.fp_asns.find(x)),
+            templates: [None; MAX_BANDS],
+        };
+        if let Some(tpl) = obs.template {
+            for (b, slot) in found.templates.iter_mut().enumerate().take(self.d.bands) {
+                *slot = self.templates.find(self.d.band_key(tpl, b));
+            }
+        }
+        self.measure_slots(obs, &found, &t, levels);
+    }
+}

@@ -1,0 +1,496 @@
+//! Unit tests of the state: memory accounting, each level, merging, corrupt deltas.
+
+use super::*;
+use crate::signal::Signal;
+use crate::sketch::mix64;
+
+const MIN: u64 = 60_000;
+const T0: u64 = 1_700_000_000_000;
+
+fn small_cfg() -> StateConfig {
+    StateConfig {
+        capacity: Capacity {
+            accounts: 4096,
+            fingerprints: 1024,
+            ja4s: 512,
+            prefixes: 2048,
+            asns: 512,
+            fp_prefixes: 2048,
+            fp_asns: 1024,
+            templates: 4096,
+        },
+        ..StateConfig::default()
+    }
+}
+
+fn obs(now_ms: u64, account: u64, hfp: u64, prefix: u64) -> Observation {
+    Observation {
+        now_ms,
+        account: Some(account),
+        hfp,
+        ja4: Some(hfp ^ 0xa4),
+        prefix: Some(prefix),
+        asn: Some((prefix % 7) as u32),
+        template: None,
+        elicitation: false,
+    }
+}
+
+fn measured(s: &State, o: &Observation) -> Vec<(Signal, f64)> {
+    let mut lv = Levels::default();
+    s.measure(o, &mut lv);
+    lv.iter().collect()
+}
+
+#[test]
+fn allocated_bytes_equal_the_memory_bound() {
+    for cfg in [
+        StateConfig::default(),
+        small_cfg(),
+        StateConfig {
+            precision: 9,
+            global_precision: 16,
+            ..small_cfg()
+        },
+    ] {
+        let s = State::new(&cfg);
+        assert_eq!(s.allocated_bytes() + OVERHEAD_BYTES, cfg.memory_bound());
+    }
+    assert!(
+        std::mem::size_of::<State>() <= OVERHEAD_BYTES / 2,
+        "{}",
+        std::mem::size_of::<State>()
+    );
+    let off = StateConfig {
+        enabled: false,
+        ..StateConfig::default()
+    };
+    let mut s = State::new(&off);
+    assert_eq!(s.allocated_bytes(), 0);
+    let mut lv = Levels::default();
+    s.observe(&obs(T0, 1, 2, 3), &mut lv);
+    assert_eq!(lv.iter().count(), 0);
+}
+
+#[test]
+fn account_rate_churn_and_elicitation_share() {
+    let mut s = State::new(&small_cfg());
+    // 60 requests in one rate slot, from 12 /24s, half with elicitation.
+    let start = T0 - T0 % MIN;
+    let mut last = Levels::default();
+    for i in 0..60u64 {
+        let mut o = obs(start + i * 1000, 7, 1, 1000 + i % 12);
+        o.elicitation = i % 2 == 0;
+        last = Levels::default();
+        s.observe(&o, &mut last);
+    }
+    let rate = last.get(Signal::RateAccount).unwrap();
+    assert!((55.0..=61.0).contains(&rate), "{rate}");
+    let churn = last.get(Signal::AccountIpChurn).unwrap();
+    assert!((8.0..=16.0).contains(&churn), "{churn}");
+    assert!((last.get(Signal::AccountElicitationShare).unwrap() - 0.5).abs() < 1e-9);
+    // 12 prefixes, then repeats: 11 changes after the first request out of 59.
+    let rotation = last.get(Signal::AccountIpRotation).unwrap();
+    assert!((rotation - 11.0 / 59.0).abs() < 0.02, "{rotation}");
+    // Ten minutes of silence: the rate has decayed away, the hourly counts have not.
+    let later = measured(&s, &obs(T0 + 10 * MIN, 7, 1, 1000));
+    let get = |sig| later.iter().find(|(s, _)| *s == sig).map(|x| x.1);
+    assert_eq!(get(Signal::RateAccount), Some(0.0));
+    assert_eq!(get(Signal::AccountIpChurn), Some(churn));
+    // An account that changes prefix on every request rotates fully.
+    let mut lv = Levels::default();
+    for i in 0..5u64 {
+        lv = Levels::default();
+        s.observe(&obs(T0 + i, 9, 1, 5000 + i * 977), &mut lv);
+    }
+    assert_eq!(lv.get(Signal::AccountIpRotation), Some(1.0));
+    // An account with fewer than `min_requests` has no share yet.
+    let mut lv = Levels::default();
+    s.observe(
+        &Observation {
+            elicitation: true,
+            ..obs(T0, 8, 1, 5)
+        },
+        &mut lv,
+    );
+    assert_eq!(lv.get(Signal::AccountElicitationShare), None);
+}
+
+#[test]
+fn cluster_counts_and_lightness() {
+    let mut s = State::new(&small_cfg());
+    // 60 heavy accounts (30 requests each) and 120 light ones (2 each) on one fp and /24.
+    let mut t = T0;
+    for round in 0..30u64 {
+        for a in 0..60u64 {
+            t += 50;
+            s.observe(&obs(t, 1000 + a, 42, 77), &mut Levels::default());
+        }
+        if round < 2 {
+            for a in 0..120u64 {
+                t += 50;
+                s.observe(&obs(t, 5000 + a, 42, 77), &mut Levels::default());
+            }
+        }
+    }
+    let lv = measured(&s, &obs(t, 1000, 42, 77));
+    let get = |sig| {
+        lv.iter()
+            .find(|(s, _)| *s == sig)
+            .map(|x| x.1)
+            .unwrap_or(f64::NAN)
+    };
+    let all = get(Signal::ClusterAccountsPerFp);
+    assert!((all - 180.0).abs() < 180.0 * 0.4, "{all}");
+    assert!((get(Signal::ClusterAccountsPerFpPrefix) - 180.0).abs() < 180.0 * 0.4);
+    assert!((get(Signal::ClusterLightAccountsPerFpAsn) - 120.0).abs() < 120.0 * 0.5);
+    assert!((get(Signal::ClusterAccountsPerPrefix) - 180.0).abs() < 180.0 * 0.4);
+    assert!(get(Signal::ClusterAccountsPerJa4) > 100.0);
+    // Another fingerprint in the same prefix is a different (fp, prefix) cluster.
+    let mut lv = Levels::default();
+    s.observe(&obs(t, 1, 43, 77), &mut lv);
+    assert!(lv.get(Signal::ClusterAccountsPerFpPrefix).unwrap() < 2.0);
+    // Two windows later the cluster counts have expired; account history lasts
+    // `account_window_s` (a day), and expires after two of those.
+    let later = measured(&s, &obs(t + 2 * 3_600_000, 1000, 42, 77));
+    let account = |sig: Signal| sig.code().starts_with("account.");
+    assert!(
+        later.iter().all(|&(sig, v)| v == 0.0 || account(sig)),
+        "{later:?}"
+    );
+    assert!(
+        later.iter().any(|&(sig, v)| v > 0.0 && account(sig)),
+        "{later:?}"
+    );
+    let gone = measured(&s, &obs(t + 48 * 3_600_000, 1000, 42, 77));
+    assert!(gone.iter().all(|&(_, v)| v == 0.0), "{gone:?}");
+}
+
+/// `base` with `k` pseudo-random bits flipped.
+fn near(base: u64, k: u32, salt: u64) -> u64 {
+    let mut t = base;
+    for j in 0..k as u64 {
+        t ^= 1 << (mix64(salt.wrapping_mul(64) + j) % 64);
+    }
+    t
+}
+
+#[test]
+fn templates_cluster_near_duplicates_and_synchrony() {
+    let mut s = State::new(&small_cfg());
+    let base = mix64(12345);
+    let mut t = T0;
+    // 40 accounts send near-duplicates of one template, spread over 40 minutes.
+    for a in 0..40u64 {
+        t += MIN;
+        let o = Observation {
+            template: Some(near(base, (a % 4) as u32, a)),
+            ..obs(t, 100 + a, 1, a)
+        };
+        s.observe(&o, &mut Levels::default());
+    }
+    // 40 other accounts send unrelated templates.
+    for a in 0..40u64 {
+        let o = Observation {
+            template: Some(mix64(a + 999)),
+            ..obs(t, 500 + a, 1, a)
+        };
+        s.observe(&o, &mut Levels::default());
+    }
+    let mut lv = Levels::default();
+    s.observe(
+        &Observation {
+            template: Some(near(base, 2, 7777)),
+            ..obs(t, 1, 1, 1)
+        },
+        &mut lv,
+    );
+    let acc = lv.get(Signal::ClusterAccountsPerTemplate).unwrap();
+    assert!(acc > 25.0, "{acc}");
+    assert!(lv.get(Signal::ClusterSynchrony).unwrap() < 4.0);
+    let mut lv = Levels::default();
+    s.observe(
+        &Observation {
+            template: Some(mix64(424242)),
+            ..obs(t, 2, 1, 1)
+        },
+        &mut lv,
+    );
+    assert!(lv.get(Signal::ClusterAccountsPerTemplate).unwrap() < 3.0);
+    // 25 accounts send the template within five seconds: synchronized.
+    for a in 0..25u64 {
+        let o = Observation {
+            template: Some(base),
+            ..obs(t + 10 * MIN + a * 200, 900 + a, 1, a)
+        };
+        lv = Levels::default();
+        s.observe(&o, &mut lv);
+    }
+    let sync = lv.get(Signal::ClusterSynchrony).unwrap();
+    assert!((18.0..=34.0).contains(&sync), "{sync}");
+}
+
+#[test]
+fn cluster_elicitation_share_needs_min_requests() {
+    let mut s = State::new(&small_cfg());
+    let mut lv = Levels::default();
+    for i in 0..9u64 {
+        lv = Levels::default();
+        s.observe(
+            &Observation {
+                elicitation: true,
+                ..obs(T0 + i, i, 5, 6)
+            },
+            &mut lv,
+        );
+    }
+    assert_eq!(lv.get(Signal::ClusterElicitationShare), None);
+    for i in 9..20u64 {
+        lv = Levels::default();
+        s.observe(
+            &Observation {
+                elicitation: i % 4 != 0,
+                ..obs(T0 + i, i, 5, 6)
+            },
+            &mut lv,
+        );
+    }
+    let share = lv.get(Signal::ClusterElicitationShare).unwrap();
+    assert!((share - 18.0 / 20.0).abs() < 1e-9, "{share}");
+}
+
+#[test]
+fn cluster_share_ignores_heavy_accounts_and_single_account_clusters() {
+    let mut s = State::new(&small_cfg());
+    let mut lv = Levels::default();
+    // One heavy account (100 requests, all elicited) and two light ones in one cluster.
+    for i in 0..100u64 {
+        lv = Levels::default();
+        s.observe(
+            &Observation {
+                elicitation: true,
+                ..obs(T0 + i, 1, 5, 6)
+            },
+            &mut lv,
+        );
+    }
+    assert_eq!(lv.get(Signal::ClusterElicitationShare), None);
+    assert_eq!(lv.get(Signal::AccountElicitationShare), Some(1.0));
+    for i in 0..30u64 {
+        lv = Levels::default();
+        s.observe(
+            &Observation {
+                elicitation: i < 3,
+                ..obs(T0 + 200 + i, 2 + i % 2, 5, 6)
+            },
+            &mut lv,
+        );
+    }
+    // Counted: the heavy account's first 20 requests (it was light then) and the light
+    // accounts' 30, of which 20 + 3 elicited; its other 80 are not. Until a third account
+    // was seen there was no share at all.
+    let share = lv.get(Signal::ClusterElicitationShare).unwrap();
+    assert!((share - 23.0 / 50.0).abs() < 1e-9, "{share}");
+    // The heavy account itself is judged by its own share, not the cluster's.
+    let mut lv = Levels::default();
+    s.observe(&obs(T0 + 300, 1, 5, 6), &mut lv);
+    assert_eq!(lv.get(Signal::ClusterElicitationShare), None);
+    assert!(lv.get(Signal::AccountElicitationShare).unwrap() > 0.95);
+}
+
+/// Traffic with a few hot clusters and a bounded set of cold keys, over `minutes`.
+fn traffic(n: u64, minutes: u64, seed: u64) -> Vec<Observation> {
+    (0..n)
+        .map(|i| {
+            let r = mix64(i ^ seed);
+            let hot = r % 3 == 0;
+            Observation {
+                now_ms: T0 + i * minutes * MIN / n,
+                account: Some(if hot { r % 300 } else { 10_000 + r % 3_000 }),
+                hfp: if hot { 1 } else { (r >> 8) % 20 },
+                ja4: Some((r >> 16) % 20),
+                prefix: Some(if hot { (r >> 20) % 8 } else { (r >> 20) % 200 }),
+                asn: Some(((r >> 32) % 40) as u32),
+                template: Some(if hot {
+                    near(777, ((r >> 40) % 3) as u32, r)
+                } else {
+                    mix64(r % 400)
+                }),
+                elicitation: hot && (r >> 50) % 4 != 0,
+            }
+        })
+        .collect()
+}
+
+/// Capacities well above the key counts of [`traffic`] (no evictions).
+fn roomy_cfg() -> StateConfig {
+    let c = 65_536;
+    StateConfig {
+        capacity: Capacity {
+            accounts: c,
+            fingerprints: c,
+            ja4s: c,
+            prefixes: c,
+            asns: c,
+            fp_prefixes: c,
+            fp_asns: c,
+            templates: c,
+        },
+        ..StateConfig::default()
+    }
+}
+
+#[test]
+fn workers_exchanging_deltas_agree_with_one_state() {
+    let cfg = roomy_cfg();
+    let obs = traffic(24_000, 90, 1);
+    let mut single = State::new(&cfg);
+    let mut workers: Vec<State> = (0..4).map(|_| State::new(&cfg)).collect();
+    for (i, o) in obs.iter().enumerate() {
+        single.observe(o, &mut Levels::default());
+        if let Some(w) = workers.get_mut(mix64(i as u64) as usize % 4) {
+            w.observe(o, &mut Levels::default());
+        }
+        if i % 100 == 99 || i + 1 == obs.len() {
+            let deltas: Vec<Vec<u8>> = workers.iter_mut().map(|w| w.export_delta()).collect();
+            for (wi, w) in workers.iter_mut().enumerate() {
+                for (di, d) in deltas.iter().enumerate() {
+                    if di != wi {
+                        w.merge_bytes(d).unwrap();
+                    }
+                }
+            }
+        }
+    }
+    let now = obs.last().map_or(T0, |o| o.now_ms);
+    let mut compared = 0;
+    for probe in traffic(300, 1, 2) {
+        let probe = Observation {
+            now_ms: now,
+            ..probe
+        };
+        let want = measured(&single, &probe);
+        for w in &workers {
+            let got = measured(w, &probe);
+            assert_eq!(got.len(), want.len(), "{got:?} vs {want:?}");
+            for (&(sa, a), &(sb, b)) in got.iter().zip(&want) {
+                assert_eq!(sa, sb);
+                // Lightness (also gating cluster shares) and prefix novelty are decided when a
+                // request is seen, from
+                // what was merged so far (a worker lags its peers by up to one tick).
+                let tol = match sa {
+                    Signal::ClusterLightAccountsPerFpAsn => 0.2 * b + 3.0,
+                    Signal::AccountIpRotation => 0.15,
+                    Signal::ClusterElicitationShare => 0.05,
+                    _ => 1e-6 * b.abs() + 1e-9,
+                };
+                assert!((a - b).abs() <= tol, "{sa:?}: worker {a} vs single {b}");
+                compared += 1;
+            }
+        }
+    }
+    assert!(compared > 1000, "{compared}");
+    let aa = single.active_accounts(now);
+    // 100 hot and 2000 cold accounts (the generator's residues).
+    assert!((aa - 2_100.0).abs() < 2_100.0 * 0.06, "{aa}");
+    assert_eq!(
+        workers
+            .iter()
+            .map(|w| w.active_accounts(now))
+            .fold(0.0, f64::max),
+        aa
+    );
+}
+
+#[test]
+fn exports_are_deterministic_and_empty_when_nothing_changed() {
+    let cfg = small_cfg();
+    let (mut a, mut b) = (State::new(&cfg), State::new(&cfg));
+    for o in traffic(2_000, 5, 3) {
+        a.observe(&o, &mut Levels::default());
+        b.observe(&o, &mut Levels::default());
+    }
+    let da = a.export_delta();
+    assert_eq!(da, b.export_delta());
+    let empty = a.export_delta();
+    assert_eq!(empty.len(), 4 + 1 + 8 + 1 + 8 * 4);
+    let mut c = State::new(&StateConfig {
+        seed: 99,
+        ..cfg.clone()
+    });
+    assert!(c.merge_bytes(&da).is_err());
+    let mut d = State::new(&StateConfig {
+        capacity: Capacity {
+            templates: 0,
+            ..cfg.capacity
+        },
+        ..cfg
+    });
+    d.merge_bytes(&da).unwrap();
+}
+
+#[test]
+fn corrupt_deltas_are_errors_and_change_nothing() {
+    let cfg = small_cfg();
+    let mut src = State::new(&cfg);
+    let data = traffic(200, 10, 4);
+    for o in &data {
+        src.observe(o, &mut Levels::default());
+    }
+    let good = src.export_delta();
+    let mut dst = State::new(&cfg);
+    for o in data.iter().take(100) {
+        dst.observe(o, &mut Levels::default());
+    }
+    let probe = |s: &State| {
+        data.iter()
+            .step_by(7)
+            .map(|o| measured(s, o))
+            .collect::<Vec<_>>()
+    };
+    let before = probe(&dst);
+    let mut errors = 0;
+    let step = good.len() / 150 + 1;
+    let cuts: Vec<usize> = (0..good.len())
+        .step_by(step)
+        .chain(good.len() - 20..good.len())
+        .collect();
+    for &cut in &cuts {
+        errors += usize::from(dst.merge_bytes(&good[..cut]).is_err());
+    }
+    assert_eq!(errors, cuts.len());
+    // Bit flips: inside register or counter bytes they still form a valid delta, elsewhere
+    // they must be refused; never a panic.
+    let mut scratch = State::new(&cfg);
+    let mut rng = 5u64;
+    let mut refused = 0;
+    for _ in 0..300 {
+        let mut bad = good.clone();
+        for _ in 0..3 {
+            rng = mix64(rng);
+            let i = (rng % bad.len() as u64) as usize;
+            bad[i] ^= 1 << (rng >> 61);
+        }
+        refused += usize::from(scratch.merge_bytes(&bad).is_err());
+    }
+    assert!(refused > 10, "{refused}");
+    assert_eq!(probe(&dst), before);
+    dst.merge_bytes(&good).unwrap();
+    assert_ne!(probe(&dst), before);
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2_000))]
+
+    #[test]
+    fn arbitrary_buffers_never_panic(tail in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..600), cut in 0usize..64) {
+        let cfg = StateConfig { capacity: Capacity { accounts: 64, fingerprints: 64, ja4s: 64, prefixes: 64, asns: 64, fp_prefixes: 64, fp_asns: 64, templates: 64 }, ..StateConfig::default() };
+        let mut s = State::new(&cfg);
+        let _ = s.merge_bytes(&tail);
+        // A valid header followed by garbage reaches the record decoders.
+        let mut buf = s.export_delta();
+        buf.truncate(14 + cut.min(32));
+        buf.extend_from_slice(&tail);
+        let _ = s.merge_bytes(&buf);
+    }
+}
