@@ -57,11 +57,11 @@ start_origin() {
   wait_ready "$ORIGIN_ADMIN_PORT" "$ORIGIN_PID" origin
 }
 
-start_proxy() { # CONFIG
+start_proxy() { # CONFIG [CONCURRENCY]
   filter_yaml "$1" "$WORK/filters.yaml"
   render "$ROOT/benches/envoy/proxy.yaml.in" "$WORK/proxy.yaml" LISTEN_PORT=$LISTEN_PORT ADMIN_PORT=$ADMIN_PORT \
     ORIGIN_PORT=$ORIGIN_PORT "HTTP_FILTERS=$(cat "$WORK/filters.yaml")"
-  taskset -c "$PROXY_CPU" "$ENVOY" -c "$WORK/proxy.yaml" --concurrency 1 --disable-hot-restart \
+  taskset -c "$PROXY_CPU" "$ENVOY" -c "$WORK/proxy.yaml" --concurrency "${2:-1}" --disable-hot-restart \
     --base-id "$PORT_BASE" --log-level error > "$WORK/proxy.log" 2>&1 &
   PROXY_PID=$!
   wait_ready "$ADMIN_PORT" "$PROXY_PID" proxy
