@@ -136,8 +136,11 @@ impl<const N: usize> Window<N> {
 /// Linear-counting estimate of distinct items from `set` of 64 bits set.
 #[inline]
 pub fn linear_count64(set: u32) -> f64 {
-    let zeros = (64.0 - set.min(64) as f64).max(0.5);
-    64.0 * super::ln(64.0 / zeros)
+    match 64 - set.min(64) {
+        // Saturated: as if half a bit were still zero.
+        0 => 64.0 * (super::ln_int(128)),
+        zeros => 64.0 * (super::ln_int(64) - super::ln_int(zeros)),
+    }
 }
 
 /// A 64-bit linear-counting bitmap for the current and the previous slot.

@@ -202,7 +202,11 @@ fn table<E: Entry>(cap: u32, cfg: &StateConfig, p: u8, window_ms: u64) -> Table<
     } else {
         0
     };
-    Table::new(cap, E::HLLS * SmallHll::bytes(p), (window_ms / 12_000) as u32)
+    Table::new(
+        cap,
+        E::HLLS * SmallHll::bytes(p),
+        (window_ms / 12_000) as u32,
+    )
 }
 
 impl State {
