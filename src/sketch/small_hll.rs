@@ -109,7 +109,7 @@ impl SmallHll {
         }
         let half = regs.len() / 2;
         let (cur, uni) = regs.split_at_mut(half);
-        if epoch == self.epoch + 1 {
+        if epoch == self.epoch.wrapping_add(1) {
             uni.copy_from_slice(cur);
             cur.fill(0);
             self.recompute(uni);
@@ -159,7 +159,7 @@ impl SmallHll {
     pub fn estimate_at(&self, regs: &[u8], p: u8, epoch: u32) -> f64 {
         if epoch <= self.epoch {
             self.estimate(p)
-        } else if epoch == self.epoch + 1 {
+        } else if epoch == self.epoch.wrapping_add(1) {
             let mut tmp = SmallHll::default();
             tmp.recompute(regs.get(..regs.len() / 2).unwrap_or(&[]));
             tmp.estimate(p)
@@ -194,7 +194,7 @@ impl SmallHll {
             for (a, &b) in cur.iter_mut().zip(theirs) {
                 *a = max_nib(*a, b);
             }
-        } else if epoch + 1 != self.epoch {
+        } else if epoch.wrapping_add(1) != self.epoch {
             return;
         }
         for (a, &b) in uni.iter_mut().zip(theirs) {

@@ -46,7 +46,7 @@ impl<const N: usize> Window<N> {
         if slot <= self.slot {
             return;
         }
-        if slot == self.slot + 1 {
+        if slot == self.slot.wrapping_add(1) {
             self.prev = self.cur;
             self.pend_prev = self.pend;
         } else {
@@ -62,7 +62,7 @@ impl<const N: usize> Window<N> {
         self.advance(slot);
         let (counts, pend) = if slot == self.slot {
             (&mut self.cur, &mut self.pend)
-        } else if slot + 1 == self.slot {
+        } else if slot.wrapping_add(1) == self.slot {
             (&mut self.prev, &mut self.pend_prev)
         } else {
             return;
@@ -90,7 +90,7 @@ impl<const N: usize> Window<N> {
             for ((o, &c), &p) in out.iter_mut().zip(&self.cur).zip(&self.prev) {
                 *o = c as f64 + p as f64 * keep;
             }
-        } else if slot == self.slot + 1 {
+        } else if slot == self.slot.wrapping_add(1) {
             for (o, &c) in out.iter_mut().zip(&self.cur) {
                 *o = c as f64 * keep;
             }
@@ -158,7 +158,7 @@ impl Bits {
         if epoch <= self.epoch {
             return;
         }
-        let next = epoch == self.epoch + 1;
+        let next = epoch == self.epoch.wrapping_add(1);
         self.prev = if next { self.cur } else { 0 };
         self.changed = if next && self.changed & 1 != 0 { 2 } else { 0 };
         self.cur = 0;
@@ -187,7 +187,7 @@ impl Bits {
     fn at(&self, epoch: u32) -> (u64, u64) {
         if epoch <= self.epoch {
             (self.cur, self.prev)
-        } else if epoch == self.epoch + 1 {
+        } else if epoch == self.epoch.wrapping_add(1) {
             (0, self.cur)
         } else {
             (0, 0)
@@ -225,7 +225,7 @@ impl Bits {
         self.advance(epoch);
         if epoch == self.epoch {
             self.cur |= bits;
-        } else if epoch + 1 == self.epoch {
+        } else if epoch.wrapping_add(1) == self.epoch {
             self.prev |= bits;
         }
     }
