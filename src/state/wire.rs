@@ -15,8 +15,9 @@
 //! 8 x table, in the order accounts, fingerprints, ja4s, prefixes, asns, fp_prefixes,
 //!     fp_asns, templates: count u32 | count x (key u64 | stamp u32 | mask u8 | parts)
 //! parts, in each entry's visiting order, those whose mask bit is set:
-//!   hll:    epoch u32 | flags u8 (1: current, 2: previous, 3: both)
-//!           | 2^p / 2 packed 4-bit registers per slot flagged
+//!   hll:    epoch u32 | flags u8 (1: current slot follows, 2: previous slot follows,
+//!           4 / 8: that block is sparse) | per block flagged, current first: either
+//!           2^p / 2 packed 4-bit registers, or sparse: count u8 | count x (index u16, value u8)
 //!   window: slot u32 | N x (varint current, varint previous)
 //!   bits:   slot u32 | current u64 | previous u64
 //! ```
