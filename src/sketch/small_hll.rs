@@ -184,10 +184,10 @@ impl SmallHll {
         out.push(0);
         let mut flags = 0;
         if self.changed & CUR != 0 {
-            flags |= CUR | put_block(regs.get(..half).unwrap_or(&[]), out) * SPARSE_CUR;
+            flags |= CUR | (put_block(regs.get(..half).unwrap_or(&[]), out) * SPARSE_CUR);
         }
         if self.changed & PREV != 0 {
-            flags |= PREV | put_block(regs.get(half..).unwrap_or(&[]), out) * SPARSE_PREV;
+            flags |= PREV | (put_block(regs.get(half..).unwrap_or(&[]), out) * SPARSE_PREV);
         }
         if let Some(f) = out.get_mut(flags_at) {
             *f = flags;
