@@ -10,7 +10,7 @@
 //!
 //! Layout (little-endian; `varint` = LEB128):
 //! ```text
-//! "DGSD" | version u8 (1) | shape u64 | has_global u8
+//! "DGSD" | version u8 (2) | shape u64 | has_global u8
 //! [global: epoch u32 | precision u8 | 2^p registers u8]
 //! 8 x table, in the order accounts, fingerprints, ja4s, prefixes, asns, fp_prefixes,
 //!     fp_asns, templates: count u32 | count x (key u64 | stamp u32 | mask u8 | parts)
@@ -32,7 +32,7 @@ use crate::sketch::codec::{put_u32, put_u64, DecodeError, Reader};
 use crate::sketch::table::Table;
 
 /// Wire format version.
-pub const VERSION: u8 = 1;
+pub const VERSION: u8 = 2;
 const MAGIC: &[u8; 4] = b"DGSD";
 /// Largest arena stride of any entry (2 HLLs at the largest precision).
 const MAX_STRIDE: usize = 2 * (1 << crate::sketch::small_hll::SMALL_MAX_P);
