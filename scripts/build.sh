@@ -7,7 +7,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p build
 WASM_OPT_FLAGS=(-Oz --enable-bulk-memory --enable-bulk-memory-opt --enable-nontrapping-float-to-int
-  --enable-sign-ext --enable-mutable-globals --enable-reference-types --enable-multivalue)
+  --enable-sign-ext --enable-mutable-globals --enable-reference-types --enable-multivalue
+  --strip-debug --strip-producers)
 
 wasm_opt() { # in out
   local bin=node_modules/binaryen/bin/wasm-opt
@@ -15,17 +16,34 @@ wasm_opt() { # in out
 }
 
 build_envoy() {
-  cargo build -q --release --target wasm32-wasip1 --lib
-  wasm_opt target/wasm32-wasip1/release/distill_guard.wasm build/distill_guard_envoy.wasm
+  # profile `wasm` (Cargo.toml): release with opt-level "z", the size budget is 400 KB
+  cargo build -q --profile wasm --target wasm32-wasip1 --lib
+  wasm_opt target/wasm32-wasip1/wasm/distill_guard.wasm build/distill_guard_envoy.wasm
   echo "built build/distill_guard_envoy.wasm ($(stat -c %s build/distill_guard_envoy.wasm) bytes)" >&2
 }
 
 build_web() {
-  # wasm-opt is run by us (with explicit feature flags), not by wasm-pack.
-  wasm-pack build --quiet --release --target web --no-opt --out-dir pkg --out-name distill_guard . >&2
-  wasm_opt pkg/distill_guard_bg.wasm pkg/distill_guard_bg.opt.wasm && mv pkg/distill_guard_bg.opt.wasm pkg/distill_guard_bg.wasm
-  for d in www/pkg edge/pkg; do rm -rf "$d"; mkdir -p "$d"; cp pkg/distill_guard.js pkg/distill_guard_bg.wasm pkg/distill_guard.d.ts "$d"/ 2>/dev/null || cp pkg/distill_guard.js pkg/distill_guard_bg.wasm "$d"/; done
-  echo "built pkg/distill_guard_bg.wasm ($(stat -c %s pkg/distill_guard_bg.wasm) bytes)" >&2
+  # Two wasm-bindgen builds of the one crate (wasm-opt is run by us with explicit feature flags,
+  # not by wasm-pack): pkg/ with the simulator for the tuning page (www/pkg), and pkg-edge/
+  # without it for the edge worker (edge/pkg), which only inspects requests.
+  wasm-pack --quiet build --profile wasm --target web --no-opt --out-dir pkg --out-name distill_guard . >&2
+  wasm-pack --quiet build --profile wasm --target web --no-opt --out-dir pkg-edge --out-name distill_guard . -- --no-default-features >&2
+  local p d
+  for p in pkg pkg-edge; do
+    wasm_opt "$p/distill_guard_bg.wasm" "$p/distill_guard_bg.opt.wasm" && mv "$p/distill_guard_bg.opt.wasm" "$p/distill_guard_bg.wasm"
+    d=www/pkg; [ "$p" = pkg-edge ] && d=edge/pkg
+    rm -rf "$d"; mkdir -p "$d"; cp "$p/distill_guard.js" "$p/distill_guard_bg.wasm" "$d"/; cp "$p/distill_guard.d.ts" "$d"/ 2>/dev/null || true
+    echo '{"type": "module"}' > "$d/package.json"   # Node loads the ES module without a warning
+  done
+  # Shipped policies and scenarios for the tuning page: www/{filters,scenarios}/*.json plus an
+  # index.json each (generated, gitignored).
+  local dir names f
+  for dir in filters scenarios; do
+    rm -rf "www/$dir"; mkdir -p "www/$dir"; names=()
+    for f in "$dir"/*.json; do [ -e "$f" ] && cp "$f" "www/$dir/" && names+=("\"$(basename "$f")\""); done
+    (IFS=,; echo "[${names[*]}]") > "www/$dir/index.json"
+  done
+  echo "built pkg/distill_guard_bg.wasm ($(stat -c %s pkg/distill_guard_bg.wasm) bytes, tuning page) and pkg-edge/distill_guard_bg.wasm ($(stat -c %s pkg-edge/distill_guard_bg.wasm) bytes, edge worker)" >&2
 }
 
 build_native() {

@@ -175,6 +175,11 @@ impl Engine {
             template: None,
         };
         let client_ip = proxy::check_headers(req, self.policy.proxy.trusted_hops, &mut fired);
+        // An announced proxy (Via, or proxy software's own headers) may rewrite header order
+        // and case (squid does, see tests/data/proxies.json): the order check is void then.
+        if fired.get(Signal::ProxyVia) > 0.0 || fired.get(Signal::ProxyVendorHeader) > 0.0 {
+            fired.clear(Signal::ClientOrderMismatch);
+        }
 
         let allowlisted = prints.account.is_some_and(|a| c.allow_accounts.contains(&a))
             || client_ip.is_some_and(|ip| c.allow_cidrs.contains(ip))

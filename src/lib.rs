@@ -12,10 +12,12 @@ pub mod identity;
 pub mod policy;
 pub mod prompt;
 pub mod proxy;
+pub mod report;
 pub mod request;
 pub mod respond;
 pub mod score;
 pub mod signal;
+#[cfg(feature = "simulate")]
 pub mod simulate;
 pub mod sketch;
 pub mod state;

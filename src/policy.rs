@@ -314,20 +314,32 @@ impl Policy {
         let doc: Value = serde_json::from_str(text).map_err(|e| {
             PolicyErrors(vec![PolicyError { path: String::new(), message: format!("invalid JSON: {e}") }])
         })?;
-        Self::from_value(doc)
+        // The typed pass reads the text again rather than the `Value`: one deserializer
+        // instead of two keeps the Wasm modules small.
+        Self::check_document(&doc)?;
+        Self::finish(serde_json::from_str(text))
     }
 
     /// Validates a parsed JSON document as a policy.
     pub fn from_value(doc: Value) -> Result<Policy, PolicyErrors> {
-        let schema = serde_json::to_value(Policy::default()).expect("default policy serializes");
+        Self::from_json(&doc.to_string())
+    }
+
+    /// Pass 2: unknown keys and JSON type mismatches, every one with its path.
+    fn check_document(doc: &Value) -> Result<(), PolicyErrors> {
+        let schema = serde_json::to_value(Policy::default()).unwrap_or(Value::Null);
         let mut errs = Errors::default();
-        check_shape(&doc, &schema, "", &mut errs);
-        if !errs.0.is_empty() {
-            return Err(PolicyErrors(errs.0));
+        check_shape(doc, &schema, "", &mut errs);
+        if errs.0.is_empty() {
+            Ok(())
+        } else {
+            Err(PolicyErrors(errs.0))
         }
-        let mut policy: Policy = serde_json::from_value(doc).map_err(|e| {
-            PolicyErrors(vec![PolicyError { path: String::new(), message: e.to_string() }])
-        })?;
+    }
+
+    /// Pass 3: the typed policy, its signal defaults, and range / cross-field validation.
+    fn finish(typed: Result<Policy, serde_json::Error>) -> Result<Policy, PolicyErrors> {
+        let mut policy = typed.map_err(|e| PolicyErrors(vec![PolicyError { path: String::new(), message: e.to_string() }]))?;
         policy.fill_signal_defaults();
         policy.validate()?;
         Ok(policy)

@@ -207,10 +207,10 @@ mod tests {
         let w = Weights::new(&p);
         let mut f = Fired::default();
         assert_eq!(w.score(&f).2, Action::Allow);
-        f.fire(Signal::ProxyVia); // 25
+        f.fire(Signal::ProxyConnection); // 20
         f.fire(Signal::ProxyAuthorization); // 30
         let (score, reasons, action) = w.score(&f);
-        assert_eq!(score, 55);
+        assert_eq!(score, 50);
         assert_eq!(action, Action::Tag);
         assert_eq!(reasons[0].signal, Signal::ProxyAuthorization);
         f.fire(Signal::IpKnownProxy);

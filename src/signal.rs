@@ -51,19 +51,19 @@ macro_rules! signals {
 }
 
 signals! {
-    ProxyVia = "proxy.via", "proxy_via", Proxy, 25, None,
+    ProxyVia = "proxy.via", "proxy_via", Proxy, 10, None,
         "A `Via` header: the request passed through a proxy that announces itself.";
-    ProxyForwarded = "proxy.forwarded", "proxy_forwarded", Proxy, 15, None,
+    ProxyForwarded = "proxy.forwarded", "proxy_forwarded", Proxy, 8, None,
         "A `Forwarded` (RFC 7239) header from an upstream proxy.";
-    ProxyXffHops = "proxy.xff_hops", "proxy_xff_hops", Proxy, 15, None,
+    ProxyXffHops = "proxy.xff_hops", "proxy_xff_hops", Proxy, 6, None,
         "`X-Forwarded-For` carries more hops than the policy's `proxy.trusted_hops`.";
-    ProxyClientIpHeader = "proxy.client_ip_header", "proxy_client_ip_header", Proxy, 15, None,
+    ProxyClientIpHeader = "proxy.client_ip_header", "proxy_client_ip_header", Proxy, 10, None,
         "A client-IP header set by a proxy: `X-Real-IP`, `Client-IP`, `True-Client-IP`, `X-Cluster-Client-IP`, `X-Originating-IP`, `X-ProxyUser-IP`, `X-Remote-IP`, `X-Remote-Addr`.";
     ProxyConnection = "proxy.connection_header", "proxy_connection_header", Proxy, 20, None,
         "`Proxy-Connection`: sent by clients configured for a forward proxy, never by direct clients.";
     ProxyAuthorization = "proxy.authorization", "proxy_authorization", Proxy, 30, None,
         "`Proxy-Authorization` leaked through to the origin: credentials for a (commercial) proxy.";
-    ProxyVendorHeader = "proxy.vendor_header", "proxy_vendor_header", Proxy, 25, None,
+    ProxyVendorHeader = "proxy.vendor_header", "proxy_vendor_header", Proxy, 10, None,
         "A header specific to proxy software: `X-Proxy-ID`, `X-Tinyproxy`, `X-BlueCoat-Via`, `X-Forwarded-Server`, ...";
     IpDatacenter = "ip.datacenter", "ip_datacenter", Proxy, 15, None,
         "The client IP is in the policy's `networks.datacenter` list.";
@@ -172,6 +172,12 @@ impl Fired {
         if s > *slot {
             *slot = s;
         }
+    }
+
+    /// Withdraws `signal` (another signal showed it cannot be trusted for this request).
+    #[inline]
+    pub fn clear(&mut self, signal: Signal) {
+        self.strength[signal.index()] = 0.0;
     }
 
     /// Strength of `signal` (0 when it did not fire).

@@ -5,9 +5,9 @@ use std::fs::File;
 use std::io::{self, BufRead, BufReader, BufWriter, Write};
 use std::process::ExitCode;
 
+use distill_guard::report::VerdictReport;
 use distill_guard::score::Action;
 use distill_guard::{traffic, Engine, Policy};
-use serde::Serialize;
 
 const USAGE: &str = "distill-guard: detect LLM distillation campaigns in API traffic
 
@@ -105,36 +105,6 @@ fn check_policy(args: &[String]) -> Result<ExitCode, String> {
     Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
 
-#[derive(Serialize)]
-struct FpOut<'a> {
-    hfp: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    hfp_raw: Option<String>,
-    client: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    account: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    ja4h: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    ja4: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    ja3: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    template: Option<String>,
-}
-
-#[derive(Serialize)]
-struct VerdictOut<'a> {
-    line: u64,
-    action: &'static str,
-    enforced: &'static str,
-    score: u8,
-    reasons: Vec<&'static str>,
-    fp: FpOut<'a>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    label: Option<&'a serde_json::Value>,
-}
-
 #[derive(Default)]
 struct Summary {
     lines: u64,
@@ -190,24 +160,11 @@ fn replay(args: &[String]) -> Result<ExitCode, String> {
                     let key = l.as_str().map(str::to_string).unwrap_or_else(|| l.to_string());
                     sum.per_label.entry(key).or_default()[v.action as usize] += 1;
                 }
-                let o = VerdictOut {
-                    line: line_no,
-                    action: v.action.as_str(),
-                    enforced: v.enforced.as_str(),
-                    score: v.score,
-                    reasons: v.reasons.iter().map(|r| r.signal.code()).collect(),
-                    fp: FpOut {
-                        hfp: v.hfp_hex(),
-                        hfp_raw: explain.then(|| distill_guard::fingerprint::hfp::readable(&req)),
-                        client: v.fp.client,
-                        account: v.fp.account.map(|a| format!("{a:016x}")),
-                        ja4h: v.fp.ja4h.as_deref(),
-                        ja4: req.peer.ja4,
-                        ja3: req.peer.ja3,
-                        template: v.fp.template.map(|t| format!("{t:016x}")),
-                    },
-                    label,
-                };
+                let o = VerdictReport::new(&v)
+                    .line(line_no)
+                    .label(label)
+                    .hfp_raw(explain.then(|| distill_guard::fingerprint::hfp::readable(&req)));
+                let o = if explain { o.explain(&v) } else { o };
                 serde_json::to_writer(&mut out, &o)
             }
         };

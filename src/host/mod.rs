@@ -1,7 +1,7 @@
 //! Host adapters: thin layers that build a [`crate::Request`] from a host's request, call the
-//! engine, and apply the [`crate::respond::Response`]. Each compiles only for its target.
+//! engine, and apply the [`crate::respond::Response`]. Each compiles only for its target
+//! (the Envoy adapter's pure `wire` helpers compile everywhere, for tests).
 
-#[cfg(target_os = "wasi")]
 pub mod envoy;
 
 #[cfg(all(target_arch = "wasm32", target_os = "unknown"))]

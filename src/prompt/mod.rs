@@ -1,10 +1,36 @@
 //! Prompt view: a bounded scan of LLM API request bodies (Anthropic Messages, OpenAI Chat
-//! Completions and Responses), template fingerprints, and elicitation markers. (stub)
+//! Completions and Responses), template fingerprints of the latest user turn and of the
+//! system prompt, and elicitation markers.
+//!
+//! One call ([`scan`]) walks the body prefix once with a pull lexer ([`json`]; no JSON tree),
+//! decodes only the latest user turn and the system prompt (each capped at
+//! `prompt.max_text_bytes`) into reusable buffers, normalizes them ([`normalize`]), hashes
+//! the token shingles ([`simhash`]) and searches the phrase table ([`markers`]), then fires
+//! `prompt.*` signals. A cut body, invalid JSON, deep nesting or invalid UTF-8 never fail the
+//! scan: what could not be read is reported in [`PromptView::truncated`],
+//! [`PromptView::text_capped`] and [`PromptView::parse_error`].
+//!
+//! It deliberately does not look at earlier turns, tool definitions or images, and keeps no
+//! state across requests (clustering templates is `state`'s job).
+
+mod json;
+pub mod markers;
+pub mod normalize;
+mod scan;
+pub mod simhash;
+#[cfg(test)]
+mod tests;
+
+use std::cell::RefCell;
 
 use serde::{Deserialize, Serialize};
 
 use crate::policy::Errors;
-use crate::signal::Fired;
+use crate::signal::{Fired, Signal};
+
+pub use markers::Markers;
+pub use scan::Api;
+pub use simhash::simhash_distance;
 
 /// Prompt-view settings (`prompt` in a policy).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -12,11 +38,15 @@ use crate::signal::Fired;
 pub struct PromptConfig {
     /// `max_tokens` at or above which, with a fixed temperature, `prompt.long_output` fires.
     pub long_output_tokens: u32,
+    /// Largest text kept (and fingerprinted) of the latest user turn and of the system prompt, in bytes (256..=65536).
+    pub max_text_bytes: u32,
+    /// Fewest normalized tokens that give a template; shorter prompts (`hi`) get none (1..=1000).
+    pub min_template_tokens: u32,
 }
 
 impl Default for PromptConfig {
     fn default() -> Self {
-        PromptConfig { long_output_tokens: 32_000 }
+        PromptConfig { long_output_tokens: 32_000, max_text_bytes: 8192, min_template_tokens: 6 }
     }
 }
 
@@ -24,21 +54,212 @@ impl PromptConfig {
     /// Records every invalid setting under `path`.
     pub fn validate(&self, path: &str, e: &mut Errors) {
         e.range(&format!("{path}.long_output_tokens"), self.long_output_tokens, 1, 10_000_000);
+        e.range(&format!("{path}.max_text_bytes"), self.max_text_bytes, 256, 65_536);
+        e.range(&format!("{path}.min_template_tokens"), self.min_template_tokens, 1, 1000);
     }
 }
 
-/// What the scan found in one body.
+/// What the scan found in one body. Texts stay in the [`Scratch`] the scan used.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct PromptView {
-    /// SimHash of the normalized latest user turn.
+pub struct PromptView<'a> {
+    /// Which API the body looks like (from its keys).
+    pub api: Api,
+    /// `model`, when it is a plain (unescaped, UTF-8) string.
+    pub model: Option<&'a str>,
+    /// `max_tokens`, `max_completion_tokens` or `max_output_tokens`.
+    pub max_tokens: Option<u64>,
+    /// `temperature`, when set explicitly.
+    pub temperature: Option<f64>,
+    /// `stream`.
+    pub stream: Option<bool>,
+    /// Extended thinking (`thinking.type` enabled/adaptive) or a reasoning effort was requested.
+    pub thinking: bool,
+    /// Number of `tools` (or legacy `functions`).
+    pub tools: u32,
+    /// Number of message objects in `messages` / `input`.
+    pub messages: u32,
+    /// Number of user turns among them.
+    pub user_turns: u32,
+    /// Token log-probabilities requested (`logprobs`, `top_logprobs > 0`, or a `*logprobs` include).
+    pub logprobs: bool,
+    /// `top_logprobs`.
+    pub top_logprobs: u32,
+    /// `n` (completions per request; 0 when absent).
+    pub n: u32,
+    /// Bytes kept of the latest user turn's text.
+    pub user_bytes: u32,
+    /// Bytes kept of the system prompt's text.
+    pub system_bytes: u32,
+    /// Normalized tokens of the latest user turn.
+    pub user_tokens: u32,
+    /// SimHash of the normalized latest user turn (None when too short or absent).
     pub template: Option<u64>,
     /// Exact hash of the normalized skeleton of the latest user turn.
     pub skeleton: Option<u64>,
-    /// True when any elicitation marker (CoT, rubric, logprobs, n>1) was present.
+    /// SimHash of the normalized system prompt.
+    pub system_template: Option<u64>,
+    /// Exact hash of the normalized system prompt.
+    pub system_skeleton: Option<u64>,
+    /// Chain-of-thought elicitation in the latest user turn or the system prompt.
+    pub cot: bool,
+    /// Rubric grading in the latest user turn or the system prompt.
+    pub rubric: bool,
+    /// True when cot, rubric or logprobs fired.
     pub elicitation: bool,
+    /// The body prefix ended before the JSON document did (`complete` was false).
+    pub truncated: bool,
+    /// A kept text was cut at `max_text_bytes`.
+    pub text_capped: bool,
+    /// Why the walk stopped early on a complete body (invalid JSON, nesting too deep).
+    pub parse_error: Option<&'static str>,
 }
 
-/// Scans a body prefix (`complete` false when it was cut) and fires `prompt.*` signals.
-pub fn scan(_body: &[u8], _complete: bool, _cfg: &PromptConfig, _fired: &mut Fired) -> PromptView {
-    PromptView::default()
+/// Reusable buffers of a scan: the decoded texts, the normalized token stream, and the
+/// fingerprints of the last few system prompts (clients resend the same system prompt with
+/// every request, so it is normalized once; the cache only memoizes a pure function).
+#[derive(Debug, Default)]
+pub struct Scratch {
+    user: Vec<u8>,
+    system: Vec<u8>,
+    norm: Vec<u8>,
+    starts: Vec<u32>,
+    systems: [(u64, TextPrint); 8],
+}
+
+impl Scratch {
+    /// The latest user turn's text from the last scan (capped; empty when none).
+    pub fn user_text(&self) -> &str {
+        std::str::from_utf8(&self.user).unwrap_or("")
+    }
+
+    /// The system prompt's text from the last scan (capped; empty when none).
+    pub fn system_text(&self) -> &str {
+        std::str::from_utf8(&self.system).unwrap_or("")
+    }
+}
+
+/// Template fingerprints and markers of one text.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TextPrint {
+    /// Normalized tokens.
+    pub tokens: u32,
+    /// SimHash (None below the token minimum).
+    pub template: Option<u64>,
+    /// Exact hash of the normalized text (None below the token minimum).
+    pub skeleton: Option<u64>,
+    /// Elicitation markers (searched at any length).
+    pub markers: Markers,
+}
+
+/// Normalizes `text` into `norm`/`starts` and fingerprints it; texts with fewer than
+/// `min_tokens` tokens get no template.
+pub fn fingerprint(text: &[u8], min_tokens: usize, norm: &mut Vec<u8>, starts: &mut Vec<u32>) -> TextPrint {
+    struct Both(simhash::Shingler, markers::Scan);
+    impl normalize::Sink for Both {
+        #[inline]
+        fn token(&mut self, k: usize, tok: &[u8]) {
+            self.0.push(tok);
+            self.1.token(k, tok);
+        }
+    }
+    let mut sink = Both(simhash::Shingler::default(), markers::Scan::default());
+    let tokens = normalize::normalize_into(text, norm, starts, &mut sink);
+    let long = tokens >= min_tokens.max(1);
+    TextPrint {
+        tokens: tokens.min(u32::MAX as usize) as u32,
+        template: long.then(|| sink.0.finish()),
+        skeleton: long.then(|| simhash::skeleton(norm)),
+        markers: sink.1.finish(norm, starts),
+    }
+}
+
+thread_local! {
+    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
+}
+
+/// Scans a body prefix (`complete` false when it was cut) and fires `prompt.*` signals,
+/// using a per-thread [`Scratch`].
+pub fn scan<'a>(body: &'a [u8], complete: bool, cfg: &PromptConfig, fired: &mut Fired) -> PromptView<'a> {
+    let r = SCRATCH.try_with(|s| match s.try_borrow_mut() {
+        Ok(mut s) => scan_with(body, complete, cfg, fired, &mut s),
+        Err(_) => scan_with(body, complete, cfg, fired, &mut Scratch::default()),
+    });
+    match r {
+        Ok(v) => v,
+        Err(_) => scan_with(body, complete, cfg, fired, &mut Scratch::default()),
+    }
+}
+
+/// [`scan`] with caller-owned buffers; the texts stay readable in `s` afterwards.
+pub fn scan_with<'a>(body: &'a [u8], complete: bool, cfg: &PromptConfig, fired: &mut Fired, s: &mut Scratch) -> PromptView<'a> {
+    let f = scan::walk(body);
+    let mut v = PromptView {
+        api: f.api(),
+        model: f.model.filter(|m| !m.escaped).and_then(|m| std::str::from_utf8(body.get(m.span.start..m.span.end)?).ok()),
+        max_tokens: f.max_tokens,
+        temperature: f.temperature,
+        stream: f.stream,
+        thinking: f.thinking,
+        tools: f.tools,
+        messages: f.messages,
+        user_turns: f.user_turns,
+        logprobs: f.logprobs || f.top_logprobs > 0,
+        top_logprobs: f.top_logprobs,
+        n: f.n,
+        ..Default::default()
+    };
+    match f.stop {
+        None => {}
+        Some(json::Stop::Eof) if !complete => v.truncated = true,
+        Some(json::Stop::Eof) => v.parse_error = Some("body ends inside the JSON document"),
+        Some(json::Stop::Bad(m)) => v.parse_error = Some(m),
+        Some(json::Stop::Deep) => v.parse_error = Some("nesting deeper than 128 levels"),
+    }
+
+    let cap = cfg.max_text_bytes as usize;
+    let min = cfg.min_template_tokens as usize;
+    let mut found = Markers::default();
+    s.user.clear();
+    if let Some(sp) = f.user {
+        v.text_capped |= scan::extract(body, sp, &mut s.user, cap);
+        let p = fingerprint(&s.user, min, &mut s.norm, &mut s.starts);
+        (v.user_tokens, v.template, v.skeleton, found) = (p.tokens, p.template, p.skeleton, p.markers);
+    }
+    s.system.clear();
+    if let Some(sp) = f.system.or(f.msg_system) {
+        v.text_capped |= scan::extract(body, sp, &mut s.system, cap);
+        let raw = body.get(sp.start..sp.end).unwrap_or(&[]);
+        let key = xxhash_rust::xxh3::xxh3_64_with_seed(raw, (cap as u64) << 32 | min as u64) | 1;
+        let slot = (key >> 1) as usize % s.systems.len();
+        let p = match s.systems.get(slot) {
+            Some(&(k, p)) if k == key => p,
+            _ => {
+                let p = fingerprint(&s.system, min, &mut s.norm, &mut s.starts);
+                if let Some(e) = s.systems.get_mut(slot) {
+                    *e = (key, p);
+                }
+                p
+            }
+        };
+        (v.system_template, v.system_skeleton) = (p.template, p.skeleton);
+        found.cot |= p.markers.cot;
+        found.rubric |= p.markers.rubric;
+    }
+    v.user_bytes = s.user.len() as u32;
+    v.system_bytes = s.system.len() as u32;
+    (v.cot, v.rubric) = (found.cot, found.rubric);
+    v.elicitation = v.cot || v.rubric || v.logprobs;
+
+    for (on, sig) in [
+        (v.cot, Signal::PromptCot),
+        (v.rubric, Signal::PromptRubric),
+        (v.logprobs, Signal::PromptLogprobs),
+        (v.n > 1, Signal::PromptMultiN),
+        (v.temperature.is_some() && v.max_tokens.is_some_and(|m| m >= cfg.long_output_tokens as u64), Signal::PromptLongOutput),
+    ] {
+        if on {
+            fired.fire(sig);
+        }
+    }
+    v
 }

@@ -1,0 +1,110 @@
+//! Prompt view speed: the whole scan (walk + decode + normalize + SimHash + markers) of two
+//! ~4 KB Anthropic Messages bodies (a coding turn, a chat with history), and its parts. The
+//! scratch is reused, as in the engine, so the repeated system prompt comes from its cache.
+//!
+//! Run: `CARGO_PROFILE_BENCH_PANIC=unwind cargo bench --bench prompt` (the release profile's
+//! `panic = "abort"` otherwise makes the bin and bench builds of the lib collide, cargo#6313).
+
+use std::hint::black_box;
+
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use distill_guard::prompt::{fingerprint, scan_with, PromptConfig, Scratch};
+use distill_guard::signal::Fired;
+
+/// A ~4 KB Messages body: system prompt, two earlier turns with a tool call, and a latest
+/// user turn (1.7 KB) with prose, a code block and an image.
+fn body() -> String {
+    let system = "You are Claude Code, an expert software engineering assistant. You help users with \
+        programming tasks: reading and writing code, debugging, explaining concepts and reviewing \
+        designs. Follow the user's instructions precisely. Prefer small, focused changes and explain \
+        the reasoning behind non-obvious decisions. When you are unsure, say so and ask a clarifying \
+        question instead of guessing. Never invent APIs; if a library function might not exist, \
+        check the documentation first. Format code with fenced blocks and the right language tag. \
+        Keep answers concise unless the user asks for detail.";
+    let user = "I have a Rust service that parses incoming webhook payloads and stores them in Postgres. \
+        Under load (about 2,000 requests per second) the p99 latency jumps from 15 ms to 900 ms and \
+        I see \\\"connection pool timed out\\\" errors in the logs. Here is the handler:\\n\\n```rust\\n\
+        async fn handle(State(pool): State<PgPool>, Json(ev): Json<Event>) -> Result<StatusCode, AppError> {\\n\
+            let mut tx = pool.begin().await?;\\n\
+            sqlx::query(\\\"INSERT INTO events (id, kind, body) VALUES ($1, $2, $3)\\\")\\n\
+                .bind(ev.id).bind(&ev.kind).bind(serde_json::to_value(&ev)?)\\n\
+                .execute(&mut *tx).await?;\\n\
+            notify_subscribers(&pool, &ev).await?;\\n\
+            tx.commit().await?;\\n\
+            Ok(StatusCode::ACCEPTED)\\n\
+        }\\n```\\n\\nThe pool is created with `PgPoolOptions::new().max_connections(10)`. \
+        What is causing the timeouts, and how should I restructure this so that slow subscribers \
+        do not hold a transaction open? Please explain the trade-offs between moving the \
+        notification out of the transaction, using a background queue, and raising the pool size. \
+        Also tell me which metrics I should watch to confirm the fix works in production, and \
+        whether `sqlx` offers a way to set a statement timeout per query. For context: we run 4 \
+        replicas behind an nginx ingress, Postgres 15 on a db.r6g.xlarge instance, and the \
+        subscribers are HTTP endpoints owned by other teams with timeouts of up to 30 seconds. \
+        Our SLO is 99.9% of webhooks acknowledged within 200 ms. I would prefer a solution that \
+        does not add new infrastructure this quarter, but I am open to using the existing Redis \
+        cluster if that is clearly the better option. Please keep the answer structured: first \
+        the diagnosis, then two or three options with pros and cons, then your recommendation \
+        with a code sketch.";
+    format!(
+        r#"{{"model":"claude-sonnet-4-5","max_tokens":8192,"temperature":0.7,"stream":true,
+"system":"{system}",
+"tools":[{{"name":"read_file","description":"Read a file from the workspace","input_schema":{{"type":"object","properties":{{"path":{{"type":"string"}}}},"required":["path"]}}}},
+{{"name":"run","description":"Run a shell command","input_schema":{{"type":"object","properties":{{"cmd":{{"type":"string"}}}},"required":["cmd"]}}}}],
+"messages":[
+{{"role":"user","content":"Can you look at src/handlers/webhook.rs and tell me what it does?"}},
+{{"role":"assistant","content":[{{"type":"text","text":"Let me read the file first."}},{{"type":"tool_use","id":"toolu_01","name":"read_file","input":{{"path":"src/handlers/webhook.rs"}}}}]}},
+{{"role":"user","content":[{{"type":"tool_result","tool_use_id":"toolu_01","content":"pub async fn handle(...) {{ ... }} // 120 lines"}}]}},
+{{"role":"assistant","content":"It receives webhook events, validates the signature and stores each event in Postgres inside one transaction, then notifies subscribers. The signature check uses an HMAC over the raw body with a shared secret per sender, compared in constant time. Events are deserialized into a tagged enum; unknown kinds are rejected with 422. After the insert, it calls every subscriber registered for the event kind over HTTP and only then commits. Errors from subscribers are logged and turned into a 502 for the sender, which makes the sender retry the whole webhook later."}},
+{{"role":"user","content":[{{"type":"text","text":"{user}"}},{{"type":"image","source":{{"type":"base64","media_type":"image/png","data":"iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg=="}}}}]}}
+]}}"#
+    )
+}
+
+/// A ~4 KB chat body: a short system prompt, six earlier turns, and a short latest turn.
+fn chat_body() -> String {
+    let turns = [
+        ("user", "I'm planning a two week trip to Japan in April with my partner. We like food, hiking and old towns, not big nightlife. Can you suggest a rough route?"),
+        ("assistant", "A good loop for April: Tokyo (4 days) for food and day trips, Hakone (2 days) for hot springs and hiking with views of Fuji, Kanazawa (2 days) for the old samurai and geisha districts, Takayama and Shirakawa-go (2 days) for preserved mountain towns, then Kyoto (3 days) and Nara (1 day). Cherry blossoms peak in early April in Tokyo and Kyoto, later in Takayama, so you may catch them twice."),
+        ("user", "That sounds great. Is the JR Pass still worth it for that route, or should we buy single tickets?"),
+        ("assistant", "Since the 2023 price increase, the nationwide JR Pass rarely pays off for a loop like this. Add up the main legs: Tokyo to Odawara, Odawara to Kanazawa via Tokyo or Nagoya, Kanazawa to Takayama by bus, Takayama to Kyoto via Nagoya, and Kyoto to Tokyo for the flight home. Single tickets plus a regional pass such as the Hokuriku Arch Pass usually come out cheaper. Use an IC card like Suica for local trains and buses."),
+        ("user", "OK. What about luggage? We don't want to carry big suitcases on buses."),
+        ("assistant", "Use luggage forwarding (takkyubin): hotels and convenience stores send a suitcase to your next hotel for about 2,000 to 3,000 yen, usually arriving the next day. Send the big bags from Tokyo straight to Kyoto and travel through Hakone, Kanazawa and Takayama with a small backpack each. Many hotels also hold bags for free."),
+    ];
+    let mut msgs = String::new();
+    for (role, text) in turns.iter().chain(turns.iter()) {
+        msgs.push_str(&format!(r#"{{"role":"{role}","content":"{text}"}},"#));
+    }
+    format!(
+        r#"{{"model":"claude-haiku-4-5","max_tokens":2048,"system":"You are a friendly, well-travelled trip planner. Give concrete, practical advice.","messages":[{msgs}{{"role":"user","content":"Perfect. Could you turn the whole plan into a day by day itinerary with approximate travel times and one restaurant idea per day?"}}]}}"#
+    )
+}
+
+fn bench(c: &mut Criterion) {
+    let cfg = PromptConfig::default();
+    let mut s = Scratch::default();
+    let mut g = c.benchmark_group("prompt");
+    for (name, body) in [("scan_4k_coding_turn", body()), ("scan_4k_chat", chat_body())] {
+        let v = scan_with(body.as_bytes(), true, &cfg, &mut Fired::default(), &mut s);
+        assert!(v.parse_error.is_none() && v.template.is_some() && v.system_bytes > 0, "{v:?}");
+        eprintln!("{name}: body {} bytes, user text {} bytes / {} tokens, system text {} bytes", body.len(), v.user_bytes, v.user_tokens, v.system_bytes);
+        g.throughput(Throughput::Bytes(body.len() as u64));
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                let mut fired = Fired::default();
+                let v = scan_with(black_box(body.as_bytes()), true, &cfg, &mut fired, &mut s);
+                black_box(v.template)
+            })
+        });
+    }
+    let body = body();
+    scan_with(body.as_bytes(), true, &cfg, &mut Fired::default(), &mut s);
+    let (mut norm, mut starts) = (Vec::new(), Vec::new());
+    for (name, text) in [("fingerprint_user_1.7k", s.user_text().to_string()), ("fingerprint_system_0.6k_uncached", s.system_text().to_string())] {
+        g.throughput(Throughput::Bytes(text.len() as u64));
+        g.bench_function(name, |b| b.iter(|| black_box(fingerprint(black_box(text.as_bytes()), 6, &mut norm, &mut starts))));
+    }
+    g.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

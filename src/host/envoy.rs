@@ -1,1 +1,0 @@
-//! proxy-wasm adapter (stub).

@@ -1,0 +1,393 @@
+//! The proxy-wasm root and HTTP contexts: one [`Engine`] per VM, built once from the plugin
+//! configuration, shared by every request of that VM.
+//!
+//! Per request: the filter reads the header map as bytes, holds the request while it
+//! buffers the body prefix of paths the policy reads (decides at the end of the body or at
+//! the prefix cap, then lets the rest stream), builds the [`crate::Request`] view, asks the
+//! engine, strips client-sent tag headers, and forwards with tags or answers 403 / 429.
+//! Headers are only changed while the filter holds them. Responses are never touched.
+//! Any failing host call turns into the engine's internal-error verdict (fail open, or
+//! deny with `fail_closed`), counted in `distill_guard.internal_error`.
+//!
+//! Between requests, with `state.enabled`, the root context merges its engine's state with
+//! the other worker VMs' every [`sync::TICK_MS`] (see [`super::sync`]), counted in
+//! `distill_guard.sync.{published,applied,missed,errors}`. A failing sync logs once per kind
+//! and leaves the worker filtering on its own state; the request path never touches it.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use proxy_wasm::traits::{Context, HttpContext, RootContext};
+use proxy_wasm::types::{Action, ContextType, LogLevel};
+
+use super::abi::{self, Level};
+use super::apply::{self, Failure, Host, Next, Status};
+use super::sync::{self, SharedData, Sync};
+use super::wire::{self, Step};
+use crate::request::Peer;
+use crate::score::{Action as Verdict4, Verdict};
+use crate::signal::Signal;
+use crate::Engine;
+
+/// Filter-state keys an `envoy.filters.http.set_filter_state` filter fills with
+/// `%TLS_JA4_FINGERPRINT%` / `%TLS_JA3_FINGERPRINT%` (see `envoy/envoy-tls.yaml.in`).
+pub const JA4_FILTER_STATE: &str = "distill_guard.ja4";
+/// See [`JA4_FILTER_STATE`].
+pub const JA3_FILTER_STATE: &str = "distill_guard.ja3";
+
+proxy_wasm::main! {{
+    proxy_wasm::set_log_level(LogLevel::Info);
+    proxy_wasm::set_root_context(|_| Box::new(Root { shared: Rc::new(Shared::default()), sync: None }));
+}}
+
+/// Counter ids, defined once per VM.
+struct Metrics {
+    requests: u32,
+    internal_error: u32,
+    actions: [u32; 4],
+    reasons: [u32; Signal::COUNT],
+}
+
+impl Metrics {
+    fn define() -> Result<Metrics, Status> {
+        let mut m = Metrics {
+            requests: abi::define_counter(wire::REQUESTS_METRIC)?,
+            internal_error: abi::define_counter(wire::INTERNAL_ERROR_METRIC)?,
+            actions: [0; 4],
+            reasons: [0; Signal::COUNT],
+        };
+        for a in Verdict4::ALL {
+            m.actions[a as usize] = abi::define_counter(&wire::action_metric(a))?;
+        }
+        for &s in Signal::ALL {
+            m.reasons[s.index()] = abi::define_counter(&wire::reason_metric(s))?;
+        }
+        Ok(m)
+    }
+
+    /// Counts the verdict finally applied to one request.
+    fn record(&self, v: &Verdict) {
+        let reasons = v.reasons.iter().map(|r| self.reasons[r.signal.index()]);
+        let error = v.internal_error.then_some(self.internal_error);
+        let mut failed = false;
+        for id in [self.requests, self.actions[v.enforced as usize]].into_iter().chain(reasons).chain(error) {
+            failed |= abi::increment(id).is_err();
+        }
+        if failed {
+            abi::log(Level::Warn, "distill-guard: incrementing a counter failed");
+        }
+    }
+}
+
+/// What the root context shares with its HTTP contexts.
+#[derive(Default)]
+struct Shared {
+    engine: RefCell<Option<Engine>>,
+    metrics: RefCell<Option<Metrics>>,
+}
+
+struct Root {
+    shared: Rc<Shared>,
+    sync: Option<SyncRoot>,
+}
+
+/// The root context's side of the worker sync.
+struct SyncRoot {
+    sync: Sync,
+    /// Counter ids: published, applied, missed, errors (absent when defining them failed).
+    metrics: Option<[u32; 4]>,
+    /// Logged already: a host-call failure, a refused delta.
+    logged: [bool; 2],
+}
+
+impl SyncRoot {
+    /// Claims a worker index and starts the tick; `None` (logged) when that fails.
+    fn start() -> Option<SyncRoot> {
+        let me = match sync::claim_worker(&mut EnvoyShared) {
+            Ok(me) => me,
+            Err((what, Status(s))) => {
+                abi::log(Level::Warn, &format!("distill-guard: state sync off for this worker: {what} failed (status {s})"));
+                return None;
+            }
+        };
+        let Some(sync) = Sync::new(me) else {
+            abi::log(Level::Warn, &format!("distill-guard: state sync off for worker {me} (at most {} workers sync)", sync::MAX_WORKERS));
+            return None;
+        };
+        if let Err(Status(s)) = abi::set_tick_period_ms(sync::TICK_MS) {
+            abi::log(Level::Warn, &format!("distill-guard: state sync off: setting the tick period failed (status {s})"));
+            return None;
+        }
+        let names = ["published", "applied", "missed", "errors"].map(|n| format!("{}.sync.{n}", wire::METRIC_PREFIX));
+        let mut ids = [0u32; 4];
+        let mut ok = true;
+        for (id, name) in ids.iter_mut().zip(&names) {
+            match abi::define_counter(name) {
+                Ok(i) => *id = i,
+                Err(_) => ok = false,
+            }
+        }
+        if !ok {
+            abi::log(Level::Warn, "distill-guard: defining the sync metrics failed; syncing without them");
+        }
+        abi::log(Level::Info, &format!("distill-guard: state sync on as worker {me}, every {} ms", sync::TICK_MS));
+        Some(SyncRoot { sync, metrics: ok.then_some(ids), logged: [false; 2] })
+    }
+
+    fn tick(&mut self, engine: &mut Engine) {
+        let r = self.sync.tick(&mut EnvoyShared, engine.state_mut());
+        if let Some((what, Status(s))) = r.failure {
+            if !std::mem::replace(&mut self.logged[0], true) {
+                abi::log(Level::Warn, &format!("distill-guard: state sync: {what} failed (status {s}); logged once, counted in distill_guard.sync.errors"));
+            }
+        }
+        if r.decode_errors > 0 && !std::mem::replace(&mut self.logged[1], true) {
+            abi::log(Level::Warn, "distill-guard: state sync: a peer's delta was refused (decode error); logged once, counted in distill_guard.sync.errors");
+        }
+        if let Some(ids) = self.metrics {
+            let counts = [r.published, r.applied, r.missed, r.decode_errors + r.host_errors];
+            for (id, n) in ids.into_iter().zip(counts) {
+                if n > 0 {
+                    let _ = abi::add(id, n as i64);
+                }
+            }
+        }
+    }
+}
+
+/// Envoy's shared data, through the checked calls of `abi`.
+struct EnvoyShared;
+
+impl SharedData for EnvoyShared {
+    fn get(&mut self, key: &str) -> Result<Option<(Vec<u8>, u32)>, Status> {
+        abi::get_shared_data(key)
+    }
+
+    fn set(&mut self, key: &str, value: &[u8], cas: u32) -> Result<(), Status> {
+        abi::set_shared_data(key, value, cas)
+    }
+}
+
+impl Context for Root {}
+
+impl RootContext for Root {
+    fn on_configure(&mut self, _size: usize) -> bool {
+        let config = match abi::plugin_configuration() {
+            Ok(c) => c,
+            Err(Status(s)) => {
+                abi::log(Level::Error, &format!("distill-guard: reading the plugin configuration failed (status {s})"));
+                return false;
+            }
+        };
+        let Ok(text) = std::str::from_utf8(&config) else {
+            abi::log(Level::Error, "distill-guard: policy error: the plugin configuration is not UTF-8");
+            return false;
+        };
+        let text = if text.trim().is_empty() { "{}" } else { text };
+        let engine = match Engine::from_json(text) {
+            Ok(e) => e,
+            Err(errors) => {
+                for e in &errors.0 {
+                    abi::log(Level::Error, &format!("distill-guard: policy error: {e}"));
+                }
+                abi::log(Level::Error, &format!("distill-guard: {} policy error(s); the filter does not start", errors.0.len()));
+                return false;
+            }
+        };
+        let p = engine.policy();
+        abi::log(
+            Level::Info,
+            &format!(
+                "distill-guard: policy {:?} loaded (mode {:?}, thresholds tag {} / throttle {} / deny {}, fail_closed {})",
+                p.name, p.mode, p.thresholds.tag, p.thresholds.throttle, p.thresholds.deny, p.fail_closed
+            ),
+        );
+        let (Ok(mut slot), Ok(mut metrics)) = (self.shared.engine.try_borrow_mut(), self.shared.metrics.try_borrow_mut()) else {
+            abi::log(Level::Error, "distill-guard: engine busy during configuration");
+            return false;
+        };
+        let state_enabled = engine.policy().state.enabled;
+        *slot = Some(engine);
+        if state_enabled && self.sync.is_none() {
+            self.sync = SyncRoot::start();
+        }
+        if metrics.is_none() {
+            match Metrics::define() {
+                Ok(m) => *metrics = Some(m),
+                Err(Status(s)) => abi::log(Level::Warn, &format!("distill-guard: defining metrics failed (status {s}); running without them")),
+            }
+        }
+        true
+    }
+
+    fn on_tick(&mut self) {
+        let Some(sync) = self.sync.as_mut() else { return };
+        let Ok(mut slot) = self.shared.engine.try_borrow_mut() else { return };
+        if let Some(engine) = slot.as_mut() {
+            sync.tick(engine);
+        }
+    }
+
+    fn create_http_context(&self, _context_id: u32) -> Option<Box<dyn HttpContext>> {
+        Some(Box::new(Filter { shared: Rc::clone(&self.shared), stage: Stage::Headers, held: None }))
+    }
+
+    fn get_type(&self) -> Option<ContextType> {
+        Some(ContextType::HttpContext)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    /// Nothing decided; request headers not seen yet.
+    Headers,
+    /// Headers held, body prefix being buffered.
+    Buffering,
+    /// Verdict applied (or the request passed without one): stay out of the way.
+    Done,
+}
+
+struct Filter {
+    shared: Rc<Shared>,
+    stage: Stage,
+    /// The header map read at the headers callback, kept while buffering the body.
+    held: Option<Vec<u8>>,
+}
+
+impl Context for Filter {}
+
+impl HttpContext for Filter {
+    fn on_http_request_headers(&mut self, _num_headers: usize, end_of_stream: bool) -> Action {
+        if self.stage != Stage::Headers {
+            return Action::Continue;
+        }
+        let buf = match abi::request_headers() {
+            Ok(b) => b,
+            Err(s) => return self.decide(Err(("reading request headers", s)), end_of_stream),
+        };
+        let wants_body = {
+            let path = wire::find_value(&buf, b":path");
+            let engine = self.shared.engine.borrow();
+            match (path, engine.as_ref()) {
+                (Some(p), Some(e)) => e.wants_body(p),
+                _ => false,
+            }
+        };
+        self.held = Some(buf);
+        match wire::on_headers(wants_body, end_of_stream) {
+            Step::Buffer => {
+                self.stage = Stage::Buffering;
+                Action::Pause
+            }
+            Step::Decide => self.decide(Ok(Vec::new()), end_of_stream),
+        }
+    }
+
+    fn on_http_request_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
+        if self.stage != Stage::Buffering {
+            return Action::Continue;
+        }
+        let limit = self.shared.engine.borrow().as_ref().map_or(0, Engine::body_limit);
+        match wire::on_body(body_size, limit, end_of_stream) {
+            Step::Buffer => Action::Pause,
+            Step::Decide => {
+                let body = abi::request_body(limit).map_err(|s| ("reading the request body", s));
+                self.decide(body, end_of_stream && body_size <= limit)
+            }
+        }
+    }
+
+    fn on_http_request_trailers(&mut self, _num_trailers: usize) -> Action {
+        if self.stage != Stage::Buffering {
+            return Action::Continue;
+        }
+        let limit = self.shared.engine.borrow().as_ref().map_or(0, Engine::body_limit);
+        let body = abi::request_body(limit).map_err(|s| ("reading the request body", s));
+        let complete = body.as_ref().is_ok_and(|b| b.len() < limit);
+        self.decide(body, complete)
+    }
+}
+
+impl Filter {
+    /// Builds the view, asks the engine, applies the verdict. Runs at most once per request.
+    fn decide(&mut self, body: Result<Vec<u8>, Failure>, body_complete: bool) -> Action {
+        self.stage = Stage::Done;
+        let shared = Rc::clone(&self.shared);
+        let Ok(mut slot) = shared.engine.try_borrow_mut() else {
+            abi::log(Level::Error, "distill-guard: engine busy; request passed uninspected");
+            return Action::Continue;
+        };
+        let Some(engine) = slot.as_mut() else {
+            abi::log(Level::Error, "distill-guard: no policy configured; request passed uninspected");
+            return Action::Continue;
+        };
+        let headers = match self.held.take() {
+            Some(b) => Ok(b),
+            None => abi::request_headers().map_err(|s| ("reading request headers", s)),
+        };
+        let mut host = EnvoyHost;
+        let (next, verdict) = match headers.and_then(|buf| body.map(|body| (buf, body))) {
+            Ok((buf, body)) => inspect_and_apply(&mut host, engine, &buf, &body, body_complete),
+            Err(failure) => apply::internal_error(&mut host, engine, failure),
+        };
+        if verdict.enforced >= Verdict4::Throttle {
+            abi::log(Level::Debug, &format!("distill-guard: {} score {} reasons {} fp {}", verdict.enforced.as_str(), verdict.score, verdict.reason_codes(), verdict.hfp_hex()));
+        }
+        if let Some(m) = shared.metrics.borrow().as_ref() {
+            m.record(&verdict);
+        }
+        match next {
+            Next::Continue => Action::Continue,
+            Next::Stop => Action::Pause,
+        }
+    }
+}
+
+/// Reads the peer facts, builds the request view over the held buffers, inspects, applies.
+fn inspect_and_apply(host: &mut EnvoyHost, engine: &mut Engine, buf: &[u8], body: &[u8], body_complete: bool) -> (Next, Verdict) {
+    let facts = (|| {
+        let ip = abi::property(&["source", "address"]).map_err(|s| ("reading source.address", s))?;
+        let ja4 = abi::property(&["filter_state", JA4_FILTER_STATE]).map_err(|s| ("reading the JA4 filter state", s))?;
+        let ja3 = abi::property(&["filter_state", JA3_FILTER_STATE]).map_err(|s| ("reading the JA3 filter state", s))?;
+        let proto = abi::property(&["request", "protocol"]).map_err(|s| ("reading request.protocol", s))?;
+        let now_ms = abi::now_ms().map_err(|s| ("reading the clock", s))?;
+        let headers = wire::parse_pairs(buf).ok_or(("parsing the request header map", Status(u32::MAX)))?;
+        Ok((ip, ja4, ja3, proto, now_ms, headers))
+    })();
+    let (ip, ja4, ja3, proto, now_ms, headers) = match facts {
+        Ok(f) => f,
+        Err(failure) => return apply::internal_error(host, engine, failure),
+    };
+    let peer = Peer {
+        ip: ip.as_deref().and_then(wire::parse_socket_addr),
+        ja4: ja4.as_deref().and_then(wire::fingerprint_value),
+        ja3: ja3.as_deref().and_then(wire::fingerprint_value),
+        ..Peer::default()
+    };
+    let version = proto.as_deref().map(wire::parse_version).unwrap_or_default();
+    let req = wire::build_request(headers, body, body_complete, peer, version, now_ms);
+    let verdict = engine.inspect(&req);
+    let forged = wire::forged_tag_names(&req.headers, &engine.policy().output.header_prefix);
+    apply::apply(host, engine, verdict, &forged)
+}
+
+/// The real host, through the checked calls of `abi`.
+struct EnvoyHost;
+
+impl Host for EnvoyHost {
+    fn remove_request_header(&mut self, name: &[u8]) -> Result<(), Status> {
+        abi::remove_request_header(name)
+    }
+
+    fn add_request_header(&mut self, name: &str, value: &str) -> Result<(), Status> {
+        abi::add_request_header(name, value)
+    }
+
+    fn send_local_response(&mut self, status: u16, headers: &[(String, String)], body: &[u8]) -> Result<(), Status> {
+        abi::send_local_response(status, &wire::serialize_pairs(headers), body)
+    }
+
+    fn log_error(&mut self, message: &str) {
+        abi::log(Level::Error, message);
+    }
+}

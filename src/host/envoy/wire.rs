@@ -1,0 +1,330 @@
+//! Host-independent pieces of the Envoy adapter: the proxy-wasm header-map wire format,
+//! peer facts as Envoy prints them, the request-view assembly, the body-buffering rule and
+//! the metric names.
+//!
+//! Everything here is pure and compiles on every target, so it is unit-tested natively.
+//! It never calls the host (see `abi.rs`) and never decides a verdict (the engine does).
+
+use std::net::IpAddr;
+
+use crate::request::{Header, HttpVersion, Peer, Request};
+use crate::score::Action;
+use crate::signal::Signal;
+
+/// Parses a proxy-wasm header map (`u32 count`, `count x (u32 name_len, u32 value_len)`,
+/// then each name and value followed by a NUL) into headers borrowing from `buf`.
+/// Returns `None` when the buffer is malformed; an empty buffer is an empty map.
+pub fn parse_pairs(buf: &[u8]) -> Option<Vec<Header<'_>>> {
+    let pairs = Pairs::new(buf)?;
+    let mut out = Vec::with_capacity(pairs.left);
+    for h in pairs {
+        out.push(h?);
+    }
+    Some(out)
+}
+
+/// The first value of header `name` (exact bytes, e.g. `:path`) in a serialized header map,
+/// without allocating; `None` when absent or when the map is malformed before it.
+pub fn find_value<'a>(buf: &'a [u8], name: &[u8]) -> Option<&'a [u8]> {
+    Pairs::new(buf)?.map_while(|h| h).find(|h| h.name == name).map(|h| h.value)
+}
+
+/// Iterator over a serialized header map; yields `None` once (then stops) on malformed input.
+struct Pairs<'a> {
+    buf: &'a [u8],
+    sizes_at: usize,
+    data_at: usize,
+    left: usize,
+}
+
+impl<'a> Pairs<'a> {
+    fn new(buf: &'a [u8]) -> Option<Self> {
+        if buf.is_empty() {
+            return Some(Pairs { buf, sizes_at: 0, data_at: 0, left: 0 });
+        }
+        let count = read_u32(buf, 0)? as usize;
+        // Each pair needs at least 8 bytes of sizes and 2 NULs: bounds the allocation.
+        if count > buf.len() / 10 {
+            return None;
+        }
+        Some(Pairs { buf, sizes_at: 4, data_at: 4 + count * 8, left: count })
+    }
+
+    fn next_pair(&mut self) -> Option<Header<'a>> {
+        let name_len = read_u32(self.buf, self.sizes_at)? as usize;
+        let value_len = read_u32(self.buf, self.sizes_at + 4)? as usize;
+        self.sizes_at += 8;
+        let name = self.field(name_len)?;
+        let value = self.field(value_len)?;
+        Some(Header { name, value })
+    }
+
+    /// Takes `len` bytes and the NUL after them.
+    fn field(&mut self, len: usize) -> Option<&'a [u8]> {
+        let end = self.data_at.checked_add(len)?;
+        let bytes = self.buf.get(self.data_at..end)?;
+        if self.buf.get(end) != Some(&0) {
+            return None;
+        }
+        self.data_at = end + 1;
+        Some(bytes)
+    }
+}
+
+impl<'a> Iterator for Pairs<'a> {
+    type Item = Option<Header<'a>>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.left == 0 {
+            return None;
+        }
+        let pair = self.next_pair();
+        self.left = if pair.is_some() { self.left - 1 } else { 0 };
+        Some(pair)
+    }
+}
+
+fn read_u32(buf: &[u8], at: usize) -> Option<u32> {
+    let b = buf.get(at..at.checked_add(4)?)?;
+    Some(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+}
+
+/// Serializes header pairs in the proxy-wasm header-map format (for local replies).
+pub fn serialize_pairs(pairs: &[(String, String)]) -> Vec<u8> {
+    let size = 4 + pairs.iter().map(|(k, v)| 10 + k.len() + v.len()).sum::<usize>();
+    let mut out = Vec::with_capacity(size);
+    out.extend_from_slice(&(pairs.len() as u32).to_le_bytes());
+    for (k, v) in pairs {
+        out.extend_from_slice(&(k.len() as u32).to_le_bytes());
+        out.extend_from_slice(&(v.len() as u32).to_le_bytes());
+    }
+    for (k, v) in pairs {
+        out.extend_from_slice(k.as_bytes());
+        out.push(0);
+        out.extend_from_slice(v.as_bytes());
+        out.push(0);
+    }
+    out
+}
+
+/// Parses Envoy's `source.address` property: `1.2.3.4:5678`, `[::1]:5678`, or a bare
+/// address. Anything else (a Unix socket path, garbage) is `None`.
+pub fn parse_socket_addr(b: &[u8]) -> Option<IpAddr> {
+    let s = std::str::from_utf8(b).ok()?.trim();
+    if let Ok(ip) = s.parse::<IpAddr>() {
+        return Some(ip);
+    }
+    if let Some(rest) = s.strip_prefix('[') {
+        let (host, _) = rest.split_once(']')?;
+        // Drop an IPv6 zone id (`fe80::1%eth0`).
+        let host = host.split('%').next().unwrap_or(host);
+        return host.parse().ok();
+    }
+    let (host, port) = s.rsplit_once(':')?;
+    if port.is_empty() || !port.bytes().all(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    host.parse().ok()
+}
+
+/// A TLS fingerprint as handed over by Envoy (filter state or header): `None` when absent,
+/// `-` (Envoy's "no value"), not UTF-8, too long, or not printable ASCII.
+pub fn fingerprint_value(b: &[u8]) -> Option<&str> {
+    let s = std::str::from_utf8(b).ok()?.trim();
+    let ok = !s.is_empty() && s != "-" && s.len() <= 256 && s.bytes().all(|c| c.is_ascii_graphic());
+    ok.then_some(s)
+}
+
+/// Parses the `request.protocol` property (`HTTP/1.1`, `HTTP/2`, ...); unknown is HTTP/1.1.
+pub fn parse_version(b: &[u8]) -> HttpVersion {
+    std::str::from_utf8(b).ok().and_then(HttpVersion::parse).unwrap_or_default()
+}
+
+/// Builds the request view from the header map Envoy handed over (pseudo-headers included,
+/// in the order Envoy gives them), the body prefix and the peer facts.
+pub fn build_request<'a>(headers: Vec<Header<'a>>, body: &'a [u8], body_complete: bool, peer: Peer<'a>, version: HttpVersion, now_ms: u64) -> Request<'a> {
+    let pseudo = |name: &str| headers.iter().find(|h| h.name == name.as_bytes()).map(|h| h.value).unwrap_or_default();
+    let method = pseudo(":method");
+    let path = pseudo(":path");
+    Request { method, path, version, headers, order_known: true, body, body_complete, peer, now_ms }
+}
+
+/// Distinct names of client-sent headers that carry the tag prefix (they must be removed
+/// before forwarding so that clients cannot forge tags).
+pub fn forged_tag_names<'a>(headers: &[Header<'a>], prefix: &str) -> Vec<&'a [u8]> {
+    let mut out: Vec<&[u8]> = Vec::new();
+    for h in headers {
+        if crate::respond::is_tag_header(h.name, prefix) && !out.iter().any(|n| n.eq_ignore_ascii_case(h.name)) {
+            out.push(h.name);
+        }
+    }
+    out
+}
+
+/// What to do with the request at this point of the stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    /// Decide now with what is at hand.
+    Decide,
+    /// Hold the request and keep buffering the body.
+    Buffer,
+}
+
+/// At the request headers: buffer when the policy reads this path's body and a body follows.
+pub fn on_headers(wants_body: bool, end_of_stream: bool) -> Step {
+    if wants_body && !end_of_stream {
+        Step::Buffer
+    } else {
+        Step::Decide
+    }
+}
+
+/// At a body chunk (`buffered` = bytes buffered so far): decide at the end of the body or
+/// once the prefix the engine reads is buffered (the rest then streams, so large bodies are
+/// never held whole and never hit Envoy's buffer limit).
+pub fn on_body(buffered: usize, limit: usize, end_of_stream: bool) -> Step {
+    if end_of_stream || buffered >= limit {
+        Step::Decide
+    } else {
+        Step::Buffer
+    }
+}
+
+/// Prefix of every metric name.
+pub const METRIC_PREFIX: &str = "distill_guard";
+
+/// Name of the counter of requests whose enforced action is `a`.
+pub fn action_metric(a: Action) -> String {
+    format!("{METRIC_PREFIX}.action.{}", a.as_str())
+}
+
+/// Name of the counter of verdicts that carry reason `s`.
+pub fn reason_metric(s: Signal) -> String {
+    format!("{METRIC_PREFIX}.reason.{}", s.code())
+}
+
+/// Name of the counter of requests.
+pub const REQUESTS_METRIC: &str = "distill_guard.requests";
+
+/// Name of the counter of internal errors.
+pub const INTERNAL_ERROR_METRIC: &str = "distill_guard.internal_error";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pairs(p: &[(&str, &str)]) -> Vec<(String, String)> {
+        p.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn header_map_round_trips_and_keeps_order_and_bytes() {
+        let buf = serialize_pairs(&pairs(&[(":path", "/v1/messages"), ("x-a", "1"), ("x-a", "")]));
+        let h = parse_pairs(&buf).unwrap();
+        assert_eq!(h.len(), 3);
+        assert_eq!(h[0].name, b":path");
+        assert_eq!(h[2].value, b"");
+        // Non-UTF-8 values survive untouched.
+        let mut raw = serialize_pairs(&pairs(&[("x-bin", "ab")]));
+        let n = raw.len();
+        raw[n - 2] = 0xff;
+        assert_eq!(parse_pairs(&raw).unwrap()[0].value, &[b'a', 0xff][..]);
+        assert_eq!(parse_pairs(&[]).unwrap().len(), 0);
+    }
+
+    #[test]
+    fn malformed_header_maps_are_rejected_not_panicking() {
+        let good = serialize_pairs(&pairs(&[("a", "b"), ("cc", "dd")]));
+        for cut in 0..good.len() {
+            assert!(parse_pairs(&good[..cut]).is_none() || cut == 0, "cut {cut}");
+        }
+        let mut bad_nul = good.clone();
+        let at = 4 + 16 + 1; // NUL after the first name
+        bad_nul[at] = b'x';
+        assert!(parse_pairs(&bad_nul).is_none());
+        assert!(parse_pairs(&[0xff, 0xff, 0xff, 0xff]).is_none());
+        let mut huge = good;
+        huge[4..8].copy_from_slice(&u32::MAX.to_le_bytes());
+        assert!(parse_pairs(&huge).is_none());
+    }
+
+    #[test]
+    fn socket_addresses_parse_v4_v6_and_reject_junk() {
+        assert_eq!(parse_socket_addr(b"203.0.113.7:5678"), Some("203.0.113.7".parse().unwrap()));
+        assert_eq!(parse_socket_addr(b"[::1]:5678"), Some("::1".parse().unwrap()));
+        assert_eq!(parse_socket_addr(b"[fe80::1%eth0]:80"), Some("fe80::1".parse().unwrap()));
+        assert_eq!(parse_socket_addr(b"2001:db8::1"), Some("2001:db8::1".parse().unwrap()));
+        assert_eq!(parse_socket_addr(b"10.0.0.1"), Some("10.0.0.1".parse().unwrap()));
+        for junk in [&b"/tmp/envoy.sock"[..], b"", b"1.2.3.4:", b"[::1", b"\xff:1", b"host:80"] {
+            assert_eq!(parse_socket_addr(junk), None, "{junk:?}");
+        }
+    }
+
+    #[test]
+    fn fingerprint_values_drop_placeholders() {
+        assert_eq!(fingerprint_value(b"t13d1516h2_8daaf6152771_e5627efa2ab1"), Some("t13d1516h2_8daaf6152771_e5627efa2ab1"));
+        assert_eq!(fingerprint_value(b"-"), None);
+        assert_eq!(fingerprint_value(b""), None);
+        assert_eq!(fingerprint_value(b"a b"), None);
+        assert_eq!(fingerprint_value(&[b'a'; 300]), None);
+    }
+
+    #[test]
+    fn request_view_takes_method_and_path_from_pseudo_headers() {
+        let buf = serialize_pairs(&pairs(&[(":authority", "x"), (":path", "/v1/messages?beta=1"), (":method", "POST"), ("user-agent", "curl/8")]));
+        assert_eq!(find_value(&buf, b":path"), Some(&b"/v1/messages?beta=1"[..]));
+        assert_eq!(find_value(&buf, b":scheme"), None);
+        assert_eq!(find_value(&buf[..buf.len() - 1], b":path"), Some(&b"/v1/messages?beta=1"[..]));
+        assert_eq!(find_value(&buf[..20], b":path"), None);
+        let h = parse_pairs(&buf).unwrap();
+        let r = build_request(h, b"{}", true, Peer::default(), parse_version(b"HTTP/2"), 7);
+        assert_eq!(r.method, b"POST");
+        assert_eq!(r.path_only(), b"/v1/messages");
+        assert_eq!(r.version, HttpVersion::Http2);
+        assert_eq!(r.header("user-agent"), Some(&b"curl/8"[..]));
+        assert_eq!(parse_version(b"SPDY/3"), HttpVersion::Http11);
+    }
+
+    #[test]
+    fn forged_tags_are_found_once_each_ignoring_case() {
+        let buf = serialize_pairs(&pairs(&[("x-distill-score", "0"), ("X-Distill-Score", "1"), ("x-distill-action", "allow"), ("x-dist", "1")]));
+        let h = parse_pairs(&buf).unwrap();
+        let names = forged_tag_names(&h, "x-distill-");
+        assert_eq!(names, vec![&b"x-distill-score"[..], b"x-distill-action"]);
+    }
+
+    #[test]
+    fn body_rule_buffers_until_end_or_limit() {
+        assert_eq!(on_headers(true, false), Step::Buffer);
+        assert_eq!(on_headers(true, true), Step::Decide);
+        assert_eq!(on_headers(false, false), Step::Decide);
+        assert_eq!(on_body(10, 100, false), Step::Buffer);
+        assert_eq!(on_body(100, 100, false), Step::Decide);
+        assert_eq!(on_body(10, 100, true), Step::Decide);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn arbitrary_bytes_never_panic(buf in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..256)) {
+            let _ = parse_pairs(&buf);
+            let _ = find_value(&buf, b":path");
+            let _ = parse_socket_addr(&buf);
+            let _ = fingerprint_value(&buf);
+            let _ = parse_version(&buf);
+        }
+
+        #[test]
+        fn serialized_maps_parse_back(p in proptest::collection::vec(("[a-z:-]{0,12}", "[ -~]{0,20}"), 0..20)) {
+            let buf = serialize_pairs(&p);
+            let back = parse_pairs(&buf).unwrap();
+            let back: Vec<(String, String)> = back.iter().map(|h| (String::from_utf8_lossy(h.name).into(), String::from_utf8_lossy(h.value).into())).collect();
+            proptest::prop_assert_eq!(back, p);
+        }
+    }
+
+    #[test]
+    fn metric_names_are_stable() {
+        assert_eq!(action_metric(Action::Throttle), "distill_guard.action.throttle");
+        assert_eq!(reason_metric(Signal::ProxyVia), "distill_guard.reason.proxy.via");
+    }
+}

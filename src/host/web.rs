@@ -1,1 +1,0 @@
-//! wasm-bindgen adapter (stub).

@@ -1,0 +1,446 @@
+//! Walks an LLM API request body with the pull lexer and records what the prompt view needs:
+//! scalar settings (`model`, `max_tokens`, `temperature`, `n`, `logprobs`, ...), counts
+//! (`messages`, `tools`) and the spans of the latest user turn and the system prompt; then
+//! decodes only those two spans into text.
+//!
+//! It understands Anthropic Messages, OpenAI Chat Completions and the OpenAI Responses API
+//! at the top level and one level into `messages` / `input`; every other value is skipped
+//! without being validated. It deliberately keeps no per-message data beyond the running
+//! latest user turn, and it never fails: a cut or invalid body ends the walk with what was
+//! read and the reason in [`Found::stop`].
+
+use super::json::{fix_utf8, unescape, Lexer, Span, Stop, Str, R};
+
+/// Which API a body looks like (a guess from its keys; the host's path is authoritative).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Api {
+    /// No telling key was seen.
+    #[default]
+    Unknown,
+    /// Anthropic Messages (`system`, `thinking`, `stop_sequences`, `top_k`, ...).
+    AnthropicMessages,
+    /// OpenAI Chat Completions (`n`, `logprobs`, `max_completion_tokens`, system/developer messages, ...).
+    OpenAiChat,
+    /// OpenAI Responses (`input`, `instructions`, `max_output_tokens`).
+    OpenAiResponses,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Role {
+    Unknown,
+    User,
+    System,
+    Other,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Msg {
+    role: Role,
+    content: Option<Span>,
+}
+
+/// What a walk found.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Found {
+    pub model: Option<Str>,
+    pub user: Option<Span>,
+    /// Top-level `system` or `instructions`.
+    pub system: Option<Span>,
+    /// First system/developer message.
+    pub msg_system: Option<Span>,
+    pub max_tokens: Option<u64>,
+    pub temperature: Option<f64>,
+    pub stream: Option<bool>,
+    pub thinking: bool,
+    pub tools: u32,
+    pub messages: u32,
+    pub user_turns: u32,
+    pub logprobs: bool,
+    pub top_logprobs: u32,
+    pub n: u32,
+    pub anthropic: bool,
+    pub chat: bool,
+    pub responses: bool,
+    /// Why the walk ended early, if it did.
+    pub stop: Option<Stop>,
+}
+
+impl Found {
+    /// The API guess: Responses keys win, then Chat keys, then Anthropic keys.
+    pub fn api(&self) -> Api {
+        if self.responses {
+            Api::OpenAiResponses
+        } else if self.chat {
+            Api::OpenAiChat
+        } else if self.anthropic {
+            Api::AnthropicMessages
+        } else {
+            Api::Unknown
+        }
+    }
+}
+
+struct Walker<'a> {
+    lx: Lexer<'a>,
+    f: Found,
+    msg: Option<Msg>,
+}
+
+/// Walks `body`; never fails (see [`Found::stop`]).
+pub(crate) fn walk(body: &[u8]) -> Found {
+    let mut w = Walker { lx: Lexer::new(body), f: Found::default(), msg: None };
+    let r = w.top();
+    if let Some(m) = w.msg.take() {
+        w.finish(m); // the body ended inside a message: keep what it had
+    }
+    w.f.stop = r.err();
+    w.f
+}
+
+impl Walker<'_> {
+    fn top(&mut self) -> R<()> {
+        self.lx.expect(b'{', "expected an object")?;
+        let mut first = true;
+        while let Some(k) = self.lx.key(&mut first)? {
+            match self.lx.bytes(k.span) {
+                b"model" => self.f.model = self.string()?,
+                b"system" | b"instructions" => {
+                    if self.lx.bytes(k.span) == b"system" {
+                        self.f.anthropic = true;
+                    } else {
+                        self.f.responses = true;
+                    }
+                    let (sp, r) = self.value();
+                    self.f.system = Some(sp);
+                    r?;
+                }
+                b"messages" => self.messages()?,
+                b"input" => {
+                    self.f.responses = true;
+                    if self.lx.peek()? == b'"' {
+                        let (sp, r) = self.value();
+                        self.f.user = Some(sp);
+                        self.f.user_turns = self.f.user_turns.saturating_add(1);
+                        r?;
+                    } else {
+                        self.messages()?;
+                    }
+                }
+                b"tools" | b"functions" => self.f.tools = self.count()?,
+                b"max_tokens" => self.f.max_tokens = self.number()?.map(to_u64),
+                b"max_completion_tokens" => {
+                    self.f.chat = true;
+                    self.f.max_tokens = self.number()?.map(to_u64);
+                }
+                b"max_output_tokens" => {
+                    self.f.responses = true;
+                    self.f.max_tokens = self.number()?.map(to_u64);
+                }
+                b"temperature" => self.f.temperature = self.number()?,
+                b"stream" => self.f.stream = self.boolean()?,
+                b"thinking" => {
+                    self.f.anthropic = true;
+                    self.f.thinking = self.thinking()?;
+                }
+                b"reasoning_effort" => {
+                    self.f.chat = true;
+                    self.f.thinking = self.string()?.is_some_and(|s| self.lx.bytes(s.span) != b"none");
+                }
+                b"reasoning" => self.f.thinking = self.thinking()?,
+                b"logprobs" => {
+                    self.f.chat = true;
+                    self.f.logprobs = match self.lx.peek()? {
+                        b't' | b'f' => self.boolean()? == Some(true),
+                        _ => self.number()?.is_some_and(|n| n > 0.0), // legacy completions: an integer
+                    };
+                }
+                b"top_logprobs" => self.f.top_logprobs = self.number()?.map_or(0, |n| to_u64(n).min(u32::MAX as u64) as u32),
+                b"n" => {
+                    self.f.chat = true;
+                    self.f.n = self.number()?.map_or(0, |n| to_u64(n).min(u32::MAX as u64) as u32);
+                }
+                b"include" => self.include()?,
+                b"stop_sequences" | b"top_k" | b"anthropic_version" => {
+                    self.f.anthropic = true;
+                    self.lx.skip()?;
+                }
+                _ => {
+                    self.lx.skip()?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The span of the next value, and how skipping it ended. On a cut or invalid value the
+    /// span runs to where the lexer stopped, so the caller can still use what was read.
+    fn value(&mut self) -> (Span, R<()>) {
+        let start = self.lx.i;
+        match self.lx.skip() {
+            Ok(sp) => (sp, Ok(())),
+            Err(e) => (Span { start, end: self.lx.i.max(start) }, Err(e)),
+        }
+    }
+
+    fn string(&mut self) -> R<Option<Str>> {
+        if self.lx.peek()? == b'"' {
+            self.lx.string().map(Some)
+        } else {
+            self.lx.skip().map(|_| None)
+        }
+    }
+
+    fn number(&mut self) -> R<Option<f64>> {
+        let c = self.lx.peek()?;
+        if c == b'-' || c.is_ascii_digit() {
+            let s = self.lx.scalar()?;
+            Ok(std::str::from_utf8(self.lx.bytes(s)).ok().and_then(|t| t.parse::<f64>().ok()).filter(|v| v.is_finite()))
+        } else {
+            self.lx.skip().map(|_| None)
+        }
+    }
+
+    fn boolean(&mut self) -> R<Option<bool>> {
+        let s = self.lx.skip()?;
+        Ok(match self.lx.bytes(s) {
+            b"true" => Some(true),
+            b"false" => Some(false),
+            _ => None,
+        })
+    }
+
+    /// Elements of an array (0 for any other value).
+    fn count(&mut self) -> R<u32> {
+        if self.lx.peek()? != b'[' {
+            self.lx.skip()?;
+            return Ok(0);
+        }
+        self.lx.i += 1;
+        let (mut first, mut n) = (true, 0u32);
+        while self.lx.elem(&mut first)? {
+            self.lx.skip()?;
+            n = n.saturating_add(1);
+        }
+        Ok(n)
+    }
+
+    /// `thinking: {"type": "enabled"|"adaptive"}` or `reasoning: {"effort": ...}`.
+    fn thinking(&mut self) -> R<bool> {
+        if self.lx.peek()? != b'{' {
+            return Ok(self.boolean()? == Some(true));
+        }
+        self.lx.i += 1;
+        let (mut first, mut on) = (true, false);
+        while let Some(k) = self.lx.key(&mut first)? {
+            match self.lx.bytes(k.span) {
+                b"type" | b"effort" => {
+                    on = self.string()?.is_some_and(|s| !matches!(self.lx.bytes(s.span), b"disabled" | b"none"));
+                }
+                _ => {
+                    self.lx.skip()?;
+                }
+            }
+        }
+        Ok(on)
+    }
+
+    /// Responses `include: [..., "message.output_text.logprobs"]`.
+    fn include(&mut self) -> R<()> {
+        if self.lx.peek()? != b'[' {
+            return self.lx.skip().map(drop);
+        }
+        self.lx.i += 1;
+        let mut first = true;
+        while self.lx.elem(&mut first)? {
+            if let Some(s) = self.string()? {
+                if memchr::memmem::find(self.lx.bytes(s.span), b"logprobs").is_some() {
+                    self.f.logprobs = true;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// `messages` (or an `input` array): role and content span of each message object.
+    fn messages(&mut self) -> R<()> {
+        if self.lx.peek()? != b'[' {
+            return self.lx.skip().map(drop);
+        }
+        self.lx.i += 1;
+        let mut first = true;
+        while self.lx.elem(&mut first)? {
+            if self.lx.peek()? != b'{' {
+                self.lx.skip()?;
+                continue;
+            }
+            self.lx.i += 1;
+            self.f.messages = self.f.messages.saturating_add(1);
+            self.msg = Some(Msg { role: Role::Unknown, content: None });
+            let mut kf = true;
+            while let Some(k) = self.lx.key(&mut kf)? {
+                match self.lx.bytes(k.span) {
+                    b"role" => {
+                        let role = match self.string()?.map(|s| self.lx.bytes(s.span)) {
+                            Some(b"user") => Role::User,
+                            Some(b"system") => Role::System,
+                            Some(b"developer") => {
+                                self.f.chat = true;
+                                Role::System
+                            }
+                            _ => Role::Other,
+                        };
+                        if role == Role::System && !self.f.responses {
+                            self.f.chat = true;
+                        }
+                        if let Some(m) = self.msg.as_mut() {
+                            m.role = role;
+                        }
+                    }
+                    b"content" => {
+                        let (sp, r) = self.value();
+                        if let Some(m) = self.msg.as_mut() {
+                            m.content = Some(sp);
+                        }
+                        r?;
+                    }
+                    _ => {
+                        self.lx.skip()?;
+                    }
+                }
+            }
+            if let Some(m) = self.msg.take() {
+                self.finish(m);
+            }
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self, m: Msg) {
+        match (m.role, m.content) {
+            (Role::User, Some(c)) => {
+                self.f.user = Some(c);
+                self.f.user_turns = self.f.user_turns.saturating_add(1);
+            }
+            (Role::System, Some(c)) if self.f.msg_system.is_none() => self.f.msg_system = Some(c),
+            _ => {}
+        }
+    }
+}
+
+fn to_u64(v: f64) -> u64 {
+    if v <= 0.0 {
+        0
+    } else {
+        v as u64 // saturating
+    }
+}
+
+/// Decodes the text of a value span into `out` (cleared first), at most `cap` bytes: a string,
+/// or the text of an array of content blocks (`text`, `input_text`, `output_text`; other
+/// blocks are skipped), joined by newlines. Returns true when the cap cut the text. A cut
+/// value yields what was read; `out` is always valid UTF-8 afterwards.
+pub(crate) fn extract(body: &[u8], span: Span, out: &mut Vec<u8>, cap: usize) -> bool {
+    out.clear();
+    let mut lx = Lexer::new(body.get(span.start..span.end).unwrap_or(&[]));
+    let capped = match lx.peek() {
+        Ok(b'"') => match lx.string_partial() {
+            Ok((s, _)) => !unescape(lx.bytes(s.span), out, cap),
+            Err(_) => false,
+        },
+        Ok(b'[') => {
+            lx.i += 1;
+            let mut block = Block::default();
+            let r = blocks(&mut lx, out, cap, &mut block);
+            // A cut block: keep its text if it was (or may be) a text block.
+            match r {
+                Ok(c) => c,
+                Err(_) => block.flush(&lx, out, cap),
+            }
+        }
+        _ => false,
+    };
+    fix_utf8(out);
+    capped
+}
+
+#[derive(Default)]
+struct Block {
+    text: Option<Str>,
+    texty: Option<bool>,
+}
+
+impl Block {
+    /// Appends the block's text if it is a text block (or untyped); returns true when capped.
+    fn flush(&mut self, lx: &Lexer<'_>, out: &mut Vec<u8>, cap: usize) -> bool {
+        let b = std::mem::take(self);
+        match (b.text, b.texty) {
+            (Some(t), None | Some(true)) => {
+                if !out.is_empty() {
+                    if out.len() >= cap {
+                        return true;
+                    }
+                    out.push(b'\n');
+                }
+                let raw = lx.bytes(t.span);
+                if t.escaped {
+                    !unescape(raw, out, cap)
+                } else {
+                    let room = cap.saturating_sub(out.len());
+                    out.extend_from_slice(raw.get(..room).unwrap_or(raw));
+                    raw.len() > room
+                }
+            }
+            _ => false,
+        }
+    }
+}
+
+fn blocks(lx: &mut Lexer<'_>, out: &mut Vec<u8>, cap: usize, block: &mut Block) -> R<bool> {
+    let mut first = true;
+    while lx.elem(&mut first)? {
+        match lx.peek()? {
+            b'"' => {
+                let (s, done) = lx.string_partial()?;
+                block.text = Some(s);
+                if !done {
+                    return Err(Stop::Eof);
+                }
+            }
+            b'{' => {
+                lx.i += 1;
+                let mut kf = true;
+                while let Some(k) = lx.key(&mut kf)? {
+                    match lx.bytes(k.span) {
+                        b"type" => {
+                            if lx.peek()? == b'"' {
+                                let t = lx.string()?;
+                                block.texty = Some(matches!(lx.bytes(t.span), b"text" | b"input_text" | b"output_text"));
+                            } else {
+                                lx.skip()?;
+                                block.texty = Some(false);
+                            }
+                        }
+                        b"text" if lx.peek()? == b'"' => {
+                            let (s, done) = lx.string_partial()?;
+                            block.text = Some(s);
+                            if !done {
+                                return Err(Stop::Eof);
+                            }
+                        }
+                        _ => {
+                            lx.skip()?;
+                        }
+                    }
+                }
+            }
+            _ => {
+                lx.skip()?;
+                continue;
+            }
+        }
+        if block.flush(lx, out, cap) {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}

@@ -1,0 +1,217 @@
+"""pytest helpers for the end-to-end tests: start and stop the demo origin and a real Envoy
+running build/distill_guard_envoy.wasm, on free 127.0.0.1 ports, with a policy per test.
+
+Every process started here is a child of the test process and is stopped (SIGTERM, then
+SIGKILL) when its fixture ends, so the suite can run twice in a row. Nothing here sends
+traffic anywhere but loopback.
+"""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+ENVOY_DIR = ROOT / "envoy"
+WASM = ROOT / "build" / "distill_guard_envoy.wasm"
+CLI = ROOT / "target" / "release" / "distill-guard"
+sys.path.insert(0, str(ENVOY_DIR))
+import render  # noqa: E402  (envoy/render.py)
+
+
+def envoy_binary():
+    """The Envoy from the project's venv (scripts/setup.sh envoy)."""
+    exe = ROOT / ".venv" / "bin" / "envoy"
+    if not exe.exists():
+        pytest.fail("no .venv/bin/envoy: run scripts/setup.sh envoy")
+    return str(exe)
+
+
+def free_port():
+    """A port that was free on 127.0.0.1 a moment ago."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def stop(proc, timeout=10):
+    """Stops a child process: SIGTERM, then SIGKILL after `timeout` seconds."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout)
+
+
+class Origin:
+    """envoy/demo_origin.py on a free port, recording every request to a JSONL file."""
+
+    def __init__(self, tmp):
+        self.record_path = tmp / "origin.jsonl"
+        self.log_path = tmp / "origin.log"
+        self._log = open(self.log_path, "w")
+        self.proc = subprocess.Popen(
+            [sys.executable, str(ENVOY_DIR / "demo_origin.py"), "--port", "0", "--record", str(self.record_path)],
+            stdout=subprocess.PIPE, stderr=self._log, text=True)
+        line = self.proc.stdout.readline()
+        if not line.startswith("listening on "):
+            stop(self.proc)
+            raise RuntimeError(f"origin did not start: {line!r} {self.log_path.read_text()}")
+        self.port = int(line.rsplit(":", 1)[1])
+
+    def records(self):
+        """Requests the origin received, in order (traffic records)."""
+        if not self.record_path.exists():
+            return []
+        return [json.loads(l) for l in self.record_path.read_text().splitlines() if l.strip()]
+
+    def close(self):
+        stop(self.proc)
+        self.proc.stdout.close()
+        self._log.close()
+
+
+class Envoy:
+    """A real Envoy with the distill-guard filter in front of `origin`, `concurrency` worker
+    threads (one by default)."""
+
+    def __init__(self, tmp, origin_port, policy=None, tls=False, max_headers=2000, cert=None, concurrency=1):
+        self.tmp = tmp
+        self.concurrency = concurrency
+        self.tls = tls
+        self.port = free_port()
+        self.admin_port = free_port()
+        self.config = tmp / ("envoy-tls.yaml" if tls else "envoy.yaml")
+        self.log_path = tmp / "envoy.log"
+        values = {
+            "WASM": str(WASM),
+            "POLICY_JSON": json.dumps(policy_text(policy), ensure_ascii=False),
+            "LISTEN_PORT": str(self.port),
+            "ADMIN_PORT": str(self.admin_port),
+            "ORIGIN_PORT": str(origin_port),
+            "MAX_HEADERS": str(max_headers),
+            "FAILURE_POLICY": "FAIL_CLOSED",  # a crashed VM answers 503 from then on: visible
+        }
+        if tls:
+            values["CERT"], values["KEY"] = (str(p) for p in cert)
+        template = (ENVOY_DIR / ("envoy-tls.yaml.in" if tls else "envoy.yaml.in")).read_text()
+        self.config.write_text(render.render(template, values))
+        self.proc = None
+
+    def validate(self):
+        """`envoy --mode validate -c CONFIG`: (exit code, combined output)."""
+        r = subprocess.run([envoy_binary(), "--mode", "validate", "-c", str(self.config), "--disable-hot-restart"],
+                           capture_output=True, text=True, timeout=60)
+        return r.returncode, r.stdout + r.stderr
+
+    def start(self, timeout=30):
+        """Starts Envoy and waits until the admin says LIVE and the listener accepts."""
+        self._log = open(self.log_path, "w")
+        self.proc = subprocess.Popen(
+            [envoy_binary(), "-c", str(self.config), "--concurrency", str(self.concurrency), "--disable-hot-restart",
+             "--log-level", "warn", "--component-log-level", "wasm:info"],
+            stdout=self._log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise EnvoyExited(self.proc.returncode, self.log())
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{self.admin_port}/ready", timeout=1) as r:
+                    if r.status == 200:
+                        with socket.create_connection(("127.0.0.1", self.port), timeout=1):
+                            return self
+            except OSError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError(f"envoy not ready after {timeout}s:\n{self.log()}")
+
+    @property
+    def url(self):
+        scheme = "https" if self.tls else "http"
+        return f"{scheme}://127.0.0.1:{self.port}"
+
+    def log(self):
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def stats(self, filter_="distill_guard"):
+        """Counters from the admin endpoint, as {name: int}."""
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.admin_port}/stats?filter={filter_}", timeout=5) as r:
+            text = r.read().decode()
+        out = {}
+        for line in text.splitlines():
+            name, _, value = line.partition(": ")
+            if value.strip().isdigit():
+                out[name] = int(value)
+        return out
+
+    def close(self):
+        if self.proc is not None:
+            stop(self.proc)
+            self._log.close()
+
+
+class EnvoyExited(RuntimeError):
+    """Envoy exited while starting (e.g. the filter refused its policy)."""
+
+    def __init__(self, code, log):
+        super().__init__(f"envoy exited with {code}:\n{log[-4000:]}")
+        self.code = code
+        self.log = log
+
+
+def policy_text(policy):
+    """A policy given as dict (serialized), str (verbatim) or None (empty: built-in default)."""
+    if policy is None:
+        return ""
+    if isinstance(policy, str):
+        return policy
+    return json.dumps(policy)
+
+
+@pytest.fixture(scope="session")
+def wasm():
+    if not WASM.exists():
+        pytest.fail(f"{WASM} missing: run scripts/build.sh envoy")
+    return WASM
+
+
+@pytest.fixture(scope="session")
+def tls_cert(tmp_path_factory):
+    """A self-signed certificate for 127.0.0.1 / localhost, made with openssl."""
+    d = tmp_path_factory.mktemp("tls")
+    cert, key = d / "cert.pem", d / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost",
+                    "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1", "-days", "2",
+                    "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
+    return cert, key
+
+
+@pytest.fixture
+def stack(tmp_path, wasm, tls_cert):
+    """Factory: `stack(policy=..., tls=False, concurrency=1)` starts a recording origin and
+    Envoy in front of it and returns (envoy, origin). Everything started is stopped at the end of the test."""
+    started = []
+
+    def make(policy=None, tls=False, max_headers=2000, start=True, concurrency=1):
+        d = tmp_path / f"stack{len(started)}"
+        d.mkdir()
+        origin = Origin(d)
+        started.append(origin)
+        envoy = Envoy(d, origin.port, policy=policy, tls=tls, max_headers=max_headers, cert=tls_cert,
+                      concurrency=concurrency)
+        started.append(envoy)
+        if start:
+            envoy.start()
+        return envoy, origin
+
+    yield make
+    for thing in reversed(started):
+        thing.close()

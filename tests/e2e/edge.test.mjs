@@ -1,0 +1,287 @@
+// End-to-end test of the edge worker: real workerd (npm `workerd`) in front of a local Node
+// origin that records what it receives; real clients (Node's fetch/undici and curl).
+// Needs edge/pkg (scripts/build.sh web). Everything binds 127.0.0.1 on free ports and is
+// stopped at the end, so the file can run twice in a row.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, execFile } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+
+const ROOT = path.resolve(import.meta.dirname, '../..');
+const WORKERD = path.join(ROOT, 'node_modules/@cloudflare/workerd-linux-64/bin/workerd');
+const EDGE = path.join(ROOT, 'edge');
+const run = promisify(execFile);
+
+// --- origin: records every request (headers, body length + sha256); /sse streams 5 events.
+function startOrigin() {
+  const requests = [];
+  const server = http.createServer((req, res) => {
+    const hash = createHash('sha256');
+    let bytes = 0;
+    req.on('data', (c) => { hash.update(c); bytes += c.length; });
+    req.on('end', () => {
+      requests.push({ method: req.method, url: req.url, headers: req.headers, bytes, sha256: hash.digest('hex') });
+      if (req.url === '/sse') {
+        res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+        let n = 0;
+        const t = setInterval(() => {
+          res.write(`data: {"n": ${n}}\n\n`);
+          if (++n === 5) { clearInterval(t); res.end(); }
+        }, 150);
+        return;
+      }
+      res.writeHead(200, { 'content-type': 'application/json', 'x-origin': 'yes' });
+      res.end('{"ok":true}');
+    });
+  });
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => {
+    resolve({ port: server.address().port, requests, close: () => new Promise((r) => server.close(r)) });
+  }));
+}
+
+// --- workerd: one socket + worker per named policy, all in one process on ports it picks.
+function configText(names) {
+  const worker = (n, i) => `const worker${i} :Workerd.Worker = (
+  modules = [
+    (name = "worker.mjs", esModule = embed "worker.mjs"),
+    (name = "record.mjs", esModule = embed "record.mjs"),
+    (name = "pkg/distill_guard.js", esModule = embed "pkg/distill_guard.js"),
+    (name = "pkg/distill_guard_bg.wasm", wasm = embed "pkg/distill_guard_bg.wasm"),
+  ],
+  compatibilityDate = "2025-09-01",
+  bindings = [(name = "POLICY", text = embed "policy-${n}.json"), (name = "ORIGIN", service = "origin")],
+);`;
+  return `using Workerd = import "/workerd/workerd.capnp";
+const config :Workerd.Config = (
+  services = [
+    ${names.map((n, i) => `(name = "${n}", worker = .worker${i}),`).join('\n    ')}
+    (name = "origin", external = (address = "127.0.0.1:1", http = ())),
+  ],
+  sockets = [
+    ${names.map((n) => `(name = "${n}", address = "127.0.0.1:0", http = (), service = "${n}"),`).join('\n    ')}
+  ],
+);
+${names.map(worker).join('\n')}
+`;
+}
+
+async function startWorkerd(policies, originPort) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dg-edge-'));
+  for (const f of ['worker.mjs', 'record.mjs']) fs.copyFileSync(path.join(EDGE, f), path.join(dir, f));
+  fs.cpSync(path.join(EDGE, 'pkg'), path.join(dir, 'pkg'), { recursive: true });
+  const names = Object.keys(policies);
+  for (const n of names) fs.writeFileSync(path.join(dir, `policy-${n}.json`), policies[n]);
+  fs.writeFileSync(path.join(dir, 'config.capnp'), configText(names));
+  const proc = spawn(WORKERD, ['serve', 'config.capnp', '--control-fd', '3', '--external-addr', `origin=127.0.0.1:${originPort}`],
+    { cwd: dir, stdio: ['ignore', 'pipe', 'pipe', 'pipe'] });
+  let log = '';
+  proc.stdout.on('data', (d) => { log += d; });
+  proc.stderr.on('data', (d) => { log += d; });
+  const ports = {};
+  const started = new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`workerd did not start:\n${log}`)), 20000);
+    let buf = '';
+    proc.stdio[3].on('data', (d) => {
+      buf += d;
+      for (const line of buf.split('\n').slice(0, -1)) {
+        const ev = JSON.parse(line);
+        if (ev.event === 'listen') ports[ev.socket] = ev.port;
+      }
+      buf = buf.slice(buf.lastIndexOf('\n') + 1);
+      if (names.every((n) => ports[n])) { clearTimeout(timer); resolve(); }
+    });
+    proc.on('exit', (code) => { clearTimeout(timer); reject(new Error(`workerd exited ${code}:\n${log}`)); });
+  });
+  await started.catch((e) => { proc.kill('SIGKILL'); fs.rmSync(dir, { recursive: true, force: true }); throw e; });
+  const stop = () => new Promise((resolve) => {
+    if (proc.exitCode !== null) return resolve();
+    proc.removeAllListeners('exit');
+    proc.on('exit', resolve);
+    proc.kill('SIGTERM');
+  }).then(() => fs.rmSync(dir, { recursive: true, force: true }));
+  return { url: (n) => `http://127.0.0.1:${ports[n]}`, log: () => log, stop };
+}
+
+// curl: returns { status, headers (lowercase), body }.
+async function curl(url, args = []) {
+  const { stdout } = await run('curl', ['-s', '-i', '--max-time', '10', ...args, url], { maxBuffer: 1 << 24 });
+  const [head, ...rest] = stdout.split('\r\n\r\n');
+  const lines = head.split('\r\n');
+  const headers = {};
+  for (const l of lines.slice(1)) { const i = l.indexOf(':'); headers[l.slice(0, i).toLowerCase()] = l.slice(i + 1).trim(); }
+  return { status: Number(lines[0].split(' ')[1]), headers, body: rest.join('\r\n\r\n') };
+}
+
+const MESSAGE = JSON.stringify({ model: 'm', max_tokens: 64, messages: [{ role: 'user', content: 'Hello there' }] });
+const fetchMessage = (base, extra = {}) => fetch(`${base}/v1/messages`, {
+  method: 'POST', body: MESSAGE, headers: { 'content-type': 'application/json', 'x-api-key': 'sk-test-1', ...extra },
+});
+const curlModels = (base) => curl(`${base}/v1/models`, ['-H', 'authorization: Bearer sk-test-2']);
+
+let origin;
+let wd;
+before(async () => { origin = await startOrigin(); });
+after(async () => { if (wd) await wd.stop(); await origin.close(); });
+
+const originSaw = (pred) => origin.requests.filter(pred);
+
+test('open policy: tags reach the origin, client-sent tags are removed, bodies and streams pass', async (t) => {
+  wd = await startWorkerd({ open: '{"name": "open"}', bad: '{"thresholds": {"tag": "high"}, "bogus": 1}' }, origin.port);
+  const base = wd.url('open');
+
+  await t.test('node fetch: tags added, forged tags replaced', async () => {
+    const res = await fetchMessage(base, { 'x-distill-score': '99', 'X-Distill-Action': 'allow-me' });
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get('x-origin'), 'yes');
+    const seen = origin.requests.at(-1);
+    assert.equal(seen.url, '/v1/messages');
+    assert.match(seen.headers['x-distill-score'], /^\d+$/);
+    assert.notEqual(seen.headers['x-distill-score'], '99');
+    assert.match(seen.headers['x-distill-action'], /^(allow|tag)$/);
+    assert.match(seen.headers['x-distill-fp'], /^[0-9a-f]{16}$/);
+    assert.ok('x-distill-client' in seen.headers);
+    assert.equal(seen.sha256, createHash('sha256').update(MESSAGE).digest('hex'));
+  });
+
+  await t.test('curl: tags added', async () => {
+    const res = await curl(`${base}/v1/models`, ['-H', 'x-distill-fp: forged']);
+    assert.equal(res.status, 200);
+    const seen = origin.requests.at(-1);
+    assert.equal(seen.url, '/v1/models');
+    assert.match(seen.headers['x-distill-fp'], /^[0-9a-f]{16}$/);
+    assert.equal(seen.headers['user-agent'].startsWith('curl/'), true);
+  });
+
+  await t.test('a large body on an API path reaches the origin whole, with its length', async () => {
+    const big = randomBytes(300_000);
+    const want = createHash('sha256').update(big).digest('hex');
+    const res = await fetch(`${base}/v1/messages`, { method: 'POST', body: big, headers: { 'content-type': 'application/json' } });
+    assert.equal(res.status, 200);
+    let seen = origin.requests.at(-1);
+    assert.equal(seen.bytes, 300_000);
+    assert.equal(seen.sha256, want);
+    assert.equal(seen.headers['content-length'], '300000');
+    const file = path.join(os.tmpdir(), `dg-big-${process.pid}.bin`);
+    fs.writeFileSync(file, big);
+    try {
+      const c = await curl(`${base}/v1/chat/completions`, ['-X', 'POST', '-H', 'transfer-encoding: chunked', '--data-binary', `@${file}`]);
+      assert.equal(c.status, 200);
+    } finally { fs.rmSync(file); }
+    seen = origin.requests.at(-1);
+    assert.equal(seen.url, '/v1/chat/completions');
+    assert.equal(seen.sha256, want);
+  });
+
+  await t.test('a streamed response arrives in several chunks over time', async () => {
+    const res = await fetch(`${base}/sse`);
+    assert.equal(res.headers.get('content-type'), 'text/event-stream');
+    const reader = res.body.getReader();
+    const times = [];
+    let text = '';
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      times.push(Date.now());
+      text += new TextDecoder().decode(value);
+    }
+    assert.equal((text.match(/data: /g) ?? []).length, 5);
+    assert.ok(times.length >= 3, `only ${times.length} chunk(s)`);
+    assert.ok(times.at(-1) - times[0] >= 300, `chunks arrived within ${times.at(-1) - times[0]} ms`);
+  });
+
+  await t.test('a bad policy is reported at startup and every request gets 500 with the errors', async () => {
+    const before = origin.requests.length;
+    for (let i = 0; i < 2; i++) {
+      const res = await fetch(`${wd.url('bad')}/v1/models`);
+      assert.equal(res.status, 500);
+      const body = await res.json();
+      const paths = body.errors.map((e) => e.path).sort();
+      assert.deepEqual(paths, ['bogus', 'thresholds.tag']);
+      assert.match(body.error.message, /thresholds\.tag: must be a number/);
+    }
+    const c = await curl(`${wd.url('bad')}/`);
+    assert.equal(c.status, 500);
+    assert.equal(origin.requests.length, before, 'the origin saw a request behind a bad policy');
+    const log = wd.log();
+    assert.match(log, /distill-guard: invalid policy \(2 errors\):/);
+    assert.match(log, /bogus: unknown field/);
+    assert.equal(log.match(/distill-guard: invalid policy/g).length, 1, 'logged once per isolate');
+  });
+});
+
+test('deny (403) and throttle (429 + Retry-After) answer without reaching the origin', async () => {
+  // Learn each client's header-shape fingerprint from the tags the origin received...
+  const prints = new Set();
+  await fetchMessage(wd.url('open'));
+  prints.add(origin.requests.at(-1).headers['x-distill-fp']);
+  await curlModels(wd.url('open'));
+  prints.add(origin.requests.at(-1).headers['x-distill-fp']);
+  await wd.stop();
+  // ...then list them: `fp.listed` (weight 60) alone reaches deny / throttle.
+  const listed = JSON.stringify([...prints]);
+  wd = await startWorkerd({
+    deny: `{"thresholds": {"tag": 10, "throttle": 30, "deny": 50}, "block": {"fingerprints": ${listed}}}`,
+    throttle: `{"thresholds": {"tag": 10, "throttle": 50, "deny": 101}, "throttle": {"retry_after_s": 7}, "block": {"fingerprints": ${listed}}}`,
+  }, origin.port);
+  const before = origin.requests.length;
+
+  const d = await fetchMessage(wd.url('deny'));
+  assert.equal(d.status, 403);
+  const body = await d.json();
+  assert.equal(body.action, 'deny');
+  assert.ok(body.reasons.includes('fp.listed'), JSON.stringify(body));
+  assert.equal(d.headers.get('x-distill-action'), 'deny');
+
+  const dc = await curlModels(wd.url('deny'));
+  assert.equal(dc.status, 403);
+
+  const th = await fetchMessage(wd.url('throttle'));
+  assert.equal(th.status, 429);
+  assert.equal(th.headers.get('retry-after'), '7');
+  assert.equal((await th.json()).error.type, 'rate_limited');
+  const tc = await curlModels(wd.url('throttle'));
+  assert.equal(tc.status, 429);
+  assert.equal(tc.headers['retry-after'], '7');
+
+  assert.equal(origin.requests.length, before, 'a denied or throttled request reached the origin');
+});
+
+test('record.mjs on Cloudflare: request.cf feeds the peer, Cloudflare headers stay out', async () => {
+  const { buildRecord, hostSettings } = await import(path.join(EDGE, 'record.mjs'));
+  const request = {
+    method: 'POST',
+    headers: new Headers({ 'user-agent': 'curl/8.14.1', 'cf-connecting-ip': '203.0.113.9', 'cf-ray': 'abc', 'x-real-ip': '203.0.113.9',
+      'x-forwarded-proto': 'https', 'x-forwarded-for': '203.0.113.9', 'content-type': 'application/json' }),
+    cf: { httpProtocol: 'HTTP/2', asn: 64500, country: 'NL', clientTcpRtt: 12, tlsVersion: 'TLSv1.3',
+      botManagement: { ja4: 't13d1516h2_8daaf6152771_d8a2da3f94cd', ja3Hash: '773906b0efdefa24a7f2b8eb6985bf37', score: 2 } },
+  };
+  const url = new URL('https://api.example.com/v1/messages?beta=true');
+  const rec = buildRecord(request, url, hostSettings({}, true), 1234);
+  assert.deepEqual(rec.headers.map(([n]) => n), ['content-type', 'user-agent', 'x-forwarded-for']);
+  assert.deepEqual(rec.peer, { ip: '203.0.113.9', ja4: 't13d1516h2_8daaf6152771_d8a2da3f94cd',
+    ja3: '773906b0efdefa24a7f2b8eb6985bf37', asn: 64500, country: 'NL' });
+  assert.equal(rec.version, 'HTTP/2');
+  assert.equal(rec.path, '/v1/messages?beta=true');
+  assert.deepEqual(rec.cf, { bot_score: 2, tcp_rtt_ms: 12, tls_version: 'TLSv1.3' });
+  // Locally (no request.cf) nothing is dropped and no header is trusted for the client IP.
+  const local = buildRecord({ ...request, cf: undefined }, url, hostSettings({}, false), 1);
+  assert.equal(local.headers.length, 7);
+  assert.equal(local.peer, undefined);
+
+  // The engine reads it: JA4 / JA3 come through, and a listed JA4 is denied.
+  const m = await import(path.join(EDGE, 'pkg/distill_guard.js'));
+  m.initSync({ module: fs.readFileSync(path.join(EDGE, 'pkg/distill_guard_bg.wasm')) });
+  const engine = new m.Engine(JSON.stringify({ thresholds: { tag: 10, throttle: 30, deny: 50 },
+    block: { fingerprints: ['t13d1516h2_8daaf6152771_d8a2da3f94cd'] } }));
+  const out = JSON.parse(engine.inspectFetch(JSON.stringify(rec), new TextEncoder().encode('{"model":"m"}'), true));
+  assert.equal(out.verdict.fp.ja4, rec.peer.ja4);
+  assert.equal(out.verdict.fp.ja3, rec.peer.ja3);
+  assert.ok(out.verdict.reasons.includes('fp.listed'));
+  assert.equal(out.response.kind, 'reply');
+  assert.equal(out.response.status, 403);
+});
