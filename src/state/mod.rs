@@ -21,12 +21,15 @@
 //! | fp_asns | (hfp, ASN) | `cluster.light_accounts_per_fp_asn` |
 //! | templates | SimHash band | `cluster.accounts_per_template`, `cluster.synchrony`, `cluster.elicitation_share` |
 //!
-//! Popular legitimate fingerprints and NATs put many accounts on one key, so the raw
-//! per-key counts are weak evidence; the combined keys (fingerprint within a prefix or an
-//! ASN) and lightness (accounts that each sent at most `light_max_requests`) separate a
-//! campaign's many light accounts on one stack and network from a crowd.
-//! Elicitation shares of clusters count light accounts' requests only (a heavy evaluation
-//! team sending rubric prompts from one office is not a campaign of throwaway accounts).
+//! Popular legitimate fingerprints (every user of one browser or SDK version), big ISPs and
+//! NATs put many accounts on one key, so the raw per-key counts are weak evidence (low
+//! default weights). What separates a campaign's many light, slow accounts on one client
+//! stack and proxy pool from a crowd: per-account history over a day (`account.ip_rotation`,
+//! `account.elicitation_share`), combined keys (fingerprint within an ASN or a prefix),
+//! lightness (accounts with at most `light_max_requests` in `account_window_s`), and cluster
+//! elicitation shares that count light accounts' requests only and are reported to light
+//! accounts only (a heavy evaluation team sending rubric prompts is judged by its own share).
+//! `state::scenario` tests this on a synthetic hour; `distill-guard quality` on the simulator.
 //! This module does not weigh levels: the policy's ramps and weights do ([`crate::score`]).
 
 mod config;
@@ -202,7 +205,11 @@ fn table<E: Entry>(cap: u32, cfg: &StateConfig, p: u8, window_ms: u64) -> Table<
     } else {
         0
     };
-    Table::new(cap, E::HLLS * SmallHll::bytes(p), (window_ms / 12_000) as u32)
+    Table::new(
+        cap,
+        E::HLLS * SmallHll::bytes(p),
+        (window_ms / 12_000) as u32,
+    )
 }
 
 impl State {
