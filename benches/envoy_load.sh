@@ -1,0 +1,118 @@
+#!/usr/bin/env bash
+# Envoy load bench: what the distill-guard filter costs in a real Envoy (--concurrency 1).
+#   usage: benches/envoy_load.sh [--duration S] [--repeats N] [--configs "none noop shadow default lua"]
+#                                [--kinds "post get"] [--no-build]
+# Five configurations of the same Envoy, one after the other, on 127.0.0.1 only:
+#   none     no filter: the limit                noop  a no-op proxy-wasm filter (benches/noop-filter)
+#   shadow   distill-guard, filters/shadow.json  default  distill-guard, filters/default.json
+#   lua      an Envoy Lua filter that only hashes the header-name order (what a user might hand-write)
+# Origin: a second Envoy answering with direct_response. Load: wrk (Debian) with benches/envoy/load.lua:
+#   post = POST /v1/messages, the 12 headers of the official Python SDK + a ~4 KB body, 25,000 accounts;
+#   get  = GET /v1/models with the same headers.
+# Phase 1, throughput: wrk -t1 -c32 for S seconds (default 10) after a 2 s warm-up -> requests/s, and
+#   the CPU time Envoy spent per request (utime+stime from /proc/PID/stat; robust to other load).
+# Phase 2, latency at a fixed rate of ~half the limit: wrk paced with a Lua delay() (1 ms after each
+#   response, per connection), the connection count calibrated once on `none` so that it offers half of
+#   `none`'s limit; the same offered load goes to every configuration -> p50 / p99 and added vs none.
+# Each round runs every configuration once (interleaved, so a burst of other load on the machine hits
+# all of them alike); the table gives the median over --repeats rounds (default 3).
+# The Envoy under test is pinned to core 0; the origin and wrk share core 1 (PROXY_CPU / CLIENT_CPU).
+# Prints a Markdown table; raw wrk results go to test-output/bench/envoy_load.jsonl.
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+DURATION=10 REPEATS=3 CONFIGS="none noop shadow default lua" KINDS="post get" BUILD=1
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --duration) DURATION=$2; shift 2 ;;
+    --repeats) REPEATS=$2; shift 2 ;;
+    --configs) CONFIGS=$2; shift 2 ;;
+    --kinds) KINDS=$2; shift 2 ;;
+    --no-build) BUILD=0; shift ;;
+    *) sed -n '2,4p' "$0" >&2; exit 2 ;;
+  esac
+done
+PORT_BASE=${PORT_BASE:-18600}
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/dg-envoy-load.XXXXXX")
+# shellcheck source=benches/envoy_lib.sh
+. "$ROOT/benches/envoy_lib.sh"
+trap 'stop_all; rm -rf "$WORK"' EXIT
+trap 'exit 130' INT TERM
+OUT=$ROOT/test-output/bench
+mkdir -p "$OUT"
+RAW=$OUT/envoy_load.jsonl
+: > "$RAW"
+
+[ "$BUILD" = 1 ] && build_modules
+case " $CONFIGS " in *" none "*) ;; *) echo "--configs must include none (the limit)" >&2; exit 2 ;; esac
+make_body "$WORK/body.json"
+export BENCH_BODY=$WORK/body.json
+log "load average before: $(cut -d' ' -f1-3 /proc/loadavg); envoy $("$ENVOY" --version | grep -o '[0-9]*\.[0-9]*\.[0-9]*/' | tr -d /)"
+
+policy_of() { case "$1" in shadow) echo filters/shadow.json ;; default) echo filters/default.json ;; *) echo "$1" ;; esac; }
+
+wrk_run() { # KIND CONNECTIONS SECONDS [DELAY_MS] -> one JSON line
+  BENCH_KIND=$1 BENCH_DELAY_MS=${4:-} taskset -c "$CLIENT_CPU" wrk -t1 -c"$2" -d"$3"s --timeout 5s \
+    -s "$ROOT/benches/envoy/load.lua" "http://127.0.0.1:$LISTEN_PORT" | tail -1
+}
+
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$PROXY_PID/stat"; } # utime + stime of all Envoy threads
+
+field() { python3 -c 'import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])' "$1" "$2"; }
+
+start_origin
+declare -A CONNS
+for round in $(seq 1 "$REPEATS"); do
+  for cfg in $CONFIGS; do
+    start_proxy "$(policy_of "$cfg")"
+    for kind in $KINDS; do
+      wrk_run "$kind" 32 2 >/dev/null # warm-up: connections, VM, state
+      t0=$(cpu_ticks)
+      tp=$(wrk_run "$kind" 32 "$DURATION")
+      # CPU time the Envoy under test spent per request: less sensitive to other load than req/s.
+      cpu_us=$(python3 -c "import os; print(round(($(cpu_ticks) - $t0) * 1e6 / os.sysconf('SC_CLK_TCK') / max(1, $(field "$tp" requests)), 1))")
+      if [ -z "${CONNS[$kind]:-}" ]; then
+        [ "$cfg" = none ] || { echo "the first configuration must be none" >&2; exit 2; }
+        # Calibrate the paced run once: per-connection rate with 1 ms think time, then the
+        # connection count that offers half of this limit.
+        cal=$(wrk_run "$kind" 4 3 1)
+        per=$(python3 -c "print(float('$(field "$cal" rps)') / 4)")
+        CONNS[$kind]=$(python3 -c "print(max(1, round($(field "$tp" rps) / 2 / $per)))")
+        log "$kind: limit $(field "$tp" rps) req/s; paced runs: ${CONNS[$kind]} connections x 1 ms delay (${per} req/s each)"
+      fi
+      lat=$(wrk_run "$kind" "${CONNS[$kind]}" "$DURATION" 1)
+      stats=$(curl -fs "http://127.0.0.1:$ADMIN_PORT/stats?filter=wasmcustom" | grep -v ': 0$' | tr '\n' ' ' || true)
+      echo "{\"round\":$round,\"config\":\"$cfg\",\"kind\":\"$kind\",\"throughput\":$tp,\"cpu_us_per_req\":$cpu_us,\"latency\":$lat,\"load\":\"$(cut -d' ' -f1 /proc/loadavg)\",\"wasm_stats\":\"${stats% }\"}" >> "$RAW"
+      log "round $round $cfg/$kind: $(field "$tp" rps) req/s, $cpu_us CPU us/req; paced $(field "$lat" rps) req/s p50 $(field "$lat" p50_us) us p99 $(field "$lat" p99_us) us (load $(cut -d' ' -f1 /proc/loadavg))"
+    done
+    stop_proxy
+  done
+done
+stop_all
+log "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
+
+python3 - "$RAW" "$DURATION" "$REPEATS" <<'PY'
+import json, statistics, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+med = lambda xs: statistics.median(xs)
+names = {"none": "no filter (limit)", "noop": "no-op Wasm filter", "shadow": "distill-guard, shadow.json",
+         "default": "distill-guard, default.json", "lua": "Lua header-order hash"}
+agg = {}
+for r in rows:
+    a = agg.setdefault((r["kind"], r["config"]), {"rps": [], "cpu": [], "p50": [], "p99": [], "paced": [], "err": 0, "load": []})
+    t, l = r["throughput"], r["latency"]
+    a["rps"].append(t["rps"]); a["cpu"].append(r["cpu_us_per_req"]); a["paced"].append(l["rps"])
+    a["p50"].append(l["p50_us"]); a["p99"].append(l["p99_us"]); a["load"].append(float(r["load"]))
+    a["err"] += sum(x[k] for x in (t, l) for k in ("status_err", "connect_err", "read_err", "timeouts"))
+loads = [float(r["load"]) for r in rows]
+print(f"Median of {sys.argv[3]} interleaved rounds. Throughput: wrk -t1 -c32 -d{sys.argv[2]}s; latency: paced wrk, the same "
+      f"offered load for every configuration; Envoy --concurrency 1 pinned to one core. 1-min load average during the "
+      f"runs: {min(loads):.2f}..{max(loads):.2f}.\n")
+print("| request | configuration | req/s | x limit | Envoy CPU us/req | added CPU us/req | paced req/s | p50 us | p99 us | added p50 us | added p99 us | non-2xx |")
+print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+for (kind, cfg), a in agg.items():
+    b = agg[(kind, "none")]
+    rps, cpu, p50, p99 = med(a["rps"]), med(a["cpu"]), med(a["p50"]), med(a["p99"])
+    print(f"| {kind} | {names.get(cfg, cfg)} | {rps:,.0f} | {rps / med(b['rps']):.2f} | {cpu:.1f} | {cpu - med(b['cpu']):+.1f} "
+          f"| {med(a['paced']):,.0f} | {p50:.0f} | {p99:.0f} | {p50 - med(b['p50']):+.0f} | {p99 - med(b['p99']):+.0f} | {a['err']} |")
+PY
