@@ -108,7 +108,7 @@ signals! {
     ClusterAccountsPerFpPrefix = "cluster.accounts_per_fp_prefix", "cluster_accounts_per_fp_prefix", State, 10, Some((10.0, 60.0)),
         "Distinct accounts seen with this header-shape fingerprint from this client /24 or /48 prefix.";
     ClusterLightAccountsPerFpAsn = "cluster.light_accounts_per_fp_asn", "cluster_light_accounts_per_fp_asn", State, 15, Some((40.0, 300.0)),
-        "Distinct light accounts (at most `state.light_max_requests` requests in the window) seen with this header-shape fingerprint from this ASN.";
+        "Distinct light accounts (at most `state.light_max_requests` requests in `state.account_window_s`) seen with this header-shape fingerprint from this ASN.";
     AccountIpChurn = "account.ip_churn", "account_ip_churn", State, 20, Some((4.0, 24.0)),
         "Distinct client prefixes used by this account (rotating proxy pools).";
     AccountIpRotation = "account.ip_rotation", "account_ip_rotation", State, 15, Some((0.4, 0.9)),
