@@ -118,6 +118,12 @@ impl Weights {
         (score, reasons, self.action_for(score))
     }
 
+    /// The score alone (no reasons list, no allocation).
+    pub fn total(&self, fired: &Fired) -> u8 {
+        let t: f32 = fired.iter().map(|(s, st)| self.weight[s.index()] * st).sum();
+        t.round().clamp(0.0, 100.0) as u8
+    }
+
     /// The action a score maps to (before shadow mode).
     pub fn action_for(&self, score: u8) -> Action {
         let s = score as u32;

@@ -119,6 +119,8 @@ signals! {
         "For a light account: share of light accounts' requests carrying elicitation markers in its (fingerprint, prefix) or prompt-template cluster (the larger; clusters of at least `state.min_cluster_accounts` accounts and `state.min_requests` requests).";
     ClusterSynchrony = "cluster.synchrony", "cluster_synchrony", State, 15, Some((5.0, 30.0)),
         "Distinct accounts sending this template within the same short time bucket.";
+    AccountFlagHistory = "account.flag_history", "account_flag_history", State, 25, Some((0.2, 0.6)),
+        "Share of this account's recent requests (12 h half-life) that were flagged on other evidence: campaign accounts that mix in innocuous prompts.";
     RateAccount = "rate.account", "rate_account", State, 15, Some((30.0, 120.0)),
         "Requests per minute from this account.";
     RatePrefix = "rate.prefix", "rate_prefix", State, 10, Some((300.0, 3000.0)),

@@ -221,6 +221,7 @@ impl StateConfig {
             + table_bytes::<FpPrefixE>(c.fp_prefixes, p)
             + table_bytes::<FpAsnE>(c.fp_asns, p)
             + table_bytes::<TemplateE>(c.templates, p)
+            + super::reputation::Reputation::bytes_for(c.accounts.min(MAX_CAPACITY) as usize)
             + 2 * Hll::bytes_for(
                 self.global_precision
                     .clamp(crate::sketch::hll::MIN_P, crate::sketch::hll::MAX_P),

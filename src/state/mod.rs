@@ -32,6 +32,7 @@
 //! `state::scenario` tests this on a synthetic hour; `distill-guard quality` on the simulator.
 //! This module does not weigh levels: the policy's ramps and weights do ([`crate::score`]).
 
+pub mod reputation;
 mod config;
 mod entries;
 mod global;
@@ -186,6 +187,7 @@ pub struct State {
     fp_asns: Table<FpAsnE>,
     templates: Table<TemplateE>,
     active: WindowedHll,
+    reputation: reputation::Reputation,
 }
 
 impl fmt::Debug for State {
@@ -228,6 +230,7 @@ impl State {
             fp_asns: table(c.fp_asns, cfg, p, d.window_ms),
             templates: table(c.templates, cfg, p, d.window_ms),
             active: WindowedHll::new(cfg.global_precision, on),
+            reputation: reputation::Reputation::new(if on { c.accounts.min(MAX_CAPACITY) as usize } else { 0 }),
             d,
         }
     }
@@ -248,6 +251,19 @@ impl State {
             + self.fp_asns.allocated_bytes()
             + self.templates.allocated_bytes()
             + self.active.allocated_bytes()
+            + self.reputation.allocated_bytes()
+    }
+
+    /// `account.flag_history` level: share of the account's prior requests that were flagged.
+    pub fn flag_history(&self, account: Option<u64>, now_ms: u64) -> Option<f64> {
+        self.reputation.level(account?, now_ms)
+    }
+
+    /// Records the engine's verdict (flagged without `account.flag_history`) for the account.
+    pub fn record_verdict(&mut self, account: Option<u64>, now_ms: u64, flagged: bool) {
+        if let Some(a) = account {
+            self.reputation.record(a, now_ms, flagged);
+        }
     }
 
     /// Estimated distinct accounts over the last one to two windows (for metrics).
