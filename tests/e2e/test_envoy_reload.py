@@ -232,4 +232,6 @@ def test_policy_swap_under_load_drops_nothing(lds_stack):
     # Envoy is still up and serving with policy B.
     assert envoy.proc.poll() is None
     assert outcome(requests.get(envoy.url + "/v1/models", headers=VIA, timeout=10)) == "deny"
-    assert outcome(requests.get(envoy.url + "/v1/models", timeout=10)) == "allow"
+    # Without the Via header the same client stays below policy B's deny threshold.
+    assert outcome(requests.get(envoy.url + "/v1/models", timeout=10)) in ("allow", "tag")
+    assert "panicked" not in envoy.log()
