@@ -217,6 +217,8 @@ def test_policy_swap_under_load_drops_nothing(lds_stack):
     failed = [r for r in results if not r[2] in ("allow", "deny")]
     assert not failed, failed[:20]
     kinds = {k for _, k, _ in results}
+    first_deny = min((r[0] for r in results if r[2] == "deny"), default=float("nan"))
+    print(f"reload: {len(results)} requests, 0 failed; first deny {first_deny - t_swap:.2f} s after the swap")
     assert kinds == {"session", "httpx", "fresh"}
     before = [r for r in results if r[0] < t_swap]
     assert len(before) > 20 and all(r[2] == "allow" for r in before), before[-5:]
