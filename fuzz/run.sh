@@ -7,6 +7,8 @@
 # little in safe Rust; FUZZ_SANITIZER=address turns it on.
 # The committed seeds in fuzz/corpus/<target>/ are read, never written: new inputs go to
 # fuzz/target/corpus/<target>/ (kept between runs), crashes to fuzz/artifacts/<target>/.
+# FUZZ_DEBUG_ASSERTIONS=1 builds with debug assertions (integer overflow checks, debug_assert!):
+# stricter than the shipped release build, where overflow wraps.
 # FUZZ_RUNS=N also stops each target after N executions (whichever of time and count comes first).
 # Exit status: 0 when no target crashed; 1 otherwise (the crash input's path is printed).
 set -euo pipefail
@@ -16,6 +18,8 @@ shift || true
 targets=("$@")
 [ ${#targets[@]} -eq 0 ] && targets=(traffic body_scan fingerprints policy)
 sanitizer=${FUZZ_SANITIZER:-none}
+flags=(-O --sanitizer "$sanitizer")
+[ "${FUZZ_DEBUG_ASSERTIONS:-0}" = 1 ] && flags+=(--debug-assertions)
 export RUSTC_BOOTSTRAP=1 CARGO_TERM_COLOR=never
 
 if ! cargo fuzz --version >/dev/null 2>&1; then
@@ -25,7 +29,7 @@ fi
 
 echo "[fuzz] building ${targets[*]} (sanitizer: $sanitizer)" >&2
 for t in "${targets[@]}"; do
-  cargo fuzz build -O --sanitizer "$sanitizer" "$t"
+  cargo fuzz build "${flags[@]}" "$t"
 done
 
 status=0
@@ -36,7 +40,7 @@ for t in "${targets[@]}"; do
   log=target/fuzz-$t.log
   echo "[fuzz] $t for ${secs}s" >&2
   set +e
-  cargo fuzz run -O --sanitizer "$sanitizer" "$t" "$work" "corpus/$t" -- \
+  cargo fuzz run "${flags[@]}" "$t" "$work" "corpus/$t" -- \
     -max_total_time="$secs" -dict="dicts/$t.dict" -print_final_stats=1 -rss_limit_mb=2048 \
     -timeout=10 -max_len=65536 -artifact_prefix="artifacts/$t/" ${FUZZ_RUNS:+-runs=$FUZZ_RUNS} > "$log" 2>&1
   rc=$?
