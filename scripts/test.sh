@@ -10,9 +10,12 @@ scripts/setup.sh all
 scripts/build.sh all
 
 echo "== cargo test" >&2
-cargo test --release 2>&1 | tee test-output/cargo-test.log | grep -E "^(test result|running|error|failures)|FAILED|panicked" || true
-grep -q "FAILED\|error\[" test-output/cargo-test.log && exit 1
-grep -q "test result" test-output/cargo-test.log || { echo "cargo test ran nothing" >&2; exit 1; }
+mkdir -p test-output
+set +e
+cargo test --release 2>&1 | tee test-output/cargo-test.log | grep -E "^(test result|running|error|failures)|FAILED|panicked"
+status=${PIPESTATUS[0]}
+set -e
+[ "$status" -eq 0 ] || { echo "cargo test failed (exit $status); full log: test-output/cargo-test.log" >&2; exit 1; }
 
 if ls tests/e2e/test_*.py >/dev/null 2>&1; then
   echo "== pytest tests/e2e (Envoy)" >&2

@@ -226,6 +226,14 @@ impl Engine {
             }
         }
 
+        if self.policy.state.enabled && prints.account.is_some() {
+            let w = &self.compiled.weights;
+            let flagged = w.action_for(w.total(&fired)) >= Action::Tag;
+            if let Some(level) = self.state.flag_history(prints.account, req.now_ms) {
+                w.fire_level(&mut fired, Signal::AccountFlagHistory, level);
+            }
+            self.state.record_verdict(prints.account, req.now_ms, flagged);
+        }
         let (score, reasons, action) = self.compiled.weights.score(&fired);
         let enforced = if self.compiled.weights.shadow() { action.min(Action::Tag) } else { action };
         let v = Verdict { action, enforced, score, reasons, fp: prints, allowlisted: false, internal_error: false };

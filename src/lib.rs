@@ -22,6 +22,7 @@ pub mod simulate;
 pub mod sketch;
 pub mod state;
 pub mod traffic;
+pub mod util;
 
 pub mod host;
 

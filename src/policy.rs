@@ -327,7 +327,11 @@ impl Policy {
 
     /// Pass 2: unknown keys and JSON type mismatches, every one with its path.
     fn check_document(doc: &Value) -> Result<(), PolicyErrors> {
-        let schema = serde_json::to_value(Policy::default()).unwrap_or(Value::Null);
+        // Through text rather than `to_value`: the Wasm modules then need no `Value` serializer.
+        let schema: Value = serde_json::to_string(&Policy::default())
+            .ok()
+            .and_then(|t| serde_json::from_str(&t).ok())
+            .unwrap_or(Value::Null);
         let mut errs = Errors::default();
         check_shape(doc, &schema, "", &mut errs);
         if errs.0.is_empty() {

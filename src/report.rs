@@ -35,6 +35,17 @@ pub struct FpReport<'a> {
     pub template: Option<String>,
 }
 
+/// One contributing signal in detail.
+#[derive(Debug, Serialize)]
+pub struct ReasonDetail {
+    /// Reason code.
+    pub code: &'static str,
+    /// Strength it fired with (0..=1).
+    pub strength: f32,
+    /// Points it added (weight x strength, before the cap at 100).
+    pub points: f32,
+}
+
 /// One verdict as printed: `{line?, action, enforced, score, reasons, fp, label?}`.
 #[derive(Debug, Serialize)]
 pub struct VerdictReport<'a> {
@@ -51,6 +62,9 @@ pub struct VerdictReport<'a> {
     pub reasons: Vec<&'static str>,
     /// Fingerprints and identities.
     pub fp: FpReport<'a>,
+    /// `--explain` only: each reason's strength (0..=1) and points, in `reasons` order.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub explain: Option<Vec<ReasonDetail>>,
     /// The record's label, copied through.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub label: Option<&'a serde_json::Value>,
@@ -75,8 +89,20 @@ impl<'a> VerdictReport<'a> {
                 ja3: v.fp.ja3.as_deref(),
                 template: v.fp.template.map(|t| format!("{t:016x}")),
             },
+            explain: None,
             label: None,
         }
+    }
+
+    /// Adds each reason's strength and points (`--explain`).
+    pub fn explain(mut self, v: &Verdict) -> Self {
+        self.explain = Some(
+            v.reasons
+                .iter()
+                .map(|r| ReasonDetail { code: r.signal.code(), strength: r.strength, points: r.points })
+                .collect(),
+        );
+        self
     }
 
     /// Sets the input line number.

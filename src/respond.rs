@@ -62,13 +62,19 @@ pub fn respond(v: &Verdict, policy: &Policy) -> Response {
             } else {
                 (429, "rate_limited", "request throttled by distill-guard")
             };
-            let body = serde_json::json!({
-                "error": { "type": kind, "message": message },
-                "action": v.enforced.as_str(),
-                "score": v.score,
-                "reasons": v.reasons.iter().map(|r| r.signal.code()).collect::<Vec<_>>(),
-            })
-            .to_string();
+            // Every piece is a fixed ASCII token (no escaping needed); built by hand so the
+            // Wasm modules carry no JSON value serializer for it.
+            let mut reasons = String::new();
+            for (i, r) in v.reasons.iter().enumerate() {
+                reasons.push_str(if i == 0 { "\"" } else { ",\"" });
+                reasons.push_str(r.signal.code());
+                reasons.push('"');
+            }
+            let body = format!(
+                r#"{{"error":{{"type":"{kind}","message":"{message}"}},"action":"{}","score":{},"reasons":[{reasons}]}}"#,
+                v.enforced.as_str(),
+                v.score
+            );
             let mut headers = vec![("content-type".to_string(), "application/json".to_string())];
             if v.enforced == Action::Throttle {
                 headers.push(("retry-after".to_string(), policy.throttle.retry_after_s.to_string()));

@@ -112,10 +112,16 @@ impl Weights {
                 (points > 0.0).then_some(Reason { signal, strength, points })
             })
             .collect();
-        reasons.sort_by(|a, b| b.points.total_cmp(&a.points).then(a.signal.cmp(&b.signal)));
+        crate::util::insertion_sort_by(&mut reasons, |a, b| b.points.total_cmp(&a.points).then(a.signal.cmp(&b.signal)));
         let total: f32 = reasons.iter().map(|r| r.points).sum();
         let score = total.round().clamp(0.0, 100.0) as u8;
         (score, reasons, self.action_for(score))
+    }
+
+    /// The score alone (no reasons list, no allocation).
+    pub fn total(&self, fired: &Fired) -> u8 {
+        let t: f32 = fired.iter().map(|(s, st)| self.weight[s.index()] * st).sum();
+        t.round().clamp(0.0, 100.0) as u8
     }
 
     /// The action a score maps to (before shadow mode).

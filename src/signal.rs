@@ -108,7 +108,7 @@ signals! {
     ClusterAccountsPerFpPrefix = "cluster.accounts_per_fp_prefix", "cluster_accounts_per_fp_prefix", State, 10, Some((10.0, 60.0)),
         "Distinct accounts seen with this header-shape fingerprint from this client /24 or /48 prefix.";
     ClusterLightAccountsPerFpAsn = "cluster.light_accounts_per_fp_asn", "cluster_light_accounts_per_fp_asn", State, 15, Some((40.0, 300.0)),
-        "Distinct light accounts (at most `state.light_max_requests` requests in the window) seen with this header-shape fingerprint from this ASN.";
+        "Distinct light accounts (at most `state.light_max_requests` requests in `state.account_window_s`) seen with this header-shape fingerprint from this ASN.";
     AccountIpChurn = "account.ip_churn", "account_ip_churn", State, 20, Some((4.0, 24.0)),
         "Distinct client prefixes used by this account (rotating proxy pools).";
     AccountIpRotation = "account.ip_rotation", "account_ip_rotation", State, 15, Some((0.4, 0.9)),
@@ -119,6 +119,8 @@ signals! {
         "For a light account: share of light accounts' requests carrying elicitation markers in its (fingerprint, prefix) or prompt-template cluster (the larger; clusters of at least `state.min_cluster_accounts` accounts and `state.min_requests` requests).";
     ClusterSynchrony = "cluster.synchrony", "cluster_synchrony", State, 15, Some((5.0, 30.0)),
         "Distinct accounts sending this template within the same short time bucket.";
+    AccountFlagHistory = "account.flag_history", "account_flag_history", State, 25, Some((0.2, 0.6)),
+        "Share of this account's recent requests (12 h half-life) that were flagged on other evidence: campaign accounts that mix in innocuous prompts.";
     RateAccount = "rate.account", "rate_account", State, 15, Some((30.0, 120.0)),
         "Requests per minute from this account.";
     RatePrefix = "rate.prefix", "rate_prefix", State, 10, Some((300.0, 3000.0)),

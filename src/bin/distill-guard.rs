@@ -164,6 +164,7 @@ fn replay(args: &[String]) -> Result<ExitCode, String> {
                     .line(line_no)
                     .label(label)
                     .hfp_raw(explain.then(|| distill_guard::fingerprint::hfp::readable(&req)));
+                let o = if explain { o.explain(&v) } else { o };
                 serde_json::to_writer(&mut out, &o)
             }
         };

@@ -105,7 +105,7 @@ fn sorted_names(headers: &[Header], emit: &mut dyn FnMut(&[u8])) {
     }
     let name = |i: u16| headers.get(i as usize).map_or(&b""[..], |h| h.name);
     let idx = &mut idx[..n];
-    idx.sort_unstable_by(|&a, &b| cmp_lower(name(a), name(b)));
+    crate::util::insertion_sort_by(idx, |&a, &b| cmp_lower(name(a), name(b)));
     let mut prev: Option<&[u8]> = None;
     for &i in idx.iter() {
         let cur = name(i);

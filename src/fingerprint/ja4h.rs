@@ -92,7 +92,7 @@ fn parts<'a>(req: &Request<'a>) -> Parts<'a> {
             names.push(h.name);
         }
     }
-    cookies.sort_by(|x: &(&[u8], &[u8]), y| x.0.cmp(y.0));
+    crate::util::insertion_sort_by(&mut cookies, |x: &(&[u8], &[u8]), y| x.0.cmp(y.0));
 
     let mut a = String::with_capacity(12);
     a.push_str(method_code(req.method));

@@ -129,7 +129,7 @@ fn table() -> &'static Table {
                 }
             }
         }
-        needles.sort_by_key(|n| bucket(n.key));
+        crate::util::insertion_sort_by(&mut needles, |a, b| bucket(a.key).cmp(&bucket(b.key)));
         let mut bits = [0u64; BUCKETS / 64];
         let mut start = vec![0u16; BUCKETS + 1];
         for n in &needles {

@@ -40,7 +40,7 @@ pub fn estimate_from(m: usize, inv_sum: f64, zeros: usize) -> f64 {
     }
     let raw = alpha(mf) * mf * mf / inv_sum;
     if raw <= 2.5 * mf && zeros > 0 {
-        mf * super::ln(mf / zeros as f64)
+        mf * (super::ln_int(m as u32) - super::ln_int(zeros as u32))
     } else {
         raw
     }

@@ -87,6 +87,27 @@ pub fn ln(x: f64) -> f64 {
     e as f64 * LN2 + 2.0 * s * acc
 }
 
+/// Largest argument served by the [`ln_int`] table.
+const LN_TABLE: usize = 512;
+
+/// `ln(n)` for a positive integer: a table for `n <= 512` (built once with [`ln`], so the
+/// same on every target), [`ln`] above. Linear-counting estimates need it on every request.
+#[inline]
+pub fn ln_int(n: u32) -> f64 {
+    static TABLE: std::sync::OnceLock<[f64; LN_TABLE + 1]> = std::sync::OnceLock::new();
+    let table = TABLE.get_or_init(|| {
+        let mut t = [0.0; LN_TABLE + 1];
+        for (i, v) in t.iter_mut().enumerate().skip(1) {
+            *v = ln(i as f64);
+        }
+        t
+    });
+    match table.get(n as usize) {
+        Some(&v) => v,
+        None => ln(n as f64),
+    }
+}
+
 /// Slot number and elapsed fraction of `now_ms` for slots of `slot_ms` milliseconds.
 #[inline]
 pub fn slot_of(now_ms: u64, slot_ms: u64) -> (u32, f64) {
@@ -134,6 +155,9 @@ mod tests {
         assert_eq!(ln(0.0), 0.0);
         assert_eq!(ln(f64::NAN), 0.0);
         assert_eq!(ln(1.0), 0.0);
+        for n in [1u32, 2, 7, 64, 512, 513, 100_000] {
+            assert_eq!(ln_int(n), ln(n as f64));
+        }
     }
 
     #[test]

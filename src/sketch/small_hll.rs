@@ -67,6 +67,10 @@ pub struct SmallHll {
 const CUR: u8 = 1;
 /// [`SmallHll`] delta flag: the previous slot's registers (approximated by `uni`) follow.
 const PREV: u8 = 2;
+/// [`SmallHll`] delta flag: the current slot's block is sparse.
+const SPARSE_CUR: u8 = 4;
+/// [`SmallHll`] delta flag: the previous slot's block is sparse.
+const SPARSE_PREV: u8 = 8;
 
 impl SmallHll {
     /// Arena bytes per sketch of precision `p` (`cur` and `uni`, 4 bits per register).
@@ -109,7 +113,7 @@ impl SmallHll {
         }
         let half = regs.len() / 2;
         let (cur, uni) = regs.split_at_mut(half);
-        if epoch == self.epoch + 1 {
+        if epoch == self.epoch.wrapping_add(1) {
             uni.copy_from_slice(cur);
             cur.fill(0);
             self.recompute(uni);
@@ -159,7 +163,7 @@ impl SmallHll {
     pub fn estimate_at(&self, regs: &[u8], p: u8, epoch: u32) -> f64 {
         if epoch <= self.epoch {
             self.estimate(p)
-        } else if epoch == self.epoch + 1 {
+        } else if epoch == self.epoch.wrapping_add(1) {
             let mut tmp = SmallHll::default();
             tmp.recompute(regs.get(..regs.len() / 2).unwrap_or(&[]));
             tmp.estimate(p)
@@ -172,15 +176,21 @@ impl SmallHll {
     /// byte, the `cur` registers when they changed, and the `uni` registers as the previous
     /// slot when that rotated out unexported (`uni` may already hold some current-slot
     /// data; peers that rotated only add it to their union, where it belongs anyway).
+    /// A block with few nonzero registers is written sparse (see [`put_block`]).
     pub fn encode(&mut self, regs: &[u8], out: &mut Vec<u8>) {
         let half = regs.len() / 2;
         put_u32(out, self.epoch);
-        out.push(self.changed);
+        let flags_at = out.len();
+        out.push(0);
+        let mut flags = 0;
         if self.changed & CUR != 0 {
-            out.extend_from_slice(regs.get(..half).unwrap_or(&[]));
+            flags |= CUR | (put_block(regs.get(..half).unwrap_or(&[]), out) * SPARSE_CUR);
         }
         if self.changed & PREV != 0 {
-            out.extend_from_slice(regs.get(half..).unwrap_or(&[]));
+            flags |= PREV | (put_block(regs.get(half..).unwrap_or(&[]), out) * SPARSE_PREV);
+        }
+        if let Some(f) = out.get_mut(flags_at) {
+            *f = flags;
         }
         self.changed = 0;
     }
@@ -194,7 +204,7 @@ impl SmallHll {
             for (a, &b) in cur.iter_mut().zip(theirs) {
                 *a = max_nib(*a, b);
             }
-        } else if epoch + 1 != self.epoch {
+        } else if epoch.wrapping_add(1) != self.epoch {
             return;
         }
         for (a, &b) in uni.iter_mut().zip(theirs) {
@@ -212,28 +222,82 @@ impl SmallHll {
     ) -> Result<(), DecodeError> {
         let epoch = r.u32("hll epoch")?;
         let flags = r.u8("hll flags")?;
-        if flags == 0 || flags > (CUR | PREV) {
+        if flags & (CUR | PREV) == 0
+            || flags & !(CUR | PREV | SPARSE_CUR | SPARSE_PREV) != 0
+            || (flags & SPARSE_CUR != 0 && flags & CUR == 0)
+            || (flags & SPARSE_PREV != 0 && flags & PREV == 0)
+        {
             return Err(DecodeError::Invalid("hll flags"));
         }
         let half = regs.len() / 2;
-        let cur = if flags & CUR != 0 {
-            Some(r.bytes(half, "hll registers")?)
-        } else {
-            None
-        };
-        let prev = if flags & PREV != 0 {
-            Some(r.bytes(half, "hll registers")?)
-        } else {
-            None
-        };
-        if let (Some(p), Some(e)) = (prev, epoch.checked_sub(1)) {
-            self.merge_slot(regs, e, p);
+        let (mut cur, mut prev) = ([0u8; MAX_HALF], [0u8; MAX_HALF]);
+        let cur = cur
+            .get_mut(..half)
+            .ok_or(DecodeError::Invalid("hll size"))?;
+        let prev = prev
+            .get_mut(..half)
+            .ok_or(DecodeError::Invalid("hll size"))?;
+        if flags & CUR != 0 {
+            get_block(r, flags & SPARSE_CUR != 0, cur)?;
         }
-        if let Some(c) = cur {
-            self.merge_slot(regs, epoch, c);
+        if flags & PREV != 0 {
+            get_block(r, flags & SPARSE_PREV != 0, prev)?;
+        }
+        if let (true, Some(e)) = (flags & PREV != 0, epoch.checked_sub(1)) {
+            self.merge_slot(regs, e, prev);
+        }
+        if flags & CUR != 0 {
+            self.merge_slot(regs, epoch, cur);
         }
         Ok(())
     }
+}
+
+/// Largest register block in bytes (`2^SMALL_MAX_P / 2`).
+const MAX_HALF: usize = 1 << (SMALL_MAX_P - 1);
+
+/// Writes a packed register block, sparse when that is shorter: `count u8`, then per
+/// nonzero register `index u16 LE, value u8`; else the packed bytes. Returns 1 when sparse.
+fn put_block(block: &[u8], out: &mut Vec<u8>) -> u8 {
+    let nonzero: usize = block
+        .iter()
+        .map(|&b| usize::from(b & 0x0f != 0) + usize::from(b >> 4 != 0))
+        .sum();
+    if 3 * nonzero + 1 >= block.len() || nonzero > u8::MAX as usize {
+        out.extend_from_slice(block);
+        return 0;
+    }
+    out.push(nonzero as u8);
+    for i in 0..block.len() * 2 {
+        let v = nib(block, i);
+        if v != 0 {
+            out.extend_from_slice(&(i as u16).to_le_bytes());
+            out.push(v);
+        }
+    }
+    1
+}
+
+/// Reads a block written by [`put_block`] into `dense` (zeroed, `dense.len()` bytes).
+fn get_block(r: &mut Reader<'_>, sparse: bool, dense: &mut [u8]) -> Result<(), DecodeError> {
+    if !sparse {
+        dense.copy_from_slice(r.bytes(dense.len(), "hll registers")?);
+        return Ok(());
+    }
+    let n = r.u8("hll sparse count")?;
+    for _ in 0..n {
+        let idx = r.bytes(2, "hll sparse index")?;
+        let i = u16::from_le_bytes([
+            idx.first().copied().unwrap_or(0),
+            idx.get(1).copied().unwrap_or(0),
+        ]) as usize;
+        let v = r.u8("hll sparse value")?;
+        if i >= dense.len() * 2 || v == 0 || v > 15 {
+            return Err(DecodeError::Invalid("hll sparse register"));
+        }
+        set_nib(dense, i, v);
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -332,6 +396,24 @@ mod tests {
             .is_err());
         assert!(b
             .merge_encoded(&mut rb, &mut Reader::new(&[1, 0, 0, 0, 4]))
+            .is_err());
+        // One register: written sparse (epoch, flags, count, index, value).
+        let (mut one, mut r1) = (SmallHll::default(), vec![0u8; n]);
+        one.insert(&mut r1, p, 9, h(1, 1));
+        let mut buf = Vec::new();
+        one.encode(&r1, &mut buf);
+        assert_eq!(buf.len(), 4 + 1 + 1 + 3);
+        let (mut two, mut r2) = (SmallHll::default(), vec![0u8; n]);
+        two.merge_encoded(&mut r2, &mut Reader::new(&buf)).unwrap();
+        assert_eq!(r2, r1);
+        // A sparse register out of range or zero is refused.
+        let bad_index = [9, 0, 0, 0, 1 | 4, 1, 0xff, 0x00, 3];
+        assert!(two
+            .merge_encoded(&mut r2, &mut Reader::new(&bad_index))
+            .is_err());
+        let zero_value = [9, 0, 0, 0, 1 | 4, 1, 0, 0, 0];
+        assert!(two
+            .merge_encoded(&mut r2, &mut Reader::new(&zero_value))
             .is_err());
     }
 }

@@ -176,6 +176,27 @@ impl<E: Default + Clone> Table<E> {
         Some(idx)
     }
 
+    /// Loads the bucket of `key` (if any) into the cache (a hint: issue it for several tables before
+    /// looking any of them up, so that the memory accesses overlap).
+    #[inline]
+    pub fn warm_bucket(&self, key: Option<u64>) {
+        if let Some(w) = key.and_then(|k| self.words.get(self.bucket_start(k))) {
+            std::hint::black_box(*w);
+        }
+    }
+
+    /// Loads slot `i`'s (if any) entry and arena into the cache (a hint, like [`Table::warm_bucket`]).
+    #[inline]
+    pub fn warm_slot(&self, i: Option<usize>) {
+        let Some(i) = i else { return };
+        if let Some(slot) = self.slots.get(i) {
+            std::hint::black_box(slot.key);
+        }
+        if let Some(b) = self.arena.get(i * self.stride) {
+            std::hint::black_box(*b);
+        }
+    }
+
     /// The entry in slot `i` with its arena bytes.
     #[inline]
     pub fn get(&self, i: usize) -> Option<(&E, &[u8])> {

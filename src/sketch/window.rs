@@ -46,7 +46,7 @@ impl<const N: usize> Window<N> {
         if slot <= self.slot {
             return;
         }
-        if slot == self.slot + 1 {
+        if slot == self.slot.wrapping_add(1) {
             self.prev = self.cur;
             self.pend_prev = self.pend;
         } else {
@@ -62,7 +62,7 @@ impl<const N: usize> Window<N> {
         self.advance(slot);
         let (counts, pend) = if slot == self.slot {
             (&mut self.cur, &mut self.pend)
-        } else if slot + 1 == self.slot {
+        } else if slot.wrapping_add(1) == self.slot {
             (&mut self.prev, &mut self.pend_prev)
         } else {
             return;
@@ -90,7 +90,7 @@ impl<const N: usize> Window<N> {
             for ((o, &c), &p) in out.iter_mut().zip(&self.cur).zip(&self.prev) {
                 *o = c as f64 + p as f64 * keep;
             }
-        } else if slot == self.slot + 1 {
+        } else if slot == self.slot.wrapping_add(1) {
             for (o, &c) in out.iter_mut().zip(&self.cur) {
                 *o = c as f64 * keep;
             }
@@ -136,8 +136,11 @@ impl<const N: usize> Window<N> {
 /// Linear-counting estimate of distinct items from `set` of 64 bits set.
 #[inline]
 pub fn linear_count64(set: u32) -> f64 {
-    let zeros = (64.0 - set.min(64) as f64).max(0.5);
-    64.0 * super::ln(64.0 / zeros)
+    match 64 - set.min(64) {
+        // Saturated: as if half a bit were still zero.
+        0 => 64.0 * (super::ln_int(128)),
+        zeros => 64.0 * (super::ln_int(64) - super::ln_int(zeros)),
+    }
 }
 
 /// A 64-bit linear-counting bitmap for the current and the previous slot.
@@ -155,7 +158,7 @@ impl Bits {
         if epoch <= self.epoch {
             return;
         }
-        let next = epoch == self.epoch + 1;
+        let next = epoch == self.epoch.wrapping_add(1);
         self.prev = if next { self.cur } else { 0 };
         self.changed = if next && self.changed & 1 != 0 { 2 } else { 0 };
         self.cur = 0;
@@ -184,7 +187,7 @@ impl Bits {
     fn at(&self, epoch: u32) -> (u64, u64) {
         if epoch <= self.epoch {
             (self.cur, self.prev)
-        } else if epoch == self.epoch + 1 {
+        } else if epoch == self.epoch.wrapping_add(1) {
             (0, self.cur)
         } else {
             (0, 0)
@@ -222,7 +225,7 @@ impl Bits {
         self.advance(epoch);
         if epoch == self.epoch {
             self.cur |= bits;
-        } else if epoch + 1 == self.epoch {
+        } else if epoch.wrapping_add(1) == self.epoch {
             self.prev |= bits;
         }
     }

@@ -12,9 +12,10 @@ use crate::sketch::small_hll::SmallHll;
 use crate::sketch::table::Table;
 
 /// Bytes added to the computed tables and sketches in [`StateConfig::memory_bound`]: the
-/// `State` value itself (table headers, derived settings) and allocator bookkeeping for its
-/// ~40 heap blocks. A unit test checks `size_of::<State>()` stays below it.
-pub const OVERHEAD_BYTES: usize = 4096;
+/// `State` value itself (table headers, derived settings, at most half of this; a unit test
+/// checks it), allocator bookkeeping for its ~40 heap blocks, and the 4 KiB `ln` table
+/// shared by all states of a process ([`crate::sketch::ln_int`]).
+pub const OVERHEAD_BYTES: usize = 8192;
 
 /// Largest table capacity (entries).
 pub const MAX_CAPACITY: u32 = 1 << 24;
@@ -220,6 +221,7 @@ impl StateConfig {
             + table_bytes::<FpPrefixE>(c.fp_prefixes, p)
             + table_bytes::<FpAsnE>(c.fp_asns, p)
             + table_bytes::<TemplateE>(c.templates, p)
+            + super::reputation::Reputation::bytes_for(c.accounts.min(MAX_CAPACITY) as usize)
             + 2 * Hll::bytes_for(
                 self.global_precision
                     .clamp(crate::sketch::hll::MIN_P, crate::sketch::hll::MAX_P),

@@ -45,7 +45,7 @@ impl WindowedHll {
         if epoch <= self.epoch {
             return;
         }
-        if epoch == self.epoch + 1 {
+        if epoch == self.epoch.wrapping_add(1) {
             self.uni.copy_from(&self.cur);
         } else {
             self.uni.clear();
@@ -74,7 +74,7 @@ impl WindowedHll {
             0.0
         } else if epoch <= self.epoch {
             self.uni.estimate()
-        } else if epoch == self.epoch + 1 {
+        } else if epoch == self.epoch.wrapping_add(1) {
             self.cur.estimate()
         } else {
             0.0
@@ -112,7 +112,7 @@ impl WindowedHll {
         if epoch == self.epoch {
             self.cur.merge_registers(regs)?;
         }
-        if epoch == self.epoch || epoch + 1 == self.epoch {
+        if epoch == self.epoch || epoch.wrapping_add(1) == self.epoch {
             self.uni.merge_registers(regs)?;
         }
         Ok(())

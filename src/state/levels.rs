@@ -89,13 +89,11 @@ impl Keys {
     }
 }
 
-/// Upserts `key` and marks it dirty; the entry with its arena.
+/// Marks slot `i` dirty; its entry with its arena.
 #[inline]
-fn touch<E: Entry>(t: &mut Table<E>, key: u64, now_s: u32) -> Option<(usize, &mut E, &mut [u8])> {
-    let i = t.upsert(key, now_s)?;
+fn slot<E: Entry>(t: &mut Table<E>, i: usize) -> Option<(&mut E, &mut [u8])> {
     t.mark_dirty(i);
-    let (e, regs) = t.get_mut(i)?;
-    Some((i, e, regs))
+    t.get_mut(i)
 }
 
 /// Keeps the larger of a running maximum and `v`.
@@ -106,86 +104,115 @@ fn max_into(acc: &mut Option<f64>, v: f64) {
 
 impl State {
     /// Adds the observation to every table it keys; returns the slots it touched.
+    ///
+    /// Three passes, so that the cache misses of the ~11 tables overlap instead of
+    /// queueing: warm every bucket, look every key up (inserting), warm every slot found,
+    /// then update the entries.
     pub(super) fn record(&mut self, o: &Observation, k: &Keys, t: &Clock) -> Touched {
         let d = &self.d;
         let p = d.p;
-        let mut out = Touched::default();
+        let mut bands = [0u64; MAX_BANDS];
+        let nb = if o.template.is_some() { d.bands } else { 0 };
+        for (b, key) in bands.iter_mut().enumerate().take(nb) {
+            *key = d.band_key(o.template.unwrap_or(0), b);
+        }
+        let bands = bands.get(..nb).unwrap_or(&[]);
+        let with_member = |key: Option<u64>| key.filter(|_| k.member.is_some());
+
+        // Pass 1: warm the buckets.
+        self.accounts.warm_bucket(k.account);
+        self.fps.warm_bucket(Some(k.fp));
+        self.ja4s.warm_bucket(with_member(k.ja4));
+        self.asns.warm_bucket(with_member(k.asn));
+        self.prefixes.warm_bucket(k.prefix);
+        self.fp_prefixes.warm_bucket(k.fp_prefix);
+        self.fp_asns.warm_bucket(with_member(k.fp_asn));
+        for &x in bands {
+            self.templates.warm_bucket(Some(x));
+        }
+
+        // Pass 2: find or insert every key, then warm the slots.
+        let now = t.now_s;
+        let mut s = Touched {
+            account: k.account.and_then(|x| self.accounts.upsert(x, now)),
+            fp: self.fps.upsert(k.fp, now),
+            ja4: with_member(k.ja4).and_then(|x| self.ja4s.upsert(x, now)),
+            prefix: k.prefix.and_then(|x| self.prefixes.upsert(x, now)),
+            asn: with_member(k.asn).and_then(|x| self.asns.upsert(x, now)),
+            fp_prefix: k.fp_prefix.and_then(|x| self.fp_prefixes.upsert(x, now)),
+            fp_asn: with_member(k.fp_asn).and_then(|x| self.fp_asns.upsert(x, now)),
+            templates: [None; MAX_BANDS],
+        };
+        for (slot, &x) in s.templates.iter_mut().zip(bands) {
+            *slot = self.templates.upsert(x, now);
+        }
+        self.accounts.warm_slot(s.account);
+        self.fps.warm_slot(s.fp);
+        self.ja4s.warm_slot(s.ja4);
+        self.prefixes.warm_slot(s.prefix);
+        self.asns.warm_slot(s.asn);
+        self.fp_prefixes.warm_slot(s.fp_prefix);
+        self.fp_asns.warm_slot(s.fp_asn);
+        for &i in &s.templates {
+            self.templates.warm_slot(i);
+        }
+
+        // Pass 3: update. The account goes first: its lightness gates the clusters.
         let mut heavy = false;
-        if let Some(key) = k.account {
-            if let Some((i, e, _)) = touch(&mut self.accounts, key, t.now_s) {
-                e.rate.add(t.rate, [1]);
-                let moved = k.prefix_member.is_some_and(|pm| e.ips.insert(t.acct, pm));
-                e.win.add(t.acct, [1, o.elicitation as u32, moved as u32]);
-                heavy = e.win.sliding(t.acct, t.acct_frac)[0] > d.light_max;
-                out.account = Some(i);
-            }
+        if let Some((e, _)) = s.account.and_then(|i| slot(&mut self.accounts, i)) {
+            e.rate.add(t.rate, [1]);
+            let moved = k.prefix_member.is_some_and(|pm| e.ips.insert(t.acct, pm));
+            e.win.add(t.acct, [1, o.elicitation as u32, moved as u32]);
+            heavy = e.win.sliding(t.acct, t.acct_frac)[0] > d.light_max;
         }
         if let Some(m) = k.member {
             self.active.insert(t.win, m);
         }
-        if let Some((i, e, regs)) = touch(&mut self.fps, k.fp, t.now_s) {
+        if let Some((e, regs)) = s.fp.and_then(|i| slot(&mut self.fps, i)) {
             if let Some(m) = k.member {
                 e.accounts.insert(regs, p, t.win, m);
             }
             e.rate.add(t.rate, [1]);
-            out.fp = Some(i);
         }
         if let Some(m) = k.member {
-            out.ja4 = k
-                .ja4
-                .and_then(|key| accounts_only(&mut self.ja4s, key, t, p, m));
-            out.asn = k
-                .asn
-                .and_then(|key| accounts_only(&mut self.asns, key, t, p, m));
+            accounts_only(&mut self.ja4s, s.ja4, t, p, m);
+            accounts_only(&mut self.asns, s.asn, t, p, m);
         }
-        if let Some(key) = k.prefix {
-            if let Some((i, e, regs)) = touch(&mut self.prefixes, key, t.now_s) {
-                if let Some(m) = k.member {
-                    e.accounts.insert(regs, p, t.win, m);
-                }
-                e.rate.add(t.rate, [1]);
-                out.prefix = Some(i);
+        if let Some((e, regs)) = s.prefix.and_then(|i| slot(&mut self.prefixes, i)) {
+            if let Some(m) = k.member {
+                e.accounts.insert(regs, p, t.win, m);
+            }
+            e.rate.add(t.rate, [1]);
+        }
+        if let Some((e, regs)) = s.fp_prefix.and_then(|i| slot(&mut self.fp_prefixes, i)) {
+            if let Some(m) = k.member {
+                e.accounts.insert(regs, p, t.win, m);
+            }
+            if !heavy {
+                e.share.add(t.win, [1, o.elicitation as u32]);
             }
         }
-        if let Some(key) = k.fp_prefix {
-            if let Some((i, e, regs)) = touch(&mut self.fp_prefixes, key, t.now_s) {
+        if let (Some((e, regs)), Some(m)) =
+            (s.fp_asn.and_then(|i| slot(&mut self.fp_asns, i)), k.member)
+        {
+            let (ra, rh) = regs.split_at_mut(regs.len() / 2);
+            e.accounts.insert(ra, p, t.win, m);
+            if heavy {
+                e.heavy.insert(rh, p, t.win, m);
+            }
+        }
+        for &i in s.templates.iter().flatten() {
+            if let Some((e, regs)) = slot(&mut self.templates, i) {
                 if let Some(m) = k.member {
                     e.accounts.insert(regs, p, t.win, m);
+                    e.sync.insert(t.sync, m);
                 }
                 if !heavy {
                     e.share.add(t.win, [1, o.elicitation as u32]);
                 }
-                out.fp_prefix = Some(i);
             }
         }
-        if let (Some(key), Some(m)) = (k.fp_asn, k.member) {
-            if let Some((i, e, regs)) = touch(&mut self.fp_asns, key, t.now_s) {
-                let (ra, rh) = regs.split_at_mut(regs.len() / 2);
-                e.accounts.insert(ra, p, t.win, m);
-                if heavy {
-                    e.heavy.insert(rh, p, t.win, m);
-                }
-                out.fp_asn = Some(i);
-            }
-        }
-        if let Some(tpl) = o.template {
-            for b in 0..d.bands {
-                let key = d.band_key(tpl, b);
-                if let Some((i, e, regs)) = touch(&mut self.templates, key, t.now_s) {
-                    if let Some(m) = k.member {
-                        e.accounts.insert(regs, p, t.win, m);
-                        e.sync.insert(t.sync, m);
-                    }
-                    if !heavy {
-                        e.share.add(t.win, [1, o.elicitation as u32]);
-                    }
-                    if let Some(slot) = out.templates.get_mut(b) {
-                        *slot = Some(i);
-                    }
-                }
-            }
-        }
-        out
+        s
     }
 
     /// Reads the levels from the given slots (read-only; stale slots are aged to `t`).
@@ -292,13 +319,15 @@ impl State {
     }
 }
 
-/// Records account member `m` under `key` in a distinct-accounts-only table.
+/// Records account member `m` in slot `i` of a distinct-accounts-only table (dirty only
+/// when a register changed).
 #[inline]
-fn accounts_only(t: &mut Table<AccountsE>, key: u64, c: &Clock, p: u8, m: u64) -> Option<usize> {
-    let i = t.upsert(key, c.now_s)?;
-    let (e, regs) = t.get_mut(i)?;
-    if e.accounts.insert(regs, p, c.win, m) {
+fn accounts_only(t: &mut Table<AccountsE>, i: Option<usize>, c: &Clock, p: u8, m: u64) {
+    let Some(i) = i else { return };
+    let changed = t
+        .get_mut(i)
+        .is_some_and(|(e, regs)| e.accounts.insert(regs, p, c.win, m));
+    if changed {
         t.mark_dirty(i);
     }
-    Some(i)
 }

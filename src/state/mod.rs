@@ -21,14 +21,18 @@
 //! | fp_asns | (hfp, ASN) | `cluster.light_accounts_per_fp_asn` |
 //! | templates | SimHash band | `cluster.accounts_per_template`, `cluster.synchrony`, `cluster.elicitation_share` |
 //!
-//! Popular legitimate fingerprints and NATs put many accounts on one key, so the raw
-//! per-key counts are weak evidence; the combined keys (fingerprint within a prefix or an
-//! ASN) and lightness (accounts that each sent at most `light_max_requests`) separate a
-//! campaign's many light accounts on one stack and network from a crowd.
-//! Elicitation shares of clusters count light accounts' requests only (a heavy evaluation
-//! team sending rubric prompts from one office is not a campaign of throwaway accounts).
+//! Popular legitimate fingerprints (every user of one browser or SDK version), big ISPs and
+//! NATs put many accounts on one key, so the raw per-key counts are weak evidence (low
+//! default weights). What separates a campaign's many light, slow accounts on one client
+//! stack and proxy pool from a crowd: per-account history over a day (`account.ip_rotation`,
+//! `account.elicitation_share`), combined keys (fingerprint within an ASN or a prefix),
+//! lightness (accounts with at most `light_max_requests` in `account_window_s`), and cluster
+//! elicitation shares that count light accounts' requests only and are reported to light
+//! accounts only (a heavy evaluation team sending rubric prompts is judged by its own share).
+//! `state::scenario` tests this on a synthetic hour; `distill-guard quality` on the simulator.
 //! This module does not weigh levels: the policy's ramps and weights do ([`crate::score`]).
 
+pub mod reputation;
 mod config;
 mod entries;
 mod global;
@@ -183,6 +187,7 @@ pub struct State {
     fp_asns: Table<FpAsnE>,
     templates: Table<TemplateE>,
     active: WindowedHll,
+    reputation: reputation::Reputation,
 }
 
 impl fmt::Debug for State {
@@ -202,7 +207,11 @@ fn table<E: Entry>(cap: u32, cfg: &StateConfig, p: u8, window_ms: u64) -> Table<
     } else {
         0
     };
-    Table::new(cap, E::HLLS * SmallHll::bytes(p), (window_ms / 12_000) as u32)
+    Table::new(
+        cap,
+        E::HLLS * SmallHll::bytes(p),
+        (window_ms / 12_000) as u32,
+    )
 }
 
 impl State {
@@ -221,6 +230,7 @@ impl State {
             fp_asns: table(c.fp_asns, cfg, p, d.window_ms),
             templates: table(c.templates, cfg, p, d.window_ms),
             active: WindowedHll::new(cfg.global_precision, on),
+            reputation: reputation::Reputation::new(if on { c.accounts.min(MAX_CAPACITY) as usize } else { 0 }),
             d,
         }
     }
@@ -241,6 +251,19 @@ impl State {
             + self.fp_asns.allocated_bytes()
             + self.templates.allocated_bytes()
             + self.active.allocated_bytes()
+            + self.reputation.allocated_bytes()
+    }
+
+    /// `account.flag_history` level: share of the account's prior requests that were flagged.
+    pub fn flag_history(&self, account: Option<u64>, now_ms: u64) -> Option<f64> {
+        self.reputation.level(account?, now_ms)
+    }
+
+    /// Records the engine's verdict (flagged without `account.flag_history`) for the account.
+    pub fn record_verdict(&mut self, account: Option<u64>, now_ms: u64, flagged: bool) {
+        if let Some(a) = account {
+            self.reputation.record(a, now_ms, flagged);
+        }
     }
 
     /// Estimated distinct accounts over the last one to two windows (for metrics).

@@ -231,6 +231,31 @@ fn templates_cluster_near_duplicates_and_synchrony() {
 }
 
 #[test]
+fn extreme_clocks_never_panic() {
+    let mut s = State::new(&small_cfg());
+    for now in [
+        0,
+        1,
+        u64::MAX,
+        u64::MAX - 1,
+        4_294_967_295_000,
+        u64::MAX / 1000,
+        0,
+        T0,
+    ] {
+        let o = Observation {
+            template: Some(now ^ 7),
+            elicitation: true,
+            ..obs(now, now % 5, 1, 2)
+        };
+        s.observe(&o, &mut Levels::default());
+        s.measure(&o, &mut Levels::default());
+    }
+    let d = s.export_delta();
+    State::new(&small_cfg()).merge_bytes(&d).unwrap();
+}
+
+#[test]
 fn cluster_elicitation_share_needs_min_requests() {
     let mut s = State::new(&small_cfg());
     let mut lv = Levels::default();

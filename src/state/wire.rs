@@ -10,13 +10,14 @@
 //!
 //! Layout (little-endian; `varint` = LEB128):
 //! ```text
-//! "DGSD" | version u8 (1) | shape u64 | has_global u8
+//! "DGSD" | version u8 (2) | shape u64 | has_global u8
 //! [global: epoch u32 | precision u8 | 2^p registers u8]
 //! 8 x table, in the order accounts, fingerprints, ja4s, prefixes, asns, fp_prefixes,
 //!     fp_asns, templates: count u32 | count x (key u64 | stamp u32 | mask u8 | parts)
 //! parts, in each entry's visiting order, those whose mask bit is set:
-//!   hll:    epoch u32 | flags u8 (1: current, 2: previous, 3: both)
-//!           | 2^p / 2 packed 4-bit registers per slot flagged
+//!   hll:    epoch u32 | flags u8 (1: current slot follows, 2: previous slot follows,
+//!           4 / 8: that block is sparse) | per block flagged, current first: either
+//!           2^p / 2 packed 4-bit registers, or sparse: count u8 | count x (index u16, value u8)
 //!   window: slot u32 | N x (varint current, varint previous)
 //!   bits:   slot u32 | current u64 | previous u64
 //! ```
@@ -31,7 +32,7 @@ use crate::sketch::codec::{put_u32, put_u64, DecodeError, Reader};
 use crate::sketch::table::Table;
 
 /// Wire format version.
-pub const VERSION: u8 = 1;
+pub const VERSION: u8 = 2;
 const MAGIC: &[u8; 4] = b"DGSD";
 /// Largest arena stride of any entry (2 HLLs at the largest precision).
 const MAX_STRIDE: usize = 2 * (1 << crate::sketch::small_hll::SMALL_MAX_P);

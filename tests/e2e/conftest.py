@@ -80,10 +80,12 @@ class Origin:
 
 
 class Envoy:
-    """A real Envoy with the distill-guard filter in front of `origin`, one worker thread."""
+    """A real Envoy with the distill-guard filter in front of `origin`, `concurrency` worker
+    threads (one by default)."""
 
-    def __init__(self, tmp, origin_port, policy=None, tls=False, max_headers=2000, cert=None):
+    def __init__(self, tmp, origin_port, policy=None, tls=False, max_headers=2000, cert=None, concurrency=1):
         self.tmp = tmp
+        self.concurrency = concurrency
         self.tls = tls
         self.port = free_port()
         self.admin_port = free_port()
@@ -114,7 +116,7 @@ class Envoy:
         """Starts Envoy and waits until the admin says LIVE and the listener accepts."""
         self._log = open(self.log_path, "w")
         self.proc = subprocess.Popen(
-            [envoy_binary(), "-c", str(self.config), "--concurrency", "1", "--disable-hot-restart",
+            [envoy_binary(), "-c", str(self.config), "--concurrency", str(self.concurrency), "--disable-hot-restart",
              "--log-level", "warn", "--component-log-level", "wasm:info"],
             stdout=self._log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout
@@ -194,16 +196,17 @@ def tls_cert(tmp_path_factory):
 
 @pytest.fixture
 def stack(tmp_path, wasm, tls_cert):
-    """Factory: `stack(policy=..., tls=False)` starts a recording origin and Envoy in front of
-    it and returns (envoy, origin). Everything started is stopped at the end of the test."""
+    """Factory: `stack(policy=..., tls=False, concurrency=1)` starts a recording origin and
+    Envoy in front of it and returns (envoy, origin). Everything started is stopped at the end of the test."""
     started = []
 
-    def make(policy=None, tls=False, max_headers=2000, start=True):
+    def make(policy=None, tls=False, max_headers=2000, start=True, concurrency=1):
         d = tmp_path / f"stack{len(started)}"
         d.mkdir()
         origin = Origin(d)
         started.append(origin)
-        envoy = Envoy(d, origin.port, policy=policy, tls=tls, max_headers=max_headers, cert=tls_cert)
+        envoy = Envoy(d, origin.port, policy=policy, tls=tls, max_headers=max_headers, cert=tls_cert,
+                      concurrency=concurrency)
         started.append(envoy)
         if start:
             envoy.start()

@@ -127,7 +127,9 @@ test('tuning page: the simulator generates a scenario that the engine scores', a
   let gen = Number(await page.getAttribute('#status', 'data-gen'));
   await page.selectOption('#policy-select', 'filters/default.json');
   gen = await rendered(gen);
-  assert.equal(await page.inputValue('#w-proxy_via'), '25', 'sliders follow the newly loaded policy');
+  const shipped = JSON.parse(fs.readFileSync(path.join(ROOT, 'filters/default.json'), 'utf8'));
+  const want = String(shipped.signals?.proxy_via?.weight ?? 10);
+  assert.equal(await page.inputValue('#w-proxy_via'), want, 'sliders follow the newly loaded policy');
   await page.click('#sim-panel summary');
   await page.selectOption('#sim-select', 'scenarios/datacenter_pool.json');
   await page.waitForFunction(() => document.getElementById('sim-scenario').value.includes('datacenter_pool'));

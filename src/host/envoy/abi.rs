@@ -6,7 +6,7 @@
 //! So the few calls this filter needs are declared here against the same ABI imports, with
 //! statuses read as plain integers. Memory the host hands back was allocated through the
 //! SDK's exported `proxy_on_memory_allocate` and is taken over as a `Vec<u8>`.
-//! This module knows nothing about policies or verdicts.
+//! This module knows nothing about policies, verdicts or the sync protocol.
 
 use std::ptr::null_mut;
 
@@ -59,6 +59,9 @@ extern "C" {
     ) -> u32;
     fn proxy_define_metric(metric_type: u32, name_data: *const u8, name_size: usize, return_id: *mut u32) -> u32;
     fn proxy_increment_metric(metric_id: u32, offset: i64) -> u32;
+    fn proxy_set_tick_period_milliseconds(period: u32) -> u32;
+    fn proxy_get_shared_data(key_data: *const u8, key_size: usize, return_value_data: *mut *mut u8, return_value_size: *mut usize, return_cas: *mut u32) -> u32;
+    fn proxy_set_shared_data(key_data: *const u8, key_size: usize, value_data: *const u8, value_size: usize, cas: u32) -> u32;
 }
 
 fn check(status: u32) -> Result<(), Status> {
@@ -172,6 +175,36 @@ pub fn define_counter(name: &str) -> Result<u32, Status> {
 
 /// Adds one to a counter.
 pub fn increment(id: u32) -> Result<(), Status> {
+    add(id, 1)
+}
+
+/// Adds `n` to a counter.
+pub fn add(id: u32, n: i64) -> Result<(), Status> {
     // SAFETY: plain values.
-    check(unsafe { proxy_increment_metric(id, 1) })
+    check(unsafe { proxy_increment_metric(id, n) })
+}
+
+/// Asks for `on_tick` every `ms` milliseconds (0 stops it).
+pub fn set_tick_period_ms(ms: u32) -> Result<(), Status> {
+    // SAFETY: plain value.
+    check(unsafe { proxy_set_tick_period_milliseconds(ms) })
+}
+
+/// A shared-data value and its CAS; `None` when the key does not exist.
+pub fn get_shared_data(key: &str) -> Result<Option<(Vec<u8>, u32)>, Status> {
+    let (mut data, mut size, mut cas) = (null_mut(), 0usize, 0u32);
+    // SAFETY: the key is live; the host writes a pointer, a size and a CAS to live locals.
+    let st = unsafe { proxy_get_shared_data(key.as_ptr(), key.len(), &mut data, &mut size, &mut cas) };
+    match st {
+        OK => Ok(Some((take(data, size), cas))),
+        NOT_FOUND => Ok(None),
+        other => Err(Status(other)),
+    }
+}
+
+/// Sets a shared-data value; with `cas != 0` only if the key's CAS is still `cas`
+/// (status 8, CAS mismatch, otherwise).
+pub fn set_shared_data(key: &str, value: &[u8], cas: u32) -> Result<(), Status> {
+    // SAFETY: pointers and lengths describe live slices.
+    check(unsafe { proxy_set_shared_data(key.as_ptr(), key.len(), value.as_ptr(), value.len(), cas) })
 }

@@ -8,6 +8,11 @@
 //! Headers are only changed while the filter holds them. Responses are never touched.
 //! Any failing host call turns into the engine's internal-error verdict (fail open, or
 //! deny with `fail_closed`), counted in `distill_guard.internal_error`.
+//!
+//! Between requests, with `state.enabled`, the root context merges its engine's state with
+//! the other worker VMs' every [`sync::TICK_MS`] (see [`super::sync`]), counted in
+//! `distill_guard.sync.{published,applied,missed,errors}`. A failing sync logs once per kind
+//! and leaves the worker filtering on its own state; the request path never touches it.
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -17,6 +22,7 @@ use proxy_wasm::types::{Action, ContextType, LogLevel};
 
 use super::abi::{self, Level};
 use super::apply::{self, Failure, Host, Next, Status};
+use super::sync::{self, SharedData, Sync};
 use super::wire::{self, Step};
 use crate::request::Peer;
 use crate::score::{Action as Verdict4, Verdict};
@@ -31,7 +37,7 @@ pub const JA3_FILTER_STATE: &str = "distill_guard.ja3";
 
 proxy_wasm::main! {{
     proxy_wasm::set_log_level(LogLevel::Info);
-    proxy_wasm::set_root_context(|_| Box::new(Root { shared: Rc::new(Shared::default()) }));
+    proxy_wasm::set_root_context(|_| Box::new(Root { shared: Rc::new(Shared::default()), sync: None }));
 }}
 
 /// Counter ids, defined once per VM.
@@ -82,6 +88,84 @@ struct Shared {
 
 struct Root {
     shared: Rc<Shared>,
+    sync: Option<SyncRoot>,
+}
+
+/// The root context's side of the worker sync.
+struct SyncRoot {
+    sync: Sync,
+    /// Counter ids: published, applied, missed, errors (absent when defining them failed).
+    metrics: Option<[u32; 4]>,
+    /// Logged already: a host-call failure, a refused delta.
+    logged: [bool; 2],
+}
+
+impl SyncRoot {
+    /// Claims a worker index and starts the tick; `None` (logged) when that fails.
+    fn start() -> Option<SyncRoot> {
+        let me = match sync::claim_worker(&mut EnvoyShared) {
+            Ok(me) => me,
+            Err((what, Status(s))) => {
+                abi::log(Level::Warn, &format!("distill-guard: state sync off for this worker: {what} failed (status {s})"));
+                return None;
+            }
+        };
+        let Some(sync) = Sync::new(me) else {
+            abi::log(Level::Warn, &format!("distill-guard: state sync off for worker {me} (at most {} workers sync)", sync::MAX_WORKERS));
+            return None;
+        };
+        if let Err(Status(s)) = abi::set_tick_period_ms(sync::TICK_MS) {
+            abi::log(Level::Warn, &format!("distill-guard: state sync off: setting the tick period failed (status {s})"));
+            return None;
+        }
+        let names = ["published", "applied", "missed", "errors"].map(|n| format!("{}.sync.{n}", wire::METRIC_PREFIX));
+        let mut ids = [0u32; 4];
+        let mut ok = true;
+        for (id, name) in ids.iter_mut().zip(&names) {
+            match abi::define_counter(name) {
+                Ok(i) => *id = i,
+                Err(_) => ok = false,
+            }
+        }
+        if !ok {
+            abi::log(Level::Warn, "distill-guard: defining the sync metrics failed; syncing without them");
+        }
+        abi::log(Level::Info, &format!("distill-guard: state sync on as worker {me}, every {} ms", sync::TICK_MS));
+        Some(SyncRoot { sync, metrics: ok.then_some(ids), logged: [false; 2] })
+    }
+
+    fn tick(&mut self, engine: &mut Engine) {
+        let r = self.sync.tick(&mut EnvoyShared, engine.state_mut());
+        if let Some((what, Status(s))) = r.failure {
+            if !std::mem::replace(&mut self.logged[0], true) {
+                abi::log(Level::Warn, &format!("distill-guard: state sync: {what} failed (status {s}); logged once, counted in distill_guard.sync.errors"));
+            }
+        }
+        if r.decode_errors > 0 && !std::mem::replace(&mut self.logged[1], true) {
+            abi::log(Level::Warn, "distill-guard: state sync: a peer's delta was refused (decode error); logged once, counted in distill_guard.sync.errors");
+        }
+        if let Some(ids) = self.metrics {
+            let counts = [r.published, r.applied, r.missed, r.decode_errors + r.host_errors];
+            for (id, n) in ids.into_iter().zip(counts) {
+                if n > 0 {
+                    let _ = abi::add(id, n as i64);
+                }
+            }
+        }
+    }
+}
+
+/// Envoy's shared data, through the checked calls of `abi`.
+struct EnvoyShared;
+
+impl SharedData for EnvoyShared {
+    fn get(&mut self, key: &str) -> Result<Option<(Vec<u8>, u32)>, Status> {
+        abi::get_shared_data(key)
+    }
+
+    fn set(&mut self, key: &str, value: &[u8], cas: u32) -> Result<(), Status> {
+        abi::set_shared_data(key, value, cas)
+    }
 }
 
 impl Context for Root {}
@@ -122,7 +206,11 @@ impl RootContext for Root {
             abi::log(Level::Error, "distill-guard: engine busy during configuration");
             return false;
         };
+        let state_enabled = engine.policy().state.enabled;
         *slot = Some(engine);
+        if state_enabled && self.sync.is_none() {
+            self.sync = SyncRoot::start();
+        }
         if metrics.is_none() {
             match Metrics::define() {
                 Ok(m) => *metrics = Some(m),
@@ -130,6 +218,14 @@ impl RootContext for Root {
             }
         }
         true
+    }
+
+    fn on_tick(&mut self) {
+        let Some(sync) = self.sync.as_mut() else { return };
+        let Ok(mut slot) = self.shared.engine.try_borrow_mut() else { return };
+        if let Some(engine) = slot.as_mut() {
+            sync.tick(engine);
+        }
     }
 
     fn create_http_context(&self, _context_id: u32) -> Option<Box<dyn HttpContext>> {

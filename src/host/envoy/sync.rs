@@ -1,0 +1,243 @@
+//! State sync between the worker VMs of one Envoy through proxy-wasm shared data, on a tick.
+//!
+//! Every worker VM keeps its own [`crate::state::State`]. At start it claims a small worker
+//! index ([`claim_worker`]: a compare-and-swap loop on [`WORKERS_KEY`]). On each tick
+//! ([`Sync::tick`], every [`TICK_MS`]) it publishes its local changes
+//! ([`crate::state::State::export_delta`]) into its own ring of [`RING`] slots, then merges
+//! every other worker's unseen deltas ([`crate::state::State::merge_bytes`], the operation a
+//! fleet uses between nodes). A request seen by one worker is in every worker's state after
+//! at most two tick periods (its worker's next tick publishes it, each peer's next tick
+//! merges it).
+//!
+//! Shared-data keys (all values little-endian):
+//! ```text
+//! distill_guard.workers          u32 count of indexes handed out
+//! distill_guard.seq.<w>          u64 latest published seq of worker w (seqs start at 1)
+//! distill_guard.delta.<w>.<s%K>  u64 seq | delta bytes
+//! ```
+//! A peer that fell more than [`RING`] deltas behind, or whose slot was overwritten while
+//! being read, loses those deltas: counted as missed, never retried. Deltas only carry a
+//! worker's *local* changes, and a worker never reads its own ring, so nothing is applied
+//! back to where it came from, and each delta is applied at most once per peer.
+//!
+//! Host-independent (a [`SharedData`] trait) so the ring bookkeeping is unit-tested natively.
+//! Deliberately not here: any per-request work (the request path never touches shared data),
+//! and the tick period as a policy field (the policy has none; [`TICK_MS`] is fixed).
+
+use super::apply::{Failure, Status};
+use crate::sketch::codec::DecodeError;
+use crate::state::State;
+
+/// Tick period of the sync, in ms.
+pub const TICK_MS: u32 = 1000;
+/// Slots of each worker's ring: a peer may lag this many ticks without losing deltas.
+pub const RING: u64 = 8;
+/// Most worker indexes synced (later ones run unsynced).
+pub const MAX_WORKERS: u32 = 64;
+/// Shared-data key of the worker counter.
+pub const WORKERS_KEY: &str = "distill_guard.workers";
+/// `proxy_set_shared_data`'s status when the CAS did not match.
+pub const CAS_MISMATCH: Status = Status(8);
+/// Tries of the worker counter's CAS loop before giving up.
+const CLAIM_TRIES: u32 = 1000;
+/// A CAS no live key has: setting a missing key with it creates the key, setting an
+/// existing one fails with [`CAS_MISMATCH`] (hosts ignore the CAS of a missing key).
+const CREATE_ONLY: u32 = u32::MAX;
+
+/// The shared-data calls the sync needs (Envoy's `proxy_{get,set}_shared_data`).
+pub trait SharedData {
+    /// The value and CAS of `key`; `None` when the key does not exist.
+    fn get(&mut self, key: &str) -> Result<Option<(Vec<u8>, u32)>, Status>;
+    /// Sets `key`; with `cas != 0` only if its CAS is still `cas` (else [`CAS_MISMATCH`]).
+    fn set(&mut self, key: &str, value: &[u8], cas: u32) -> Result<(), Status>;
+}
+
+/// What a worker's state does on a tick (implemented by [`State`]; faked in tests).
+pub trait Deltas {
+    /// Local changes since the previous export.
+    fn export_delta(&mut self) -> Vec<u8>;
+    /// Merges a peer's delta; on `Err` nothing was applied.
+    fn merge_bytes(&mut self, delta: &[u8]) -> Result<(), DecodeError>;
+    /// True when `delta` carries no change (then it is not published).
+    fn is_empty_delta(delta: &[u8]) -> bool;
+}
+
+/// Length of an export that carries no change: header (14 bytes) and 8 zero table counts.
+pub const EMPTY_DELTA_LEN: usize = 4 + 1 + 8 + 1 + 8 * 4;
+
+impl Deltas for State {
+    fn export_delta(&mut self) -> Vec<u8> {
+        State::export_delta(self)
+    }
+    fn merge_bytes(&mut self, delta: &[u8]) -> Result<(), DecodeError> {
+        State::merge_bytes(self, delta)
+    }
+    fn is_empty_delta(delta: &[u8]) -> bool {
+        delta.len() <= EMPTY_DELTA_LEN
+    }
+}
+
+fn read_u64(v: &[u8]) -> Option<u64> {
+    Some(u64::from_le_bytes(v.get(..8)?.try_into().ok()?))
+}
+
+fn read_u32(v: &[u8]) -> Option<u32> {
+    Some(u32::from_le_bytes(v.get(..4)?.try_into().ok()?))
+}
+
+/// Claims a worker index unique among the VMs sharing this shared data: creates the counter
+/// if missing, then increments it with compare-and-swap, retrying on [`CAS_MISMATCH`].
+pub fn claim_worker<S: SharedData>(s: &mut S) -> Result<u32, Failure> {
+    for _ in 0..CLAIM_TRIES {
+        match s.get(WORKERS_KEY).map_err(|e| ("reading the worker counter", e))? {
+            None => match s.set(WORKERS_KEY, &0u32.to_le_bytes(), CREATE_ONLY) {
+                Ok(()) | Err(CAS_MISMATCH) => continue,
+                Err(e) => return Err(("creating the worker counter", e)),
+            },
+            Some((value, cas)) => {
+                let n = read_u32(&value).ok_or(("reading the worker counter", Status(3)))?;
+                let next = n.checked_add(1).ok_or(("incrementing the worker counter", Status(2)))?;
+                match s.set(WORKERS_KEY, &next.to_le_bytes(), cas) {
+                    Ok(()) => return Ok(n),
+                    Err(CAS_MISMATCH) => continue,
+                    Err(e) => return Err(("incrementing the worker counter", e)),
+                }
+            }
+        }
+    }
+    Err(("incrementing the worker counter (contention)", CAS_MISMATCH))
+}
+
+/// What one tick did (the root context adds it to the `distill_guard.sync.*` counters).
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct TickReport {
+    /// Deltas published (0 or 1).
+    pub published: u64,
+    /// Peer deltas merged.
+    pub applied: u64,
+    /// Peer deltas lost (ring overrun, or the peer's slot missing).
+    pub missed: u64,
+    /// Peer deltas refused by `merge_bytes` (skipped).
+    pub decode_errors: u64,
+    /// Failed host calls this tick.
+    pub host_errors: u64,
+    /// The first failed host call, for the log.
+    pub failure: Option<Failure>,
+}
+
+impl TickReport {
+    fn host_error(&mut self, f: Failure) {
+        self.host_errors += 1;
+        self.failure.get_or_insert(f);
+    }
+}
+
+/// One worker's side of the sync: its index, its latest seq, the latest seq applied per peer.
+#[derive(Debug, Clone)]
+pub struct Sync {
+    me: u32,
+    seq: u64,
+    applied: Vec<u64>,
+}
+
+/// Shared-data key of worker `w`'s latest seq.
+pub fn seq_key(w: u32) -> String {
+    format!("distill_guard.seq.{w}")
+}
+
+/// Shared-data key of the ring slot holding worker `w`'s delta `seq`.
+pub fn slot_key(w: u32, seq: u64) -> String {
+    format!("distill_guard.delta.{w}.{}", seq % RING)
+}
+
+impl Sync {
+    /// The sync of worker `me` (from [`claim_worker`]); `None` past [`MAX_WORKERS`].
+    pub fn new(me: u32) -> Option<Sync> {
+        (me < MAX_WORKERS).then(|| Sync { me, seq: 0, applied: vec![0; MAX_WORKERS as usize] })
+    }
+
+    /// This worker's index.
+    pub fn worker(&self) -> u32 {
+        self.me
+    }
+
+    /// Publishes `state`'s local changes, then merges every peer's unseen deltas.
+    pub fn tick<S: SharedData, D: Deltas>(&mut self, s: &mut S, state: &mut D) -> TickReport {
+        let mut r = TickReport::default();
+        self.publish(s, state, &mut r);
+        let workers = match s.get(WORKERS_KEY) {
+            Ok(Some((v, _))) => read_u32(&v).unwrap_or(0).min(MAX_WORKERS),
+            Ok(None) => 0,
+            Err(e) => {
+                r.host_error(("reading the worker counter", e));
+                return r;
+            }
+        };
+        let me = self.me;
+        for peer in (0..workers).filter(|&p| p != me) {
+            self.pull(s, state, peer, &mut r);
+        }
+        r
+    }
+
+    fn publish<S: SharedData, D: Deltas>(&mut self, s: &mut S, state: &mut D, r: &mut TickReport) {
+        let delta = state.export_delta();
+        if D::is_empty_delta(&delta) {
+            return;
+        }
+        let seq = self.seq + 1;
+        let mut value = Vec::with_capacity(8 + delta.len());
+        value.extend_from_slice(&seq.to_le_bytes());
+        value.extend_from_slice(&delta);
+        if let Err(e) = s.set(&slot_key(self.me, seq), &value, 0) {
+            // The delta is lost for the peers (it was drained from the local state).
+            r.host_error(("publishing a state delta", e));
+            return;
+        }
+        self.seq = seq;
+        r.published += 1;
+        // If this fails, the next tick's seq key still covers this slot.
+        if let Err(e) = s.set(&seq_key(self.me), &seq.to_le_bytes(), 0) {
+            r.host_error(("publishing the delta seq", e));
+        }
+    }
+
+    fn pull<S: SharedData, D: Deltas>(&mut self, s: &mut S, state: &mut D, peer: u32, r: &mut TickReport) {
+        let Some(done) = self.applied.get(peer as usize).copied() else { return };
+        let latest = match s.get(&seq_key(peer)) {
+            Ok(Some((v, _))) => read_u64(&v).unwrap_or(0),
+            Ok(None) => return, // the peer has published nothing yet
+            Err(e) => return r.host_error(("reading a peer's seq", e)),
+        };
+        if latest <= done {
+            return;
+        }
+        let first = (done + 1).max(latest.saturating_sub(RING - 1));
+        r.missed += first - (done + 1);
+        for seq in first..=latest {
+            match s.get(&slot_key(peer, seq)) {
+                Ok(Some((v, _))) if read_u64(&v) == Some(seq) => match state.merge_bytes(v.get(8..).unwrap_or(&[])) {
+                    Ok(()) => r.applied += 1,
+                    Err(_) => r.decode_errors += 1,
+                },
+                // Missing, or already overwritten by a newer seq of the same slot.
+                Ok(_) => r.missed += 1,
+                Err(e) => {
+                    r.host_error(("reading a peer's delta", e));
+                    // Retry from here on the next tick.
+                    if let Some(a) = self.applied.get_mut(peer as usize) {
+                        *a = seq - 1;
+                    }
+                    return;
+                }
+            }
+        }
+        if let Some(a) = self.applied.get_mut(peer as usize) {
+            *a = latest;
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "sync_tests.rs"]
+mod tests;

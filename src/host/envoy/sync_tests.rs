@@ -1,0 +1,216 @@
+//! Unit tests of the worker sync: a fake shared-data store with Envoy's CAS semantics (a
+//! missing key is set whatever the CAS), fake deltas, and two real states.
+
+use std::collections::HashMap;
+
+use super::*;
+use crate::signal::{Levels, Signal};
+use crate::state::{Observation, StateConfig};
+
+/// Shared data as Envoy keeps it: value and CAS per key, the CAS of a missing key ignored.
+#[derive(Default)]
+struct Store {
+    map: HashMap<String, (Vec<u8>, u32)>,
+    next_cas: u32,
+    fail_get: Option<String>,
+    fail_set: Option<String>,
+    /// Another worker's write slipped in before the next `set` of this key (forces a mismatch).
+    race_once: Option<String>,
+}
+
+impl SharedData for Store {
+    fn get(&mut self, key: &str) -> Result<Option<(Vec<u8>, u32)>, Status> {
+        if self.fail_get.as_deref().is_some_and(|k| key.starts_with(k)) {
+            return Err(Status(10));
+        }
+        Ok(self.map.get(key).cloned())
+    }
+    fn set(&mut self, key: &str, value: &[u8], cas: u32) -> Result<(), Status> {
+        if self.fail_set.as_deref().is_some_and(|k| key.starts_with(k)) {
+            return Err(Status(10));
+        }
+        if self.race_once.as_deref() == Some(key) {
+            self.race_once = None;
+            let other = (self.map.get(key).map_or(0, |v| read_u32(&v.0).unwrap_or(0)) + 1).to_le_bytes();
+            self.next_cas += 1;
+            self.map.insert(key.into(), (other.to_vec(), self.next_cas));
+        }
+        if let Some((_, c)) = self.map.get(key) {
+            if cas != 0 && cas != *c {
+                return Err(CAS_MISMATCH);
+            }
+        }
+        self.next_cas += 1;
+        self.map.insert(key.into(), (value.to_vec(), self.next_cas));
+        Ok(())
+    }
+}
+
+/// Deltas as plain byte strings: exports pop from `out`, merges are recorded.
+#[derive(Default)]
+struct Fake {
+    out: Vec<Vec<u8>>,
+    merged: Vec<Vec<u8>>,
+}
+
+impl Deltas for Fake {
+    fn export_delta(&mut self) -> Vec<u8> {
+        if self.out.is_empty() {
+            Vec::new()
+        } else {
+            self.out.remove(0)
+        }
+    }
+    fn merge_bytes(&mut self, delta: &[u8]) -> Result<(), DecodeError> {
+        if delta == b"bad" {
+            return Err(DecodeError::Invalid("test"));
+        }
+        self.merged.push(delta.to_vec());
+        Ok(())
+    }
+    fn is_empty_delta(delta: &[u8]) -> bool {
+        delta.is_empty()
+    }
+}
+
+fn fake(deltas: &[&str]) -> Fake {
+    Fake { out: deltas.iter().map(|d| d.as_bytes().to_vec()).collect(), merged: Vec::new() }
+}
+
+fn merged(f: &Fake) -> Vec<String> {
+    f.merged.iter().map(|m| String::from_utf8_lossy(m).into_owned()).collect()
+}
+
+#[test]
+fn workers_claim_distinct_indexes_despite_races() {
+    let mut s = Store::default();
+    assert_eq!(claim_worker(&mut s), Ok(0));
+    assert_eq!(claim_worker(&mut s), Ok(1));
+    // Another worker increments between our read and our write: we retry and get the next.
+    s.race_once = Some(WORKERS_KEY.into());
+    assert_eq!(claim_worker(&mut s), Ok(3));
+    assert_eq!(s.map.get(WORKERS_KEY).map(|v| v.0.clone()), Some(4u32.to_le_bytes().to_vec()));
+    // Creating the counter never overwrites an existing one.
+    assert_eq!(s.set(WORKERS_KEY, &0u32.to_le_bytes(), CREATE_ONLY), Err(CAS_MISMATCH));
+    let mut broken = Store { fail_get: Some(WORKERS_KEY.into()), ..Store::default() };
+    assert_eq!(claim_worker(&mut broken), Err(("reading the worker counter", Status(10))));
+}
+
+#[test]
+fn peers_apply_each_others_deltas_once_and_never_their_own() {
+    let mut s = Store::default();
+    let (mut a, mut b) = (Sync::new(claim_worker(&mut s).unwrap()).unwrap(), Sync::new(claim_worker(&mut s).unwrap()).unwrap());
+    let (mut fa, mut fb) = (fake(&["a1", "a2"]), fake(&["b1"]));
+    let r = a.tick(&mut s, &mut fa);
+    assert_eq!((r.published, r.applied), (1, 0));
+    let r = b.tick(&mut s, &mut fb);
+    assert_eq!((r.published, r.applied, r.missed), (1, 1, 0));
+    assert_eq!(merged(&fb), ["a1"]);
+    let r = a.tick(&mut s, &mut fa);
+    assert_eq!((r.published, r.applied), (1, 1));
+    assert_eq!(merged(&fa), ["b1"]);
+    // Nothing new from a's side for b but a2; nothing new at all afterwards.
+    assert_eq!(b.tick(&mut s, &mut fb).applied, 1);
+    assert_eq!(merged(&fb), ["a1", "a2"]);
+    let r = b.tick(&mut s, &mut fb);
+    assert_eq!(r, TickReport::default());
+    assert_eq!(a.tick(&mut s, &mut fa), TickReport::default());
+    assert_eq!(merged(&fa), ["b1"], "a never merges its own deltas");
+}
+
+#[test]
+fn a_lagging_peer_counts_what_the_ring_dropped() {
+    let mut s = Store::default();
+    let (mut a, mut b) = (Sync::new(0).unwrap(), Sync::new(1).unwrap());
+    s.map.insert(WORKERS_KEY.into(), (2u32.to_le_bytes().to_vec(), 1));
+    let names: Vec<String> = (1..=RING + 3).map(|i| format!("a{i}")).collect();
+    let mut fa = Fake { out: names.iter().map(|n| n.as_bytes().to_vec()).collect(), merged: Vec::new() };
+    for _ in 0..RING + 3 {
+        assert_eq!(a.tick(&mut s, &mut fa).published, 1);
+    }
+    let mut fb = Fake::default();
+    let r = b.tick(&mut s, &mut fb);
+    assert_eq!((r.applied, r.missed, r.published), (RING, 3, 0));
+    assert_eq!(merged(&fb).first().map(String::as_str), Some("a4"));
+    assert_eq!(merged(&fb).last().map(String::as_str), Some(names.last().unwrap().as_str()));
+}
+
+#[test]
+fn corrupt_and_overwritten_slots_are_skipped_and_counted() {
+    let mut s = Store::default();
+    let (mut a, mut b) = (Sync::new(0).unwrap(), Sync::new(1).unwrap());
+    s.map.insert(WORKERS_KEY.into(), (2u32.to_le_bytes().to_vec(), 1));
+    let mut fa = fake(&["bad", "a2", "a3"]);
+    for _ in 0..3 {
+        a.tick(&mut s, &mut fa);
+    }
+    // Slot of seq 3 now holds a seq from a later lap: seq 3 is lost.
+    let k = slot_key(0, 3);
+    let mut v = (3 + RING).to_le_bytes().to_vec();
+    v.extend_from_slice(b"later");
+    s.map.insert(k, (v, 99));
+    let mut fb = Fake::default();
+    let r = b.tick(&mut s, &mut fb);
+    assert_eq!((r.applied, r.decode_errors, r.missed), (1, 1, 1));
+    assert_eq!(merged(&fb), ["a2"]);
+}
+
+#[test]
+fn host_failures_are_reported_and_the_peer_is_retried() {
+    let mut s = Store::default();
+    let (mut a, mut b) = (Sync::new(0).unwrap(), Sync::new(1).unwrap());
+    s.map.insert(WORKERS_KEY.into(), (2u32.to_le_bytes().to_vec(), 1));
+    let mut fa = fake(&["a1", "a2"]);
+    a.tick(&mut s, &mut fa);
+    let mut fb = Fake::default();
+    s.fail_get = Some("distill_guard.delta.".into());
+    let r = b.tick(&mut s, &mut fb);
+    assert_eq!((r.applied, r.host_errors), (0, 1));
+    assert_eq!(r.failure, Some(("reading a peer's delta", Status(10))));
+    s.fail_get = None;
+    a.tick(&mut s, &mut fa);
+    let r = b.tick(&mut s, &mut fb);
+    assert_eq!((r.applied, r.missed), (2, 0));
+    // A failed publish loses that delta but never stops the worker.
+    s.fail_set = Some("distill_guard.delta.1.".into());
+    let r = b.tick(&mut s, &mut fake(&["b1"]));
+    assert_eq!((r.published, r.host_errors), (0, 1));
+    assert!(Sync::new(MAX_WORKERS).is_none());
+}
+
+fn obs(now_ms: u64, account: u64) -> Observation {
+    Observation { now_ms, account: Some(account), hfp: 7, prefix: Some(42), ..Observation::default() }
+}
+
+fn accounts_per_prefix(st: &State, now_ms: u64) -> f64 {
+    let mut lv = Levels::default();
+    st.measure(&obs(now_ms, 1_000_000), &mut lv);
+    lv.get(Signal::ClusterAccountsPerPrefix).unwrap_or(0.0)
+}
+
+#[test]
+fn two_real_states_see_the_union_after_a_tick_each() {
+    let cfg = StateConfig::default();
+    let (mut x, mut y) = (State::new(&cfg), State::new(&cfg));
+    assert_eq!(x.export_delta().len(), EMPTY_DELTA_LEN, "a fresh export is the empty delta");
+    let t = 1_700_000_000_000;
+    let mut lv = Levels::default();
+    for i in 0..40u64 {
+        let st = if i % 2 == 0 { &mut x } else { &mut y };
+        st.observe(&obs(t + i, i + 1), &mut lv);
+    }
+    let before = accounts_per_prefix(&x, t + 100);
+    assert!((15.0..=26.0).contains(&before), "{before}");
+    let mut s = Store::default();
+    let (mut a, mut b) = (Sync::new(claim_worker(&mut s).unwrap()).unwrap(), Sync::new(claim_worker(&mut s).unwrap()).unwrap());
+    a.tick(&mut s, &mut x);
+    assert_eq!(b.tick(&mut s, &mut y).applied, 1);
+    assert_eq!(a.tick(&mut s, &mut x).applied, 1);
+    for st in [&x, &y] {
+        let after = accounts_per_prefix(st, t + 100);
+        assert!((33.0..=48.0).contains(&after), "{after}");
+    }
+    // Merged data is not re-exported: the next ticks publish nothing.
+    assert_eq!(a.tick(&mut s, &mut x), TickReport::default());
+    assert_eq!(b.tick(&mut s, &mut y), TickReport::default());
+}

@@ -1,0 +1,112 @@
+"""End-to-end test of the state sync between Envoy's worker VMs (src/host/envoy/sync.rs).
+
+Envoy runs with two worker threads, so two VMs with their own sketches. Requests from N
+distinct accounts arrive on separate connections, which the kernel spreads over both workers.
+The only weighted signal is `cluster.accounts_per_prefix` (every request comes from
+127.0.0.0/24) with a linear ramp 0..100 and weight 100, so a request's score is the number of
+distinct accounts its worker has seen from that prefix. After the sync tick (1 s; a request's
+data reaches every worker within two ticks), one more request on a fresh connection must
+score about N + 1: a level only the union of both workers' traffic reaches (each worker alone
+saw at most M < N accounts, read from Envoy's per-worker connection counters).
+
+Run after `scripts/build.sh envoy native`:  .venv/bin/python -m pytest -q tests/e2e/test_envoy_sync.py
+"""
+
+import subprocess
+import time
+
+import requests
+
+from conftest import CLI
+
+N = 60
+SIGNAL = "cluster_accounts_per_prefix"
+
+
+def signal_keys():
+    """Every signal's policy key, from `distill-guard signals` (its Markdown table)."""
+    out = subprocess.run([str(CLI), "signals"], capture_output=True, text=True, check=True).stdout
+    keys = []
+    for line in out.splitlines():
+        cells = [c.strip().strip("`") for c in line.split("|")]
+        if len(cells) > 3 and cells[1] and cells[1] != "code" and not cells[1].startswith("-"):
+            keys.append(cells[2])
+    assert SIGNAL in keys, keys
+    return keys
+
+
+def policy():
+    signals = {k: {"weight": 0} for k in signal_keys()}
+    signals[SIGNAL] = {"weight": 100, "from": 0, "full": 100}
+    return {
+        "name": "sync e2e",
+        "thresholds": {"tag": 1, "throttle": 99, "deny": 100},
+        "signals": signals,
+        # 512 registers: distinct counts this small are exact or nearly (linear counting).
+        "state": {"precision": 9},
+    }
+
+
+def get(envoy, account, path="/v1/models"):
+    """One GET on its own connection; returns the tags the origin received."""
+    r = requests.get(envoy.url + path, headers={"x-api-key": f"sync-e2e-{account}", "connection": "close"}, timeout=10)
+    assert r.status_code == 200, r.text
+    echo = r.json()
+    return {n.lower(): v for n, v in echo["headers"] if n.lower().startswith("x-distill-")}
+
+
+def per_worker_connections(envoy):
+    """Downstream connections each worker accepted on the filter's listener."""
+    stats = envoy.stats("worker_")
+    out = {}
+    for name, value in stats.items():
+        if name.startswith("listener.127.0.0.1_") and name.endswith(".downstream_cx_total"):
+            out[name.split(".")[-2]] = value
+    return out
+
+
+def wait_for(fn, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        v = fn()
+        if v:
+            return v
+        time.sleep(0.2)
+    return fn()
+
+
+def test_workers_act_on_the_union_after_a_tick(stack):
+    envoy, origin = stack(policy=policy(), concurrency=2)
+    scores = [int(get(envoy, i)["x-distill-score"]) for i in range(N)]
+    # Each request alone saw what its worker saw: never more than the accounts so far.
+    assert all(s <= i + 3 for i, s in enumerate(scores)), scores
+
+    workers = per_worker_connections(envoy)
+    assert len(workers) == 2, workers
+    # One more connection: the fixture's readiness probe (no request; `most` may overcount by it).
+    assert sum(workers.values()) == N + 1, workers
+    most = max(workers.values())
+    assert most < N, f"every connection went to one worker: {workers}"
+
+    # Both workers publish on their next tick and merge on the one after.
+    stats = wait_for(lambda: (s := envoy.stats()).get("wasmcustom.distill_guard.sync.applied", 0) >= 2 and s)
+    assert stats, envoy.stats()
+    assert stats["wasmcustom.distill_guard.sync.published"] >= 2
+    assert stats.get("wasmcustom.distill_guard.sync.errors", 0) == 0
+    time.sleep(1.2)  # and one more tick, so that each worker has merged the other's delta
+
+    final = [int(get(envoy, f"final-{k}")["x-distill-score"]) for k in range(4)]
+    expected = N + 1
+    for k, score in enumerate(final):
+        # The k extra final accounts may or may not have been merged yet: N+1 .. N+1+k.
+        assert expected - 3 <= score <= expected + k + 3, (final, workers)
+        assert score > most + 1 + 5, f"score {score} within reach of one worker ({workers})"
+    tags = get(envoy, "final-reasons")
+    assert "cluster.accounts_per_prefix" in tags["x-distill-reasons"].split(","), tags
+
+    stats = envoy.stats()
+    assert stats["wasmcustom.distill_guard.sync.applied"] > 0
+    assert stats.get("wasmcustom.distill_guard.sync.missed", 0) == 0
+    assert stats.get("wasmcustom.distill_guard.internal_error", 0) == 0
+    assert "panic" not in envoy.log().lower()
+    assert len(origin.records()) == N + 5
