@@ -79,11 +79,6 @@ stop_all() {
   if [ -n "$ORIGIN_PID" ]; then kill "$ORIGIN_PID" 2>/dev/null || true; wait "$ORIGIN_PID" 2>/dev/null || true; ORIGIN_PID=; fi
 }
 
-# A 4 KB Messages body, the same one benches/replay.sh uses.
-make_body() { # OUT
-  python3 "$ROOT/benches/gen_records.py" 1 body4k | python3 -c 'import json,sys; sys.stdout.write(json.loads(sys.stdin.readline())["body"])' > "$1"
-}
-
 # Builds what the benches load: the distill-guard Envoy module and the no-op filter.
 build_modules() {
   (cd "$ROOT" && scripts/setup.sh bench && scripts/build.sh envoy)

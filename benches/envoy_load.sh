@@ -7,8 +7,10 @@
 #   shadow   distill-guard, filters/shadow.json  default  distill-guard, filters/default.json
 #   lua      an Envoy Lua filter that only hashes the header-name order (what a user might hand-write)
 # Origin: a second Envoy answering with direct_response. Load: wrk (Debian) with benches/envoy/load.lua:
-#   post = POST /v1/messages, the 12 headers of the official Python SDK + a ~4 KB body, 25,000 accounts;
-#   get  = GET /v1/models with the same headers.
+#   post = POST /v1/messages, the 19 headers of the official Python SDK (captured) + a ~4 KB body;
+#   get  = GET /v1/models with the same headers; 100,000 accounts, each with its own client address
+#   (X-Forwarded-For; the policies are run with proxy.trusted_hops = 1) and its own prompt text, so
+#   the load looks like many independent users and the policies let it through (see load.lua).
 # Phase 1, throughput: wrk -t1 -c32 for S seconds (default 10) after a 2 s warm-up -> requests/s, and
 #   the CPU time Envoy spent per request (utime+stime from /proc/PID/stat; robust to other load).
 # Phase 2, latency at a fixed rate of ~half the limit: wrk paced with a Lua delay() (1 ms after each
@@ -45,11 +47,15 @@ RAW=$OUT/envoy_load.jsonl
 
 [ "$BUILD" = 1 ] && build_modules
 case " $CONFIGS " in *" none "*) ;; *) echo "--configs must include none (the limit)" >&2; exit 2 ;; esac
-make_body "$WORK/body.json"
-export BENCH_BODY=$WORK/body.json
+# The policies under test, as shipped except proxy.trusted_hops = 1: the load carries each client's
+# address in X-Forwarded-For, as a load balancer in front of Envoy would add it.
+for p in shadow default; do
+  python3 -c 'import json,sys; p=json.load(open(sys.argv[1])); p.setdefault("proxy", {})["trusted_hops"] = 1; json.dump(p, open(sys.argv[2], "w"))' \
+    "filters/$p.json" "$WORK/$p.json"
+done
 log "load average before: $(cut -d' ' -f1-3 /proc/loadavg); envoy $("$ENVOY" --version | grep -o '[0-9]*\.[0-9]*\.[0-9]*/' | tr -d /)"
 
-policy_of() { case "$1" in shadow) echo filters/shadow.json ;; default) echo filters/default.json ;; *) echo "$1" ;; esac; }
+policy_of() { case "$1" in shadow|default) echo "$WORK/$1.json" ;; *) echo "$1" ;; esac; }
 
 wrk_run() { # KIND CONNECTIONS SECONDS [DELAY_MS] -> one JSON line
   BENCH_KIND=$1 BENCH_DELAY_MS=${4:-} taskset -c "$CLIENT_CPU" wrk -t1 -c"$2" -d"$3"s --timeout 5s \

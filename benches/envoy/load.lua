@@ -1,17 +1,42 @@
 -- wrk script for benches/envoy_load.sh: realistic API requests, optional pacing, JSON summary.
 --   BENCH_KIND=post  POST /v1/messages with the 19 headers the official Anthropic Python SDK
---                    sends (captured, in wire order) and the ~4 KB body in BENCH_BODY; the
---                    bearer token cycles through 25,000 accounts.
+--                    sends (captured, in wire order) and a ~4 KB Messages body.
 --   BENCH_KIND=get   GET /v1/models with the same headers (17: no body headers).
+-- Traffic shaped like many independent legitimate users, so that the policies under test let
+-- it through (a campaign-shaped load is answered 429/403 by the filter itself and measures
+-- something else): the bearer token cycles through BENCH_ACCOUNTS accounts (default 100,000),
+-- each with its own client address in X-Forwarded-For (its own /24; the bench policies trust
+-- one hop), and account i sends prompt i mod 8,192: distinct ~4 KB texts of pseudo-words
+-- generated here (seeded), so no prompt template is shared by more than ~12 accounts.
 --   BENCH_DELAY_MS=N each connection waits N ms after a response before its next request
 --                    (fixed-rate mode: rate ~= connections / (N ms + latency)).
 -- done() prints one JSON line: requests, duration, rate, errors, latency percentiles in us.
 local kind = os.getenv("BENCH_KIND") or "post"
-local body = ""
+local accounts = tonumber(os.getenv("BENCH_ACCOUNTS") or "") or 100000
+local fmt = string.format
+
+local bodies, nbodies = {}, 8192
 if kind == "post" then
-  local f = assert(io.open(assert(os.getenv("BENCH_BODY"), "BENCH_BODY not set"), "rb"))
-  body = f:read("*a")
-  f:close()
+  math.randomseed(42)
+  local random, char, concat = math.random, string.char, table.concat
+  local vocab = {}
+  for i = 1, 4000 do
+    local w = {}
+    for j = 1, random(3, 9) do
+      w[j] = char(random(97, 122))
+    end
+    vocab[i] = concat(w)
+  end
+  for b = 1, nbodies do
+    local words, len = {}, 0
+    while len < 3900 do
+      local w = vocab[random(1, #vocab)]
+      words[#words + 1] = w
+      len = len + #w + 1
+    end
+    bodies[b] = fmt('{"model":"claude-sonnet-4-5","max_tokens":4096,"temperature":0.2,"system":"You are a helpful assistant.",'
+      .. '"messages":[{"role":"user","content":"%s"}]}', concat(words, " "))
+  end
 end
 
 -- The header list of the official Anthropic Python SDK 2.14.0 as captured on the wire
@@ -37,13 +62,19 @@ head = head .. "Host: api.example.com\r\n"
   .. "X-Stainless-Arch: x64\r\n"
   .. "X-Stainless-Runtime: CPython\r\n"
   .. "X-Stainless-Runtime-Version: 3.11.7\r\n"
-local tail = "X-Stainless-Async: false\r\nanthropic-version: 2026-10-21\r\n"
-  .. ((kind == "post") and ("Content-Length: " .. #body .. "\r\n\r\n" .. body) or "\r\n")
+local mid = "X-Stainless-Async: false\r\nanthropic-version: 2026-10-21\r\n"
 
 local n = 0
 function request()
   n = n + 1
-  return head .. string.format("Authorization: Bearer sk-ant-api03-%08x-bench\r\n", n % 25000) .. tail
+  local a = n % accounts
+  local xff = fmt("X-Forwarded-For: %d.%d.%d.7\r\n", 20 + math.floor(a / 65536), math.floor(a / 256) % 256, a % 256)
+  local req = head .. fmt("Authorization: Bearer sk-ant-api03-%08x-bench\r\n", a) .. mid .. xff
+  if kind == "post" then
+    local body = bodies[a % nbodies + 1]
+    return req .. "Content-Length: " .. #body .. "\r\n\r\n" .. body
+  end
+  return req .. "\r\n"
 end
 
 local delay_ms = tonumber(os.getenv("BENCH_DELAY_MS") or "")
