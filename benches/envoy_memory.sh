@@ -36,10 +36,8 @@ trap 'exit 130' INT TERM
 OUT=$ROOT/test-output/bench
 mkdir -p "$OUT"
 
-if [ "$BUILD" = 1 ]; then
-  build_modules
-  cargo build -q --release --bin distill-guard
-fi
+[ "$BUILD" = 1 ] && build_modules
+cargo build -q --release --bin distill-guard   # always: a stale CLI would print another policy's bound
 python3 - filters/default.json "$WORK/policy.json" <<'PY'
 import json, sys
 p = json.load(open(sys.argv[1]))
