@@ -459,7 +459,8 @@ impl Policy {
     }
 }
 
-fn json_type(v: &Value) -> &'static str {
+/// The JSON type of `v` as error messages name it (`a number`, `an object`, ...).
+pub(crate) fn json_type(v: &Value) -> &'static str {
     match v {
         Value::Null => "null",
         Value::Bool(_) => "a boolean",

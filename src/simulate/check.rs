@@ -2,6 +2,7 @@
 //! (unknown fields, wrong types, fractions where whole numbers belong), shares, enums and
 //! client-stack mixes, every error recorded with its path. No defaults or ranges live here.
 
+use crate::policy::json_type;
 use std::collections::BTreeMap;
 
 use serde_json::Value;
@@ -74,18 +75,7 @@ pub fn check_shape(doc: &Value, schema: &Value, path: &str, errs: &mut Errors) {
             }
         }
         (Value::Bool(_), Value::Bool(_)) | (Value::String(_), Value::String(_)) => {}
-        (d, s) => errs.push(path, format!("must be {}, got {}", kind(s), kind(d))),
-    }
-}
-
-fn kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
+        (d, s) => errs.push(path, format!("must be {}, got {}", json_type(s), json_type(d))),
     }
 }
 
