@@ -214,6 +214,17 @@ impl Simulation {
                 }
                 net::company_site(*corp, *egress)
             }
+            Attach::Roaming { home, office, carrier } => {
+                // One network per half-hour session: the phone in 15 % of sessions, the
+                // office on working hours (local time), home otherwise.
+                let mut sr = Rng::derive(self.seed, 0x80A3 ^ (idx as u64) << 16, ts / (HOUR_MS / 2));
+                let hour = ((ts / HOUR_MS) as i64 + population::utc_offset(a) as i64).rem_euclid(24);
+                match office {
+                    _ if sr.chance(0.15) => net::carrier_site(*carrier, &mut sr),
+                    Some((corp, egress)) if (9..18).contains(&hour) => net::company_site(*corp, *egress),
+                    _ => *home,
+                }
+            }
             Attach::University => net::university_site(Rng::derive(self.seed, 0x0A17 ^ idx as u64, ts / HOUR_MS).below(self.university_ips as u64) as u32),
             Attach::Pool(_) => match op {
                 Some(op) => {

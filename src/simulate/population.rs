@@ -30,6 +30,9 @@ pub enum Attach {
     Company { corp: u32, egress: u32, via: bool, internal: Ipv4Addr },
     /// The university NAT.
     University,
+    /// A person on two or three networks: home broadband, the office (when `office` is set:
+    /// working hours there) and now and then a phone's carrier (tethering, on the go).
+    Roaming { home: Site, office: Option<(u32, u32)>, carrier: u32 },
     /// A campaign's proxy pool.
     Pool(usize),
 }
@@ -90,7 +93,7 @@ pub struct Actor {
 }
 
 /// Segment names in report order.
-pub const SEGMENTS: &[&str] = &["home", "home_v6", "mobile", "corporate", "corporate_proxy", "cloud", "university", "heavy", "campaign"];
+pub const SEGMENTS: &[&str] = &["home", "home_v6", "mobile", "corporate", "corporate_proxy", "cloud", "university", "roaming", "heavy", "campaign"];
 
 /// The segment of an ordinary account attached by `a`.
 fn segment_of(a: &Attach) -> &'static str {
@@ -102,6 +105,7 @@ fn segment_of(a: &Attach) -> &'static str {
         Attach::Company { via: true, .. } => "corporate_proxy",
         Attach::Company { .. } => "corporate",
         Attach::University => "university",
+        Attach::Roaming { .. } => "roaming",
         Attach::Pool(_) => "campaign",
     }
 }
@@ -146,6 +150,24 @@ fn topics(r: &mut Rng, kind: Kind, student: bool) -> Vec<f64> {
             w
         })
         .collect()
+}
+
+/// With probability `share`, a home user or a corporate user (not behind an announcing
+/// proxy) also uses a second home or a phone: see [`Attach::Roaming`].
+fn roaming(a: Attach, share: f64, country: u16, r: &mut Rng) -> Attach {
+    let roams = matches!(a, Attach::Fixed(s) if s.asn < 4_200_100_000) || matches!(a, Attach::Company { via: false, .. });
+    if !roams || !r.chance(share) {
+        return a;
+    }
+    let carrier = net::carrier_in(country, r);
+    match a {
+        Attach::Company { corp, egress, .. } => {
+            let home = net::home_site(net::isp_in(country, r), false, r);
+            Attach::Roaming { home, office: Some((corp, egress)), carrier }
+        }
+        Attach::Fixed(home) => Attach::Roaming { home, office: None, carrier },
+        other => other,
+    }
 }
 
 fn person(r: &mut Rng, s: &Scenario, stack: usize, attach: Attach, country: u16, shared: Option<u32>, student: bool) -> Result<Actor, String> {
@@ -204,6 +226,7 @@ pub fn legit(s: &Scenario, r: &mut Rng) -> Result<Vec<Actor>, String> {
             Attach::Company { corp, .. } if corp % 3 == 0 && r.chance(0.5) => Some(*corp),
             _ => None,
         };
+        let attach = roaming(attach, l.roaming_share, country, r);
         out.push(person(r, s, stack, attach, country, shared, false)?);
     }
     let uni_country = net::university_site(0).country;

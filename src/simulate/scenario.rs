@@ -62,6 +62,9 @@ pub struct Legit {
     pub step_by_step_share: f64,
     /// Share of home users on IPv6.
     pub ipv6_share: f64,
+    /// Share of home and corporate users who also send from other networks: corporate users
+    /// from home outside working hours, both now and then from a phone (tethering).
+    pub roaming_share: f64,
 }
 
 /// Network mix of ordinary legitimate accounts (weights).
@@ -180,6 +183,7 @@ impl Default for Legit {
             heavy_requests_per_day: 900.0,
             step_by_step_share: 0.04,
             ipv6_share: 0.15,
+            roaming_share: 0.3,
         }
     }
 }
@@ -280,6 +284,7 @@ impl Scenario {
         e.range("legit.heavy_requests_per_day", l.heavy_requests_per_day, 0.0, 100_000.0);
         share(&mut e, "legit.step_by_step_share", l.step_by_step_share);
         share(&mut e, "legit.ipv6_share", l.ipv6_share);
+        share(&mut e, "legit.roaming_share", l.roaming_share);
         let mut names = Vec::new();
         for (i, c) in self.campaigns.iter().enumerate() {
             let p = format!("campaigns[{i}]");
