@@ -113,6 +113,8 @@ signals! {
         "Distinct client prefixes used by this account (rotating proxy pools).";
     AccountIpRotation = "account.ip_rotation", "account_ip_rotation", State, 15, Some((0.4, 0.9)),
         "Share of this account's requests (after its first, once it has 3) sent from a client prefix it had not used in the window: per-request proxy rotation.";
+    AccountAsnRotation = "account.asn_rotation", "account_asn_rotation", State, 25, Some((0.4, 0.9)),
+        "Share of this account's requests (after its first, once it has 3) sent from an ASN (network operator) it had not used in the window: residential proxy pools hop networks, people keep to their home, office and phone.";
     AccountElicitationShare = "account.elicitation_share", "account_elicitation_share", State, 10, Some((0.3, 0.9)),
         "Share of this account's requests that carry elicitation markers.";
     ClusterElicitationShare = "cluster.elicitation_share", "cluster_elicitation_share", State, 15, Some((0.2, 0.7)),

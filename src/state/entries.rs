@@ -28,16 +28,19 @@ pub trait Entry: Default + Clone {
     fn visit<V: Visit>(&mut self, regs: &mut [u8], v: &mut V);
 }
 
-/// Per account: request rate; requests, elicitations and prefix changes in the window;
-/// distinct prefixes.
+/// Per account: request rate; requests, elicitations, prefix and ASN changes in the
+/// window; distinct prefixes and ASNs.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct AccountE {
     /// Requests per rate slot.
     pub rate: Window<1>,
-    /// (requests, elicitations, requests from a prefix new to the account) per window slot.
-    pub win: Window<3>,
+    /// (requests, elicitations, requests from a prefix new to the account, requests from
+    /// an ASN new to the account) per window slot.
+    pub win: Window<4>,
     /// Distinct client prefixes per window slot.
     pub ips: Bits,
+    /// Distinct ASNs per window slot.
+    pub asns: Bits,
 }
 
 /// Distinct accounts only (JA4, ASN).
@@ -98,6 +101,7 @@ impl Entry for AccountE {
         v.win(&mut self.rate);
         v.win(&mut self.win);
         v.bits(&mut self.ips);
+        v.bits(&mut self.asns);
     }
 }
 

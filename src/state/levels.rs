@@ -10,7 +10,8 @@ use crate::signal::{Levels, Signal};
 use crate::sketch::table::Table;
 use crate::sketch::{slot_of, Seeds};
 
-/// Requests an account needs in the window before `account.ip_rotation` is measured.
+/// Requests an account needs in the window before `account.ip_rotation` and
+/// `account.asn_rotation` are measured.
 pub const MIN_ROTATION_REQUESTS: f64 = 3.0;
 
 /// Slot numbers of one instant.
@@ -63,6 +64,7 @@ pub(super) struct Keys {
     pub(super) account: Option<u64>,
     pub(super) member: Option<u64>,
     pub(super) prefix_member: Option<u64>,
+    pub(super) asn_member: Option<u64>,
     pub(super) fp: u64,
     pub(super) ja4: Option<u64>,
     pub(super) prefix: Option<u64>,
@@ -79,6 +81,7 @@ impl Keys {
             account: o.account.map(|a| s.hash(dom::ACCOUNT, a)),
             member: o.account.map(|a| s.hash(dom::MEMBER, a)),
             prefix_member: o.prefix.map(|p| s.hash(dom::PREFIX_MEMBER, p)),
+            asn_member: o.asn.map(|a| s.hash(dom::ASN_MEMBER, a as u64)),
             fp,
             ja4: o.ja4.map(|j| s.hash(dom::JA4, j)),
             prefix: o.prefix.map(|p| s.hash(dom::PREFIX, p)),
@@ -162,7 +165,8 @@ impl State {
         if let Some((e, _)) = s.account.and_then(|i| slot(&mut self.accounts, i)) {
             e.rate.add(t.rate, [1]);
             let moved = k.prefix_member.is_some_and(|pm| e.ips.insert(t.acct, pm));
-            e.win.add(t.acct, [1, o.elicitation as u32, moved as u32]);
+            let hopped = k.asn_member.is_some_and(|am| e.asns.insert(t.acct, am));
+            e.win.add(t.acct, [1, o.elicitation as u32, moved as u32, hopped as u32]);
             heavy = e.win.sliding(t.acct, t.acct_frac)[0] > d.light_max;
         }
         if let Some(m) = k.member {
@@ -229,7 +233,7 @@ impl State {
             if o.prefix.is_some() {
                 lv.set(Signal::AccountIpChurn, e.ips.union_estimate(t.acct));
             }
-            let [n, el, moved] = e.win.sliding(t.acct, t.acct_frac);
+            let [n, el, moved, hopped] = e.win.sliding(t.acct, t.acct_frac);
             heavy = n > self.d.light_max;
             if n >= self.d.min_account_requests {
                 lv.set(Signal::AccountElicitationShare, el / n);
@@ -239,6 +243,12 @@ impl State {
                 lv.set(
                     Signal::AccountIpRotation,
                     ((moved - 1.0) / (n - 1.0)).clamp(0.0, 1.0),
+                );
+            }
+            if o.asn.is_some() && n >= MIN_ROTATION_REQUESTS {
+                lv.set(
+                    Signal::AccountAsnRotation,
+                    ((hopped - 1.0) / (n - 1.0)).clamp(0.0, 1.0),
                 );
             }
         }

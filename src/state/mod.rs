@@ -13,7 +13,7 @@
 //!
 //! | table | key | levels |
 //! |---|---|---|
-//! | accounts | account | `rate.account`, `account.ip_churn`, `account.ip_rotation`, `account.elicitation_share`, lightness |
+//! | accounts | account | `rate.account`, `account.ip_churn`, `account.ip_rotation`, `account.asn_rotation`, `account.elicitation_share`, lightness |
 //! | fingerprints | hfp | `cluster.accounts_per_fp`, `rate.fp` |
 //! | ja4s / asns | JA4 / ASN | `cluster.accounts_per_ja4` / `cluster.accounts_per_asn` |
 //! | prefixes | /24 or /48 | `cluster.accounts_per_prefix`, `rate.prefix` |
@@ -24,7 +24,7 @@
 //! Popular legitimate fingerprints (every user of one browser or SDK version), big ISPs and
 //! NATs put many accounts on one key, so the raw per-key counts are weak evidence (low
 //! default weights). What separates a campaign's many light, slow accounts on one client
-//! stack and proxy pool from a crowd: per-account history over a day (`account.ip_rotation`,
+//! stack and proxy pool from a crowd: per-account history over a day (`account.ip_rotation`, `account.asn_rotation`,
 //! `account.elicitation_share`), combined keys (fingerprint within an ASN or a prefix),
 //! lightness (accounts with at most `light_max_requests` in `account_window_s`), and cluster
 //! elicitation shares that count light accounts' requests only and are reported to light
@@ -90,6 +90,7 @@ mod dom {
     pub const FP_ASN: u64 = 9;
     pub const TEMPLATE: u64 = 10;
     pub const SHAPE: u64 = 11;
+    pub const ASN_MEMBER: u64 = 12;
 }
 
 /// Most template bands (the `template_bands` maximum).

@@ -73,6 +73,40 @@ fn allocated_bytes_equal_the_memory_bound() {
 }
 
 #[test]
+fn asn_rotation_separates_pools_from_people_on_a_few_networks() {
+    let mut s = State::new(&small_cfg());
+    let at = |s: &mut State, i: u64, account: u64, prefix: u64, asn: u32| {
+        let mut lv = Levels::default();
+        s.observe(&Observation { asn: Some(asn), ..obs(T0 + i * 60_000, account, 1, prefix) }, &mut lv);
+        lv
+    };
+    // A person: office and home in turn, new prefixes every time (CGNAT-like), two ASNs.
+    let mut person = Levels::default();
+    for i in 0..10u64 {
+        person = at(&mut s, i, 21, 100 + i, 64_500 + (i % 2) as u32);
+    }
+    // 2 ASNs in 10 requests: one change after the first out of 9.
+    let p = person.get(Signal::AccountAsnRotation).unwrap();
+    assert!((p - 1.0 / 9.0).abs() < 1e-9, "{p}");
+    assert!(person.get(Signal::AccountIpRotation).unwrap() >= 8.0 / 9.0 - 1e-9);
+    // A pool worker: a new network on every request.
+    let mut worker = Levels::default();
+    for i in 0..10u64 {
+        worker = at(&mut s, i, 22, 900 + i, 65_000 + i as u32);
+    }
+    // (A 64-bit bitmap per account: a collision may hide one new ASN.)
+    let w = worker.get(Signal::AccountAsnRotation).unwrap();
+    assert!(w >= 8.0 / 9.0 - 1e-9, "{w}");
+    // Not measured before 3 requests, nor without an ASN.
+    at(&mut s, 0, 23, 1, 7);
+    let two = at(&mut s, 1, 23, 2, 8);
+    assert_eq!(two.get(Signal::AccountAsnRotation), None);
+    let mut lv = Levels::default();
+    s.observe(&Observation { asn: None, ..obs(T0, 22, 1, 950) }, &mut lv);
+    assert_eq!(lv.get(Signal::AccountAsnRotation), None);
+}
+
+#[test]
 fn account_rate_churn_and_elicitation_share() {
     let mut s = State::new(&small_cfg());
     // 60 requests in one rate slot, from 12 /24s, half with elicitation.
@@ -400,12 +434,12 @@ fn workers_exchanging_deltas_agree_with_one_state() {
             assert_eq!(got.len(), want.len(), "{got:?} vs {want:?}");
             for (&(sa, a), &(sb, b)) in got.iter().zip(&want) {
                 assert_eq!(sa, sb);
-                // Lightness (also gating cluster shares) and prefix novelty are decided when a
-                // request is seen, from
+                // Lightness (also gating cluster shares) and prefix / ASN novelty are decided
+                // when a request is seen, from
                 // what was merged so far (a worker lags its peers by up to one tick).
                 let tol = match sa {
                     Signal::ClusterLightAccountsPerFpAsn => 0.2 * b + 3.0,
-                    Signal::AccountIpRotation => 0.15,
+                    Signal::AccountIpRotation | Signal::AccountAsnRotation => 0.15,
                     Signal::ClusterElicitationShare => 0.05,
                     _ => 1e-6 * b.abs() + 1e-9,
                 };

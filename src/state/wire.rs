@@ -32,7 +32,7 @@ use crate::sketch::codec::{put_u32, put_u64, DecodeError, Reader};
 use crate::sketch::table::Table;
 
 /// Wire format version.
-pub const VERSION: u8 = 2;
+pub const VERSION: u8 = 3;
 const MAGIC: &[u8; 4] = b"DGSD";
 /// Largest arena stride of any entry (2 HLLs at the largest precision).
 const MAX_STRIDE: usize = 2 * (1 << crate::sketch::small_hll::SMALL_MAX_P);
