@@ -218,6 +218,7 @@ impl Engine {
                 asn: req.peer.asn,
                 template: view.template,
                 elicitation: view.elicitation,
+                env: crate::fingerprint::env::client_env(req, prints.hfp),
             };
             let mut levels = Levels::default();
             self.state.observe(&obs, &mut levels);

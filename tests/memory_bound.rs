@@ -130,6 +130,7 @@ fn resident_memory_stays_within_the_bound() {
             asn: Some((i / 100) as u32),
             template: Some(mix64(r ^ 3)),
             elicitation: r & 1 == 0,
+            env: Some(mix64(r ^ 4)),
         };
         let mut lv = Levels::default();
         state.observe(&o, &mut lv);

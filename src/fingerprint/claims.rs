@@ -24,7 +24,7 @@ use crate::request::Request;
 use crate::signal::{Fired, Signal};
 
 /// The `x-stainless-*` headers every official SDK sends.
-const STAINLESS: [&str; 6] = [
+pub(crate) const STAINLESS: [&str; 6] = [
     "x-stainless-lang",
     "x-stainless-package-version",
     "x-stainless-os",

@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::entries::{AccountE, AccountsE, AccountsRateE, FpAsnE, FpPrefixE, TemplateE};
+use super::entries::{AccountE, AccountsE, AccountsRateE, EnvE, FpAsnE, FpPrefixE, TemplateE};
 use super::Entry;
 use crate::policy::Errors;
 use crate::sketch::hll::Hll;
@@ -81,6 +81,8 @@ pub struct Capacity {
     pub fp_asns: u32,
     /// Template bands (each template occupies `template_bands` entries).
     pub templates: u32,
+    /// Client environments (header shape, JA4 and installation header values).
+    pub envs: u32,
 }
 
 impl Default for Capacity {
@@ -94,6 +96,7 @@ impl Default for Capacity {
             fp_prefixes: 16_384,
             fp_asns: 8_192,
             templates: 32_768,
+            envs: 16_384,
         }
     }
 }
@@ -192,6 +195,7 @@ impl StateConfig {
             ("fp_prefixes", c.fp_prefixes),
             ("fp_asns", c.fp_asns),
             ("templates", c.templates),
+            ("envs", c.envs),
         ] {
             e.range(&format!("{path}.capacity.{name}"), v, 0, MAX_CAPACITY);
         }
@@ -221,6 +225,7 @@ impl StateConfig {
             + table_bytes::<FpPrefixE>(c.fp_prefixes, p)
             + table_bytes::<FpAsnE>(c.fp_asns, p)
             + table_bytes::<TemplateE>(c.templates, p)
+            + table_bytes::<EnvE>(c.envs, p)
             + super::reputation::Reputation::bytes_for(c.accounts.min(MAX_CAPACITY) as usize)
             + 2 * Hll::bytes_for(
                 self.global_precision

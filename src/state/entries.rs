@@ -77,6 +77,14 @@ pub struct FpAsnE {
     pub heavy: SmallHll,
 }
 
+/// Per client environment: (requests of accounts seen before in the account window,
+/// those of them from an ASN new to their account) per account-window slot.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct EnvE {
+    /// (requests of known accounts, ASN hops) per window slot.
+    pub hops: Window<2>,
+}
+
 /// Per template band: accounts, elicitation share, accounts per synchrony bucket.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct TemplateE {
@@ -134,6 +142,13 @@ impl Entry for FpAsnE {
         let (a, b) = halves(regs);
         v.hll(&mut self.accounts, a);
         v.hll(&mut self.heavy, b);
+    }
+}
+
+impl Entry for EnvE {
+    const HLLS: usize = 0;
+    fn visit<V: Visit>(&mut self, _regs: &mut [u8], v: &mut V) {
+        v.win(&mut self.hops);
     }
 }
 

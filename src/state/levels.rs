@@ -14,6 +14,10 @@ use crate::sketch::{slot_of, Seeds};
 /// `account.asn_rotation` are measured.
 pub const MIN_ROTATION_REQUESTS: f64 = 3.0;
 
+/// An account with `account.asn_rotation` below this (once measured) keeps to its
+/// networks: its client environment's hop share is not held against it.
+pub const SETTLED_ASN_ROTATION: f64 = 0.2;
+
 /// Slot numbers of one instant.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Clock {
@@ -56,6 +60,7 @@ pub(super) struct Touched {
     pub(super) fp_prefix: Option<usize>,
     pub(super) fp_asn: Option<usize>,
     pub(super) templates: [Option<usize>; MAX_BANDS],
+    pub(super) env: Option<usize>,
 }
 
 /// Table keys of an observation.
@@ -71,6 +76,7 @@ pub(super) struct Keys {
     pub(super) asn: Option<u64>,
     pub(super) fp_prefix: Option<u64>,
     pub(super) fp_asn: Option<u64>,
+    pub(super) env: Option<u64>,
 }
 
 impl Keys {
@@ -88,6 +94,7 @@ impl Keys {
             asn,
             fp_prefix: o.prefix.map(|p| s.hash(dom::FP_PREFIX, p ^ fp)),
             fp_asn: asn.map(|a| s.hash(dom::FP_ASN, a ^ fp)),
+            env: o.env.map(|e| s.hash(dom::ENV, e)),
         }
     }
 }
@@ -133,6 +140,7 @@ impl State {
         for &x in bands {
             self.templates.warm_bucket(Some(x));
         }
+        self.envs.warm_bucket(k.env);
 
         // Pass 2: find or insert every key, then warm the slots.
         let now = t.now_s;
@@ -145,6 +153,7 @@ impl State {
             fp_prefix: k.fp_prefix.and_then(|x| self.fp_prefixes.upsert(x, now)),
             fp_asn: with_member(k.fp_asn).and_then(|x| self.fp_asns.upsert(x, now)),
             templates: [None; MAX_BANDS],
+            env: k.env.and_then(|x| self.envs.upsert(x, now)),
         };
         for (slot, &x) in s.templates.iter_mut().zip(bands) {
             *slot = self.templates.upsert(x, now);
@@ -159,14 +168,18 @@ impl State {
         for &i in &s.templates {
             self.templates.warm_slot(i);
         }
+        self.envs.warm_slot(s.env);
 
         // Pass 3: update. The account goes first: its lightness gates the clusters.
         let mut heavy = false;
+        let mut hop = None;
         if let Some((e, _)) = s.account.and_then(|i| slot(&mut self.accounts, i)) {
+            let known = e.win.sliding(t.acct, t.acct_frac)[0] > 0.0;
             e.rate.add(t.rate, [1]);
             let moved = k.prefix_member.is_some_and(|pm| e.ips.insert(t.acct, pm));
             let hopped = k.asn_member.is_some_and(|am| e.asns.insert(t.acct, am));
             e.win.add(t.acct, [1, o.elicitation as u32, moved as u32, hopped as u32]);
+            hop = known.then_some(hopped);
             heavy = e.win.sliding(t.acct, t.acct_frac)[0] > d.light_max;
         }
         if let Some(m) = k.member {
@@ -205,6 +218,9 @@ impl State {
                 e.heavy.insert(rh, p, t.win, m);
             }
         }
+        if let (Some((e, _)), Some(h)) = (s.env.and_then(|i| slot(&mut self.envs, i)), hop) {
+            e.hops.add(t.acct, [1, h as u32]);
+        }
         for &i in s.templates.iter().flatten() {
             if let Some((e, regs)) = slot(&mut self.templates, i) {
                 if let Some(m) = k.member {
@@ -225,6 +241,8 @@ impl State {
         let min = self.d.min_requests;
         let per_min = self.d.per_minute;
         let mut heavy = false;
+        // Known to keep to its networks: enough requests, few ASN changes.
+        let mut settled = false;
         if let Some((e, _)) = s.account.and_then(|i| self.accounts.get(i)) {
             lv.set(
                 Signal::RateAccount,
@@ -246,10 +264,9 @@ impl State {
                 );
             }
             if o.asn.is_some() && n >= MIN_ROTATION_REQUESTS {
-                lv.set(
-                    Signal::AccountAsnRotation,
-                    ((hopped - 1.0) / (n - 1.0)).clamp(0.0, 1.0),
-                );
+                let r = ((hopped - 1.0) / (n - 1.0)).clamp(0.0, 1.0);
+                lv.set(Signal::AccountAsnRotation, r);
+                settled = r < SETTLED_ASN_ROTATION;
             }
         }
         if let Some((e, regs)) = s.fp.and_then(|i| self.fps.get(i)) {
@@ -317,6 +334,14 @@ impl State {
         }
         if let Some(v) = accounts {
             lv.set(Signal::ClusterAccountsPerTemplate, v);
+        }
+        // The environment's hop share is evidence against its light members not known to
+        // keep to their networks (new accounts included).
+        if let (Some((e, _)), false, false) = (s.env.and_then(|i| self.envs.get(i)), heavy, settled) {
+            let [n, hops] = e.hops.sliding(t.acct, t.acct_frac);
+            if n >= min {
+                lv.set(Signal::ClusterAsnRotationShare, hops / n);
+            }
         }
         if let Some(v) = sync {
             lv.set(Signal::ClusterSynchrony, v);

@@ -20,6 +20,7 @@
 //! | fp_prefixes | (hfp, prefix) | `cluster.accounts_per_fp_prefix`, `cluster.elicitation_share` |
 //! | fp_asns | (hfp, ASN) | `cluster.light_accounts_per_fp_asn` |
 //! | templates | SimHash band | `cluster.accounts_per_template`, `cluster.synchrony`, `cluster.elicitation_share` |
+//! | envs | client environment | `cluster.asn_rotation_share` |
 //!
 //! Popular legitimate fingerprints (every user of one browser or SDK version), big ISPs and
 //! NATs put many accounts on one key, so the raw per-key counts are weak evidence (low
@@ -47,7 +48,7 @@ mod tests;
 use std::fmt;
 
 pub use config::{Capacity, StateConfig, MAX_CAPACITY, OVERHEAD_BYTES};
-use entries::{AccountE, AccountsE, AccountsRateE, Entry, FpAsnE, FpPrefixE, TemplateE};
+use entries::{AccountE, AccountsE, AccountsRateE, EnvE, Entry, FpAsnE, FpPrefixE, TemplateE};
 use global::WindowedHll;
 use levels::{Clock, Keys, Touched};
 
@@ -73,6 +74,8 @@ pub struct Observation {
     pub asn: Option<u32>,
     /// Template SimHash of the latest user turn.
     pub template: Option<u64>,
+    /// Client-environment fingerprint ([`crate::fingerprint::env`]).
+    pub env: Option<u64>,
     /// The request carried an elicitation marker.
     pub elicitation: bool,
 }
@@ -91,6 +94,7 @@ mod dom {
     pub const TEMPLATE: u64 = 10;
     pub const SHAPE: u64 = 11;
     pub const ASN_MEMBER: u64 = 12;
+    pub const ENV: u64 = 13;
 }
 
 /// Most template bands (the `template_bands` maximum).
@@ -187,6 +191,7 @@ pub struct State {
     fp_prefixes: Table<FpPrefixE>,
     fp_asns: Table<FpAsnE>,
     templates: Table<TemplateE>,
+    envs: Table<EnvE>,
     active: WindowedHll,
     reputation: reputation::Reputation,
 }
@@ -230,6 +235,7 @@ impl State {
             fp_prefixes: table(c.fp_prefixes, cfg, p, d.window_ms),
             fp_asns: table(c.fp_asns, cfg, p, d.window_ms),
             templates: table(c.templates, cfg, p, d.window_ms),
+            envs: table(c.envs, cfg, p, d.account_window_ms),
             active: WindowedHll::new(cfg.global_precision, on),
             reputation: reputation::Reputation::new(if on { c.accounts.min(MAX_CAPACITY) as usize } else { 0 }),
             d,
@@ -251,6 +257,7 @@ impl State {
             + self.fp_prefixes.allocated_bytes()
             + self.fp_asns.allocated_bytes()
             + self.templates.allocated_bytes()
+            + self.envs.allocated_bytes()
             + self.active.allocated_bytes()
             + self.reputation.allocated_bytes()
     }
@@ -299,6 +306,7 @@ impl State {
             fp_prefix: k.fp_prefix.and_then(|x| self.fp_prefixes.find(x)),
             fp_asn: k.fp_asn.and_then(|x| self.fp_asns.find(x)),
             templates: [None; MAX_BANDS],
+            env: k.env.and_then(|x| self.envs.find(x)),
         };
         if let Some(tpl) = obs.template {
             for (b, slot) in found.templates.iter_mut().enumerate().take(self.d.bands) {

@@ -79,6 +79,7 @@ fn events(campaign_fp: u64, pool_prefixes: u64, pool_asns: u64) -> Vec<Ev> {
                 asn: Some(asn),
                 template: Some(rng.next()),
                 elicitation: rng.chance(0.1),
+                env: None,
             };
             push(Who::Browser, o);
         }
@@ -108,6 +109,7 @@ fn events(campaign_fp: u64, pool_prefixes: u64, pool_asns: u64) -> Vec<Ev> {
                 asn: Some(asn),
                 template: Some(near(app, &mut rng)),
                 elicitation: rng.chance(0.2),
+                env: None,
             };
             push(Who::Sdk, o);
         }
@@ -125,6 +127,7 @@ fn events(campaign_fp: u64, pool_prefixes: u64, pool_asns: u64) -> Vec<Ev> {
                 asn: Some(1103),
                 template: Some(rng.next()),
                 elicitation: rng.chance(0.15),
+                env: None,
             };
             push(Who::Nat, o);
         }
@@ -147,6 +150,7 @@ fn events(campaign_fp: u64, pool_prefixes: u64, pool_asns: u64) -> Vec<Ev> {
                 asn: Some(60_000 + rng.below(pool_asns) as u32),
                 template: Some(near(base, &mut rng)),
                 elicitation: rng.chance(0.85),
+                env: None,
             };
             push(Who::Campaign, o);
         }

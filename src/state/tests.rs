@@ -18,6 +18,7 @@ fn small_cfg() -> StateConfig {
             fp_prefixes: 2048,
             fp_asns: 1024,
             templates: 4096,
+            envs: 4096,
         },
         ..StateConfig::default()
     }
@@ -33,6 +34,7 @@ fn obs(now_ms: u64, account: u64, hfp: u64, prefix: u64) -> Observation {
         asn: Some((prefix % 7) as u32),
         template: None,
         elicitation: false,
+        env: Some(hfp ^ 0xe1),
     }
 }
 
@@ -376,6 +378,7 @@ fn traffic(n: u64, minutes: u64, seed: u64) -> Vec<Observation> {
                     mix64(r % 400)
                 }),
                 elicitation: hot && (r >> 50) % 4 != 0,
+                env: None,
             }
         })
         .collect()
@@ -394,6 +397,7 @@ fn roomy_cfg() -> StateConfig {
             fp_prefixes: c,
             fp_asns: c,
             templates: c,
+            envs: c,
         },
         ..StateConfig::default()
     }
@@ -472,7 +476,7 @@ fn exports_are_deterministic_and_empty_when_nothing_changed() {
     let da = a.export_delta();
     assert_eq!(da, b.export_delta());
     let empty = a.export_delta();
-    assert_eq!(empty.len(), 4 + 1 + 8 + 1 + 8 * 4);
+    assert_eq!(empty.len(), 4 + 1 + 8 + 1 + 9 * 4);
     let mut c = State::new(&StateConfig {
         seed: 99,
         ..cfg.clone()
@@ -543,7 +547,7 @@ proptest::proptest! {
 
     #[test]
     fn arbitrary_buffers_never_panic(tail in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..600), cut in 0usize..64) {
-        let cfg = StateConfig { capacity: Capacity { accounts: 64, fingerprints: 64, ja4s: 64, prefixes: 64, asns: 64, fp_prefixes: 64, fp_asns: 64, templates: 64 }, ..StateConfig::default() };
+        let cfg = StateConfig { capacity: Capacity { accounts: 64, fingerprints: 64, ja4s: 64, prefixes: 64, asns: 64, fp_prefixes: 64, fp_asns: 64, templates: 64, envs: 64 }, ..StateConfig::default() };
         let mut s = State::new(&cfg);
         let _ = s.merge_bytes(&tail);
         // A valid header followed by garbage reaches the record decoders.

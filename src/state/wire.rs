@@ -10,10 +10,10 @@
 //!
 //! Layout (little-endian; `varint` = LEB128):
 //! ```text
-//! "DGSD" | version u8 (2) | shape u64 | has_global u8
+//! "DGSD" | version u8 (3) | shape u64 | has_global u8
 //! [global: epoch u32 | precision u8 | 2^p registers u8]
-//! 8 x table, in the order accounts, fingerprints, ja4s, prefixes, asns, fp_prefixes,
-//!     fp_asns, templates: count u32 | count x (key u64 | stamp u32 | mask u8 | parts)
+//! 9 x table, in the order accounts, fingerprints, ja4s, prefixes, asns, fp_prefixes,
+//!     fp_asns, templates, envs: count u32 | count x (key u64 | stamp u32 | mask u8 | parts)
 //! parts, in each entry's visiting order, those whose mask bit is set:
 //!   hll:    epoch u32 | flags u8 (1: current slot follows, 2: previous slot follows,
 //!           4 / 8: that block is sparse) | per block flagged, current first: either
@@ -121,6 +121,7 @@ impl State {
         export_table(&mut self.fp_prefixes, &mut out);
         export_table(&mut self.fp_asns, &mut out);
         export_table(&mut self.templates, &mut out);
+        export_table(&mut self.envs, &mut out);
         out
     }
 
@@ -158,6 +159,7 @@ impl State {
         merge_table(&mut self.fp_prefixes, hb, &mut r, apply)?;
         merge_table(&mut self.fp_asns, hb, &mut r, apply)?;
         merge_table(&mut self.templates, hb, &mut r, apply)?;
+        merge_table(&mut self.envs, hb, &mut r, apply)?;
         if r.remaining() != 0 {
             return Err(DecodeError::Invalid("trailing bytes"));
         }

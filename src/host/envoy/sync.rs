@@ -63,7 +63,7 @@ pub trait Deltas {
 }
 
 /// Length of an export that carries no change: header (14 bytes) and 8 zero table counts.
-pub const EMPTY_DELTA_LEN: usize = 4 + 1 + 8 + 1 + 8 * 4;
+pub const EMPTY_DELTA_LEN: usize = 4 + 1 + 8 + 1 + 9 * 4;
 
 impl Deltas for State {
     fn export_delta(&mut self) -> Vec<u8> {
