@@ -16,6 +16,8 @@
 mod json;
 pub mod markers;
 pub mod normalize;
+#[cfg(test)]
+mod pins;
 mod scan;
 pub mod simhash;
 #[cfg(test)]
