@@ -11,7 +11,7 @@
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use distill_guard::prompt::{fingerprint, scan_with, PromptConfig, Scratch};
+use distill_guard::prompt::{fingerprint, markers, normalize, scan_with, simhash, PromptConfig, Scratch};
 use distill_guard::signal::Fired;
 
 /// A ~4 KB Messages body: system prompt, two earlier turns with a tool call, and a latest
@@ -146,6 +146,15 @@ fn bench(c: &mut Criterion) {
         g.throughput(Throughput::Bytes(text.len() as u64));
         g.bench_function(name, |b| b.iter(|| black_box(fingerprint(black_box(text.as_bytes()), 6, &mut norm, &mut starts))));
     }
+    // The parts of a fingerprint, each alone: normalization, SimHash and marker search of the
+    // normalized English prose.
+    g.throughput(Throughput::Bytes(PROSE_EN.len() as u64));
+    g.bench_function("normalize_prose_en_4k", |b| {
+        b.iter(|| black_box(normalize::normalize(black_box(PROSE_EN.as_bytes()), &mut norm, &mut starts)))
+    });
+    normalize::normalize(PROSE_EN.as_bytes(), &mut norm, &mut starts);
+    g.bench_function("simhash_prose_en_4k", |b| b.iter(|| black_box(simhash::simhash(black_box(&norm), &starts))));
+    g.bench_function("markers_prose_en_4k", |b| b.iter(|| black_box(markers::find(black_box(&norm), &starts))));
     g.finish();
 }
 
