@@ -7,7 +7,8 @@
 //! and text inside quotes or code is not searched. A word ending in `*` in a phrase matches any
 //! token it begins (Russian and Spanish inflections). The phrase list is normalized once into
 //! a table keyed by the first three bytes of the first token; each text token costs one bit
-//! test, and phrases do not start with stop words, so few tokens get past it.
+//! test, the few that pass it a compare with the phrases' first words, and phrases do not
+//! start with stop words, so few tokens are left to match whole phrases.
 //!
 //! Each marker is a weak signal alone: ordinary users ask for step-by-step reasoning too.
 //! It deliberately does not detect intent beyond these phrases.
@@ -152,8 +153,9 @@ fn token<'a>(norm: &'a [u8], starts: &[u32], k: usize) -> &'a [u8] {
     norm.get(s..e).unwrap_or(&[])
 }
 
-/// Streaming marker search: [`Scan::token`] notes tokens that may start a phrase (one bit
-/// test each); [`Scan::finish`] checks only those.
+/// Streaming marker search: [`Scan::token`] notes tokens that start a phrase's first word
+/// (one bit test each, a word compare for the few that pass it); [`Scan::finish`] checks the
+/// rest of the phrase for those only.
 pub struct Scan {
     t: &'static Table,
     cands: [u32; 32],
@@ -168,11 +170,12 @@ impl Default for Scan {
 }
 
 impl Scan {
-    /// Notes token `k` if a phrase may start with it.
+    /// Notes token `k` if a phrase starts with its word.
     #[inline]
     pub fn token(&mut self, k: usize, tok: &[u8]) {
-        let b = bucket(key_of(tok));
-        if self.t.bits[b / 64] & (1 << (b % 64)) != 0 {
+        let key = key_of(tok);
+        let b = bucket(key);
+        if self.t.bits[b / 64] & (1 << (b % 64)) != 0 && first_word(self.t, b, key, tok) {
             match self.cands.get_mut(self.n) {
                 Some(slot) => {
                     *slot = k as u32;
@@ -201,6 +204,17 @@ impl super::normalize::Sink for Scan {
     fn token(&mut self, k: usize, tok: &[u8]) {
         Scan::token(self, k, tok);
     }
+}
+
+/// Whether a phrase in bucket `b` starts with the word `tok` (whose key is `key`): most
+/// tokens that share a bucket and the first three bytes with a phrase (`should`, `rather`)
+/// stop here, so few are left for [`Scan::finish`].
+#[inline(never)]
+fn first_word(t: &Table, b: usize, key: u32, tok: &[u8]) -> bool {
+    let range = t.start.get(b).map_or(0, |&s| s as usize)..t.start.get(b + 1).map_or(0, |&e| e as usize);
+    t.needles.get(range).unwrap_or(&[]).iter().any(|n| {
+        n.key == key && n.words.first().is_some_and(|(word, stem)| if *stem { tok.starts_with(word) } else { tok == word.as_slice() })
+    })
 }
 
 /// Checks the phrases that may start at token `k`.
