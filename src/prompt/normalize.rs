@@ -134,6 +134,41 @@ fn decode(t: &[u8], i: usize) -> (u32, usize) {
     r.unwrap_or((0xFFFD, 1))
 }
 
+/// Whether a two-byte character at `i` is a letter to [`uclass`] (U+00C0..=U+07FF but `×`
+/// and `÷`: Latin-1 letters, Latin Extended, Greek, Cyrillic, ...), without decoding it.
+#[inline]
+fn two_byte_letter(t: &[u8], i: usize) -> bool {
+    match (t.get(i), t.get(i + 1)) {
+        (Some(0xC4..=0xDF), Some(&c)) => c & 0xC0 == 0x80,
+        (Some(0xC3), Some(&c)) => c & 0xC0 == 0x80 && c != 0x97 && c != 0xB7,
+        _ => false,
+    }
+}
+
+/// Whether the character at `i` is a CJK ideograph in U+4000..=U+9FFF (three bytes), a
+/// token of its own to [`uclass`], without decoding it.
+#[inline]
+fn han(t: &[u8], i: usize) -> bool {
+    match (t.get(i), t.get(i + 1), t.get(i + 2)) {
+        (Some(0xE4..=0xE9), Some(&c1), Some(&c2)) => c1 & 0xC0 == 0x80 && c2 & 0xC0 == 0x80,
+        _ => false,
+    }
+}
+
+/// Length of the non-ASCII character at `i` when it is a letter (it continues a word), else 0.
+#[inline]
+fn letter_len(t: &[u8], i: usize) -> usize {
+    if two_byte_letter(t, i) {
+        return 2;
+    }
+    let (cp, len) = decode(t, i);
+    if uclass(cp) == Uc::Letter {
+        len
+    } else {
+        0
+    }
+}
+
 fn uclass(cp: u32) -> Uc {
     match cp {
         0xAB => Uc::Open("»".as_bytes()),
@@ -149,27 +184,32 @@ fn uclass(cp: u32) -> Uc {
     }
 }
 
-/// Appends `w` lowercased (ASCII, Latin-1 Supplement, basic Cyrillic) to `out`.
+/// Lowercases `w` in place (ASCII, Latin-1 Supplement, basic Cyrillic; the length never
+/// changes).
 #[inline]
-fn push_lower(out: &mut Vec<u8>, w: &[u8]) {
+fn lower_in_place(w: &mut [u8]) {
     let mut k = 0;
     while let Some(&b) = w.get(k) {
         if b < 0x80 {
-            out.push(b.to_ascii_lowercase());
+            if let Some(c) = w.get_mut(k) {
+                c.make_ascii_lowercase();
+            }
             k += 1;
             continue;
         }
         let n = w.get(k + 1).copied().unwrap_or(0);
-        match (b, n) {
-            (0xC3, 0x80..=0x9E) if n != 0x97 => out.extend_from_slice(&[0xC3, n + 0x20]),
-            (0xD0, 0x90..=0x9F) => out.extend_from_slice(&[0xD0, n + 0x20]),
-            (0xD0, 0xA0..=0xAF) => out.extend_from_slice(&[0xD1, n - 0x20]),
-            (0xD0, 0x80..=0x8F) => out.extend_from_slice(&[0xD1, n + 0x10]),
+        let pair = match (b, n) {
+            (0xC3, 0x80..=0x9E) if n != 0x97 => [0xC3, n + 0x20],
+            (0xD0, 0x90..=0x9F) => [0xD0, n + 0x20],
+            (0xD0, 0xA0..=0xAF) => [0xD1, n - 0x20],
+            (0xD0, 0x80..=0x8F) => [0xD1, n + 0x10],
             _ => {
-                out.push(b);
                 k += 1;
                 continue;
             }
+        };
+        if let Some(d) = w.get_mut(k..k + 2) {
+            d.copy_from_slice(&pair);
         }
         k += 2;
     }
@@ -214,7 +254,10 @@ impl Sink for () {
 
 /// The normalized token stream being written.
 struct Out<'o, S: Sink> {
-    out: &'o mut Vec<u8>,
+    /// The output; only `..len` is written, the rest is room to write into without a
+    /// capacity check per byte (and without a `memcpy` call per short token).
+    buf: &'o mut Vec<u8>,
+    len: usize,
     starts: &'o mut Vec<u32>,
     sink: &'o mut S,
     last: Last,
@@ -223,22 +266,62 @@ struct Out<'o, S: Sink> {
 }
 
 impl<S: Sink> Out<'_, S> {
+    /// Makes room for `n` more bytes after `len`.
+    #[inline]
+    fn room(&mut self, n: usize) {
+        if self.len + n > self.buf.len() {
+            self.grow(n);
+        }
+    }
+
+    #[cold]
+    fn grow(&mut self, n: usize) {
+        let want = (self.buf.len() * 2).max(self.len + n + 64);
+        self.buf.resize(want, 0);
+    }
+
+    /// Appends `t`.
+    #[inline]
+    fn put(&mut self, t: &[u8]) {
+        self.room(t.len());
+        if let Some(d) = self.buf.get_mut(self.len..self.len + t.len()) {
+            d.copy_from_slice(t);
+        }
+        self.len += t.len();
+    }
+
+    /// Appends the first `n` (at most 8) bytes of `x` with one 8-byte store.
+    #[inline]
+    fn put8(&mut self, x: u64, n: usize) {
+        self.room(8);
+        if let Some(d) = self.buf.get_mut(self.len..self.len + 8) {
+            d.copy_from_slice(&x.to_le_bytes());
+        }
+        self.len += n.min(8);
+    }
+
+    /// The bytes written from `from` on.
+    #[inline]
+    fn written(&mut self, from: usize) -> &mut [u8] {
+        self.buf.get_mut(from..self.len).unwrap_or(&mut [])
+    }
+
     /// Hands the token being written (if any) to the sink.
     #[inline]
     fn done(&mut self) {
         if let Some(&s) = self.starts.last() {
             let k = self.starts.len() - 1;
-            self.sink.token(k, self.out.get(s as usize..).unwrap_or(&[]));
+            self.sink.token(k, self.buf.get(s as usize..self.len).unwrap_or(&[]));
         }
     }
 
     #[inline]
     fn begin(&mut self) {
-        if !self.out.is_empty() {
+        if self.len > 0 {
             self.done();
-            self.out.push(b' ');
+            self.put8(b' ' as u64, 1);
         }
-        self.starts.push(self.out.len() as u32);
+        self.starts.push(self.len as u32);
         self.last = Last::Other;
         self.start = false;
     }
@@ -246,7 +329,7 @@ impl<S: Sink> Out<'_, S> {
     #[inline]
     fn raw(&mut self, t: &[u8]) {
         self.begin();
-        self.out.extend_from_slice(t);
+        self.put(t);
     }
 
     /// A mask that absorbs the same mask right before it (`1,000` or `New York` is one).
@@ -274,10 +357,12 @@ impl<S: Sink> Out<'_, S> {
             self.collapsing(Last::Name, b"<name>");
         } else {
             self.begin();
+            let at = self.len;
+            self.put(w);
             if acc & HI == 0 {
-                self.out.extend(w.iter().map(u8::to_ascii_lowercase));
+                self.written(at).make_ascii_lowercase();
             } else {
-                push_lower(self.out, w);
+                lower_in_place(self.written(at));
             }
         }
     }
@@ -380,9 +465,11 @@ pub fn normalize(text: &[u8], out: &mut Vec<u8>, starts: &mut Vec<u32>) -> usize
 
 /// [`normalize`], handing every token to `sink` as it is completed.
 pub fn normalize_into<S: Sink>(text: &[u8], out: &mut Vec<u8>, starts: &mut Vec<u32>, sink: &mut S) -> usize {
-    out.clear();
     starts.clear();
-    let mut o = Out { out, starts, sink, last: Last::Other, start: true };
+    if out.len() < text.len() + 64 {
+        out.resize(text.len() + 64, 0);
+    }
+    let mut o = Out { buf: out, len: 0, starts, sink, last: Last::Other, start: true };
     let t = text;
     let n = t.len();
     let mut i = 0;
@@ -454,6 +541,12 @@ pub fn normalize_into<S: Sink>(text: &[u8], out: &mut Vec<u8>, starts: &mut Vec<
                     }
                 }
             }
+            _ if two_byte_letter(t, i) => i = chunk_at(&mut o, t, i),
+            _ if han(t, i) => {
+                o.begin();
+                o.put8(load8(t, i), 3);
+                i += 3;
+            }
             _ => {
                 let (cp, len) = decode(t, i);
                 match uclass(cp) {
@@ -495,12 +588,116 @@ pub fn normalize_into<S: Sink>(text: &[u8], out: &mut Vec<u8>, starts: &mut Vec<
         }
     }
     o.done();
+    o.buf.truncate(o.len);
     o.starts.len()
+}
+
+/// The eight bytes at `p` as a little-endian word, zero-padded past the end of `t`.
+#[inline]
+fn load8(t: &[u8], p: usize) -> u64 {
+    let mut b = [0u8; 8];
+    match t.get(p..p + 8) {
+        Some(s) => b.copy_from_slice(s),
+        None => {
+            let rest = t.get(p..).unwrap_or(&[]);
+            if let Some(d) = b.get_mut(..rest.len()) {
+                d.copy_from_slice(rest);
+            }
+        }
+    }
+    u64::from_le_bytes(b)
+}
+
+const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
+
+/// The high bit of each byte of `x` that is an ASCII lower-case letter (no carries cross
+/// bytes: every lane stays below 0x100).
+#[inline]
+fn lower_mask(x: u64) -> u64 {
+    let y = x & !HIGH_BITS;
+    let at_least_a = y + 0x1F1F_1F1F_1F1F_1F1F; // lane >= 0x80 iff y >= b'a'
+    let past_z = y + 0x0505_0505_0505_0505; // lane >= 0x80 iff y > b'z'
+    at_least_a & !past_z & !x & HIGH_BITS
+}
+
+/// Whether byte `b` ends a chunk without being part of it (space, punctuation, quotes).
+#[inline]
+fn ends_chunk(b: u8) -> bool {
+    FLAGS[b as usize] & (STOP | HI) == STOP
+}
+
+/// The common case of prose, eight bytes at a time: an ASCII letter and lower-case letters
+/// after it (`the`, `Because`), ended by a space, punctuation, a quote or the text's end,
+/// optionally after one joiner (`word.` `word:`). Emits it exactly as [`chunk_at`] would and
+/// returns where it ended; `None` for anything else.
+#[inline]
+fn plain_word<S: Sink>(o: &mut Out<'_, S>, t: &[u8], i: usize) -> Option<usize> {
+    let first = *t.get(i)?;
+    if !first.is_ascii_alphabetic() {
+        return None;
+    }
+    // Byte 0 is the letter; the run of lower-case letters after it ends at the first other byte.
+    let head = load8(t, i);
+    let mut j = i + ((!lower_mask(head) & HIGH_BITS & !0x80).trailing_zeros() / 8) as usize;
+    if j == i + 8 {
+        loop {
+            let run = ((!lower_mask(load8(t, j)) & HIGH_BITS).trailing_zeros() / 8) as usize;
+            j += run;
+            if run < 8 || j - i > MAX_WORD {
+                break;
+            }
+        }
+        if j - i > MAX_WORD {
+            return None;
+        }
+    }
+    // What follows: an end (kept), or one joiner and then an end (dropped; `.?:` end a sentence).
+    let mut next = j;
+    if let Some(&b) = t.get(j) {
+        if !ends_chunk(b) {
+            if CLASS[b as usize] != JOIN || t.get(j + 1).is_some_and(|&a| !ends_chunk(a)) {
+                return None;
+            }
+            next = j + 1;
+        }
+    }
+    let w = t.get(i..j)?;
+    let upper = first.is_ascii_uppercase();
+    if upper && w.len() > 1 && !o.start {
+        o.collapsing(Last::Name, b"<name>");
+    } else {
+        o.begin();
+        if w.len() <= 8 {
+            // `| 0x20` lowercases the letter in byte 0; the rest is lower case already.
+            o.put8(head | 0x20, w.len());
+        } else {
+            let at = o.len;
+            o.put(w);
+            if let Some(b) = o.written(at).first_mut() {
+                b.make_ascii_lowercase();
+            }
+        }
+    }
+    if next > j && t.get(j).is_some_and(|b| matches!(b, b'.' | b'?' | b':')) {
+        o.start = true;
+    }
+    if t.get(next) == Some(&b' ') {
+        next += 1;
+    }
+    Some(next)
 }
 
 /// Scans the chunk starting at `i`, emits it, and returns where it ended.
 #[inline]
 fn chunk_at<S: Sink>(o: &mut Out<'_, S>, t: &[u8], i: usize) -> usize {
+    if let Some(j) = plain_word(o, t, i) {
+        return j;
+    }
+    chunk_slow(o, t, i)
+}
+
+/// [`chunk_at`] for any chunk.
+fn chunk_slow<S: Sink>(o: &mut Out<'_, S>, t: &[u8], i: usize) -> usize {
     // `cam` collects UP bits that follow a LOW byte (LOW << 1 == UP).
     let (mut j, mut acc, mut cam, mut prev) = (i, 0u8, 0u8, 0u8);
     while let Some(&b) = t.get(j) {
@@ -509,8 +706,8 @@ fn chunk_at<S: Sink>(o: &mut Out<'_, S>, t: &[u8], i: usize) -> usize {
             if f & HI == 0 {
                 break;
             }
-            let (cp, len) = decode(t, j);
-            if uclass(cp) != Uc::Letter {
+            let len = letter_len(t, j);
+            if len == 0 {
                 break;
             }
             acc |= f;
