@@ -215,6 +215,13 @@ fn lower_in_place(w: &mut [u8]) {
     }
 }
 
+/// Whether the two bytes `b0 b1` starting a letter are a non-ASCII upper-case letter to
+/// [`lower_in_place`] and [`capitalized`] (Latin-1 `À..Þ` but `×`, Cyrillic `Ѐ..Я`).
+#[inline]
+fn upper2(b0: u8, b1: u8) -> bool {
+    (b0 == 0xC3 && (0x80..=0x9E).contains(&b1) && b1 != 0x97) || (b0 == 0xD0 && (0x80..=0xAF).contains(&b1))
+}
+
 /// Whether `w` starts with an upper-case letter and has a lower-case one (a capitalized
 /// word; all-caps acronyms are not names).
 fn capitalized(w: &[u8]) -> bool {
@@ -341,9 +348,11 @@ impl<S: Sink> Out<'_, S> {
         self.last = kind;
     }
 
-    /// Emits one word (no joiners) given its accumulated [`FLAGS`] and camelCase flag.
+    /// Emits one word (no joiners) given its accumulated [`FLAGS`], camelCase flag, and
+    /// whether it may hold a non-ASCII upper-case letter (see [`upper2`]; lowercasing and the
+    /// name test are skipped without one).
     #[inline]
-    fn word_flags(&mut self, w: &[u8], acc: u8, camel: bool) {
+    fn word_flags(&mut self, w: &[u8], acc: u8, camel: bool, hi_upper: bool) {
         let first_digit = w.first().is_some_and(u8::is_ascii_digit);
         if acc & DIG != 0 && acc & NONHEX == 0 && w.len() >= 8 {
             self.raw(b"<hex>");
@@ -352,17 +361,21 @@ impl<S: Sink> Out<'_, S> {
         } else if acc & (UND | DIG) != 0 || camel || w.len() > MAX_WORD {
             self.raw(b"<id>");
         } else if !self.start
-            && if acc & HI == 0 { acc & LOW != 0 && w.first().is_some_and(u8::is_ascii_uppercase) } else { capitalized(w) }
+            && if acc & HI == 0 {
+                acc & LOW != 0 && w.first().is_some_and(u8::is_ascii_uppercase)
+            } else {
+                (hi_upper || acc & UP != 0) && capitalized(w)
+            }
         {
             self.collapsing(Last::Name, b"<name>");
         } else {
             self.begin();
             let at = self.len;
             self.put(w);
-            if acc & HI == 0 {
-                self.written(at).make_ascii_lowercase();
-            } else {
+            if hi_upper {
                 lower_in_place(self.written(at));
+            } else if acc & UP != 0 {
+                self.written(at).make_ascii_lowercase();
             }
         }
     }
@@ -375,7 +388,7 @@ impl<S: Sink> Out<'_, S> {
             prev = if f & HI != 0 { 0 } else { f };
             acc |= f;
         }
-        self.word_flags(w, acc & !STOP, cam & UP != 0);
+        self.word_flags(w, acc & !STOP, cam & UP != 0, acc & HI != 0);
     }
 
     fn chunk(&mut self, s: &[u8]) {
@@ -699,7 +712,7 @@ fn chunk_at<S: Sink>(o: &mut Out<'_, S>, t: &[u8], i: usize) -> usize {
 /// [`chunk_at`] for any chunk.
 fn chunk_slow<S: Sink>(o: &mut Out<'_, S>, t: &[u8], i: usize) -> usize {
     // `cam` collects UP bits that follow a LOW byte (LOW << 1 == UP).
-    let (mut j, mut acc, mut cam, mut prev) = (i, 0u8, 0u8, 0u8);
+    let (mut j, mut acc, mut cam, mut prev, mut hi_upper) = (i, 0u8, 0u8, 0u8, false);
     while let Some(&b) = t.get(j) {
         let f = FLAGS[b as usize];
         if f & STOP != 0 {
@@ -710,6 +723,7 @@ fn chunk_slow<S: Sink>(o: &mut Out<'_, S>, t: &[u8], i: usize) -> usize {
             if len == 0 {
                 break;
             }
+            hi_upper |= upper2(b, t.get(j + 1).copied().unwrap_or(0));
             acc |= f;
             prev = 0;
             j += len;
@@ -728,7 +742,7 @@ fn chunk_slow<S: Sink>(o: &mut Out<'_, S>, t: &[u8], i: usize) -> usize {
     let w = t.get(i..e).unwrap_or(&[]);
     if !w.is_empty() {
         if acc & JN == 0 {
-            o.word_flags(w, acc, camel);
+            o.word_flags(w, acc, camel, hi_upper);
         } else {
             o.chunk(w);
         }
