@@ -171,7 +171,7 @@ pub struct Shingler {
 
 impl Shingler {
     /// Adds one token (and the pair it forms with the previous one).
-    #[inline]
+    #[inline(always)]
     pub fn push(&mut self, tok: &[u8]) {
         let h = xxh3_64_with_seed(tok, SHINGLE_SEED);
         match self.prev {
