@@ -260,19 +260,20 @@ impl Sink for () {
 }
 
 /// The normalized token stream being written.
-struct Out<'o, S: Sink> {
+struct Out<'o> {
     /// The output; only `..len` is written, the rest is room to write into without a
     /// capacity check per byte (and without a `memcpy` call per short token).
     buf: &'o mut Vec<u8>,
     len: usize,
     starts: &'o mut Vec<u32>,
-    sink: &'o mut S,
+    /// Behind a vtable, so that the normalizer is compiled once for every sink (size).
+    sink: &'o mut dyn Sink,
     last: Last,
     /// At the start of a sentence, line or list item (capitalized words there are not names).
     start: bool,
 }
 
-impl<S: Sink> Out<'_, S> {
+impl Out<'_> {
     /// Makes room for `n` more bytes after `len`.
     #[inline]
     fn room(&mut self, n: usize) {
@@ -478,6 +479,10 @@ pub fn normalize(text: &[u8], out: &mut Vec<u8>, starts: &mut Vec<u32>) -> usize
 
 /// [`normalize`], handing every token to `sink` as it is completed.
 pub fn normalize_into<S: Sink>(text: &[u8], out: &mut Vec<u8>, starts: &mut Vec<u32>, sink: &mut S) -> usize {
+    normalize_dyn(text, out, starts, sink)
+}
+
+fn normalize_dyn(text: &[u8], out: &mut Vec<u8>, starts: &mut Vec<u32>, sink: &mut dyn Sink) -> usize {
     starts.clear();
     if out.len() < text.len() + 64 {
         out.resize(text.len() + 64, 0);
@@ -644,7 +649,7 @@ fn ends_chunk(b: u8) -> bool {
 /// optionally after one joiner (`word.` `word:`). Emits it exactly as [`chunk_at`] would and
 /// returns where it ended; `None` for anything else.
 #[inline]
-fn plain_word<S: Sink>(o: &mut Out<'_, S>, t: &[u8], i: usize) -> Option<usize> {
+fn plain_word(o: &mut Out<'_>, t: &[u8], i: usize) -> Option<usize> {
     let first = *t.get(i)?;
     if !first.is_ascii_alphabetic() {
         return None;
@@ -702,7 +707,7 @@ fn plain_word<S: Sink>(o: &mut Out<'_, S>, t: &[u8], i: usize) -> Option<usize> 
 
 /// Scans the chunk starting at `i`, emits it, and returns where it ended.
 #[inline]
-fn chunk_at<S: Sink>(o: &mut Out<'_, S>, t: &[u8], i: usize) -> usize {
+fn chunk_at(o: &mut Out<'_>, t: &[u8], i: usize) -> usize {
     if let Some(j) = plain_word(o, t, i) {
         return j;
     }
@@ -710,7 +715,7 @@ fn chunk_at<S: Sink>(o: &mut Out<'_, S>, t: &[u8], i: usize) -> usize {
 }
 
 /// [`chunk_at`] for any chunk.
-fn chunk_slow<S: Sink>(o: &mut Out<'_, S>, t: &[u8], i: usize) -> usize {
+fn chunk_slow(o: &mut Out<'_>, t: &[u8], i: usize) -> usize {
     // `cam` collects UP bits that follow a LOW byte (LOW << 1 == UP).
     let (mut j, mut acc, mut cam, mut prev, mut hi_upper) = (i, 0u8, 0u8, 0u8, false);
     while let Some(&b) = t.get(j) {
