@@ -638,17 +638,44 @@ fn lower_mask(x: u64) -> u64 {
     at_least_a & !past_z & !x & HIGH_BITS
 }
 
+/// The ASCII bytes that end a chunk without being part of it (space, punctuation, quotes).
+const ENDS: u128 = {
+    let mut m = 0u128;
+    let mut c = 0;
+    while c < 128 {
+        if FLAGS[c] & STOP != 0 {
+            m |= 1 << c;
+        }
+        c += 1;
+    }
+    m
+};
+
 /// Whether byte `b` ends a chunk without being part of it (space, punctuation, quotes).
 #[inline]
 fn ends_chunk(b: u8) -> bool {
-    FLAGS[b as usize] & (STOP | HI) == STOP
+    b < 128 && ENDS >> b & 1 != 0
 }
 
-/// The common case of prose, eight bytes at a time: an ASCII letter and lower-case letters
-/// after it (`the`, `Because`), ended by a space, punctuation, a quote or the text's end,
-/// optionally after one joiner (`word.` `word:`). Emits it exactly as [`chunk_at`] would and
-/// returns where it ended; `None` for anything else.
-#[inline]
+/// The common case of prose: emits the run of plain words (see [`plain_word`]) at `i`, each
+/// with the space after it, in one loop; returns where the run ended (`None` when the first
+/// word is not plain).
+fn plain_words(o: &mut Out<'_>, t: &[u8], i: usize) -> Option<usize> {
+    let mut i = plain_word(o, t, i)?;
+    while t.get(i).is_some_and(u8::is_ascii_alphabetic) {
+        match plain_word(o, t, i) {
+            Some(next) => i = next,
+            None => break,
+        }
+    }
+    Some(i)
+}
+
+/// One plain word, eight bytes at a time: an ASCII letter and lower-case letters after it
+/// (`the`, `Because`), ended by a space, punctuation, a quote or the text's end, optionally
+/// after one joiner (`word.` `word:`). Emits it exactly as [`chunk_slow`] would and returns
+/// where it ended; `None` for anything else.
+#[inline(always)]
 fn plain_word(o: &mut Out<'_>, t: &[u8], i: usize) -> Option<usize> {
     let first = *t.get(i)?;
     if !first.is_ascii_alphabetic() {
@@ -670,8 +697,11 @@ fn plain_word(o: &mut Out<'_>, t: &[u8], i: usize) -> Option<usize> {
         }
     }
     // What follows: an end (kept), or one joiner and then an end (dropped; `.?:` end a sentence).
+    // A short word's next byte is in `head` already (zero past the end of `t`, which ends it
+    // just as the end does).
     let mut next = j;
-    if let Some(&b) = t.get(j) {
+    let after = if j - i < 8 { Some((head >> (8 * (j - i))) as u8) } else { t.get(j).copied() };
+    if let Some(b) = after {
         if !ends_chunk(b) {
             if CLASS[b as usize] != JOIN || t.get(j + 1).is_some_and(|&a| !ends_chunk(a)) {
                 return None;
@@ -708,7 +738,7 @@ fn plain_word(o: &mut Out<'_>, t: &[u8], i: usize) -> Option<usize> {
 /// Scans the chunk starting at `i`, emits it, and returns where it ended.
 #[inline]
 fn chunk_at(o: &mut Out<'_>, t: &[u8], i: usize) -> usize {
-    if let Some(j) = plain_word(o, t, i) {
+    if let Some(j) = plain_words(o, t, i) {
         return j;
     }
     chunk_slow(o, t, i)
