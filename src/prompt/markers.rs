@@ -6,7 +6,7 @@
 //! 0`) do not matter, matches are whole tokens (`rubric` never matches inside `rubrics-card`),
 //! and text inside quotes or code is not searched. A word ending in `*` in a phrase matches any
 //! token it begins (Russian and Spanish inflections). The phrase list is normalized once into
-//! a table keyed by the first three bytes of the first token; each text token costs one bit
+//! a table keyed by the first four bytes of the first token; each text token costs one bit
 //! test, the few that pass it a compare with the phrases' first words, and phrases do not
 //! start with stop words, so few tokens are left to match whole phrases.
 //!
@@ -88,7 +88,7 @@ struct Needle {
     rubric: bool,
 }
 
-/// Buckets of needles by a hash of their first token's first three bytes.
+/// Buckets of needles by a hash of their first token's first four bytes.
 struct Table {
     bits: [u64; BUCKETS / 64],
     /// Needles sorted by bucket; bucket `b` is `needles[start[b]..start[b + 1]]`.
@@ -98,11 +98,16 @@ struct Table {
 
 const BUCKETS: usize = 4096;
 
-/// The first three bytes of a token (zero-padded), the needle key.
+/// Bytes of a token in its key: four tell most words apart (`this` from `think`, `process`
+/// from `problem`); every phrase whose first word is a stem (`сво*`) has at least four bytes
+/// of it, so a key never cuts a stem short.
+const KEY_BYTES: usize = 4;
+
+/// The first [`KEY_BYTES`] bytes of a token (zero-padded), the needle key.
 #[inline]
 fn key_of(tok: &[u8]) -> u32 {
     let b = |k: usize| tok.get(k).copied().unwrap_or(0) as u32;
-    b(0) | b(1) << 8 | b(2) << 16
+    b(0) | b(1) << 8 | b(2) << 16 | b(3) << 24
 }
 
 #[inline]
@@ -206,8 +211,8 @@ impl super::normalize::Sink for Scan {
     }
 }
 
-/// Whether a phrase in bucket `b` starts with the word `tok` (whose key is `key`): most
-/// tokens that share a bucket and the first three bytes with a phrase (`should`, `rather`)
+/// Whether a phrase in bucket `b` starts with the word `tok` (whose key is `key`): the
+/// tokens that share a bucket or the first four bytes with a phrase (`showed`, `rather`)
 /// stop here, so few are left for [`Scan::finish`].
 #[inline(never)]
 fn first_word(t: &Table, b: usize, key: u32, tok: &[u8]) -> bool {
@@ -286,6 +291,15 @@ mod tests {
         }
         for p in RUBRIC {
             assert!(rubric(&p.replace('*', "")), "{p}");
+        }
+    }
+
+    #[test]
+    fn stems_are_longer_than_the_key() {
+        for n in &table().needles {
+            if let Some((first, true)) = n.words.first() {
+                assert!(first.len() >= KEY_BYTES, "{:?}", String::from_utf8_lossy(first));
+            }
         }
     }
 
