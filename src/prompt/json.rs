@@ -6,8 +6,6 @@
 //! bracket-balanced, not validated; unknown escapes are kept) and never panics: every read
 //! is bounds-checked and the end of input is reported as [`Stop::Eof`].
 
-use memchr::memchr2;
-
 const ONES: u64 = 0x0101_0101_0101_0101;
 const HIGHS: u64 = 0x8080_8080_8080_8080;
 
@@ -18,13 +16,14 @@ fn zero_bytes(v: u64) -> u64 {
 }
 
 /// Index of the first `a` or `b` in `s`. The runs between escapes in a JSON string are
-/// short (code, quoted text), so the first 64 bytes are searched eight at a time inline,
-/// and only longer runs pay for memchr's call and setup.
+/// short (code, quoted text), so the first 64 bytes are searched eight at a time inline, and
+/// only longer runs pay for memchr's call and setup (natively; in Wasm, where memchr has no
+/// vector code either, the same loop runs to the end and memchr's copy is left out).
 #[inline]
 pub(crate) fn find2(s: &[u8], a: u8, b: u8) -> Option<usize> {
     let (va, vb) = (ONES * a as u64, ONES * b as u64);
     let mut k = 0;
-    while k < 64 {
+    while cfg!(target_arch = "wasm32") || k < 64 {
         let Some(w) = s.get(k..k + 8) else { break };
         let mut x = [0u8; 8];
         x.copy_from_slice(w);
@@ -35,7 +34,12 @@ pub(crate) fn find2(s: &[u8], a: u8, b: u8) -> Option<usize> {
         }
         k += 8;
     }
-    memchr2(a, b, s.get(k..)?).map(|p| k + p)
+    let rest = s.get(k..)?;
+    #[cfg(not(target_arch = "wasm32"))]
+    let found = memchr::memchr2(a, b, rest);
+    #[cfg(target_arch = "wasm32")]
+    let found = rest.iter().position(|&c| c == a || c == b);
+    found.map(|p| k + p)
 }
 
 /// Why a walk stopped before the end of the document.

@@ -660,15 +660,18 @@ fn ends_chunk(b: u8) -> bool {
 /// The common case of prose: emits the run of plain words (see [`plain_word`]) at `i`, each
 /// with the space after it, in one loop; returns where the run ended (`None` when the first
 /// word is not plain).
-fn plain_words(o: &mut Out<'_>, t: &[u8], i: usize) -> Option<usize> {
-    let mut i = plain_word(o, t, i)?;
-    while t.get(i).is_some_and(u8::is_ascii_alphabetic) {
+fn plain_words(o: &mut Out<'_>, t: &[u8], mut i: usize) -> Option<usize> {
+    let mut any = false;
+    loop {
         match plain_word(o, t, i) {
             Some(next) => i = next,
-            None => break,
+            None => return any.then_some(i),
+        }
+        any = true;
+        if !t.get(i).is_some_and(u8::is_ascii_alphabetic) {
+            return Some(i);
         }
     }
-    Some(i)
 }
 
 /// One plain word, eight bytes at a time: an ASCII letter and lower-case letters after it

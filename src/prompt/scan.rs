@@ -372,8 +372,11 @@ pub(crate) fn extract(body: &[u8], span: Span, out: &mut Vec<u8>, cap: usize) ->
 /// not escaped), as a value span of the walk is; `None` for a string cut short.
 fn complete_string(raw: &[u8]) -> Option<&[u8]> {
     let inner = raw.strip_prefix(b"\"")?.strip_suffix(b"\"")?;
-    let slashes = inner.iter().rev().take_while(|&&c| c == b'\\').count();
-    (slashes % 2 == 0).then_some(inner)
+    let mut end = inner.len();
+    while end > 0 && inner.get(end - 1) == Some(&b'\\') {
+        end -= 1;
+    }
+    ((inner.len() - end) % 2 == 0).then_some(inner)
 }
 
 #[derive(Default)]
