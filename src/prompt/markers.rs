@@ -106,8 +106,11 @@ const KEY_BYTES: usize = 4;
 /// The first [`KEY_BYTES`] bytes of a token (zero-padded), the needle key.
 #[inline]
 fn key_of(tok: &[u8]) -> u32 {
-    let b = |k: usize| tok.get(k).copied().unwrap_or(0) as u32;
-    b(0) | b(1) << 8 | b(2) << 16 | b(3) << 24
+    let mut key = [0u8; KEY_BYTES];
+    for (k, &b) in key.iter_mut().zip(tok) {
+        *k = b;
+    }
+    u32::from_le_bytes(key)
 }
 
 #[inline]

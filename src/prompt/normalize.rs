@@ -25,6 +25,12 @@
 //!
 //! It deliberately does not stem, remove stop words, or understand markdown beyond code:
 //! it must be cheap, deterministic and identical on every host.
+//!
+//! Speed: prose is mostly plain words, so runs of them (an ASCII letter, lower-case letters,
+//! one ending) are read eight bytes at a time and emitted in one loop, two-byte letters and
+//! CJK ideographs are classified without decoding, and tokens are written into spare room
+//! of the output buffer rather than appended byte by byte; everything else takes the general
+//! path. `src/prompt/pins.rs` pins the output of both paths bit for bit.
 
 use memchr::memchr;
 
