@@ -106,11 +106,8 @@ const KEY_BYTES: usize = 4;
 /// The first [`KEY_BYTES`] bytes of a token (zero-padded), the needle key.
 #[inline]
 fn key_of(tok: &[u8]) -> u32 {
-    let mut key = [0u8; KEY_BYTES];
-    for (k, &b) in key.iter_mut().zip(tok) {
-        *k = b;
-    }
-    u32::from_le_bytes(key)
+    let b = |k: usize| tok.get(k).copied().unwrap_or(0) as u32;
+    (0..KEY_BYTES).fold(0, |key, k| key | b(k) << (8 * k))
 }
 
 #[inline]
