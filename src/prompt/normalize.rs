@@ -846,6 +846,25 @@ mod tests {
         assert_eq!(normalize(text.as_bytes(), &mut out, &mut starts), 4000);
     }
 
+    /// The word-at-a-time helpers agree with the byte tables for every byte in every lane.
+    #[test]
+    fn word_helpers_match_the_byte_tables() {
+        for c in 0..=255u8 {
+            assert_eq!(ends_chunk(c), FLAGS[c as usize] & (STOP | HI) == STOP, "{c}");
+            for lane in 0..8 {
+                let fill = if c == b'q' { b'#' } else { b'q' };
+                let mut b = [fill; 8];
+                b[lane] = c;
+                let m = lower_mask(u64::from_le_bytes(b));
+                for (k, &x) in b.iter().enumerate() {
+                    assert_eq!(m >> (8 * k + 7) & 1 == 1, x.is_ascii_lowercase(), "{c} in lane {lane}");
+                }
+            }
+        }
+        assert_eq!(load8(b"abc", 0), u64::from_le_bytes(*b"abc\0\0\0\0\0"));
+        assert_eq!(load8(b"abc", 5), 0);
+    }
+
     #[test]
     fn never_panics_on_odd_bytes() {
         for s in [&b"\xff\xfe\"'`"[..], b"\xe4\xb8", b"'", b"```", b"a'", b"\xe2\x80\x9c", b"/", b"x@", b"\xf0\x9f\x98"] {
