@@ -1,6 +1,14 @@
-//! Prompt view speed: the whole scan (walk + decode + normalize + SimHash + markers) of two
-//! ~4 KB Anthropic Messages bodies (a coding turn, a chat with history), and its parts. The
-//! scratch is reused, as in the engine, so the repeated system prompt comes from its cache.
+//! Prompt view speed: the whole scan (walk + decode + normalize + SimHash + markers) of ~4 KB
+//! Anthropic Messages bodies (a coding turn, a chat with history, and one free-text user turn
+//! each of English prose, prose with code blocks, and Russian + Chinese text from
+//! `benches/prompt_texts/`), of a 64 KB body (a long history and a latest turn over
+//! `prompt.max_text_bytes`), and its parts. The scratch is reused, as in the engine, so the
+//! repeated system prompt comes from its cache.
+//!
+//! A bench that scans one body over and over lets the CPU's branch predictors learn that
+//! text; real traffic brings new text with every request. `scan_4k_prose_en_varied` scans 64
+//! word-shuffled variants of the English prose in turn (time per body), which is closer to
+//! what a proxy sees.
 //!
 //! Run: `CARGO_PROFILE_BENCH_PANIC=unwind cargo bench --bench prompt` (the release profile's
 //! `panic = "abort"` otherwise makes the bin and bench builds of the lib collide, cargo#6313).
@@ -8,7 +16,7 @@
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use distill_guard::prompt::{fingerprint, scan_with, PromptConfig, Scratch};
+use distill_guard::prompt::{fingerprint, markers, normalize, scan_with, simhash, PromptConfig, Scratch};
 use distill_guard::signal::Fired;
 
 /// A ~4 KB Messages body: system prompt, two earlier turns with a tool call, and a latest
@@ -79,11 +87,63 @@ fn chat_body() -> String {
     )
 }
 
+/// Free-text user turns (~4 KB each): English prose, prose with code blocks, Russian + Chinese.
+const PROSE_EN: &str = include_str!("prompt_texts/prose_en.txt");
+const MIXED: &str = include_str!("prompt_texts/mixed.txt");
+const RU_ZH: &str = include_str!("prompt_texts/ru_zh.txt");
+
+/// A Messages body whose only user turn is `text`.
+fn text_body(text: &str) -> String {
+    let text = serde_json::to_string(text).unwrap_or_default();
+    format!(r#"{{"model":"claude-sonnet-4-5","max_tokens":4096,"temperature":0.2,"system":"You are a helpful assistant.","messages":[{{"role":"user","content":{text}}}]}}"#)
+}
+
+/// A ~64 KB Messages body: a long history of prose turns and a latest user turn longer than
+/// the default `prompt.max_text_bytes` (8 KB), so its text is capped.
+fn body_64k() -> String {
+    let mut msgs = String::new();
+    let (mut k, texts) = (0usize, [PROSE_EN, MIXED, RU_ZH]);
+    while msgs.len() < 50_000 {
+        let role = if k % 2 == 0 { "user" } else { "assistant" };
+        let text = serde_json::to_string(texts[k % 3]).unwrap_or_default();
+        msgs.push_str(&format!(r#"{{"role":"{role}","content":{text}}},"#));
+        k += 1;
+    }
+    let last = serde_json::to_string(&format!("{PROSE_EN}\n\n{MIXED}\n\n{PROSE_EN}")).unwrap_or_default();
+    format!(r#"{{"model":"claude-sonnet-4-5","max_tokens":4096,"system":"You are a helpful assistant.","messages":[{msgs}{{"role":"user","content":{last}}}]}}"#)
+}
+
+/// 64 bodies of `text` with its words shuffled (seeded), so no two scans see the same text.
+fn varied_bodies(text: &str) -> Vec<String> {
+    let words: Vec<&str> = text.split(' ').collect();
+    let mut r = 0x9E37_79B9_7F4A_7C15u64;
+    (0..64)
+        .map(|_| {
+            let mut v = words.clone();
+            for i in (1..v.len()).rev() {
+                r ^= r << 13;
+                r ^= r >> 7;
+                r ^= r << 17;
+                v.swap(i, (r % (i as u64 + 1)) as usize);
+            }
+            text_body(&v.join(" "))
+        })
+        .collect()
+}
+
 fn bench(c: &mut Criterion) {
     let cfg = PromptConfig::default();
     let mut s = Scratch::default();
     let mut g = c.benchmark_group("prompt");
-    for (name, body) in [("scan_4k_coding_turn", body()), ("scan_4k_chat", chat_body())] {
+    let cases = [
+        ("scan_4k_coding_turn", body()),
+        ("scan_4k_chat", chat_body()),
+        ("scan_4k_prose_en", text_body(PROSE_EN)),
+        ("scan_4k_prose_code", text_body(MIXED)),
+        ("scan_4k_ru_zh", text_body(RU_ZH)),
+        ("scan_64k_history", body_64k()),
+    ];
+    for (name, body) in cases {
         let v = scan_with(body.as_bytes(), true, &cfg, &mut Fired::default(), &mut s);
         assert!(v.parse_error.is_none() && v.template.is_some() && v.system_bytes > 0, "{v:?}");
         eprintln!("{name}: body {} bytes, user text {} bytes / {} tokens, system text {} bytes", body.len(), v.user_bytes, v.user_tokens, v.system_bytes);
@@ -96,13 +156,38 @@ fn bench(c: &mut Criterion) {
             })
         });
     }
+    let bodies = varied_bodies(PROSE_EN);
+    g.throughput(Throughput::Bytes(bodies.iter().map(|b| b.len() as u64).sum::<u64>() / bodies.len() as u64));
+    let mut k = 0;
+    g.bench_function("scan_4k_prose_en_varied", |b| {
+        b.iter(|| {
+            k = (k + 1) % bodies.len();
+            let body = bodies.get(k).map_or(&[][..], |b| b.as_bytes());
+            black_box(scan_with(black_box(body), true, &cfg, &mut Fired::default(), &mut s).template)
+        })
+    });
     let body = body();
     scan_with(body.as_bytes(), true, &cfg, &mut Fired::default(), &mut s);
     let (mut norm, mut starts) = (Vec::new(), Vec::new());
-    for (name, text) in [("fingerprint_user_1.7k", s.user_text().to_string()), ("fingerprint_system_0.6k_uncached", s.system_text().to_string())] {
+    let texts = [
+        ("fingerprint_user_1.7k", s.user_text().to_string()),
+        ("fingerprint_system_0.6k_uncached", s.system_text().to_string()),
+        ("fingerprint_prose_en_4k", PROSE_EN.to_string()),
+        ("fingerprint_ru_zh_4k", RU_ZH.to_string()),
+    ];
+    for (name, text) in texts {
         g.throughput(Throughput::Bytes(text.len() as u64));
         g.bench_function(name, |b| b.iter(|| black_box(fingerprint(black_box(text.as_bytes()), 6, &mut norm, &mut starts))));
     }
+    // The parts of a fingerprint, each alone: normalization, SimHash and marker search of the
+    // normalized English prose.
+    g.throughput(Throughput::Bytes(PROSE_EN.len() as u64));
+    g.bench_function("normalize_prose_en_4k", |b| {
+        b.iter(|| black_box(normalize::normalize(black_box(PROSE_EN.as_bytes()), &mut norm, &mut starts)))
+    });
+    normalize::normalize(PROSE_EN.as_bytes(), &mut norm, &mut starts);
+    g.bench_function("simhash_prose_en_4k", |b| b.iter(|| black_box(simhash::simhash(black_box(&norm), &starts))));
+    g.bench_function("markers_prose_en_4k", |b| b.iter(|| black_box(markers::find(black_box(&norm), &starts))));
     g.finish();
 }
 

@@ -6,7 +6,41 @@
 //! bracket-balanced, not validated; unknown escapes are kept) and never panics: every read
 //! is bounds-checked and the end of input is reported as [`Stop::Eof`].
 
-use memchr::{memchr, memchr2};
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGHS: u64 = 0x8080_8080_8080_8080;
+
+/// The high bit of every zero byte of `v` (exact: no carries cross bytes).
+#[inline]
+fn zero_bytes(v: u64) -> u64 {
+    !(((v & !HIGHS) + !HIGHS) | v) & HIGHS
+}
+
+/// Index of the first `a` or `b` in `s`. The runs between escapes in a JSON string are
+/// short (code, quoted text), so the first 64 bytes are searched eight at a time inline, and
+/// only longer runs pay for memchr's call and setup (natively; in Wasm, where memchr has no
+/// vector code either, the same loop runs to the end and memchr's copy is left out).
+#[inline]
+pub(crate) fn find2(s: &[u8], a: u8, b: u8) -> Option<usize> {
+    let (va, vb) = (ONES * a as u64, ONES * b as u64);
+    let mut k = 0;
+    while cfg!(target_arch = "wasm32") || k < 64 {
+        let Some(w) = s.get(k..k + 8) else { break };
+        let mut x = [0u8; 8];
+        x.copy_from_slice(w);
+        let x = u64::from_le_bytes(x);
+        let m = zero_bytes(x ^ va) | zero_bytes(x ^ vb);
+        if m != 0 {
+            return Some(k + (m.trailing_zeros() / 8) as usize);
+        }
+        k += 8;
+    }
+    let rest = s.get(k..)?;
+    #[cfg(not(target_arch = "wasm32"))]
+    let found = memchr::memchr2(a, b, rest);
+    #[cfg(target_arch = "wasm32")]
+    let found = rest.iter().position(|&c| c == a || c == b);
+    found.map(|p| k + p)
+}
 
 /// Why a walk stopped before the end of the document.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -116,7 +150,7 @@ impl<'a> Lexer<'a> {
         let mut escaped = false;
         loop {
             let rest = self.b.get(j..).unwrap_or(&[]);
-            match memchr2(b'"', b'\\', rest) {
+            match find2(rest, b'"', b'\\') {
                 Some(k) if rest.get(k) == Some(&b'"') => {
                     self.i = j + k + 1;
                     return (Str { span: Span { start, end: j + k }, escaped }, true);
@@ -256,7 +290,7 @@ pub(crate) fn unescape(raw: &[u8], out: &mut Vec<u8>, cap: usize) -> bool {
     let mut i = 0;
     while i < raw.len() {
         let rest = raw.get(i..).unwrap_or(&[]);
-        let run = memchr(b'\\', rest).unwrap_or(rest.len());
+        let run = find2(rest, b'\\', b'\\').unwrap_or(rest.len());
         let room = cap.saturating_sub(out.len());
         if run > room {
             out.extend_from_slice(rest.get(..room).unwrap_or(&[]));
@@ -384,6 +418,22 @@ mod tests {
         let mut b = vec![b'a', 0xff, b'b', 0xe4, 0xb8];
         fix_utf8(&mut b);
         assert_eq!(b, b"a?b");
+    }
+
+    #[test]
+    fn find2_finds_the_first_of_two_bytes() {
+        let mut s = vec![b'a'; 200];
+        assert_eq!(find2(&s, b'"', b'\\'), None);
+        for at in [0usize, 1, 7, 8, 9, 63, 64, 65, 150, 199] {
+            s.fill(b'a');
+            s[at] = b'\\';
+            s[199.min(at + 3)] = b'"';
+            assert_eq!(find2(&s, b'"', b'\\'), Some(at), "{at}");
+            assert_eq!(find2(&s[..at], b'"', b'\\'), None, "{at}");
+        }
+        // Bytes next to the searched ones (0x21, 0x23, 0xA2, 0x5B...) never match.
+        let odd: Vec<u8> = (0..=255u8).filter(|&c| c != b'"' && c != b'\\').collect();
+        assert_eq!(find2(&odd, b'"', b'\\'), None);
     }
 
     #[test]

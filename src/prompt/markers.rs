@@ -6,8 +6,9 @@
 //! 0`) do not matter, matches are whole tokens (`rubric` never matches inside `rubrics-card`),
 //! and text inside quotes or code is not searched. A word ending in `*` in a phrase matches any
 //! token it begins (Russian and Spanish inflections). The phrase list is normalized once into
-//! a table keyed by the first three bytes of the first token; each text token costs one bit
-//! test, and phrases do not start with stop words, so few tokens get past it.
+//! a table keyed by the first four bytes of the first token; each text token costs one bit
+//! test, the few that pass it a compare with the phrases' first words, and phrases do not
+//! start with stop words, so few tokens are left to match whole phrases.
 //!
 //! Each marker is a weak signal alone: ordinary users ask for step-by-step reasoning too.
 //! It deliberately does not detect intent beyond these phrases.
@@ -87,7 +88,7 @@ struct Needle {
     rubric: bool,
 }
 
-/// Buckets of needles by a hash of their first token's first three bytes.
+/// Buckets of needles by a hash of their first token's first four bytes.
 struct Table {
     bits: [u64; BUCKETS / 64],
     /// Needles sorted by bucket; bucket `b` is `needles[start[b]..start[b + 1]]`.
@@ -97,11 +98,16 @@ struct Table {
 
 const BUCKETS: usize = 4096;
 
-/// The first three bytes of a token (zero-padded), the needle key.
+/// Bytes of a token in its key: four tell most words apart (`this` from `think`, `process`
+/// from `problem`); every phrase whose first word is a stem (`сво*`) has at least four bytes
+/// of it, so a key never cuts a stem short.
+const KEY_BYTES: usize = 4;
+
+/// The first [`KEY_BYTES`] bytes of a token (zero-padded), the needle key.
 #[inline]
 fn key_of(tok: &[u8]) -> u32 {
     let b = |k: usize| tok.get(k).copied().unwrap_or(0) as u32;
-    b(0) | b(1) << 8 | b(2) << 16
+    (0..KEY_BYTES).fold(0, |key, k| key | b(k) << (8 * k))
 }
 
 #[inline]
@@ -152,8 +158,9 @@ fn token<'a>(norm: &'a [u8], starts: &[u32], k: usize) -> &'a [u8] {
     norm.get(s..e).unwrap_or(&[])
 }
 
-/// Streaming marker search: [`Scan::token`] notes tokens that may start a phrase (one bit
-/// test each); [`Scan::finish`] checks only those.
+/// Streaming marker search: [`Scan::token`] notes tokens that start a phrase's first word
+/// (one bit test each, a word compare for the few that pass it); [`Scan::finish`] checks the
+/// rest of the phrase for those only.
 pub struct Scan {
     t: &'static Table,
     cands: [u32; 32],
@@ -168,11 +175,12 @@ impl Default for Scan {
 }
 
 impl Scan {
-    /// Notes token `k` if a phrase may start with it.
+    /// Notes token `k` if a phrase starts with its word.
     #[inline]
     pub fn token(&mut self, k: usize, tok: &[u8]) {
-        let b = bucket(key_of(tok));
-        if self.t.bits[b / 64] & (1 << (b % 64)) != 0 {
+        let key = key_of(tok);
+        let b = bucket(key);
+        if self.t.bits[b / 64] & (1 << (b % 64)) != 0 && first_word(self.t, b, key, tok) {
             match self.cands.get_mut(self.n) {
                 Some(slot) => {
                     *slot = k as u32;
@@ -201,6 +209,17 @@ impl super::normalize::Sink for Scan {
     fn token(&mut self, k: usize, tok: &[u8]) {
         Scan::token(self, k, tok);
     }
+}
+
+/// Whether a phrase in bucket `b` starts with the word `tok` (whose key is `key`): the
+/// tokens that share a bucket or the first four bytes with a phrase (`showed`, `rather`)
+/// stop here, so few are left for [`Scan::finish`].
+#[inline(never)]
+fn first_word(t: &Table, b: usize, key: u32, tok: &[u8]) -> bool {
+    let range = t.start.get(b).map_or(0, |&s| s as usize)..t.start.get(b + 1).map_or(0, |&e| e as usize);
+    t.needles.get(range).unwrap_or(&[]).iter().any(|n| {
+        n.key == key && n.words.first().is_some_and(|(word, stem)| if *stem { tok.starts_with(word) } else { tok == word.as_slice() })
+    })
 }
 
 /// Checks the phrases that may start at token `k`.
@@ -272,6 +291,15 @@ mod tests {
         }
         for p in RUBRIC {
             assert!(rubric(&p.replace('*', "")), "{p}");
+        }
+    }
+
+    #[test]
+    fn stems_are_longer_than_the_key() {
+        for n in &table().needles {
+            if let Some((first, true)) = n.words.first() {
+                assert!(first.len() >= KEY_BYTES, "{:?}", String::from_utf8_lossy(first));
+            }
         }
     }
 

@@ -16,6 +16,8 @@
 mod json;
 pub mod markers;
 pub mod normalize;
+#[cfg(test)]
+mod pins;
 mod scan;
 pub mod simhash;
 #[cfg(test)]
@@ -156,7 +158,8 @@ pub struct TextPrint {
 pub fn fingerprint(text: &[u8], min_tokens: usize, norm: &mut Vec<u8>, starts: &mut Vec<u32>) -> TextPrint {
     struct Both(simhash::Shingler, markers::Scan);
     impl normalize::Sink for Both {
-        #[inline]
+        // One out-of-line body with the hashing and the marker test inlined into it.
+        #[inline(never)]
         fn token(&mut self, k: usize, tok: &[u8]) {
             self.0.push(tok);
             self.1.token(k, tok);

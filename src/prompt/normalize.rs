@@ -25,6 +25,12 @@
 //!
 //! It deliberately does not stem, remove stop words, or understand markdown beyond code:
 //! it must be cheap, deterministic and identical on every host.
+//!
+//! Speed: prose is mostly plain words, so runs of them (an ASCII letter, lower-case letters,
+//! one ending) are read eight bytes at a time and emitted in one loop, two-byte letters and
+//! CJK ideographs are classified without decoding, and tokens are written into spare room
+//! of the output buffer rather than appended byte by byte; everything else takes the general
+//! path. `src/prompt/pins.rs` pins the output of both paths bit for bit.
 
 use memchr::memchr;
 
@@ -134,6 +140,41 @@ fn decode(t: &[u8], i: usize) -> (u32, usize) {
     r.unwrap_or((0xFFFD, 1))
 }
 
+/// Whether a two-byte character at `i` is a letter to [`uclass`] (U+00C0..=U+07FF but `×`
+/// and `÷`: Latin-1 letters, Latin Extended, Greek, Cyrillic, ...), without decoding it.
+#[inline]
+fn two_byte_letter(t: &[u8], i: usize) -> bool {
+    match (t.get(i), t.get(i + 1)) {
+        (Some(0xC4..=0xDF), Some(&c)) => c & 0xC0 == 0x80,
+        (Some(0xC3), Some(&c)) => c & 0xC0 == 0x80 && c != 0x97 && c != 0xB7,
+        _ => false,
+    }
+}
+
+/// Whether the character at `i` is a CJK ideograph in U+4000..=U+9FFF (three bytes), a
+/// token of its own to [`uclass`], without decoding it.
+#[inline]
+fn han(t: &[u8], i: usize) -> bool {
+    match (t.get(i), t.get(i + 1), t.get(i + 2)) {
+        (Some(0xE4..=0xE9), Some(&c1), Some(&c2)) => c1 & 0xC0 == 0x80 && c2 & 0xC0 == 0x80,
+        _ => false,
+    }
+}
+
+/// Length of the non-ASCII character at `i` when it is a letter (it continues a word), else 0.
+#[inline]
+fn letter_len(t: &[u8], i: usize) -> usize {
+    if two_byte_letter(t, i) {
+        return 2;
+    }
+    let (cp, len) = decode(t, i);
+    if uclass(cp) == Uc::Letter {
+        len
+    } else {
+        0
+    }
+}
+
 fn uclass(cp: u32) -> Uc {
     match cp {
         0xAB => Uc::Open("»".as_bytes()),
@@ -149,30 +190,42 @@ fn uclass(cp: u32) -> Uc {
     }
 }
 
-/// Appends `w` lowercased (ASCII, Latin-1 Supplement, basic Cyrillic) to `out`.
+/// Lowercases `w` in place (ASCII, Latin-1 Supplement, basic Cyrillic; the length never
+/// changes).
 #[inline]
-fn push_lower(out: &mut Vec<u8>, w: &[u8]) {
+fn lower_in_place(w: &mut [u8]) {
     let mut k = 0;
     while let Some(&b) = w.get(k) {
         if b < 0x80 {
-            out.push(b.to_ascii_lowercase());
+            if let Some(c) = w.get_mut(k) {
+                c.make_ascii_lowercase();
+            }
             k += 1;
             continue;
         }
         let n = w.get(k + 1).copied().unwrap_or(0);
-        match (b, n) {
-            (0xC3, 0x80..=0x9E) if n != 0x97 => out.extend_from_slice(&[0xC3, n + 0x20]),
-            (0xD0, 0x90..=0x9F) => out.extend_from_slice(&[0xD0, n + 0x20]),
-            (0xD0, 0xA0..=0xAF) => out.extend_from_slice(&[0xD1, n - 0x20]),
-            (0xD0, 0x80..=0x8F) => out.extend_from_slice(&[0xD1, n + 0x10]),
+        let pair = match (b, n) {
+            (0xC3, 0x80..=0x9E) if n != 0x97 => [0xC3, n + 0x20],
+            (0xD0, 0x90..=0x9F) => [0xD0, n + 0x20],
+            (0xD0, 0xA0..=0xAF) => [0xD1, n - 0x20],
+            (0xD0, 0x80..=0x8F) => [0xD1, n + 0x10],
             _ => {
-                out.push(b);
                 k += 1;
                 continue;
             }
+        };
+        if let Some(d) = w.get_mut(k..k + 2) {
+            d.copy_from_slice(&pair);
         }
         k += 2;
     }
+}
+
+/// Whether the two bytes `b0 b1` starting a letter are a non-ASCII upper-case letter to
+/// [`lower_in_place`] and [`capitalized`] (Latin-1 `À..Þ` but `×`, Cyrillic `Ѐ..Я`).
+#[inline]
+fn upper2(b0: u8, b1: u8) -> bool {
+    (b0 == 0xC3 && (0x80..=0x9E).contains(&b1) && b1 != 0x97) || (b0 == 0xD0 && (0x80..=0xAF).contains(&b1))
 }
 
 /// Whether `w` starts with an upper-case letter and has a lower-case one (a capitalized
@@ -213,32 +266,76 @@ impl Sink for () {
 }
 
 /// The normalized token stream being written.
-struct Out<'o, S: Sink> {
-    out: &'o mut Vec<u8>,
+struct Out<'o> {
+    /// The output; only `..len` is written, the rest is room to write into without a
+    /// capacity check per byte (and without a `memcpy` call per short token).
+    buf: &'o mut Vec<u8>,
+    len: usize,
     starts: &'o mut Vec<u32>,
-    sink: &'o mut S,
+    /// Behind a vtable, so that the normalizer is compiled once for every sink (size).
+    sink: &'o mut dyn Sink,
     last: Last,
     /// At the start of a sentence, line or list item (capitalized words there are not names).
     start: bool,
 }
 
-impl<S: Sink> Out<'_, S> {
+impl Out<'_> {
+    /// Makes room for `n` more bytes after `len`.
+    #[inline]
+    fn room(&mut self, n: usize) {
+        if self.len + n > self.buf.len() {
+            self.grow(n);
+        }
+    }
+
+    #[cold]
+    fn grow(&mut self, n: usize) {
+        let want = (self.buf.len() * 2).max(self.len + n + 64);
+        self.buf.resize(want, 0);
+    }
+
+    /// Appends `t`.
+    #[inline]
+    fn put(&mut self, t: &[u8]) {
+        self.room(t.len());
+        if let Some(d) = self.buf.get_mut(self.len..self.len + t.len()) {
+            d.copy_from_slice(t);
+        }
+        self.len += t.len();
+    }
+
+    /// Appends the first `n` (at most 8) bytes of `x` with one 8-byte store.
+    #[inline]
+    fn put8(&mut self, x: u64, n: usize) {
+        self.room(8);
+        if let Some(d) = self.buf.get_mut(self.len..self.len + 8) {
+            d.copy_from_slice(&x.to_le_bytes());
+        }
+        self.len += n.min(8);
+    }
+
+    /// The bytes written from `from` on.
+    #[inline]
+    fn written(&mut self, from: usize) -> &mut [u8] {
+        self.buf.get_mut(from..self.len).unwrap_or(&mut [])
+    }
+
     /// Hands the token being written (if any) to the sink.
     #[inline]
     fn done(&mut self) {
         if let Some(&s) = self.starts.last() {
             let k = self.starts.len() - 1;
-            self.sink.token(k, self.out.get(s as usize..).unwrap_or(&[]));
+            self.sink.token(k, self.buf.get(s as usize..self.len).unwrap_or(&[]));
         }
     }
 
     #[inline]
     fn begin(&mut self) {
-        if !self.out.is_empty() {
+        if self.len > 0 {
             self.done();
-            self.out.push(b' ');
+            self.put8(b' ' as u64, 1);
         }
-        self.starts.push(self.out.len() as u32);
+        self.starts.push(self.len as u32);
         self.last = Last::Other;
         self.start = false;
     }
@@ -246,7 +343,7 @@ impl<S: Sink> Out<'_, S> {
     #[inline]
     fn raw(&mut self, t: &[u8]) {
         self.begin();
-        self.out.extend_from_slice(t);
+        self.put(t);
     }
 
     /// A mask that absorbs the same mask right before it (`1,000` or `New York` is one).
@@ -258,9 +355,11 @@ impl<S: Sink> Out<'_, S> {
         self.last = kind;
     }
 
-    /// Emits one word (no joiners) given its accumulated [`FLAGS`] and camelCase flag.
+    /// Emits one word (no joiners) given its accumulated [`FLAGS`], camelCase flag, and
+    /// whether it may hold a non-ASCII upper-case letter (see [`upper2`]; lowercasing and the
+    /// name test are skipped without one).
     #[inline]
-    fn word_flags(&mut self, w: &[u8], acc: u8, camel: bool) {
+    fn word_flags(&mut self, w: &[u8], acc: u8, camel: bool, hi_upper: bool) {
         let first_digit = w.first().is_some_and(u8::is_ascii_digit);
         if acc & DIG != 0 && acc & NONHEX == 0 && w.len() >= 8 {
             self.raw(b"<hex>");
@@ -269,15 +368,21 @@ impl<S: Sink> Out<'_, S> {
         } else if acc & (UND | DIG) != 0 || camel || w.len() > MAX_WORD {
             self.raw(b"<id>");
         } else if !self.start
-            && if acc & HI == 0 { acc & LOW != 0 && w.first().is_some_and(u8::is_ascii_uppercase) } else { capitalized(w) }
+            && if acc & HI == 0 {
+                acc & LOW != 0 && w.first().is_some_and(u8::is_ascii_uppercase)
+            } else {
+                (hi_upper || acc & UP != 0) && capitalized(w)
+            }
         {
             self.collapsing(Last::Name, b"<name>");
         } else {
             self.begin();
-            if acc & HI == 0 {
-                self.out.extend(w.iter().map(u8::to_ascii_lowercase));
-            } else {
-                push_lower(self.out, w);
+            let at = self.len;
+            self.put(w);
+            if hi_upper {
+                lower_in_place(self.written(at));
+            } else if acc & UP != 0 {
+                self.written(at).make_ascii_lowercase();
             }
         }
     }
@@ -290,7 +395,7 @@ impl<S: Sink> Out<'_, S> {
             prev = if f & HI != 0 { 0 } else { f };
             acc |= f;
         }
-        self.word_flags(w, acc & !STOP, cam & UP != 0);
+        self.word_flags(w, acc & !STOP, cam & UP != 0, acc & HI != 0);
     }
 
     fn chunk(&mut self, s: &[u8]) {
@@ -380,9 +485,15 @@ pub fn normalize(text: &[u8], out: &mut Vec<u8>, starts: &mut Vec<u32>) -> usize
 
 /// [`normalize`], handing every token to `sink` as it is completed.
 pub fn normalize_into<S: Sink>(text: &[u8], out: &mut Vec<u8>, starts: &mut Vec<u32>, sink: &mut S) -> usize {
-    out.clear();
+    normalize_dyn(text, out, starts, sink)
+}
+
+fn normalize_dyn(text: &[u8], out: &mut Vec<u8>, starts: &mut Vec<u32>, sink: &mut dyn Sink) -> usize {
     starts.clear();
-    let mut o = Out { out, starts, sink, last: Last::Other, start: true };
+    if out.len() < text.len() + 64 {
+        out.resize(text.len() + 64, 0);
+    }
+    let mut o = Out { buf: out, len: 0, starts, sink, last: Last::Other, start: true };
     let t = text;
     let n = t.len();
     let mut i = 0;
@@ -454,6 +565,12 @@ pub fn normalize_into<S: Sink>(text: &[u8], out: &mut Vec<u8>, starts: &mut Vec<
                     }
                 }
             }
+            _ if two_byte_letter(t, i) => i = chunk_at(&mut o, t, i),
+            _ if han(t, i) => {
+                o.begin();
+                o.put8(load8(t, i), 3);
+                i += 3;
+            }
             _ => {
                 let (cp, len) = decode(t, i);
                 match uclass(cp) {
@@ -495,24 +612,162 @@ pub fn normalize_into<S: Sink>(text: &[u8], out: &mut Vec<u8>, starts: &mut Vec<
         }
     }
     o.done();
+    o.buf.truncate(o.len);
     o.starts.len()
+}
+
+/// The eight bytes at `p` as a little-endian word, zero-padded past the end of `t`.
+#[inline]
+fn load8(t: &[u8], p: usize) -> u64 {
+    let mut b = [0u8; 8];
+    match t.get(p..p + 8) {
+        Some(s) => b.copy_from_slice(s),
+        None => {
+            let rest = t.get(p..).unwrap_or(&[]);
+            if let Some(d) = b.get_mut(..rest.len()) {
+                d.copy_from_slice(rest);
+            }
+        }
+    }
+    u64::from_le_bytes(b)
+}
+
+const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
+
+/// The high bit of each byte of `x` that is an ASCII lower-case letter (no carries cross
+/// bytes: every lane stays below 0x100).
+#[inline]
+fn lower_mask(x: u64) -> u64 {
+    let y = x & !HIGH_BITS;
+    let at_least_a = y + 0x1F1F_1F1F_1F1F_1F1F; // lane >= 0x80 iff y >= b'a'
+    let past_z = y + 0x0505_0505_0505_0505; // lane >= 0x80 iff y > b'z'
+    at_least_a & !past_z & !x & HIGH_BITS
+}
+
+/// The ASCII bytes that end a chunk without being part of it (space, punctuation, quotes).
+const ENDS: u128 = {
+    let mut m = 0u128;
+    let mut c = 0;
+    while c < 128 {
+        if FLAGS[c] & STOP != 0 {
+            m |= 1 << c;
+        }
+        c += 1;
+    }
+    m
+};
+
+/// Whether byte `b` ends a chunk without being part of it (space, punctuation, quotes).
+#[inline]
+fn ends_chunk(b: u8) -> bool {
+    b < 128 && ENDS >> b & 1 != 0
+}
+
+/// The common case of prose: emits the run of plain words (see [`plain_word`]) at `i`, each
+/// with the space after it, in one loop; returns where the run ended (`None` when the first
+/// word is not plain).
+fn plain_words(o: &mut Out<'_>, t: &[u8], mut i: usize) -> Option<usize> {
+    let mut any = false;
+    loop {
+        match plain_word(o, t, i) {
+            Some(next) => i = next,
+            None => return any.then_some(i),
+        }
+        any = true;
+        if !t.get(i).is_some_and(u8::is_ascii_alphabetic) {
+            return Some(i);
+        }
+    }
+}
+
+/// One plain word, eight bytes at a time: an ASCII letter and lower-case letters after it
+/// (`the`, `Because`), ended by a space, punctuation, a quote or the text's end, optionally
+/// after one joiner (`word.` `word:`). Emits it exactly as [`chunk_slow`] would and returns
+/// where it ended; `None` for anything else.
+#[inline(always)]
+fn plain_word(o: &mut Out<'_>, t: &[u8], i: usize) -> Option<usize> {
+    let first = *t.get(i)?;
+    if !first.is_ascii_alphabetic() {
+        return None;
+    }
+    // Byte 0 is the letter; the run of lower-case letters after it ends at the first other byte.
+    let head = load8(t, i);
+    let mut j = i + ((!lower_mask(head) & HIGH_BITS & !0x80).trailing_zeros() / 8) as usize;
+    if j == i + 8 {
+        loop {
+            let run = ((!lower_mask(load8(t, j)) & HIGH_BITS).trailing_zeros() / 8) as usize;
+            j += run;
+            if run < 8 || j - i > MAX_WORD {
+                break;
+            }
+        }
+        if j - i > MAX_WORD {
+            return None;
+        }
+    }
+    // What follows: an end (kept), or one joiner and then an end (dropped; `.?:` end a sentence).
+    // A short word's next byte is in `head` already (zero past the end of `t`, which ends it
+    // just as the end does).
+    let mut next = j;
+    let after = if j - i < 8 { Some((head >> (8 * (j - i))) as u8) } else { t.get(j).copied() };
+    if let Some(b) = after {
+        if !ends_chunk(b) {
+            if CLASS[b as usize] != JOIN || t.get(j + 1).is_some_and(|&a| !ends_chunk(a)) {
+                return None;
+            }
+            next = j + 1;
+        }
+    }
+    let w = t.get(i..j)?;
+    let upper = first.is_ascii_uppercase();
+    if upper && w.len() > 1 && !o.start {
+        o.collapsing(Last::Name, b"<name>");
+    } else {
+        o.begin();
+        if w.len() <= 8 {
+            // `| 0x20` lowercases the letter in byte 0; the rest is lower case already.
+            o.put8(head | 0x20, w.len());
+        } else {
+            let at = o.len;
+            o.put(w);
+            if let Some(b) = o.written(at).first_mut() {
+                b.make_ascii_lowercase();
+            }
+        }
+    }
+    if next > j && t.get(j).is_some_and(|b| matches!(b, b'.' | b'?' | b':')) {
+        o.start = true;
+    }
+    if t.get(next) == Some(&b' ') {
+        next += 1;
+    }
+    Some(next)
 }
 
 /// Scans the chunk starting at `i`, emits it, and returns where it ended.
 #[inline]
-fn chunk_at<S: Sink>(o: &mut Out<'_, S>, t: &[u8], i: usize) -> usize {
+fn chunk_at(o: &mut Out<'_>, t: &[u8], i: usize) -> usize {
+    if let Some(j) = plain_words(o, t, i) {
+        return j;
+    }
+    chunk_slow(o, t, i)
+}
+
+/// [`chunk_at`] for any chunk.
+fn chunk_slow(o: &mut Out<'_>, t: &[u8], i: usize) -> usize {
     // `cam` collects UP bits that follow a LOW byte (LOW << 1 == UP).
-    let (mut j, mut acc, mut cam, mut prev) = (i, 0u8, 0u8, 0u8);
+    let (mut j, mut acc, mut cam, mut prev, mut hi_upper) = (i, 0u8, 0u8, 0u8, false);
     while let Some(&b) = t.get(j) {
         let f = FLAGS[b as usize];
         if f & STOP != 0 {
             if f & HI == 0 {
                 break;
             }
-            let (cp, len) = decode(t, j);
-            if uclass(cp) != Uc::Letter {
+            let len = letter_len(t, j);
+            if len == 0 {
                 break;
             }
+            hi_upper |= upper2(b, t.get(j + 1).copied().unwrap_or(0));
             acc |= f;
             prev = 0;
             j += len;
@@ -531,7 +786,7 @@ fn chunk_at<S: Sink>(o: &mut Out<'_, S>, t: &[u8], i: usize) -> usize {
     let w = t.get(i..e).unwrap_or(&[]);
     if !w.is_empty() {
         if acc & JN == 0 {
-            o.word_flags(w, acc, camel);
+            o.word_flags(w, acc, camel, hi_upper);
         } else {
             o.chunk(w);
         }
@@ -589,6 +844,25 @@ mod tests {
         assert!(!out.windows(5).any(|w| w == b"<str>"));
         let text = " 'a'b".repeat(2000);
         assert_eq!(normalize(text.as_bytes(), &mut out, &mut starts), 4000);
+    }
+
+    /// The word-at-a-time helpers agree with the byte tables for every byte in every lane.
+    #[test]
+    fn word_helpers_match_the_byte_tables() {
+        for c in 0..=255u8 {
+            assert_eq!(ends_chunk(c), FLAGS[c as usize] & (STOP | HI) == STOP, "{c}");
+            for lane in 0..8 {
+                let fill = if c == b'q' { b'#' } else { b'q' };
+                let mut b = [fill; 8];
+                b[lane] = c;
+                let m = lower_mask(u64::from_le_bytes(b));
+                for (k, &x) in b.iter().enumerate() {
+                    assert_eq!(m >> (8 * k + 7) & 1 == 1, x.is_ascii_lowercase(), "{c} in lane {lane}");
+                }
+            }
+        }
+        assert_eq!(load8(b"abc", 0), u64::from_le_bytes(*b"abc\0\0\0\0\0"));
+        assert_eq!(load8(b"abc", 5), 0);
     }
 
     #[test]

@@ -343,9 +343,14 @@ pub(crate) fn extract(body: &[u8], span: Span, out: &mut Vec<u8>, cap: usize) ->
     out.clear();
     let mut lx = Lexer::new(body.get(span.start..span.end).unwrap_or(&[]));
     let capped = match lx.peek() {
-        Ok(b'"') => match lx.string_partial() {
-            Ok((s, _)) => !unescape(lx.bytes(s.span), out, cap),
-            Err(_) => false,
+        // A complete string (the walk already found its end): decode what is between the
+        // quotes without lexing it again.
+        Ok(b'"') => match complete_string(lx.b.get(lx.i..).unwrap_or(&[])) {
+            Some(inner) => !unescape(inner, out, cap),
+            None => match lx.string_partial() {
+                Ok((s, _)) => !unescape(lx.bytes(s.span), out, cap),
+                Err(_) => false,
+            },
         },
         Ok(b'[') => {
             lx.i += 1;
@@ -361,6 +366,17 @@ pub(crate) fn extract(body: &[u8], span: Span, out: &mut Vec<u8>, cap: usize) ->
     };
     fix_utf8(out);
     capped
+}
+
+/// The content of `raw` when it is exactly one complete JSON string (`"..."`, its last quote
+/// not escaped), as a value span of the walk is; `None` for a string cut short.
+fn complete_string(raw: &[u8]) -> Option<&[u8]> {
+    let inner = raw.strip_prefix(b"\"")?.strip_suffix(b"\"")?;
+    let mut end = inner.len();
+    while end > 0 && inner.get(end - 1) == Some(&b'\\') {
+        end -= 1;
+    }
+    ((inner.len() - end) % 2 == 0).then_some(inner)
 }
 
 #[derive(Default)]
