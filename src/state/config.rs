@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::entries::{AccountE, AccountsE, AccountsRateE, EnvE, FpAsnE, FpPrefixE, TemplateE};
+use super::entries::{AccountE, AccountsE, AccountsRateE, FpAsnE, FpPrefixE, TemplateE};
 use super::Entry;
 use crate::policy::Errors;
 use crate::sketch::hll::Hll;
@@ -96,7 +96,7 @@ impl Default for Capacity {
             fp_prefixes: 16_384,
             fp_asns: 8_192,
             templates: 32_768,
-            envs: 16_384,
+            envs: 8_192,
         }
     }
 }
@@ -225,7 +225,7 @@ impl StateConfig {
             + table_bytes::<FpPrefixE>(c.fp_prefixes, p)
             + table_bytes::<FpAsnE>(c.fp_asns, p)
             + table_bytes::<TemplateE>(c.templates, p)
-            + table_bytes::<EnvE>(c.envs, p)
+            + table_bytes::<FpPrefixE>(c.envs, p)
             + super::reputation::Reputation::bytes_for(c.accounts.min(MAX_CAPACITY) as usize)
             + 2 * Hll::bytes_for(
                 self.global_precision

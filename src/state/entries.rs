@@ -59,12 +59,15 @@ pub struct AccountsRateE {
     pub rate: Window<1>,
 }
 
-/// Per (fingerprint, prefix): accounts and the elicitation share.
+/// Per (fingerprint, prefix): accounts and the elicitation share. Also per client
+/// environment: accounts and (requests of accounts seen before in the account window, those
+/// of them from an ASN new to their account), sharing this entry's code in the module.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct FpPrefixE {
     /// Distinct accounts.
     pub accounts: SmallHll,
-    /// (requests, elicitations) per window slot.
+    /// (requests, elicitations) per window slot; for a client environment (requests of
+    /// known accounts, ASN hops) per account-window slot.
     pub share: Window<2>,
 }
 
@@ -75,14 +78,6 @@ pub struct FpAsnE {
     pub accounts: SmallHll,
     /// Distinct heavy accounts.
     pub heavy: SmallHll,
-}
-
-/// Per client environment: (requests of accounts seen before in the account window,
-/// those of them from an ASN new to their account) per account-window slot.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct EnvE {
-    /// (requests of known accounts, ASN hops) per window slot.
-    pub hops: Window<2>,
 }
 
 /// Per template band: accounts, elicitation share, accounts per synchrony bucket.
@@ -142,13 +137,6 @@ impl Entry for FpAsnE {
         let (a, b) = halves(regs);
         v.hll(&mut self.accounts, a);
         v.hll(&mut self.heavy, b);
-    }
-}
-
-impl Entry for EnvE {
-    const HLLS: usize = 0;
-    fn visit<V: Visit>(&mut self, _regs: &mut [u8], v: &mut V) {
-        v.win(&mut self.hops);
     }
 }
 

@@ -218,8 +218,13 @@ impl State {
                 e.heavy.insert(rh, p, t.win, m);
             }
         }
-        if let (Some((e, _)), Some(h)) = (s.env.and_then(|i| slot(&mut self.envs, i)), hop) {
-            e.hops.add(t.acct, [1, h as u32]);
+        if let Some((e, regs)) = s.env.and_then(|i| slot(&mut self.envs, i)) {
+            if let Some(m) = k.member {
+                e.accounts.insert(regs, p, t.win, m);
+            }
+            if let Some(h) = hop {
+                e.share.add(t.acct, [1, h as u32]);
+            }
         }
         for &i in s.templates.iter().flatten() {
             if let Some((e, regs)) = slot(&mut self.templates, i) {
@@ -337,9 +342,9 @@ impl State {
         }
         // The environment's hop share is evidence against its light members not known to
         // keep to their networks (new accounts included).
-        if let (Some((e, _)), false, false) = (s.env.and_then(|i| self.envs.get(i)), heavy, settled) {
-            let [n, hops] = e.hops.sliding(t.acct, t.acct_frac);
-            if n >= min {
+        if let (Some((e, regs)), false, false) = (s.env.and_then(|i| self.envs.get(i)), heavy, settled) {
+            let [n, hops] = e.share.sliding(t.acct, t.acct_frac);
+            if n >= min && e.accounts.estimate_at(regs, p, t.win) >= min_accounts {
                 lv.set(Signal::ClusterAsnRotationShare, hops / n);
             }
         }

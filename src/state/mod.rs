@@ -48,7 +48,7 @@ mod tests;
 use std::fmt;
 
 pub use config::{Capacity, StateConfig, MAX_CAPACITY, OVERHEAD_BYTES};
-use entries::{AccountE, AccountsE, AccountsRateE, EnvE, Entry, FpAsnE, FpPrefixE, TemplateE};
+use entries::{AccountE, AccountsE, AccountsRateE, Entry, FpAsnE, FpPrefixE, TemplateE};
 use global::WindowedHll;
 use levels::{Clock, Keys, Touched};
 
@@ -191,7 +191,7 @@ pub struct State {
     fp_prefixes: Table<FpPrefixE>,
     fp_asns: Table<FpAsnE>,
     templates: Table<TemplateE>,
-    envs: Table<EnvE>,
+    envs: Table<FpPrefixE>,
     active: WindowedHll,
     reputation: reputation::Reputation,
 }
