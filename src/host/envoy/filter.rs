@@ -28,6 +28,8 @@ use proxy_wasm::types::{Action, ContextType, LogLevel};
 
 use super::abi::{self, Level};
 use super::apply::{self, Failure, Host, Next, Status};
+#[cfg(feature = "fault-injection")]
+use super::fault;
 use super::metrics::{self, Pending, COUNTERS};
 use super::sync::{self, SharedData, Sync};
 use super::wire::{self, Options, Step};
@@ -296,6 +298,8 @@ impl HttpContext for Filter {
             return Action::Continue;
         }
         let read = abi::request_headers();
+        #[cfg(feature = "fault-injection")]
+        let read = read.and_then(|b| fault::check(&b, fault::Point::Headers).map(|()| b));
         let buf = match read {
             Ok(b) => b,
             Err(s) => return self.decide(Err(("reading request headers", s)), end_of_stream),
@@ -347,6 +351,8 @@ impl Filter {
     /// Up to `limit` bytes of the buffered body.
     fn read_body(&self, limit: usize) -> Result<Vec<u8>, Failure> {
         let read = abi::request_body(limit);
+        #[cfg(feature = "fault-injection")]
+        let read = read.and_then(|b| self.held.as_deref().map_or(Ok(()), |h| fault::check(h, fault::Point::Body)).map(|()| b));
         read.map_err(|s| ("reading the request body", s))
     }
 
