@@ -5,6 +5,9 @@
 # A distill-guard configuration may name another module to compare builds in one interleaved run:
 #   --configs "none default default@build/old.wasm"   (the label then carries the file name)
 # --no-latency skips phase 2 (for quick CPU-us/req iterations; the latency columns are then empty).
+# `probe:OP:N` runs benches/hostcall-probe, which makes N calls of one host function per request
+# (OP: headers prop_src prop_proto prop_fs time inc add setmap hold holdbody; see its src/lib.rs):
+#   --configs "none noop probe:add:50" --no-latency   -> (probe - noop) / 50 = one add_header's cost.
 # Five configurations of the same Envoy, one after the other, on 127.0.0.1 only:
 #   none     no filter: the limit                noop  a no-op proxy-wasm filter (benches/noop-filter)
 #   shadow   distill-guard, filters/shadow.json  default  distill-guard, filters/default.json
@@ -35,7 +38,7 @@ while [ $# -gt 0 ]; do
     --kinds) KINDS=$2; shift 2 ;;
     --no-build) BUILD=0; shift ;;
     --no-latency) LATENCY=0; shift ;;
-    *) sed -n '2,7p' "$0" >&2; exit 2 ;;
+    *) sed -n '2,10p' "$0" >&2; exit 2 ;;
   esac
 done
 PORT_BASE=${PORT_BASE:-18600}
