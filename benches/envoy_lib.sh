@@ -26,7 +26,7 @@ PY
 }
 
 # filter_yaml CONFIG OUT   writes the http_filters entries of one configuration
-#   none | noop | lua | POLICY_FILE (distill-guard with that policy)
+#   none | noop | lua | probe:OP:N (benches/hostcall-probe) | POLICY_FILE (distill-guard with that policy)
 filter_yaml() {
   local cfg=$1 out=$2
   case "$cfg" in
@@ -34,6 +34,8 @@ filter_yaml() {
     lua) cp "$ROOT/benches/envoy/filter-lua.yaml.in" "$out" ;;
     noop) render "$ROOT/benches/envoy/filter-wasm.yaml.in" "$out" ROOT_ID=noop \
             WASM="$ROOT/benches/noop-filter/target/wasm32-wasip1/release/noop_filter.wasm" CONFIG_JSON='""' ;;
+    probe:*) render "$ROOT/benches/envoy/filter-wasm.yaml.in" "$out" ROOT_ID=probe \
+            WASM="$ROOT/benches/hostcall-probe/target/wasm32-wasip1/release/hostcall_probe.wasm" "CONFIG_JSON=\"${cfg#probe:}\"" ;;
     *) local json; json=$(python3 -c 'import json,sys; print(json.dumps(open(sys.argv[1]).read()))' "$cfg")
        render "$ROOT/benches/envoy/filter-wasm.yaml.in" "$out" ROOT_ID=distill_guard \
          WASM="$DG_WASM" "CONFIG_JSON=$json" ;;
@@ -79,8 +81,9 @@ stop_all() {
   if [ -n "$ORIGIN_PID" ]; then kill "$ORIGIN_PID" 2>/dev/null || true; wait "$ORIGIN_PID" 2>/dev/null || true; ORIGIN_PID=; fi
 }
 
-# Builds what the benches load: the distill-guard Envoy module and the no-op filter.
+# Builds what the benches load: the distill-guard Envoy module, the no-op filter, the host-call probe.
 build_modules() {
   (cd "$ROOT" && scripts/setup.sh bench && scripts/build.sh envoy)
   (cd "$ROOT/benches/noop-filter" && cargo build -q --release --target wasm32-wasip1)
+  (cd "$ROOT/benches/hostcall-probe" && cargo build -q --release --target wasm32-wasip1)
 }

@@ -1,7 +1,13 @@
 #!/usr/bin/env bash
 # Envoy load bench: what the distill-guard filter costs in a real Envoy (--concurrency 1).
 #   usage: benches/envoy_load.sh [--duration S] [--repeats N] [--configs "none noop shadow default lua"]
-#                                [--kinds "post get"] [--no-build]
+#                                [--kinds "post get"] [--no-build] [--no-latency]
+# A distill-guard configuration may name another module to compare builds in one interleaved run:
+#   --configs "none default default@build/old.wasm"   (the label then carries the file name)
+# --no-latency skips phase 2 (for quick CPU-us/req iterations; the latency columns are then empty).
+# `probe:OP:N` runs benches/hostcall-probe, which makes N calls of one host function per request
+# (OP: headers prop_src prop_proto prop_fs time inc add setmap hold holdbody; see its src/lib.rs):
+#   --configs "none noop probe:add:50" --no-latency   -> (probe - noop) / 50 = one add_header's cost.
 # Five configurations of the same Envoy, one after the other, on 127.0.0.1 only:
 #   none     no filter: the limit                noop  a no-op proxy-wasm filter (benches/noop-filter)
 #   shadow   distill-guard, filters/shadow.json  default  distill-guard, filters/default.json
@@ -23,7 +29,7 @@
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
-DURATION=10 REPEATS=3 CONFIGS="none noop shadow default lua" KINDS="post get" BUILD=1
+DURATION=10 REPEATS=3 CONFIGS="none noop shadow default lua" KINDS="post get" BUILD=1 LATENCY=1
 while [ $# -gt 0 ]; do
   case "$1" in
     --duration) DURATION=$2; shift 2 ;;
@@ -31,7 +37,8 @@ while [ $# -gt 0 ]; do
     --configs) CONFIGS=$2; shift 2 ;;
     --kinds) KINDS=$2; shift 2 ;;
     --no-build) BUILD=0; shift ;;
-    *) sed -n '2,4p' "$0" >&2; exit 2 ;;
+    --no-latency) LATENCY=0; shift ;;
+    *) sed -n '2,10p' "$0" >&2; exit 2 ;;
   esac
 done
 PORT_BASE=${PORT_BASE:-18600}
@@ -55,7 +62,13 @@ for p in shadow default; do
 done
 log "load average before: $(cut -d' ' -f1-3 /proc/loadavg); envoy $("$ENVOY" --version | grep -o '[0-9]*\.[0-9]*\.[0-9]*/' | tr -d /)"
 
-policy_of() { case "$1" in shadow|default) echo "$WORK/$1.json" ;; *) echo "$1" ;; esac; }
+policy_of() { case "${1%%@*}" in shadow|default) echo "$WORK/${1%%@*}.json" ;; *) echo "${1%%@*}" ;; esac; }
+# The distill-guard module of a configuration: `NAME@FILE` names it, else the default build.
+wasm_of() { case "$1" in *@*) readlink -f "${1#*@}" ;; *) echo "$DEFAULT_WASM" ;; esac; }
+DEFAULT_WASM=$DG_WASM
+for cfg in $CONFIGS; do
+  case "$cfg" in *@*) [ -f "${cfg#*@}" ] || { echo "no module ${cfg#*@}" >&2; exit 2; } ;; esac
+done
 
 wrk_run() { # KIND CONNECTIONS SECONDS [DELAY_MS] -> one JSON line
   BENCH_KIND=$1 BENCH_DELAY_MS=${4:-} taskset -c "$CLIENT_CPU" wrk -t1 -c"$2" -d"$3"s --timeout 5s \
@@ -70,6 +83,7 @@ start_origin
 declare -A CONNS
 for round in $(seq 1 "$REPEATS"); do
   for cfg in $CONFIGS; do
+    DG_WASM=$(wasm_of "$cfg")
     start_proxy "$(policy_of "$cfg")"
     for kind in $KINDS; do
       wrk_run "$kind" 32 2 >/dev/null # warm-up: connections, VM, state
@@ -77,7 +91,9 @@ for round in $(seq 1 "$REPEATS"); do
       tp=$(wrk_run "$kind" 32 "$DURATION")
       # CPU time the Envoy under test spent per request: less sensitive to other load than req/s.
       cpu_us=$(python3 -c "import os; print(round(($(cpu_ticks) - $t0) * 1e6 / os.sysconf('SC_CLK_TCK') / max(1, $(field "$tp" requests)), 1))")
-      if [ -z "${CONNS[$kind]:-}" ]; then
+      if [ "$LATENCY" = 0 ]; then
+        lat='{"rps":0,"p50_us":0,"p99_us":0,"status_err":0,"connect_err":0,"read_err":0,"timeouts":0}'
+      elif [ -z "${CONNS[$kind]:-}" ]; then
         [ "$cfg" = none ] || { echo "the first configuration must be none" >&2; exit 2; }
         # Calibrate the paced run once: per-connection rate with 1 ms think time, then the
         # connection count that offers half of this limit.
@@ -86,7 +102,7 @@ for round in $(seq 1 "$REPEATS"); do
         CONNS[$kind]=$(python3 -c "print(max(1, round($(field "$tp" rps) / 2 / $per)))")
         log "$kind: limit $(field "$tp" rps) req/s; paced runs: ${CONNS[$kind]} connections x 1 ms delay (${per} req/s each)"
       fi
-      lat=$(wrk_run "$kind" "${CONNS[$kind]}" "$DURATION" 1)
+      [ "$LATENCY" = 0 ] || lat=$(wrk_run "$kind" "${CONNS[$kind]}" "$DURATION" 1)
       stats=$(curl -fs "http://127.0.0.1:$ADMIN_PORT/stats?filter=wasmcustom" | grep -v ': 0$' | tr '\n' ' ' || true)
       echo "{\"round\":$round,\"config\":\"$cfg\",\"kind\":\"$kind\",\"throughput\":$tp,\"cpu_us_per_req\":$cpu_us,\"latency\":$lat,\"load\":\"$(cut -d' ' -f1 /proc/loadavg)\",\"wasm_stats\":\"${stats% }\"}" >> "$RAW"
       log "round $round $cfg/$kind: $(field "$tp" rps) req/s, $cpu_us CPU us/req; paced $(field "$lat" rps) req/s p50 $(field "$lat" p50_us) us p99 $(field "$lat" p99_us) us (load $(cut -d' ' -f1 /proc/loadavg))"
@@ -119,6 +135,8 @@ print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 for (kind, cfg), a in agg.items():
     b = agg[(kind, "none")]
     rps, cpu, p50, p99 = med(a["rps"]), med(a["cpu"]), med(a["p50"]), med(a["p99"])
-    print(f"| {kind} | {names.get(cfg, cfg)} | {rps:,.0f} | {rps / med(b['rps']):.2f} | {cpu:.1f} | {cpu - med(b['cpu']):+.1f} "
+    base, _, module = cfg.partition("@")
+    label = names.get(base, base) + (f" ({module.rsplit('/', 1)[-1]})" if module else "")
+    print(f"| {kind} | {label} | {rps:,.0f} | {rps / med(b['rps']):.2f} | {cpu:.1f} | {cpu - med(b['cpu']):+.1f} "
           f"| {med(a['paced']):,.0f} | {p50:.0f} | {p99:.0f} | {p50 - med(b['p50']):+.0f} | {p99 - med(b['p99']):+.0f} | {a['err']} |")
 PY

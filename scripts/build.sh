@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the Wasm modules.  usage: scripts/build.sh [envoy|web|native|all]...  (default: all)
 #   envoy  -> build/distill_guard_envoy.wasm   (wasm32-wasip1, proxy-wasm)
+#             and build/distill_guard_envoy_fault.wasm (tests only: feature fault-injection)
 #   web    -> pkg/ (wasm-pack --target web; copied to www/pkg and edge/pkg)
 #   native -> target/release/distill-guard
 set -euo pipefail
@@ -20,6 +21,11 @@ build_envoy() {
   cargo build -q --profile wasm --target wasm32-wasip1 --lib
   wasm_opt target/wasm32-wasip1/wasm/distill_guard.wasm build/distill_guard_envoy.wasm
   echo "built build/distill_guard_envoy.wasm ($(stat -c %s build/distill_guard_envoy.wasm) bytes)" >&2
+  # The end-to-end tests' module with the fault-injection hook (src/host/envoy/fault.rs): not
+  # shipped, not size-checked. Its own target dir, so the two feature sets don't rebuild each other.
+  CARGO_TARGET_DIR=target/fault cargo build -q --profile wasm --target wasm32-wasip1 --lib --features fault-injection
+  wasm_opt target/fault/wasm32-wasip1/wasm/distill_guard.wasm build/distill_guard_envoy_fault.wasm
+  echo "built build/distill_guard_envoy_fault.wasm ($(stat -c %s build/distill_guard_envoy_fault.wasm) bytes, tests only)" >&2
 }
 
 build_web() {

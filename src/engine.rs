@@ -90,10 +90,11 @@ pub struct Engine {
 }
 
 impl Engine {
-    /// Builds an engine from a validated policy.
+    /// Builds an engine from a validated policy. Its state is allocated on first use
+    /// ([`State::new_lazy`]).
     pub fn new(policy: Policy) -> Self {
         let compiled = Compiled::new(&policy);
-        let state = State::new(&policy.state);
+        let state = State::new_lazy(&policy.state);
         Engine { policy, compiled, state, counters: Counters::default() }
     }
 

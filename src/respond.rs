@@ -29,24 +29,67 @@ pub enum Response {
 /// `account`, `ja4h` and `mode` when known, each under `prefix`.
 pub fn tag_headers(v: &Verdict, prefix: &str, shadow: bool) -> Vec<(String, String)> {
     let mut h = Vec::with_capacity(8);
-    h.push((format!("{prefix}score"), v.score.to_string()));
-    h.push((format!("{prefix}action"), v.action.as_str().to_string()));
-    h.push((format!("{prefix}reasons"), v.reason_codes()));
-    h.push((format!("{prefix}fp"), v.hfp_hex()));
-    h.push((format!("{prefix}client"), v.fp.client.to_string()));
-    if let Some(a) = v.fp.account {
-        h.push((format!("{prefix}account"), format!("{a:016x}")));
-    }
-    if let Some(j) = &v.fp.ja4h {
-        h.push((format!("{prefix}ja4h"), j.clone()));
-    }
-    if shadow {
-        h.push((format!("{prefix}mode"), "shadow".to_string()));
-    }
-    if v.internal_error {
-        h.push((format!("{prefix}error"), "internal".to_string()));
-    }
+    let _ = for_each_tag::<()>(v, prefix, shadow, |name, value| {
+        h.push((name.to_string(), value.to_string()));
+        Ok(())
+    });
     h
+}
+
+/// Calls `f(name, value)` for each header of [`tag_headers`], in the same order and with
+/// the same bytes, without building them as owned strings (one buffer for the names, one
+/// for the reason list): for hosts that add headers one host call at a time. Stops at the
+/// first `Err` of `f` and returns it.
+pub fn for_each_tag<E>(v: &Verdict, prefix: &str, shadow: bool, mut f: impl FnMut(&str, &str) -> Result<(), E>) -> Result<(), E> {
+    let mut failed = None;
+    each_tag(v, prefix, shadow, &mut |name, value| match f(name, value) {
+        Ok(()) => true,
+        Err(e) => {
+            failed = Some(e);
+            false
+        }
+    });
+    failed.map_or(Ok(()), Err)
+}
+
+/// [`for_each_tag`] without the generic error (one copy in the Wasm modules); `f` returns
+/// false to stop.
+fn each_tag(v: &Verdict, prefix: &str, shadow: bool, f: &mut dyn FnMut(&str, &str) -> bool) {
+    let mut name = String::with_capacity(prefix.len() + 8);
+    let mut tag = |suffix: &str, value: &str| {
+        name.clear();
+        name.push_str(prefix);
+        name.push_str(suffix);
+        f(&name, value)
+    };
+    let (mut digits, mut account_hex) = ([0u8; 16], [0u8; 16]);
+    let account = v.fp.account.map(|a| hex16(a, &mut account_hex));
+    let _ = tag("score", decimal(v.score, &mut digits))
+        && tag("action", v.action.as_str())
+        && tag("reasons", &v.reason_codes())
+        && tag("fp", hex16(v.fp.hfp, &mut digits))
+        && tag("client", v.fp.client)
+        && account.map_or(true, |a| tag("account", a))
+        && v.fp.ja4h.as_deref().map_or(true, |j| tag("ja4h", j))
+        && (!shadow || tag("mode", "shadow"))
+        && (!v.internal_error || tag("error", "internal"));
+}
+
+/// `n` in decimal, written into `buf`.
+fn decimal(n: u8, buf: &mut [u8; 16]) -> &str {
+    let (h, t, o) = (n / 100, n / 10 % 10, n % 10);
+    let start = if h > 0 { 0 } else if t > 0 { 1 } else { 2 };
+    buf[..3].copy_from_slice(&[b'0' + h, b'0' + t, b'0' + o]);
+    std::str::from_utf8(&buf[start..3]).unwrap_or("0")
+}
+
+/// `n` as 16 lowercase hex digits, written into `buf`.
+fn hex16(n: u64, buf: &mut [u8; 16]) -> &str {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    for (i, b) in buf.iter_mut().enumerate() {
+        *b = HEX[((n >> (60 - 4 * i)) & 0xf) as usize];
+    }
+    std::str::from_utf8(buf).unwrap_or("")
 }
 
 /// Decides the host response for `v` under `policy`.
@@ -123,6 +166,37 @@ mod tests {
             }
             r => panic!("{r:?}"),
         }
+    }
+
+    #[test]
+    fn tags_are_formatted_like_the_display_impls() {
+        for (score, account, hfp) in [(0u8, 0u64, 0u64), (7, 1, 0xabc), (95, u64::MAX, 0x0123_4567_89ab_cdef), (100, 42, 1 << 63)] {
+            let mut v = verdict(Action::Tag);
+            v.score = score;
+            v.fp.account = Some(account);
+            v.fp.hfp = hfp;
+            v.fp.ja4h = Some("ge11nn05enus_0000".into());
+            v.internal_error = true;
+            let h = tag_headers(&v, "x-t-", true);
+            let want = vec![
+                ("x-t-score".to_string(), score.to_string()),
+                ("x-t-action".to_string(), "tag".to_string()),
+                ("x-t-reasons".to_string(), "proxy.via".to_string()),
+                ("x-t-fp".to_string(), format!("{hfp:016x}")),
+                ("x-t-client".to_string(), v.fp.client.to_string()),
+                ("x-t-account".to_string(), format!("{account:016x}")),
+                ("x-t-ja4h".to_string(), "ge11nn05enus_0000".to_string()),
+                ("x-t-mode".to_string(), "shadow".to_string()),
+                ("x-t-error".to_string(), "internal".to_string()),
+            ];
+            assert_eq!(h, want);
+        }
+        let mut seen = 0;
+        let r: Result<(), u8> = for_each_tag(&verdict(Action::Allow), "x-", false, |_, _| {
+            seen += 1;
+            if seen == 2 { Err(9) } else { Ok(()) }
+        });
+        assert_eq!((r, seen), (Err(9), 2));
     }
 
     #[test]

@@ -1,8 +1,9 @@
 //! Bounded cross-request state keyed by cluster keys, built from [`crate::sketch`], and the
 //! graded `cluster.*`, `account.*` and `rate.*` levels measured from it.
 //!
-//! Every table and sketch is allocated in [`State::new`] from the [`StateConfig`] and never
-//! grows ([`StateConfig::memory_bound`]); old keys are evicted per
+//! Every table and sketch is allocated in [`State::new`] from the [`StateConfig`] (or, from
+//! [`State::new_lazy`], on the first observation or merged delta) and never grows
+//! ([`StateConfig::memory_bound`]); old keys are evicted per
 //! [`crate::sketch::table`]'s rule. Time comes in the [`Observation`]. Hashes are seeded by
 //! `state.seed`, so workers with the same policy build mergeable sketches, and
 //! [`State::export_delta`] / [`State::merge_bytes`] exchange what changed (see [`wire`]).
@@ -194,6 +195,8 @@ pub struct State {
     envs: Table<FpPrefixE>,
     active: WindowedHll,
     reputation: reputation::Reputation,
+    /// Enabled but not allocated yet (see [`State::new_lazy`]).
+    lazy: bool,
 }
 
 impl fmt::Debug for State {
@@ -239,6 +242,32 @@ impl State {
             active: WindowedHll::new(cfg.global_precision, on),
             reputation: reputation::Reputation::new(if on { c.accounts.min(MAX_CAPACITY) as usize } else { 0 }),
             d,
+            lazy: false,
+        }
+    }
+
+    /// Like [`State::new`], but allocates nothing until the first [`State::observe`],
+    /// [`State::record_verdict`] or [`State::merge_bytes`]: a host that runs engines which may
+    /// never see a request (Envoy's main-thread Wasm VM) does not hold a state bound for each.
+    /// Until then it measures nothing and exports empty deltas, as an empty state does.
+    pub fn new_lazy(cfg: &StateConfig) -> Self {
+        if !cfg.enabled {
+            return State::new(cfg);
+        }
+        let mut off = cfg.clone();
+        off.enabled = false;
+        State { d: Derived::new(cfg), lazy: true, ..State::new(&off) }
+    }
+
+    /// True once the tables are allocated (always, except a [`State::new_lazy`] not used yet).
+    pub fn is_allocated(&self) -> bool {
+        !self.lazy
+    }
+
+    /// Allocates a [`State::new_lazy`] state's tables (no-op otherwise).
+    fn materialize(&mut self) {
+        if self.lazy {
+            *self = State::new(&self.d.cfg);
         }
     }
 
@@ -270,6 +299,7 @@ impl State {
     /// Records the engine's verdict (flagged without `account.flag_history`) for the account.
     pub fn record_verdict(&mut self, account: Option<u64>, now_ms: u64, flagged: bool) {
         if let Some(a) = account {
+            self.materialize();
             self.reputation.record(a, now_ms, flagged);
         }
     }
@@ -284,6 +314,7 @@ impl State {
         if !self.d.cfg.enabled {
             return;
         }
+        self.materialize();
         let t = Clock::at(obs.now_ms, &self.d);
         let k = Keys::of(obs, &self.d.seeds);
         let touched = self.record(obs, &k, &t);

@@ -557,3 +557,40 @@ proptest::proptest! {
         let _ = s.merge_bytes(&buf);
     }
 }
+
+#[test]
+fn lazy_state_allocates_on_first_observation_or_merge() {
+    let cfg = small_cfg();
+    let mut idle = State::new_lazy(&cfg);
+    assert!(!idle.is_allocated());
+    assert_eq!(idle.allocated_bytes(), 0);
+    // Measuring and exporting an unused lazy state allocates nothing and exports no change.
+    let o = obs(T0, 1, 2, 3);
+    assert!(measured(&idle, &o).is_empty());
+    assert!(idle.export_delta().len() <= crate::host::envoy::sync::EMPTY_DELTA_LEN);
+    assert!(!idle.is_allocated());
+
+    // Observing allocates the full state and then behaves like an eager one.
+    let (mut lazy, mut eager) = (State::new_lazy(&cfg), State::new(&cfg));
+    for i in 0..50 {
+        let o = obs(T0 + i * 1000, 100 + i, 7, 9);
+        let (mut a, mut b) = (Levels::default(), Levels::default());
+        lazy.observe(&o, &mut a);
+        eager.observe(&o, &mut b);
+        assert_eq!(a.iter().collect::<Vec<_>>(), b.iter().collect::<Vec<_>>());
+    }
+    assert!(lazy.is_allocated());
+    assert_eq!(lazy.allocated_bytes() + OVERHEAD_BYTES, cfg.memory_bound());
+
+    // Merging a peer's delta allocates too, and the merged data is there.
+    let delta = eager.export_delta();
+    idle.merge_bytes(&delta).unwrap();
+    assert!(idle.is_allocated());
+    let probe = obs(T0 + 50_000, 999, 7, 9);
+    assert_eq!(measured(&idle, &probe), measured(&eager, &probe));
+
+    // With state disabled there is nothing to allocate, lazily or not.
+    let off = StateConfig { enabled: false, ..small_cfg() };
+    assert!(State::new_lazy(&off).is_allocated());
+    assert_eq!(State::new_lazy(&off).allocated_bytes(), 0);
+}

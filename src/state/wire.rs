@@ -126,8 +126,10 @@ impl State {
     }
 
     /// Merges a peer's [`State::export_delta`]. The buffer is validated completely first:
-    /// on `Err` nothing was applied.
+    /// on `Err` nothing was applied (a lazy state is allocated first, see
+    /// [`State::new_lazy`]).
     pub fn merge_bytes(&mut self, buf: &[u8]) -> Result<(), DecodeError> {
+        self.materialize();
         self.merge_pass(buf, false)?;
         self.merge_pass(buf, true)
     }

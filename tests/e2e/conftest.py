@@ -20,6 +20,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 ENVOY_DIR = ROOT / "envoy"
 WASM = ROOT / "build" / "distill_guard_envoy.wasm"
+# The same filter built with the fault-injection hook (tests only; scripts/build.sh envoy).
+FAULT_WASM = ROOT / "build" / "distill_guard_envoy_fault.wasm"
 CLI = ROOT / "target" / "release" / "distill-guard"
 sys.path.insert(0, str(ENVOY_DIR))
 import render  # noqa: E402  (envoy/render.py)
@@ -83,7 +85,7 @@ class Envoy:
     """A real Envoy with the distill-guard filter in front of `origin`, `concurrency` worker
     threads (one by default)."""
 
-    def __init__(self, tmp, origin_port, policy=None, tls=False, max_headers=2000, cert=None, concurrency=1):
+    def __init__(self, tmp, origin_port, policy=None, tls=False, max_headers=2000, cert=None, concurrency=1, wasm=WASM):
         self.tmp = tmp
         self.concurrency = concurrency
         self.tls = tls
@@ -91,9 +93,12 @@ class Envoy:
         self.admin_port = free_port()
         self.config = tmp / ("envoy-tls.yaml" if tls else "envoy.yaml")
         self.log_path = tmp / "envoy.log"
+        template = (ENVOY_DIR / ("envoy-tls.yaml.in" if tls else "envoy.yaml.in")).read_text()
+        # The TLS template asks for the adapter option envoy.tls_fingerprints (render.py).
+        config = render.plugin_config(policy_text(policy), render.template_options(template))
         values = {
-            "WASM": str(WASM),
-            "POLICY_JSON": json.dumps(policy_text(policy), ensure_ascii=False),
+            "WASM": str(wasm),
+            "POLICY_JSON": json.dumps(config, ensure_ascii=False),
             "LISTEN_PORT": str(self.port),
             "ADMIN_PORT": str(self.admin_port),
             "ORIGIN_PORT": str(origin_port),
@@ -102,7 +107,6 @@ class Envoy:
         }
         if tls:
             values["CERT"], values["KEY"] = (str(p) for p in cert)
-        template = (ENVOY_DIR / ("envoy-tls.yaml.in" if tls else "envoy.yaml.in")).read_text()
         self.config.write_text(render.render(template, values))
         self.proc = None
 
@@ -196,17 +200,18 @@ def tls_cert(tmp_path_factory):
 
 @pytest.fixture
 def stack(tmp_path, wasm, tls_cert):
-    """Factory: `stack(policy=..., tls=False, concurrency=1)` starts a recording origin and
-    Envoy in front of it and returns (envoy, origin). Everything started is stopped at the end of the test."""
+    """Factory: `stack(policy=..., tls=False, concurrency=1, wasm=WASM)` starts a recording origin
+    and Envoy in front of it and returns (envoy, origin). Everything started is stopped at the end
+    of the test."""
     started = []
 
-    def make(policy=None, tls=False, max_headers=2000, start=True, concurrency=1):
+    def make(policy=None, tls=False, max_headers=2000, start=True, concurrency=1, wasm=None):
         d = tmp_path / f"stack{len(started)}"
         d.mkdir()
         origin = Origin(d)
         started.append(origin)
         envoy = Envoy(d, origin.port, policy=policy, tls=tls, max_headers=max_headers, cert=tls_cert,
-                      concurrency=concurrency)
+                      concurrency=concurrency, wasm=wasm or WASM)
         started.append(envoy)
         if start:
             envoy.start()

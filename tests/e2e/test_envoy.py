@@ -333,7 +333,10 @@ def test_non_utf8_header_value(stack):
     echo = json.loads(resp.split(b"\r\n\r\n", 1)[1])
     assert tags(echo)["action"] == ["allow"]
     assert_vm_alive(envoy)
-    assert envoy.stats().get("wasmcustom.distill_guard.internal_error") == 0
+    # Counters reach Envoy on the filter's next tick (1 s): wait for both requests first.
+    stats = wait_for(lambda: (s := envoy.stats()).get("wasmcustom.distill_guard.requests") == 2 and s)
+    assert stats, envoy.stats()
+    assert stats.get("wasmcustom.distill_guard.internal_error") == 0
 
 
 def test_thousand_headers(stack):
@@ -417,6 +420,20 @@ def test_tls_ja4_blocklist_and_stats(stack):
     assert stats["wasmcustom.distill_guard.action.throttle"] == 0
     assert stats["wasmcustom.distill_guard.reason.fp.listed"] == 1
     assert stats["wasmcustom.distill_guard.internal_error"] == 0
+
+
+def test_tls_fingerprints_are_read_only_with_the_adapter_option(stack):
+    envoy, _ = stack(tls=True)
+    assert curl("--http1.1", envoy.url + "/ja4-probe")[0] == 200
+    ja4 = ja4_from_access_log(envoy, "/ja4-probe")
+    assert ja4 and ja4 != "-", envoy.log()[-2000:]
+    # The same TLS listener and blocklist, with envoy.tls_fingerprints off: the filter never
+    # reads the filter state, so the listed JA4 goes unnoticed.
+    envoy, origin = stack(policy=block_policy(ja4, envoy={"tls_fingerprints": False}), tls=True)
+    status, _, body = curl("--http1.1", envoy.url + "/v1/models")
+    assert status == 200 and tags(json.loads(body))["action"] == ["allow"], body
+    assert "envoy.tls_fingerprints false" in envoy.log()
+    assert len(origin.records()) == 1
 
 
 def test_h2_over_tls_gets_tags(stack, tmp_path):

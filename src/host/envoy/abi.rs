@@ -137,15 +137,9 @@ pub fn add_request_header(name: &str, value: &str) -> Result<(), Status> {
     check(unsafe { proxy_add_header_map_value(REQUEST_HEADERS, name.as_ptr(), name.len(), value.as_ptr(), value.len()) })
 }
 
-/// A property by path (`["source", "address"]`); `None` when the host has no value.
-pub fn property(path: &[&str]) -> Result<Option<Vec<u8>>, Status> {
-    let mut key = Vec::with_capacity(path.iter().map(|p| p.len() + 1).sum());
-    for (i, p) in path.iter().enumerate() {
-        if i > 0 {
-            key.push(0);
-        }
-        key.extend_from_slice(p.as_bytes());
-    }
+/// A property by path, its segments joined by NUL (`b"source\0address"`); `None` when the
+/// host has no value.
+pub fn property(key: &[u8]) -> Result<Option<Vec<u8>>, Status> {
     let (mut data, mut size) = (null_mut(), 0usize);
     // SAFETY: the key is live; the host writes a pointer and a size to live locals.
     let st = unsafe { proxy_get_property(key.as_ptr(), key.len(), &mut data, &mut size) };
@@ -171,11 +165,6 @@ pub fn define_counter(name: &str) -> Result<u32, Status> {
     // SAFETY: name is live; the host writes one u32 to a live local.
     check(unsafe { proxy_define_metric(COUNTER, name.as_ptr(), name.len(), &mut id) })?;
     Ok(id)
-}
-
-/// Adds one to a counter.
-pub fn increment(id: u32) -> Result<(), Status> {
-    add(id, 1)
 }
 
 /// Adds `n` to a counter.

@@ -6,7 +6,8 @@
 //! provoke, are unit-tested with a scripted host. It must only be called while the filter
 //! holds the request headers (adding a header after they went upstream kills the VM).
 
-use crate::respond::{respond, Response};
+use crate::policy::Mode;
+use crate::respond::{for_each_tag, respond, Response};
 use crate::score::{Action, Verdict};
 use crate::Engine;
 
@@ -67,26 +68,28 @@ pub fn internal_error<H: Host>(host: &mut H, engine: &mut Engine, failure: Failu
 }
 
 fn try_apply<H: Host>(host: &mut H, engine: &Engine, verdict: &Verdict, forged: &[&[u8]]) -> Result<Next, Failure> {
-    match respond(verdict, engine.policy()) {
-        Response::Forward { headers } => {
-            for name in forged {
-                host.remove_request_header(name).map_err(|s| ("removing a client-sent tag header", s))?;
-            }
-            if verdict.internal_error {
-                // The header map may not have been read: remove at least our own tag names.
-                for (name, _) in &headers {
-                    host.remove_request_header(name.as_bytes()).map_err(|s| ("removing a client-sent tag header", s))?;
-                }
-            }
-            for (name, value) in &headers {
-                host.add_request_header(name, value).map_err(|s| ("adding a tag header", s))?;
-            }
-            Ok(Next::Continue)
+    let policy = engine.policy();
+    if verdict.enforced <= Action::Tag {
+        // Forward (what `respond` answers for allow / tag), the tags streamed to the host
+        // without building them as owned strings: this runs for nearly every request.
+        let (prefix, shadow) = (policy.output.header_prefix.as_str(), policy.mode == Mode::Shadow);
+        for name in forged {
+            host.remove_request_header(name).map_err(|s| ("removing a client-sent tag header", s))?;
         }
+        if verdict.internal_error {
+            // The header map may not have been read: remove at least our own tag names.
+            for_each_tag(verdict, prefix, shadow, |name, _| host.remove_request_header(name.as_bytes()))
+                .map_err(|s| ("removing a client-sent tag header", s))?;
+        }
+        for_each_tag(verdict, prefix, shadow, |name, value| host.add_request_header(name, value)).map_err(|s| ("adding a tag header", s))?;
+        return Ok(Next::Continue);
+    }
+    match respond(verdict, policy) {
         Response::Reply { status, headers, body } => {
             host.send_local_response(status, &headers, body.as_bytes()).map_err(|s| ("sending the local reply", s))?;
             Ok(Next::Stop)
         }
+        Response::Forward { .. } => Ok(Next::Continue), // not reached: throttle and deny reply
     }
 }
 
@@ -154,6 +157,24 @@ mod tests {
         assert!(!applied.internal_error);
         assert_eq!(h.removed, vec![b"x-distill-score".to_vec(), b"x-distill-evil".to_vec()]);
         assert!(h.added.iter().any(|(k, v)| k == "x-distill-action" && v == "allow"));
+    }
+
+    #[test]
+    fn forwarded_tags_are_exactly_what_respond_gives() {
+        for policy in ["{}", r#"{"mode": "shadow", "output": {"header_prefix": "x-dg-"}}"#] {
+            let mut e = engine(policy);
+            let v = inspect(&mut e);
+            let Response::Forward { headers } = respond(&v, e.policy()) else { panic!("{v:?}") };
+            let mut h = Scripted::default();
+            apply(&mut h, &mut e, v, &[]);
+            assert_eq!(h.added, headers);
+            let fallback = e.internal_error();
+            let Response::Forward { headers } = respond(&fallback, e.policy()) else { panic!() };
+            let mut h = Scripted::default();
+            apply(&mut h, &mut e, fallback, &[]);
+            assert_eq!(h.added, headers);
+            assert_eq!(h.removed, headers.iter().map(|(k, _)| k.as_bytes().to_vec()).collect::<Vec<_>>());
+        }
     }
 
     #[test]

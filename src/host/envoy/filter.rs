@@ -7,14 +7,20 @@
 //! engine, strips client-sent tag headers, and forwards with tags or answers 403 / 429.
 //! Headers are only changed while the filter holds them. Responses are never touched.
 //! Any failing host call turns into the engine's internal-error verdict (fail open, or
-//! deny with `fail_closed`), counted in `distill_guard.internal_error`.
+//! deny with `fail_closed`), counted in `distill_guard.internal_error`. JA4 / JA3 are read
+//! from filter state only when the plugin configuration's `envoy.tls_fingerprints` says the
+//! listener fills it ([`wire::Options`]).
 //!
-//! Between requests, with `state.enabled`, the root context merges its engine's state with
-//! the other worker VMs' every [`sync::TICK_MS`] (see [`super::sync`]), counted in
-//! `distill_guard.sync.{published,applied,missed,errors}`. A failing sync logs once per kind
-//! and leaves the worker filtering on its own state; the request path never touches it.
+//! Counters are counted in memory and handed to Envoy on the root context's tick, every
+//! [`sync::TICK_MS`] ([`super::metrics`]), or per request if the tick cannot be set. On the
+//! same tick, with `state.enabled`, the root context merges its engine's state with the other
+//! worker VMs' (see [`super::sync`]), counted in `distill_guard.sync.{published,applied,
+//! missed,errors}`. A failing sync logs once per kind and leaves the worker filtering on its
+//! own state; the request path never touches it. The engine's state is allocated on first
+//! use, so a VM that never sees a request (Envoy's main-thread VM) stays small until a peer's
+//! delta arrives.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
@@ -22,11 +28,13 @@ use proxy_wasm::types::{Action, ContextType, LogLevel};
 
 use super::abi::{self, Level};
 use super::apply::{self, Failure, Host, Next, Status};
+#[cfg(feature = "fault-injection")]
+use super::fault;
+use super::metrics::{self, Pending, COUNTERS};
 use super::sync::{self, SharedData, Sync};
-use super::wire::{self, Step};
+use super::wire::{self, Options, Step};
 use crate::request::Peer;
 use crate::score::{Action as Verdict4, Verdict};
-use crate::signal::Signal;
 use crate::Engine;
 
 /// Filter-state keys an `envoy.filters.http.set_filter_state` filter fills with
@@ -35,44 +43,48 @@ pub const JA4_FILTER_STATE: &str = "distill_guard.ja4";
 /// See [`JA4_FILTER_STATE`].
 pub const JA3_FILTER_STATE: &str = "distill_guard.ja3";
 
+/// Property paths read per request (segments joined by NUL, as the ABI wants them).
+const SOURCE_ADDRESS: &[u8] = b"source\0address";
+const REQUEST_PROTOCOL: &[u8] = b"request\0protocol";
+const JA4_PROPERTY: &[u8] = b"filter_state\0distill_guard.ja4";
+const JA3_PROPERTY: &[u8] = b"filter_state\0distill_guard.ja3";
+
 proxy_wasm::main! {{
     proxy_wasm::set_log_level(LogLevel::Info);
     proxy_wasm::set_root_context(|_| Box::new(Root { shared: Rc::new(Shared::default()), sync: None }));
 }}
 
-/// Counter ids, defined once per VM.
+/// Counter ids (defined once per VM, indexed like [`metrics::name`]) and the increments not
+/// yet handed to Envoy.
 struct Metrics {
-    requests: u32,
-    internal_error: u32,
-    actions: [u32; 4],
-    reasons: [u32; Signal::COUNT],
+    ids: [u32; COUNTERS],
+    pending: Pending,
+    /// Hand increments over per request: the tick that would flush them is not running.
+    flush_each: bool,
 }
 
 impl Metrics {
-    fn define() -> Result<Metrics, Status> {
-        let mut m = Metrics {
-            requests: abi::define_counter(wire::REQUESTS_METRIC)?,
-            internal_error: abi::define_counter(wire::INTERNAL_ERROR_METRIC)?,
-            actions: [0; 4],
-            reasons: [0; Signal::COUNT],
-        };
-        for a in Verdict4::ALL {
-            m.actions[a as usize] = abi::define_counter(&wire::action_metric(a))?;
+    fn define(flush_each: bool) -> Result<Metrics, Status> {
+        let mut ids = [0u32; COUNTERS];
+        for (i, id) in ids.iter_mut().enumerate() {
+            *id = abi::define_counter(&metrics::name(i).unwrap_or_default())?;
         }
-        for &s in Signal::ALL {
-            m.reasons[s.index()] = abi::define_counter(&wire::reason_metric(s))?;
-        }
-        Ok(m)
+        Ok(Metrics { ids, pending: Pending::default(), flush_each })
     }
 
     /// Counts the verdict finally applied to one request.
-    fn record(&self, v: &Verdict) {
-        let reasons = v.reasons.iter().map(|r| self.reasons[r.signal.index()]);
-        let error = v.internal_error.then_some(self.internal_error);
-        let mut failed = false;
-        for id in [self.requests, self.actions[v.enforced as usize]].into_iter().chain(reasons).chain(error) {
-            failed |= abi::increment(id).is_err();
+    fn record(&mut self, v: &Verdict) {
+        self.pending.record(v);
+        if self.flush_each {
+            self.flush();
         }
+    }
+
+    /// Adds the pending increments to Envoy's counters.
+    fn flush(&mut self) {
+        let ids = &self.ids;
+        let mut failed = false;
+        self.pending.drain(|i, n| failed |= ids.get(i).is_some_and(|&id| abi::add(id, n as i64).is_err()));
         if failed {
             abi::log(Level::Warn, "distill-guard: incrementing a counter failed");
         }
@@ -84,6 +96,17 @@ impl Metrics {
 struct Shared {
     engine: RefCell<Option<Engine>>,
     metrics: RefCell<Option<Metrics>>,
+    options: Cell<Options>,
+}
+
+impl Shared {
+    fn flush_metrics(&self) {
+        if let Ok(mut m) = self.metrics.try_borrow_mut() {
+            if let Some(m) = m.as_mut() {
+                m.flush();
+            }
+        }
+    }
 }
 
 struct Root {
@@ -101,7 +124,7 @@ struct SyncRoot {
 }
 
 impl SyncRoot {
-    /// Claims a worker index and starts the tick; `None` (logged) when that fails.
+    /// Claims a worker index (the tick is already running); `None` (logged) when that fails.
     fn start() -> Option<SyncRoot> {
         let me = match sync::claim_worker(&mut EnvoyShared) {
             Ok(me) => me,
@@ -114,10 +137,6 @@ impl SyncRoot {
             abi::log(Level::Warn, &format!("distill-guard: state sync off for worker {me} (at most {} workers sync)", sync::MAX_WORKERS));
             return None;
         };
-        if let Err(Status(s)) = abi::set_tick_period_ms(sync::TICK_MS) {
-            abi::log(Level::Warn, &format!("distill-guard: state sync off: setting the tick period failed (status {s})"));
-            return None;
-        }
         let names = ["published", "applied", "missed", "errors"].map(|n| format!("{}.sync.{n}", wire::METRIC_PREFIX));
         let mut ids = [0u32; 4];
         let mut ok = true;
@@ -168,7 +187,12 @@ impl SharedData for EnvoyShared {
     }
 }
 
-impl Context for Root {}
+impl Context for Root {
+    fn on_done(&mut self) -> bool {
+        self.shared.flush_metrics();
+        true
+    }
+}
 
 impl RootContext for Root {
     fn on_configure(&mut self, _size: usize) -> bool {
@@ -184,7 +208,8 @@ impl RootContext for Root {
             return false;
         };
         let text = if text.trim().is_empty() { "{}" } else { text };
-        let engine = match Engine::from_json(text) {
+        let parsed = wire::split_plugin_config(text).and_then(|(policy, options)| Engine::from_json(&policy).map(|e| (e, options)));
+        let (engine, options) = match parsed {
             Ok(e) => e,
             Err(errors) => {
                 for e in &errors.0 {
@@ -198,8 +223,8 @@ impl RootContext for Root {
         abi::log(
             Level::Info,
             &format!(
-                "distill-guard: policy {:?} loaded (mode {:?}, thresholds tag {} / throttle {} / deny {}, fail_closed {})",
-                p.name, p.mode, p.thresholds.tag, p.thresholds.throttle, p.thresholds.deny, p.fail_closed
+                "distill-guard: policy {:?} loaded (mode {:?}, thresholds tag {} / throttle {} / deny {}, fail_closed {}; envoy.tls_fingerprints {})",
+                p.name, p.mode, p.thresholds.tag, p.thresholds.throttle, p.thresholds.deny, p.fail_closed, options.tls_fingerprints
             ),
         );
         let (Ok(mut slot), Ok(mut metrics)) = (self.shared.engine.try_borrow_mut(), self.shared.metrics.try_borrow_mut()) else {
@@ -208,19 +233,30 @@ impl RootContext for Root {
         };
         let state_enabled = engine.policy().state.enabled;
         *slot = Some(engine);
-        if state_enabled && self.sync.is_none() {
+        self.shared.options.set(options);
+        // One tick for the counters and the state sync.
+        let ticking = match abi::set_tick_period_ms(sync::TICK_MS) {
+            Ok(()) => true,
+            Err(Status(s)) => {
+                abi::log(Level::Warn, &format!("distill-guard: setting the tick period failed (status {s}): counters are updated per request, state sync is off"));
+                false
+            }
+        };
+        if state_enabled && ticking && self.sync.is_none() {
             self.sync = SyncRoot::start();
         }
-        if metrics.is_none() {
-            match Metrics::define() {
+        match metrics.as_mut() {
+            Some(m) => m.flush_each = !ticking,
+            None => match Metrics::define(!ticking) {
                 Ok(m) => *metrics = Some(m),
                 Err(Status(s)) => abi::log(Level::Warn, &format!("distill-guard: defining metrics failed (status {s}); running without them")),
-            }
+            },
         }
         true
     }
 
     fn on_tick(&mut self) {
+        self.shared.flush_metrics();
         let Some(sync) = self.sync.as_mut() else { return };
         let Ok(mut slot) = self.shared.engine.try_borrow_mut() else { return };
         if let Some(engine) = slot.as_mut() {
@@ -261,7 +297,10 @@ impl HttpContext for Filter {
         if self.stage != Stage::Headers {
             return Action::Continue;
         }
-        let buf = match abi::request_headers() {
+        let read = abi::request_headers();
+        #[cfg(feature = "fault-injection")]
+        let read = read.and_then(|b| fault::check(&b, fault::Point::Headers).map(|()| b));
+        let buf = match read {
             Ok(b) => b,
             Err(s) => return self.decide(Err(("reading request headers", s)), end_of_stream),
         };
@@ -291,7 +330,7 @@ impl HttpContext for Filter {
         match wire::on_body(body_size, limit, end_of_stream) {
             Step::Buffer => Action::Pause,
             Step::Decide => {
-                let body = abi::request_body(limit).map_err(|s| ("reading the request body", s));
+                let body = self.read_body(limit);
                 self.decide(body, end_of_stream && body_size <= limit)
             }
         }
@@ -302,13 +341,21 @@ impl HttpContext for Filter {
             return Action::Continue;
         }
         let limit = self.shared.engine.borrow().as_ref().map_or(0, Engine::body_limit);
-        let body = abi::request_body(limit).map_err(|s| ("reading the request body", s));
+        let body = self.read_body(limit);
         let complete = body.as_ref().is_ok_and(|b| b.len() < limit);
         self.decide(body, complete)
     }
 }
 
 impl Filter {
+    /// Up to `limit` bytes of the buffered body.
+    fn read_body(&self, limit: usize) -> Result<Vec<u8>, Failure> {
+        let read = abi::request_body(limit);
+        #[cfg(feature = "fault-injection")]
+        let read = read.and_then(|b| self.held.as_deref().map_or(Ok(()), |h| fault::check(h, fault::Point::Body)).map(|()| b));
+        read.map_err(|s| ("reading the request body", s))
+    }
+
     /// Builds the view, asks the engine, applies the verdict. Runs at most once per request.
     fn decide(&mut self, body: Result<Vec<u8>, Failure>, body_complete: bool) -> Action {
         self.stage = Stage::Done;
@@ -326,15 +373,18 @@ impl Filter {
             None => abi::request_headers().map_err(|s| ("reading request headers", s)),
         };
         let mut host = EnvoyHost;
+        let options = shared.options.get();
         let (next, verdict) = match headers.and_then(|buf| body.map(|body| (buf, body))) {
-            Ok((buf, body)) => inspect_and_apply(&mut host, engine, &buf, &body, body_complete),
+            Ok((buf, body)) => inspect_and_apply(&mut host, engine, options, &buf, &body, body_complete),
             Err(failure) => apply::internal_error(&mut host, engine, failure),
         };
         if verdict.enforced >= Verdict4::Throttle {
             abi::log(Level::Debug, &format!("distill-guard: {} score {} reasons {} fp {}", verdict.enforced.as_str(), verdict.score, verdict.reason_codes(), verdict.hfp_hex()));
         }
-        if let Some(m) = shared.metrics.borrow().as_ref() {
-            m.record(&verdict);
+        if let Ok(mut m) = shared.metrics.try_borrow_mut() {
+            if let Some(m) = m.as_mut() {
+                m.record(&verdict);
+            }
         }
         match next {
             Next::Continue => Action::Continue,
@@ -344,12 +394,17 @@ impl Filter {
 }
 
 /// Reads the peer facts, builds the request view over the held buffers, inspects, applies.
-fn inspect_and_apply(host: &mut EnvoyHost, engine: &mut Engine, buf: &[u8], body: &[u8], body_complete: bool) -> (Next, Verdict) {
+fn inspect_and_apply(host: &mut EnvoyHost, engine: &mut Engine, options: Options, buf: &[u8], body: &[u8], body_complete: bool) -> (Next, Verdict) {
     let facts = (|| {
-        let ip = abi::property(&["source", "address"]).map_err(|s| ("reading source.address", s))?;
-        let ja4 = abi::property(&["filter_state", JA4_FILTER_STATE]).map_err(|s| ("reading the JA4 filter state", s))?;
-        let ja3 = abi::property(&["filter_state", JA3_FILTER_STATE]).map_err(|s| ("reading the JA3 filter state", s))?;
-        let proto = abi::property(&["request", "protocol"]).map_err(|s| ("reading request.protocol", s))?;
+        let ip = abi::property(SOURCE_ADDRESS).map_err(|s| ("reading source.address", s))?;
+        let (ja4, ja3) = if options.tls_fingerprints {
+            let ja4 = abi::property(JA4_PROPERTY).map_err(|s| ("reading the JA4 filter state", s))?;
+            let ja3 = abi::property(JA3_PROPERTY).map_err(|s| ("reading the JA3 filter state", s))?;
+            (ja4, ja3)
+        } else {
+            (None, None)
+        };
+        let proto = abi::property(REQUEST_PROTOCOL).map_err(|s| ("reading request.protocol", s))?;
         let now_ms = abi::now_ms().map_err(|s| ("reading the clock", s))?;
         let headers = wire::parse_pairs(buf).ok_or(("parsing the request header map", Status(u32::MAX)))?;
         Ok((ip, ja4, ja3, proto, now_ms, headers))

@@ -1,13 +1,18 @@
 //! proxy-wasm adapter for Envoy (`wasm32-wasip1`): the filter itself (`filter`, over the raw
-//! host calls in `abi`) and its host-independent parts (`wire`: formats and rules; `apply`:
-//! verdict application and its failure paths; `sync`: merging worker states on a tick), which
-//! also build natively so they are unit-tested with the rest of the crate.
+//! host calls in `abi`) and its host-independent parts (`wire`: formats, rules and adapter
+//! options; `apply`: verdict application and its failure paths; `metrics`: batched counters;
+//! `sync`: merging worker states on a tick), which also build natively so they are
+//! unit-tested with the rest of the crate. `fault` (test builds only, cargo feature
+//! `fault-injection`) fails host reads on request.
 //!
 //! Deliberately not here: any scoring logic (see [`crate::engine`]), any response handling
 //! (responses, SSE included, pass untouched). State is shared between worker VMs only on a
 //! tick (`sync`), never on the request path.
 
 pub mod apply;
+#[cfg(feature = "fault-injection")]
+pub mod fault;
+pub mod metrics;
 pub mod sync;
 pub mod wire;
 

@@ -1,12 +1,17 @@
 //! Host-independent pieces of the Envoy adapter: the proxy-wasm header-map wire format,
-//! peer facts as Envoy prints them, the request-view assembly, the body-buffering rule and
-//! the metric names.
+//! peer facts as Envoy prints them, the request-view assembly, the body-buffering rule, the
+//! metric names and the adapter options carried next to the policy in the plugin
+//! configuration.
 //!
 //! Everything here is pure and compiles on every target, so it is unit-tested natively.
 //! It never calls the host (see `abi.rs`) and never decides a verdict (the engine does).
 
+use std::borrow::Cow;
 use std::net::IpAddr;
 
+use serde_json::Value;
+
+use crate::policy::{PolicyError, PolicyErrors};
 use crate::request::{Header, HttpVersion, Peer, Request};
 use crate::score::Action;
 use crate::signal::Signal;
@@ -209,6 +214,162 @@ pub const REQUESTS_METRIC: &str = "distill_guard.requests";
 /// Name of the counter of internal errors.
 pub const INTERNAL_ERROR_METRIC: &str = "distill_guard.internal_error";
 
+/// Key of the adapter options in the plugin configuration (next to the policy's keys).
+pub const OPTIONS_KEY: &str = "envoy";
+
+/// Options of the Envoy adapter itself, from the plugin configuration's `envoy` object. They
+/// describe the listener, not the policy, so they are not part of [`crate::Policy`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Options {
+    /// Read JA4 / JA3 from filter state `distill_guard.ja4` / `.ja3` (two property reads per
+    /// request). Only listeners with `tls_inspector` and a `set_filter_state` filter filling
+    /// those keys have them (see `envoy/envoy-tls.yaml.in`); off by default.
+    pub tls_fingerprints: bool,
+}
+
+/// Splits the plugin configuration into the policy text and the adapter [`Options`]: the
+/// policy is the whole document minus its top-level `envoy` member. Without that member the
+/// text is returned as is (and invalid JSON is left for the policy parser to report).
+///
+/// The member is cut out of the text rather than removed from a parsed document and
+/// re-serialized: a JSON value serializer would cost the module ~11 KB.
+pub fn split_plugin_config(text: &str) -> Result<(Cow<'_, str>, Options), PolicyErrors> {
+    let Some(m) = top_level_member(text.as_bytes(), OPTIONS_KEY.as_bytes()) else {
+        return Ok((Cow::Borrowed(text), Options::default()));
+    };
+    let raw = text.get(m.value.clone()).and_then(|v| serde_json::from_str::<Value>(v).ok());
+    let options = parse_options(raw.as_ref().unwrap_or(&Value::Null))?;
+    let (Some(head), Some(tail)) = (text.get(..m.cut.start), text.get(m.cut.end..)) else {
+        return Ok((Cow::Borrowed(text), options));
+    };
+    Ok((Cow::Owned(format!("{head}{tail}")), options))
+}
+
+/// Where a top-level member sits in a JSON object text.
+struct Member {
+    /// The bytes to remove: the member and one comma next to it.
+    cut: std::ops::Range<usize>,
+    /// Its value.
+    value: std::ops::Range<usize>,
+}
+
+/// Finds the top-level member whose key is exactly `key` (no escapes) in the JSON object
+/// `b`; `None` when absent or when `b` is not an object this scanner can walk.
+fn top_level_member(b: &[u8], key: &[u8]) -> Option<Member> {
+    let ws = |mut i: usize| {
+        while b.get(i).is_some_and(|c| c.is_ascii_whitespace()) {
+            i += 1;
+        }
+        i
+    };
+    let mut i = ws(0);
+    if b.get(i) != Some(&b'{') {
+        return None;
+    }
+    i += 1;
+    // End of the previous member's value, when there is one (its comma follows it).
+    let mut prev_end: Option<usize> = None;
+    loop {
+        i = ws(i);
+        if b.get(i) != Some(&b'"') {
+            return None; // `}` of an empty or finished object, or not JSON
+        }
+        let start = i;
+        let key_end = skip_string(b, i)?;
+        let this = b.get(start + 1..key_end - 1)? == key;
+        i = ws(key_end);
+        if b.get(i) != Some(&b':') {
+            return None;
+        }
+        let value_start = ws(i + 1);
+        let value_end = skip_value(b, value_start)?;
+        i = ws(value_end);
+        let next = b.get(i).copied();
+        if this {
+            let cut = match (next, prev_end) {
+                (Some(b','), _) => start..i + 1,
+                (Some(b'}'), Some(p)) => p..value_end,
+                (Some(b'}'), None) => start..value_end,
+                _ => return None,
+            };
+            return Some(Member { cut, value: value_start..value_end });
+        }
+        if next != Some(b',') {
+            return None;
+        }
+        prev_end = Some(value_end);
+        i += 1;
+    }
+}
+
+/// Index just past the JSON string starting at `b[i] == '"'`.
+fn skip_string(b: &[u8], mut i: usize) -> Option<usize> {
+    i += 1;
+    loop {
+        match b.get(i)? {
+            b'\\' => i += 2,
+            b'"' => return Some(i + 1),
+            _ => i += 1,
+        }
+    }
+}
+
+/// Index just past the JSON value starting at `b[i]` (not validated: the parsers do that).
+fn skip_value(b: &[u8], mut i: usize) -> Option<usize> {
+    match b.get(i)? {
+        b'"' => skip_string(b, i),
+        b'{' | b'[' => {
+            let mut depth = 0usize;
+            loop {
+                match b.get(i)? {
+                    b'"' => {
+                        i = skip_string(b, i)?;
+                        continue;
+                    }
+                    b'{' | b'[' => depth += 1,
+                    b'}' | b']' => {
+                        depth -= 1;
+                        if depth == 0 {
+                            return Some(i + 1);
+                        }
+                    }
+                    _ => {}
+                }
+                i += 1;
+            }
+        }
+        _ => {
+            let start = i;
+            while b.get(i).is_some_and(|&c| !matches!(c, b',' | b'}' | b']') && !c.is_ascii_whitespace()) {
+                i += 1;
+            }
+            (i > start).then_some(i)
+        }
+    }
+}
+
+fn parse_options(raw: &Value) -> Result<Options, PolicyErrors> {
+    let err = |path: String, message: &str| PolicyError { path, message: message.to_string() };
+    let Value::Object(map) = raw else {
+        return Err(PolicyErrors(vec![err(OPTIONS_KEY.to_string(), "expected an object")]));
+    };
+    let mut options = Options::default();
+    let mut errors = Vec::new();
+    for (key, value) in map {
+        let path = format!("{OPTIONS_KEY}.{key}");
+        match (key.as_str(), value) {
+            ("tls_fingerprints", Value::Bool(b)) => options.tls_fingerprints = *b,
+            ("tls_fingerprints", _) => errors.push(err(path, "expected a boolean")),
+            _ => errors.push(err(path, "unknown key (known: tls_fingerprints)")),
+        }
+    }
+    if errors.is_empty() {
+        Ok(options)
+    } else {
+        Err(PolicyErrors(errors))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -320,6 +481,65 @@ mod tests {
             let back: Vec<(String, String)> = back.iter().map(|h| (String::from_utf8_lossy(h.name).into(), String::from_utf8_lossy(h.value).into())).collect();
             proptest::prop_assert_eq!(back, p);
         }
+    }
+
+    #[test]
+    fn plugin_config_splits_into_policy_and_options() {
+        let (policy, o) = split_plugin_config(r#"{"name": "x"}"#).unwrap();
+        assert!(matches!(policy, Cow::Borrowed(_)));
+        assert_eq!(o, Options::default());
+        for text in ["", "not json", r#"{"name": "envoy"}"#, r#"["envoy"]"#, r#"{"a": {"envoy": {"tls_fingerprints": true}}}"#] {
+            let (policy, o) = split_plugin_config(text).unwrap();
+            assert_eq!((policy.as_ref(), o), (text, Options::default()));
+        }
+        let on = r#"{"tls_fingerprints": true}"#;
+        let cases = [
+            (format!(r#"{{"name": "x", "envoy": {on}, "mode": "shadow"}}"#), r#"{"name": "x",  "mode": "shadow"}"#),
+            (format!(r#"{{"envoy": {on}, "name": "x"}}"#), r#"{ "name": "x"}"#),
+            (format!("{{\"name\": \"a,}}\\\"\", \"b\": [1, {{\"c\": \"]\"}}],\n \"envoy\" :\t{on} }}"), "{\"name\": \"a,}\\\"\", \"b\": [1, {\"c\": \"]\"}] }"),
+            (format!(r#" {{ "envoy" : {on} }} "#), " {  } "),
+        ];
+        for (text, want) in &cases {
+            let (policy, o) = split_plugin_config(text).unwrap();
+            assert!(o.tls_fingerprints, "{text}");
+            assert_eq!(policy.as_ref(), *want);
+            let _: Value = serde_json::from_str(&policy).unwrap();
+        }
+        let (policy, o) = split_plugin_config(r#"{"envoy": {"tls_fingerprints": false}, "name": "x"}"#).unwrap();
+        assert_eq!((policy.as_ref(), o.tls_fingerprints), (r#"{ "name": "x"}"#, false));
+        crate::Engine::from_json(&policy).unwrap();
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn splitting_removes_exactly_the_options(keys in proptest::collection::vec("[a-z\\\\\"{}\\[\\],: ]{1,8}", 0..6), at in 0usize..7, pretty in proptest::bool::ANY) {
+            let mut doc: Vec<(String, Value)> = keys.iter().enumerate()
+                .map(|(i, k)| (format!("{k}{i}"), serde_json::json!({"v": [k, i, {"k": k}]}))).collect();
+            let expected = Value::Object(doc.iter().cloned().collect());
+            doc.insert(at.min(doc.len()), ("envoy".to_string(), serde_json::json!({"tls_fingerprints": true})));
+            let sep = if pretty { ",\n  " } else { "," };
+            let members: Vec<String> = doc.iter().map(|(k, v)| format!("{}: {}", Value::String(k.clone()), v)).collect();
+            let text = format!("{{{}}}", members.join(sep));
+            let (policy, o) = split_plugin_config(&text).unwrap();
+            proptest::prop_assert!(o.tls_fingerprints);
+            let back: Value = serde_json::from_str(&policy).unwrap();
+            proptest::prop_assert_eq!(back, expected);
+        }
+
+        #[test]
+        fn arbitrary_configs_never_panic(text in "[ {}\\[\\]\",:a-z0-9\\\\]{0,40}") {
+            let _ = split_plugin_config(&text);
+            let _ = split_plugin_config(&format!("{{\"envoy\":{text}"));
+        }
+    }
+
+    #[test]
+    fn bad_options_are_errors_with_paths() {
+        let e = split_plugin_config(r#"{"envoy": {"tls_fingerprints": "yes", "ja5": 1}}"#).unwrap_err();
+        let paths: Vec<&str> = e.0.iter().map(|e| e.path.as_str()).collect();
+        assert_eq!(paths, vec!["envoy.ja5", "envoy.tls_fingerprints"]);
+        let e = split_plugin_config(r#"{"envoy": true}"#).unwrap_err();
+        assert_eq!(e.0[0].path, "envoy");
     }
 
     #[test]

@@ -1,0 +1,125 @@
+//! The filter's counters (`distill_guard.requests`, `.internal_error`, `.action.<a>`,
+//! `.reason.<code>`), counted per VM in memory and handed to the host in batches.
+//!
+//! One `proxy_increment_metric` per counter and per request (4-6 calls for a typical
+//! verdict) is replaced by [`Pending::record`], a few array increments, and
+//! [`Pending::drain`] on the root context's tick: one call per counter that changed since.
+//! Counters therefore lag the requests by at most one tick period. Host-independent (the
+//! filter maps [`Pending::drain`]'s indexes to metric ids), so it is unit-tested natively.
+//! It does not define metrics or call the host.
+
+use super::wire;
+use crate::score::{Action, Verdict};
+use crate::signal::Signal;
+
+/// Number of counters: requests, internal errors, one per action, one per reason.
+pub const COUNTERS: usize = 2 + Action::ALL.len() + Signal::COUNT;
+const REQUESTS: usize = 0;
+const INTERNAL_ERROR: usize = 1;
+const ACTIONS: usize = 2;
+const REASONS: usize = ACTIONS + Action::ALL.len();
+
+/// Metric name of counter `i` (`0..COUNTERS`); `None` past the end.
+pub fn name(i: usize) -> Option<String> {
+    match i {
+        REQUESTS => Some(wire::REQUESTS_METRIC.to_string()),
+        INTERNAL_ERROR => Some(wire::INTERNAL_ERROR_METRIC.to_string()),
+        _ if i < REASONS => Action::ALL.get(i - ACTIONS).map(|&a| wire::action_metric(a)),
+        _ => Signal::ALL.get(i - REASONS).map(|&s| wire::reason_metric(s)),
+    }
+}
+
+/// Increments not yet handed to the host, indexed like [`name`].
+#[derive(Debug, Clone)]
+pub struct Pending {
+    counts: [u64; COUNTERS],
+}
+
+impl Default for Pending {
+    fn default() -> Self {
+        Pending { counts: [0; COUNTERS] }
+    }
+}
+
+impl Pending {
+    /// Counts the verdict finally applied to one request.
+    pub fn record(&mut self, v: &Verdict) {
+        let reasons = v.reasons.iter().map(|r| REASONS + r.signal.index());
+        let error = v.internal_error.then_some(INTERNAL_ERROR);
+        for i in [REQUESTS, ACTIONS + v.enforced as usize].into_iter().chain(reasons).chain(error) {
+            if let Some(c) = self.counts.get_mut(i) {
+                *c += 1;
+            }
+        }
+    }
+
+    /// True when nothing is pending.
+    pub fn is_empty(&self) -> bool {
+        self.counts.iter().all(|&c| c == 0)
+    }
+
+    /// Calls `add(index, n)` for every counter with `n > 0` pending, and clears them.
+    pub fn drain(&mut self, mut add: impl FnMut(usize, u64)) {
+        for (i, c) in self.counts.iter_mut().enumerate() {
+            if *c > 0 {
+                add(i, std::mem::take(c));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::score::Reason;
+
+    fn verdict(enforced: Action, reasons: &[Signal], internal_error: bool) -> Verdict {
+        let reasons = reasons.iter().map(|&signal| Reason { signal, strength: 1.0, points: 1.0 }).collect();
+        Verdict { action: enforced, enforced, reasons, internal_error, ..Default::default() }
+    }
+
+    fn drained(p: &mut Pending) -> Vec<(String, u64)> {
+        let mut out = Vec::new();
+        p.drain(|i, n| out.push((name(i).unwrap(), n)));
+        out
+    }
+
+    #[test]
+    fn names_cover_every_counter_once() {
+        let names: Vec<String> = (0..COUNTERS).map(|i| name(i).unwrap()).collect();
+        let mut unique = names.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), COUNTERS);
+        assert_eq!(names[0], "distill_guard.requests");
+        assert_eq!(names[1], "distill_guard.internal_error");
+        assert!(names.contains(&"distill_guard.action.deny".to_string()));
+        assert!(names.contains(&"distill_guard.reason.proxy.via".to_string()));
+        assert_eq!(name(COUNTERS), None);
+    }
+
+    #[test]
+    fn batches_add_up_and_drain_once() {
+        let mut p = Pending::default();
+        assert!(p.is_empty());
+        for _ in 0..3 {
+            p.record(&verdict(Action::Allow, &[Signal::ProxyVia], false));
+        }
+        p.record(&verdict(Action::Deny, &[Signal::ProxyVia, Signal::FpListed], false));
+        p.record(&verdict(Action::Allow, &[], true));
+        let mut got = drained(&mut p);
+        got.sort();
+        let mut want = vec![
+            ("distill_guard.requests".to_string(), 5),
+            ("distill_guard.action.allow".to_string(), 4),
+            ("distill_guard.action.deny".to_string(), 1),
+            ("distill_guard.reason.proxy.via".to_string(), 4),
+            ("distill_guard.reason.fp.listed".to_string(), 1),
+            ("distill_guard.internal_error".to_string(), 1),
+        ];
+        want.sort();
+        assert_eq!(got, want);
+        assert!(p.is_empty());
+        assert!(drained(&mut p).is_empty());
+    }
+}
