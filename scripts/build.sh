@@ -18,12 +18,12 @@ wasm_opt() { # in out
 
 build_envoy() {
   # profile `wasm` (Cargo.toml): release with opt-level "z", the size budget is 400 KB
-  cargo build -q --profile wasm --target wasm32-wasip1 --lib
+  cargo build -q --profile wasm --target wasm32-wasip1 --lib --no-default-features
   wasm_opt target/wasm32-wasip1/wasm/distill_guard.wasm build/distill_guard_envoy.wasm
   echo "built build/distill_guard_envoy.wasm ($(stat -c %s build/distill_guard_envoy.wasm) bytes)" >&2
   # The end-to-end tests' module with the fault-injection hook (src/host/envoy/fault.rs): not
   # shipped, not size-checked. Its own target dir, so the two feature sets don't rebuild each other.
-  CARGO_TARGET_DIR=target/fault cargo build -q --profile wasm --target wasm32-wasip1 --lib --features fault-injection
+  CARGO_TARGET_DIR=target/fault cargo build -q --profile wasm --target wasm32-wasip1 --lib --no-default-features --features fault-injection
   wasm_opt target/fault/wasm32-wasip1/wasm/distill_guard.wasm build/distill_guard_envoy_fault.wasm
   echo "built build/distill_guard_envoy_fault.wasm ($(stat -c %s build/distill_guard_envoy_fault.wasm) bytes, tests only)" >&2
 }
