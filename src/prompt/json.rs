@@ -6,7 +6,7 @@
 //! bracket-balanced, not validated; unknown escapes are kept) and never panics: every read
 //! is bounds-checked and the end of input is reported as [`Stop::Eof`].
 
-use memchr::{memchr, memchr2};
+use crate::util::find_escape;
 
 /// Why a walk stopped before the end of the document.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -115,19 +115,20 @@ impl<'a> Lexer<'a> {
         let mut j = start;
         let mut escaped = false;
         loop {
-            let rest = self.b.get(j..).unwrap_or(&[]);
-            match memchr2(b'"', b'\\', rest) {
-                Some(k) if rest.get(k) == Some(&b'"') => {
-                    self.i = j + k + 1;
-                    return (Str { span: Span { start, end: j + k }, escaped }, true);
+            let k = find_escape::<true, false>(self.b, j);
+            match self.b.get(k) {
+                Some(b'"') => {
+                    self.i = k + 1;
+                    return (Str { span: Span { start, end: k }, escaped }, true);
                 }
-                Some(k) if j + k + 2 <= self.b.len() => {
+                Some(_) if k + 2 <= self.b.len() => {
                     escaped = true;
-                    j += k + 2;
+                    j = k + 2;
                 }
                 _ => {
                     self.i = self.b.len();
-                    let end = if rest.last() == Some(&b'\\') { self.b.len() - 1 } else { self.b.len() };
+                    let last = self.b.get(j..).and_then(<[u8]>::last);
+                    let end = if last == Some(&b'\\') { self.b.len() - 1 } else { self.b.len() };
                     return (Str { span: Span { start, end: end.max(start) }, escaped: true }, false);
                 }
             }
@@ -256,7 +257,7 @@ pub(crate) fn unescape(raw: &[u8], out: &mut Vec<u8>, cap: usize) -> bool {
     let mut i = 0;
     while i < raw.len() {
         let rest = raw.get(i..).unwrap_or(&[]);
-        let run = memchr(b'\\', rest).unwrap_or(rest.len());
+        let run = find_escape::<false, false>(raw, i).saturating_sub(i);
         let room = cap.saturating_sub(out.len());
         if run > room {
             out.extend_from_slice(rest.get(..room).unwrap_or(&[]));

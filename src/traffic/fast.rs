@@ -14,27 +14,8 @@ use super::{PeerRecord, Record};
 
 /// Index of the first `"`, `\` or control character (< 0x20) in `b` at or after `i`, or `b.len()`.
 #[inline]
-pub(crate) fn special(b: &[u8], mut i: usize) -> usize {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    // Eight bytes at a time: the lowest flagged byte of each zero-byte test is exact.
-    while let Some(Ok(w)) = b.get(i..i + 8).map(<[u8; 8]>::try_from) {
-        let v = u64::from_le_bytes(w);
-        let q = v ^ (ONES * b'"' as u64);
-        let s = v ^ (ONES * b'\\' as u64);
-        let m = ((q.wrapping_sub(ONES) & !q) | (s.wrapping_sub(ONES) & !s) | (v.wrapping_sub(ONES * 0x20) & !v)) & HIGH;
-        if m != 0 {
-            return i + (m.trailing_zeros() / 8) as usize;
-        }
-        i += 8;
-    }
-    while let Some(&c) = b.get(i) {
-        if c == b'"' || c == b'\\' || c < 0x20 {
-            return i;
-        }
-        i += 1;
-    }
-    i
+fn special(b: &[u8], i: usize) -> usize {
+    crate::util::find_escape::<true, true>(b, i)
 }
 
 struct Reader<'s> {
