@@ -116,16 +116,9 @@ impl<'s> Reader<'s> {
                     }
                     buf.push_str(self.s.get(run..k)?);
                     run = k + 2;
-                    match b.get(k + 1)? {
-                        b'"' => buf.push('"'),
-                        b'\\' => buf.push('\\'),
-                        b'/' => buf.push('/'),
-                        b'b' => buf.push('\u{8}'),
-                        b'f' => buf.push('\u{c}'),
-                        b'n' => buf.push('\n'),
-                        b'r' => buf.push('\r'),
-                        b't' => buf.push('\t'),
-                        b'u' => {
+                    match ESCAPES.get(*b.get(k + 1)? as usize) {
+                        Some(&c) if c != 0 => buf.push(c as char),
+                        _ if b.get(k + 1) == Some(&b'u') => {
                             let hi = hex4(b, k + 2)?;
                             run = k + 6;
                             let c = match hi {
@@ -148,6 +141,21 @@ impl<'s> Reader<'s> {
         }
     }
 }
+
+/// The byte each one-character escape stands for (`\n` -> newline, ...); 0: not one.
+/// A table lookup instead of a jump table: escapes come every few bytes in a body.
+pub(crate) const ESCAPES: [u8; 128] = {
+    let mut t = [0u8; 128];
+    t[b'"' as usize] = b'"';
+    t[b'\\' as usize] = b'\\';
+    t[b'/' as usize] = b'/';
+    t[b'b' as usize] = 8;
+    t[b'f' as usize] = 12;
+    t[b'n' as usize] = b'\n';
+    t[b'r' as usize] = b'\r';
+    t[b't' as usize] = b'\t';
+    t
+};
 
 fn hex4(b: &[u8], i: usize) -> Option<u32> {
     let mut v = 0;
