@@ -122,8 +122,8 @@ fn replay(args: &[String]) -> Result<ExitCode, String> {
     // Lines are read in place from a large buffer; only a line that runs past the buffered
     // bytes is copied out (into `long`).
     let mut input: Box<dyn BufRead> = match pos.as_slice() {
-        [] | ["-"] => Box::new(BufReader::with_capacity(1 << 20, io::stdin().lock())),
-        [path] => Box::new(BufReader::with_capacity(1 << 20, File::open(path).map_err(|e| format!("{path}: {e}"))?)),
+        [] | ["-"] => Box::new(BufReader::with_capacity(1 << 17, io::stdin().lock())),
+        [path] => Box::new(BufReader::with_capacity(1 << 17, File::open(path).map_err(|e| format!("{path}: {e}"))?)),
         _ => return Err("replay takes one INPUT".into()),
     };
     let engine = Engine::new(policy);

@@ -115,25 +115,10 @@ impl<'s> Reader<'s> {
                         escaped = true;
                     }
                     buf.push_str(self.s.get(run..k)?);
-                    run = k + 2;
-                    match ESCAPES.get(*b.get(k + 1)? as usize) {
-                        Some(&c) if c != 0 => buf.push(c as char),
-                        _ if b.get(k + 1) == Some(&b'u') => {
-                            let hi = hex4(b, k + 2)?;
-                            run = k + 6;
-                            let c = match hi {
-                                0xD800..=0xDBFF => {
-                                    (b.get(run..run + 2)? == b"\\u").then_some(())?;
-                                    let lo = hex4(b, run + 2)?;
-                                    (0xDC00..=0xDFFF).contains(&lo).then_some(())?;
-                                    run += 6;
-                                    char::from_u32(0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00))?
-                                }
-                                _ => char::from_u32(hi)?,
-                            };
-                            buf.push(c);
-                        }
-                        _ => return None,
+                    run = k;
+                    // Escapes come in a row in JSON inside JSON (`\\\"`): no search between them.
+                    while b.get(run) == Some(&b'\\') {
+                        run = escape(b, run, buf)?;
                     }
                 }
                 _ => return None, // a control character
@@ -142,9 +127,38 @@ impl<'s> Reader<'s> {
     }
 }
 
+/// Decodes the escape at `b[k]` (a backslash) into `buf`; the index after it, or `None` for an
+/// escape serde rejects or that this reader leaves to serde (a lone surrogate).
+#[inline]
+fn escape(b: &[u8], k: usize, buf: &mut String) -> Option<usize> {
+    let e = *b.get(k + 1)?;
+    match ESCAPES.get(e as usize) {
+        Some(&c) if c != 0 => {
+            buf.push(c as char);
+            Some(k + 2)
+        }
+        _ if e == b'u' => {
+            let hi = hex4(b, k + 2)?;
+            let c = match hi {
+                0xD800..=0xDBFF => {
+                    (b.get(k + 6..k + 8)? == b"\\u").then_some(())?;
+                    let lo = hex4(b, k + 8)?;
+                    (0xDC00..=0xDFFF).contains(&lo).then_some(())?;
+                    buf.push(char::from_u32(0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00))?);
+                    return Some(k + 12);
+                }
+                _ => char::from_u32(hi)?,
+            };
+            buf.push(c);
+            Some(k + 6)
+        }
+        _ => None,
+    }
+}
+
 /// The byte each one-character escape stands for (`\n` -> newline, ...); 0: not one.
 /// A table lookup instead of a jump table: escapes come every few bytes in a body.
-pub(crate) const ESCAPES: [u8; 128] = {
+const ESCAPES: [u8; 128] = {
     let mut t = [0u8; 128];
     t[b'"' as usize] = b'"';
     t[b'\\' as usize] = b'\\';
