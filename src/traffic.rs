@@ -9,6 +9,12 @@
 //! `headers` are in wire order with original case; `body` is UTF-8 text, or `body_b64`
 //! holds base64 bytes instead; `peer` fields are optional; other fields are ignored here and
 //! left untouched. Parsing borrows from the line where it can; it never panics on bad input.
+//!
+//! [`parse_line`] parses one line with serde. [`LineDecoder`] gives the same results for a
+//! stream of lines, faster: a hand-written reader ([`fast`]) for the common record shape that
+//! decodes an escaped body into one reused buffer, and [`parse_line`] for everything else.
+
+mod fast;
 
 use std::borrow::Cow;
 use std::net::IpAddr;
@@ -72,7 +78,8 @@ pub struct Record<'a> {
 #[derive(Debug, Clone)]
 pub struct Decoded<'a> {
     record: Record<'a>,
-    body: Cow<'a, [u8]>,
+    /// The decoded `body_b64`; a text body is read from the record.
+    b64: Option<Vec<u8>>,
     version: HttpVersion,
     ip: Option<IpAddr>,
 }
@@ -81,6 +88,29 @@ pub struct Decoded<'a> {
 pub fn parse_line(line: &str) -> Result<Decoded<'_>, String> {
     let record: Record<'_> = serde_json::from_str(line).map_err(|e| e.to_string())?;
     decode(record)
+}
+
+/// Parses a stream of lines with one reused body buffer: the same results as [`parse_line`]
+/// (records and error messages), without a copy of the body or a tree of the record on the
+/// common shape (known fields, plain strings, an escaped `body`, a plain-string `label`).
+#[derive(Debug, Default)]
+pub struct LineDecoder {
+    body: String,
+}
+
+impl LineDecoder {
+    /// A decoder with an empty buffer.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Parses one line like [`parse_line`]; the result borrows the line and this decoder.
+    pub fn parse<'s>(&'s mut self, line: &'s str) -> Result<Decoded<'s>, String> {
+        match fast::record(line, &mut self.body) {
+            Some(record) => decode(record),
+            None => parse_line(line),
+        }
+    }
 }
 
 /// Checks a parsed record and decodes its body, version and peer address.
@@ -92,18 +122,16 @@ pub fn decode(record: Record<'_>) -> Result<Decoded<'_>, String> {
         None => HttpVersion::Http11,
         Some(v) => HttpVersion::parse(v).ok_or_else(|| format!("version: unknown HTTP version {v:?}"))?,
     };
-    let body: Cow<'_, [u8]> = match (&record.body, &record.body_b64) {
+    let b64 = match (&record.body, &record.body_b64) {
         (Some(_), Some(_)) => return Err("body and body_b64: give one, not both".into()),
-        (Some(Cow::Borrowed(s)), None) => Cow::Borrowed(s.as_bytes()),
-        (Some(Cow::Owned(s)), None) => Cow::Owned(s.clone().into_bytes()),
-        (None, Some(b)) => Cow::Owned(base64_decode(b).ok_or("body_b64: invalid base64")?),
-        (None, None) => Cow::Borrowed(&[]),
+        (None, Some(b)) => Some(base64_decode(b).ok_or("body_b64: invalid base64")?),
+        _ => None,
     };
     let ip = match record.peer.as_ref().and_then(|p| p.ip.as_ref()) {
         None => None,
         Some(s) => Some(s.parse::<IpAddr>().map_err(|_| format!("peer.ip: invalid IP address {s:?}"))?),
     };
-    Ok(Decoded { record, body, version, ip })
+    Ok(Decoded { record, b64, version, ip })
 }
 
 impl<'a> Decoded<'a> {
@@ -112,19 +140,29 @@ impl<'a> Decoded<'a> {
         &self.record
     }
 
+    /// The body: the text of `body`, the bytes of `body_b64`, or empty.
+    pub fn body(&self) -> &[u8] {
+        match (&self.b64, &self.record.body) {
+            (Some(b), _) => b,
+            (None, Some(t)) => t.as_bytes(),
+            (None, None) => &[],
+        }
+    }
+
     /// The request view, with the body cut at `max_body` bytes.
     pub fn request(&self, max_body: usize) -> Request<'_> {
         let r = &self.record;
         let peer = r.peer.as_ref();
-        let cut = self.body.len().min(max_body);
+        let body = self.body();
+        let cut = body.len().min(max_body);
         Request {
             method: r.method.as_bytes(),
             path: r.path.as_bytes(),
             version: self.version,
             headers: r.headers.iter().map(|(n, v)| Header::new(n.as_ref(), v.as_ref())).collect(),
             order_known: true,
-            body: &self.body[..cut],
-            body_complete: cut == self.body.len(),
+            body: body.get(..cut).unwrap_or(body),
+            body_complete: cut == body.len(),
             peer: Peer {
                 ip: self.ip,
                 ja4: peer.and_then(|p| p.ja4.as_deref()),

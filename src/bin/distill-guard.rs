@@ -1,5 +1,6 @@
 //! The native CLI: `replay` traffic files through one engine, `check-policy`, `simulate`.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, BufWriter, Write};
@@ -118,62 +119,94 @@ fn replay(args: &[String]) -> Result<ExitCode, String> {
     let policy_path = opts.get("--policy").ok_or("replay needs --policy FILE")?;
     let explain = opts.contains_key("--explain");
     let policy = load_policy(policy_path)?;
-    let input: Box<dyn BufRead> = match pos.as_slice() {
-        [] | ["-"] => Box::new(BufReader::with_capacity(1 << 16, io::stdin().lock())),
-        [path] => Box::new(BufReader::with_capacity(1 << 16, File::open(path).map_err(|e| format!("{path}: {e}"))?)),
+    // Lines are read in place from a large buffer; only a line that runs past the buffered
+    // bytes is copied out (into `long`).
+    let mut input: Box<dyn BufRead> = match pos.as_slice() {
+        [] | ["-"] => Box::new(BufReader::with_capacity(1 << 17, io::stdin().lock())),
+        [path] => Box::new(BufReader::with_capacity(1 << 17, File::open(path).map_err(|e| format!("{path}: {e}"))?)),
         _ => return Err("replay takes one INPUT".into()),
     };
-    let mut engine = Engine::new(policy);
+    let engine = Engine::new(policy);
     let limit = engine.body_limit();
     let stdout = io::stdout();
-    let mut out = BufWriter::with_capacity(1 << 16, stdout.lock());
-    let mut sum = Summary::default();
-    let mut buf = Vec::with_capacity(4096);
-    let mut input = input;
+    let out = BufWriter::with_capacity(1 << 16, stdout.lock());
+    let mut r = Replayer { engine, limit, explain, decoder: traffic::LineDecoder::new(), out, sum: Summary::default() };
+    let mut long = Vec::new();
     let mut line_no = 0u64;
     loop {
-        buf.clear();
-        let n = input.read_until(b'\n', &mut buf).map_err(|e| format!("reading input: {e}"))?;
-        if n == 0 {
+        let avail = input.fill_buf().map_err(|e| format!("reading input: {e}"))?;
+        if avail.is_empty() {
             break;
         }
         line_no += 1;
-        let trimmed = buf.trim_ascii();
-        if trimmed.is_empty() {
-            continue;
+        match memchr::memchr(b'\n', avail) {
+            Some(k) => {
+                r.line(avail.get(..k).unwrap_or(avail), line_no)?;
+                input.consume(k + 1);
+            }
+            None => {
+                long.clear();
+                input.read_until(b'\n', &mut long).map_err(|e| format!("reading input: {e}"))?;
+                r.line(&long, line_no)?;
+            }
         }
+    }
+    r.out.flush().map_err(|e| format!("writing output: {e}"))?;
+    print_summary(&r.sum);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// One engine and the output of a `replay` run.
+struct Replayer<W: Write> {
+    engine: Engine,
+    limit: usize,
+    explain: bool,
+    decoder: traffic::LineDecoder,
+    out: W,
+    sum: Summary,
+}
+
+impl<W: Write> Replayer<W> {
+    /// Inspects one input line (without its newline) and writes its verdict or error.
+    fn line(&mut self, raw: &[u8], line_no: u64) -> Result<(), String> {
+        let trimmed = raw.trim_ascii();
+        if trimmed.is_empty() {
+            return Ok(());
+        }
+        let sum = &mut self.sum;
         sum.lines += 1;
         let res = std::str::from_utf8(trimmed)
             .map_err(|e| format!("not UTF-8: {e}"))
-            .and_then(traffic::parse_line);
+            .and_then(|line| self.decoder.parse(line));
         let written = match res {
             Err(msg) => {
                 sum.errors += 1;
-                serde_json::to_writer(&mut out, &serde_json::json!({"line": line_no, "error": msg}))
+                serde_json::to_writer(&mut self.out, &serde_json::json!({"line": line_no, "error": msg}))
             }
             Ok(dec) => {
-                let req = dec.request(limit);
-                let v = engine.inspect(&req);
+                let req = dec.request(self.limit);
+                let v = self.engine.inspect(&req);
                 let label = dec.record().label.as_ref();
-                sum.per_action[v.action as usize] += 1;
+                let a = v.action as usize;
+                sum.per_action[a] += 1;
                 if let Some(l) = label {
-                    let key = l.as_str().map(str::to_string).unwrap_or_else(|| l.to_string());
-                    sum.per_label.entry(key).or_default()[v.action as usize] += 1;
+                    let key = l.as_str().map_or_else(|| Cow::Owned(l.to_string()), Cow::Borrowed);
+                    match sum.per_label.get_mut(key.as_ref()) {
+                        Some(c) => c[a] += 1,
+                        None => sum.per_label.entry(key.into_owned()).or_default()[a] += 1,
+                    }
                 }
                 let o = VerdictReport::new(&v)
                     .line(line_no)
                     .label(label)
-                    .hfp_raw(explain.then(|| distill_guard::fingerprint::hfp::readable(&req)));
-                let o = if explain { o.explain(&v) } else { o };
-                serde_json::to_writer(&mut out, &o)
+                    .hfp_raw(self.explain.then(|| distill_guard::fingerprint::hfp::readable(&req)));
+                let o = if self.explain { o.explain(&v) } else { o };
+                serde_json::to_writer(&mut self.out, &o)
             }
         };
         written.map_err(|e| format!("writing output: {e}"))?;
-        out.write_all(b"\n").map_err(|e| format!("writing output: {e}"))?;
+        self.out.write_all(b"\n").map_err(|e| format!("writing output: {e}"))
     }
-    out.flush().map_err(|e| format!("writing output: {e}"))?;
-    print_summary(&sum);
-    Ok(ExitCode::SUCCESS)
 }
 
 fn print_summary(s: &Summary) {
