@@ -7,11 +7,17 @@
 //! address and, on POSTs, its own prompt instruction (256 distinct bodies), so the default
 //! policy allows them: the benches measure the common allow path. Each case prints its verdict
 //! mix once before it is measured.
+//!
+//! Times are the bench thread's CPU time (Linux `clock_gettime(CLOCK_THREAD_CPUTIME_ID)`), so
+//! that other jobs on a shared machine do not count; wall time on other systems or with
+//! `DG_BENCH_WALL=1`.
 
+use criterion::measurement::{Measurement, ValueFormatter, WallTime};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use distill_guard::{Action, Engine, Header, HttpVersion, Request};
 use std::hint::black_box;
 use std::net::{IpAddr, Ipv4Addr};
+use std::time::{Duration, Instant};
 
 const ACCOUNTS: u64 = 4096;
 const BODIES: usize = 256;
@@ -104,7 +110,70 @@ impl Case {
     }
 }
 
-fn bench(c: &mut Criterion) {
+/// CPU time of the bench thread, or wall time (see the module doc).
+struct CpuTime {
+    wall: WallTime,
+    use_wall: bool,
+}
+
+impl CpuTime {
+    fn new() -> Self {
+        let use_wall = std::env::var_os("DG_BENCH_WALL").is_some_and(|v| v == "1") || thread_cpu().is_none();
+        eprintln!("engine bench: measuring {}", if use_wall { "wall time" } else { "thread CPU time" });
+        CpuTime { wall: WallTime, use_wall }
+    }
+}
+
+#[cfg(all(target_os = "linux", target_pointer_width = "64"))]
+fn thread_cpu() -> Option<Duration> {
+    #[repr(C)]
+    struct Timespec {
+        sec: i64,
+        nsec: i64,
+    }
+    extern "C" {
+        fn clock_gettime(clock: i32, ts: *mut Timespec) -> i32;
+    }
+    const CLOCK_THREAD_CPUTIME_ID: i32 = 3;
+    let mut ts = Timespec { sec: 0, nsec: 0 };
+    // SAFETY: `ts` is a valid, writable timespec (two 64-bit fields on 64-bit Linux).
+    let rc = unsafe { clock_gettime(CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    (rc == 0).then(|| Duration::new(ts.sec as u64, ts.nsec as u32))
+}
+
+#[cfg(not(all(target_os = "linux", target_pointer_width = "64")))]
+fn thread_cpu() -> Option<Duration> {
+    None
+}
+
+impl Measurement for CpuTime {
+    type Intermediate = (Instant, Option<Duration>);
+    type Value = Duration;
+
+    fn start(&self) -> Self::Intermediate {
+        (Instant::now(), if self.use_wall { None } else { thread_cpu() })
+    }
+    fn end(&self, (t, cpu): Self::Intermediate) -> Duration {
+        match (cpu, thread_cpu()) {
+            (Some(a), Some(b)) if !self.use_wall => b.saturating_sub(a),
+            _ => t.elapsed(),
+        }
+    }
+    fn add(&self, a: &Duration, b: &Duration) -> Duration {
+        *a + *b
+    }
+    fn zero(&self) -> Duration {
+        Duration::ZERO
+    }
+    fn to_f64(&self, v: &Duration) -> f64 {
+        v.as_nanos() as f64
+    }
+    fn formatter(&self) -> &dyn ValueFormatter {
+        self.wall.formatter()
+    }
+}
+
+fn bench(c: &mut Criterion<CpuTime>) {
     let mut group = c.benchmark_group("inspect");
     for (name, size) in [("headers_only", 0usize), ("body_4k", 4096), ("body_64k", 65536)] {
         let case = Case::new(size);
@@ -136,5 +205,9 @@ fn bench(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench);
+criterion_group! {
+    name = benches;
+    config = Criterion::default().with_measurement(CpuTime::new());
+    targets = bench
+}
 criterion_main!(benches);
