@@ -144,27 +144,26 @@ impl<'a> Lexer<'a> {
         Ok(self.string_long(start))
     }
 
+    /// The rest of a string from `start`: the first quote that no backslash escapes (an even
+    /// run of backslashes before it) ends it. Escaped quotes are rarer than escapes (every
+    /// `\\n` in code), so only quotes are searched for.
     #[inline(never)]
     fn string_long(&mut self, start: usize) -> (Str, bool) {
+        let b = self.b;
         let mut j = start;
-        let mut escaped = false;
         loop {
-            let rest = self.b.get(j..).unwrap_or(&[]);
-            match find2(rest, b'"', b'\\') {
-                Some(k) if rest.get(k) == Some(&b'"') => {
-                    self.i = j + k + 1;
-                    return (Str { span: Span { start, end: j + k }, escaped }, true);
-                }
-                Some(k) if j + k + 2 <= self.b.len() => {
-                    escaped = true;
-                    j += k + 2;
-                }
-                _ => {
-                    self.i = self.b.len();
-                    let end = if rest.last() == Some(&b'\\') { self.b.len() - 1 } else { self.b.len() };
-                    return (Str { span: Span { start, end: end.max(start) }, escaped: true }, false);
-                }
+            let Some(k) = b.get(j..).and_then(|rest| find2(rest, b'"', b'"')).map(|k| j + k) else {
+                // Cut inside the string: an escape that lost its escaped byte is dropped.
+                self.i = b.len();
+                let end = if backslashes_before(b, start, b.len()) % 2 == 1 { b.len() - 1 } else { b.len() };
+                return (Str { span: Span { start, end: end.max(start) }, escaped: true }, false);
+            };
+            if backslashes_before(b, start, k) % 2 == 0 {
+                self.i = k + 1;
+                let escaped = b.get(start..k).and_then(|s| find2(s, b'\\', b'\\')).is_some();
+                return (Str { span: Span { start, end: k }, escaped }, true);
             }
+            j = k + 1;
         }
     }
 
@@ -278,6 +277,11 @@ impl<'a> Lexer<'a> {
         *first = false;
         Ok(true)
     }
+}
+
+/// The number of backslashes right before `b[k]`, not looking before `start`.
+fn backslashes_before(b: &[u8], start: usize, k: usize) -> usize {
+    b.get(start..k).map_or(0, |s| s.iter().rev().take_while(|&&c| c == b'\\').count())
 }
 
 /// Appends the decoded content of a JSON string (`raw`, between the quotes, possibly cut) to
