@@ -53,6 +53,18 @@ def stop(proc, timeout=10):
             proc.wait(timeout)
 
 
+def admin_stats(admin_port, filter_):
+    """Counters and gauges of an Envoy admin endpoint matching `filter_`, as {name: int}."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{admin_port}/stats?filter={filter_}", timeout=5) as r:
+        text = r.read().decode()
+    out = {}
+    for line in text.splitlines():
+        name, _, value = line.partition(": ")
+        if value.strip().isdigit():
+            out[name] = int(value)
+    return out
+
+
 class Origin:
     """envoy/demo_origin.py on a free port, recording every request to a JSONL file."""
 
@@ -147,14 +159,7 @@ class Envoy:
 
     def stats(self, filter_="distill_guard"):
         """Counters from the admin endpoint, as {name: int}."""
-        with urllib.request.urlopen(f"http://127.0.0.1:{self.admin_port}/stats?filter={filter_}", timeout=5) as r:
-            text = r.read().decode()
-        out = {}
-        for line in text.splitlines():
-            name, _, value = line.partition(": ")
-            if value.strip().isdigit():
-                out[name] = int(value)
-        return out
+        return admin_stats(self.admin_port, filter_)
 
     def close(self):
         if self.proc is not None:

@@ -19,7 +19,7 @@ import httpx
 import pytest
 import requests
 
-from conftest import ENVOY_DIR, WASM, Origin, envoy_binary, free_port, policy_text, render, stop
+from conftest import ENVOY_DIR, admin_stats, WASM, Origin, envoy_binary, free_port, policy_text, render, stop
 
 VIA = {"Via": "1.1 squid"}
 # Policy B: low thresholds, so that a request with a Via header (proxy.via) is denied.
@@ -92,14 +92,7 @@ class LdsEnvoy:
 
     def stats(self, filter_):
         """Counters/gauges from the admin endpoint matching `filter_`, as {name: int}."""
-        with urllib.request.urlopen(f"http://127.0.0.1:{self.admin_port}/stats?filter={filter_}", timeout=5) as r:
-            text = r.read().decode()
-        out = {}
-        for line in text.splitlines():
-            name, _, value = line.partition(": ")
-            if value.strip().isdigit():
-                out[name] = int(value)
-        return out
+        return admin_stats(self.admin_port, filter_)
 
     def counter(self, name):
         return self.stats(name.replace(".", r"\.")).get(name, 0)
