@@ -13,7 +13,6 @@ import os
 import subprocess
 import threading
 import time
-import urllib.request
 
 import httpx
 import pytest
