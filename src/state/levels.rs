@@ -10,11 +10,17 @@ use crate::signal::{Levels, Signal};
 use crate::sketch::table::Table;
 use crate::sketch::{slot_of, Seeds};
 
-/// Requests an account needs in the window before `account.ip_rotation` and
-/// `account.asn_rotation` are measured.
+/// Requests an account needs in the window before `account.ip_rotation` is measured.
 pub const MIN_ROTATION_REQUESTS: f64 = 3.0;
 
-/// An account with `account.asn_rotation` below this (once measured) keeps to its
+/// Requests an account needs in the window before `account.asn_rotation` is measured:
+/// a second request from another network operator within the account window is already
+/// evidence (people rarely change operator between two requests; a pool does on almost
+/// every one), weak alone.
+pub const MIN_ASN_ROTATION_REQUESTS: f64 = 2.0;
+
+/// An account with `account.asn_rotation` below this (over at least
+/// [`MIN_ROTATION_REQUESTS`] requests) keeps to its
 /// networks: its client environment's hop share is not held against it.
 pub const SETTLED_ASN_ROTATION: f64 = 0.2;
 
@@ -268,10 +274,12 @@ impl State {
                     ((moved - 1.0) / (n - 1.0)).clamp(0.0, 1.0),
                 );
             }
-            if o.asn.is_some() && n >= MIN_ROTATION_REQUESTS {
+            if o.asn.is_some() && n >= MIN_ASN_ROTATION_REQUESTS {
                 let r = ((hopped - 1.0) / (n - 1.0)).clamp(0.0, 1.0);
                 lv.set(Signal::AccountAsnRotation, r);
-                settled = r < SETTLED_ASN_ROTATION;
+                // Settled takes more history than suspicion: one request on the same network
+                // says little (a pool's sessions are sticky for an hour).
+                settled = n >= MIN_ROTATION_REQUESTS && r < SETTLED_ASN_ROTATION;
             }
         }
         if let Some((e, regs)) = s.fp.and_then(|i| self.fps.get(i)) {

@@ -99,13 +99,51 @@ fn asn_rotation_separates_pools_from_people_on_a_few_networks() {
     // (A 64-bit bitmap per account: a collision may hide one new ASN.)
     let w = worker.get(Signal::AccountAsnRotation).unwrap();
     assert!(w >= 8.0 / 9.0 - 1e-9, "{w}");
-    // Not measured before 3 requests, nor without an ASN.
-    at(&mut s, 0, 23, 1, 7);
+    // Measured from the second request on (the prefix rotation from the third), not on
+    // the first, nor without an ASN.
+    let one = at(&mut s, 0, 23, 1, 7);
+    assert_eq!(one.get(Signal::AccountAsnRotation), None);
     let two = at(&mut s, 1, 23, 2, 8);
-    assert_eq!(two.get(Signal::AccountAsnRotation), None);
+    assert_eq!(two.get(Signal::AccountAsnRotation), Some(1.0));
+    assert_eq!(two.get(Signal::AccountIpRotation), None);
+    let stay = at(&mut s, 1, 24, 3, 9);
+    assert_eq!(stay.get(Signal::AccountAsnRotation), None);
+    assert_eq!(at(&mut s, 2, 24, 3, 9).get(Signal::AccountAsnRotation), Some(0.0));
     let mut lv = Levels::default();
     s.observe(&Observation { asn: None, ..obs(T0, 22, 1, 950) }, &mut lv);
     assert_eq!(lv.get(Signal::AccountAsnRotation), None);
+}
+
+#[test]
+fn environment_hop_share_reaches_new_and_unsettled_accounts_only() {
+    let mut s = State::new(&small_cfg());
+    let env_obs = |i: u64, account: u64, asn: u32| Observation {
+        asn: Some(asn),
+        env: Some(0xe1),
+        ..obs(T0 + i * 60_000, account, 1, 1_000 + i)
+    };
+    let share = |s: &mut State, o: Observation| {
+        let mut lv = Levels::default();
+        s.observe(&o, &mut lv);
+        lv.get(Signal::ClusterAsnRotationShare)
+    };
+    // A pool: 10 accounts on one client environment, a new network on every request.
+    let mut i = 0;
+    for round in 0..4u64 {
+        for a in 0..10u64 {
+            i += 1;
+            share(&mut s, env_obs(i, 100 + a, (a * 10 + round) as u32));
+        }
+    }
+    // 30 requests of known accounts, every one a hop (a 64-bit bitmap per account: a
+    // collision may hide one).
+    assert_eq!(share(&mut s, env_obs(i + 1, 500, 7)).map(|v| v > 0.9), Some(true), "a new account's first request");
+    assert_eq!(share(&mut s, env_obs(i + 2, 500, 7)).map(|v| v > 0.9), Some(true), "two requests do not settle");
+    assert_eq!(share(&mut s, env_obs(i + 3, 500, 7)), None, "three on one network do");
+    // Without an environment there is no share.
+    let mut lv = Levels::default();
+    s.observe(&Observation { env: None, ..env_obs(i + 4, 501, 7) }, &mut lv);
+    assert_eq!(lv.get(Signal::ClusterAsnRotationShare), None);
 }
 
 #[test]
