@@ -7,7 +7,7 @@ use std::io::{self, BufRead, BufReader, BufWriter, Write};
 use std::process::ExitCode;
 
 use distill_guard::report::VerdictReport;
-use distill_guard::score::Action;
+use distill_guard::score::{Action, Verdict};
 use distill_guard::{traffic, Engine, Policy};
 
 const USAGE: &str = "distill-guard: detect LLM distillation campaigns in API traffic
@@ -130,7 +130,7 @@ fn replay(args: &[String]) -> Result<ExitCode, String> {
     let limit = engine.body_limit();
     let stdout = io::stdout();
     let out = BufWriter::with_capacity(1 << 16, stdout.lock());
-    let mut r = Replayer { engine, limit, explain, decoder: traffic::LineDecoder::new(), out, sum: Summary::default() };
+    let mut r = Replayer { engine, limit, explain, decoder: traffic::LineDecoder::new(), out, sum: Summary::default(), buf: Vec::new() };
     let mut long = Vec::new();
     let mut line_no = 0u64;
     loop {
@@ -164,6 +164,8 @@ struct Replayer<W: Write> {
     decoder: traffic::LineDecoder,
     out: W,
     sum: Summary,
+    /// The verdict line being written (reused).
+    buf: Vec<u8>,
 }
 
 impl<W: Write> Replayer<W> {
@@ -196,17 +198,113 @@ impl<W: Write> Replayer<W> {
                         None => sum.per_label.entry(key.into_owned()).or_default()[a] += 1,
                     }
                 }
-                let o = VerdictReport::new(&v)
-                    .line(line_no)
-                    .label(label)
-                    .hfp_raw(self.explain.then(|| distill_guard::fingerprint::hfp::readable(&req)));
-                let o = if self.explain { o.explain(&v) } else { o };
-                serde_json::to_writer(&mut self.out, &o)
+                if self.explain {
+                    let o = VerdictReport::new(&v)
+                        .line(line_no)
+                        .label(label)
+                        .hfp_raw(Some(distill_guard::fingerprint::hfp::readable(&req)))
+                        .explain(&v);
+                    serde_json::to_writer(&mut self.out, &o)
+                } else {
+                    self.buf.clear();
+                    report_line(&mut self.buf, &v, line_no, label);
+                    self.out.write_all(&self.buf).map_err(serde_json::Error::io)
+                }
             }
         };
         written.map_err(|e| format!("writing output: {e}"))?;
         self.out.write_all(b"\n").map_err(|e| format!("writing output: {e}"))
     }
+}
+
+/// Appends the verdict line of `v` without `--explain`: the bytes `serde_json::to_writer` gives
+/// for `VerdictReport::new(v).line(line).label(label)`, without building the report (its
+/// strings and vector). Strings that JSON must escape, and labels that are not strings, are
+/// written by serde_json itself.
+fn report_line(out: &mut Vec<u8>, v: &Verdict, line: u64, label: Option<&serde_json::Value>) {
+    out.extend_from_slice(b"{\"line\":");
+    decimal(out, line);
+    out.extend_from_slice(b",\"action\":");
+    json_str(out, v.action.as_str());
+    out.extend_from_slice(b",\"enforced\":");
+    json_str(out, v.enforced.as_str());
+    out.extend_from_slice(b",\"score\":");
+    decimal(out, v.score as u64);
+    out.extend_from_slice(b",\"reasons\":[");
+    for (i, r) in v.reasons.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        json_str(out, r.signal.code());
+    }
+    out.extend_from_slice(b"],\"fp\":{\"hfp\":");
+    hex16(out, v.fp.hfp);
+    out.extend_from_slice(b",\"client\":");
+    json_str(out, v.fp.client);
+    if let Some(a) = v.fp.account {
+        out.extend_from_slice(b",\"account\":");
+        hex16(out, a);
+    }
+    for (key, val) in [(&b",\"ja4h\":"[..], &v.fp.ja4h), (b",\"ja4\":", &v.fp.ja4), (b",\"ja3\":", &v.fp.ja3)] {
+        if let Some(s) = val {
+            out.extend_from_slice(key);
+            json_str(out, s);
+        }
+    }
+    if let Some(t) = v.fp.template {
+        out.extend_from_slice(b",\"template\":");
+        hex16(out, t);
+    }
+    out.push(b'}');
+    match label {
+        None => {}
+        Some(serde_json::Value::String(s)) => {
+            out.extend_from_slice(b",\"label\":");
+            json_str(out, s);
+        }
+        Some(other) => {
+            out.extend_from_slice(b",\"label\":");
+            // Writing into a Vec cannot fail.
+            let _ = serde_json::to_writer(&mut *out, other);
+        }
+    }
+    out.push(b'}');
+}
+
+/// A JSON string as serde_json writes it: as it is when no byte needs an escape.
+fn json_str(out: &mut Vec<u8>, s: &str) {
+    if s.bytes().all(|c| c >= 0x20 && c != b'"' && c != b'\\') {
+        out.push(b'"');
+        out.extend_from_slice(s.as_bytes());
+        out.push(b'"');
+    } else {
+        let _ = serde_json::to_writer(&mut *out, s);
+    }
+}
+
+/// `n` in decimal.
+fn decimal(out: &mut Vec<u8>, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[i..]);
+}
+
+/// `x` as a JSON string of 16 lowercase hex digits (`format!("{x:016x}")`).
+fn hex16(out: &mut Vec<u8>, x: u64) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut s = [b'"'; 18];
+    for (k, c) in s[1..17].iter_mut().enumerate() {
+        *c = HEX[(x >> (60 - 4 * k) & 15) as usize];
+    }
+    out.extend_from_slice(&s);
 }
 
 fn print_summary(s: &Summary) {
@@ -318,4 +416,54 @@ fn signal_table() -> String {
         s.push_str(&format!("| `{}` | `{}` | {} | {} | {} |\n", sig.code(), sig.key(), sig.default_weight(), ramp, sig.description()));
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use distill_guard::score::Reason;
+    use distill_guard::Signal;
+
+    /// `report_line` writes exactly what serde_json writes for the report.
+    #[test]
+    fn report_line_matches_the_serde_report() {
+        let odd = ["", "t13d1516h2_8daaf6152771_e5627efa2ab1", "a\"b\\c", "tab\there", "\u{1}\u{1f}", "caf\u{e9} \u{1F600}", "\u{7f}"];
+        let labels = [
+            None,
+            Some(serde_json::json!("legit")),
+            Some(serde_json::json!("q\"uote\n")),
+            Some(serde_json::json!(7)),
+            Some(serde_json::json!(-1.5)),
+            Some(serde_json::json!({"a": [1, "x", null]})),
+            Some(serde_json::json!(null)),
+        ];
+        let mut n = 0u64;
+        let mut buf = Vec::new();
+        for (i, s) in odd.iter().enumerate() {
+            for label in &labels {
+                let mut v = Verdict {
+                    action: Action::ALL[i % 4],
+                    enforced: Action::ALL[(i + 1) % 4],
+                    score: [0, 7, 10, 99, 100, 255][i % 6],
+                    ..Default::default()
+                };
+                v.reasons = Signal::ALL.iter().take(i).map(|&signal| Reason { signal, strength: 0.5, points: 1.0 }).collect();
+                v.fp.hfp = [0, 1, u64::MAX, 0xa74e_b43a_4fa7_3654][i % 4];
+                v.fp.client = ["node", "", "curl"][i % 3];
+                v.fp.account = (i % 2 == 0).then_some(0x0123_4567_89ab_cdef ^ i as u64);
+                v.fp.ja4h = (i % 3 == 1).then(|| s.to_string());
+                v.fp.ja4 = (i % 2 == 1).then(|| s.to_string());
+                v.fp.ja3 = Some(s.to_string());
+                v.fp.template = (i % 3 != 2).then_some(u64::MAX >> i);
+                for line in [0, 1, 9, 10, 12345, u64::MAX] {
+                    n += 1;
+                    buf.clear();
+                    report_line(&mut buf, &v, line, label.as_ref());
+                    let want = VerdictReport::new(&v).line(line).label(label.as_ref()).to_json();
+                    assert_eq!(String::from_utf8(buf.clone()).unwrap(), want);
+                }
+            }
+        }
+        assert_eq!(n, 7 * 7 * 6);
+    }
 }
