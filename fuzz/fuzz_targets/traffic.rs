@@ -1,7 +1,10 @@
 //! Fuzz target: the traffic record parser and the request view.
 //!
 //! The input is treated as JSONL (invalid UTF-8 is replaced, as a reader of a damaged file
-//! would). Each line goes through `traffic::parse_line`; every record that parses is turned
+//! would). Each line goes through `traffic::parse_line` (serde) and through the
+//! `traffic::LineDecoder` that `replay` uses (a hand-written fast path with serde as its
+//! fallback): both must return the same record and body, or the same error. Every record
+//! that parses is turned
 //! into a `Request` with the policy's body cap and inspected by engines running the shipped
 //! default and strict policies, and the verdict is mapped to tag headers and a response, as
 //! a host would. The engines persist across inputs so their bounded state sees millions of
@@ -29,8 +32,18 @@ thread_local! {
 }
 
 fn run(engines: &mut [Engine], text: &str) {
+    let mut fast = traffic::LineDecoder::new();
     for line in text.lines() {
-        let Ok(decoded) = traffic::parse_line(line) else { continue };
+        let parsed = traffic::parse_line(line);
+        match (&parsed, fast.parse(line)) {
+            (Ok(a), Ok(b)) => {
+                assert_eq!(a.record(), b.record(), "records differ: {line:?}");
+                assert_eq!(a.body(), b.body(), "bodies differ: {line:?}");
+            }
+            (Err(a), Err(b)) => assert_eq!(a, &b, "errors differ: {line:?}"),
+            (a, b) => panic!("one parser failed: {line:?}: {:?} / {:?}", a.is_ok(), b.is_ok()),
+        }
+        let Ok(decoded) = parsed else { continue };
         for engine in engines.iter_mut() {
             let req = decoded.request(engine.body_limit());
             let _ = engine.wants_body(req.path);
