@@ -514,7 +514,7 @@ fn exports_are_deterministic_and_empty_when_nothing_changed() {
     let da = a.export_delta();
     assert_eq!(da, b.export_delta());
     let empty = a.export_delta();
-    assert_eq!(empty.len(), 4 + 1 + 8 + 1 + 9 * 4);
+    assert_eq!(empty.len(), 4 + 1 + 8 + 1 + 9 * 4 + 4);
     let mut c = State::new(&StateConfig {
         seed: 99,
         ..cfg.clone()
@@ -631,4 +631,23 @@ fn lazy_state_allocates_on_first_observation_or_merge() {
     let off = StateConfig { enabled: false, ..small_cfg() };
     assert!(State::new_lazy(&off).is_allocated());
     assert_eq!(State::new_lazy(&off).allocated_bytes(), 0);
+}
+
+#[test]
+fn flag_history_travels_with_the_delta() {
+    let cfg = small_cfg();
+    let (mut a, mut b) = (State::new(&cfg), State::new(&cfg));
+    let acct = Some(mix64(42));
+    for k in 0..4u64 {
+        a.record_verdict(acct, T0 + k * MIN, k != 0);
+    }
+    assert_eq!(b.flag_history(acct, T0 + 4 * MIN), None);
+    b.merge_bytes(&a.export_delta()).unwrap();
+    let (la, lb) = (a.flag_history(acct, T0 + 4 * MIN), b.flag_history(acct, T0 + 4 * MIN));
+    assert!(la.is_some_and(|l| (l - 0.75).abs() < 1e-3), "{la:?}");
+    assert_eq!(la, lb);
+    // b's own later request adds to the merged history; a learns it on the next exchange.
+    b.record_verdict(acct, T0 + 5 * MIN, true);
+    a.merge_bytes(&b.export_delta()).unwrap();
+    assert_eq!(a.flag_history(acct, T0 + 6 * MIN), b.flag_history(acct, T0 + 6 * MIN));
 }

@@ -62,8 +62,9 @@ pub trait Deltas {
     fn is_empty_delta(delta: &[u8]) -> bool;
 }
 
-/// Length of an export that carries no change: header (14 bytes) and 8 zero table counts.
-pub const EMPTY_DELTA_LEN: usize = 4 + 1 + 8 + 1 + 9 * 4;
+/// Length of an export that carries no change: header (14 bytes), 9 zero table counts and
+/// a zero reputation count.
+pub const EMPTY_DELTA_LEN: usize = 4 + 1 + 8 + 1 + 10 * 4;
 
 impl Deltas for State {
     fn export_delta(&mut self) -> Vec<u8> {
