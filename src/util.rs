@@ -4,6 +4,9 @@
 //! kilobytes of code; the lists sorted per request (cookies, reasons, header names) hold a
 //! few dozen items at most, where an insertion sort is as fast and tiny. Not for large inputs.
 //! [`find_escape`] finds the end of a JSON string run without a call per escape.
+//! [`eq_ci`] compares header names ignoring ASCII case with the length test inlined: most
+//! comparisons in a header lookup fail on the length (the Wasm builds, at opt-level "z",
+//! would otherwise call core's comparison for every header).
 
 use std::cmp::Ordering;
 
@@ -16,6 +19,17 @@ pub fn insertion_sort_by<T, F: FnMut(&T, &T) -> Ordering>(v: &mut [T], mut cmp: 
             j -= 1;
         }
     }
+}
+
+/// `a.eq_ignore_ascii_case(b)`, with the length test inlined at every call site.
+#[inline(always)]
+pub fn eq_ci(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && eq_ci_same_len(a, b)
+}
+
+#[inline(never)]
+fn eq_ci_same_len(a: &[u8], b: &[u8]) -> bool {
+    a.iter().zip(b).all(|(x, y)| x == y || x.to_ascii_lowercase() == y.to_ascii_lowercase())
 }
 
 /// Index of the first `\\` at or after `i` in `b`, or of a `"` too with `QUOTE`, or of a
@@ -74,6 +88,21 @@ mod tests {
         assert_eq!(v, vec![(1, 'b'), (1, 'e'), (2, 'd'), (3, 'a'), (3, 'c')]);
         let mut e: Vec<u8> = vec![];
         insertion_sort_by(&mut e, |a, b| a.cmp(b));
+    }
+
+    #[test]
+    fn eq_ci_matches_core() {
+        let words: [&[u8]; 9] = [b"", b"a", b"A", b"@", b"`", b"user-agent", b"User-Agent", b"user-agenT", b"user_agent"];
+        for a in words {
+            for b in words {
+                assert_eq!(eq_ci(a, b), a.eq_ignore_ascii_case(b), "{a:?} {b:?}");
+            }
+        }
+        for x in 0..=255u8 {
+            for y in 0..=255u8 {
+                assert_eq!(eq_ci(&[x], &[y]), x.eq_ignore_ascii_case(&y));
+            }
+        }
     }
 
     #[test]

@@ -24,10 +24,8 @@ pub(crate) fn find2(s: &[u8], a: u8, b: u8) -> Option<usize> {
     let (va, vb) = (ONES * a as u64, ONES * b as u64);
     let mut k = 0;
     while cfg!(target_arch = "wasm32") || k < 64 {
-        let Some(w) = s.get(k..k + 8) else { break };
-        let mut x = [0u8; 8];
-        x.copy_from_slice(w);
-        let x = u64::from_le_bytes(x);
+        let Some(Ok(w)) = s.get(k..k + 8).map(<[u8; 8]>::try_from) else { break };
+        let x = u64::from_le_bytes(w);
         let m = zero_bytes(x ^ va) | zero_bytes(x ^ vb);
         if m != 0 {
             return Some(k + (m.trailing_zeros() / 8) as usize);

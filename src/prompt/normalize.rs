@@ -308,8 +308,9 @@ impl Out<'_> {
     #[inline]
     fn put8(&mut self, x: u64, n: usize) {
         self.room(8);
-        if let Some(d) = self.buf.get_mut(self.len..self.len + 8) {
-            d.copy_from_slice(&x.to_le_bytes());
+        // A fixed-size store (`copy_from_slice` is a call at opt-level "z").
+        if let Some(Ok(d)) = self.buf.get_mut(self.len..self.len + 8).map(<&mut [u8; 8]>::try_from) {
+            *d = x.to_le_bytes();
         }
         self.len += n.min(8);
     }
@@ -620,9 +621,9 @@ fn normalize_dyn(text: &[u8], out: &mut Vec<u8>, starts: &mut Vec<u32>, sink: &m
 #[inline]
 fn load8(t: &[u8], p: usize) -> u64 {
     let mut b = [0u8; 8];
-    match t.get(p..p + 8) {
-        Some(s) => b.copy_from_slice(s),
-        None => {
+    match t.get(p..p + 8).map(<[u8; 8]>::try_from) {
+        Some(Ok(s)) => b = s,
+        _ => {
             let rest = t.get(p..).unwrap_or(&[]);
             if let Some(d) = b.get_mut(..rest.len()) {
                 d.copy_from_slice(rest);
@@ -738,7 +739,7 @@ fn plain_word(o: &mut Out<'_>, t: &[u8], i: usize) -> Option<usize> {
     if next > j && t.get(j).is_some_and(|b| matches!(b, b'.' | b'?' | b':')) {
         o.start = true;
     }
-    if t.get(next) == Some(&b' ') {
+    if matches!(t.get(next), Some(b' ')) {
         next += 1;
     }
     Some(next)
@@ -794,7 +795,7 @@ fn chunk_slow(o: &mut Out<'_>, t: &[u8], i: usize) -> usize {
     if e < j && t.get(e..j).is_some_and(|tail| tail.iter().any(|b| matches!(b, b'.' | b'?' | b':'))) {
         o.start = true;
     }
-    if t.get(j) == Some(&b' ') {
+    if matches!(t.get(j), Some(b' ')) {
         j += 1; // the usual single space: saves a trip through the main loop
     }
     j.max(i + 1)
