@@ -23,7 +23,7 @@ impl<'a> Header<'a> {
     }
 
     /// True when the name equals `lower` ignoring ASCII case (`lower` must be lowercase).
-    #[inline]
+    #[inline(always)]
     pub fn is(&self, lower: &str) -> bool {
         crate::util::eq_ci(self.name, lower.as_bytes())
     }

@@ -19,7 +19,7 @@ fn zero_bytes(v: u64) -> u64 {
 /// short (code, quoted text), so the first 64 bytes are searched eight at a time inline, and
 /// only longer runs pay for memchr's call and setup (natively; in Wasm, where memchr has no
 /// vector code either, the same loop runs to the end and memchr's copy is left out).
-#[inline]
+#[inline(always)]
 pub(crate) fn find2(s: &[u8], a: u8, b: u8) -> Option<usize> {
     let (va, vb) = (ONES * a as u64, ONES * b as u64);
     let mut k = 0;

@@ -281,7 +281,7 @@ struct Out<'o> {
 
 impl Out<'_> {
     /// Makes room for `n` more bytes after `len`.
-    #[inline]
+    #[inline(always)]
     fn room(&mut self, n: usize) {
         if self.len + n > self.buf.len() {
             self.grow(n);
@@ -305,7 +305,7 @@ impl Out<'_> {
     }
 
     /// Appends the first `n` (at most 8) bytes of `x` with one 8-byte store.
-    #[inline]
+    #[inline(always)]
     fn put8(&mut self, x: u64, n: usize) {
         self.room(8);
         // A fixed-size store (`copy_from_slice` is a call at opt-level "z").
@@ -316,7 +316,7 @@ impl Out<'_> {
     }
 
     /// The bytes written from `from` on.
-    #[inline]
+    #[inline(always)]
     fn written(&mut self, from: usize) -> &mut [u8] {
         self.buf.get_mut(from..self.len).unwrap_or(&mut [])
     }
@@ -413,7 +413,7 @@ impl Out<'_> {
                 _ => {}
             }
         }
-        let url = url || s.len() > 4 && s.get(..4).is_some_and(|p| p.eq_ignore_ascii_case(b"www."));
+        let url = url || s.len() > 4 && s.get(..4).is_some_and(|p| crate::util::eq_ci(p, b"www."));
         let email = matches!((at, last_dot), (Some(a), Some(d)) if a > 0 && d > a + 1);
         let path = seps > 0
             && (s.first().is_some_and(|c| matches!(c, b'/' | b'.' | b'~' | b'\\'))
@@ -618,7 +618,7 @@ fn normalize_dyn(text: &[u8], out: &mut Vec<u8>, starts: &mut Vec<u32>, sink: &m
 }
 
 /// The eight bytes at `p` as a little-endian word, zero-padded past the end of `t`.
-#[inline]
+#[inline(always)]
 fn load8(t: &[u8], p: usize) -> u64 {
     let mut b = [0u8; 8];
     match t.get(p..p + 8).map(<[u8; 8]>::try_from) {
@@ -637,7 +637,7 @@ const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
 
 /// The high bit of each byte of `x` that is an ASCII lower-case letter (no carries cross
 /// bytes: every lane stays below 0x100).
-#[inline]
+#[inline(always)]
 fn lower_mask(x: u64) -> u64 {
     let y = x & !HIGH_BITS;
     let at_least_a = y + 0x1F1F_1F1F_1F1F_1F1F; // lane >= 0x80 iff y >= b'a'
@@ -659,7 +659,7 @@ const ENDS: u128 = {
 };
 
 /// Whether byte `b` ends a chunk without being part of it (space, punctuation, quotes).
-#[inline]
+#[inline(always)]
 fn ends_chunk(b: u8) -> bool {
     b < 128 && ENDS >> b & 1 != 0
 }
