@@ -322,7 +322,7 @@ impl Out<'_> {
     }
 
     /// Hands the token being written (if any) to the sink.
-    #[inline]
+    #[inline(always)]
     fn done(&mut self) {
         if let Some(&s) = self.starts.last() {
             let k = self.starts.len() - 1;
