@@ -332,6 +332,12 @@ impl Out<'_> {
 
     #[inline]
     fn begin(&mut self) {
+        self.begin_inline();
+    }
+
+    /// [`Out::begin`] inlined, for the plain-word loop.
+    #[inline(always)]
+    fn begin_inline(&mut self) {
         if self.len > 0 {
             self.done();
             self.put8(b' ' as u64, 1);
@@ -645,23 +651,11 @@ fn lower_mask(x: u64) -> u64 {
     at_least_a & !past_z & !x & HIGH_BITS
 }
 
-/// The ASCII bytes that end a chunk without being part of it (space, punctuation, quotes).
-const ENDS: u128 = {
-    let mut m = 0u128;
-    let mut c = 0;
-    while c < 128 {
-        if FLAGS[c] & STOP != 0 {
-            m |= 1 << c;
-        }
-        c += 1;
-    }
-    m
-};
-
-/// Whether byte `b` ends a chunk without being part of it (space, punctuation, quotes).
+/// Whether byte `b` ends a chunk without being part of it (space, punctuation, quotes): a
+/// [`FLAGS`] lookup (a 128-bit mask shift is a library call in Wasm).
 #[inline(always)]
 fn ends_chunk(b: u8) -> bool {
-    b < 128 && ENDS >> b & 1 != 0
+    FLAGS[b as usize] & (STOP | HI) == STOP
 }
 
 /// The common case of prose: emits the run of plain words (see [`plain_word`]) at `i`, each
@@ -724,7 +718,7 @@ fn plain_word(o: &mut Out<'_>, t: &[u8], i: usize) -> Option<usize> {
     if upper && w.len() > 1 && !o.start {
         o.collapsing(Last::Name, b"<name>");
     } else {
-        o.begin();
+        o.begin_inline();
         if w.len() <= 8 {
             // `| 0x20` lowercases the letter in byte 0; the rest is lower case already.
             o.put8(head | 0x20, w.len());
