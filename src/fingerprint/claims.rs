@@ -205,7 +205,7 @@ fn lang_mismatch(req: &Request, lang: Option<&str>) -> bool {
     };
     // Node reports `process.version` (`v20.1.0`); CPython reports `3.11.7`.
     let bad_version = !version.is_empty()
-        && ((crate::util::eq_ci(runtime, b"node") && version.first() != Some(&b'v'))
+        && ((crate::util::eq_ci(runtime, b"node") && !matches!(version.first(), Some(b'v')))
             || (crate::util::eq_ci(runtime, b"cpython") && !version.first().is_some_and(u8::is_ascii_digit)));
     bad_runtime || bad_version
 }

@@ -149,6 +149,9 @@ fn name_into(comma: bool, name: &[u8], emit: &mut dyn FnMut(&[u8])) {
 
 /// Emits `bytes` ASCII-lowercased through a small stack buffer.
 fn lower_into(bytes: &[u8], emit: &mut dyn FnMut(&[u8])) {
+    if !bytes.iter().any(u8::is_ascii_uppercase) {
+        return emit(bytes); // already lowercase (Envoy and HTTP/2 names): no copy
+    }
     let mut buf = [0u8; 64];
     for chunk in bytes.chunks(buf.len()) {
         let out = &mut buf[..chunk.len()];

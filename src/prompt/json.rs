@@ -325,7 +325,7 @@ pub(crate) fn unescape(raw: &[u8], out: &mut Vec<u8>, cap: usize) -> bool {
                     }) {
                         return true; // cut between the halves of a surrogate pair
                     }
-                    let lo = (raw.get(i) == Some(&b'\\') && raw.get(i + 1) == Some(&b'u')).then(|| hex4(raw, i + 2)).flatten();
+                    let lo = (matches!(raw.get(i), Some(b'\\')) && matches!(raw.get(i + 1), Some(b'u'))).then(|| hex4(raw, i + 2)).flatten();
                     match lo {
                         Some(lo) if (0xDC00..0xE000).contains(&lo) => {
                             i += 6;

@@ -68,7 +68,7 @@ impl<'a> Pairs<'a> {
     fn field(&mut self, len: usize) -> Option<&'a [u8]> {
         let end = self.data_at.checked_add(len)?;
         let bytes = self.buf.get(self.data_at..end)?;
-        if self.buf.get(end) != Some(&0) {
+        if !matches!(self.buf.get(end), Some(0)) {
             return None;
         }
         self.data_at = end + 1;
