@@ -271,7 +271,9 @@ struct Out<'o> {
     /// capacity check per byte (and without a `memcpy` call per short token).
     buf: &'o mut Vec<u8>,
     len: usize,
+    /// Token start offsets; only `..ns` are written, the rest is room (as in `buf`).
     starts: &'o mut Vec<u32>,
+    ns: usize,
     /// Behind a vtable, so that the normalizer is compiled once for every sink (size).
     sink: &'o mut dyn Sink,
     last: Last,
@@ -324,10 +326,16 @@ impl Out<'_> {
     /// Hands the token being written (if any) to the sink.
     #[inline(always)]
     fn done(&mut self) {
-        if let Some(&s) = self.starts.last() {
-            let k = self.starts.len() - 1;
-            self.sink.token(k, self.buf.get(s as usize..self.len).unwrap_or(&[]));
+        if let Some(k) = self.ns.checked_sub(1) {
+            let s = self.starts.get(k).map_or(self.len, |&s| s as usize);
+            self.sink.token(k, self.buf.get(s..self.len).unwrap_or(&[]));
         }
+    }
+
+    #[cold]
+    fn grow_starts(&mut self) {
+        let want = (self.starts.len() * 2).max(self.ns + 64);
+        self.starts.resize(want, 0);
     }
 
     #[inline]
@@ -342,7 +350,14 @@ impl Out<'_> {
             self.done();
             self.put8(b' ' as u64, 1);
         }
-        self.starts.push(self.len as u32);
+        // Written into room rather than pushed (`Vec::push` is a call at opt-level "z").
+        if self.ns >= self.starts.len() {
+            self.grow_starts();
+        }
+        if let Some(slot) = self.starts.get_mut(self.ns) {
+            *slot = self.len as u32;
+        }
+        self.ns += 1;
         self.last = Last::Other;
         self.start = false;
     }
@@ -496,11 +511,14 @@ pub fn normalize_into<S: Sink>(text: &[u8], out: &mut Vec<u8>, starts: &mut Vec<
 }
 
 fn normalize_dyn(text: &[u8], out: &mut Vec<u8>, starts: &mut Vec<u32>, sink: &mut dyn Sink) -> usize {
-    starts.clear();
     if out.len() < text.len() + 64 {
         out.resize(text.len() + 64, 0);
     }
-    let mut o = Out { buf: out, len: 0, starts, sink, last: Last::Other, start: true };
+    // Room for a token per four bytes; more grows it.
+    if starts.len() < text.len() / 4 + 16 {
+        starts.resize(text.len() / 4 + 16, 0);
+    }
+    let mut o = Out { buf: out, len: 0, starts, ns: 0, sink, last: Last::Other, start: true };
     let t = text;
     let n = t.len();
     let mut i = 0;
@@ -620,7 +638,8 @@ fn normalize_dyn(text: &[u8], out: &mut Vec<u8>, starts: &mut Vec<u32>, sink: &m
     }
     o.done();
     o.buf.truncate(o.len);
-    o.starts.len()
+    o.starts.truncate(o.ns);
+    o.ns
 }
 
 /// The eight bytes at `p` as a little-endian word, zero-padded past the end of `t`.
