@@ -31,10 +31,10 @@ pub fn hash_account(raw_key: &[u8], key: u64) -> u64 {
 /// `authorization`, not a `Bearer` credential.
 pub fn key_in<'v>(name: &str, value: &'v [u8]) -> Option<&'v [u8]> {
     let v = value.trim_ascii();
-    let key = if name.eq_ignore_ascii_case("authorization") {
+    let key = if crate::util::eq_ci(name.as_bytes(), b"authorization") {
         let split = v.iter().position(|b| b.is_ascii_whitespace())?;
         let (scheme, rest) = (v.get(..split)?, v.get(split..)?);
-        if !scheme.eq_ignore_ascii_case(b"bearer") {
+        if !crate::util::eq_ci(scheme, b"bearer") {
             return None;
         }
         rest.trim_ascii()

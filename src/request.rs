@@ -23,9 +23,9 @@ impl<'a> Header<'a> {
     }
 
     /// True when the name equals `lower` ignoring ASCII case (`lower` must be lowercase).
-    #[inline]
+    #[inline(always)]
     pub fn is(&self, lower: &str) -> bool {
-        self.name.eq_ignore_ascii_case(lower.as_bytes())
+        crate::util::eq_ci(self.name, lower.as_bytes())
     }
 }
 

@@ -130,7 +130,7 @@ pub fn respond(v: &Verdict, policy: &Policy) -> Response {
 
 /// True when a client-sent header name carries the tag prefix and must be removed.
 pub fn is_tag_header(name: &[u8], prefix: &str) -> bool {
-    name.len() >= prefix.len() && name[..prefix.len()].eq_ignore_ascii_case(prefix.as_bytes())
+    name.len() >= prefix.len() && crate::util::eq_ci(&name[..prefix.len()], prefix.as_bytes())
 }
 
 #[cfg(test)]

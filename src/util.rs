@@ -4,6 +4,9 @@
 //! kilobytes of code; the lists sorted per request (cookies, reasons, header names) hold a
 //! few dozen items at most, where an insertion sort is as fast and tiny. Not for large inputs.
 //! [`find_escape`] finds the end of a JSON string run without a call per escape.
+//! [`eq_ci`] compares header names ignoring ASCII case with the length test inlined: most
+//! comparisons in a header lookup fail on the length (the Wasm builds, at opt-level "z",
+//! would otherwise call core's comparison for every header).
 
 use std::cmp::Ordering;
 
@@ -16,6 +19,35 @@ pub fn insertion_sort_by<T, F: FnMut(&T, &T) -> Ordering>(v: &mut [T], mut cmp: 
             j -= 1;
         }
     }
+}
+
+/// `a.eq_ignore_ascii_case(b)`, with the length test inlined at every call site.
+#[inline(always)]
+pub fn eq_ci(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && eq_ci_same_len(a, b)
+}
+
+/// [`eq_ci`] for slices of the same length, eight bytes at a time.
+#[inline(never)]
+fn eq_ci_same_len(mut a: &[u8], mut b: &[u8]) -> bool {
+    while let (Some((x, ra)), Some((y, rb))) = (a.split_first_chunk::<8>(), b.split_first_chunk::<8>()) {
+        if fold8(u64::from_le_bytes(*x)) != fold8(u64::from_le_bytes(*y)) {
+            return false;
+        }
+        (a, b) = (ra, rb);
+    }
+    a.iter().zip(b).all(|(x, y)| x.to_ascii_lowercase() == y.to_ascii_lowercase())
+}
+
+/// `x` with every ASCII upper-case letter lowercased (byte-wise `to_ascii_lowercase`; no
+/// carries cross bytes: every lane stays below 0x100).
+#[inline(always)]
+fn fold8(x: u64) -> u64 {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    let y = x & !(ONES * 0x80);
+    let at_least_a = y + ONES * 0x3F; // lane >= 0x80 iff y >= b'A'
+    let past_z = y + ONES * 0x25; // lane >= 0x80 iff y > b'Z'
+    x | (at_least_a & !past_z & !x & ONES * 0x80) >> 2
 }
 
 /// Index of the first `\\` at or after `i` in `b`, or of a `"` too with `QUOTE`, or of a
@@ -74,6 +106,27 @@ mod tests {
         assert_eq!(v, vec![(1, 'b'), (1, 'e'), (2, 'd'), (3, 'a'), (3, 'c')]);
         let mut e: Vec<u8> = vec![];
         insertion_sort_by(&mut e, |a, b| a.cmp(b));
+    }
+
+    #[test]
+    fn eq_ci_matches_core() {
+        let words: [&[u8]; 9] = [b"", b"a", b"A", b"@", b"`", b"user-agent", b"User-Agent", b"user-agenT", b"user_agent"];
+        for a in words {
+            for b in words {
+                assert_eq!(eq_ci(a, b), a.eq_ignore_ascii_case(b), "{a:?} {b:?}");
+            }
+        }
+        for x in 0..=255u8 {
+            for y in 0..=255u8 {
+                assert_eq!(eq_ci(&[x], &[y]), x.eq_ignore_ascii_case(&y));
+                // Every lane of the word-at-a-time path, and the tail after it.
+                for lane in [0, 3, 7, 8, 10] {
+                    let (mut a, mut b) = ([b'q'; 11], [b'Q'; 11]);
+                    (a[lane], b[lane]) = (x, y);
+                    assert_eq!(eq_ci(&a, &b), x.eq_ignore_ascii_case(&y), "{x} {y} {lane}");
+                }
+            }
+        }
     }
 
     #[test]

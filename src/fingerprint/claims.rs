@@ -116,7 +116,7 @@ pub fn family(ua: Option<&[u8]>) -> &'static str {
     if let Some((_, f)) = PREFIX.iter().find(|(p, _)| starts_with_ci(ua, p)) {
         return f;
     }
-    if ua.eq_ignore_ascii_case(b"node") {
+    if crate::util::eq_ci(ua, b"node") {
         return "node";
     }
     if contains_ci(ua, "aiohttp/") {
@@ -182,7 +182,7 @@ fn sdk_mismatch(req: &Request, ua: Option<&[u8]>, sdk_lang: Option<&str>, script
 fn lang_mismatch(req: &Request, lang: Option<&str>) -> bool {
     let claimed = req.header("x-stainless-lang").map(<[u8]>::trim_ascii);
     if let (Some(l), Some(c)) = (lang, claimed) {
-        if !c.eq_ignore_ascii_case(l.as_bytes()) {
+        if !crate::util::eq_ci(c, l.as_bytes()) {
             return true;
         }
     }
@@ -193,20 +193,20 @@ fn lang_mismatch(req: &Request, lang: Option<&str>) -> bool {
     };
     let runtime = req.header("x-stainless-runtime").map(<[u8]>::trim_ascii).unwrap_or_default();
     let version = req.header("x-stainless-runtime-version").map(<[u8]>::trim_ascii).unwrap_or_default();
-    let py_runtime = ["cpython", "pypy", "ironpython", "jython", "graalpy"].iter().any(|r| runtime.eq_ignore_ascii_case(r.as_bytes()));
-    let js_runtime = ["node", "deno", "bun", "edge", "workerd", "vercel-edge"].iter().any(|r| runtime.eq_ignore_ascii_case(r.as_bytes()))
+    let py_runtime = ["cpython", "pypy", "ironpython", "jython", "graalpy"].iter().any(|r| crate::util::eq_ci(runtime, r.as_bytes()));
+    let js_runtime = ["node", "deno", "bun", "edge", "workerd", "vercel-edge"].iter().any(|r| crate::util::eq_ci(runtime, r.as_bytes()))
         || starts_with_ci(runtime, "browser");
-    let bad_runtime = if lang.eq_ignore_ascii_case(b"python") {
+    let bad_runtime = if crate::util::eq_ci(lang, b"python") {
         js_runtime
-    } else if lang.eq_ignore_ascii_case(b"js") {
+    } else if crate::util::eq_ci(lang, b"js") {
         py_runtime
     } else {
         false
     };
     // Node reports `process.version` (`v20.1.0`); CPython reports `3.11.7`.
     let bad_version = !version.is_empty()
-        && ((runtime.eq_ignore_ascii_case(b"node") && version.first() != Some(&b'v'))
-            || (runtime.eq_ignore_ascii_case(b"cpython") && !version.first().is_some_and(u8::is_ascii_digit)));
+        && ((crate::util::eq_ci(runtime, b"node") && !matches!(version.first(), Some(b'v')))
+            || (crate::util::eq_ci(runtime, b"cpython") && !version.first().is_some_and(u8::is_ascii_digit)));
     bad_runtime || bad_version
 }
 
@@ -229,12 +229,12 @@ pub fn order_violated(req: &Request, fam: &str) -> bool {
 }
 
 fn starts_with_ci(hay: &[u8], lower: &str) -> bool {
-    hay.get(..lower.len()).is_some_and(|p| p.eq_ignore_ascii_case(lower.as_bytes()))
+    hay.get(..lower.len()).is_some_and(|p| crate::util::eq_ci(p, lower.as_bytes()))
 }
 
 fn contains_ci(hay: &[u8], lower: &str) -> bool {
     let n = lower.as_bytes();
-    !n.is_empty() && hay.windows(n.len()).any(|w| w.eq_ignore_ascii_case(n))
+    !n.is_empty() && hay.windows(n.len()).any(|w| crate::util::eq_ci(w, n))
 }
 
 #[cfg(test)]

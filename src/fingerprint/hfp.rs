@@ -51,8 +51,8 @@ pub fn kept(name: &[u8]) -> bool {
     if name.first().map_or(true, |&b| b == b':') {
         return false;
     }
-    !DROP.iter().any(|d| name.eq_ignore_ascii_case(d))
-        && !DROP_PREFIX.iter().any(|p| name.get(..p.len()).is_some_and(|s| s.eq_ignore_ascii_case(p)))
+    !DROP.iter().any(|d| crate::util::eq_ci(name, d))
+        && !DROP_PREFIX.iter().any(|p| name.get(..p.len()).is_some_and(|s| crate::util::eq_ci(s, p)))
 }
 
 /// The header-shape fingerprint of `req`.
@@ -78,7 +78,7 @@ fn walk(req: &Request, emit: &mut dyn FnMut(&[u8])) {
         emit(b":");
         let mut prev: Option<&[u8]> = None;
         for h in req.headers.iter().filter(|h| kept(h.name)) {
-            if prev.is_some_and(|p| p.eq_ignore_ascii_case(h.name)) {
+            if prev.is_some_and(|p| crate::util::eq_ci(p, h.name)) {
                 continue;
             }
             name_into(prev.is_some(), h.name, emit);
@@ -109,7 +109,7 @@ fn sorted_names(headers: &[Header], emit: &mut dyn FnMut(&[u8])) {
     let mut prev: Option<&[u8]> = None;
     for &i in idx.iter() {
         let cur = name(i);
-        if prev.is_some_and(|p| p.eq_ignore_ascii_case(cur)) {
+        if prev.is_some_and(|p| crate::util::eq_ci(p, cur)) {
             continue;
         }
         name_into(prev.is_some(), cur, emit);
@@ -149,6 +149,9 @@ fn name_into(comma: bool, name: &[u8], emit: &mut dyn FnMut(&[u8])) {
 
 /// Emits `bytes` ASCII-lowercased through a small stack buffer.
 fn lower_into(bytes: &[u8], emit: &mut dyn FnMut(&[u8])) {
+    if !bytes.iter().any(u8::is_ascii_uppercase) {
+        return emit(bytes); // already lowercase (Envoy and HTTP/2 names): no copy
+    }
     let mut buf = [0u8; 64];
     for chunk in bytes.chunks(buf.len()) {
         let out = &mut buf[..chunk.len()];

@@ -83,7 +83,7 @@ fn parts<'a>(req: &Request<'a>) -> Parts<'a> {
         }
         if h.is("referer") {
             referer = true;
-        } else if h.name.get(..6).is_some_and(|p| p.eq_ignore_ascii_case(b"cookie")) {
+        } else if h.name.get(..6).is_some_and(|p| crate::util::eq_ci(p, b"cookie")) {
             if h.name.len() == 6 {
                 cookie = true;
                 split_cookies(h.value, &mut cookies);
@@ -161,7 +161,7 @@ pub fn method_code(method: &[u8]) -> &'static str {
         ("UNLOCK", "uo"), ("UNSUBSCRIBE", "un"), ("UPDATE", "up"), ("UPDATEREDIRECTREF", "ur"),
         ("VERSION-CONTROL", "ve"),
     ];
-    MAP.iter().find(|(m, _)| method.eq_ignore_ascii_case(m.as_bytes())).map_or("00", |(_, c)| c)
+    MAP.iter().find(|(m, _)| crate::util::eq_ci(method, m.as_bytes())).map_or("00", |(_, c)| c)
 }
 
 /// First 12 hex of SHA-256 over the items joined by `,`; zeros for an empty list.

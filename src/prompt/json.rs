@@ -16,7 +16,7 @@ const HIGHS: u64 = 0x8080_8080_8080_8080;
 ///
 /// Each word is tested with `(x - ONES) & !x & HIGHS`: its lowest flagged byte is exact (a
 /// borrow only runs upwards, into bytes after the first match), which is all a search needs.
-#[inline]
+#[inline(always)]
 pub(crate) fn find1(s: &[u8], a: u8) -> Option<usize> {
     let va = ONES * a as u64;
     let mut k = 0;
@@ -322,7 +322,7 @@ pub(crate) fn unescape(raw: &[u8], out: &mut Vec<u8>, cap: usize) -> bool {
                     }) {
                         return true; // cut between the halves of a surrogate pair
                     }
-                    let lo = (raw.get(i) == Some(&b'\\') && raw.get(i + 1) == Some(&b'u')).then(|| hex4(raw, i + 2)).flatten();
+                    let lo = (matches!(raw.get(i), Some(b'\\')) && matches!(raw.get(i + 1), Some(b'u'))).then(|| hex4(raw, i + 2)).flatten();
                     match lo {
                         Some(lo) if (0xDC00..0xE000).contains(&lo) => {
                             i += 6;

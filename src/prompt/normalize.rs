@@ -271,7 +271,9 @@ struct Out<'o> {
     /// capacity check per byte (and without a `memcpy` call per short token).
     buf: &'o mut Vec<u8>,
     len: usize,
+    /// Token start offsets; only `..ns` are written, the rest is room (as in `buf`).
     starts: &'o mut Vec<u32>,
+    ns: usize,
     /// Behind a vtable, so that the normalizer is compiled once for every sink (size).
     sink: &'o mut dyn Sink,
     last: Last,
@@ -281,7 +283,7 @@ struct Out<'o> {
 
 impl Out<'_> {
     /// Makes room for `n` more bytes after `len`.
-    #[inline]
+    #[inline(always)]
     fn room(&mut self, n: usize) {
         if self.len + n > self.buf.len() {
             self.grow(n);
@@ -305,37 +307,57 @@ impl Out<'_> {
     }
 
     /// Appends the first `n` (at most 8) bytes of `x` with one 8-byte store.
-    #[inline]
+    #[inline(always)]
     fn put8(&mut self, x: u64, n: usize) {
         self.room(8);
-        if let Some(d) = self.buf.get_mut(self.len..self.len + 8) {
-            d.copy_from_slice(&x.to_le_bytes());
+        // A fixed-size store (`copy_from_slice` is a call at opt-level "z").
+        if let Some(Ok(d)) = self.buf.get_mut(self.len..self.len + 8).map(<&mut [u8; 8]>::try_from) {
+            *d = x.to_le_bytes();
         }
         self.len += n.min(8);
     }
 
     /// The bytes written from `from` on.
-    #[inline]
+    #[inline(always)]
     fn written(&mut self, from: usize) -> &mut [u8] {
         self.buf.get_mut(from..self.len).unwrap_or(&mut [])
     }
 
     /// Hands the token being written (if any) to the sink.
-    #[inline]
+    #[inline(always)]
     fn done(&mut self) {
-        if let Some(&s) = self.starts.last() {
-            let k = self.starts.len() - 1;
-            self.sink.token(k, self.buf.get(s as usize..self.len).unwrap_or(&[]));
+        if let Some(k) = self.ns.checked_sub(1) {
+            let s = self.starts.get(k).map_or(self.len, |&s| s as usize);
+            self.sink.token(k, self.buf.get(s..self.len).unwrap_or(&[]));
         }
+    }
+
+    #[cold]
+    fn grow_starts(&mut self) {
+        let want = (self.starts.len() * 2).max(self.ns + 64);
+        self.starts.resize(want, 0);
     }
 
     #[inline]
     fn begin(&mut self) {
+        self.begin_inline();
+    }
+
+    /// [`Out::begin`] inlined, for the plain-word loop.
+    #[inline(always)]
+    fn begin_inline(&mut self) {
         if self.len > 0 {
             self.done();
             self.put8(b' ' as u64, 1);
         }
-        self.starts.push(self.len as u32);
+        // Written into room rather than pushed (`Vec::push` is a call at opt-level "z").
+        if self.ns >= self.starts.len() {
+            self.grow_starts();
+        }
+        if let Some(slot) = self.starts.get_mut(self.ns) {
+            *slot = self.len as u32;
+        }
+        self.ns += 1;
         self.last = Last::Other;
         self.start = false;
     }
@@ -412,7 +434,7 @@ impl Out<'_> {
                 _ => {}
             }
         }
-        let url = url || s.len() > 4 && s.get(..4).is_some_and(|p| p.eq_ignore_ascii_case(b"www."));
+        let url = url || s.len() > 4 && s.get(..4).is_some_and(|p| crate::util::eq_ci(p, b"www."));
         let email = matches!((at, last_dot), (Some(a), Some(d)) if a > 0 && d > a + 1);
         let path = seps > 0
             && (s.first().is_some_and(|c| matches!(c, b'/' | b'.' | b'~' | b'\\'))
@@ -489,11 +511,14 @@ pub fn normalize_into<S: Sink>(text: &[u8], out: &mut Vec<u8>, starts: &mut Vec<
 }
 
 fn normalize_dyn(text: &[u8], out: &mut Vec<u8>, starts: &mut Vec<u32>, sink: &mut dyn Sink) -> usize {
-    starts.clear();
     if out.len() < text.len() + 64 {
         out.resize(text.len() + 64, 0);
     }
-    let mut o = Out { buf: out, len: 0, starts, sink, last: Last::Other, start: true };
+    // Room for a token per four bytes; more grows it.
+    if starts.len() < text.len() / 4 + 16 {
+        starts.resize(text.len() / 4 + 16, 0);
+    }
+    let mut o = Out { buf: out, len: 0, starts, ns: 0, sink, last: Last::Other, start: true };
     let t = text;
     let n = t.len();
     let mut i = 0;
@@ -613,16 +638,17 @@ fn normalize_dyn(text: &[u8], out: &mut Vec<u8>, starts: &mut Vec<u32>, sink: &m
     }
     o.done();
     o.buf.truncate(o.len);
-    o.starts.len()
+    o.starts.truncate(o.ns);
+    o.ns
 }
 
 /// The eight bytes at `p` as a little-endian word, zero-padded past the end of `t`.
-#[inline]
+#[inline(always)]
 fn load8(t: &[u8], p: usize) -> u64 {
     let mut b = [0u8; 8];
-    match t.get(p..p + 8) {
-        Some(s) => b.copy_from_slice(s),
-        None => {
+    match t.get(p..p + 8).map(<[u8; 8]>::try_from) {
+        Some(Ok(s)) => b = s,
+        _ => {
             let rest = t.get(p..).unwrap_or(&[]);
             if let Some(d) = b.get_mut(..rest.len()) {
                 d.copy_from_slice(rest);
@@ -636,7 +662,7 @@ const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
 
 /// The high bit of each byte of `x` that is an ASCII lower-case letter (no carries cross
 /// bytes: every lane stays below 0x100).
-#[inline]
+#[inline(always)]
 fn lower_mask(x: u64) -> u64 {
     let y = x & !HIGH_BITS;
     let at_least_a = y + 0x1F1F_1F1F_1F1F_1F1F; // lane >= 0x80 iff y >= b'a'
@@ -644,23 +670,11 @@ fn lower_mask(x: u64) -> u64 {
     at_least_a & !past_z & !x & HIGH_BITS
 }
 
-/// The ASCII bytes that end a chunk without being part of it (space, punctuation, quotes).
-const ENDS: u128 = {
-    let mut m = 0u128;
-    let mut c = 0;
-    while c < 128 {
-        if FLAGS[c] & STOP != 0 {
-            m |= 1 << c;
-        }
-        c += 1;
-    }
-    m
-};
-
-/// Whether byte `b` ends a chunk without being part of it (space, punctuation, quotes).
-#[inline]
+/// Whether byte `b` ends a chunk without being part of it (space, punctuation, quotes): a
+/// [`FLAGS`] lookup (a 128-bit mask shift is a library call in Wasm).
+#[inline(always)]
 fn ends_chunk(b: u8) -> bool {
-    b < 128 && ENDS >> b & 1 != 0
+    FLAGS[b as usize] & (STOP | HI) == STOP
 }
 
 /// The common case of prose: emits the run of plain words (see [`plain_word`]) at `i`, each
@@ -723,7 +737,7 @@ fn plain_word(o: &mut Out<'_>, t: &[u8], i: usize) -> Option<usize> {
     if upper && w.len() > 1 && !o.start {
         o.collapsing(Last::Name, b"<name>");
     } else {
-        o.begin();
+        o.begin_inline();
         if w.len() <= 8 {
             // `| 0x20` lowercases the letter in byte 0; the rest is lower case already.
             o.put8(head | 0x20, w.len());
@@ -738,7 +752,7 @@ fn plain_word(o: &mut Out<'_>, t: &[u8], i: usize) -> Option<usize> {
     if next > j && t.get(j).is_some_and(|b| matches!(b, b'.' | b'?' | b':')) {
         o.start = true;
     }
-    if t.get(next) == Some(&b' ') {
+    if matches!(t.get(next), Some(b' ')) {
         next += 1;
     }
     Some(next)
@@ -794,7 +808,7 @@ fn chunk_slow(o: &mut Out<'_>, t: &[u8], i: usize) -> usize {
     if e < j && t.get(e..j).is_some_and(|tail| tail.iter().any(|b| matches!(b, b'.' | b'?' | b':'))) {
         o.start = true;
     }
-    if t.get(j) == Some(&b' ') {
+    if matches!(t.get(j), Some(b' ')) {
         j += 1; // the usual single space: saves a trip through the main loop
     }
     j.max(i + 1)

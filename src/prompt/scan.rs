@@ -373,7 +373,7 @@ pub(crate) fn extract(body: &[u8], span: Span, out: &mut Vec<u8>, cap: usize) ->
 fn complete_string(raw: &[u8]) -> Option<&[u8]> {
     let inner = raw.strip_prefix(b"\"")?.strip_suffix(b"\"")?;
     let mut end = inner.len();
-    while end > 0 && inner.get(end - 1) == Some(&b'\\') {
+    while end > 0 && matches!(inner.get(end - 1), Some(b'\\')) {
         end -= 1;
     }
     ((inner.len() - end) % 2 == 0).then_some(inner)

@@ -79,23 +79,23 @@ fn classify(name: &[u8], value: &[u8]) -> Option<Kind> {
     if name.len() < 3 || !matches!(name.first(), Some(b'v' | b'V' | b'f' | b'F' | b'p' | b'P' | b'x' | b'X' | b'c' | b'C' | b't' | b'T' | b's' | b'S')) {
         return None;
     }
-    if name.eq_ignore_ascii_case(b"x-forwarded-for") {
+    if crate::util::eq_ci(name, b"x-forwarded-for") {
         return Some(Kind::Xff);
     }
-    if let Some(&(_, s)) = NAMED.iter().find(|(n, _)| name.eq_ignore_ascii_case(n.as_bytes())) {
+    if let Some(&(_, s)) = NAMED.iter().find(|(n, _)| crate::util::eq_ci(name, n.as_bytes())) {
         return Some(Kind::Fire(s));
     }
-    if CLIENT_IP_HEADERS.iter().any(|n| name.eq_ignore_ascii_case(n.as_bytes())) {
+    if CLIENT_IP_HEADERS.iter().any(|n| crate::util::eq_ci(name, n.as_bytes())) {
         return Some(Kind::Fire(Signal::ProxyClientIpHeader));
     }
-    let vendor = VENDOR_HEADERS.iter().any(|n| name.eq_ignore_ascii_case(n.as_bytes()))
+    let vendor = VENDOR_HEADERS.iter().any(|n| crate::util::eq_ci(name, n.as_bytes()))
         || VENDOR_PREFIXES
             .iter()
-            .any(|p| name.len() > p.len() && name.get(..p.len()).is_some_and(|h| h.eq_ignore_ascii_case(p.as_bytes())));
+            .any(|p| name.len() > p.len() && name.get(..p.len()).is_some_and(|h| crate::util::eq_ci(h, p.as_bytes())));
     let vendor = vendor
         || VENDOR_VALUES
             .iter()
-            .any(|(n, v)| name.eq_ignore_ascii_case(n.as_bytes()) && value.trim_ascii().eq_ignore_ascii_case(v.as_bytes()));
+            .any(|(n, v)| crate::util::eq_ci(name, n.as_bytes()) && crate::util::eq_ci(value.trim_ascii(), v.as_bytes()));
     vendor.then_some(Kind::Fire(Signal::ProxyVendorHeader))
 }
 

@@ -68,7 +68,7 @@ impl<'a> Pairs<'a> {
     fn field(&mut self, len: usize) -> Option<&'a [u8]> {
         let end = self.data_at.checked_add(len)?;
         let bytes = self.buf.get(self.data_at..end)?;
-        if self.buf.get(end) != Some(&0) {
+        if !matches!(self.buf.get(end), Some(0)) {
             return None;
         }
         self.data_at = end + 1;
@@ -159,7 +159,7 @@ pub fn build_request<'a>(headers: Vec<Header<'a>>, body: &'a [u8], body_complete
 pub fn forged_tag_names<'a>(headers: &[Header<'a>], prefix: &str) -> Vec<&'a [u8]> {
     let mut out: Vec<&[u8]> = Vec::new();
     for h in headers {
-        if crate::respond::is_tag_header(h.name, prefix) && !out.iter().any(|n| n.eq_ignore_ascii_case(h.name)) {
+        if crate::respond::is_tag_header(h.name, prefix) && !out.iter().any(|n| crate::util::eq_ci(n, h.name)) {
             out.push(h.name);
         }
     }
