@@ -16,6 +16,7 @@
 mod json;
 pub mod markers;
 pub mod normalize;
+mod number;
 #[cfg(test)]
 mod pins;
 mod scan;

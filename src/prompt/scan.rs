@@ -194,7 +194,7 @@ impl Walker<'_> {
         let c = self.lx.peek()?;
         if c == b'-' || c.is_ascii_digit() {
             let s = self.lx.scalar()?;
-            Ok(std::str::from_utf8(self.lx.bytes(s)).ok().and_then(|t| t.parse::<f64>().ok()).filter(|v| v.is_finite()))
+            Ok(super::number::parse(self.lx.bytes(s)).filter(|v| v.is_finite()))
         } else {
             self.lx.skip().map(|_| None)
         }
