@@ -110,3 +110,54 @@ def test_workers_act_on_the_union_after_a_tick(stack):
     assert stats.get("wasmcustom.distill_guard.internal_error", 0) == 0
     assert "panic" not in envoy.log().lower()
     assert len(origin.records()) == N + 5
+
+
+
+def tagged(envoy, account, user_agent="sync-e2e/1.0"):
+    """One GET on its own connection with or without a User-Agent; the tags the origin got."""
+    headers = {"x-api-key": account, "connection": "close", "user-agent": user_agent}
+    r = requests.get(envoy.url + "/v1/models", headers=headers, timeout=10)
+    assert r.status_code == 200, r.text
+    return {n.lower(): v for n, v in r.json()["headers"] if n.lower().startswith("x-distill-")}
+
+
+def test_flag_history_reaches_the_other_worker(stack):
+    """`account.flag_history` travels with the state delta: an account flagged on whichever
+    workers its requests happened to reach carries that history on every worker after a tick.
+
+    The level needs three requests' worth of (decayed) history: a hair more than three
+    requests. Of five flagged requests (an empty User-Agent) at least one worker sees at most
+    two, so its first clean request can carry the reason only through the sync."""
+    signals = {k: {"weight": 0} for k in signal_keys()}
+    signals["client_no_user_agent"] = {"weight": 50}
+    signals["account_flag_history"] = {"weight": 40, "from": 0, "full": 1}
+    pol = {"name": "flag history sync e2e", "thresholds": {"tag": 1, "throttle": 99, "deny": 100}, "signals": signals}
+    envoy, origin = stack(policy=pol, concurrency=2)
+    account = "sync-e2e-flagged"
+    for _ in range(5):
+        tags = tagged(envoy, account, user_agent="")  # empty: urllib3 would add its own if absent
+        assert tags["x-distill-reasons"].split(",")[0] == "client.no_user_agent", tags
+    # Both workers publish on their next tick and merge on the one after.
+    assert wait_for(lambda: envoy.stats().get("wasmcustom.distill_guard.sync.applied", 0) >= 2)
+    time.sleep(2.2)
+    # Clean requests, one connection each, until both workers have served one. The first
+    # clean request a worker serves must carry the history (later ones would prove less: a
+    # worker's own clean requests add to the account's local history).
+    first = {}
+    seen = per_worker_connections(envoy)
+    for _ in range(40):
+        reasons = tagged(envoy, account)["x-distill-reasons"].split(",")
+        assert "client.no_user_agent" not in reasons, reasons
+        now = per_worker_connections(envoy)
+        worker = [w for w in now if now[w] != seen.get(w, 0)]
+        seen = now
+        if len(worker) == 1:
+            first.setdefault(worker[0], reasons)
+        if len(first) == 2:
+            break
+    assert len(first) == 2, f"the clean requests all went to one worker: {seen}"
+    for worker, reasons in first.items():
+        assert "account.flag_history" in reasons, (worker, first)
+    stats = envoy.stats()
+    assert stats.get("wasmcustom.distill_guard.sync.errors", 0) == 0
+    assert stats.get("wasmcustom.distill_guard.internal_error", 0) == 0
