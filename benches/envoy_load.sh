@@ -11,6 +11,7 @@
 # Five configurations of the same Envoy, one after the other, on 127.0.0.1 only:
 #   none     no filter: the limit                noop  a no-op proxy-wasm filter (benches/noop-filter)
 #   shadow   distill-guard, filters/shadow.json  default  distill-guard, filters/default.json
+#   stateless  (not run unless named) filters/default.json with state.enabled false
 #   lua      an Envoy Lua filter that only hashes the header-name order (what a user might hand-write)
 # Origin: a second Envoy answering with direct_response. Load: wrk (Debian) with benches/envoy/load.lua:
 #   post = POST /v1/messages, the 19 headers of the official Python SDK (captured) + a ~4 KB body;
@@ -60,9 +61,12 @@ for p in shadow default; do
   python3 -c 'import json,sys; p=json.load(open(sys.argv[1])); p.setdefault("proxy", {})["trusted_hops"] = 1; json.dump(p, open(sys.argv[2], "w"))' \
     "filters/$p.json" "$WORK/$p.json"
 done
+# `stateless`: the default policy with state.enabled false (what the cross-request state costs).
+python3 -c 'import json,sys; p=json.load(open(sys.argv[1])); p.setdefault("state", {})["enabled"] = False; json.dump(p, open(sys.argv[2], "w"))' \
+  "$WORK/default.json" "$WORK/stateless.json"
 log "load average before: $(cut -d' ' -f1-3 /proc/loadavg); envoy $("$ENVOY" --version | grep -o '[0-9]*\.[0-9]*\.[0-9]*/' | tr -d /)"
 
-policy_of() { case "${1%%@*}" in shadow|default) echo "$WORK/${1%%@*}.json" ;; *) echo "${1%%@*}" ;; esac; }
+policy_of() { case "${1%%@*}" in shadow|default|stateless) echo "$WORK/${1%%@*}.json" ;; *) echo "${1%%@*}" ;; esac; }
 # The distill-guard module of a configuration: `NAME@FILE` names it, else the default build.
 wasm_of() { case "$1" in *@*) readlink -f "${1#*@}" ;; *) echo "$DEFAULT_WASM" ;; esac; }
 DEFAULT_WASM=$DG_WASM
@@ -118,7 +122,8 @@ import json, statistics, sys
 rows = [json.loads(l) for l in open(sys.argv[1])]
 med = lambda xs: statistics.median(xs)
 names = {"none": "no filter (limit)", "noop": "no-op Wasm filter", "shadow": "distill-guard, shadow.json",
-         "default": "distill-guard, default.json", "lua": "Lua header-order hash"}
+         "default": "distill-guard, default.json", "stateless": "distill-guard, default.json, state off",
+         "lua": "Lua header-order hash"}
 agg = {}
 for r in rows:
     a = agg.setdefault((r["kind"], r["config"]), {"rps": [], "cpu": [], "p50": [], "p99": [], "paced": [], "err": 0, "load": []})
