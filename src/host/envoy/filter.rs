@@ -154,7 +154,8 @@ impl SyncRoot {
     }
 
     fn tick(&mut self, engine: &mut Engine) {
-        let r = self.sync.tick(&mut EnvoyShared, engine.state_mut());
+        let served = engine.counters().requests > 0;
+        let r = self.sync.tick(&mut EnvoyShared, engine.state_mut(), served);
         if let Some((what, Status(s))) = r.failure {
             if !std::mem::replace(&mut self.logged[0], true) {
                 abi::log(Level::Warn, &format!("distill-guard: state sync: {what} failed (status {s}); logged once, counted in distill_guard.sync.errors"));

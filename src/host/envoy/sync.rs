@@ -1,9 +1,14 @@
 //! State sync between the worker VMs of one Envoy through proxy-wasm shared data, on a tick.
 //!
 //! Every worker VM keeps its own [`crate::state::State`]. At start it claims a small worker
-//! index ([`claim_worker`]: a compare-and-swap loop on [`WORKERS_KEY`]). On each tick
+//! index ([`claim_worker`]: a compare-and-swap loop on [`WORKERS_KEY`]); once it has served a
+//! request it also counts itself in [`ACTIVE_KEY`] ([`Sync::mark_active`]). On each tick
 //! ([`Sync::tick`], every [`TICK_MS`]) it publishes its local changes
-//! ([`crate::state::State::export_delta`]) into its own ring of [`RING`] slots, then merges
+//! ([`crate::state::State::export_delta`]) into its own ring of [`RING`] slots, but only when
+//! another VM has served requests too: a lone worker (`--concurrency 1`) keeps its changes
+//! until a peer needs them, so neither it nor the main-thread VM (which never serves a
+//! request, but cannot be told apart from an idle worker) pays for the sync, and a peer that
+//! becomes active gets everything since start in its first delta. Then it merges
 //! every other worker's unseen deltas ([`crate::state::State::merge_bytes`], the operation a
 //! fleet uses between nodes). A request seen by one worker is in every worker's state after
 //! at most two tick periods (its worker's next tick publishes it, each peer's next tick
@@ -12,6 +17,7 @@
 //! Shared-data keys (all values little-endian):
 //! ```text
 //! distill_guard.workers          u32 count of indexes handed out
+//! distill_guard.active           u32 count of VMs that have served a request
 //! distill_guard.seq.<w>          u64 latest published seq of worker w (seqs start at 1)
 //! distill_guard.delta.<w>.<s%K>  u64 seq | delta bytes
 //! ```
@@ -36,6 +42,8 @@ pub const RING: u64 = 8;
 pub const MAX_WORKERS: u32 = 64;
 /// Shared-data key of the worker counter.
 pub const WORKERS_KEY: &str = "distill_guard.workers";
+/// Shared-data key of the count of VMs that have served a request.
+pub const ACTIVE_KEY: &str = "distill_guard.active";
 /// `proxy_set_shared_data`'s status when the CAS did not match.
 pub const CAS_MISMATCH: Status = Status(8);
 /// Tries of the worker counter's CAS loop before giving up.
@@ -89,24 +97,60 @@ fn read_u32(v: &[u8]) -> Option<u32> {
 /// Claims a worker index unique among the VMs sharing this shared data: creates the counter
 /// if missing, then increments it with compare-and-swap, retrying on [`CAS_MISMATCH`].
 pub fn claim_worker<S: SharedData>(s: &mut S) -> Result<u32, Failure> {
+    increment(s, WORKERS_KEY, &WORKER_COUNTER)
+}
+
+/// What a failure on one shared counter is called.
+struct Counter {
+    read: &'static str,
+    create: &'static str,
+    increment: &'static str,
+    contention: &'static str,
+}
+
+const WORKER_COUNTER: Counter = Counter {
+    read: "reading the worker counter",
+    create: "creating the worker counter",
+    increment: "incrementing the worker counter",
+    contention: "incrementing the worker counter (contention)",
+};
+
+const ACTIVE_COUNTER: Counter = Counter {
+    read: "reading the active-VM counter",
+    create: "creating the active-VM counter",
+    increment: "incrementing the active-VM counter",
+    contention: "incrementing the active-VM counter (contention)",
+};
+
+/// Increments the shared `u32` at `key` (created at 0 if missing); returns its old value.
+fn increment<S: SharedData>(s: &mut S, key: &str, c: &Counter) -> Result<u32, Failure> {
     for _ in 0..CLAIM_TRIES {
-        match s.get(WORKERS_KEY).map_err(|e| ("reading the worker counter", e))? {
-            None => match s.set(WORKERS_KEY, &0u32.to_le_bytes(), CREATE_ONLY) {
+        match s.get(key).map_err(|e| (c.read, e))? {
+            None => match s.set(key, &0u32.to_le_bytes(), CREATE_ONLY) {
                 Ok(()) | Err(CAS_MISMATCH) => continue,
-                Err(e) => return Err(("creating the worker counter", e)),
+                Err(e) => return Err((c.create, e)),
             },
             Some((value, cas)) => {
-                let n = read_u32(&value).ok_or(("reading the worker counter", Status(3)))?;
-                let next = n.checked_add(1).ok_or(("incrementing the worker counter", Status(2)))?;
-                match s.set(WORKERS_KEY, &next.to_le_bytes(), cas) {
+                let n = read_u32(&value).ok_or((c.read, Status(3)))?;
+                let next = n.checked_add(1).ok_or((c.increment, Status(2)))?;
+                match s.set(key, &next.to_le_bytes(), cas) {
                     Ok(()) => return Ok(n),
                     Err(CAS_MISMATCH) => continue,
-                    Err(e) => return Err(("incrementing the worker counter", e)),
+                    Err(e) => return Err((c.increment, e)),
                 }
             }
         }
     }
-    Err(("incrementing the worker counter (contention)", CAS_MISMATCH))
+    Err((c.contention, CAS_MISMATCH))
+}
+
+/// The value of the shared `u32` at `key` (0 when missing).
+fn read_counter<S: SharedData>(s: &mut S, key: &str, what: &'static str) -> Result<u32, Failure> {
+    match s.get(key) {
+        Ok(Some((v, _))) => Ok(read_u32(&v).unwrap_or(0)),
+        Ok(None) => Ok(0),
+        Err(e) => Err((what, e)),
+    }
 }
 
 /// What one tick did (the root context adds it to the `distill_guard.sync.*` counters).
@@ -139,6 +183,8 @@ pub struct Sync {
     me: u32,
     seq: u64,
     applied: Vec<u64>,
+    /// Counted in [`ACTIVE_KEY`].
+    active: bool,
 }
 
 /// Shared-data key of worker `w`'s latest seq.
@@ -154,7 +200,16 @@ pub fn slot_key(w: u32, seq: u64) -> String {
 impl Sync {
     /// The sync of worker `me` (from [`claim_worker`]); `None` past [`MAX_WORKERS`].
     pub fn new(me: u32) -> Option<Sync> {
-        (me < MAX_WORKERS).then(|| Sync { me, seq: 0, applied: vec![0; MAX_WORKERS as usize] })
+        (me < MAX_WORKERS).then(|| Sync { me, seq: 0, applied: vec![0; MAX_WORKERS as usize], active: false })
+    }
+
+    /// Counts this VM among those that serve requests (once; call it when it has served one).
+    pub fn mark_active<S: SharedData>(&mut self, s: &mut S) -> Result<(), Failure> {
+        if !self.active {
+            increment(s, ACTIVE_KEY, &ACTIVE_COUNTER)?;
+            self.active = true;
+        }
+        Ok(())
     }
 
     /// This worker's index.
@@ -162,10 +217,22 @@ impl Sync {
         self.me
     }
 
-    /// Publishes `state`'s local changes, then merges every peer's unseen deltas.
-    pub fn tick<S: SharedData, D: Deltas>(&mut self, s: &mut S, state: &mut D) -> TickReport {
+    /// Publishes `state`'s local changes (when another VM serves requests too), then merges
+    /// every peer's unseen deltas. `served`: this VM has served a request.
+    pub fn tick<S: SharedData, D: Deltas>(&mut self, s: &mut S, state: &mut D, served: bool) -> TickReport {
         let mut r = TickReport::default();
-        self.publish(s, state, &mut r);
+        if served {
+            if let Err(e) = self.mark_active(s) {
+                r.host_error(e);
+            }
+        }
+        // Only local requests make changes, so a VM with changes has served: publish when
+        // some other VM has served too (it may need them; idle VMs merge whatever comes).
+        match read_counter(s, ACTIVE_KEY, ACTIVE_COUNTER.read) {
+            Ok(n) if n > self.active as u32 => self.publish(s, state, &mut r),
+            Ok(_) => {}
+            Err(e) => r.host_error(e),
+        }
         let workers = match s.get(WORKERS_KEY) {
             Ok(Some((v, _))) => read_u32(&v).unwrap_or(0).min(MAX_WORKERS),
             Ok(None) => 0,

@@ -73,6 +73,13 @@ impl Deltas for Fake {
     }
 }
 
+/// Two workers that have both served requests (so each publishes for the other).
+fn active_pair(s: &mut Store, mut a: Sync, mut b: Sync) -> (Sync, Sync) {
+    a.mark_active(s).unwrap();
+    b.mark_active(s).unwrap();
+    (a, b)
+}
+
 fn fake(deltas: &[&str]) -> Fake {
     Fake { out: deltas.iter().map(|d| d.as_bytes().to_vec()).collect(), merged: Vec::new() }
 }
@@ -99,37 +106,39 @@ fn workers_claim_distinct_indexes_despite_races() {
 #[test]
 fn peers_apply_each_others_deltas_once_and_never_their_own() {
     let mut s = Store::default();
-    let (mut a, mut b) = (Sync::new(claim_worker(&mut s).unwrap()).unwrap(), Sync::new(claim_worker(&mut s).unwrap()).unwrap());
+    let (a, b) = (Sync::new(claim_worker(&mut s).unwrap()).unwrap(), Sync::new(claim_worker(&mut s).unwrap()).unwrap());
+    let (mut a, mut b) = active_pair(&mut s, a, b);
     let (mut fa, mut fb) = (fake(&["a1", "a2"]), fake(&["b1"]));
-    let r = a.tick(&mut s, &mut fa);
+    let r = a.tick(&mut s, &mut fa, true);
     assert_eq!((r.published, r.applied), (1, 0));
-    let r = b.tick(&mut s, &mut fb);
+    let r = b.tick(&mut s, &mut fb, true);
     assert_eq!((r.published, r.applied, r.missed), (1, 1, 0));
     assert_eq!(merged(&fb), ["a1"]);
-    let r = a.tick(&mut s, &mut fa);
+    let r = a.tick(&mut s, &mut fa, true);
     assert_eq!((r.published, r.applied), (1, 1));
     assert_eq!(merged(&fa), ["b1"]);
     // Nothing new from a's side for b but a2; nothing new at all afterwards.
-    assert_eq!(b.tick(&mut s, &mut fb).applied, 1);
+    assert_eq!(b.tick(&mut s, &mut fb, true).applied, 1);
     assert_eq!(merged(&fb), ["a1", "a2"]);
-    let r = b.tick(&mut s, &mut fb);
+    let r = b.tick(&mut s, &mut fb, true);
     assert_eq!(r, TickReport::default());
-    assert_eq!(a.tick(&mut s, &mut fa), TickReport::default());
+    assert_eq!(a.tick(&mut s, &mut fa, true), TickReport::default());
     assert_eq!(merged(&fa), ["b1"], "a never merges its own deltas");
 }
 
 #[test]
 fn a_lagging_peer_counts_what_the_ring_dropped() {
     let mut s = Store::default();
-    let (mut a, mut b) = (Sync::new(0).unwrap(), Sync::new(1).unwrap());
+    let (a, b) = (Sync::new(0).unwrap(), Sync::new(1).unwrap());
+    let (mut a, mut b) = active_pair(&mut s, a, b);
     s.map.insert(WORKERS_KEY.into(), (2u32.to_le_bytes().to_vec(), 1));
     let names: Vec<String> = (1..=RING + 3).map(|i| format!("a{i}")).collect();
     let mut fa = Fake { out: names.iter().map(|n| n.as_bytes().to_vec()).collect(), merged: Vec::new() };
     for _ in 0..RING + 3 {
-        assert_eq!(a.tick(&mut s, &mut fa).published, 1);
+        assert_eq!(a.tick(&mut s, &mut fa, true).published, 1);
     }
     let mut fb = Fake::default();
-    let r = b.tick(&mut s, &mut fb);
+    let r = b.tick(&mut s, &mut fb, true);
     assert_eq!((r.applied, r.missed, r.published), (RING, 3, 0));
     assert_eq!(merged(&fb).first().map(String::as_str), Some("a4"));
     assert_eq!(merged(&fb).last().map(String::as_str), Some(names.last().unwrap().as_str()));
@@ -138,11 +147,12 @@ fn a_lagging_peer_counts_what_the_ring_dropped() {
 #[test]
 fn corrupt_and_overwritten_slots_are_skipped_and_counted() {
     let mut s = Store::default();
-    let (mut a, mut b) = (Sync::new(0).unwrap(), Sync::new(1).unwrap());
+    let (a, b) = (Sync::new(0).unwrap(), Sync::new(1).unwrap());
+    let (mut a, mut b) = active_pair(&mut s, a, b);
     s.map.insert(WORKERS_KEY.into(), (2u32.to_le_bytes().to_vec(), 1));
     let mut fa = fake(&["bad", "a2", "a3"]);
     for _ in 0..3 {
-        a.tick(&mut s, &mut fa);
+        a.tick(&mut s, &mut fa, true);
     }
     // Slot of seq 3 now holds a seq from a later lap: seq 3 is lost.
     let k = slot_key(0, 3);
@@ -150,7 +160,7 @@ fn corrupt_and_overwritten_slots_are_skipped_and_counted() {
     v.extend_from_slice(b"later");
     s.map.insert(k, (v, 99));
     let mut fb = Fake::default();
-    let r = b.tick(&mut s, &mut fb);
+    let r = b.tick(&mut s, &mut fb, true);
     assert_eq!((r.applied, r.decode_errors, r.missed), (1, 1, 1));
     assert_eq!(merged(&fb), ["a2"]);
 }
@@ -158,22 +168,23 @@ fn corrupt_and_overwritten_slots_are_skipped_and_counted() {
 #[test]
 fn host_failures_are_reported_and_the_peer_is_retried() {
     let mut s = Store::default();
-    let (mut a, mut b) = (Sync::new(0).unwrap(), Sync::new(1).unwrap());
+    let (a, b) = (Sync::new(0).unwrap(), Sync::new(1).unwrap());
+    let (mut a, mut b) = active_pair(&mut s, a, b);
     s.map.insert(WORKERS_KEY.into(), (2u32.to_le_bytes().to_vec(), 1));
     let mut fa = fake(&["a1", "a2"]);
-    a.tick(&mut s, &mut fa);
+    a.tick(&mut s, &mut fa, true);
     let mut fb = Fake::default();
     s.fail_get = Some("distill_guard.delta.".into());
-    let r = b.tick(&mut s, &mut fb);
+    let r = b.tick(&mut s, &mut fb, true);
     assert_eq!((r.applied, r.host_errors), (0, 1));
     assert_eq!(r.failure, Some(("reading a peer's delta", Status(10))));
     s.fail_get = None;
-    a.tick(&mut s, &mut fa);
-    let r = b.tick(&mut s, &mut fb);
+    a.tick(&mut s, &mut fa, true);
+    let r = b.tick(&mut s, &mut fb, true);
     assert_eq!((r.applied, r.missed), (2, 0));
     // A failed publish loses that delta but never stops the worker.
     s.fail_set = Some("distill_guard.delta.1.".into());
-    let r = b.tick(&mut s, &mut fake(&["b1"]));
+    let r = b.tick(&mut s, &mut fake(&["b1"]), true);
     assert_eq!((r.published, r.host_errors), (0, 1));
     assert!(Sync::new(MAX_WORKERS).is_none());
 }
@@ -202,15 +213,38 @@ fn two_real_states_see_the_union_after_a_tick_each() {
     let before = accounts_per_prefix(&x, t + 100);
     assert!((15.0..=26.0).contains(&before), "{before}");
     let mut s = Store::default();
-    let (mut a, mut b) = (Sync::new(claim_worker(&mut s).unwrap()).unwrap(), Sync::new(claim_worker(&mut s).unwrap()).unwrap());
-    a.tick(&mut s, &mut x);
-    assert_eq!(b.tick(&mut s, &mut y).applied, 1);
-    assert_eq!(a.tick(&mut s, &mut x).applied, 1);
+    let (a, b) = (Sync::new(claim_worker(&mut s).unwrap()).unwrap(), Sync::new(claim_worker(&mut s).unwrap()).unwrap());
+    let (mut a, mut b) = active_pair(&mut s, a, b);
+    a.tick(&mut s, &mut x, true);
+    assert_eq!(b.tick(&mut s, &mut y, true).applied, 1);
+    assert_eq!(a.tick(&mut s, &mut x, true).applied, 1);
     for st in [&x, &y] {
         let after = accounts_per_prefix(st, t + 100);
         assert!((33.0..=48.0).contains(&after), "{after}");
     }
     // Merged data is not re-exported: the next ticks publish nothing.
-    assert_eq!(a.tick(&mut s, &mut x), TickReport::default());
-    assert_eq!(b.tick(&mut s, &mut y), TickReport::default());
+    assert_eq!(a.tick(&mut s, &mut x, true), TickReport::default());
+    assert_eq!(b.tick(&mut s, &mut y, true), TickReport::default());
+}
+
+#[test]
+fn a_lone_worker_keeps_its_changes_until_a_peer_serves() {
+    let mut s = Store::default();
+    let (mut a, mut b) = (Sync::new(claim_worker(&mut s).unwrap()).unwrap(), Sync::new(claim_worker(&mut s).unwrap()).unwrap());
+    let (mut fa, mut fb) = (fake(&["a1"]), Fake::default());
+    // `a` serves, `b` (say the main-thread VM) never does: nothing is published or merged.
+    for _ in 0..3 {
+        assert_eq!(a.tick(&mut s, &mut fa, true).published, 0);
+        assert_eq!(b.tick(&mut s, &mut fb, false), TickReport::default());
+    }
+    assert_eq!(s.map.get(ACTIVE_KEY).map(|v| v.0.clone()), Some(1u32.to_le_bytes().to_vec()));
+    assert!(merged(&fb).is_empty());
+    // `b` serves a request: from the next ticks on, `a` publishes what it kept.
+    b.tick(&mut s, &mut fb, true);
+    assert_eq!(a.tick(&mut s, &mut fa, true).published, 1);
+    assert_eq!(b.tick(&mut s, &mut fb, true).applied, 1);
+    assert_eq!(merged(&fb), vec!["a1".to_string()]);
+    // Marking is counted once per VM.
+    a.tick(&mut s, &mut fa, true);
+    assert_eq!(s.map.get(ACTIVE_KEY).map(|v| v.0.clone()), Some(2u32.to_le_bytes().to_vec()));
 }
