@@ -113,6 +113,21 @@ impl LineDecoder {
     }
 }
 
+/// What [`LineDecoder`] (`dec`, reused across lines as `replay` does) and [`parse_line`]
+/// disagree on for `line`, if anything: they must return the same record and body, or the
+/// same error. For the unit tests and the fuzz target that hold the fast path to serde.
+#[doc(hidden)]
+pub fn decoders_disagree(dec: &mut LineDecoder, line: &str) -> Option<String> {
+    match (parse_line(line), dec.parse(line)) {
+        (Ok(a), Ok(b)) if a.record() != b.record() => Some(format!("records differ: {:?} / {:?}", a.record(), b.record())),
+        (Ok(a), Ok(b)) if a.body() != b.body() => Some("bodies differ".into()),
+        (Err(a), Err(b)) if a != b => Some(format!("errors differ: {a} / {b}")),
+        (Ok(_), Err(e)) => Some(format!("only the fast decoder failed: {e}")),
+        (Err(e), Ok(_)) => Some(format!("only serde failed: {e}")),
+        _ => None,
+    }
+}
+
 /// Checks a parsed record and decodes its body, version and peer address.
 pub fn decode(record: Record<'_>) -> Result<Decoded<'_>, String> {
     if record.method.is_empty() {

@@ -41,6 +41,14 @@ pub fn put_u32(out: &mut Vec<u8>, v: u32) {
     out.extend_from_slice(&v.to_le_bytes());
 }
 
+/// Overwrites the 4 bytes at `at` (a count written as a placeholder) with `v`.
+#[inline]
+pub fn set_u32_at(out: &mut [u8], at: usize, v: u32) {
+    if let Some(c) = out.get_mut(at..at + 4) {
+        c.copy_from_slice(&v.to_le_bytes());
+    }
+}
+
 /// Appends `v` as 8 little-endian bytes.
 #[inline]
 pub fn put_u64(out: &mut Vec<u8>, v: u64) {

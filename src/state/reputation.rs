@@ -13,7 +13,7 @@
 //! of the two times and adds. Exponential decay is linear, so every worker ends with the
 //! same history whatever the order of merges; merged increments are never re-exported.
 
-use crate::sketch::codec::{put_u32, put_u64, DecodeError, Reader};
+use crate::sketch::codec::{put_u32, put_u64, set_u32_at, DecodeError, Reader};
 use crate::sketch::table::Table;
 
 /// Half-life of an account's flag history: 12 hours.
@@ -40,8 +40,10 @@ struct Rep {
 
 /// Decay factor from `from_ms` to `to_ms` (1 when `to_ms` is not later).
 fn decay(from_ms: u64, to_ms: u64) -> f32 {
-    let dt = to_ms.saturating_sub(from_ms) as f64;
-    (0.5f64).powf(dt / HALF_LIFE_MS) as f32
+    if to_ms <= from_ms {
+        return 1.0;
+    }
+    (0.5f64).powf((to_ms - from_ms) as f64 / HALF_LIFE_MS) as f32
 }
 
 impl Rep {
@@ -124,9 +126,7 @@ impl Reputation {
             rep.pend_flagged = 0.0;
             rep.pend_total = 0.0;
         });
-        if let Some(c) = out.get_mut(count_at..count_at + 4) {
-            c.copy_from_slice(&count.to_le_bytes());
-        }
+        set_u32_at(out, count_at, count);
     }
 
     /// Reads a peer's [`Reputation::export`]; adds it when `apply` (otherwise validates only).

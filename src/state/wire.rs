@@ -30,7 +30,7 @@
 
 use super::entries::{Decoder, Encoder, Entry};
 use super::State;
-use crate::sketch::codec::{put_u32, put_u64, DecodeError, Reader};
+use crate::sketch::codec::{put_u32, put_u64, set_u32_at, DecodeError, Reader};
 use crate::sketch::table::Table;
 
 /// Wire format version.
@@ -61,9 +61,7 @@ fn export_table<E: Entry>(t: &mut Table<E>, out: &mut Vec<u8>) {
             count += 1;
         }
     });
-    if let Some(c) = out.get_mut(count_at..count_at + 4) {
-        c.copy_from_slice(&count.to_le_bytes());
-    }
+    set_u32_at(out, count_at, count);
 }
 
 fn merge_table<E: Entry>(

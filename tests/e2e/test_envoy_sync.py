@@ -47,9 +47,13 @@ def policy():
     }
 
 
-def get(envoy, account, path="/v1/models"):
-    """One GET on its own connection; returns the tags the origin received."""
-    r = requests.get(envoy.url + path, headers={"x-api-key": f"sync-e2e-{account}", "connection": "close"}, timeout=10)
+def get(envoy, account, path="/v1/models", user_agent=None):
+    """One GET on its own connection (with `user_agent` when given, else requests' own);
+    returns the tags the origin received."""
+    headers = {"x-api-key": f"sync-e2e-{account}", "connection": "close"}
+    if user_agent is not None:
+        headers["user-agent"] = user_agent
+    r = requests.get(envoy.url + path, headers=headers, timeout=10)
     assert r.status_code == 200, r.text
     echo = r.json()
     return {n.lower(): v for n, v in echo["headers"] if n.lower().startswith("x-distill-")}
@@ -113,14 +117,6 @@ def test_workers_act_on_the_union_after_a_tick(stack):
 
 
 
-def tagged(envoy, account, user_agent="sync-e2e/1.0"):
-    """One GET on its own connection with or without a User-Agent; the tags the origin got."""
-    headers = {"x-api-key": account, "connection": "close", "user-agent": user_agent}
-    r = requests.get(envoy.url + "/v1/models", headers=headers, timeout=10)
-    assert r.status_code == 200, r.text
-    return {n.lower(): v for n, v in r.json()["headers"] if n.lower().startswith("x-distill-")}
-
-
 def test_flag_history_reaches_the_other_worker(stack):
     """`account.flag_history` travels with the state delta: an account flagged on whichever
     workers its requests happened to reach carries that history on every worker after a tick.
@@ -133,9 +129,9 @@ def test_flag_history_reaches_the_other_worker(stack):
     signals["account_flag_history"] = {"weight": 40, "from": 0, "full": 1}
     pol = {"name": "flag history sync e2e", "thresholds": {"tag": 1, "throttle": 99, "deny": 100}, "signals": signals}
     envoy, origin = stack(policy=pol, concurrency=2)
-    account = "sync-e2e-flagged"
+    account = "flagged"
     for _ in range(5):
-        tags = tagged(envoy, account, user_agent="")  # empty: urllib3 would add its own if absent
+        tags = get(envoy, account, user_agent="")  # empty: urllib3 would add its own if absent
         assert tags["x-distill-reasons"].split(",")[0] == "client.no_user_agent", tags
     # Both workers publish on their next tick and merge on the one after.
     assert wait_for(lambda: envoy.stats().get("wasmcustom.distill_guard.sync.applied", 0) >= 2)
@@ -146,7 +142,7 @@ def test_flag_history_reaches_the_other_worker(stack):
     first = {}
     seen = per_worker_connections(envoy)
     for _ in range(40):
-        reasons = tagged(envoy, account)["x-distill-reasons"].split(",")
+        reasons = get(envoy, account, user_agent="sync-e2e/1.0")["x-distill-reasons"].split(",")
         assert "client.no_user_agent" not in reasons, reasons
         now = per_worker_connections(envoy)
         worker = [w for w in now if now[w] != seen.get(w, 0)]

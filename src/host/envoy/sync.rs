@@ -233,11 +233,10 @@ impl Sync {
             Ok(_) => {}
             Err(e) => r.host_error(e),
         }
-        let workers = match s.get(WORKERS_KEY) {
-            Ok(Some((v, _))) => read_u32(&v).unwrap_or(0).min(MAX_WORKERS),
-            Ok(None) => 0,
+        let workers = match read_counter(s, WORKERS_KEY, WORKER_COUNTER.read) {
+            Ok(n) => n.min(MAX_WORKERS),
             Err(e) => {
-                r.host_error(("reading the worker counter", e));
+                r.host_error(e);
                 return r;
             }
         };
