@@ -79,6 +79,19 @@ def wait_for(fn, timeout=10.0):
     return fn()
 
 
+def serve_on_both_workers(envoy):
+    """Clean GETs of a warm-up account, one connection each, until both workers have served
+    one (a worker counts only connections it accepted after this call starts: the fixture's
+    readiness probe connects without a request)."""
+    before = per_worker_connections(envoy)
+    for k in range(40):
+        get(envoy, f"warm-up-{k}")
+        now = per_worker_connections(envoy)
+        if len(now) == 2 and all(now[w] > before.get(w, 0) for w in now):
+            return
+    raise AssertionError(f"the warm-up requests all went to one worker: {now}")
+
+
 def test_workers_act_on_the_union_after_a_tick(stack):
     envoy, origin = stack(policy=policy(), concurrency=2)
     scores = [int(get(envoy, i)["x-distill-score"]) for i in range(N)]
@@ -129,6 +142,9 @@ def test_flag_history_reaches_the_other_worker(stack):
     signals["account_flag_history"] = {"weight": 40, "from": 0, "full": 1}
     pol = {"name": "flag history sync e2e", "thresholds": {"tag": 1, "throttle": 99, "deny": 100}, "signals": signals}
     envoy, origin = stack(policy=pol, concurrency=2)
+    # A worker publishes its changes only once another VM has served a request (sync.rs), so
+    # first let both workers serve a clean request of another account.
+    serve_on_both_workers(envoy)
     account = "flagged"
     for _ in range(5):
         tags = get(envoy, account, user_agent="")  # empty: urllib3 would add its own if absent

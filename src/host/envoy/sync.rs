@@ -8,7 +8,8 @@
 //! another VM has served requests too: a lone worker (`--concurrency 1`) keeps its changes
 //! until a peer needs them, so neither it nor the main-thread VM (which never serves a
 //! request, but cannot be told apart from an idle worker) pays for the sync, and a peer that
-//! becomes active gets everything since start in its first delta. Then it merges
+//! becomes active gets everything since start in its first delta (so at start-up, a worker's
+//! first requests see what its peers saw before them up to two ticks late). Then it merges
 //! every other worker's unseen deltas ([`crate::state::State::merge_bytes`], the operation a
 //! fleet uses between nodes). A request seen by one worker is in every worker's state after
 //! at most two tick periods (its worker's next tick publishes it, each peer's next tick
