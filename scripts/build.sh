@@ -11,20 +11,29 @@ WASM_OPT_FLAGS=(-Oz --gufa -Oz --enable-bulk-memory --enable-bulk-memory-opt --e
   --enable-sign-ext --enable-mutable-globals --enable-reference-types --enable-multivalue
   --strip-debug --strip-producers)
 
-wasm_opt() { # in out
-  local bin=node_modules/binaryen/bin/wasm-opt
-  if [ -x "$bin" ]; then "$bin" "${WASM_OPT_FLAGS[@]}" "$1" -o "$2"; else cp "$1" "$2"; fi
+# Envoy (proxy-wasm-cpp-host) skips a stream callback the module does not export, but crosses
+# into the VM for every one it does; the proxy-wasm SDK exports all of them. The filter
+# implements the request callbacks only (src/host/envoy/filter.rs), so the Envoy module drops
+# the response, log, network, gRPC, HTTP-call, queue and foreign-function callbacks: three VM
+# calls fewer per request (response headers, response body, log). tests/module_size.rs checks.
+UNUSED_PROXY_EXPORTS='proxy_on_response_*,proxy_on_log,proxy_on_http_call_response,proxy_on_queue_ready,proxy_on_grpc_*,proxy_on_new_connection,proxy_on_downstream_*,proxy_on_upstream_*,proxy_on_foreign_function'
+
+wasm_opt() { # in out [extra flags before the optimization passes]
+  local bin=node_modules/binaryen/bin/wasm-opt in=$1 out=$2
+  shift 2
+  if [ -x "$bin" ]; then "$bin" "$@" "${WASM_OPT_FLAGS[@]}" "$in" -o "$out"; else cp "$in" "$out"; fi
 }
+ENVOY_OPT=(--remove-exports "--pass-arg=remove-exports@$UNUSED_PROXY_EXPORTS")
 
 build_envoy() {
   # profile `wasm` (Cargo.toml): release with opt-level "z", the size budget is 400 KB
   cargo build -q --profile wasm --target wasm32-wasip1 --lib --no-default-features
-  wasm_opt target/wasm32-wasip1/wasm/distill_guard.wasm build/distill_guard_envoy.wasm
+  wasm_opt target/wasm32-wasip1/wasm/distill_guard.wasm build/distill_guard_envoy.wasm "${ENVOY_OPT[@]}"
   echo "built build/distill_guard_envoy.wasm ($(stat -c %s build/distill_guard_envoy.wasm) bytes)" >&2
   # The end-to-end tests' module with the fault-injection hook (src/host/envoy/fault.rs): not
   # shipped, not size-checked. Its own target dir, so the two feature sets don't rebuild each other.
   CARGO_TARGET_DIR=target/fault cargo build -q --profile wasm --target wasm32-wasip1 --lib --no-default-features --features fault-injection
-  wasm_opt target/fault/wasm32-wasip1/wasm/distill_guard.wasm build/distill_guard_envoy_fault.wasm
+  wasm_opt target/fault/wasm32-wasip1/wasm/distill_guard.wasm build/distill_guard_envoy_fault.wasm "${ENVOY_OPT[@]}"
   echo "built build/distill_guard_envoy_fault.wasm ($(stat -c %s build/distill_guard_envoy_fault.wasm) bytes, tests only)" >&2
 }
 

@@ -78,3 +78,74 @@ fn shipped_envoy_module_has_no_fault_hook() {
         "build/distill_guard_envoy.wasm contains the fault-injection hook: it must be built without feature fault-injection"
     );
 }
+
+/// An unsigned LEB128 number at `*at`.
+fn leb(b: &[u8], at: &mut usize) -> u64 {
+    let (mut v, mut shift) = (0u64, 0);
+    loop {
+        let byte = b[*at];
+        *at += 1;
+        v |= u64::from(byte & 0x7f) << shift;
+        if byte & 0x80 == 0 {
+            return v;
+        }
+        shift += 7;
+    }
+}
+
+/// The export names of a Wasm module, in order.
+fn exports(module: &[u8]) -> Vec<String> {
+    assert_eq!(module.get(..4), Some(&b"\0asm"[..]), "not a Wasm module");
+    let mut at = 8;
+    while at < module.len() {
+        let id = module[at];
+        at += 1;
+        let size = leb(module, &mut at) as usize;
+        let end = at + size;
+        if id == 7 {
+            let mut names = Vec::new();
+            for _ in 0..leb(module, &mut at) {
+                let len = leb(module, &mut at) as usize;
+                names.push(String::from_utf8_lossy(&module[at..at + len]).into_owned());
+                at += len + 1; // the name, then the kind byte
+                leb(module, &mut at); // the index
+            }
+            return names;
+        }
+        at = end;
+    }
+    Vec::new()
+}
+
+/// Envoy crosses into the VM for every stream callback the module exports (and skips the
+/// others), so the Envoy modules export the request-side callbacks the filter implements and
+/// nothing else (`UNUSED_PROXY_EXPORTS` in `scripts/build.sh`). A callback added to the
+/// filter must be added here, or the build drops it.
+#[test]
+fn envoy_modules_export_only_the_callbacks_the_filter_implements() {
+    let want = [
+        "memory",
+        "_initialize",
+        "proxy_abi_version_0_2_1",
+        "proxy_on_configure",
+        "proxy_on_context_create",
+        "proxy_on_delete",
+        "proxy_on_done",
+        "proxy_on_memory_allocate",
+        "proxy_on_request_body",
+        "proxy_on_request_headers",
+        "proxy_on_request_trailers",
+        "proxy_on_tick",
+        "proxy_on_vm_start",
+    ];
+    for relative in ["build/distill_guard_envoy.wasm", "build/distill_guard_envoy_fault.wasm"] {
+        if skipped(relative) {
+            return;
+        }
+        let mut got = exports(&read(relative));
+        got.sort();
+        let mut want: Vec<String> = want.iter().map(|s| s.to_string()).collect();
+        want.sort();
+        assert_eq!(got, want, "{relative}: unexpected exports");
+    }
+}

@@ -2,14 +2,17 @@
 // code costs per request without Envoy, and which host calls it makes.
 //   usage: node benches/envoy/module_v8.mjs [--wasm FILE] [--policy FILE] [--kind post|get]
 //                                           [--requests N] [--tls] [--fault headers|body]
+//                                           [--distinct N]
 // The requests are shaped like benches/envoy/load.lua's (the Anthropic Python SDK's headers as
 // Envoy hands them to a filter: pseudo-headers first, Host and Connection gone, x-forwarded-proto
 // and x-request-id appended; 100,000 accounts with their own X-Forwarded-For; ~4 KB prompts of
 // pseudo-words). The stub host answers every call at once (headers and body from JS arrays,
 // properties `source.address` and `request.protocol`, filter state only with --tls), so the
 // time is V8 running the module plus the JS<->Wasm boundary, not Envoy's work behind each call.
-// It calls proxy_on_tick every 1,000 requests. Prints one JSON line: CPU us per request (after a
-// warm-up) and host calls per request by name. Complements benches/envoy_load.sh; it does not
+// It calls proxy_on_tick every 1,000 requests. --distinct: how many different requests (accounts,
+// addresses) cycle (default 8,192; 100000 like load.lua, so that the state's tables are as cold as
+// in Envoy). Prints one JSON line: CPU and wall-clock us per request (after a warm-up; the CPU
+// time includes V8's helper threads) and host calls per request by name. Complements benches/envoy_load.sh; it does not
 // replace it (Envoy's side of each host call is not here).
 import { readFileSync } from "node:fs";
 import { WASI } from "node:wasi";
@@ -23,6 +26,7 @@ const { values: opt } = parseArgs({
     requests: { type: "string", default: "20000" },
     tls: { type: "boolean", default: false },
     fault: { type: "string" },
+    distinct: { type: "string", default: "8192" },
   },
 });
 const N = Number(opt.requests);
@@ -59,7 +63,7 @@ function makeRequest(n) {
   return { headers: h.map(([k, v]) => [enc.encode(k), enc.encode(v)]), body };
 }
 // Prepared up front (header maps serialized once), so that the loop measures the module.
-const prepared = Array.from({ length: 8192 }, (_, n) => { const r = makeRequest(n); r.map = serialize(r.headers); return r; });
+const prepared = Array.from({ length: Number(opt.distinct) }, (_, n) => { const r = makeRequest(n); r.map = serialize(r.headers); return r; });
 const request = (n) => { const r = prepared[n % prepared.length]; return { headers: r.headers, map: r.map, body: r.body }; };
 
 // --- stub host ------------------------------------------------------------------------------
@@ -171,10 +175,10 @@ const WARM = Math.min(2000, N);
 for (let n = 0; n < WARM; n++) one(n);
 for (const k of Object.keys(calls)) delete calls[k];
 for (const k of Object.keys(statuses)) delete statuses[k];
-const t0 = process.cpuUsage();
+const t0 = process.cpuUsage(), w0 = performance.now();
 for (let n = WARM; n < WARM + N; n++) one(n);
-const t = process.cpuUsage(t0);
+const t = process.cpuUsage(t0), wall = performance.now() - w0;
 const perReq = Object.fromEntries(Object.entries(calls).map(([k, v]) => [k, +(v / N).toFixed(3)]));
 const counters = Object.fromEntries(metrics.filter(([, v]) => v > 0));
-console.log(JSON.stringify({ wasm: opt.wasm, kind: opt.kind, requests: N, cpu_us_per_req: +((t.user + t.system) / N).toFixed(2),
+console.log(JSON.stringify({ wasm: opt.wasm, kind: opt.kind, requests: N, cpu_us_per_req: +((t.user + t.system) / N).toFixed(2), wall_us_per_req: +(wall * 1000 / N).toFixed(2),
   host_calls_per_req: perReq, statuses, counters }));
