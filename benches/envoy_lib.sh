@@ -33,7 +33,7 @@ filter_yaml() {
     none) : > "$out" ;;
     lua) cp "$ROOT/benches/envoy/filter-lua.yaml.in" "$out" ;;
     noop) render "$ROOT/benches/envoy/filter-wasm.yaml.in" "$out" ROOT_ID=noop \
-            WASM="$ROOT/benches/noop-filter/target/wasm32-wasip1/release/noop_filter.wasm" CONFIG_JSON='""' ;;
+            WASM="${NOOP_WASM:-$ROOT/benches/noop-filter/target/wasm32-wasip1/release/noop_filter.wasm}" CONFIG_JSON='""' ;;
     probe:*) render "$ROOT/benches/envoy/filter-wasm.yaml.in" "$out" ROOT_ID=probe \
             WASM="$ROOT/benches/hostcall-probe/target/wasm32-wasip1/release/hostcall_probe.wasm" "CONFIG_JSON=\"${cfg#probe:}\"" ;;
     *) local json; json=$(python3 -c 'import json,sys; print(json.dumps(open(sys.argv[1]).read()))' "$cfg")
@@ -85,5 +85,8 @@ stop_all() {
 build_modules() {
   (cd "$ROOT" && scripts/setup.sh bench && scripts/build.sh envoy)
   (cd "$ROOT/benches/noop-filter" && cargo build -q --release --target wasm32-wasip1)
+  # The no-op filter with the Envoy module's export list (scripts/build.sh lean-noop): what
+  # exporting only the request callbacks saves, alone (config noop@build/noop_lean.wasm).
+  (cd "$ROOT" && scripts/build.sh lean-noop)
   (cd "$ROOT/benches/hostcall-probe" && cargo build -q --release --target wasm32-wasip1)
 }

@@ -4,6 +4,7 @@
 #                                [--kinds "post get"] [--no-build] [--no-latency]
 # A distill-guard configuration may name another module to compare builds in one interleaved run:
 #   --configs "none default default@build/old.wasm"   (the label then carries the file name)
+#   --configs "none noop noop@build/noop_lean.wasm"    (the no-op filter exporting only the request callbacks)
 # --no-latency skips phase 2 (for quick CPU-us/req iterations; the latency columns are then empty).
 # `probe:OP:N` runs benches/hostcall-probe, which makes N calls of one host function per request
 # (OP: headers prop_src prop_proto prop_fs time inc add setmap hold holdbody; see its src/lib.rs):
@@ -88,6 +89,7 @@ declare -A CONNS
 for round in $(seq 1 "$REPEATS"); do
   for cfg in $CONFIGS; do
     DG_WASM=$(wasm_of "$cfg")
+    case "$cfg" in noop@*) export NOOP_WASM=$DG_WASM ;; *) unset NOOP_WASM ;; esac
     start_proxy "$(policy_of "$cfg")"
     for kind in $KINDS; do
       wrk_run "$kind" 32 2 >/dev/null # warm-up: connections, VM, state

@@ -61,6 +61,12 @@ build_web() {
   echo "built pkg/distill_guard_bg.wasm ($(stat -c %s pkg/distill_guard_bg.wasm) bytes, tuning page) and pkg-edge/distill_guard_bg.wasm ($(stat -c %s pkg-edge/distill_guard_bg.wasm) bytes, edge worker)" >&2
 }
 
+# Benches only: the no-op filter (benches/noop-filter, built by benches/envoy_lib.sh) with the
+# Envoy module's export list -> build/noop_lean.wasm.
+build_lean_noop() {
+  wasm_opt benches/noop-filter/target/wasm32-wasip1/release/noop_filter.wasm build/noop_lean.wasm "${ENVOY_OPT[@]}"
+}
+
 build_native() {
   cargo build -q --release --bin distill-guard
 }
@@ -71,6 +77,7 @@ for what in "$@"; do
     envoy) build_envoy ;;
     web) build_web ;;
     native) build_native ;;
+    lean-noop) build_lean_noop ;;
     all) build_native; build_envoy; build_web ;;
     *) echo "unknown part: $what" >&2; exit 2 ;;
   esac
