@@ -130,7 +130,6 @@ fn envoy_modules_export_only_the_callbacks_the_filter_implements() {
         "proxy_on_configure",
         "proxy_on_context_create",
         "proxy_on_delete",
-        "proxy_on_done",
         "proxy_on_memory_allocate",
         "proxy_on_request_body",
         "proxy_on_request_headers",
