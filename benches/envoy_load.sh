@@ -25,7 +25,8 @@
 #   response, per connection), the connection count calibrated once on `none` so that it offers half of
 #   `none`'s limit; the same offered load goes to every configuration -> p50 / p99 and added vs none.
 # Each round runs every configuration once (interleaved, so a burst of other load on the machine hits
-# all of them alike); the table gives the median over --repeats rounds (default 3).
+# all of them alike); the table gives the median over --repeats rounds (default 3), and paired columns:
+# the median over rounds of each round's ratio to / CPU difference from that round's limit.
 # The Envoy under test is pinned to core 0; the origin and wrk share core 1 (PROXY_CPU / CLIENT_CPU).
 # Prints a Markdown table; raw wrk results go to test-output/bench/envoy_load.jsonl.
 set -euo pipefail
@@ -137,13 +138,28 @@ loads = [float(r["load"]) for r in rows]
 print(f"Median of {sys.argv[3]} interleaved rounds. Throughput: wrk -t1 -c32 -d{sys.argv[2]}s; latency: paced wrk, the same "
       f"offered load for every configuration; Envoy --concurrency 1 pinned to one core. 1-min load average during the "
       f"runs: {min(loads):.2f}..{max(loads):.2f}.\n")
-print("| request | configuration | req/s | x limit | Envoy CPU us/req | added CPU us/req | paced req/s | p50 us | p99 us | added p50 us | added p99 us | non-2xx |")
-print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+# Paired columns: each round's configuration against the same round's limit (x limit and added CPU),
+# then the median (and range) over the rounds: steadier than the difference of medians when the
+# machine's speed drifts between rounds.
+by_round = {(r["round"], r["kind"], r["config"]): r for r in rows}
+def paired(kind, cfg):
+    ratios, added = [], []
+    for (rnd, k, c), r in by_round.items():
+        b = by_round.get((rnd, k, "none"))
+        if k == kind and c == cfg and b:
+            ratios.append(r["throughput"]["rps"] / max(1e-9, b["throughput"]["rps"]))
+            added.append(r["cpu_us_per_req"] - b["cpu_us_per_req"])
+    return ratios, added
+print("| request | configuration | req/s | x limit | Envoy CPU us/req | added CPU us/req | paced req/s | p50 us | p99 us | added p50 us | added p99 us | non-2xx | paired x limit | paired added CPU us/req (range) |")
+print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 for (kind, cfg), a in agg.items():
     b = agg[(kind, "none")]
     rps, cpu, p50, p99 = med(a["rps"]), med(a["cpu"]), med(a["p50"]), med(a["p99"])
     base, _, module = cfg.partition("@")
     label = names.get(base, base) + (f" ({module.rsplit('/', 1)[-1]})" if module else "")
+    ratios, added = paired(kind, cfg)
+    pr = f"{med(ratios):.2f}" if ratios else "-"
+    pa = f"{med(added):+.1f} ({min(added):+.0f}..{max(added):+.0f})" if added else "-"
     print(f"| {kind} | {label} | {rps:,.0f} | {rps / med(b['rps']):.2f} | {cpu:.1f} | {cpu - med(b['cpu']):+.1f} "
-          f"| {med(a['paced']):,.0f} | {p50:.0f} | {p99:.0f} | {p50 - med(b['p50']):+.0f} | {p99 - med(b['p99']):+.0f} | {a['err']} |")
+          f"| {med(a['paced']):,.0f} | {p50:.0f} | {p99:.0f} | {p50 - med(b['p50']):+.0f} | {p99 - med(b['p99']):+.0f} | {a['err']} | {pr} | {pa} |")
 PY
