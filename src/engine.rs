@@ -140,6 +140,13 @@ impl Engine {
         self.compiled.body_exact.iter().any(|e| e == p) || self.compiled.body_prefix.iter().any(|e| p.starts_with(e))
     }
 
+    /// True when the verdict for `req` depends on the peer address: `X-Forwarded-For` does not
+    /// give the client under the policy's `proxy.trusted_hops` (a host may skip reading the
+    /// peer address otherwise; [`crate::proxy::forwarded_client`]).
+    pub fn needs_peer_address(&self, req: &Request) -> bool {
+        proxy::forwarded_client(req, self.policy.proxy.trusted_hops).is_none()
+    }
+
     /// Largest body prefix the engine reads, in bytes.
     pub fn body_limit(&self) -> usize {
         self.policy.body.max_bytes as usize

@@ -124,6 +124,13 @@ pub fn check_headers(req: &Request, trusted_hops: u32, fired: &mut Fired) -> Opt
     client.or(peer)
 }
 
+/// The client address `X-Forwarded-For` gives under `trusted_hops` (what [`check_headers`]
+/// returns when it is not the peer's): with `Some`, the peer address does not matter to the
+/// verdict, so a host may skip reading it.
+pub fn forwarded_client(req: &Request, trusted_hops: u32) -> Option<IpAddr> {
+    forwarded_for(req, trusted_hops).1
+}
+
 /// Walks the `X-Forwarded-For` list from the right: returns the number of entries beyond
 /// `trusted_hops` and the parsed client entry (None with 0 trusted hops or garbage).
 fn forwarded_for(req: &Request, trusted_hops: u32) -> (u64, Option<IpAddr>) {
@@ -272,6 +279,33 @@ mod tests {
         assert_eq!((fired(&f), c), (vec!["proxy.xff_hops"], ip("10.0.0.3")));
         let (f, c) = run(&[("x-forwarded-for", " , ")], "10.0.0.3", 0);
         assert_eq!((fired(&f), c), (vec![], ip("10.0.0.3")));
+    }
+
+    #[test]
+    fn forwarded_client_is_what_check_headers_returns_unless_it_is_the_peer() {
+        let cases: [(&[(&str, &str)], u32); 7] = [
+            (&[], 1),
+            (&[("x-forwarded-for", "1.2.3.4")], 1),
+            (&[("x-forwarded-for", "1.2.3.4")], 0),
+            (&[("x-forwarded-for", "9.9.9.9, 1.2.3.4")], 2),
+            (&[("x-forwarded-for", "unknown")], 1),
+            (&[("x-forwarded-for", "1.2.3.4"), ("x-forwarded-for", "5.6.7.8")], 3),
+            (&[("via", "1.1 squid")], 1),
+        ];
+        for (headers, hops) in cases {
+            let mut r = Request::new();
+            r.headers = headers.iter().map(|(n, v)| Header::new(*n, *v)).collect();
+            let without_peer = check_headers(&r, hops, &mut Fired::default());
+            assert_eq!(forwarded_client(&r, hops), without_peer, "{headers:?} hops {hops}");
+            r.peer.ip = "10.0.0.1".parse().ok();
+            let with_peer = check_headers(&r, hops, &mut Fired::default());
+            // When the headers give the client, the peer changes nothing.
+            if forwarded_client(&r, hops).is_some() {
+                assert_eq!(with_peer, without_peer, "{headers:?} hops {hops}");
+            } else {
+                assert_eq!(with_peer, r.peer.ip, "{headers:?} hops {hops}");
+            }
+        }
     }
 
     #[test]

@@ -13,7 +13,7 @@ pub mod cidr;
 pub mod headers;
 
 pub use cidr::{Cidr, CidrSet};
-pub use headers::{check_headers, parse_ip_token, CLIENT_IP_HEADERS, VENDOR_HEADERS, VENDOR_PREFIXES, VENDOR_VALUES};
+pub use headers::{check_headers, forwarded_client, parse_ip_token, CLIENT_IP_HEADERS, VENDOR_HEADERS, VENDOR_PREFIXES, VENDOR_VALUES};
 
 #[cfg(test)]
 mod tests {

@@ -116,6 +116,29 @@ def test_allow_adds_tags_and_strips_client_sent_ones(stack):
     assert len(origin.records()) == 1
 
 
+def test_client_address_from_x_forwarded_for_or_the_peer(stack):
+    """With `proxy.trusted_hops: 1` the client is X-Forwarded-For's last entry; the filter then
+    skips reading the peer address (one host call fewer), and reads it when the header is
+    absent or gives no address. The peer (127.0.0.1) and 203.0.113.0/24 are listed as
+    datacenter ranges, so `ip.datacenter` shows which address the verdict used."""
+    pol = {"thresholds": {"tag": 1, "throttle": 99, "deny": 100}, "proxy": {"trusted_hops": 1},
+           "networks": {"datacenter": ["203.0.113.0/24", "127.0.0.0/8"]}}
+    envoy, origin = stack(policy=pol)
+
+    def reasons(xff=None):
+        headers = {"x-api-key": "xff-e2e"} | ({"x-forwarded-for": xff} if xff is not None else {})
+        r = requests.get(envoy.url + "/v1/models", headers=headers, timeout=10)
+        assert r.status_code == 200, r.text
+        return tags(r.json())["reasons"][0].split(",")
+
+    assert "ip.datacenter" in reasons("203.0.113.9")          # the forwarded client is listed
+    assert "ip.datacenter" not in reasons("198.51.100.9")     # the forwarded client is not; the peer is ignored
+    assert "ip.datacenter" not in reasons("203.0.113.9, 198.51.100.9")  # last entry: the one the balancer saw
+    assert "ip.datacenter" in reasons()                       # no header: the peer
+    assert "ip.datacenter" in reasons("unknown")              # no address in it: the peer
+    assert "panicked" not in envoy.log()
+
+
 def test_proxy_artifacts_are_tagged_and_forwarded(stack):
     envoy, origin = stack(policy={"signals": {"proxy_via": {"weight": 25}, "proxy_xff_hops": {"weight": 15}}})
     # (Proxy-Connection would be hop-by-hop: Envoy drops it before any filter sees it.)

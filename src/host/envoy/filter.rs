@@ -402,7 +402,6 @@ impl Filter {
 /// Reads the peer facts, builds the request view over the held buffers, inspects, applies.
 fn inspect_and_apply(host: &mut EnvoyHost, engine: &mut Engine, options: Options, buf: &[u8], body: &[u8], body_complete: bool) -> (Next, Verdict) {
     let facts = (|| {
-        let ip = abi::property(SOURCE_ADDRESS).map_err(|s| ("reading source.address", s))?;
         let (ja4, ja3) = if options.tls_fingerprints {
             let ja4 = abi::property(JA4_PROPERTY).map_err(|s| ("reading the JA4 filter state", s))?;
             let ja3 = abi::property(JA3_PROPERTY).map_err(|s| ("reading the JA3 filter state", s))?;
@@ -413,20 +412,27 @@ fn inspect_and_apply(host: &mut EnvoyHost, engine: &mut Engine, options: Options
         let proto = abi::property(REQUEST_PROTOCOL).map_err(|s| ("reading request.protocol", s))?;
         let now_ms = abi::now_ms().map_err(|s| ("reading the clock", s))?;
         let headers = wire::parse_pairs(buf).ok_or(("parsing the request header map", Status(u32::MAX)))?;
-        Ok((ip, ja4, ja3, proto, now_ms, headers))
+        Ok((ja4, ja3, proto, now_ms, headers))
     })();
-    let (ip, ja4, ja3, proto, now_ms, headers) = match facts {
+    let (ja4, ja3, proto, now_ms, headers) = match facts {
         Ok(f) => f,
         Err(failure) => return apply::internal_error(host, engine, failure),
     };
     let peer = Peer {
-        ip: ip.as_deref().and_then(wire::parse_socket_addr),
         ja4: ja4.as_deref().and_then(wire::fingerprint_value),
         ja3: ja3.as_deref().and_then(wire::fingerprint_value),
         ..Peer::default()
     };
     let version = proto.as_deref().map(wire::parse_version).unwrap_or_default();
-    let req = wire::build_request(headers, body, body_complete, peer, version, now_ms);
+    let mut req = wire::build_request(headers, body, body_complete, peer, version, now_ms);
+    // Behind a load balancer (`proxy.trusted_hops` >= 1) X-Forwarded-For names the client and
+    // the peer address changes nothing: one host call (and its buffer) fewer per request.
+    if engine.needs_peer_address(&req) {
+        match abi::property(SOURCE_ADDRESS) {
+            Ok(ip) => req.peer.ip = ip.as_deref().and_then(wire::parse_socket_addr),
+            Err(s) => return apply::internal_error(host, engine, ("reading source.address", s)),
+        }
+    }
     let verdict = engine.inspect(&req);
     let forged = wire::forged_tag_names(&req.headers, &engine.policy().output.header_prefix);
     apply::apply(host, engine, verdict, &forged)
