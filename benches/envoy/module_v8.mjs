@@ -12,8 +12,8 @@
 // It calls proxy_on_tick every 1,000 requests. --distinct: how many different requests (accounts,
 // addresses) cycle (default 8,192; 100000 like load.lua, so that the state's tables are as cold as
 // in Envoy). Prints one JSON line: CPU and wall-clock us per request (after a warm-up; the CPU
-// time includes V8's helper threads) and host calls per request by name. Complements benches/envoy_load.sh; it does not
-// replace it (Envoy's side of each host call is not here).
+// time includes V8's helper threads) and host calls per request by name. Complements
+// benches/envoy_load.sh; it does not replace it (Envoy's side of each host call is not here).
 import { readFileSync } from "node:fs";
 import { WASI } from "node:wasi";
 import { parseArgs } from "node:util";

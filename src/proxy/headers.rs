@@ -128,6 +128,9 @@ pub fn check_headers(req: &Request, trusted_hops: u32, fired: &mut Fired) -> Opt
 /// returns when it is not the peer's): with `Some`, the peer address does not matter to the
 /// verdict, so a host may skip reading it.
 pub fn forwarded_client(req: &Request, trusted_hops: u32) -> Option<IpAddr> {
+    if trusted_hops == 0 {
+        return None; // the peer is the client: no need to walk the header
+    }
     forwarded_for(req, trusted_hops).1
 }
 
