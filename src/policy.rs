@@ -113,6 +113,58 @@ pub struct Body {
     pub paths: Vec<String>,
     /// Largest prefix read, in bytes (0..=1048576).
     pub max_bytes: u32,
+    /// When the verdict waits for the body: `always` (every request on `paths`),
+    /// `suspicious` (only when the header-phase score is in `gray_zone`) or `never`. Bodies
+    /// not waited for are still read as they stream past and learned from (see [`Inspect`]).
+    pub inspect: String,
+    /// Header-phase scores for which `suspicious` waits for the body.
+    pub gray_zone: GrayZone,
+}
+
+/// When the verdict waits for the body (`body.inspect`), parsed from the policy text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Inspect {
+    /// Every request on a body path waits for its body prefix.
+    Always,
+    /// Only requests whose header-phase score is in the gray zone wait; the others are
+    /// decided at their headers and their body is learned from as it streams past.
+    #[default]
+    Suspicious,
+    /// No request waits; every body is learned from as it streams past.
+    Never,
+}
+
+impl Inspect {
+    /// The policy names, in order.
+    pub const NAMES: [&'static str; 3] = ["always", "suspicious", "never"];
+
+    /// Parses a `body.inspect` value.
+    pub fn parse(s: &str) -> Option<Inspect> {
+        match s {
+            "always" => Some(Inspect::Always),
+            "suspicious" => Some(Inspect::Suspicious),
+            "never" => Some(Inspect::Never),
+            _ => None,
+        }
+    }
+}
+
+/// Header-phase scores `from <= score < to` for which `body.inspect: suspicious` waits for
+/// the body. Scores below `from` are decided at the headers; so are scores at or above `to`
+/// (a body can only add evidence, so it cannot undo an action already that strong).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct GrayZone {
+    /// Lowest header-phase score that waits for the body (0..=101).
+    pub from: u32,
+    /// Header-phase score from which the headers decide again (from..=101).
+    pub to: u32,
+}
+
+impl Default for GrayZone {
+    fn default() -> Self {
+        GrayZone { from: 15, to: 90 }
+    }
 }
 
 /// Optional fingerprint outputs.
@@ -219,6 +271,8 @@ impl Default for Body {
         Body {
             paths: vec!["/v1/messages".into(), "/v1/chat/completions".into(), "/v1/responses".into(), "/v1/completions".into()],
             max_bytes: 65536,
+            inspect: "suspicious".into(),
+            gray_zone: GrayZone::default(),
         }
     }
 }
@@ -388,6 +442,15 @@ impl Policy {
             }
         }
         e.range("body.max_bytes", self.body.max_bytes, 0, 1 << 20);
+        if Inspect::parse(&self.body.inspect).is_none() {
+            e.push("body.inspect", format!("must be one of {}, got {:?}", Inspect::NAMES.join(", "), truncate(&self.body.inspect)));
+        }
+        let g = self.body.gray_zone;
+        e.range("body.gray_zone.from", g.from, 0, 101);
+        e.range("body.gray_zone.to", g.to, 0, 101);
+        if g.from > g.to {
+            e.push("body.gray_zone.to", format!("must be >= body.gray_zone.from ({}), got {}", g.from, g.to));
+        }
         for (i, path) in self.body.paths.iter().enumerate() {
             if !path.starts_with('/') {
                 e.push(format!("body.paths[{i}]"), format!("must start with '/', got {path:?}"));
@@ -451,6 +514,11 @@ impl Policy {
     /// Settings of `s` (its built-in ones when the policy did not go through validation).
     pub fn signal(&self, s: Signal) -> SignalCfg {
         self.signals.get(s.key()).copied().unwrap_or_else(|| SignalCfg::default_for(s))
+    }
+
+    /// When the verdict waits for the body (`always` for a value that failed validation).
+    pub fn inspect(&self) -> Inspect {
+        Inspect::parse(&self.body.inspect).unwrap_or(Inspect::Always)
     }
 
     /// The policy as pretty JSON (what the tuning page exports).
@@ -599,6 +667,18 @@ mod tests {
         assert!(errs.contains("thresholds.tag: must be a number, got a string \"high\""), "{errs}");
         assert!(errs.contains("fail_closed: must be a boolean, got a number 1"), "{errs}");
         assert!(errs.contains("body.max_bytes: must be a whole number >= 0, got -1"), "{errs}");
+    }
+
+    #[test]
+    fn body_inspection_settings_are_checked() {
+        let p = Policy::from_json("{}").unwrap();
+        assert_eq!(p.inspect(), Inspect::Suspicious);
+        assert_eq!(Policy::from_json(r#"{"body": {"inspect": "always"}}"#).unwrap().inspect(), Inspect::Always);
+        let errs = Policy::from_json(r#"{"body": {"inspect": "sometimes", "gray_zone": {"from": 50, "to": 20}}}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(errs.contains("body.inspect: must be one of always, suspicious, never, got \"sometimes\""), "{errs}");
+        assert!(errs.contains("body.gray_zone.to: must be >= body.gray_zone.from (50), got 20"), "{errs}");
     }
 
     #[test]

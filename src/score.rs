@@ -6,7 +6,7 @@
 //! a host sends back: see [`crate::respond`].
 
 use crate::policy::{Mode, Policy};
-use crate::signal::{Fired, Signal};
+use crate::signal::{Family, Fired, Signal};
 
 /// What to do with a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
@@ -121,6 +121,20 @@ impl Weights {
     /// The score alone (no reasons list, no allocation).
     pub fn total(&self, fired: &Fired) -> u8 {
         let t: f32 = fired.iter().map(|(s, st)| self.weight[s.index()] * st).sum();
+        t.round().clamp(0.0, 100.0) as u8
+    }
+
+    /// The score of the evidence that varies between requests: prompt and state signals,
+    /// without `account.flag_history` itself. An account's flag history counts a request
+    /// as flagged only when this alone reaches `tag`: the client-shape, proxy-header and
+    /// list signals that every request of one client or network path carries never
+    /// escalate its account.
+    pub fn behaviour_total(&self, fired: &Fired) -> u8 {
+        let t: f32 = fired
+            .iter()
+            .filter(|&(s, _)| matches!(s.family(), Family::Prompt | Family::State) && s != Signal::AccountFlagHistory)
+            .map(|(s, st)| self.weight[s.index()] * st)
+            .sum();
         t.round().clamp(0.0, 100.0) as u8
     }
 

@@ -119,20 +119,24 @@ fn max_into(acc: &mut Option<f64>, v: f64) {
 }
 
 impl State {
-    /// Adds the observation to every table it keys; returns the slots it touched.
+    /// Adds the observation to every table it keys; returns the slots it touched. The same
+    /// as [`State::record_headers`] followed by [`State::record_body`].
+    pub(super) fn record(&mut self, o: &Observation, k: &Keys, t: &Clock) -> Touched {
+        let mut s = self.record_headers(k, t);
+        self.record_body(o, k, t, &mut s);
+        s
+    }
+
+    /// Records what the headers tell (the request itself, its account, fingerprints,
+    /// network and client environment); the body's evidence (template, elicitation) is left
+    /// to [`State::record_body`], so a request is counted once whichever phase sees its body.
     ///
-    /// Three passes, so that the cache misses of the ~11 tables overlap instead of
+    /// Three passes, so that the cache misses of the ~10 tables overlap instead of
     /// queueing: warm every bucket, look every key up (inserting), warm every slot found,
     /// then update the entries.
-    pub(super) fn record(&mut self, o: &Observation, k: &Keys, t: &Clock) -> Touched {
+    pub(super) fn record_headers(&mut self, k: &Keys, t: &Clock) -> Touched {
         let d = &self.d;
         let p = d.p;
-        let mut bands = [0u64; MAX_BANDS];
-        let nb = if o.template.is_some() { d.bands } else { 0 };
-        for (b, key) in bands.iter_mut().enumerate().take(nb) {
-            *key = d.band_key(o.template.unwrap_or(0), b);
-        }
-        let bands = bands.get(..nb).unwrap_or(&[]);
         let with_member = |key: Option<u64>| key.filter(|_| k.member.is_some());
 
         // Pass 1: warm the buckets.
@@ -143,14 +147,11 @@ impl State {
         self.prefixes.warm_bucket(k.prefix);
         self.fp_prefixes.warm_bucket(k.fp_prefix);
         self.fp_asns.warm_bucket(with_member(k.fp_asn));
-        for &x in bands {
-            self.templates.warm_bucket(Some(x));
-        }
         self.envs.warm_bucket(k.env);
 
         // Pass 2: find or insert every key, then warm the slots.
         let now = t.now_s;
-        let mut s = Touched {
+        let s = Touched {
             account: k.account.and_then(|x| self.accounts.upsert(x, now)),
             fp: self.fps.upsert(k.fp, now),
             ja4: with_member(k.ja4).and_then(|x| self.ja4s.upsert(x, now)),
@@ -161,9 +162,6 @@ impl State {
             templates: [None; MAX_BANDS],
             env: k.env.and_then(|x| self.envs.upsert(x, now)),
         };
-        for (slot, &x) in s.templates.iter_mut().zip(bands) {
-            *slot = self.templates.upsert(x, now);
-        }
         self.accounts.warm_slot(s.account);
         self.fps.warm_slot(s.fp);
         self.ja4s.warm_slot(s.ja4);
@@ -171,9 +169,6 @@ impl State {
         self.asns.warm_slot(s.asn);
         self.fp_prefixes.warm_slot(s.fp_prefix);
         self.fp_asns.warm_slot(s.fp_asn);
-        for &i in &s.templates {
-            self.templates.warm_slot(i);
-        }
         self.envs.warm_slot(s.env);
 
         // Pass 3: update. The account goes first: its lightness gates the clusters.
@@ -184,7 +179,7 @@ impl State {
             e.rate.add(t.rate, [1]);
             let moved = k.prefix_member.is_some_and(|pm| e.ips.insert(t.acct, pm));
             let hopped = k.asn_member.is_some_and(|am| e.asns.insert(t.acct, am));
-            e.win.add(t.acct, [1, o.elicitation as u32, moved as u32, hopped as u32]);
+            e.win.add(t.acct, [1, 0, moved as u32, hopped as u32]);
             hop = known.then_some(hopped);
             heavy = e.win.sliding(t.acct, t.acct_frac)[0] > d.light_max;
         }
@@ -212,7 +207,7 @@ impl State {
                 e.accounts.insert(regs, p, t.win, m);
             }
             if !heavy {
-                e.share.add(t.win, [1, o.elicitation as u32]);
+                e.share.add(t.win, [1, 0]);
             }
         }
         if let (Some((e, regs)), Some(m)) =
@@ -232,6 +227,47 @@ impl State {
                 e.share.add(t.acct, [1, h as u32]);
             }
         }
+        s
+    }
+
+    /// Records what the body tells about a request already counted by
+    /// [`State::record_headers`]: its template (every band's cluster) and whether it
+    /// elicited (in its account's and its (fingerprint, prefix) cluster's shares). `s`
+    /// names the slots the headers touched (a slot evicted since is skipped); the template
+    /// slots are filled in.
+    pub(super) fn record_body(&mut self, o: &Observation, k: &Keys, t: &Clock, s: &mut Touched) {
+        let d = &self.d;
+        let p = d.p;
+        let mut bands = [0u64; MAX_BANDS];
+        let nb = if o.template.is_some() { d.bands } else { 0 };
+        for (b, key) in bands.iter_mut().enumerate().take(nb) {
+            *key = d.band_key(o.template.unwrap_or(0), b);
+        }
+        let bands = bands.get(..nb).unwrap_or(&[]);
+        for &x in bands {
+            self.templates.warm_bucket(Some(x));
+        }
+        let now = t.now_s;
+        for (slot, &x) in s.templates.iter_mut().zip(bands) {
+            *slot = self.templates.upsert(x, now);
+        }
+        let el = o.elicitation as u32;
+        let mut heavy = false;
+        if let Some(i) = s.account {
+            let light_max = d.light_max;
+            let entry = if el > 0 { slot(&mut self.accounts, i) } else { self.accounts.get_mut(i) };
+            if let Some((e, _)) = entry {
+                heavy = e.win.sliding(t.acct, t.acct_frac)[0] > light_max;
+                if el > 0 {
+                    e.win.add(t.acct, [0, 1, 0, 0]);
+                }
+            }
+        }
+        if el > 0 && !heavy {
+            if let Some((e, _)) = s.fp_prefix.and_then(|i| slot(&mut self.fp_prefixes, i)) {
+                e.share.add(t.win, [0, 1]);
+            }
+        }
         for &i in s.templates.iter().flatten() {
             if let Some((e, regs)) = slot(&mut self.templates, i) {
                 if let Some(m) = k.member {
@@ -239,11 +275,10 @@ impl State {
                     e.sync.insert(t.sync, m);
                 }
                 if !heavy {
-                    e.share.add(t.win, [1, o.elicitation as u32]);
+                    e.share.add(t.win, [1, el]);
                 }
             }
         }
-        s
     }
 
     /// Reads the levels from the given slots (read-only; stale slots are aged to `t`).

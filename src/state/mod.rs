@@ -321,6 +321,24 @@ impl State {
         self.measure_slots(obs, &touched, &t, levels);
     }
 
+    /// Records the body's evidence (`obs.template`, `obs.elicitation`) of a request whose
+    /// headers were already recorded by [`State::observe`] with an observation of the same
+    /// keys but no body facts: the request is not counted again. Measures nothing.
+    pub fn learn(&mut self, obs: &Observation) {
+        if !self.d.cfg.enabled || (obs.template.is_none() && !obs.elicitation) {
+            return;
+        }
+        self.materialize();
+        let t = Clock::at(obs.now_ms, &self.d);
+        let k = Keys::of(obs, &self.d.seeds);
+        let mut s = Touched {
+            account: k.account.and_then(|a| self.accounts.find(a)),
+            fp_prefix: k.fp_prefix.and_then(|x| self.fp_prefixes.find(x)),
+            ..Touched::default()
+        };
+        self.record_body(obs, &k, &t, &mut s);
+    }
+
     /// Measures the levels `obs` would see, without recording it.
     pub fn measure(&self, obs: &Observation, levels: &mut Levels) {
         if !self.d.cfg.enabled {

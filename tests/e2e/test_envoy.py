@@ -215,7 +215,9 @@ def test_shadow_mode_tags_but_never_blocks(stack):
 
 # --- bodies ---------------------------------------------------------------------------------
 
-LOGPROBS_POLICY = {"signals": {"prompt_logprobs": {"weight": 100}}}
+# The body tests hold every request for its body (`always`); under the default `suspicious`
+# an ordinary request is decided at its headers and its body only learned from.
+LOGPROBS_POLICY = {"body": {"inspect": "always"}, "signals": {"prompt_logprobs": {"weight": 100}}}
 
 
 def test_body_markers_decide_before_origin(stack):
@@ -247,7 +249,7 @@ def test_body_marker_in_a_later_chunk_is_seen(stack):
 def test_verdict_comes_from_the_prefix_then_the_rest_streams(stack):
     """Past body.max_bytes the filter has decided: a marker after the prefix is not seen, and the
     whole body still reaches the origin."""
-    envoy, origin = stack(policy={**LOGPROBS_POLICY, "body": {"paths": ["/v1/*"], "max_bytes": 4096}})
+    envoy, origin = stack(policy={**LOGPROBS_POLICY, "body": {"inspect": "always", "paths": ["/v1/*"], "max_bytes": 4096}})
     early = {"model": "m", "logprobs": True, "messages": [{"role": "user", "content": "q" * 10000}]}
     late = {"model": "m", "messages": [{"role": "user", "content": "q" * 10000}], "logprobs": True}
     assert requests.post(envoy.url + "/v1/chat/completions", json=early, timeout=10).status_code == 403
