@@ -113,6 +113,7 @@ impl Engine {
             prefix: client_ip.map(prefix_key),
             asn: req.peer.asn,
             template: None,
+            anchor: None,
             elicitation: false,
             env: crate::fingerprint::env::client_env(req, prints.hfp),
         };
@@ -153,6 +154,7 @@ impl Engine {
         let view = prompt::scan(body, complete, &self.policy.prompt, &mut fired);
         prints.template = view.template;
         obs.template = view.template;
+        obs.anchor = view.anchor;
         obs.elicitation = view.elicitation;
         if self.policy.state.enabled {
             self.state.learn(&obs);
@@ -172,6 +174,7 @@ impl Engine {
         let mut obs = learn.obs;
         let view = prompt::scan(body, complete, &self.policy.prompt, &mut Fired::default());
         obs.template = view.template;
+        obs.anchor = view.anchor;
         obs.elicitation = view.elicitation;
         self.state.learn(&obs);
     }

@@ -13,6 +13,7 @@
 //! It deliberately does not look at earlier turns, tool definitions or images, and keeps no
 //! state across requests (clustering templates is `state`'s job).
 
+pub mod anchor;
 mod json;
 pub mod markers;
 pub mod normalize;
@@ -99,6 +100,8 @@ pub struct PromptView<'a> {
     pub template: Option<u64>,
     /// Exact hash of the normalized skeleton of the latest user turn.
     pub skeleton: Option<u64>,
+    /// Task anchor of the latest user turn: the code identifier it is about ([`anchor`]).
+    pub anchor: Option<u64>,
     /// SimHash of the normalized system prompt.
     pub system_template: Option<u64>,
     /// Exact hash of the normalized system prompt.
@@ -228,6 +231,7 @@ pub fn scan_with<'a>(body: &'a [u8], complete: bool, cfg: &PromptConfig, fired: 
         v.text_capped |= scan::extract(body, sp, &mut s.user, cap);
         let p = fingerprint(&s.user, min, &mut s.norm, &mut s.starts);
         (v.user_tokens, v.template, v.skeleton, found) = (p.tokens, p.template, p.skeleton, p.markers);
+        v.anchor = anchor::anchor(&s.user);
     }
     s.system.clear();
     if let Some(sp) = f.system.or(f.msg_system) {

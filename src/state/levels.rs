@@ -24,6 +24,11 @@ pub const MIN_ASN_ROTATION_REQUESTS: f64 = 2.0;
 /// networks: its client environment's hop share is not held against it.
 pub const SETTLED_ASN_ROTATION: f64 = 0.2;
 
+/// Share of a task's accounts that must be broad for a swarm to work it: a popular
+/// identifier (`parse_args`) is used by many accounts, a few of them busy coders; a swarm's
+/// task is sent almost only by accounts that work through many shared tasks.
+pub const SWARM_BROAD_SHARE: f64 = 0.6;
+
 /// Slot numbers of one instant.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Clock {
@@ -67,6 +72,7 @@ pub(super) struct Touched {
     pub(super) fp_asn: Option<usize>,
     pub(super) templates: [Option<usize>; MAX_BANDS],
     pub(super) env: Option<usize>,
+    pub(super) task: Option<usize>,
 }
 
 /// Table keys of an observation.
@@ -83,6 +89,7 @@ pub(super) struct Keys {
     pub(super) fp_prefix: Option<u64>,
     pub(super) fp_asn: Option<u64>,
     pub(super) env: Option<u64>,
+    pub(super) task: Option<u64>,
 }
 
 impl Keys {
@@ -101,6 +108,7 @@ impl Keys {
             fp_prefix: o.prefix.map(|p| s.hash(dom::FP_PREFIX, p ^ fp)),
             fp_asn: asn.map(|a| s.hash(dom::FP_ASN, a ^ fp)),
             env: o.env.map(|e| s.hash(dom::ENV, e)),
+            task: o.anchor.map(|a| s.hash(dom::ANCHOR, a)),
         }
     }
 }
@@ -161,6 +169,7 @@ impl State {
             fp_asn: with_member(k.fp_asn).and_then(|x| self.fp_asns.upsert(x, now)),
             templates: [None; MAX_BANDS],
             env: k.env.and_then(|x| self.envs.upsert(x, now)),
+            task: None,
         };
         self.accounts.warm_slot(s.account);
         self.fps.warm_slot(s.fp);
@@ -231,10 +240,11 @@ impl State {
     }
 
     /// Records what the body tells about a request already counted by
-    /// [`State::record_headers`]: its template (every band's cluster) and whether it
-    /// elicited (in its account's and its (fingerprint, prefix) cluster's shares). `s`
-    /// names the slots the headers touched (a slot evicted since is skipped); the template
-    /// slots are filled in.
+    /// [`State::record_headers`]: its template (every band's cluster), its task (the
+    /// anchor's distinct accounts and broad accounts; the account's shared tasks and
+    /// swarmed requests), and whether it elicited (in its account's and its (fingerprint,
+    /// prefix) cluster's shares). `s` names the slots the headers touched (a slot evicted
+    /// since is skipped); the template and task slots are filled in.
     pub(super) fn record_body(&mut self, o: &Observation, k: &Keys, t: &Clock, s: &mut Touched) {
         let d = &self.d;
         let p = d.p;
@@ -247,21 +257,18 @@ impl State {
         for &x in bands {
             self.templates.warm_bucket(Some(x));
         }
+        self.tasks.warm_bucket(k.task);
         let now = t.now_s;
         for (slot, &x) in s.templates.iter_mut().zip(bands) {
             *slot = self.templates.upsert(x, now);
         }
+        s.task = k.task.and_then(|x| self.tasks.upsert(x, now));
         let el = o.elicitation as u32;
-        let mut heavy = false;
-        if let Some(i) = s.account {
-            let light_max = d.light_max;
-            let entry = if el > 0 { slot(&mut self.accounts, i) } else { self.accounts.get_mut(i) };
-            if let Some((e, _)) = entry {
-                heavy = e.win.sliding(t.acct, t.acct_frac)[0] > light_max;
-                if el > 0 {
-                    e.win.add(t.acct, [0, 1, 0, 0]);
-                }
-            }
+        // The account's lightness and breadth before this request's task.
+        let (mut heavy, mut broad) = (false, false);
+        if let Some((e, _)) = s.account.and_then(|i| self.accounts.get(i)) {
+            heavy = e.win.sliding(t.acct, t.acct_frac)[0] > d.light_max;
+            broad = e.tasks.union_estimate(t.acct) >= d.broad_tasks;
         }
         if el > 0 && !heavy {
             if let Some((e, _)) = s.fp_prefix.and_then(|i| slot(&mut self.fp_prefixes, i)) {
@@ -279,6 +286,42 @@ impl State {
                 }
             }
         }
+        let mut shared = false;
+        if let (Some((e, regs)), Some(m)) = (s.task.and_then(|i| slot(&mut self.tasks, i)), k.member) {
+            let (ra, rb) = regs.split_at_mut(regs.len() / 2);
+            e.accounts.insert(ra, p, t.acct, m);
+            if broad {
+                e.broad.insert(rb, p, t.acct, m);
+            }
+            shared = e.accounts.estimate_at(ra, p, t.acct) >= d.shared_accounts;
+        }
+        if let Some(i) = s.account.filter(|_| el > 0 || shared) {
+            if let Some((e, _)) = slot(&mut self.accounts, i) {
+                if el > 0 {
+                    e.win.add(t.acct, [0, 1, 0, 0]);
+                }
+                if let (true, Some(task)) = (shared, k.task) {
+                    e.tasks.insert(t.acct, task);
+                    e.remember(task);
+                }
+            }
+        }
+    }
+
+    /// Share of the remembered tasks (at least two) that a swarm works now: at least
+    /// `swarm_accounts` accounts, [`SWARM_BROAD_SHARE`] of them broad.
+    fn swarmed_share(&self, recent: &[u64], t: &Clock) -> Option<f64> {
+        let p = self.d.p;
+        let (mut known, mut swarmed) = (0u32, 0u32);
+        for &key in recent.iter().filter(|&&k| k != 0) {
+            known += 1;
+            if let Some((e, regs)) = self.tasks.find(key).and_then(|i| self.tasks.get(i)) {
+                let (ra, rb) = regs.split_at(regs.len() / 2);
+                let all = e.accounts.estimate_at(ra, p, t.acct);
+                swarmed += u32::from(all >= self.d.swarm_accounts && e.broad.estimate_at(rb, p, t.acct) >= SWARM_BROAD_SHARE * all);
+            }
+        }
+        (known >= 2).then(|| swarmed as f64 / known as f64)
     }
 
     /// Reads the levels from the given slots (read-only; stale slots are aged to `t`).
@@ -287,6 +330,8 @@ impl State {
         let min = self.d.min_requests;
         let per_min = self.d.per_minute;
         let mut heavy = false;
+        // Fewer requests than the account-history signals need (or none known).
+        let mut new_account = true;
         // Known to keep to its networks: enough requests, few ASN changes.
         let mut settled = false;
         if let Some((e, _)) = s.account.and_then(|i| self.accounts.get(i)) {
@@ -299,8 +344,16 @@ impl State {
             }
             let [n, el, moved, hopped] = e.win.sliding(t.acct, t.acct_frac);
             heavy = n > self.d.light_max;
+            new_account = n < MIN_ROTATION_REQUESTS;
             if n >= self.d.min_account_requests {
                 lv.set(Signal::AccountElicitationShare, el / n);
+            }
+            let breadth = e.tasks.union_estimate(t.acct);
+            lv.set(Signal::AccountTaskBreadth, breadth);
+            if breadth >= self.d.broad_tasks {
+                if let Some(v) = self.swarmed_share(&e.recent, t) {
+                    lv.set(Signal::AccountSwarmShare, v);
+                }
             }
             // The first request always comes from a new prefix: count the changes after it.
             if o.prefix.is_some() && n >= MIN_ROTATION_REQUESTS {
@@ -393,6 +446,15 @@ impl State {
         }
         if let Some(v) = sync {
             lv.set(Signal::ClusterSynchrony, v);
+        }
+        // The broad share of this request's task: evidence against a new account only (an
+        // account with history is judged by its own task work, `account.swarm_share`).
+        if let (Some((e, regs)), true) = (s.task.and_then(|i| self.tasks.get(i)), new_account) {
+            let (ra, rb) = regs.split_at(regs.len() / 2);
+            let all = e.accounts.estimate_at(ra, p, t.acct);
+            if all >= self.d.swarm_accounts {
+                lv.set(Signal::ClusterSwarm, (e.broad.estimate_at(rb, p, t.acct) / all).min(1.0));
+            }
         }
         // Cluster shares are evidence against the cluster's light members; a heavy account
         // is judged by its own share.

@@ -19,6 +19,7 @@ fn small_cfg() -> StateConfig {
             fp_asns: 1024,
             templates: 4096,
             envs: 4096,
+            tasks: 2048,
         },
         ..StateConfig::default()
     }
@@ -35,6 +36,7 @@ fn obs(now_ms: u64, account: u64, hfp: u64, prefix: u64) -> Observation {
         template: None,
         elicitation: false,
         env: Some(hfp ^ 0xe1),
+        anchor: None,
     }
 }
 
@@ -417,6 +419,7 @@ fn traffic(n: u64, minutes: u64, seed: u64) -> Vec<Observation> {
                 }),
                 elicitation: hot && (r >> 50) % 4 != 0,
                 env: None,
+                anchor: None,
             }
         })
         .collect()
@@ -436,6 +439,7 @@ fn roomy_cfg() -> StateConfig {
             fp_asns: c,
             templates: c,
             envs: c,
+            tasks: 2048,
         },
         ..StateConfig::default()
     }
@@ -514,7 +518,7 @@ fn exports_are_deterministic_and_empty_when_nothing_changed() {
     let da = a.export_delta();
     assert_eq!(da, b.export_delta());
     let empty = a.export_delta();
-    assert_eq!(empty.len(), 4 + 1 + 8 + 1 + 9 * 4 + 4);
+    assert_eq!(empty.len(), 4 + 1 + 8 + 1 + 10 * 4 + 4);
     let mut c = State::new(&StateConfig {
         seed: 99,
         ..cfg.clone()
@@ -585,7 +589,7 @@ proptest::proptest! {
 
     #[test]
     fn arbitrary_buffers_never_panic(tail in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..600), cut in 0usize..64) {
-        let cfg = StateConfig { capacity: Capacity { accounts: 64, fingerprints: 64, ja4s: 64, prefixes: 64, asns: 64, fp_prefixes: 64, fp_asns: 64, templates: 64, envs: 64 }, ..StateConfig::default() };
+        let cfg = StateConfig { capacity: Capacity { accounts: 64, fingerprints: 64, ja4s: 64, prefixes: 64, asns: 64, fp_prefixes: 64, fp_asns: 64, templates: 64, envs: 64, tasks: 64 }, ..StateConfig::default() };
         let mut s = State::new(&cfg);
         let _ = s.merge_bytes(&tail);
         // A valid header followed by garbage reaches the record decoders.

@@ -73,7 +73,7 @@ pub trait Deltas {
 
 /// Length of an export that carries no change: header (14 bytes), 9 zero table counts and
 /// a zero reputation count.
-pub const EMPTY_DELTA_LEN: usize = 4 + 1 + 8 + 1 + 10 * 4;
+pub const EMPTY_DELTA_LEN: usize = 4 + 1 + 8 + 1 + 11 * 4;
 
 impl Deltas for State {
     fn export_delta(&mut self) -> Vec<u8> {
