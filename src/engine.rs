@@ -168,7 +168,15 @@ impl Engine {
     }
 
     /// Inspects one request: fingerprints, proxy signals, prompt markers, state, score.
+    #[inline]
     pub fn inspect(&mut self, req: &Request) -> Verdict {
+        self.inspect_levels(req, &mut Levels::default())
+    }
+
+    /// [`Engine::inspect`] that also hands back the levels the state measured for graded
+    /// signals (`account.flag_history` included), for explanations ([`crate::explain`]).
+    /// `levels` must start empty ([`Levels::default`]).
+    pub fn inspect_levels(&mut self, req: &Request, levels: &mut Levels) -> Verdict {
         let c = &self.compiled;
         let mut fired = Fired::default();
         let client = claims::check(req, &mut fired);
@@ -228,8 +236,7 @@ impl Engine {
                 elicitation: view.elicitation,
                 env: crate::fingerprint::env::client_env(req, prints.hfp),
             };
-            let mut levels = Levels::default();
-            self.state.observe(&obs, &mut levels);
+            self.state.observe(&obs, levels);
             for (sig, level) in levels.iter() {
                 self.compiled.weights.fire_level(&mut fired, sig, level);
             }
@@ -239,6 +246,7 @@ impl Engine {
             let w = &self.compiled.weights;
             let flagged = w.action_for(w.total(&fired)) >= Action::Tag;
             if let Some(level) = self.state.flag_history(prints.account, req.now_ms) {
+                levels.set(Signal::AccountFlagHistory, level);
                 w.fire_level(&mut fired, Signal::AccountFlagHistory, level);
             }
             self.state.record_verdict(prints.account, req.now_ms, flagged);
