@@ -2,13 +2,15 @@
 //! tuning page. The boundary is kept small: JSON text in and out, bodies as bytes.
 //!
 //! JS sees `class Engine` (constructor throws an `Error` whose `errors` holds every policy
-//! problem as `{path, message}`), `validatePolicy`, `defaultPolicy`, `signalCatalog` and
-//! `simulate` (the campaign simulator, so the tuning page can generate traffic).
+//! problem as `{path, message}`), `validatePolicy`, `defaultPolicy`, `signalCatalog`,
+//! `simulate` (the campaign simulator, so the tuning page can generate traffic) and
+//! `class Run` (a policy over a whole capture in compact columns, with explanations: [`run`]).
 //! Verdicts use the same JSON as the CLI's `replay` ([`crate::report`]); host responses come
 //! from [`crate::respond::respond`] so that the worker and the Envoy filter agree. This module
 //! does no I/O and keeps no globals: each JS `Engine` owns its state, bounded by its policy.
 
 mod fetch;
+mod run;
 
 use wasm_bindgen::prelude::*;
 
