@@ -138,6 +138,20 @@ test('bad input: every policy error with its path; bad capture lines by number, 
   assert.equal(bad[0], `line ${cliErrors[0].line}: ${cliErrors[0].error}`);
   assert.equal(Number(await page.getAttribute('#status', 'data-records')), cli.length - cliErrors.length);
   assert.match(await page.textContent('#capture-info'), /unreadable line/);
+
+  // A file that cannot be read at all (a broken gzip) is reported; the loaded capture stays.
+  const corrupt = path.join(b.profile, 'corrupt.jsonl.gz');
+  fs.writeFileSync(corrupt, Buffer.from([0x1f, 0x8b, 8, 0, 1, 2, 3, 4, 5]));
+  const records = await page.getAttribute('#status', 'data-records');
+  const rows = await page.$$eval('#summary-table tbody tr', (r) => r.length);
+  await page.setInputFiles('#capture-file', corrupt);
+  await page.waitForFunction(() => document.getElementById('status').dataset.state === 'error');
+  assert.match(await page.textContent('#status'), /could not load corrupt\.jsonl\.gz: .*previous capture stays loaded/);
+  assert.equal(await page.getAttribute('#status', 'data-records'), records);
+  assert.equal(await page.$$eval('#summary-table tbody tr', (r) => r.length), rows);
+  await page.fill('#w-prompt_cot', '18'); // and it still runs
+  await rendered(page, await gen(page));
+  assert.equal(await page.getAttribute('#status', 'data-records'), records);
 });
 
 test('the simulator generates a scenario that the engine scores', async () => {

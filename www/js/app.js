@@ -46,13 +46,15 @@ function run(slot, policy) {
   return gens[slot];
 }
 
+let soon = 0;
 function runA() {
+  clearTimeout(soon);
   if (!store.current || !capture.bytes) return;
   lastRun = JSON.parse(JSON.stringify(store.current));
   run('a', lastRun);
   status('scoring…', 'running');
 }
-const runASoon = debounce(runA, 250);
+const runASoon = () => { clearTimeout(soon); soon = setTimeout(runA, 250); };
 
 const rest = (p) => JSON.stringify({ ...p, thresholds: null });
 // account.flag_history learns from past verdicts (flagged = score >= tag): the tag threshold
@@ -230,20 +232,24 @@ async function listPolicies() {
 }
 
 // --- captures ------------------------------------------------------------------------------
-async function loadCapture(name, getBytes) {
-  capture = { seq: capture.seq + 1, name, bytes: 0, t0: performance.now(), timed: false };
+// Loads a capture (or `simulate`s one) into the worker; on failure the previous one stays.
+async function loadCapture(name, getBytes, simulated = null) {
+  const t0 = performance.now();
+  status(`loading ${name}…`, 'running');
+  let r;
+  try {
+    if (simulated) r = await engine.ask('simulate', simulated);
+    else { const buf = await getBytes(); r = await engine.ask('load', { bytes: buf }, [buf]); }
+  } catch (e) { r = { error: e.message }; }
+  if (r.error) {
+    status(`could not load ${name}: ${r.error}${res ? ' (the previous capture stays loaded)' : ''}`, 'error');
+    return;
+  }
+  capture = { seq: capture.seq + 1, name, bytes: r.bytes, t0, timed: false };
   res = null;
   resB = null;
-  $('capture-info').textContent = `loading ${name}…`;
-  $('capture-errors').replaceChildren();
-  $('compare-result').replaceChildren();
-  $('drilldown').replaceChildren();
-  status(`loading ${name}…`, 'running');
-  let buf;
-  try { buf = await getBytes(); } catch (e) { status(`could not load ${name}: ${e.message}`, 'error'); return; }
-  const r = await engine.ask('load', { bytes: buf }, [buf]);
-  if (r.error) { status(r.error, 'error'); return; }
-  capture.bytes = r.bytes;
+  for (const id of ['capture-errors', 'compare-result', 'drilldown']) $(id).replaceChildren();
+  $('capture-info').textContent = `${name}: ${(r.bytes / 1e6).toFixed(1)} MB`;
   runA();
 }
 
@@ -299,18 +305,11 @@ async function start(canSimulate) {
   loadCapture($('capture-select').value, () => fetchBytes($('capture-select').value));
 }
 
-async function simulate() {
+function simulate() {
   const scenario = $('sim-scenario').value;
   roles.addCampaignNames(scenarioCampaigns(scenario));
-  const name = `simulated (seed ${$('sim-seed').value})`;
-  capture = { seq: capture.seq + 1, name, bytes: 0, t0: performance.now(), timed: false };
-  res = null;
-  resB = null;
-  status('simulating…', 'running');
-  const r = await engine.ask('simulate', { scenario, seed: $('sim-seed').value, limit: $('sim-limit').value });
-  if (r.error) { status(`simulator: ${r.error}`, 'error'); return; }
-  capture.bytes = r.bytes;
-  runA();
+  return loadCapture(`simulated (seed ${$('sim-seed').value})`, null,
+    { scenario, seed: $('sim-seed').value, limit: $('sim-limit').value });
 }
 
 async function compareRun() {

@@ -115,8 +115,9 @@ export class PolicyStore extends EventTarget {
   }
 }
 
-// What to restore at start-up: {source, patch} from the hash, or {source, base, current} from
-// localStorage, or null.
+// What to restore at start-up: {source, patch} from the hash, or from localStorage: a patch for
+// a base that can be fetched again (so a newer shipped file is what gets tuned), else
+// {source, base, current}; or null.
 export function savedPolicy() {
   const params = new URLSearchParams(location.hash.slice(1));
   let stored = null;
@@ -127,5 +128,7 @@ export function savedPolicy() {
     try { patch = JSON.parse(params.get('tuned') ?? '{}'); } catch { /* a damaged link: the base alone */ }
     return { source, patch };
   }
-  return stored?.base && stored?.current ? stored : null;
+  if (!stored?.base || !stored?.current || !stored.source) return null;
+  if (!stored.source.startsWith('file:')) return { source: stored.source, patch: patchOf(diffPolicies(stored.base, stored.current)) };
+  return stored;
 }

@@ -24,7 +24,7 @@ export function recordsView({ ctx, explain, catalog }) {
   });
 
   let timer = 0;
-  const update = () => refresh();
+  const update = () => refresh(true); // a new filter or order starts at the top
   for (const id of ['f-label', 'f-action', 'f-reason', 'f-sort', 'f-differs']) $(id).addEventListener('change', update);
   $('f-account').addEventListener('input', () => {
     clearTimeout(timer);
@@ -32,7 +32,7 @@ export function recordsView({ ctx, explain, catalog }) {
       const q = $('f-account').value.trim().toLowerCase();
       const { res } = ctx();
       accountMask = q && res ? Uint8Array.from(res.accountNames, (a) => (a.includes(q) ? 1 : 0)) : null;
-      refresh();
+      refresh(true);
     }, 150);
   });
 
@@ -52,7 +52,7 @@ export function recordsView({ ctx, explain, catalog }) {
     accountMask = q ? Uint8Array.from(res.accountNames, (a) => (a.includes(q) ? 1 : 0)) : null;
   }
 
-  function refresh() {
+  function refresh(top = false) {
     const { res, acts, kinds, actsB } = ctx();
     if (!res) return;
     $('f-differs').disabled = !actsB;
@@ -62,6 +62,7 @@ export function recordsView({ ctx, explain, catalog }) {
     };
     const view = filterView(res, acts, kinds, f);
     $('records-count').textContent = `${view.length.toLocaleString('en')} of ${res.n.toLocaleString('en')} records`;
+    if (top) $('records').scrollTop = 0;
     table.set(res, acts, view, {
       time: (t) => new Date(t).toISOString().slice(5, 19).replace('T', ' '),
       account: (a) => (a === 0xffffffff ? '—' : res.accountNames[a]),
@@ -82,7 +83,7 @@ export function recordsView({ ctx, explain, catalog }) {
     if (!('differs' in filter)) $('f-differs').checked = false;
     $('f-account').value = filter.account ?? '';
     accountMask = null;
-    refresh();
+    refresh(true);
     table.select(0);
     table.open();
   }
