@@ -87,6 +87,12 @@ impl Weights {
         self.ramp[s.index()]
     }
 
+    /// The weight of `s` in the policy.
+    #[inline]
+    pub fn weight(&self, s: Signal) -> f32 {
+        self.weight[s.index()]
+    }
+
     /// True when the signal has a non-zero weight (so computing it is worth it).
     #[inline]
     pub fn active(&self, s: Signal) -> bool {

@@ -6,7 +6,9 @@ use std::fs::File;
 use std::io::{self, BufRead, BufReader, BufWriter, Write};
 use std::process::ExitCode;
 
+use distill_guard::explain::explain;
 use distill_guard::report::VerdictReport;
+use distill_guard::signal::Levels;
 use distill_guard::score::{Action, Verdict};
 use distill_guard::{traffic, Engine, Policy};
 
@@ -15,7 +17,9 @@ const USAGE: &str = "distill-guard: detect LLM distillation campaigns in API tra
 usage:
   distill-guard replay --policy FILE [--explain] [INPUT|-]
       Runs JSONL traffic records through one engine, in order, and prints one JSON
-      verdict per input line. A summary goes to stderr.
+      verdict per input line. A summary goes to stderr. --explain adds each reason's
+      measured level, ramp, strength, weight and points, the levels of graded signals
+      that added nothing, and the readable header shape.
   distill-guard check-policy FILE...
       Validates policy files; prints every error with its path; exits 1 on any error.
   distill-guard simulate --scenario FILE [--seed N] [--out FILE] [--requests N]
@@ -187,7 +191,8 @@ impl<W: Write> Replayer<W> {
             }
             Ok(dec) => {
                 let req = dec.request(self.limit);
-                let v = self.engine.inspect(&req);
+                let mut levels = Levels::default();
+                let v = if self.explain { self.engine.inspect_levels(&req, &mut levels) } else { self.engine.inspect(&req) };
                 let label = dec.record().label.as_ref();
                 let a = v.action as usize;
                 sum.per_action[a] += 1;
@@ -199,11 +204,8 @@ impl<W: Write> Replayer<W> {
                     }
                 }
                 if self.explain {
-                    let o = VerdictReport::new(&v)
-                        .line(line_no)
-                        .label(label)
-                        .hfp_raw(Some(distill_guard::fingerprint::hfp::readable(&req)))
-                        .explain(&v);
+                    let why = explain(&self.engine.compiled().weights, &v.reasons, &levels);
+                    let o = VerdictReport::new(&v).line(line_no).label(label).explained(why, &req);
                     serde_json::to_writer(&mut self.out, &o)
                 } else {
                     self.buf.clear();
