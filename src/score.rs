@@ -6,7 +6,7 @@
 //! a host sends back: see [`crate::respond`].
 
 use crate::policy::{Mode, Policy};
-use crate::signal::{Family, Fired, Signal};
+use crate::signal::{Fired, Signal};
 
 /// What to do with a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
@@ -130,15 +130,16 @@ impl Weights {
         t.round().clamp(0.0, 100.0) as u8
     }
 
-    /// The score of the evidence that varies between requests: prompt and state signals,
-    /// without `account.flag_history` itself. An account's flag history counts a request
-    /// as flagged only when this alone reaches `tag`: the client-shape, proxy-header and
-    /// list signals that every request of one client or network path carries never
-    /// escalate its account.
+    /// The score of the account's own behaviour: its prompt signals and its account-level
+    /// state signals (`account.*` but `account.flag_history` itself, `rate.account`). An
+    /// account's flag history counts a request as flagged only when this alone reaches
+    /// `tag`: the client-shape, proxy-header and list signals that every request of one
+    /// client or network path carries, and the cluster signals it shares with a crowd,
+    /// never escalate the account.
     pub fn behaviour_total(&self, fired: &Fired) -> u8 {
         let t: f32 = fired
             .iter()
-            .filter(|&(s, _)| matches!(s.family(), Family::Prompt | Family::State) && s != Signal::AccountFlagHistory)
+            .filter(|&(s, _)| s.behaviour())
             .map(|(s, st)| self.weight[s.index()] * st)
             .sum();
         t.round().clamp(0.0, 100.0) as u8

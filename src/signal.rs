@@ -146,6 +146,17 @@ impl Signal {
         self as usize
     }
 
+    /// True for the account's own behaviour: prompt signals and account-level state signals
+    /// (`account.*` but `account.flag_history`, `rate.account`), which vary between its
+    /// requests. Client shape, proxy headers, lists and cluster signals are not.
+    pub fn behaviour(self) -> bool {
+        match self.family() {
+            Family::Prompt => true,
+            Family::State => self != Signal::AccountFlagHistory && (self.code().starts_with("account.") || self == Signal::RateAccount),
+            _ => false,
+        }
+    }
+
     /// Looks a signal up by its policy key (`proxy_via`).
     pub fn from_key(key: &str) -> Option<Signal> {
         Self::ALL.iter().copied().find(|s| s.key() == key)
@@ -270,6 +281,14 @@ impl Levels {
     #[inline]
     pub fn set(&mut self, s: Signal, level: f64) {
         self.level[s.index()] = level;
+    }
+
+    /// Records `level` for `s` unless a larger one was recorded.
+    #[inline]
+    pub fn raise(&mut self, s: Signal, level: f64) {
+        if self.get(s).map_or(true, |v| level > v) {
+            self.set(s, level);
+        }
     }
 
     /// The level of `s`, if it was measured.

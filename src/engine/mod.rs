@@ -124,16 +124,9 @@ impl Engine {
     /// Inspects one request whose body prefix (if any) is in `req.body`: the header phase,
     /// then the body phase the decision calls for ([`Engine::inspect_body`] for a held
     /// request, [`Engine::learn_body`] for one decided at its headers).
+    #[inline]
     pub fn inspect(&mut self, req: &Request) -> Verdict {
-        match self.inspect_headers(req, !req.body.is_empty()) {
-            Decision::Final { verdict, learn } => {
-                if let Some(l) = learn {
-                    self.learn_body(&l, req.body, req.body_complete);
-                }
-                verdict
-            }
-            Decision::NeedBody(held) => self.inspect_body(held, req.body, req.body_complete),
-        }
+        self.inspect_levels(req, &mut crate::signal::Levels::default())
     }
 }
 

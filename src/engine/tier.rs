@@ -64,7 +64,27 @@ pub struct Held {
 impl Engine {
     /// The header phase. `body_follows` is false when the request has no body (a host knows
     /// from end-of-stream or `content-length: 0`). `req.body` is not read.
+    #[inline]
     pub fn inspect_headers(&mut self, req: &Request, body_follows: bool) -> Decision {
+        self.headers_phase(req, body_follows, &mut Levels::default())
+    }
+
+    /// [`Engine::inspect`] that also hands back the levels the state measured for graded
+    /// signals (`account.flag_history` included), for explanations ([`crate::explain`]).
+    /// `levels` must start empty ([`Levels::default`]).
+    pub fn inspect_levels(&mut self, req: &Request, levels: &mut Levels) -> Verdict {
+        match self.headers_phase(req, !req.body.is_empty(), levels) {
+            Decision::Final { verdict, learn } => {
+                if let Some(l) = learn {
+                    self.learn_body(&l, req.body, req.body_complete);
+                }
+                verdict
+            }
+            Decision::NeedBody(held) => self.body_phase(held, req.body, req.body_complete, levels),
+        }
+    }
+
+    fn headers_phase(&mut self, req: &Request, body_follows: bool, levels: &mut Levels) -> Decision {
         let c = &self.compiled;
         let mut fired = Fired::default();
         let client = claims::check(req, &mut fired);
@@ -119,12 +139,12 @@ impl Engine {
         };
         let state_on = self.policy.state.enabled;
         if state_on {
-            let mut levels = Levels::default();
-            self.state.observe(&obs, &mut levels);
+            self.state.observe(&obs, levels);
             for (sig, level) in levels.iter() {
                 self.compiled.weights.fire_level(&mut fired, sig, level);
             }
             if let Some(level) = self.state.flag_history(prints.account, req.now_ms) {
+                levels.set(Signal::AccountFlagHistory, level);
                 self.compiled.weights.fire_level(&mut fired, Signal::AccountFlagHistory, level);
             }
         }
@@ -149,7 +169,14 @@ impl Engine {
 
     /// The body phase of a held request: `body` is its prefix (at most
     /// [`Engine::body_limit`] bytes), `complete` false when the body went on beyond it.
+    #[inline]
     pub fn inspect_body(&mut self, held: Held, body: &[u8], complete: bool) -> Verdict {
+        self.body_phase(held, body, complete, &mut Levels::default())
+    }
+
+    /// The body phase; `levels` keeps the larger of its and the header phase's level per
+    /// signal (a signal's strength is that of its stronger firing).
+    fn body_phase(&mut self, held: Held, body: &[u8], complete: bool, levels: &mut Levels) -> Verdict {
         let Held { learn: Learn { mut obs }, mut fired, mut prints } = held;
         let view = prompt::scan(body, complete, &self.policy.prompt, &mut fired);
         prints.template = view.template;
@@ -158,10 +185,11 @@ impl Engine {
         obs.elicitation = view.elicitation;
         if self.policy.state.enabled {
             self.state.learn(&obs);
-            let mut levels = Levels::default();
-            self.state.measure(&obs, &mut levels);
-            for (sig, level) in levels.iter() {
+            let mut body_levels = Levels::default();
+            self.state.measure(&obs, &mut body_levels);
+            for (sig, level) in body_levels.iter() {
                 self.compiled.weights.fire_level(&mut fired, sig, level);
+                levels.raise(sig, level);
             }
         }
         self.finish(fired, prints, &obs)

@@ -84,21 +84,22 @@ fn a_learned_body_counts_once_and_feeds_the_next_requests() {
     let b = body(TASK);
     let mut e = engine("never", "");
     let mut a = engine("always", "");
-    for i in 0..12u64 {
-        let key = format!("key-{i}");
-        let ip = format!("198.51.{}.{}", 100 + i, 7);
+    for i in 0..24u64 {
+        // Each account twice: clusters count returning accounts.
+        let key = format!("key-{}", i / 2);
+        let ip = format!("198.51.{}.{}", 100 + i / 2, 7);
         let r = req(&key, "Anthropic/Python 0.40.0", &ip, &b, T0 + i * 1000);
         e.inspect(&r);
         a.inspect(&r);
     }
-    assert_eq!(e.counters().requests, 12);
-    let last = req("key-x", "Anthropic/Python 0.40.0", "198.51.200.7", &b, T0 + 20_000);
+    assert_eq!(e.counters().requests, 24);
+    let last = req("key-x", "Anthropic/Python 0.40.0", "198.51.200.7", &b, T0 + 30_000);
     let (ve, va) = (e.inspect(&last), a.inspect(&last));
     // `never` did not see this request's template, `always` did: the cluster is the same.
     assert!(!ve.reasons.iter().any(|x| x.signal == Signal::ClusterAccountsPerTemplate), "{:?}", ve.reasons);
     let lv = |eng: &Engine| {
         let mut lv = crate::signal::Levels::default();
-        let obs = crate::state::Observation { now_ms: T0 + 21_000, template: va.fp.template, account: va.fp.account, hfp: va.fp.hfp, ..Default::default() };
+        let obs = crate::state::Observation { now_ms: T0 + 31_000, template: va.fp.template, account: va.fp.account, hfp: va.fp.hfp, ..Default::default() };
         eng.state().measure(&obs, &mut lv);
         lv.get(Signal::ClusterAccountsPerTemplate).unwrap_or(0.0)
     };

@@ -157,18 +157,29 @@ impl State {
         self.fp_asns.warm_bucket(with_member(k.fp_asn));
         self.envs.warm_bucket(k.env);
 
-        // Pass 2: find or insert every key, then warm the slots.
+        // Pass 2: find or insert every key, then warm the slots. Only an account seen before
+        // in the account window counts in a cluster: a flood of one-off keys (random,
+        // never-valid API keys sent to poison a popular cluster) adds requests but no
+        // accounts. Requests without a key count in shares.
         let now = t.now_s;
+        let account = k.account.and_then(|x| self.accounts.upsert(x, now));
+        let known = account
+            .and_then(|i| self.accounts.get(i))
+            .is_some_and(|(e, _)| e.win.sliding(t.acct, t.acct_frac)[0] > 0.0);
+        let member = k.member.filter(|_| known);
+        let counted = known || k.member.is_none();
+        // A request that does not count in a cluster still reads it (its levels).
+        let with_member = |key: Option<u64>| key.filter(|_| k.member.is_some());
         let s = Touched {
-            account: k.account.and_then(|x| self.accounts.upsert(x, now)),
+            account,
             fp: self.fps.upsert(k.fp, now),
-            ja4: with_member(k.ja4).and_then(|x| self.ja4s.upsert(x, now)),
+            ja4: with_member(k.ja4).and_then(|x| upsert_if(&mut self.ja4s, x, now, member.is_some())),
             prefix: k.prefix.and_then(|x| self.prefixes.upsert(x, now)),
-            asn: with_member(k.asn).and_then(|x| self.asns.upsert(x, now)),
-            fp_prefix: k.fp_prefix.and_then(|x| self.fp_prefixes.upsert(x, now)),
-            fp_asn: with_member(k.fp_asn).and_then(|x| self.fp_asns.upsert(x, now)),
+            asn: with_member(k.asn).and_then(|x| upsert_if(&mut self.asns, x, now, member.is_some())),
+            fp_prefix: k.fp_prefix.and_then(|x| upsert_if(&mut self.fp_prefixes, x, now, counted)),
+            fp_asn: with_member(k.fp_asn).and_then(|x| upsert_if(&mut self.fp_asns, x, now, member.is_some())),
             templates: [None; MAX_BANDS],
-            env: k.env.and_then(|x| self.envs.upsert(x, now)),
+            env: k.env.and_then(|x| upsert_if(&mut self.envs, x, now, member.is_some())),
             task: None,
         };
         self.accounts.warm_slot(s.account);
@@ -184,7 +195,6 @@ impl State {
         let mut heavy = false;
         let mut hop = None;
         if let Some((e, _)) = s.account.and_then(|i| slot(&mut self.accounts, i)) {
-            let known = e.win.sliding(t.acct, t.acct_frac)[0] > 0.0;
             e.rate.add(t.rate, [1]);
             let moved = k.prefix_member.is_some_and(|pm| e.ips.insert(t.acct, pm));
             let hopped = k.asn_member.is_some_and(|am| e.asns.insert(t.acct, am));
@@ -196,23 +206,23 @@ impl State {
             self.active.insert(t.win, m);
         }
         if let Some((e, regs)) = s.fp.and_then(|i| slot(&mut self.fps, i)) {
-            if let Some(m) = k.member {
+            if let Some(m) = member {
                 e.accounts.insert(regs, p, t.win, m);
             }
             e.rate.add(t.rate, [1]);
         }
-        if let Some(m) = k.member {
+        if let Some(m) = member {
             accounts_only(&mut self.ja4s, s.ja4, t, p, m);
             accounts_only(&mut self.asns, s.asn, t, p, m);
         }
         if let Some((e, regs)) = s.prefix.and_then(|i| slot(&mut self.prefixes, i)) {
-            if let Some(m) = k.member {
+            if let Some(m) = member {
                 e.accounts.insert(regs, p, t.win, m);
             }
             e.rate.add(t.rate, [1]);
         }
-        if let Some((e, regs)) = s.fp_prefix.and_then(|i| slot(&mut self.fp_prefixes, i)) {
-            if let Some(m) = k.member {
+        if let Some((e, regs)) = s.fp_prefix.filter(|_| counted).and_then(|i| slot(&mut self.fp_prefixes, i)) {
+            if let Some(m) = member {
                 e.accounts.insert(regs, p, t.win, m);
             }
             if !heavy {
@@ -220,7 +230,7 @@ impl State {
             }
         }
         if let (Some((e, regs)), Some(m)) =
-            (s.fp_asn.and_then(|i| slot(&mut self.fp_asns, i)), k.member)
+            (s.fp_asn.and_then(|i| slot(&mut self.fp_asns, i)), member)
         {
             let (ra, rh) = regs.split_at_mut(regs.len() / 2);
             e.accounts.insert(ra, p, t.win, m);
@@ -228,8 +238,8 @@ impl State {
                 e.heavy.insert(rh, p, t.win, m);
             }
         }
-        if let Some((e, regs)) = s.env.and_then(|i| slot(&mut self.envs, i)) {
-            if let Some(m) = k.member {
+        if let Some((e, regs)) = s.env.filter(|_| member.is_some()).and_then(|i| slot(&mut self.envs, i)) {
+            if let Some(m) = member {
                 e.accounts.insert(regs, p, t.win, m);
             }
             if let Some(h) = hop {
@@ -258,26 +268,31 @@ impl State {
             self.templates.warm_bucket(Some(x));
         }
         self.tasks.warm_bucket(k.task);
-        let now = t.now_s;
-        for (slot, &x) in s.templates.iter_mut().zip(bands) {
-            *slot = self.templates.upsert(x, now);
-        }
-        s.task = k.task.and_then(|x| self.tasks.upsert(x, now));
         let el = o.elicitation as u32;
-        // The account's lightness and breadth before this request's task.
-        let (mut heavy, mut broad) = (false, false);
+        // The account's lightness and breadth before this request's task; whether it was
+        // seen before this request (only returning accounts count in clusters).
+        let (mut heavy, mut broad, mut known) = (false, false, false);
         if let Some((e, _)) = s.account.and_then(|i| self.accounts.get(i)) {
-            heavy = e.win.sliding(t.acct, t.acct_frac)[0] > d.light_max;
+            let n = e.win.sliding(t.acct, t.acct_frac)[0];
+            heavy = n > d.light_max;
+            known = n > 1.0;
             broad = e.tasks.union_estimate(t.acct) >= d.broad_tasks;
         }
-        if el > 0 && !heavy {
+        let member = k.member.filter(|_| known);
+        let counted = known || k.member.is_none();
+        let now = t.now_s;
+        for (slot, &x) in s.templates.iter_mut().zip(bands) {
+            *slot = upsert_if(&mut self.templates, x, now, counted);
+        }
+        s.task = k.task.and_then(|x| upsert_if(&mut self.tasks, x, now, member.is_some()));
+        if el > 0 && !heavy && counted {
             if let Some((e, _)) = s.fp_prefix.and_then(|i| slot(&mut self.fp_prefixes, i)) {
                 e.share.add(t.win, [0, 1]);
             }
         }
-        for &i in s.templates.iter().flatten() {
+        for &i in s.templates.iter().flatten().filter(|_| counted) {
             if let Some((e, regs)) = slot(&mut self.templates, i) {
-                if let Some(m) = k.member {
+                if let Some(m) = member {
                     e.accounts.insert(regs, p, t.win, m);
                     e.sync.insert(t.sync, m);
                 }
@@ -287,7 +302,7 @@ impl State {
             }
         }
         let mut shared = false;
-        if let (Some((e, regs)), Some(m)) = (s.task.and_then(|i| slot(&mut self.tasks, i)), k.member) {
+        if let (Some(m), Some((e, regs))) = (member, s.task.and_then(|i| slot(&mut self.tasks, i))) {
             let (ra, rb) = regs.split_at_mut(regs.len() / 2);
             e.accounts.insert(ra, p, t.acct, m);
             if broad {
@@ -461,6 +476,17 @@ impl State {
         if let (Some(v), false) = (share, heavy) {
             lv.set(Signal::ClusterElicitationShare, v);
         }
+    }
+}
+
+/// The slot of `key`: inserted when `insert`, else only found (a request that does not
+/// count in a cluster still reads it).
+#[inline]
+fn upsert_if<E: Entry>(t: &mut Table<E>, key: u64, now: u32, insert: bool) -> Option<usize> {
+    if insert {
+        t.upsert(key, now)
+    } else {
+        t.find(key)
     }
 }
 
