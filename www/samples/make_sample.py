@@ -25,14 +25,14 @@ COT = "Problem {n}: {q} Think step by step and write out your complete reasoning
 RUBRIC = "You are a strict grader. Score the RESPONSE from 1 to 10 against the rubric (accuracy, depth).\nRESPONSE: {a}"
 QUESTIONS = ["If 3x + 7 = {k}, what is x?", "How many primes are below {k}?", "A train leaves at {k} km/h...", "Sum the digits of {k}."]
 # (client shape, path, JA4) of legitimate traffic, with weights.
-LEGIT = [("chromium-headless-fetch", "/v1/messages", "t13d1516h2_8daaf6152771_d8a2da3f94cd", 3),
-         ("firefox-fetch", "/v1/messages", "t13d1715h2_5b57614c22b0_3cbfd9057e0d", 1),
-         ("anthropic-sdk-python", "/v1/messages", "t13d1812h1_85036bcba153_375ca2c5e164", 3),
-         ("anthropic-sdk-js", "/v1/messages", "t13d1516h2_8daaf6152771_02713d6af862", 1),
-         ("openai-sdk-python", "/v1/chat/completions", "t13d1812h1_85036bcba153_375ca2c5e164", 2),
-         ("python-requests", "/v1/messages", "t13d1812h1_85036bcba153_375ca2c5e164", 1),
+LEGIT = [("chromium-post", "/v1/messages", "t13d1516h2_8daaf6152771_d8a2da3f94cd", 3),
+         ("firefox-esr-post", "/v1/messages", "t13d1715h2_5b57614c22b0_3cbfd9057e0d", 1),
+         ("anthropic-python-post", "/v1/messages", "t13d1812h1_85036bcba153_375ca2c5e164", 3),
+         ("anthropic-node-post", "/v1/messages", "t13d1516h2_8daaf6152771_02713d6af862", 1),
+         ("openai-python-post", "/v1/chat/completions", "t13d1812h1_85036bcba153_375ca2c5e164", 2),
+         ("python-requests-post", "/v1/messages", "t13d1812h1_85036bcba153_375ca2c5e164", 1),
          ("curl-post", "/v1/messages", "t13d3112h2_e8f1e7e78f70_6bebaf5329ac", 1),
-         ("go-net-http", "/v1/messages", "t13d1311h2_f57a46bbacb6_e7c285222651", 1)]
+         ("go-net-http-post", "/v1/messages", "t13d1311h2_f57a46bbacb6_e7c285222651", 1)]
 
 
 def body_for(path, text, **kw):
@@ -82,13 +82,13 @@ def campaign_a(ts, burst):
     text = COT.format(n=R.randrange(10000), q=R.choice(QUESTIONS).format(k=R.randrange(1000)))
     body = body_for("/v1/messages", text, max_tokens=16000, temperature=1.0)
     peer = {"ip": f"203.0.{113 + burst % 6}.{R.randrange(1, 255)}", "ja4": "t13d1812h1_85036bcba153_b26ce05bbdd6", "asn": 64666}
-    return record(ts, "/v1/messages", headers("anthropic-sdk-python", key, body), body, peer, "campaign-a")
+    return record(ts, "/v1/messages", headers("anthropic-python-post", key, body), body, peer, "campaign-a")
 
 
 def campaign_b(ts):
     key = f"sk-prx-{R.randrange(12):04d}"
     body = body_for("/v1/messages", RUBRIC.format(a=R.choice(TASKS).format(R.choice(TOPICS))), max_tokens=2048)
-    h = headers("python-requests", key, body, ua="Anthropic/Python 2.14.0")
+    h = headers("python-requests-post", key, body, ua="Anthropic/Python 2.14.0")
     h.insert(1, ["Via", "1.1 squid (squid/6.10)"])
     h.insert(2, ["X-Forwarded-For", f"10.{R.randrange(255)}.{R.randrange(255)}.{R.randrange(255)}, 100.64.0.{R.randrange(255)}"])
     h.append(["Proxy-Connection", "keep-alive"])
