@@ -407,53 +407,5 @@ fn replay_with_requests(browser: &Persona, requests: &Persona) -> Persona {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn names(p: &Persona) -> Vec<String> {
-        p.headers.iter().map(|(n, _)| n.to_ascii_lowercase()).collect()
-    }
-
-    #[test]
-    fn every_stack_builds_from_the_captures() {
-        let mut r = Rng::new(1);
-        for (i, id) in STACK_IDS.iter().enumerate() {
-            let p = persona(i, Spoof::None, 0, "https://console.example.com", &mut r).unwrap();
-            assert!(p.headers.iter().any(|(_, v)| *v == Val::Len), "{id}");
-            assert!(p.headers.iter().any(|(_, v)| matches!(v, Val::Key | Val::Bearer)), "{id}");
-        }
-    }
-
-    #[test]
-    fn sdk_personas_keep_the_captured_order_and_vary_values() {
-        let mut r = Rng::new(2);
-        let a = persona(6, Spoof::None, 0, "", &mut r).unwrap();
-        let caps = captures().unwrap();
-        let captured: Vec<String> = caps[6].1.iter().map(|(n, _)| n.to_ascii_lowercase()).collect();
-        assert_eq!(names(&a), captured);
-        assert_eq!(a.api, Api::OpenAi);
-        let uas: std::collections::HashSet<String> = (0..40)
-            .map(|_| match &persona(6, Spoof::None, 0, "", &mut r).unwrap().headers.iter().find(|(n, _)| n == "user-agent").unwrap().1 {
-                Val::Text(t) => t.clone(),
-                _ => String::new(),
-            })
-            .collect();
-        assert!(uas.len() > 1 && uas.iter().all(|u| u.starts_with("OpenAI/Python ")), "{uas:?}");
-    }
-
-    #[test]
-    fn spoofs_change_what_they_claim() {
-        let mut r = Rng::new(3);
-        let ua = persona(9, Spoof::BrowserUa, 0, "", &mut r).unwrap();
-        assert!(ua.headers.iter().any(|(n, v)| n == "User-Agent" && matches!(v, Val::Text(t) if t.contains("Chrome/"))));
-        assert!(!names(&ua).contains(&"sec-fetch-mode".to_string()));
-        let rep = persona(9, Spoof::BrowserReplay, 0, "", &mut r).unwrap();
-        let n = names(&rep);
-        assert_eq!(&n[..4], &["host", "user-agent", "accept-encoding", "accept"]);
-        assert!(n.contains(&"sec-ch-ua".to_string()) && n.contains(&"sec-fetch-mode".to_string()));
-        assert_eq!(rep.ja4, ja4_of(9));
-        let imp = persona(9, Spoof::Impersonate, 0, "", &mut r).unwrap();
-        assert_eq!(imp.ja4, ja4_of(0));
-        assert_eq!(names(&imp), names(&persona(0, Spoof::None, 0, "", &mut r).unwrap()));
-    }
-}
+#[path = "clients_tests.rs"]
+mod tests;

@@ -26,61 +26,75 @@ BEARER = "{authorization: 'Bearer ' + K}"
 JSONH = "{'x-api-key': K, 'anthropic-version': '2023-06-01', 'content-type': 'application/json'}"
 MSG = "[{role: 'user', content: 'hi'}]"
 
-# stack -> (family, npm dependency whose version is reported (None: node itself), {kind: code}).
+# Calls shared by several majors of one package; `M` is the stack's npm dependency (its
+# default export, or the module), `U`, `K`, `B` the base URL, key and JSON body.
+AXIOS = {"get": "await M.get(U + '/v1/models', {headers: %s});" % BEARER,
+         "post": "await M.post(U + '/v1/messages', JSON.parse(B), {headers: %s});" % AH}
+OPENAI = {"get": "await new M({apiKey: K, baseURL: U + '/v1', maxRetries: 0}).models.list();",
+          "post": "await new M({apiKey: K, baseURL: U + '/v1', maxRetries: 0}).chat.completions.create("
+                  "{model: 'gpt-test', messages: %s});" % MSG}
+ANTHROPIC_POST = ("await new M({apiKey: K, baseURL: U, maxRetries: 0}).messages.create({model: 'claude-test', "
+                  "max_tokens: 16, messages: %s});" % MSG)
+DONE = "r => { r.resume(); r.on('end', ok); }"
+
+# stack -> (family, npm dependency (None: node itself), {kind: code}).
 STACKS = {
     "node-fetch-builtin": ("node", None, {
         "get": "await (await fetch(U + '/v1/models', {headers: %s})).text();" % BEARER,
         "post": "await (await fetch(U + '/v1/messages', {method: 'POST', headers: %s, body: B})).text();" % JSONH}),
     "undici-request": ("none", "undici", {
-        "get": "const {request} = await import('undici'); await (await request(U + '/v1/models', {headers: %s})).body.text();" % BEARER,
-        "post": "const {request} = await import('undici'); await (await request(U + '/v1/messages', {method: 'POST', headers: %s, body: B})).body.text();" % JSONH}),
+        "get": "await (await M.request(U + '/v1/models', {headers: %s})).body.text();" % BEARER,
+        "post": "await (await M.request(U + '/v1/messages', {method: 'POST', headers: %s, body: B})).body.text();" % JSONH}),
     "node-http": ("none", None, {
-        "get": "const http = await import('node:http'); await new Promise(ok => http.get(U + '/v1/models', {headers: %s}, r => { r.resume(); r.on('end', ok); }));" % BEARER,
-        "post": "const http = await import('node:http'); await new Promise(ok => { const q = http.request(U + '/v1/messages', {method: 'POST', headers: Object.assign(%s, {'content-length': Buffer.byteLength(B)})}, r => { r.resume(); r.on('end', ok); }); q.end(B); });" % JSONH}),
-    "axios": ("axios", "axios", {
-        "get": "const axios = (await import('axios')).default; await axios.get(U + '/v1/models', {headers: %s});" % BEARER,
-        "post": "const axios = (await import('axios')).default; await axios.post(U + '/v1/messages', JSON.parse(B), {headers: %s});" % AH}),
-    "axios-0": ("axios", "axios0", {
-        "get": "const axios = (await import('axios0')).default; await axios.get(U + '/v1/models', {headers: %s});" % BEARER,
-        "post": "const axios = (await import('axios0')).default; await axios.post(U + '/v1/messages', JSON.parse(B), {headers: %s});" % AH}),
+        "get": "const http = await import('node:http'); await new Promise(ok => http.get(U + '/v1/models', {headers: %s}, %s));"
+               % (BEARER, DONE),
+        "post": "const http = await import('node:http'); await new Promise(ok => { const q = http.request(U + '/v1/messages', "
+                "{method: 'POST', headers: Object.assign(%s, {'content-length': Buffer.byteLength(B)})}, %s); q.end(B); });"
+                % (JSONH, DONE)}),
+    "axios": ("axios", "axios", AXIOS),
+    "axios-0": ("axios", "axios0", AXIOS),
     "node-fetch-2": ("node-fetch", "node-fetch", {
-        "get": "const f = (await import('node-fetch')).default; await (await f(U + '/v1/models', {headers: %s})).text();" % BEARER,
-        "post": "const f = (await import('node-fetch')).default; await (await f(U + '/v1/messages', {method: 'POST', headers: %s, body: B})).text();" % JSONH}),
+        "get": "await (await M(U + '/v1/models', {headers: %s})).text();" % BEARER,
+        "post": "await (await M(U + '/v1/messages', {method: 'POST', headers: %s, body: B})).text();" % JSONH}),
     "got": ("got", "got", {
-        "get": "const got = (await import('got')).default; await got.get(U + '/v1/models', {headers: %s, retry: {limit: 0}}).text();" % BEARER,
-        "post": "const got = (await import('got')).default; await got.post(U + '/v1/messages', {json: JSON.parse(B), headers: %s, retry: {limit: 0}}).text();" % AH}),
+        "get": "await M.get(U + '/v1/models', {headers: %s, retry: {limit: 0}}).text();" % BEARER,
+        "post": "await M.post(U + '/v1/messages', {json: JSON.parse(B), headers: %s, retry: {limit: 0}}).text();" % AH}),
     "superagent": ("none", "superagent", {
-        "get": "const sa = (await import('superagent')).default; await sa.get(U + '/v1/models').set(%s);" % BEARER,
-        "post": "const sa = (await import('superagent')).default; await sa.post(U + '/v1/messages').set(%s).send(JSON.parse(B));" % AH}),
+        "get": "await M.get(U + '/v1/models').set(%s);" % BEARER,
+        "post": "await M.post(U + '/v1/messages').set(%s).send(JSON.parse(B));" % AH}),
     "needle": ("needle", "needle", {
-        "get": "const needle = (await import('needle')).default; await needle('get', U + '/v1/models', null, {headers: %s});" % BEARER,
-        "post": "const needle = (await import('needle')).default; await needle('post', U + '/v1/messages', JSON.parse(B), {json: true, headers: %s});" % AH}),
-    "openai-node": ("openai-sdk-js", "openai", {
-        "get": "const O = (await import('openai')).default; await new O({apiKey: K, baseURL: U + '/v1', maxRetries: 0}).models.list();",
-        "post": "const O = (await import('openai')).default; await new O({apiKey: K, baseURL: U + '/v1', maxRetries: 0}).chat.completions.create({model: 'gpt-test', messages: %s});" % MSG}),
-    "openai-node-4": ("openai-sdk-js", "openai4", {
-        "get": "const O = (await import('openai4')).default; await new O({apiKey: K, baseURL: U + '/v1', maxRetries: 0}).models.list();",
-        "post": "const O = (await import('openai4')).default; await new O({apiKey: K, baseURL: U + '/v1', maxRetries: 0}).chat.completions.create({model: 'gpt-test', messages: %s});" % MSG}),
+        "get": "await M('get', U + '/v1/models', null, {headers: %s});" % BEARER,
+        "post": "await M('post', U + '/v1/messages', JSON.parse(B), {json: true, headers: %s});" % AH}),
+    "openai-node": ("openai-sdk-js", "openai", OPENAI),
+    "openai-node-4": ("openai-sdk-js", "openai4", OPENAI),
     "openai-node-3": ("openai-sdk-js", "openai3", {
-        "get": "const {Configuration, OpenAIApi} = await import('openai3'); await new OpenAIApi(new Configuration({apiKey: K, basePath: U + '/v1'})).listModels();",
-        "post": "const {Configuration, OpenAIApi} = await import('openai3'); await new OpenAIApi(new Configuration({apiKey: K, basePath: U + '/v1'})).createChatCompletion({model: 'gpt-test', messages: %s});" % MSG}),
+        "get": "await new M.OpenAIApi(new M.Configuration({apiKey: K, basePath: U + '/v1'})).listModels();",
+        "post": "await new M.OpenAIApi(new M.Configuration({apiKey: K, basePath: U + '/v1'})).createChatCompletion("
+                "{model: 'gpt-test', messages: %s});" % MSG}),
     "anthropic-node": ("anthropic-sdk-js", "@anthropic-ai/sdk", {
-        "get": "const A = (await import('@anthropic-ai/sdk')).default; await new A({apiKey: K, baseURL: U, maxRetries: 0}).models.list();",
-        "post": "const A = (await import('@anthropic-ai/sdk')).default; await new A({apiKey: K, baseURL: U, maxRetries: 0}).messages.create({model: 'claude-test', max_tokens: 16, messages: %s});" % MSG}),
-    "anthropic-node-0": ("anthropic-sdk-js", "anthropic0", {
-        "post": "const A = (await import('anthropic0')).default; await new A({apiKey: K, baseURL: U, maxRetries: 0}).messages.create({model: 'claude-test', max_tokens: 16, messages: %s});" % MSG}),
+        "get": "await new M({apiKey: K, baseURL: U, maxRetries: 0}).models.list();", "post": ANTHROPIC_POST}),
+    "anthropic-node-0": ("anthropic-sdk-js", "anthropic0", {"post": ANTHROPIC_POST}),
     "vercel-ai": ("ai-sdk", "ai", {
-        "post": "const {generateText} = await import('ai'); const {createOpenAI} = await import('@ai-sdk/openai');\n"
-                "await generateText({model: createOpenAI({apiKey: K, baseURL: U + '/v1'}).chat('gpt-test'), prompt: 'hi', maxRetries: 0});"}),
+        "post": "const {createOpenAI} = await import('@ai-sdk/openai');\n"
+                "await M.generateText({model: createOpenAI({apiKey: K, baseURL: U + '/v1'}).chat('gpt-test'), prompt: 'hi', "
+                "maxRetries: 0});"}),
 }
 NOTES = {
     "node-fetch-builtin": "Node's global fetch() (bundled undici)",
-    "undici-request": "undici.request() of the npm package",
+    "undici-request": "undici.request() of the npm package; undici 7 (undici 8 needs Node >= 22, this machine has Node 20)",
+    "got": "got 14 (got 15 and later need Node >= 22, this machine has Node 20)",
     "node-http": "bare node:http request; no User-Agent unless the caller sets one",
     "superagent": "superagent sends no User-Agent in Node unless the caller sets one",
     "anthropic-node-0": "this version has no models.list: POST only",
     "vercel-ai": "generateText with @ai-sdk/openai's chat model (sends through global fetch); POST only",
 }
+
+
+def import_of(dep):
+    """The line that binds `M` to the dependency (its default export, else the module)."""
+    if dep is None:
+        return ""
+    return "const NS = await import(%s); const M = NS.default ?? NS;" % json.dumps(dep)
 
 
 def main():
@@ -102,8 +116,8 @@ def main():
         for kind, code in kinds.items():
             path = os.path.join(d, "%s-%s.mjs" % (stack, kind))
             with open(path, "w") as f:
-                f.write("const [U, K, B] = %s;\ntry {\n%s\n} catch (e) { console.error(String(e).slice(0, 300)); }\n"
-                        % (json.dumps([cap.url, KEY, BODY_A]), code))
+                f.write("const [U, K, B] = %s;\n%s\ntry {\n%s\n} catch (e) { console.error(String(e).slice(0, 300)); }\n"
+                        % (json.dumps([cap.url, KEY, BODY_A]), import_of(dep), code))
             cap.run(stack, family, v, p, kind, ["node", path], NOTES.get(stack), wait=1.0, cwd=d)
     cap.write()
 

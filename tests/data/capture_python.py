@@ -31,6 +31,13 @@ AH = "{'x-api-key': K, 'anthropic-version': '2023-06-01'}"
 BEARER = "{'Authorization': 'Bearer ' + K}"
 ASYNC = "import asyncio\nasync def main():\n%s\nasyncio.run(main())"
 
+OPENAI = {
+    "get": "import openai; openai.OpenAI(api_key=K, base_url=U + '/v1', max_retries=0).models.list()",
+    "post": "import openai; openai.OpenAI(api_key=K, base_url=U + '/v1', max_retries=0).chat.completions.create("
+            "model='gpt-test', messages=%s)" % MSG}
+ANTHROPIC_POST = ("import anthropic; anthropic.Anthropic(api_key=K, base_url=U, max_retries=0).messages.create("
+                  "model='claude-test', max_tokens=16, messages=%s)" % MSG)
+
 # stack -> (family, venv, package whose version is reported, {kind: code}); code sees U, K, B.
 STACKS = {
     "python-requests": ("python-requests", "base", "requests", {
@@ -61,22 +68,16 @@ STACKS = {
     "niquests": ("niquests", "niquests", "niquests", {
         "get": "import niquests; niquests.get(U + '/v1/models', headers=%s)" % BEARER,
         "post": "import niquests, json; niquests.post(U + '/v1/messages', json=json.loads(B), headers=%s)" % AH}),
-    "openai-python": ("openai-sdk-python", "base", "openai", {
-        "get": "import openai; openai.OpenAI(api_key=K, base_url=U + '/v1', max_retries=0).models.list()",
-        "post": "import openai; openai.OpenAI(api_key=K, base_url=U + '/v1', max_retries=0).chat.completions.create("
-                "model='gpt-test', messages=%s)" % MSG}),
-    "openai-python-1": ("openai-sdk-python", "openai1", "openai", None),
+    "openai-python": ("openai-sdk-python", "base", "openai", OPENAI),
+    "openai-python-1": ("openai-sdk-python", "openai1", "openai", OPENAI),
     "openai-python-0": ("openai-sdk-python", "openai0", "openai", {
         "get": "import openai; openai.api_key = K; openai.api_base = U + '/v1'; openai.Model.list()",
         "post": "import openai; openai.api_key = K; openai.api_base = U + '/v1'\n"
                 "openai.ChatCompletion.create(model='gpt-test', messages=%s)" % MSG}),
     "anthropic-python": ("anthropic-sdk-python", "base", "anthropic", {
         "get": "import anthropic; anthropic.Anthropic(api_key=K, base_url=U, max_retries=0).models.list()",
-        "post": "import anthropic; anthropic.Anthropic(api_key=K, base_url=U, max_retries=0).messages.create("
-                "model='claude-test', max_tokens=16, messages=%s)" % MSG}),
-    "anthropic-python-0.34": ("anthropic-sdk-python", "anthropic034", "anthropic", {
-        "post": "import anthropic; anthropic.Anthropic(api_key=K, base_url=U, max_retries=0).messages.create("
-                "model='claude-test', max_tokens=16, messages=%s)" % MSG}),
+        "post": ANTHROPIC_POST}),
+    "anthropic-python-0.34": ("anthropic-sdk-python", "anthropic034", "anthropic", {"post": ANTHROPIC_POST}),
     "anthropic-python-0.2": ("python-requests", "anthropic0", "anthropic", {
         "post": "import anthropic; anthropic.Client(api_key=K, api_url=U).completion(prompt=anthropic.HUMAN_PROMPT + "
                 "' hi' + anthropic.AI_PROMPT, model='claude-test', max_tokens_to_sample=16)"}),
@@ -90,7 +91,6 @@ STACKS = {
         "post": "from langchain_openai import ChatOpenAI; ChatOpenAI(model='gpt-test', api_key=K, base_url=U + '/v1', "
                 "max_retries=0).invoke('hi')"}),
 }
-STACKS["openai-python-1"] = ("openai-sdk-python", "openai1", "openai", STACKS["openai-python"][3])
 NOTES = {
     "python-httpx-async": "httpx.AsyncClient",
     "openai-python-0": "openai 0.28 (pre-Stainless, sends through requests)",

@@ -21,13 +21,15 @@ from capture_server import BODY_A, KEY, Server  # noqa: E402
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 CLIENTS = os.path.join(ROOT, "tests", "data", "clients.json")
 WORK = os.environ.get("DG_CAPTURE_DIR", "/tmp/dg-capture")
+FIXED_PORT = "18099"  # the port written in place of the capture server's real (random) one
 ECOSYSTEMS = ["debian", "python", "node", "rust", "browsers"]
 ABOUT = ("Real HTTP client shapes: request line, headers in wire order with their original case, "
          "and body, captured on loopback by tests/data/capture_* (see tests/data/README.md) from "
          "packages installed from their registries. One entry per request: `stack` names the "
          "client, `name` is STACK-get or STACK-post, `family` is what src/fingerprint/claims.rs "
-         "makes of its User-Agent. API keys are dummies. source=documented entries were not "
-         "captured (typical shapes from public documentation); tests never take them as ground truth. "
+         "makes of its User-Agent. API keys are dummies; the capture server's port is written as "
+         "18099. source=documented entries were not captured (typical shapes from public "
+         "documentation); tests never take them as ground truth. "
          "`missing` lists required stacks a registry lacks and what was captured instead.")
 
 
@@ -126,6 +128,9 @@ class Capture:
         return got
 
     def record(self, stack, family, version, provenance, kind, req, note=None, count=1):
+        # The server's port is random: name a fixed one so recaptures diff only where clients changed.
+        here = "127.0.0.1:%d" % self.server.port
+        req = dict(req, headers=[[n, v.replace(here, "127.0.0.1:" + FIXED_PORT)] for n, v in req["headers"]])
         entry = {"name": "%s-%s" % (stack, kind), "stack": stack, "family": family, "version": version,
                  "source": "captured", "ecosystem": self.ecosystem, "provenance": provenance,
                  "scheme": self.url.split(":")[0]}
