@@ -19,7 +19,9 @@
 //! The order rules ([`ORDER`], in `claims_order.rs`) are derived from the real captures in
 //! `tests/data/clients.json` by a test that fails when they drift (see
 //! [`order_owned`]); a family with several wire orders (Java's HttpClient and
-//! HttpURLConnection, the SDKs' majors) has one rule per order and a request must fit one.
+//! HttpURLConnection, ureq 2 and 3, openai-python 0.x and later) has one rule per order and
+//! a request must fit one. Node's `http`-module libraries name themselves (`axios`, `got`,
+//! `node-fetch`, `needle`) and get their own families; `node` is the global fetch (undici).
 //! A family without captures (Safari, okhttp, ...) has no rule: no order verdict at all.
 //! Not done here: proxy headers (`proxy`), hashing the shape (`hfp`).
 
