@@ -72,17 +72,17 @@ signals! {
     IpTor = "ip.tor", "ip_tor", Proxy, 40, None,
         "The client IP is in the policy's `networks.tor` list.";
     ClientNoUserAgent = "client.no_user_agent", "client_no_user_agent", Client, 20, None,
-        "No `User-Agent` header at all.";
+        "A `User-Agent` header that is present but blank (stacks without a User-Agent, such as PHP's curl extension or Node's `http` module, omit the header: that is `client.scripted`).";
     ClientUaMismatch = "client.ua_mismatch", "client_ua_mismatch", Client, 35, None,
         "A browser User-Agent without the headers that browser always sends (`sec-fetch-*`, `sec-ch-ua` for Chromium).";
     ClientSdkMismatch = "client.sdk_mismatch", "client_sdk_mismatch", Client, 35, None,
-        "An official SDK User-Agent without its `x-stainless-*` set, or `x-stainless-*` headers under another client's User-Agent.";
+        "An official SDK User-Agent without the headers that SDK version always sends (the `x-stainless-*` set; a pre-Stainless major's own marker and no `x-stainless-*`) or naming another package version, or `x-stainless-*` headers under a script's User-Agent.";
     ClientLangMismatch = "client.lang_mismatch", "client_lang_mismatch", Client, 35, None,
         "`x-stainless-lang` disagrees with the language of the SDK the User-Agent names.";
     ClientOrderMismatch = "client.order_mismatch", "client_order_mismatch", Client, 25, None,
-        "The header order belongs to another HTTP stack than the one the User-Agent claims.";
+        "The headers the claimed stack sets itself come in an order no real capture of that User-Agent family shows (no verdict for families without captures).";
     ClientScripted = "client.scripted", "client_scripted", Client, 3, None,
-        "A script or CLI client (curl, python-requests, Go, ...): common and legitimate, weak alone.";
+        "A script, CLI or HTTP library (curl, python-requests, axios, Go, ...), or no User-Agent at all: common and legitimate, weak alone.";
     FpListed = "fp.listed", "fp_listed", Fingerprint, 60, None,
         "The header-shape fingerprint, JA4, JA3 or JA4H is on the policy's `block.fingerprints` list.";
     PromptCot = "prompt.cot", "prompt_cot", Prompt, 8, None,

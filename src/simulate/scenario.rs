@@ -198,11 +198,21 @@ impl Default for Scenario {
 
 impl Default for Legit {
     fn default() -> Self {
+        // Browsers, official SDKs (current and older majors) and the wrappers on them, and
+        // the HTTP libraries people call the API with (axios and requests lead).
         let clients = [
-            ("chrome", 32.0), ("edge", 6.0), ("firefox", 7.0),
-            ("anthropic-python", 12.0), ("anthropic-node", 6.0), ("openai-python", 12.0), ("openai-node", 6.0),
-            ("curl", 5.0), ("python-requests", 7.0), ("python-httpx", 3.0), ("aiohttp", 1.0), ("python-urllib", 0.5),
-            ("node-fetch", 2.0), ("go", 1.0),
+            ("chrome", 30.0), ("edge", 6.0), ("firefox", 6.0),
+            ("anthropic-python", 10.0), ("anthropic-node", 5.0), ("openai-python", 10.0), ("openai-node", 5.0),
+            ("openai-python-1", 3.0), ("openai-python-0", 0.5), ("anthropic-python-0.34", 1.0), ("anthropic-python-0.2", 0.1),
+            ("openai-node-4", 2.0), ("openai-node-3", 0.3), ("anthropic-node-0", 0.5),
+            ("litellm", 2.0), ("litellm-anthropic", 0.5), ("langchain-openai", 2.0), ("vercel-ai", 1.5),
+            ("curl", 4.0), ("wget", 0.3), ("wget2", 0.1), ("httpie", 0.5),
+            ("python-requests", 6.0), ("python-httpx", 2.5), ("python-httpx-async", 1.0), ("aiohttp", 1.0),
+            ("python-urllib", 0.5), ("python-urllib3", 0.5), ("pycurl", 0.2), ("niquests", 0.2),
+            ("node-fetch", 2.0), ("axios", 4.0), ("axios-0", 0.5), ("node-fetch-2", 1.0), ("got", 0.7), ("superagent", 0.4),
+            ("needle", 0.2), ("node-undici-request", 0.3), ("node-http", 0.3),
+            ("go", 1.0), ("java-httpclient", 0.5), ("java-urlconnection", 0.3), ("ruby", 0.3), ("php-curl", 0.5),
+            ("guzzle", 0.4), ("reqwest", 0.4), ("ureq", 0.1), ("ureq-2", 0.1),
         ];
         Legit {
             users: 6000,
