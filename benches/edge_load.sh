@@ -9,6 +9,7 @@
 #   dg@DIR   the same policy with the worker in DIR (worker.mjs, record.mjs, pkg/): another build
 #            of the worker, e.g. an older commit's, to compare in one run
 #   shadow   edge/worker.mjs with filters/shadow.json (trusted_hops 1)
+#   structured  edge/worker.mjs with filters/default.json and output.format "structured" (one verdict header)
 # Load: wrk with benches/envoy/load.lua, as in benches/envoy_load.sh: post = POST /v1/messages with
 # the official Python SDK's 19 headers and a ~4 KB body, get = GET /v1/models with the same headers;
 # 100,000 accounts with their own X-Forwarded-For address and prompt, so the policies let it through.
@@ -62,6 +63,8 @@ for p in shadow default; do
   python3 -c 'import json,sys; p=json.load(open(sys.argv[1])); p.setdefault("proxy", {})["trusted_hops"] = 1; json.dump(p, open(sys.argv[2], "w"))' \
     "filters/$p.json" "$WORK/$p.json"
 done
+python3 -c 'import json,sys; p=json.load(open(sys.argv[1])); p.setdefault("output", {})["format"] = "structured"; json.dump(p, open(sys.argv[2], "w"))' \
+  "$WORK/default.json" "$WORK/structured.json"
 log "load average before: $(cut -d' ' -f1-3 /proc/loadavg); workerd $("$WORKERD" --version 2>&1 | head -1)"
 
 # start_workerd CONFIG: lays out the worker's files in $WORK/w and starts workerd on LISTEN_PORT.
@@ -70,11 +73,11 @@ start_workerd() {
   rm -rf "$dir"; mkdir -p "$dir"
   case "$cfg" in
     pass) cp benches/edge/passthrough.mjs "$dir/worker.mjs"; echo '{}' > "$dir/policy.json" ;;
-    dg|shadow|dg@*)
+    dg|shadow|structured|dg@*)
       src=$ROOT/edge; case "$cfg" in dg@*) src=$(readlink -f "${cfg#dg@}") ;; esac
       [ -f "$src/pkg/distill_guard_bg.wasm" ] || { echo "no $src/pkg: run scripts/build.sh web" >&2; exit 2; }
       cp "$src"/*.mjs "$dir/"; cp -r "$src/pkg" "$dir/pkg"
-      policy=$WORK/default.json; [ "$cfg" = shadow ] && policy=$WORK/shadow.json
+      policy=$WORK/default.json; case "$cfg" in shadow|structured) policy=$WORK/$cfg.json ;; esac
       cp "$policy" "$dir/policy.json" ;;
     *) echo "unknown configuration $cfg" >&2; exit 2 ;;
   esac
@@ -140,7 +143,8 @@ python3 - "$RAW" "$DURATION" "$REPEATS" <<'PY'
 import json, statistics, sys
 rows = [json.loads(l) for l in open(sys.argv[1])]
 med = statistics.median
-names = {"pass": "pass-through worker", "dg": "distill-guard, default.json", "shadow": "distill-guard, shadow.json"}
+names = {"pass": "pass-through worker", "dg": "distill-guard, default.json", "shadow": "distill-guard, shadow.json",
+         "structured": "distill-guard, default.json, structured header"}
 agg = {}
 for r in rows:
     a = agg.setdefault((r["kind"], r["config"]), {"rps": [], "cpu": [], "err": 0})

@@ -441,18 +441,18 @@ fn inspect_and_apply(host: &mut EnvoyHost, engine: &mut Engine, options: Options
         let headers = wire::parse_pairs(buf).ok_or(("parsing the request header map", Status(u32::MAX)))?;
         Ok((ja4, ja3, proto, now_ms, headers))
     })();
-    let request_id = wire::find_value(buf, b"x-request-id");
-    let fallback = |engine: &Engine, now_ms| respond::reference(engine.policy(), &wire::reference_token(request_id, now_ms, seq));
     let (ja4, ja3, proto, now_ms, headers) = match facts {
         Ok(f) => f,
         Err(failure) => {
-            let reference = fallback(engine, 0);
+            let reference = respond::reference(engine.policy(), &wire::reference_token(None, 0, seq));
             let target = Target { forged: &[], reference, filter_state: options.filter_state };
             let (next, verdict) = apply::internal_error(host, engine, failure, target);
             return (next, verdict, reference);
         }
     };
-    let reference = fallback(engine, now_ms);
+    // Envoy appends x-request-id near the end of the map: searched from there.
+    let request_id = headers.iter().rev().find(|h| h.name == b"x-request-id").map(|h| h.value);
+    let reference = respond::reference(engine.policy(), &wire::reference_token(request_id, now_ms, seq));
     let peer = Peer {
         ja4: ja4.as_deref().and_then(wire::fingerprint_value),
         ja3: ja3.as_deref().and_then(wire::fingerprint_value),
