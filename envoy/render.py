@@ -4,6 +4,7 @@
 usage: render.py TEMPLATE OUT --wasm FILE [--policy FILE] [--listen-port N] [--admin-port N]
                  [--origin-port N] [--max-headers N] [--failure-policy P]
                  [--cert FILE --key FILE] [--tls-fingerprints auto|on|off]
+                 [--tagged-per-minute N]
 
 The policy file's text is embedded as the Wasm plugin configuration (a JSON string is a
 valid YAML double-quoted scalar); without --policy the configuration is empty, which the
@@ -76,6 +77,7 @@ def values_from(args, template_text=""):
         "ORIGIN_PORT": str(args.origin_port),
         "MAX_HEADERS": str(args.max_headers),
         "FAILURE_POLICY": args.failure_policy,
+        "TAGGED_PER_MINUTE": str(args.tagged_per_minute),
     }
     if args.cert:
         v["CERT"] = os.path.abspath(args.cert)
@@ -95,6 +97,8 @@ def main(argv):
     ap.add_argument("--origin-port", type=int, default=8081)
     ap.add_argument("--max-headers", type=int, default=100)
     ap.add_argument("--failure-policy", default="FAIL_RELOAD", choices=["FAIL_RELOAD", "FAIL_CLOSED", "FAIL_OPEN"])
+    ap.add_argument("--tagged-per-minute", type=int, default=600,
+                    help="local rate limit of each cluster of tagged requests (envoy.yaml.in)")
     ap.add_argument("--cert")
     ap.add_argument("--key")
     ap.add_argument("--tls-fingerprints", choices=["auto", "on", "off"], default="auto",

@@ -86,14 +86,82 @@ pub struct Throttle {
     pub retry_after_s: u32,
 }
 
-/// Headers added to forwarded requests.
+/// How the verdict travels: headers added to forwarded requests, and what a blocked client
+/// is told.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Output {
     /// Prefix of the tag headers (`x-distill-` gives `x-distill-score`, ...). Client-sent
-    /// headers with this prefix are always removed.
+    /// headers with this prefix, and the structured header, are always removed.
     pub header_prefix: String,
+    /// One tag header per field, one structured (RFC 9651) header, or both.
+    pub format: OutputFormat,
+    /// Tell a throttled or denied client its score, reason codes and fingerprint (debugging
+    /// only: it shows an evader what to change). Off: a generic message and a reference id.
+    pub client_reasons: bool,
 }
+
+/// The forms the verdict takes on a forwarded request ([`Output::format`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum OutputFormat {
+    /// `x-distill-score`, `x-distill-action`, ... one header each.
+    #[default]
+    Headers,
+    /// One RFC 9651 dictionary header named after the prefix (`x-distill: score=41, ...`).
+    Structured,
+    /// Both of the above.
+    Both,
+}
+
+impl OutputFormat {
+    /// The values a policy may name.
+    pub const NAMES: [&'static str; 3] = ["headers", "structured", "both"];
+
+    /// True when the separate tag headers are added.
+    pub fn headers(self) -> bool {
+        self != OutputFormat::Structured
+    }
+
+    /// True when the structured header is added.
+    pub fn structured(self) -> bool {
+        self != OutputFormat::Headers
+    }
+}
+
+impl Output {
+    /// Name of the structured verdict header: the prefix without its trailing `-`s.
+    pub fn structured_name(&self) -> &str {
+        self.header_prefix.trim_end_matches('-')
+    }
+
+    /// Pass 2 for this section: `format` must name a known form (reported with its path
+    /// instead of serde's path-less message).
+    fn check_document(doc: &Value, errs: &mut Errors) {
+        if let Some(Value::String(f)) = doc.get("output").and_then(|o| o.get("format")) {
+            if !OutputFormat::NAMES.contains(&f.as_str()) {
+                errs.push("output.format", format!("must be one of {}, got {:?}", OutputFormat::NAMES.join(", "), truncate(f)));
+            }
+        }
+    }
+
+    /// Range checks for this section.
+    fn validate(&self, e: &mut Errors) {
+        let p = &self.header_prefix;
+        if p.is_empty() || p.len() > 32 || !p.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-') {
+            e.push("output.header_prefix", format!("must be 1..=32 characters of a-z, 0-9 and '-', got {p:?}"));
+        } else if self.structured_name().is_empty() {
+            e.push("output.header_prefix", format!("must contain a letter or digit (the structured header is named after it), got {p:?}"));
+        }
+    }
+}
+
+/// The built-in `identity.hash_key`: every deployment that keeps it computes the same account
+/// ids (see [`Policy::warnings`]).
+pub const PLACEHOLDER_HASH_KEY: &str = "distill-guard";
+
+/// Every `identity.hash_key` this project ships (the built-in one, and the one in `filters/`).
+pub const SHIPPED_HASH_KEYS: [&str; 2] = [PLACEHOLDER_HASH_KEY, "change-me-per-deployment"];
 
 /// Account identification.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -256,13 +324,13 @@ impl Default for Throttle {
 
 impl Default for Output {
     fn default() -> Self {
-        Output { header_prefix: "x-distill-".into() }
+        Output { header_prefix: "x-distill-".into(), format: OutputFormat::Headers, client_reasons: false }
     }
 }
 
 impl Default for Identity {
     fn default() -> Self {
-        Identity { headers: vec!["x-api-key".into(), "authorization".into()], hash_key: "distill-guard".into() }
+        Identity { headers: vec!["x-api-key".into(), "authorization".into()], hash_key: PLACEHOLDER_HASH_KEY.into() }
     }
 }
 
@@ -388,6 +456,7 @@ impl Policy {
             .unwrap_or(Value::Null);
         let mut errs = Errors::default();
         check_shape(doc, &schema, "", &mut errs);
+        Output::check_document(doc, &mut errs);
         if errs.0.is_empty() {
             Ok(())
         } else {
@@ -415,6 +484,19 @@ impl Policy {
         }
     }
 
+    /// Settings that are valid but unsafe to deploy, one line each (empty when none): today
+    /// the shipped placeholder `identity.hash_key`.
+    pub fn warnings(&self) -> Vec<String> {
+        let mut w = Vec::new();
+        let key = self.identity.hash_key.as_str();
+        if SHIPPED_HASH_KEYS.contains(&key) {
+            w.push(format!(
+                "identity.hash_key is the shipped placeholder {key:?}: account ids are the same in every deployment that keeps it; set a secret of your own"
+            ));
+        }
+        w
+    }
+
     /// Checks ranges and cross-field rules; returns every violation.
     pub fn validate(&self) -> Result<(), PolicyErrors> {
         let mut e = Errors::default();
@@ -432,10 +514,7 @@ impl Policy {
             e.push("thresholds.deny", format!("must be >= thresholds.throttle ({}), got {}", t.throttle, t.deny));
         }
         e.range("throttle.retry_after_s", self.throttle.retry_after_s, 1, 86_400);
-        let p = &self.output.header_prefix;
-        if p.is_empty() || p.len() > 32 || !p.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-') {
-            e.push("output.header_prefix", format!("must be 1..=32 characters of a-z, 0-9 and '-', got {p:?}"));
-        }
+        self.output.validate(&mut e);
         for (i, h) in self.identity.headers.iter().enumerate() {
             if h.is_empty() || !h.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
                 e.push(format!("identity.headers[{i}]"), format!("not a header name: {h:?}"));

@@ -22,6 +22,8 @@ usage:
       that added nothing, and the readable header shape.
   distill-guard check-policy FILE...
       Validates policy files; prints every error with its path; exits 1 on any error.
+      Settings that are valid but unsafe to deploy (the shipped identity.hash_key) get a
+      warning line and do not change the exit status.
   distill-guard simulate --scenario FILE [--seed N] [--out FILE] [--requests N]
       Writes labeled simulated traffic (JSONL, time-ordered), deterministic for
       (scenario, seed); --requests stops after the first N records.
@@ -100,6 +102,10 @@ fn check_policy(args: &[String]) -> Result<ExitCode, String> {
                 let mem = p.state.memory_bound();
                 println!("{f}: ok (mode {:?}, thresholds tag {} / throttle {} / deny {}, state memory bound {} bytes = {:.1} MiB)",
                     p.mode, p.thresholds.tag, p.thresholds.throttle, p.thresholds.deny, mem, mem as f64 / 1048576.0);
+                // Valid but unsafe to deploy: a warning line each, and still exit 0.
+                for w in p.warnings() {
+                    println!("{f}: warning: {w}");
+                }
             }
             Err(msg) => {
                 ok = false;

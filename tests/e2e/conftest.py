@@ -97,7 +97,8 @@ class Envoy:
     """A real Envoy with the distill-guard filter in front of `origin`, `concurrency` worker
     threads (one by default)."""
 
-    def __init__(self, tmp, origin_port, policy=None, tls=False, max_headers=2000, cert=None, concurrency=1, wasm=WASM):
+    def __init__(self, tmp, origin_port, policy=None, tls=False, max_headers=2000, cert=None, concurrency=1, wasm=WASM,
+                 tagged_per_minute=600):
         self.tmp = tmp
         self.concurrency = concurrency
         self.tls = tls
@@ -116,6 +117,7 @@ class Envoy:
             "ORIGIN_PORT": str(origin_port),
             "MAX_HEADERS": str(max_headers),
             "FAILURE_POLICY": "FAIL_CLOSED",  # a crashed VM answers 503 from then on: visible
+            "TAGGED_PER_MINUTE": str(tagged_per_minute),
         }
         if tls:
             values["CERT"], values["KEY"] = (str(p) for p in cert)
@@ -133,7 +135,9 @@ class Envoy:
         self._log = open(self.log_path, "w")
         self.proc = subprocess.Popen(
             [envoy_binary(), "-c", str(self.config), "--concurrency", str(self.concurrency), "--disable-hot-restart",
-             "--log-level", "warn", "--component-log-level", "wasm:info"],
+             "--log-level", "warn", "--component-log-level", "wasm:info",
+             # Access log lines reach the log within 0.1 s (Envoy's default flush interval is 10 s).
+             "--file-flush-interval-msec", "100"],
             stdout=self._log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -205,18 +209,18 @@ def tls_cert(tmp_path_factory):
 
 @pytest.fixture
 def stack(tmp_path, wasm, tls_cert):
-    """Factory: `stack(policy=..., tls=False, concurrency=1, wasm=WASM)` starts a recording origin
+    """Factory: `stack(policy=..., tls=False, concurrency=1, wasm=WASM, tagged_per_minute=600)` starts a recording origin
     and Envoy in front of it and returns (envoy, origin). Everything started is stopped at the end
     of the test."""
     started = []
 
-    def make(policy=None, tls=False, max_headers=2000, start=True, concurrency=1, wasm=None):
+    def make(policy=None, tls=False, max_headers=2000, start=True, concurrency=1, wasm=None, tagged_per_minute=600):
         d = tmp_path / f"stack{len(started)}"
         d.mkdir()
         origin = Origin(d)
         started.append(origin)
         envoy = Envoy(d, origin.port, policy=policy, tls=tls, max_headers=max_headers, cert=tls_cert,
-                      concurrency=concurrency, wasm=wasm or WASM)
+                      concurrency=concurrency, wasm=wasm or WASM, tagged_per_minute=tagged_per_minute)
         started.append(envoy)
         if start:
             envoy.start()

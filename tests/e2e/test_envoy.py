@@ -18,7 +18,10 @@ import requests
 from conftest import CLI, EnvoyExited
 
 PREFIX = "x-distill-"
-TAGS = ("score", "action", "reasons", "fp", "client")
+TAGS = ("score", "action", "reasons", "fp", "client", "ref")
+# Blocked clients are told the verdict only with this opt-in (debugging); tests/e2e/test_envoy_output.py
+# checks that nothing leaks without it.
+DEBUG = {"client_reasons": True}
 
 
 def tags(echo):
@@ -83,7 +86,7 @@ def assert_vm_alive(envoy):
 
 
 def block_policy(fp, weight=100, **extra):
-    return {"signals": {"fp_listed": {"weight": weight}}, "block": {"fingerprints": [fp]}, **extra}
+    return {"signals": {"fp_listed": {"weight": weight}}, "block": {"fingerprints": [fp]}, "output": DEBUG, **extra}
 
 
 def wait_for(pred, timeout=5.0):
@@ -162,7 +165,7 @@ def test_default_policy_from_empty_configuration(stack):
 # --- deny / throttle: answered locally, never reach the origin -------------------------------
 
 def test_proxy_headers_denied_before_origin(stack):
-    envoy, origin = stack(policy={"thresholds": {"tag": 5, "throttle": 10, "deny": 20}})
+    envoy, origin = stack(policy={"thresholds": {"tag": 5, "throttle": 10, "deny": 20}, "output": DEBUG})
     status, headers, body = curl(envoy.url + "/v1/messages", "-H", "Via: 1.1 squid",
                                  "-H", "Proxy-Authorization: Basic dXNlcjpwYXNz")
     assert status == 403, body
@@ -217,7 +220,7 @@ def test_shadow_mode_tags_but_never_blocks(stack):
 
 # The body tests hold every request for its body (`always`); under the default `suspicious`
 # an ordinary request is decided at its headers and its body only learned from.
-LOGPROBS_POLICY = {"body": {"inspect": "always"}, "signals": {"prompt_logprobs": {"weight": 100}}}
+LOGPROBS_POLICY = {"body": {"inspect": "always"}, "signals": {"prompt_logprobs": {"weight": 100}}, "output": DEBUG}
 
 
 def test_body_markers_decide_before_origin(stack):

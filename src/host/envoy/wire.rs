@@ -166,6 +166,19 @@ pub fn forged_tag_names<'a>(headers: &[Header<'a>], prefix: &str) -> Vec<&'a [u8
     out
 }
 
+/// The bytes a request's reference id is hashed from ([`crate::respond::reference`]): Envoy's
+/// `x-request-id` (a UUID it generates; a client may send its own, so it is not used alone),
+/// the request time and this VM's request sequence number, which keep ids apart when a
+/// request id repeats or is absent.
+pub fn reference_token(request_id: Option<&[u8]>, now_ms: u64, seq: u64) -> Vec<u8> {
+    let id = request_id.unwrap_or_default();
+    let mut t = Vec::with_capacity(id.len().min(128) + 16);
+    t.extend_from_slice(&id[..id.len().min(128)]);
+    t.extend_from_slice(&now_ms.to_le_bytes());
+    t.extend_from_slice(&seq.to_le_bytes());
+    t
+}
+
 /// What to do with the request at this point of the stream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Step {
@@ -225,6 +238,10 @@ pub struct Options {
     /// request). Only listeners with `tls_inspector` and a `set_filter_state` filter filling
     /// those keys have them (see `envoy/envoy-tls.yaml.in`); off by default.
     pub tls_fingerprints: bool,
+    /// Put the verdict in filter state for Envoy's access log and rate limiters
+    /// (`wasm.distill_guard`, and `wasm.distill_guard.cluster` on tagged requests: one or two
+    /// `set_property` calls per request; see [`super::apply::VERDICT_STATE`]). Off by default.
+    pub filter_state: bool,
 }
 
 /// Splits the plugin configuration into the policy text and the adapter [`Options`]: the
@@ -359,8 +376,9 @@ fn parse_options(raw: &Value) -> Result<Options, PolicyErrors> {
         let path = format!("{OPTIONS_KEY}.{key}");
         match (key.as_str(), value) {
             ("tls_fingerprints", Value::Bool(b)) => options.tls_fingerprints = *b,
-            ("tls_fingerprints", _) => errors.push(err(path, "expected a boolean")),
-            _ => errors.push(err(path, "unknown key (known: tls_fingerprints)")),
+            ("filter_state", Value::Bool(b)) => options.filter_state = *b,
+            ("tls_fingerprints" | "filter_state", _) => errors.push(err(path, "expected a boolean")),
+            _ => errors.push(err(path, "unknown key (known: tls_fingerprints, filter_state)")),
         }
     }
     if errors.is_empty() {
@@ -448,10 +466,10 @@ mod tests {
 
     #[test]
     fn forged_tags_are_found_once_each_ignoring_case() {
-        let buf = serialize_pairs(&pairs(&[("x-distill-score", "0"), ("X-Distill-Score", "1"), ("x-distill-action", "allow"), ("x-dist", "1")]));
+        let buf = serialize_pairs(&pairs(&[("x-distill-score", "0"), ("X-Distill-Score", "1"), ("x-distill-action", "allow"), ("x-dist", "1"), ("x-distill", "score=0"), ("X-DISTILL", "")]));
         let h = parse_pairs(&buf).unwrap();
         let names = forged_tag_names(&h, "x-distill-");
-        assert_eq!(names, vec![&b"x-distill-score"[..], b"x-distill-action"]);
+        assert_eq!(names, vec![&b"x-distill-score"[..], b"x-distill-action", b"x-distill"]);
     }
 
     #[test]
@@ -535,9 +553,11 @@ mod tests {
 
     #[test]
     fn bad_options_are_errors_with_paths() {
-        let e = split_plugin_config(r#"{"envoy": {"tls_fingerprints": "yes", "ja5": 1}}"#).unwrap_err();
+        let e = split_plugin_config(r#"{"envoy": {"tls_fingerprints": "yes", "ja5": 1, "filter_state": 1}}"#).unwrap_err();
         let paths: Vec<&str> = e.0.iter().map(|e| e.path.as_str()).collect();
-        assert_eq!(paths, vec!["envoy.ja5", "envoy.tls_fingerprints"]);
+        assert_eq!(paths, vec!["envoy.filter_state", "envoy.ja5", "envoy.tls_fingerprints"]);
+        let (_, o) = split_plugin_config(r#"{"envoy": {"filter_state": true}}"#).unwrap();
+        assert_eq!(o, Options { tls_fingerprints: false, filter_state: true });
         let e = split_plugin_config(r#"{"envoy": true}"#).unwrap_err();
         assert_eq!(e.0[0].path, "envoy");
     }
