@@ -203,6 +203,9 @@ pub struct Verdict {
     pub allowlisted: bool,
     /// True when the verdict came from the internal-error path (fail open / fail closed).
     pub internal_error: bool,
+    /// True when the request was held for its body and the body's evidence is in the
+    /// verdict (false: decided at the headers).
+    pub held: bool,
 }
 
 impl Verdict {

@@ -192,7 +192,9 @@ impl Engine {
                 levels.raise(sig, level);
             }
         }
-        self.finish(fired, prints, &obs)
+        let mut v = self.finish(fired, prints, &obs);
+        v.held = true;
+        v
     }
 
     /// Learns from the body of a request decided at its headers (no verdict; the request
@@ -218,7 +220,7 @@ impl Engine {
         let w = &self.compiled.weights;
         let (score, reasons, action) = w.score(&fired);
         let enforced = if w.shadow() { action.min(Action::Tag) } else { action };
-        let v = Verdict { action, enforced, score, reasons, fp: prints, allowlisted: false, internal_error: false };
+        let v = Verdict { action, enforced, score, reasons, fp: prints, allowlisted: false, internal_error: false, held: false };
         self.count(&v);
         v
     }
