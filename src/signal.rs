@@ -157,6 +157,13 @@ impl Signal {
         }
     }
 
+    /// True for the signals of the crowds a request shares (its clusters and their rates):
+    /// guilt by association, which never changes the action of an account with an
+    /// established, ordinary history ([`Levels::ordinary`]).
+    pub fn crowd(self) -> bool {
+        self.code().starts_with("cluster.") || matches!(self, Signal::RatePrefix | Signal::RateFp)
+    }
+
     /// Looks a signal up by its policy key (`proxy_via`).
     pub fn from_key(key: &str) -> Option<Signal> {
         Self::ALL.iter().copied().find(|s| s.key() == key)
@@ -172,11 +179,15 @@ impl Signal {
 #[derive(Debug, Clone)]
 pub struct Fired {
     strength: [f32; Signal::COUNT],
+    /// The account's own history is established and ordinary ([`Levels::ordinary`]): the
+    /// crowd signals ([`Signal::crowd`]) may not change its action (see
+    /// [`crate::score::Weights::score`]).
+    pub ordinary: bool,
 }
 
 impl Default for Fired {
     fn default() -> Self {
-        Fired { strength: [0.0; Signal::COUNT] }
+        Fired { strength: [0.0; Signal::COUNT], ordinary: false }
     }
 }
 
@@ -268,11 +279,15 @@ mod tests {
 #[derive(Debug, Clone)]
 pub struct Levels {
     level: [f64; Signal::COUNT],
+    /// The account has an established, ordinary history (enough requests, keeping to its
+    /// networks, its own tasks, little elicitation): the crowds it shares do not change its
+    /// verdict (see [`Signal::crowd`] and [`Fired::ordinary`]).
+    pub ordinary: bool,
 }
 
 impl Default for Levels {
     fn default() -> Self {
-        Levels { level: [f64::NAN; Signal::COUNT] }
+        Levels { level: [f64::NAN; Signal::COUNT], ordinary: false }
     }
 }
 

@@ -140,6 +140,7 @@ impl Engine {
         let state_on = self.policy.state.enabled;
         if state_on {
             self.state.observe(&obs, levels);
+            fired.ordinary = levels.ordinary;
             for (sig, level) in levels.iter() {
                 self.compiled.weights.fire_level(&mut fired, sig, level);
             }
@@ -187,6 +188,10 @@ impl Engine {
             self.state.learn(&obs);
             let mut body_levels = Levels::default();
             self.state.measure(&obs, &mut body_levels);
+            // The body may show the account is not ordinary after all (this request's
+            // elicitation, its task's breadth); it never makes it ordinary.
+            fired.ordinary &= body_levels.ordinary;
+            levels.ordinary = fired.ordinary;
             for (sig, level) in body_levels.iter() {
                 self.compiled.weights.fire_level(&mut fired, sig, level);
                 levels.raise(sig, level);
