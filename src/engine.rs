@@ -181,6 +181,8 @@ impl Engine {
             client,
             account: crate::identity::account(req, &c.identity_headers, c.identity_key),
             template: None,
+            task: None,
+            tool_set: None,
         };
         let client_ip = proxy::check_headers(req, self.policy.proxy.trusted_hops, &mut fired);
         // An announced proxy (Via, or proxy software's own headers) may rewrite header order
@@ -214,7 +216,7 @@ impl Engine {
         } else {
             prompt::PromptView::default()
         };
-        prints.template = view.template;
+        (prints.template, prints.task, prints.tool_set) = (view.template, view.task_template, view.tool_set);
 
         if self.policy.state.enabled {
             let obs = Observation {
