@@ -49,27 +49,17 @@ struct Tool {
     schema: Option<Span>,
 }
 
-/// Walks a `tools` / `functions` value into `f` (`tools` counts every complete element).
+/// Walks a `tools` / `functions` value into `f` (`tools` counts the tool objects read whole).
 pub(crate) fn tools(lx: &mut Lexer<'_>, f: &mut Found) -> R<()> {
-    if lx.peek()? != b'[' {
-        return lx.skip().map(drop);
-    }
-    lx.i += 1;
-    let mut first = true;
-    while lx.elem(&mut first)? {
-        if lx.peek()? == b'{' {
-            lx.i += 1;
-            let mut t = Tool::default();
-            fields(lx, &mut t, true)?;
-            let h = hash(lx.b, &t);
-            f.tool_set.sum = f.tool_set.sum.wrapping_add(h);
-            f.tool_set.n = f.tool_set.n.saturating_add(1);
-        } else {
-            lx.skip()?;
-        }
-        f.tools = f.tools.saturating_add(1);
-    }
-    Ok(())
+    lx.objects(|lx| {
+        let mut t = Tool::default();
+        fields(lx, &mut t, true)?;
+        let h = hash(lx.b, &t);
+        f.tool_set.sum = f.tool_set.sum.wrapping_add(h);
+        f.tool_set.n = f.tool_set.n.saturating_add(1);
+        f.tools = f.tool_set.n;
+        Ok(())
+    })
 }
 
 /// The keys of a tool object whose `{` was consumed; Chat's `function` object (`outer`) is

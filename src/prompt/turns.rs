@@ -75,24 +75,13 @@ struct Msg {
 /// Walks `messages` (or an `input` array) into `f`; a message cut short (or invalid) is
 /// counted with what was read before the error is passed on.
 pub(crate) fn messages(lx: &mut Lexer<'_>, f: &mut Found) -> R<()> {
-    if lx.peek()? != b'[' {
-        return lx.skip().map(drop);
-    }
-    lx.i += 1;
-    let mut first = true;
-    while lx.elem(&mut first)? {
-        if lx.peek()? != b'{' {
-            lx.skip()?;
-            continue;
-        }
-        lx.i += 1;
+    lx.objects(|lx| {
         f.messages = f.messages.saturating_add(1);
         let mut m = Msg::default();
         let r = message(lx, f, &mut m);
         finish(f, &m);
-        r?;
-    }
-    Ok(())
+        r
+    })
 }
 
 /// The keys of one message object whose `{` was consumed.
@@ -167,7 +156,7 @@ fn string<'a>(lx: &mut Lexer<'a>) -> R<Option<&'a [u8]>> {
 fn content(lx: &mut Lexer<'_>, m: &mut Msg) -> R<()> {
     let start = lx.i;
     let r = match lx.peek() {
-        Ok(b'[') => blocks(lx, m),
+        Ok(b'[') => lx.objects(|lx| block(lx, m)),
         Ok(_) => lx.skip().map(drop),
         Err(e) => Err(e),
     };
@@ -175,26 +164,18 @@ fn content(lx: &mut Lexer<'_>, m: &mut Msg) -> R<()> {
     r
 }
 
-fn blocks(lx: &mut Lexer<'_>, m: &mut Msg) -> R<()> {
-    lx.i += 1;
-    let mut first = true;
-    while lx.elem(&mut first)? {
-        if lx.peek()? != b'{' {
+/// The keys of one content block: only its `type` counts.
+fn block(lx: &mut Lexer<'_>, m: &mut Msg) -> R<()> {
+    let mut kf = true;
+    while let Some(k) = lx.key(&mut kf)? {
+        if lx.bytes(k.span) != b"type" {
             lx.skip()?;
             continue;
         }
-        lx.i += 1;
-        let mut kf = true;
-        while let Some(k) = lx.key(&mut kf)? {
-            if lx.bytes(k.span) != b"type" {
-                lx.skip()?;
-                continue;
-            }
-            match string(lx)? {
-                Some(t) if t.ends_with(b"tool_result") => m.tool_result = true,
-                Some(t) if t.ends_with(b"tool_use") => m.calls = m.calls.saturating_add(1),
-                _ => {}
-            }
+        match string(lx)? {
+            Some(t) if t.ends_with(b"tool_result") => m.tool_result = true,
+            Some(t) if t.ends_with(b"tool_use") => m.calls = m.calls.saturating_add(1),
+            _ => {}
         }
     }
     Ok(())
