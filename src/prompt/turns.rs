@@ -9,13 +9,15 @@
 //! - a text turn: a `user` message (Anthropic, Chat, Responses `message`) holding no
 //!   `tool_result` block;
 //! - a tool result: an Anthropic `user` message holding a `tool_result` block (any text
-//!   blocks beside it are the harness's, not the user's, and are not read), a Chat `tool` (or
-//!   legacy `function`) message, or a Responses `*_call_output` item.
+//!   blocks beside it are the harness's reminders and notes, which change step to step, and
+//!   are not read), a Chat `tool` (or legacy `function`) message, or a Responses
+//!   `*_call_output` item.
 //!
 //! An assistant turn is a run of consecutive assistant-side items: `assistant` messages and
 //! Responses `reasoning` and `*_call` items. Tool calls are Anthropic `*tool_use` blocks,
 //! Chat `tool_calls` entries (and a legacy `function_call`) and Responses `*_call` items.
 //!
+//! A key repeated in one message counts with its last value, as the APIs' JSON parsers take it.
 //! It deliberately keeps nothing per message beyond the running spans and counters (no
 //! allocation), and never looks inside tool inputs or outputs.
 
