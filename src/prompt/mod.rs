@@ -149,9 +149,9 @@ pub struct PromptView<'a> {
 }
 
 /// Reusable buffers of a scan: the decoded texts, the normalized token stream, and the
-/// fingerprints of the last few resent texts (clients resend the system prompt and the
-/// earlier turns with every request, so each is normalized once; the cache only memoizes a
-/// pure function).
+/// fingerprints of the last few resent texts and tool arrays (clients resend the system
+/// prompt, the earlier turns and the tool definitions with every request, so each is
+/// normalized or parsed once; the caches only memoize pure functions).
 #[derive(Debug, Default)]
 pub struct Scratch {
     user: Vec<u8>,
@@ -161,7 +161,11 @@ pub struct Scratch {
     system: Vec<u8>,
     norm: Vec<u8>,
     starts: Vec<u32>,
-    resent: [(u64, TextPrint); 8],
+    /// Fingerprints of resent system prompts, and of resent turns: apart, so that the many
+    /// tasks of one harness never evict its system prompt.
+    resent: [[(u64, TextPrint); 8]; 2],
+    /// Tool sets of the last few tool arrays.
+    tools: tools::ToolCache,
 }
 
 /// Which buffer of a [`Scratch`] a text is decoded into.
@@ -203,12 +207,14 @@ impl Scratch {
         }
         let raw = body.get(sp.start..sp.end).unwrap_or(&[]);
         let key = xxhash_rust::xxh3::xxh3_64_with_seed(raw, (cap as u64) << 32 | min as u64) | 1;
-        let slot = (key >> 1) as usize % self.resent.len();
-        let p = match self.resent.get(slot) {
+        let [turns, systems] = &mut self.resent;
+        let cache = if matches!(buf, Buf::System) { systems } else { turns };
+        let slot = (key >> 1) as usize % cache.len();
+        let p = match cache.get(slot) {
             Some(&(k, p)) if k == key => p,
             _ => {
                 let p = fingerprint(out, min, &mut self.norm, &mut self.starts);
-                if let Some(e) = self.resent.get_mut(slot) {
+                if let Some(e) = cache.get_mut(slot) {
                     *e = (key, p);
                 }
                 p
@@ -273,7 +279,7 @@ pub fn scan<'a>(body: &'a [u8], complete: bool, cfg: &PromptConfig, fired: &mut 
 
 /// [`scan`] with caller-owned buffers; the texts stay readable in `s` afterwards.
 pub fn scan_with<'a>(body: &'a [u8], complete: bool, cfg: &PromptConfig, fired: &mut Fired, s: &mut Scratch) -> PromptView<'a> {
-    let f = scan::walk(body);
+    let f = scan::walk(body, &mut s.tools);
     let mut v = PromptView {
         api: f.api(),
         model: f.model.filter(|m| !m.escaped).and_then(|m| std::str::from_utf8(body.get(m.span.start..m.span.end)?).ok()),

@@ -10,7 +10,7 @@
 //! invalid body ends the walk with what was read and the reason in [`Found::stop`].
 
 use super::json::{fix_utf8, unescape, Lexer, Span, Stop, Str, R};
-use super::tools::{self, ToolSet};
+use super::tools::{self, ToolCache, ToolSet};
 use super::turns::{self, Side};
 
 /// Which API a body looks like (a guess from its keys; the host's path is authoritative).
@@ -81,20 +81,21 @@ impl Found {
     }
 }
 
-struct Walker<'a> {
+struct Walker<'a, 'c> {
     lx: Lexer<'a>,
     f: Found,
+    tools: &'c mut ToolCache,
 }
 
-/// Walks `body`; never fails (see [`Found::stop`]).
-pub(crate) fn walk(body: &[u8]) -> Found {
-    let mut w = Walker { lx: Lexer::new(body), f: Found::default() };
+/// Walks `body` (tool sets through `tools`); never fails (see [`Found::stop`]).
+pub(crate) fn walk(body: &[u8], tools: &mut ToolCache) -> Found {
+    let mut w = Walker { lx: Lexer::new(body), f: Found::default(), tools };
     let r = w.top();
     w.f.stop = r.err();
     w.f
 }
 
-impl Walker<'_> {
+impl Walker<'_, '_> {
     fn top(&mut self) -> R<()> {
         self.lx.expect(b'{', "expected an object")?;
         let mut first = true;
@@ -123,7 +124,11 @@ impl Walker<'_> {
                         turns::messages(&mut self.lx, &mut self.f)?;
                     }
                 }
-                b"tools" | b"functions" => tools::tools(&mut self.lx, &mut self.f)?,
+                b"tools" | b"functions" => {
+                    let r = tools::tools(&mut self.lx, &mut self.f, self.tools);
+                    self.f.tools = self.f.tool_set.count();
+                    r?;
+                }
                 b"max_tokens" => self.f.max_tokens = self.number()?.map(to_u64),
                 b"max_completion_tokens" => {
                     self.f.chat = true;
