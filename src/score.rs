@@ -211,8 +211,12 @@ pub struct Prints {
     pub client: &'static str,
     /// Keyed hash of the account key, when one was found.
     pub account: Option<u64>,
-    /// SimHash of the latest user turn's template, when a prompt was read.
+    /// SimHash of the per-request template (the latest user text, or the task in an agent loop), when a prompt was read.
     pub template: Option<u64>,
+    /// SimHash of the task (the first user text turn).
+    pub task: Option<u64>,
+    /// Fingerprint of the tool definitions.
+    pub tool_set: Option<u64>,
 }
 
 /// The engine's answer for one request.

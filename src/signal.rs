@@ -86,9 +86,11 @@ signals! {
     FpListed = "fp.listed", "fp_listed", Fingerprint, 60, None,
         "The header-shape fingerprint, JA4, JA3 or JA4H is on the policy's `block.fingerprints` list.";
     PromptCot = "prompt.cot", "prompt_cot", Prompt, 8, None,
-        "The prompt asks for a written-out chain of thought or reasoning trace.";
+        "The user's text (the latest turn or the task) asks for a written-out chain of thought or reasoning trace.";
     PromptRubric = "prompt.rubric", "prompt_rubric", Prompt, 6, None,
-        "The prompt asks the model to grade a response against a rubric.";
+        "The user's text asks the model to grade a response against a rubric.";
+    PromptSystemElicitation = "prompt.system_elicitation", "prompt_system_elicitation", Prompt, 2, None,
+        "The system prompt asks for the reasoning or for rubric grading: a harness's instruction (popular coding agents ask the model to think before acting too), weak evidence.";
     PromptLogprobs = "prompt.logprobs", "prompt_logprobs", Prompt, 8, None,
         "`logprobs` / `top_logprobs` requested (soft-label distillation).";
     PromptMultiN = "prompt.multi_n", "prompt_multi_n", Prompt, 5, None,

@@ -97,6 +97,8 @@ impl Engine {
             client,
             account: crate::identity::account(req, &c.identity_headers, c.identity_key),
             template: None,
+            task: None,
+            tool_set: None,
         };
         let client_ip = proxy::check_headers(req, self.policy.proxy.trusted_hops, &mut fired);
         // An announced proxy (Via, or proxy software's own headers) may rewrite header order
@@ -180,7 +182,7 @@ impl Engine {
     fn body_phase(&mut self, held: Held, body: &[u8], complete: bool, levels: &mut Levels) -> Verdict {
         let Held { learn: Learn { mut obs }, mut fired, mut prints } = held;
         let view = prompt::scan(body, complete, &self.policy.prompt, &mut fired);
-        prints.template = view.template;
+        (prints.template, prints.task, prints.tool_set) = (view.template, view.task_template, view.tool_set);
         obs.template = view.template;
         obs.anchor = view.anchor;
         obs.elicitation = view.elicitation;

@@ -10,8 +10,11 @@
 //! on others.
 
 use crate::engine::Engine;
-use crate::policy::{Policy, SignalCfg};
+#[cfg(not(target_arch = "wasm32"))]
+use crate::policy::SignalCfg;
+use crate::policy::Policy;
 use crate::score::Action;
+#[cfg(not(target_arch = "wasm32"))]
 use crate::signal::Signal;
 use crate::traffic;
 
