@@ -28,10 +28,12 @@ usage:
       Writes labeled simulated traffic (JSONL, time-ordered), deterministic for
       (scenario, seed); --requests stops after the first N records.
   distill-guard quality --policy FILE --scenarios DIR|FILE... [--seeds 11,12,13] [--jobs 2]
-                       [--check] [--segments]
+                       [--check] [--segments] [--without asn,country,ja4,ja3]
       Simulates every scenario for every seed, runs one engine per run, and prints a
       Markdown table of detection quality; --check exits 1 when a target is missed;
-      --segments adds legitimate false positives per population segment.
+      --segments adds legitimate false positives per population segment; --without removes
+      those peer facts from every record first (a deployment without a geo database has
+      no asn or country, one without TLS fingerprinting no ja4 / ja3).
   distill-guard signals
       Prints the reason-code table (Markdown): code, default weight, ramp, meaning.
 ";
@@ -368,8 +370,9 @@ fn simulate(args: &[String]) -> Result<ExitCode, String> {
 
 fn quality(args: &[String]) -> Result<ExitCode, String> {
     use distill_guard::simulate::quality;
-    let (opts, pos) = parse_args(args, &["--policy", "--scenarios", "--seeds", "--jobs"], &["--check", "--segments"])?;
+    let (opts, pos) = parse_args(args, &["--policy", "--scenarios", "--seeds", "--jobs", "--without"], &["--check", "--segments"])?;
     let policy = load_policy(opts.get("--policy").ok_or("quality needs --policy FILE")?)?;
+    let without = quality::Without::parse(opts.get("--without").copied().unwrap_or_default())?;
     let mut files: Vec<String> = Vec::new();
     for p in opts.get("--scenarios").into_iter().chain(pos.iter()) {
         let path = std::path::Path::new(p);
@@ -398,7 +401,7 @@ fn quality(args: &[String]) -> Result<ExitCode, String> {
         .collect::<Result<Vec<_>, _>>()?;
     let jobs: usize = opts.get("--jobs").map_or(Ok(2), |s| s.parse()).map_err(|_| "--jobs must be a whole number")?;
     let started = std::time::Instant::now();
-    let runs = quality::run_all(&scenarios, &seeds, &policy, jobs).into_iter().collect::<Result<Vec<_>, _>>()?;
+    let runs = quality::run_all(&scenarios, &seeds, &policy, without, jobs).into_iter().collect::<Result<Vec<_>, _>>()?;
     let requests: u64 = runs.iter().map(|r| r.legit + r.campaigns.iter().map(|c| c.requests).sum::<u64>()).sum();
     let errors: u64 = runs.iter().map(|r| r.errors).sum();
     let (table, ok) = quality::table(&runs, &quality::Targets::default());
@@ -407,8 +410,9 @@ fn quality(args: &[String]) -> Result<ExitCode, String> {
         print!("\nLegitimate requests flagged (denied) per population segment:\n\n{}", quality::segment_table(&runs));
     }
     eprintln!(
-        "quality: {} runs, {requests} requests, {errors} parse errors, {:.1} s; targets: campaign flagged >= 95 % after {} warm-up requests, legit flagged <= 0.5 %, legit denied <= 0.05 %: {}",
+        "quality: {} runs, {requests} requests{}, {errors} parse errors, {:.1} s; targets: campaign flagged >= 95 % after {} warm-up requests, legit flagged <= 0.5 %, legit denied <= 0.05 %: {}",
         runs.len(),
+        opts.get("--without").map_or(String::new(), |w| format!(" (without peer {w})")),
         started.elapsed().as_secs_f64(),
         quality::WARMUP,
         if ok { "met" } else { "missed" }
