@@ -28,12 +28,15 @@ usage:
       Writes labeled simulated traffic (JSONL, time-ordered), deterministic for
       (scenario, seed); --requests stops after the first N records.
   distill-guard quality --policy FILE --scenarios DIR|FILE... [--seeds 11,12,13] [--jobs 2]
-                       [--check] [--segments] [--families] [--held]
+                       [--check] [--segments] [--families] [--held] [--legit-clients ID,...]
+                       [--without asn,country,ja4,ja3]
       Simulates every scenario for every seed, runs one engine per run, and prints a
       Markdown table of detection quality; --check exits 1 when a target is missed;
       --segments adds legitimate false positives per population segment, --families
       per client family (target: none above 1 % flagged), --held the share of requests
-      held for their body before the verdict.
+      held for their body before the verdict; --without removes those peer facts from
+      every record first (a deployment without a geo database has no asn or country, one
+      without TLS fingerprinting no ja4 / ja3).
   distill-guard fit --policy FILE --scenarios DIR|FILE... [--seeds 11] [--jobs 2] [--rounds 2]
                    [--signals all|state|prompt|KEY,...] [--legit-clients ID,...] [--out FILE]
       Fits the signal weights of a policy to simulated traffic by coordinate search over
@@ -380,13 +383,14 @@ fn simulate(args: &[String]) -> Result<ExitCode, String> {
 
 fn quality(args: &[String]) -> Result<ExitCode, String> {
     use distill_guard::simulate::quality;
-    let (opts, pos) = parse_args(args, &["--policy", "--scenarios", "--seeds", "--jobs", "--legit-clients"], &["--check", "--segments", "--families", "--held"])?;
+    let (opts, pos) = parse_args(args, &["--policy", "--scenarios", "--seeds", "--jobs", "--legit-clients", "--without"], &["--check", "--segments", "--families", "--held"])?;
     let policy = load_policy(opts.get("--policy").ok_or("quality needs --policy FILE")?)?;
+    let without = quality::Without::parse(opts.get("--without").copied().unwrap_or_default())?;
     let scenarios = scenario_args(&opts, &pos)?;
     let seeds = seed_list(opts.get("--seeds").copied().unwrap_or("11,12,13"))?;
     let jobs: usize = opts.get("--jobs").map_or(Ok(2), |s| s.parse()).map_err(|_| "--jobs must be a whole number")?;
     let started = std::time::Instant::now();
-    let runs = quality::run_all(&scenarios, &seeds, &policy, jobs).into_iter().collect::<Result<Vec<_>, _>>()?;
+    let runs = quality::run_all(&scenarios, &seeds, &policy, without, jobs).into_iter().collect::<Result<Vec<_>, _>>()?;
     let requests: u64 = runs.iter().map(|r| r.legit + r.campaigns.iter().map(|c| c.requests).sum::<u64>()).sum();
     let errors: u64 = runs.iter().map(|r| r.errors).sum();
     let (table, ok) = quality::table(&runs, &quality::Targets::default());
@@ -405,8 +409,9 @@ fn quality(args: &[String]) -> Result<ExitCode, String> {
     }
     let ok = ok && families_ok;
     eprintln!(
-        "quality: {} runs, {requests} requests, {errors} parse errors, {:.1} s; targets: campaign flagged >= 95 % after {} warm-up requests, legit flagged <= 0.5 %, legit denied <= 0.05 %: {}",
+        "quality: {} runs, {requests} requests{}, {errors} parse errors, {:.1} s; targets: campaign flagged >= 95 % after {} warm-up requests, legit flagged <= 0.5 %, legit denied <= 0.05 %: {}",
         runs.len(),
+        opts.get("--without").map_or(String::new(), |w| format!(" (without peer {w})")),
         started.elapsed().as_secs_f64(),
         quality::WARMUP,
         if ok { "met" } else { "missed" }

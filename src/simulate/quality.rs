@@ -12,11 +12,14 @@
 //!   the campaign request count at which a rolling window of [`WINDOW`] requests first
 //!   reaches 50 % flagged; `never` when no window does.
 //!
-//! `action` is the policy's decision before shadow mode caps enforcement. It prints
-//! Markdown; it does not tune anything.
+//! `action` is the policy's decision before shadow mode caps enforcement. [`Without`] removes
+//! peer facts from every record before the engine sees it, to measure a deployment that lacks
+//! them (an Envoy without a geo database has no ASN or country). It prints Markdown; it does
+//! not tune anything.
 
 use crate::engine::Engine;
 use crate::policy::Policy;
+use crate::request::Peer;
 use crate::score::Action;
 use crate::traffic;
 
@@ -42,6 +45,55 @@ pub struct Targets {
 impl Default for Targets {
     fn default() -> Self {
         Targets { campaign_flagged: 0.95, legit_flagged: 0.005, legit_denied: 0.0005 }
+    }
+}
+
+/// Peer facts removed from every record before the engine sees it (`quality --without`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Without {
+    /// Remove the ASN.
+    pub asn: bool,
+    /// Remove the country.
+    pub country: bool,
+    /// Remove the TLS JA4 fingerprint.
+    pub ja4: bool,
+    /// Remove the TLS JA3 fingerprint.
+    pub ja3: bool,
+}
+
+impl Without {
+    /// Names accepted by [`Without::parse`].
+    pub const NAMES: &'static str = "asn, country, ja4, ja3";
+
+    /// Parses a comma-separated list of peer fields (`asn,country`); an unknown name is an error.
+    pub fn parse(list: &str) -> Result<Without, String> {
+        let mut w = Without::default();
+        for name in list.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+            match name {
+                "asn" => w.asn = true,
+                "country" => w.country = true,
+                "ja4" => w.ja4 = true,
+                "ja3" => w.ja3 = true,
+                _ => return Err(format!("--without: unknown peer field {name:?} (known: {})", Self::NAMES)),
+            }
+        }
+        Ok(w)
+    }
+
+    /// Removes the chosen facts from `peer`.
+    pub fn apply(self, peer: &mut Peer) {
+        if self.asn {
+            peer.asn = None;
+        }
+        if self.country {
+            peer.country = None;
+        }
+        if self.ja4 {
+            peer.ja4 = None;
+        }
+        if self.ja3 {
+            peer.ja3 = None;
+        }
     }
 }
 
@@ -108,8 +160,9 @@ pub struct Run {
     pub held: [u64; 2],
 }
 
-/// Simulates `scenario` with `seed` and replays it through a fresh engine for `policy`.
-pub fn run(scenario: &Scenario, seed: u64, policy: &Policy) -> Result<Run, String> {
+/// Simulates `scenario` with `seed` and replays it through a fresh engine for `policy`,
+/// each record without the peer facts `without` names.
+pub fn run(scenario: &Scenario, seed: u64, policy: &Policy, without: Without) -> Result<Run, String> {
     let mut sim = generate(scenario, seed)?;
     let mut engine = Engine::new(policy.clone());
     let limit = engine.body_limit();
@@ -125,7 +178,9 @@ pub fn run(scenario: &Scenario, seed: u64, policy: &Policy) -> Result<Run, Strin
             out.errors += 1;
             continue;
         };
-        let v = engine.inspect(&dec.request(limit));
+        let mut req = dec.request(limit);
+        without.apply(&mut req.peer);
+        let v = engine.inspect(&req);
         let flagged = v.action >= Action::Tag;
         out.held[usize::from(label > 0)] += u64::from(v.held);
         match label.checked_sub(1).and_then(|c| out.campaigns.get_mut(c)) {
@@ -152,7 +207,7 @@ pub fn run(scenario: &Scenario, seed: u64, policy: &Policy) -> Result<Run, Strin
 
 /// Runs every (scenario, seed) pair on up to `jobs` threads; results keep the input order.
 #[cfg(not(target_arch = "wasm32"))]
-pub fn run_all(scenarios: &[Scenario], seeds: &[u64], policy: &Policy, jobs: usize) -> Vec<Result<Run, String>> {
+pub fn run_all(scenarios: &[Scenario], seeds: &[u64], policy: &Policy, without: Without, jobs: usize) -> Vec<Result<Run, String>> {
     let work: Vec<(&Scenario, u64)> = scenarios.iter().flat_map(|s| seeds.iter().map(move |&seed| (s, seed))).collect();
     let next = std::sync::atomic::AtomicUsize::new(0);
     let results = std::sync::Mutex::new(vec![None; work.len()]);
@@ -161,7 +216,7 @@ pub fn run_all(scenarios: &[Scenario], seeds: &[u64], policy: &Policy, jobs: usi
             scope.spawn(|| loop {
                 let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 let Some((s, seed)) = work.get(i) else { break };
-                let r = run(s, *seed, policy);
+                let r = run(s, *seed, policy, without);
                 if let Ok(mut all) = results.lock() {
                     if let Some(slot) = all.get_mut(i) {
                         *slot = Some(r);
@@ -323,6 +378,16 @@ mod tests {
             .unwrap();
         assert_eq!(c.detected_after, Some(expect));
         assert_eq!(c.measured, 0);
+    }
+
+    #[test]
+    fn without_parses_names_and_clears_those_facts() {
+        assert_eq!(Without::parse("asn, country").unwrap(), Without { asn: true, country: true, ..Without::default() });
+        assert_eq!(Without::parse("").unwrap(), Without::default());
+        assert!(Without::parse("asn,ip").unwrap_err().contains("\"ip\""));
+        let mut p = Peer { asn: Some(64500), country: Some("DE"), ja4: Some("t13d"), ..Peer::default() };
+        Without::parse("asn,country").unwrap().apply(&mut p);
+        assert_eq!((p.asn, p.country, p.ja4), (None, None, Some("t13d")));
     }
 
     #[test]
