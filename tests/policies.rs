@@ -75,11 +75,11 @@ fn replay(policy: &Path, input: &str, extra: &[&str]) -> Vec<serde_json::Value> 
 
 #[test]
 fn routes_example_acts_per_route_on_one_request_shape() {
-    // One request shape (curl behind a proxy that leaks its credentials: 63 points under the
-    // default weights) on four routes of filters/routes-example.json, then an elicitation
+    // One request shape (curl behind a proxy that leaks its credentials and the client's
+    // address: 61 points under the default weights) on four routes of filters/routes-example.json, then an elicitation
     // prompt from an SDK on the stricter Messages route and on a route-less API path.
     let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("filters/routes-example.json");
-    let shape = r#"[["Host","api.example.com"],["User-Agent","curl/8.5.0"],["Accept","*/*"],["Via","1.1 squid"],["Proxy-Authorization","Basic eDp5"],["Proxy-Connection","keep-alive"],["x-api-key","sk-1"]]"#;
+    let shape = r#"[["Host","api.example.com"],["User-Agent","curl/8.5.0"],["Accept","*/*"],["Via","1.1 squid"],["Proxy-Authorization","Basic eDp5"],["Forwarded","for=198.51.100.7"],["X-Real-IP","198.51.100.7"],["x-api-key","sk-1"]]"#;
     let cot = r#"{\"model\":\"m\",\"max_tokens\":64,\"messages\":[{\"role\":\"user\",\"content\":\"Think step by step and show all of your reasoning before you answer: is 1009 prime?\"}]}"#;
     let sdk = r#"[["Host","api.example.com"],["User-Agent","python-requests/2.32.3"],["Accept","*/*"],["content-type","application/json"],["x-api-key","sk-2"]]"#;
     let mut input = String::new();
@@ -95,7 +95,7 @@ fn routes_example_acts_per_route_on_one_request_shape() {
         let v = replay(&example, &input, extra);
         let got: Vec<(&str, &str, u64)> =
             v.iter().map(|x| (x["route"].as_str().unwrap_or("-"), x["enforced"].as_str().unwrap(), x["score"].as_u64().unwrap())).collect();
-        assert_eq!(&got[..4], &[("-", "tag", 63), ("messages", "deny", 63), ("batches", "tag", 63), ("models", "tag", 63)], "{extra:?}");
+        assert_eq!(&got[..4], &[("-", "tag", 61), ("messages", "deny", 61), ("batches", "tag", 61), ("models", "tag", 61)], "{extra:?}");
         assert_eq!(v[2]["action"], "throttle", "shadow: computed throttle, enforced tag");
         // The Messages route waits for every body and weighs elicitation at 25; the global
         // `suspicious` decides a low header score at the headers.
