@@ -102,6 +102,8 @@ impl Engine {
             client,
             account: crate::identity::account(req, &c.identity_headers, c.identity_key),
             template: None,
+            task: None,
+            tool_set: None,
         };
         let client_ip = proxy::check_headers(req, self.policy.proxy.trusted_hops, &mut fired);
         // An announced proxy (Via, or proxy software's own headers) may rewrite header order
@@ -145,6 +147,7 @@ impl Engine {
         let state_on = self.policy.state.enabled;
         if state_on {
             self.state.observe(&obs, levels);
+            fired.ordinary = levels.ordinary;
             let w = &self.compiled.settings(route).weights;
             for (sig, level) in levels.iter() {
                 w.fire_level(&mut fired, sig, level);
@@ -187,7 +190,7 @@ impl Engine {
         let Held { learn: Learn { mut obs, route }, mut fired, mut prints } = held;
         let (body, complete) = self.cut(route, body, complete);
         let view = prompt::scan(body, complete, &self.policy.prompt, &mut fired);
-        prints.template = view.template;
+        (prints.template, prints.task, prints.tool_set) = (view.template, view.task_template, view.tool_set);
         obs.template = view.template;
         obs.anchor = view.anchor;
         obs.elicitation = view.elicitation;
@@ -195,13 +198,19 @@ impl Engine {
             self.state.learn(&obs);
             let mut body_levels = Levels::default();
             self.state.measure(&obs, &mut body_levels);
+            // The body may show the account is not ordinary after all (this request's
+            // elicitation, its task's breadth); it never makes it ordinary.
+            fired.ordinary &= body_levels.ordinary;
+            levels.ordinary = fired.ordinary;
             let w = &self.compiled.settings(route).weights;
             for (sig, level) in body_levels.iter() {
                 w.fire_level(&mut fired, sig, level);
                 levels.raise(sig, level);
             }
         }
-        self.finish(fired, prints, &obs, route)
+        let mut v = self.finish(fired, prints, &obs, route);
+        v.held = true;
+        v
     }
 
     /// Learns from the body of a request decided at its headers (no verdict; the request
@@ -238,7 +247,7 @@ impl Engine {
         let w = &self.compiled.settings(route).weights;
         let (score, reasons, action) = w.score(&fired);
         let enforced = if w.shadow() { action.min(Action::Tag) } else { action };
-        let v = Verdict { action, enforced, score, reasons, fp: prints, route, allowlisted: false, internal_error: false };
+        let v = Verdict { action, enforced, score, reasons, fp: prints, route, allowlisted: false, internal_error: false, held: false };
         self.count(&v);
         v
     }

@@ -74,6 +74,9 @@ pub struct Run {
     hfp: Vec<u64>,
     template: Vec<Option<u64>>,
     route: Vec<u16>,
+    task: Vec<Option<u64>>,
+    tool_set: Vec<Option<u64>>,
+    held: Vec<bool>,
     reason_off: Vec<u32>,
     reason_sig: Vec<u8>,
     reason_strength: Vec<f32>,
@@ -107,6 +110,9 @@ impl Run {
             hfp: Vec::new(),
             template: Vec::new(),
             route: Vec::new(),
+            task: Vec::new(),
+            tool_set: Vec::new(),
+            held: Vec::new(),
             reason_off: vec![0],
             reason_sig: Vec::new(),
             reason_strength: Vec::new(),
@@ -269,10 +275,13 @@ impl Run {
                 client: self.clients.list[self.client[i] as usize],
                 account: self.accounts.list.get(account as usize).copied(),
                 template: self.template[i],
+                task: self.task[i],
+                tool_set: self.tool_set[i],
             },
             route,
             allowlisted: false,
             internal_error: false,
+            held: self.held[i],
         };
         let why = explain(w, &v.reasons, &levels);
         Ok(VerdictReport::new(&v).line(u64::from(self.line[i])).route(self.engine.route_label(&v)).label(dec.record().label.as_ref()).explained(why, &req).to_json())
@@ -318,6 +327,9 @@ impl Run {
         self.hfp.push(v.fp.hfp);
         self.template.push(v.fp.template);
         self.route.push(v.route.unwrap_or(u16::MAX));
+        self.task.push(v.fp.task);
+        self.tool_set.push(v.fp.tool_set);
+        self.held.push(v.held);
         for r in &v.reasons {
             self.reason_sig.push(r.signal.index() as u8);
             self.reason_strength.push(r.strength);
