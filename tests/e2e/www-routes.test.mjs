@@ -151,5 +151,25 @@ test('a policy without routes: no route column, filter or table', async () => {
   await page.click('#tab-records');
   assert.ok(await page.isHidden('#f-route-label'));
   assert.ok(await page.isHidden('.rt-head .rt-route'));
+  await page.click('#tab-overview');
+  assert.deepEqual(b.problems, []);
+});
+
+test('a tag move re-scores when crowd signals are weighted (ordinary accounts are held under tag)', async () => {
+  // account.flag_history off: only the crowd signals' hold on ordinary accounts ties the scores
+  // to the tag threshold; the page must re-run, not re-classify, to match the CLI.
+  let g = await gen(page);
+  const p = JSON.parse(await page.inputValue('#export-json'));
+  p.signals.account_flag_history.weight = 0;
+  if (!(await page.isVisible('#policy-editor'))) await page.click('#editor-panel summary');
+  await page.fill('#policy-editor', JSON.stringify(p, null, 2));
+  await page.click('#policy-apply');
+  g = await rendered(page, g);
+  await page.fill('#t-tag', '45');
+  g = await rendered(page, g);
+  const file = path.join(b.profile, 'tag45.json');
+  fs.writeFileSync(file, await page.inputValue('#export-json'));
+  assert.equal(JSON.parse(fs.readFileSync(file, 'utf8')).thresholds.tag, 45);
+  await sameAsCli(file, 'tag 45, no flag history');
   assert.deepEqual(b.problems, []);
 });

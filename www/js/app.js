@@ -57,9 +57,13 @@ function runA() {
 const runASoon = () => { clearTimeout(soon); soon = setTimeout(runA, 250); };
 
 const rest = (p) => JSON.stringify({ ...p, thresholds: null });
-// account.flag_history learns from past verdicts (flagged = score >= tag): the tag threshold
-// changes later scores when that signal is on.
-const flagHistoryMatters = (p) => p.state?.enabled !== false && [p, ...(p.routes ?? [])].some((x) => (x.signals?.account_flag_history?.weight ?? 0) > 0);
+// The tag threshold enters the scores themselves when cross-request state is on:
+// account.flag_history learns from past verdicts (flagged = score >= tag), and the crowd signals
+// (cluster.*, rate.prefix, rate.fp) of an established, ordinary account are held under tag.
+// A tag move re-runs when the policy or one of its routes weighs any of them.
+const TAG_SIGNALS = (code) => code === 'account.flag_history' || code.startsWith('cluster.') || code === 'rate.prefix' || code === 'rate.fp';
+const tagMatters = (p) => p.state?.enabled !== false
+  && [p, ...(p.routes ?? [])].some((x) => catalog.some((s) => TAG_SIGNALS(s.code) && (x.signals?.[s.key]?.weight ?? 0) > 0));
 
 const persistSoon = debounce(() => store.persist(), 300);
 
@@ -68,7 +72,7 @@ store.addEventListener('change', ({ detail: { kind } }) => {
   if (!capture.bytes || !store.current) return;
   const p = store.current;
   const structural = !lastRun || rest(p) !== rest(lastRun);
-  const tagMoved = lastRun && p.thresholds.tag !== lastRun.thresholds.tag && flagHistoryMatters(p);
+  const tagMoved = lastRun && p.thresholds.tag !== lastRun.thresholds.tag && tagMatters(p);
   if (structural || tagMoved) {
     if (kind.startsWith('w-') || kind.startsWith('t-')) { runASoon(); status('re-scoring soon…', 'running'); } else runA();
   }
