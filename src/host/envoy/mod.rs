@@ -1,5 +1,6 @@
-//! proxy-wasm adapter for Envoy (`wasm32-wasip1`): the filter itself (`filter`, over the raw
-//! host calls in `abi`) and its host-independent parts (`wire`: formats, rules and adapter
+//! proxy-wasm adapter for Envoy (`wasm32-wasip1`): the filter itself (`filter`: the root
+//! context; `http`: the per-request context running the engine's two phases; both over the
+//! raw host calls in `abi`) and its host-independent parts (`wire`: formats, rules and adapter
 //! options; `apply`: verdict application and its failure paths; `metrics`: batched counters;
 //! `sync`: merging worker states on a tick), which also build natively so they are
 //! unit-tested with the rest of the crate. `fault` (test builds only, cargo feature
@@ -20,3 +21,5 @@ pub mod wire;
 mod abi;
 #[cfg(target_os = "wasi")]
 pub mod filter;
+#[cfg(target_os = "wasi")]
+mod http;
