@@ -2,7 +2,9 @@
 //! configuration, shared by every request of that VM (the HTTP contexts, one per request,
 //! are in [`super::http`]). A policy that does not validate keeps the filter from starting,
 //! with every error logged. JA4 / JA3 are read from filter state only when the plugin
-//! configuration's `envoy.tls_fingerprints` says the listener fills it ([`wire::Options`]).
+//! configuration's `envoy.tls_fingerprints` says the listener fills it ([`wire::Options`]);
+//! ASN and country from the geoip filter's headers when `envoy.geo_headers` says a geoip
+//! filter fills them ([`super::geo`]).
 //!
 //! Counters are counted in memory and handed to Envoy on the root context's tick, every
 //! [`sync::TICK_MS`] ([`super::metrics`]), or per request if the tick cannot be set. On the
@@ -239,8 +241,8 @@ impl RootContext for Root {
         abi::log(
             Level::Info,
             &format!(
-                "distill-guard: policy {:?} loaded (mode {:?}, thresholds tag {} / throttle {} / deny {}, fail_closed {}; envoy.tls_fingerprints {}, envoy.filter_state {})",
-                p.name, p.mode, p.thresholds.tag, p.thresholds.throttle, p.thresholds.deny, p.fail_closed, options.tls_fingerprints, options.filter_state
+                "distill-guard: policy {:?} loaded (mode {:?}, thresholds tag {} / throttle {} / deny {}, fail_closed {}; envoy.tls_fingerprints {}, envoy.filter_state {}, envoy.geo_headers {})",
+                p.name, p.mode, p.thresholds.tag, p.thresholds.throttle, p.thresholds.deny, p.fail_closed, options.tls_fingerprints, options.filter_state, options.geo_headers
             ),
         );
         for w in p.warnings() {

@@ -2,11 +2,12 @@
 //! ([`crate::engine::Decision`]).
 //!
 //! At the request headers the filter reads the header map (one host call), builds the
-//! [`crate::Request`] view and runs the header phase. A final verdict is applied at once
-//! (client-sent tag headers stripped, ours added, or a 403 / 429) and the request goes on
-//! (`Continue`); when the engine wants to learn from the body, the body callback then copies
-//! the body prefix as it streams past (each chunk is let through at once: `Continue`), at
-//! most [`crate::Engine::body_limit`] bytes kept per request, and hands it to
+//! [`crate::Request`] view (ASN and country from the geoip filter's headers with
+//! `envoy.geo_headers`, [`super::geo`]) and runs the header phase. A final verdict is
+//! applied at once (client-sent tag headers stripped, ours added, or a 403 / 429) and the
+//! request goes on (`Continue`); when the engine wants to learn from the body, the body
+//! callback then copies the body prefix as it streams past (each chunk is let through at
+//! once: `Continue`), at most [`crate::Engine::body_limit`] bytes kept per request, and hands it to
 //! [`crate::Engine::learn_body`] at the end of the body or at the cap; later chunks are not
 //! read. A request the engine holds for its body (`Decision::NeedBody`, a gray-zone score or
 //! `body.inspect: always`) is held as before: `Pause` at the headers (the plugin config sets
@@ -31,6 +32,7 @@ use super::apply::{self, Failure, Host, Next, Status, Target};
 #[cfg(feature = "fault-injection")]
 use super::fault;
 use super::filter::Shared;
+use super::geo;
 use super::metrics::Pending;
 use super::wire::{self, Options, PrefixReader, Step};
 use crate::engine::{Decision, Held, Learn};
@@ -183,11 +185,14 @@ impl Filter {
         // Envoy appends x-request-id near the end of the map: searched from there.
         let request_id = headers.iter().rev().find(|h| h.name == b"x-request-id").map(|h| h.value);
         let reference = token_reference(engine, request_id, facts.now_ms, seq);
-        let peer = Peer {
+        let mut peer = Peer {
             ja4: facts.ja4.as_deref().and_then(wire::fingerprint_value),
             ja3: facts.ja3.as_deref().and_then(wire::fingerprint_value),
             ..Peer::default()
         };
+        if options.geo_headers {
+            geo::read_into(&headers, &mut peer);
+        }
         let version = facts.proto.as_deref().map(wire::parse_version).unwrap_or_default();
         let mut req = wire::build_request(headers, &[], end_of_stream, peer, version, facts.now_ms);
         // Behind a load balancer (`proxy.trusted_hops` >= 1) X-Forwarded-For names the client and
