@@ -91,6 +91,21 @@ async function learn(state, ticket, branch) {
   }
 }
 
+// The answer to a request whose engine call failed: 403 with fail_closed, else the request
+// forwarded uninspected, marked so, without client-sent tags (`read`: its body prefix, if read).
+function engineFailedRequest(state, e, request, env, read) {
+  engineFailed(state, e);
+  if (state.failClosed) {
+    if (read) read.cancel();
+    return json(403, { error: { type: 'forbidden', message: 'request blocked' } });
+  }
+  const upstream = new Request(request, read ? { body: read.forward } : undefined);
+  const structured = state.prefix.replace(/-+$/, '');
+  for (const [name] of [...upstream.headers]) if (name.startsWith(state.prefix) || name === structured) upstream.headers.delete(name);
+  upstream.headers.set(`${state.prefix}error`, 'internal');
+  return (env.ORIGIN ?? globalThis).fetch(upstream);
+}
+
 async function handle(request, env, ctx) {
   const state = engineFor(env);
   if (!state.engine) {
@@ -100,25 +115,22 @@ async function handle(request, env, ctx) {
   const host = settingsFor(env, onCloudflare);
   const head = requestHead(request, host, token(request, onCloudflare));
 
-  // The header phase; a held request's body prefix, then its body phase.
+  // The header phase; for a held request its body prefix, then its body phase. Reading the body
+  // is outside the engine's try: a client that goes away mid-body is no engine failure.
   let out;
   let read = null;
   try {
     out = state.engine.inspectHeaders(head, request.body !== null, peerAsn(request), Date.now()).split('\n');
-    if (out[0] === 'hold') {
-      read = await readBody(request, state.limit);
-      out = state.engine.inspectBody(Number(out[2]), read.prefix, read.done).split('\n');
-    }
   } catch (e) {
-    engineFailed(state, e);
-    if (read) read.cancel();
-    if (state.failClosed) return json(403, { error: { type: 'forbidden', message: 'request blocked' } });
-    // Fail open: forward uninspected, marked so, without client-sent tags.
-    const upstream = new Request(request, read ? { body: read.forward } : undefined);
-    const structured = state.prefix.replace(/-+$/, '');
-    for (const [name] of [...upstream.headers]) if (name.startsWith(state.prefix) || name === structured) upstream.headers.delete(name);
-    upstream.headers.set(`${state.prefix}error`, 'internal');
-    return (env.ORIGIN ?? globalThis).fetch(upstream);
+    return engineFailedRequest(state, e, request, env, null);
+  }
+  if (out[0] === 'hold') {
+    read = await readBody(request, state.limit);
+    try {
+      out = state.engine.inspectBody(Number(out[2]), read.prefix, read.done).split('\n');
+    } catch (e) {
+      return engineFailedRequest(state, e, request, env, read);
+    }
   }
   // The outcome (src/host/packed.rs): kind, status, ticket, body, log line, deletes, then name/value pairs.
   if (out[4]) console.log(`distill-guard: ${out[4]}`);
