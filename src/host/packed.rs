@@ -22,8 +22,10 @@
 //! requests, is for the worker's log. `ticket` is 0, or the number under which the engine
 //! parked the request ([`super::tickets`]): on a forward, the engine learns from the body
 //! when the worker hands it the prefix with that ticket; `hold` has nothing but the ticket,
-//! and the worker reads the body prefix and hands it over with the ticket for the verdict.) Pure and host-free, so it is unit-tested natively; the
-//! wasm-bindgen entry point is `host::web::fetch`.
+//! and the worker reads the body prefix and hands it over with the ticket for the verdict.)
+//!
+//! Pure and host-free, so it is unit-tested natively; the wasm-bindgen entry points are in
+//! `host::web::fetch`.
 
 use std::net::IpAddr;
 

@@ -1,7 +1,7 @@
 //! Host-independent pieces of the Envoy adapter: the proxy-wasm header-map wire format,
 //! peer facts as Envoy prints them, the request-view assembly, the rules for a held body and
-//! for a body read as it streams past ([`PrefixReader`]), the metric names and the adapter options carried next to the policy in the plugin
-//! configuration.
+//! for a body read as it streams past ([`PrefixReader`]), the metric names and the adapter
+//! options carried next to the policy in the plugin configuration.
 //!
 //! Everything here is pure and compiles on every target, so it is unit-tested natively.
 //! It never calls the host (see `abi.rs`) and never decides a verdict (the engine does).
@@ -188,9 +188,9 @@ pub enum Step {
     Buffer,
 }
 
-/// At a body chunk of a held request (`buffered` = bytes buffered so far): decide at the end of the body or
-/// once the prefix the engine reads is buffered (the rest then streams, so large bodies are
-/// never held whole and never hit Envoy's buffer limit).
+/// At a body chunk of a held request (`buffered` = bytes buffered so far): decide at the end
+/// of the body or once the prefix the engine reads is buffered (the rest then streams, so
+/// large bodies are never held whole and never hit Envoy's buffer limit).
 pub fn on_body(buffered: usize, limit: usize, end_of_stream: bool) -> Step {
     if end_of_stream || buffered >= limit {
         Step::Decide
