@@ -31,7 +31,7 @@ fn observation(i: u64, hot_share: u64) -> Observation {
         template: Some(mix64(tpl ^ 4) ^ (1 << (r >> 58))),
         anchor: None,
         elicitation: r & 1 == 0,
-        env: None,
+        env: Some(mix64(fp ^ 5)),
     }
 }
 

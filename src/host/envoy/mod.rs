@@ -1,5 +1,6 @@
-//! proxy-wasm adapter for Envoy (`wasm32-wasip1`): the filter itself (`filter`, over the raw
-//! host calls in `abi`) and its host-independent parts (`wire`: formats, rules and adapter
+//! proxy-wasm adapter for Envoy (`wasm32-wasip1`): the filter itself (`filter`: the root
+//! context; `http`: the per-request context running the engine's two phases; both over the
+//! raw host calls in `abi`) and its host-independent parts (`wire`: formats, rules and adapter
 //! options; `geo`: ASN and country from the geoip filter's headers; `apply`: verdict
 //! application and its failure paths; `metrics`: batched counters;
 //! `sync`: merging worker states on a tick), which also build natively so they are
@@ -22,3 +23,5 @@ pub mod wire;
 mod abi;
 #[cfg(target_os = "wasi")]
 pub mod filter;
+#[cfg(target_os = "wasi")]
+mod http;

@@ -1,7 +1,7 @@
 //! Host-independent pieces of the Envoy adapter: the proxy-wasm header-map wire format,
-//! peer facts as Envoy prints them, the request-view assembly, the body-buffering rule, the
-//! metric names and the adapter options carried next to the policy in the plugin
-//! configuration.
+//! peer facts as Envoy prints them, the request-view assembly, the rules for a held body and
+//! for a body read as it streams past ([`PrefixReader`]), the metric names and the adapter
+//! options carried next to the policy in the plugin configuration.
 //!
 //! Everything here is pure and compiles on every target, so it is unit-tested natively.
 //! It never calls the host (see `abi.rs`) and never decides a verdict (the engine does).
@@ -188,23 +188,58 @@ pub enum Step {
     Buffer,
 }
 
-/// At the request headers: buffer when the policy reads this path's body and a body follows.
-pub fn on_headers(wants_body: bool, end_of_stream: bool) -> Step {
-    if wants_body && !end_of_stream {
-        Step::Buffer
-    } else {
-        Step::Decide
-    }
-}
-
-/// At a body chunk (`buffered` = bytes buffered so far): decide at the end of the body or
-/// once the prefix the engine reads is buffered (the rest then streams, so large bodies are
-/// never held whole and never hit Envoy's buffer limit).
+/// At a body chunk of a held request (`buffered` = bytes buffered so far): decide at the end
+/// of the body or once the prefix the engine reads is buffered (the rest then streams, so
+/// large bodies are never held whole and never hit Envoy's buffer limit).
 pub fn on_body(buffered: usize, limit: usize, end_of_stream: bool) -> Step {
     if end_of_stream || buffered >= limit {
         Step::Decide
     } else {
         Step::Buffer
+    }
+}
+
+/// The body prefix of a request decided at its headers, copied chunk by chunk as the body
+/// streams past (each chunk is forwarded at once) for the engine to learn from: at most
+/// `limit` bytes are kept, and the chunks after the cap are not read.
+#[derive(Debug, Clone, Default)]
+pub struct PrefixReader {
+    limit: usize,
+    seen: usize,
+    bytes: Vec<u8>,
+}
+
+impl PrefixReader {
+    /// A reader keeping at most `limit` bytes.
+    pub fn new(limit: usize) -> Self {
+        PrefixReader { limit, seen: 0, bytes: Vec::new() }
+    }
+
+    /// How many bytes to copy of the next chunk, `size` bytes long (counted as seen).
+    pub fn take(&mut self, size: usize) -> usize {
+        self.seen = self.seen.saturating_add(size);
+        size.min(self.limit.saturating_sub(self.bytes.len()))
+    }
+
+    /// Appends the bytes copied of a chunk (the first chunk is kept as it came: no copy).
+    pub fn push(&mut self, chunk: Vec<u8>) {
+        if self.bytes.is_empty() {
+            self.bytes = chunk;
+        } else {
+            self.bytes.extend_from_slice(&chunk);
+        }
+        self.bytes.truncate(self.limit);
+    }
+
+    /// `Some(complete)` once the prefix is ready to learn from: the body ended (`end`) or the
+    /// cap is reached; `complete` when the prefix is the whole body.
+    pub fn ready(&self, end: bool) -> Option<bool> {
+        (end || self.bytes.len() >= self.limit).then_some(end && self.seen == self.bytes.len())
+    }
+
+    /// The prefix so far.
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes
     }
 }
 
@@ -226,6 +261,12 @@ pub const REQUESTS_METRIC: &str = "distill_guard.requests";
 
 /// Name of the counter of internal errors.
 pub const INTERNAL_ERROR_METRIC: &str = "distill_guard.internal_error";
+
+/// Name of the counter of requests held for their body (the engine asked for it).
+pub const HELD_METRIC: &str = "distill_guard.body.held";
+
+/// Name of the counter of bodies learned from as they streamed past.
+pub const LEARNED_METRIC: &str = "distill_guard.body.learned";
 
 /// Key of the adapter options in the plugin configuration (next to the policy's keys).
 pub const OPTIONS_KEY: &str = "envoy";
@@ -479,12 +520,40 @@ mod tests {
 
     #[test]
     fn body_rule_buffers_until_end_or_limit() {
-        assert_eq!(on_headers(true, false), Step::Buffer);
-        assert_eq!(on_headers(true, true), Step::Decide);
-        assert_eq!(on_headers(false, false), Step::Decide);
         assert_eq!(on_body(10, 100, false), Step::Buffer);
         assert_eq!(on_body(100, 100, false), Step::Decide);
         assert_eq!(on_body(10, 100, true), Step::Decide);
+    }
+
+    #[test]
+    fn prefix_reader_keeps_the_prefix_and_stops_at_the_cap() {
+        // One chunk, the whole body: complete.
+        let mut r = PrefixReader::new(10);
+        assert_eq!(r.take(4), 4);
+        r.push(b"abcd".to_vec());
+        assert_eq!(r.ready(false), None);
+        assert_eq!(r.ready(true), Some(true));
+        // Chunks past the cap: only what fits is read, and the prefix is ready at the cap.
+        let mut r = PrefixReader::new(10);
+        assert_eq!(r.take(6), 6);
+        r.push(b"012345".to_vec());
+        assert_eq!(r.ready(false), None);
+        assert_eq!(r.take(6), 4);
+        r.push(b"6789".to_vec());
+        assert_eq!((r.bytes(), r.ready(false)), (&b"0123456789"[..], Some(false)));
+        assert_eq!(r.take(100), 0);
+        assert_eq!(r.ready(true), Some(false), "the body went on past the cap");
+        // Exactly the cap, ending there: complete. An empty last chunk changes nothing.
+        let mut r = PrefixReader::new(4);
+        assert_eq!(r.take(4), 4);
+        r.push(b"wxyz".to_vec());
+        assert_eq!(r.take(0), 0);
+        assert_eq!(r.ready(true), Some(true));
+        // A host that hands back more than asked is cut at the cap.
+        let mut r = PrefixReader::new(3);
+        r.take(5);
+        r.push(b"12345".to_vec());
+        assert_eq!(r.bytes(), b"123");
     }
 
     proptest::proptest! {

@@ -62,6 +62,8 @@ fn js_error(message: &str) -> JsValue {
 #[wasm_bindgen]
 pub struct Engine {
     inner: crate::Engine,
+    /// Requests waiting for their body (`fetch.rs`), bounded.
+    tickets: crate::host::tickets::Tickets,
 }
 
 #[wasm_bindgen]
@@ -70,7 +72,7 @@ impl Engine {
     #[wasm_bindgen(constructor)]
     pub fn new(policy_json: &str) -> Result<Engine, JsValue> {
         match crate::Engine::from_json(policy_json) {
-            Ok(inner) => Ok(Engine { inner }),
+            Ok(inner) => Ok(Engine { inner, tickets: Default::default() }),
             Err(errs) => Err(policy_error(&errs.0)),
         }
     }
