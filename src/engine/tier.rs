@@ -51,6 +51,8 @@ pub enum Decision {
 #[derive(Debug, Clone, Copy)]
 pub struct Learn {
     obs: Observation,
+    /// The verdict was flagged (for the campaign tracker).
+    flagged: bool,
 }
 
 /// A request held for its body: the header phase's evidence and prints.
@@ -150,7 +152,7 @@ impl Engine {
         }
 
         let reads_body = body_follows && self.wants_body(req.path);
-        let learn = (reads_body && state_on).then_some(Learn { obs });
+        let learn = (reads_body && state_on).then_some(Learn { obs, flagged: false });
         let c = &self.compiled;
         let wait = reads_body
             && match c.inspect {
@@ -162,9 +164,11 @@ impl Engine {
                 }
             };
         if wait {
-            return Decision::NeedBody(Held { learn: Learn { obs }, fired, prints });
+            return Decision::NeedBody(Held { learn: Learn { obs, flagged: false }, fired, prints });
         }
-        Decision::Final { verdict: self.finish(fired, prints, &obs), learn }
+        let verdict = self.finish(fired, prints, &obs);
+        let learn = learn.map(|l| Learn { flagged: crate::campaign::flagged(&verdict), ..l });
+        Decision::Final { verdict, learn }
     }
 
     /// The body phase of a held request: `body` is its prefix (at most
@@ -177,7 +181,7 @@ impl Engine {
     /// The body phase; `levels` keeps the larger of its and the header phase's level per
     /// signal (a signal's strength is that of its stronger firing).
     fn body_phase(&mut self, held: Held, body: &[u8], complete: bool, levels: &mut Levels) -> Verdict {
-        let Held { learn: Learn { mut obs }, mut fired, mut prints } = held;
+        let Held { learn: Learn { mut obs, .. }, mut fired, mut prints } = held;
         let view = prompt::scan(body, complete, &self.policy.prompt, &mut fired);
         prints.template = view.template;
         obs.template = view.template;
@@ -205,6 +209,9 @@ impl Engine {
         obs.anchor = view.anchor;
         obs.elicitation = view.elicitation;
         self.state.learn(&obs);
+        if let Some(t) = self.campaigns.as_deref_mut() {
+            t.learn(&obs, learn.flagged);
+        }
     }
 
     /// Scores `fired`, records the account's flag history (on the behaviour evidence only)
@@ -220,6 +227,9 @@ impl Engine {
         let enforced = if w.shadow() { action.min(Action::Tag) } else { action };
         let v = Verdict { action, enforced, score, reasons, fp: prints, allowlisted: false, internal_error: false };
         self.count(&v);
+        if let Some(t) = self.campaigns.as_deref_mut() {
+            t.record(obs, &v);
+        }
         v
     }
 }
