@@ -1,7 +1,8 @@
-//! The native CLI: `replay` traffic files through one engine, `check-policy`,
+//! The native CLI: `replay` traffic files through one engine, `campaigns`, `check-policy`,
 //! `simulate`, `quality`, `signals`. One file per command; this one parses arguments,
 //! loads policies and reads traffic files line by line for the commands that replay them.
 
+mod campaigns;
 mod replay;
 mod simulate;
 
@@ -12,6 +13,7 @@ use std::process::ExitCode;
 
 use distill_guard::Policy;
 
+use campaigns::campaigns;
 use replay::replay;
 use simulate::{quality, simulate};
 
@@ -23,6 +25,16 @@ usage:
       verdict per input line. A summary goes to stderr. --explain adds each reason's
       measured level, ramp, strength, weight and points, the levels of graded signals
       that added nothing, and the readable header shape.
+  distill-guard campaigns --policy FILE [--format table|json] [--min-accounts N]
+                          [--sample N] [--accounts N] [--clusters N] [--link-share X]
+                          [--account-share X] [--window-s N] [INPUT|-]
+      Replays JSONL traffic through one engine, as replay does, and prints the suspected
+      campaigns: flagged accounts grouped by the cluster keys they share (client
+      environment, fingerprint x prefix / ASN, template, task), each with its keys,
+      account ids, counts, first and last seen, elicitation share, reason mix and a
+      confidence. --min-accounts (default 10): distinct flagged accounts a campaign needs
+      in one key; --sample: account ids listed per campaign (default: all tracked).
+      Bad lines are reported on stderr with their number and the run goes on.
   distill-guard check-policy FILE...
       Validates policy files; prints every error with its path; exits 1 on any error.
       Settings that are valid but unsafe to deploy (the shipped identity.hash_key) get a
@@ -43,6 +55,7 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("replay") => replay(&args[1..]),
+        Some("campaigns") => campaigns(&args[1..]),
         Some("check-policy") => check_policy(&args[1..]),
         Some("simulate") => simulate(&args[1..]),
         Some("quality") => quality(&args[1..]),
