@@ -35,6 +35,12 @@ pub struct FpReport<'a> {
     /// Prompt template SimHash, 16 hex digits.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub template: Option<String>,
+    /// Task (first user text turn) SimHash, 16 hex digits.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub task: Option<String>,
+    /// Tool-set fingerprint, 16 hex digits.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tools: Option<String>,
 }
 
 /// One verdict as printed: `{line?, action, enforced, score, reasons, fp, label?}`.
@@ -83,6 +89,8 @@ impl<'a> VerdictReport<'a> {
                 ja4: v.fp.ja4.as_deref(),
                 ja3: v.fp.ja3.as_deref(),
                 template: v.fp.template.map(|t| format!("{t:016x}")),
+                task: v.fp.task.map(|t| format!("{t:016x}")),
+                tools: v.fp.tool_set.map(|t| format!("{t:016x}")),
             },
             explain: None,
             measured: None,

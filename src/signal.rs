@@ -86,9 +86,11 @@ signals! {
     FpListed = "fp.listed", "fp_listed", Fingerprint, 60, None,
         "The header-shape fingerprint, JA4, JA3 or JA4H is on the policy's `block.fingerprints` list.";
     PromptCot = "prompt.cot", "prompt_cot", Prompt, 8, None,
-        "The prompt asks for a written-out chain of thought or reasoning trace.";
+        "The user's text (the latest turn or the task) asks for a written-out chain of thought or reasoning trace.";
     PromptRubric = "prompt.rubric", "prompt_rubric", Prompt, 6, None,
-        "The prompt asks the model to grade a response against a rubric.";
+        "The user's text asks the model to grade a response against a rubric.";
+    PromptSystemElicitation = "prompt.system_elicitation", "prompt_system_elicitation", Prompt, 2, None,
+        "The system prompt asks for the reasoning or for rubric grading: a harness's instruction (popular coding agents ask the model to think before acting too), weak evidence.";
     PromptLogprobs = "prompt.logprobs", "prompt_logprobs", Prompt, 8, None,
         "`logprobs` / `top_logprobs` requested (soft-label distillation).";
     PromptMultiN = "prompt.multi_n", "prompt_multi_n", Prompt, 5, None,
@@ -157,6 +159,13 @@ impl Signal {
         }
     }
 
+    /// True for the signals of the crowds a request shares (its clusters and their rates):
+    /// guilt by association, which never changes the action of an account with an
+    /// established, ordinary history ([`Levels::ordinary`]).
+    pub fn crowd(self) -> bool {
+        self.code().starts_with("cluster.") || matches!(self, Signal::RatePrefix | Signal::RateFp)
+    }
+
     /// Looks a signal up by its policy key (`proxy_via`).
     pub fn from_key(key: &str) -> Option<Signal> {
         Self::ALL.iter().copied().find(|s| s.key() == key)
@@ -172,11 +181,15 @@ impl Signal {
 #[derive(Debug, Clone)]
 pub struct Fired {
     strength: [f32; Signal::COUNT],
+    /// The account's own history is established and ordinary ([`Levels::ordinary`]): the
+    /// crowd signals ([`Signal::crowd`]) may not change its action (see
+    /// [`crate::score::Weights::score`]).
+    pub ordinary: bool,
 }
 
 impl Default for Fired {
     fn default() -> Self {
-        Fired { strength: [0.0; Signal::COUNT] }
+        Fired { strength: [0.0; Signal::COUNT], ordinary: false }
     }
 }
 
@@ -268,11 +281,15 @@ mod tests {
 #[derive(Debug, Clone)]
 pub struct Levels {
     level: [f64; Signal::COUNT],
+    /// The account has an established, ordinary history (enough requests, keeping to its
+    /// networks, its own tasks, little elicitation): the crowds it shares do not change its
+    /// verdict (see [`Signal::crowd`] and [`Fired::ordinary`]).
+    pub ordinary: bool,
 }
 
 impl Default for Levels {
     fn default() -> Self {
-        Levels { level: [f64::NAN; Signal::COUNT] }
+        Levels { level: [f64::NAN; Signal::COUNT], ordinary: false }
     }
 }
 

@@ -99,6 +99,8 @@ impl Engine {
             client,
             account: crate::identity::account(req, &c.identity_headers, c.identity_key),
             template: None,
+            task: None,
+            tool_set: None,
         };
         let client_ip = proxy::check_headers(req, self.policy.proxy.trusted_hops, &mut fired);
         // An announced proxy (Via, or proxy software's own headers) may rewrite header order
@@ -142,6 +144,7 @@ impl Engine {
         let state_on = self.policy.state.enabled;
         if state_on {
             self.state.observe(&obs, levels);
+            fired.ordinary = levels.ordinary;
             for (sig, level) in levels.iter() {
                 self.compiled.weights.fire_level(&mut fired, sig, level);
             }
@@ -183,7 +186,7 @@ impl Engine {
     fn body_phase(&mut self, held: Held, body: &[u8], complete: bool, levels: &mut Levels) -> Verdict {
         let Held { learn: Learn { mut obs, .. }, mut fired, mut prints } = held;
         let view = prompt::scan(body, complete, &self.policy.prompt, &mut fired);
-        prints.template = view.template;
+        (prints.template, prints.task, prints.tool_set) = (view.template, view.task_template, view.tool_set);
         obs.template = view.template;
         obs.anchor = view.anchor;
         obs.elicitation = view.elicitation;
@@ -191,12 +194,18 @@ impl Engine {
             self.state.learn(&obs);
             let mut body_levels = Levels::default();
             self.state.measure(&obs, &mut body_levels);
+            // The body may show the account is not ordinary after all (this request's
+            // elicitation, its task's breadth); it never makes it ordinary.
+            fired.ordinary &= body_levels.ordinary;
+            levels.ordinary = fired.ordinary;
             for (sig, level) in body_levels.iter() {
                 self.compiled.weights.fire_level(&mut fired, sig, level);
                 levels.raise(sig, level);
             }
         }
-        self.finish(fired, prints, &obs)
+        let mut v = self.finish(fired, prints, &obs);
+        v.held = true;
+        v
     }
 
     /// Learns from the body of a request decided at its headers (no verdict; the request
@@ -225,7 +234,7 @@ impl Engine {
         let w = &self.compiled.weights;
         let (score, reasons, action) = w.score(&fired);
         let enforced = if w.shadow() { action.min(Action::Tag) } else { action };
-        let v = Verdict { action, enforced, score, reasons, fp: prints, allowlisted: false, internal_error: false };
+        let v = Verdict { action, enforced, score, reasons, fp: prints, allowlisted: false, internal_error: false, held: false };
         self.count(&v);
         if let Some(t) = self.campaigns.as_deref_mut() {
             t.record(obs, &v);

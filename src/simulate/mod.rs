@@ -23,6 +23,7 @@ pub mod net;
 pub mod population;
 pub mod prompts;
 pub mod proxies;
+pub mod fit;
 pub mod quality;
 pub mod rng;
 pub mod scenario;
@@ -48,6 +49,8 @@ pub struct Event {
     pub label: usize,
     /// Population segment (see [`population::SEGMENTS`]).
     pub segment: &'static str,
+    /// Client family the account's User-Agent claims (`x-distill-client`).
+    pub family: &'static str,
     /// The JSONL record (without newline).
     pub line: String,
 }
@@ -208,7 +211,7 @@ impl Simulation {
         while let Some(&(ts, idx, aux)) = self.events.get(self.pos) {
             self.pos += 1;
             if let (Some(line), Some(a)) = (self.render(ts, idx, aux), self.actors.get(idx as usize)) {
-                return Some(Event { label: a.label as usize, segment: a.segment, line });
+                return Some(Event { label: a.label as usize, segment: a.segment, family: a.persona.family, line });
             }
         }
         None

@@ -29,6 +29,10 @@ pub const SETTLED_ASN_ROTATION: f64 = 0.2;
 /// task is sent almost only by accounts that work through many shared tasks.
 pub const SWARM_BROAD_SHARE: f64 = 0.6;
 
+/// Largest elicitation share of an ordinary account (people ask for step-by-step answers
+/// now and then; a distillation account asks for the reasoning on much of its traffic).
+pub const ORDINARY_ELICITATION: f64 = 0.3;
+
 /// Slot numbers of one instant.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Clock {
@@ -384,6 +388,14 @@ impl State {
                 // says little (a pool's sessions are sticky for an hour).
                 settled = n >= MIN_ROTATION_REQUESTS && r < SETTLED_ASN_ROTATION;
             }
+            // An established, ordinary account: enough history, keeping to its networks, its
+            // own tasks, little elicitation. The crowds it shares (clusters) do not change
+            // its verdict ([`Levels::ordinary`]).
+            let keeps_networks = if o.asn.is_some() { settled } else { n >= MIN_ROTATION_REQUESTS && (moved - 1.0) / (n - 1.0).max(1.0) < SETTLED_ASN_ROTATION };
+            lv.ordinary = n >= MIN_ROTATION_REQUESTS
+                && keeps_networks
+                && breadth < self.d.broad_tasks
+                && (n < self.d.min_account_requests || el / n < ORDINARY_ELICITATION);
         }
         if let Some((e, regs)) = s.fp.and_then(|i| self.fps.get(i)) {
             lv.set(

@@ -1,8 +1,9 @@
 //! The native CLI: `replay` traffic files through one engine, `campaigns`, `check-policy`,
-//! `simulate`, `quality`, `signals`. One file per command; this one parses arguments,
+//! `simulate`, `quality`, `fit`, `signals`. One file per command; this one parses arguments,
 //! loads policies and reads traffic files line by line for the commands that replay them.
 
 mod campaigns;
+mod fit;
 mod replay;
 mod simulate;
 
@@ -14,6 +15,7 @@ use std::process::ExitCode;
 use distill_guard::Policy;
 
 use campaigns::campaigns;
+use fit::fit;
 use replay::replay;
 use simulate::{quality, simulate};
 
@@ -43,10 +45,22 @@ usage:
       Writes labeled simulated traffic (JSONL, time-ordered), deterministic for
       (scenario, seed); --requests stops after the first N records.
   distill-guard quality --policy FILE --scenarios DIR|FILE... [--seeds 11,12,13] [--jobs 2]
-                       [--check] [--segments]
+                       [--check] [--segments] [--families] [--held] [--legit-clients ID,...]
+                       [--without asn,country,ja4,ja3]
       Simulates every scenario for every seed, runs one engine per run, and prints a
       Markdown table of detection quality; --check exits 1 when a target is missed;
-      --segments adds legitimate false positives per population segment.
+      --segments adds legitimate false positives per population segment, --families
+      per client family (target: none above 1 % flagged), --held the share of requests
+      held for their body before the verdict; --without removes those peer facts from
+      every record first (a deployment without a geo database has no asn or country, one
+      without TLS fingerprinting no ja4 / ja3).
+  distill-guard fit --policy FILE --scenarios DIR|FILE... [--seeds 11] [--jobs 2] [--rounds 2]
+                   [--signals all|state|prompt|KEY,...] [--legit-clients ID,...] [--out FILE]
+      Fits the signal weights of a policy to simulated traffic by coordinate search over
+      a grid (legitimate flagged <= 0.4 %, denied <= 0.03 %, no client family above
+      0.8 %; then as much of every campaign as possible); prints progress to stderr and
+      writes the fitted policy to --out (or stdout). --legit-clients keeps only these
+      client stacks in the legitimate population (held-out fits). Report on other seeds.
   distill-guard signals
       Prints the reason-code table (Markdown): code, default weight, ramp, meaning.
 ";
@@ -59,6 +73,7 @@ fn main() -> ExitCode {
         Some("check-policy") => check_policy(&args[1..]),
         Some("simulate") => simulate(&args[1..]),
         Some("quality") => quality(&args[1..]),
+        Some("fit") => fit(&args[1..]),
         Some("signals") => {
             print!("{}", signal_table());
             Ok(ExitCode::SUCCESS)

@@ -131,9 +131,11 @@ fn report_line(out: &mut Vec<u8>, v: &Verdict, line: u64, label: Option<&serde_j
             json_str(out, s);
         }
     }
-    if let Some(t) = v.fp.template {
-        out.extend_from_slice(b",\"template\":");
-        hex16(out, t);
+    for (key, val) in [(&b",\"template\":"[..], v.fp.template), (b",\"task\":", v.fp.task), (b",\"tools\":", v.fp.tool_set)] {
+        if let Some(t) = val {
+            out.extend_from_slice(key);
+            hex16(out, t);
+        }
     }
     out.push(b'}');
     match label {
@@ -237,6 +239,8 @@ mod tests {
                 v.fp.ja4 = (i % 2 == 1).then(|| s.to_string());
                 v.fp.ja3 = Some(s.to_string());
                 v.fp.template = (i % 3 != 2).then_some(u64::MAX >> i);
+                v.fp.task = (i % 2 == 0).then_some(u64::MAX >> (i + 3));
+                v.fp.tool_set = (i % 4 != 1).then_some(0x0123_4567_89ab_cdef >> i);
                 for line in [0, 1, 9, 10, 12345, u64::MAX] {
                     n += 1;
                     buf.clear();

@@ -1,6 +1,7 @@
 //! `distill-guard simulate` (labeled traffic from a scenario) and `quality` (detection
-//! quality over scenarios and seeds).
+//! quality over scenarios and seeds), with the scenario and seed arguments `fit` shares.
 
+use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::process::ExitCode;
@@ -47,8 +48,45 @@ pub(crate) fn simulate(args: &[String]) -> Result<ExitCode, String> {
 
 pub(crate) fn quality(args: &[String]) -> Result<ExitCode, String> {
     use distill_guard::simulate::quality;
-    let (opts, pos) = parse_args(args, &["--policy", "--scenarios", "--seeds", "--jobs"], &["--check", "--segments"])?;
+    let (opts, pos) = parse_args(args, &["--policy", "--scenarios", "--seeds", "--jobs", "--legit-clients", "--without"], &["--check", "--segments", "--families", "--held"])?;
     let policy = load_policy(opts.get("--policy").ok_or("quality needs --policy FILE")?)?;
+    let without = quality::Without::parse(opts.get("--without").copied().unwrap_or_default())?;
+    let scenarios = scenario_args(&opts, &pos)?;
+    let seeds = seed_list(opts.get("--seeds").copied().unwrap_or("11,12,13"))?;
+    let jobs: usize = opts.get("--jobs").map_or(Ok(2), |s| s.parse()).map_err(|_| "--jobs must be a whole number")?;
+    let started = std::time::Instant::now();
+    let runs = quality::run_all(&scenarios, &seeds, &policy, without, jobs).into_iter().collect::<Result<Vec<_>, _>>()?;
+    let requests: u64 = runs.iter().map(|r| r.legit + r.campaigns.iter().map(|c| c.requests).sum::<u64>()).sum();
+    let errors: u64 = runs.iter().map(|r| r.errors).sum();
+    let (table, ok) = quality::table(&runs, &quality::Targets::default());
+    print!("{table}");
+    if opts.contains_key("--segments") {
+        print!("\nLegitimate requests flagged (denied) per population segment:\n\n{}", quality::segment_table(&runs));
+    }
+    let mut families_ok = true;
+    if opts.contains_key("--families") {
+        let (t, fine) = quality::family_table(&runs);
+        families_ok = fine;
+        print!("\nLegitimate requests flagged per client family (all scenarios and seeds):\n\n{t}");
+    }
+    if opts.contains_key("--held") {
+        print!("\nRequests held for their body before the verdict:\n\n{}", quality::held_table(&runs));
+    }
+    let ok = ok && families_ok;
+    eprintln!(
+        "quality: {} runs, {requests} requests{}, {errors} parse errors, {:.1} s; targets: campaign flagged >= 95 % after {} warm-up requests, legit flagged <= 0.5 %, legit denied <= 0.05 %: {}",
+        runs.len(),
+        opts.get("--without").map_or(String::new(), |w| format!(" (without peer {w})")),
+        started.elapsed().as_secs_f64(),
+        quality::WARMUP,
+        if ok { "met" } else { "missed" }
+    );
+    Ok(if opts.contains_key("--check") && (!ok || errors > 0) { ExitCode::from(1) } else { ExitCode::SUCCESS })
+}
+
+/// The scenarios named by `--scenarios` and positional arguments (directories: every
+/// `*.json` in them, sorted), with `--legit-clients` applied.
+pub(crate) fn scenario_args(opts: &BTreeMap<&str, &str>, pos: &[&str]) -> Result<Vec<distill_guard::simulate::Scenario>, String> {
     let mut files: Vec<String> = Vec::new();
     for p in opts.get("--scenarios").into_iter().chain(pos.iter()) {
         let path = std::path::Path::new(p);
@@ -66,32 +104,27 @@ pub(crate) fn quality(args: &[String]) -> Result<ExitCode, String> {
         }
     }
     if files.is_empty() {
-        return Err("quality needs --scenarios DIR|FILE".into());
+        return Err("--scenarios DIR|FILE is needed".into());
     }
-    let scenarios = files.iter().map(|f| load_scenario(f)).collect::<Result<Vec<_>, _>>()?;
-    let seeds = opts
-        .get("--seeds")
-        .unwrap_or(&"11,12,13")
-        .split(',')
-        .map(|s| s.trim().parse::<u64>().map_err(|_| format!("--seeds: not a whole number: {s:?}")))
-        .collect::<Result<Vec<_>, _>>()?;
-    let jobs: usize = opts.get("--jobs").map_or(Ok(2), |s| s.parse()).map_err(|_| "--jobs must be a whole number")?;
-    let started = std::time::Instant::now();
-    let runs = quality::run_all(&scenarios, &seeds, &policy, jobs).into_iter().collect::<Result<Vec<_>, _>>()?;
-    let requests: u64 = runs.iter().map(|r| r.legit + r.campaigns.iter().map(|c| c.requests).sum::<u64>()).sum();
-    let errors: u64 = runs.iter().map(|r| r.errors).sum();
-    let (table, ok) = quality::table(&runs, &quality::Targets::default());
-    print!("{table}");
-    if opts.contains_key("--segments") {
-        print!("\nLegitimate requests flagged (denied) per population segment:\n\n{}", quality::segment_table(&runs));
+    let mut scenarios = files.iter().map(|f| load_scenario(f)).collect::<Result<Vec<_>, _>>()?;
+    if let Some(keep) = opts.get("--legit-clients") {
+        let keep: Vec<&str> = keep.split(',').map(str::trim).filter(|s| !s.is_empty()).collect();
+        for id in &keep {
+            if distill_guard::simulate::clients::stack_index(id).is_none() {
+                return Err(format!("--legit-clients: unknown client stack {id:?}"));
+            }
+        }
+        for s in &mut scenarios {
+            s.legit.clients.retain(|id, _| keep.contains(&id.as_str()));
+            if s.legit.clients.is_empty() {
+                return Err(format!("--legit-clients leaves {} without legitimate clients", s.name));
+            }
+        }
     }
-    eprintln!(
-        "quality: {} runs, {requests} requests, {errors} parse errors, {:.1} s; targets: campaign flagged >= 95 % after {} warm-up requests, legit flagged <= 0.5 %, legit denied <= 0.05 %: {}",
-        runs.len(),
-        started.elapsed().as_secs_f64(),
-        quality::WARMUP,
-        if ok { "met" } else { "missed" }
-    );
-    Ok(if opts.contains_key("--check") && (!ok || errors > 0) { ExitCode::from(1) } else { ExitCode::SUCCESS })
+    Ok(scenarios)
 }
 
+/// A comma-separated list of seeds.
+pub(crate) fn seed_list(text: &str) -> Result<Vec<u64>, String> {
+    text.split(',').map(|s| s.trim().parse::<u64>().map_err(|_| format!("--seeds: not a whole number: {s:?}"))).collect()
+}

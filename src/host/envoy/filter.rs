@@ -9,7 +9,8 @@
 //! Any failing host call turns into the engine's internal-error verdict (fail open, or
 //! deny with `fail_closed`), counted in `distill_guard.internal_error`. JA4 / JA3 are read
 //! from filter state only when the plugin configuration's `envoy.tls_fingerprints` says the
-//! listener fills it ([`wire::Options`]).
+//! listener fills it ([`wire::Options`]); ASN and country from the geoip filter's headers
+//! when `envoy.geo_headers` says a geoip filter fills them ([`geo`]).
 //!
 //! Counters are counted in memory and handed to Envoy on the root context's tick, every
 //! [`sync::TICK_MS`] ([`super::metrics`]), or per request if the tick cannot be set. On the
@@ -28,6 +29,7 @@ use proxy_wasm::types::{Action, ContextType, LogLevel};
 
 use super::abi::{self, Level};
 use super::apply::{self, Failure, Host, Next, Status, Target};
+use super::geo;
 #[cfg(feature = "fault-injection")]
 use super::fault;
 use super::metrics::{self, Pending, COUNTERS};
@@ -246,8 +248,8 @@ impl RootContext for Root {
         abi::log(
             Level::Info,
             &format!(
-                "distill-guard: policy {:?} loaded (mode {:?}, thresholds tag {} / throttle {} / deny {}, fail_closed {}; envoy.tls_fingerprints {}, envoy.filter_state {})",
-                p.name, p.mode, p.thresholds.tag, p.thresholds.throttle, p.thresholds.deny, p.fail_closed, options.tls_fingerprints, options.filter_state
+                "distill-guard: policy {:?} loaded (mode {:?}, thresholds tag {} / throttle {} / deny {}, fail_closed {}; envoy.tls_fingerprints {}, envoy.filter_state {}, envoy.geo_headers {})",
+                p.name, p.mode, p.thresholds.tag, p.thresholds.throttle, p.thresholds.deny, p.fail_closed, options.tls_fingerprints, options.filter_state, options.geo_headers
             ),
         );
         for w in p.warnings() {
@@ -453,11 +455,14 @@ fn inspect_and_apply(host: &mut EnvoyHost, engine: &mut Engine, options: Options
     // Envoy appends x-request-id near the end of the map: searched from there.
     let request_id = headers.iter().rev().find(|h| h.name == b"x-request-id").map(|h| h.value);
     let reference = respond::reference(engine.policy(), &wire::reference_token(request_id, now_ms, seq));
-    let peer = Peer {
+    let mut peer = Peer {
         ja4: ja4.as_deref().and_then(wire::fingerprint_value),
         ja3: ja3.as_deref().and_then(wire::fingerprint_value),
         ..Peer::default()
     };
+    if options.geo_headers {
+        geo::read_into(&headers, &mut peer);
+    }
     let version = proto.as_deref().map(wire::parse_version).unwrap_or_default();
     let mut req = wire::build_request(headers, body, body_complete, peer, version, now_ms);
     // Behind a load balancer (`proxy.trusted_hops` >= 1) X-Forwarded-For names the client and

@@ -1,6 +1,7 @@
 //! proxy-wasm adapter for Envoy (`wasm32-wasip1`): the filter itself (`filter`, over the raw
 //! host calls in `abi`) and its host-independent parts (`wire`: formats, rules and adapter
-//! options; `apply`: verdict application and its failure paths; `metrics`: batched counters;
+//! options; `geo`: ASN and country from the geoip filter's headers; `apply`: verdict
+//! application and its failure paths; `metrics`: batched counters;
 //! `sync`: merging worker states on a tick), which also build natively so they are
 //! unit-tested with the rest of the crate. `fault` (test builds only, cargo feature
 //! `fault-injection`) fails host reads on request.
@@ -12,6 +13,7 @@
 pub mod apply;
 #[cfg(feature = "fault-injection")]
 pub mod fault;
+pub mod geo;
 pub mod metrics;
 pub mod sync;
 pub mod wire;

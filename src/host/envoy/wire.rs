@@ -242,6 +242,10 @@ pub struct Options {
     /// (`wasm.distill_guard`, and `wasm.distill_guard.cluster` on tagged requests: one or two
     /// `set_property` calls per request; see [`super::apply::VERDICT_STATE`]). Off by default.
     pub filter_state: bool,
+    /// Read the client's ASN and country from the headers a geoip filter before this one
+    /// fills ([`super::geo`]; no extra host call). Only listeners that remove client-sent
+    /// copies first have trustworthy values (see `envoy/geoip.yaml.in`); off by default.
+    pub geo_headers: bool,
 }
 
 /// Splits the plugin configuration into the policy text and the adapter [`Options`]: the
@@ -377,8 +381,9 @@ fn parse_options(raw: &Value) -> Result<Options, PolicyErrors> {
         match (key.as_str(), value) {
             ("tls_fingerprints", Value::Bool(b)) => options.tls_fingerprints = *b,
             ("filter_state", Value::Bool(b)) => options.filter_state = *b,
-            ("tls_fingerprints" | "filter_state", _) => errors.push(err(path, "expected a boolean")),
-            _ => errors.push(err(path, "unknown key (known: tls_fingerprints, filter_state)")),
+            ("geo_headers", Value::Bool(b)) => options.geo_headers = *b,
+            ("tls_fingerprints" | "filter_state" | "geo_headers", _) => errors.push(err(path, "expected a boolean")),
+            _ => errors.push(err(path, "unknown key (known: tls_fingerprints, filter_state, geo_headers)")),
         }
     }
     if errors.is_empty() {
@@ -557,7 +562,10 @@ mod tests {
         let paths: Vec<&str> = e.0.iter().map(|e| e.path.as_str()).collect();
         assert_eq!(paths, vec!["envoy.filter_state", "envoy.ja5", "envoy.tls_fingerprints"]);
         let (_, o) = split_plugin_config(r#"{"envoy": {"filter_state": true}}"#).unwrap();
-        assert_eq!(o, Options { tls_fingerprints: false, filter_state: true });
+        assert_eq!(o, Options { tls_fingerprints: false, filter_state: true, geo_headers: false });
+        let (_, o) = split_plugin_config(r#"{"envoy": {"geo_headers": true}}"#).unwrap();
+        assert!(o.geo_headers && !o.filter_state);
+        assert_eq!(split_plugin_config(r#"{"envoy": {"geo_headers": "on"}}"#).unwrap_err().0[0].path, "envoy.geo_headers");
         let e = split_plugin_config(r#"{"envoy": true}"#).unwrap_err();
         assert_eq!(e.0[0].path, "envoy");
     }

@@ -76,6 +76,9 @@ pub struct Run {
     client: Vec<u8>,
     hfp: Vec<u64>,
     template: Vec<Option<u64>>,
+    task: Vec<Option<u64>>,
+    tool_set: Vec<Option<u64>>,
+    held: Vec<bool>,
     reason_off: Vec<u32>,
     reason_sig: Vec<u8>,
     reason_strength: Vec<f32>,
@@ -109,6 +112,9 @@ impl Run {
             client: Vec::new(),
             hfp: Vec::new(),
             template: Vec::new(),
+            task: Vec::new(),
+            tool_set: Vec::new(),
+            held: Vec::new(),
             reason_off: vec![0],
             reason_sig: Vec::new(),
             reason_strength: Vec::new(),
@@ -300,9 +306,12 @@ impl Run {
                 client: self.clients.list[self.client[i] as usize],
                 account: self.accounts.list.get(account as usize).copied(),
                 template: self.template[i],
+                task: self.task[i],
+                tool_set: self.tool_set[i],
             },
             allowlisted: false,
             internal_error: false,
+            held: self.held[i],
         };
         let why = explain(w, &v.reasons, &levels);
         Ok(VerdictReport::new(&v).line(u64::from(self.line[i])).label(dec.record().label.as_ref()).explained(why, &req).to_json())
@@ -347,6 +356,9 @@ impl Run {
         self.client.push(self.clients.id(&v.fp.client).min(255) as u8);
         self.hfp.push(v.fp.hfp);
         self.template.push(v.fp.template);
+        self.task.push(v.fp.task);
+        self.tool_set.push(v.fp.tool_set);
+        self.held.push(v.held);
         for r in &v.reasons {
             self.reason_sig.push(r.signal.index() as u8);
             self.reason_strength.push(r.strength);
