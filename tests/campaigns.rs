@@ -50,7 +50,8 @@ fn run(scenario: &str) -> Outcome {
     let s = Scenario::from_json(&std::fs::read_to_string(path).unwrap()).unwrap();
     let policy = Policy::from_json(&std::fs::read_to_string(format!("{}/filters/default.json", env!("CARGO_MANIFEST_DIR"))).unwrap()).unwrap();
     let mut engine = Engine::new(policy);
-    engine.track_campaigns(Settings::default());
+    // Every tracked account listed (as the CLI does), so the labels of all can be checked.
+    engine.track_campaigns(Settings { sample: Settings::default().accounts, ..Settings::default() });
     let limit = engine.body_limit();
     let mut sim = simulate::generate(&s, SEED).unwrap();
     let labels = sim.labels().to_vec();

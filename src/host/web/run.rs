@@ -6,7 +6,7 @@
 //! levels): no JSON per record, and JS gets the columns as typed arrays. `explain(i, line)`
 //! rebuilds record `i`'s verdict from the columns and returns the same JSON line as the CLI's
 //! `replay --explain` (one builder, [`crate::explain`]). Scores never come from JS.
-//! The engine carries a campaign tracker ([`crate::campaign`], default settings): `campaigns()`
+//! The engine carries a campaign tracker ([`crate::campaign`], the CLI's defaults): `campaigns()`
 //! is the CLI's `distill-guard campaigns` report of the capture, with each campaign's accounts
 //! counted by label.
 
@@ -98,7 +98,10 @@ impl Run {
     #[wasm_bindgen(constructor)]
     pub fn new(policy_json: &str) -> Result<Run, JsValue> {
         let mut engine = crate::Engine::from_json(policy_json).map_err(|errs| policy_error(&errs.0))?;
-        engine.track_campaigns(crate::campaign::Settings::default());
+        // Every tracked account listed per campaign, as the CLI does: the list is what a
+        // trust-and-safety team copies.
+        let d = crate::campaign::Settings::default();
+        engine.track_campaigns(crate::campaign::Settings { sample: d.accounts, ..d });
         Ok(Run {
             engine,
             decoder: LineDecoder::new(),
