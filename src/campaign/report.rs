@@ -272,7 +272,7 @@ fn campaign(mut accounts: Vec<&AccountE>, mut clusters: Vec<&Cluster>, s: &Setti
         .map(|sig| ReasonCount { code: sig.code(), count: accounts.iter().map(|a| a.reasons.get(sig.index()).copied().unwrap_or(0) as u64).sum() })
         .filter(|r| r.count > 0)
         .collect();
-    reasons.sort_by(|x, y| y.count.cmp(&x.count));
+    reasons.sort_by_key(|r| std::cmp::Reverse(r.count));
     reasons.truncate(LISTED_REASONS);
     let (kf, kr) = clusters.iter().fold((0u64, 0u64), |(f, r), c| (f + c.e.flagged as u64, r + c.e.requests as u64));
     let share = kf as f64 / kr.max(1) as f64;
