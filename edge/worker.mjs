@@ -78,7 +78,7 @@ async function handle(request, env) {
 
   // Body prefix: only on the policy's API paths, and never more than its limit.
   let read = null;
-  if (request.body && state.engine.wantsBodyUrl(request.url)) read = await readBody(request, state.engine.bodyLimit());
+  if (request.body && state.engine.wantsBodyUrl(request.url, request.method)) read = await readBody(request, state.engine.bodyLimit());
 
   let out;
   try {

@@ -347,3 +347,65 @@ test('record.mjs on Cloudflare: request.cf feeds the peer, Cloudflare headers st
   assert.ok(bad.includes('x-distill-error'));
   assert.deepEqual(engine.warnings().length, 1);
 });
+
+test('policy routes: one request shape gets each route\'s action, weights and mode; the route is tagged', async () => {
+  await wd?.stop();
+  // Learn the curl shapes' fingerprints (a JSON POST, a GET) through an open policy...
+  wd = await startWorkerd({ open: '{"name": "open"}' }, origin.port);
+  const post = (base, p) => curl(`${base}${p}`, ['-X', 'POST', '-H', 'content-type: application/json', '--data-binary', '{}']);
+  const get = (base, p) => curl(`${base}${p}`);
+  await post(wd.url('open'), '/v1/chat/completions');
+  const fps = [origin.requests.at(-1).headers['x-distill-fp']];
+  await get(wd.url('open'), '/v1/models');
+  fps.push(origin.requests.at(-1).headers['x-distill-fp']);
+  await wd.stop();
+  // ...then list them (fp.listed, 60 points): globally only a tag; the Messages route denies at
+  // 50, the batch route computes a throttle at 50 in shadow, the models route weighs the list at 0.
+  const policy = {
+    thresholds: { tag: 10, throttle: 101, deny: 101 }, block: { fingerprints: fps },
+    routes: [
+      { name: 'messages', match: { path: '/v1/messages', method: 'POST' }, thresholds: { throttle: 50, deny: 50 } },
+      { name: 'batches', match: { prefix: '/v1/messages/batches' }, mode: 'shadow', thresholds: { throttle: 50 } },
+      { name: 'models', match: { prefix: '/v1/models', method: ['GET', 'HEAD'] }, signals: { fp_listed: { weight: 0 } } },
+    ],
+  };
+  wd = await startWorkerd({ routes: JSON.stringify(policy) }, origin.port);
+  const base = wd.url('routes');
+  const seen = () => origin.requests.at(-1).headers;
+  const reasons = (h) => h['x-distill-reasons'].split(',');
+
+  let r = await post(base, '/v1/chat/completions');
+  assert.equal(r.status, 200, r.body + wd.log());
+  let h = seen();
+  assert.equal(h['x-distill-action'], 'tag');
+  assert.ok(!('x-distill-route' in h), 'no route matched');
+  assert.ok(reasons(h).includes('fp.listed'), h['x-distill-reasons']);
+  const score = Number(h['x-distill-score']);
+  assert.ok(score >= 60, `score ${score}`);
+
+  const before = origin.requests.length;
+  r = await post(base, '/v1/messages?beta=true'); // the query is not part of the match
+  assert.equal(r.status, 403);
+  assert.deepEqual(Object.keys(JSON.parse(r.body).error), ['type', 'message', 'ref']);
+  assert.ok(!Object.keys(r.headers).some((k) => k.startsWith('x-distill')), 'nothing about the verdict reaches the client');
+  assert.equal(origin.requests.length, before, 'the denied request reached the origin');
+  assert.match(wd.log(), /distill-guard: deny ref [0-9a-f]{16} score \d+ reasons [^ ]*fp\.listed/);
+
+  r = await post(base, '/v1/messages/batches');
+  assert.equal(r.status, 200, 'shadow mode never blocks');
+  h = seen();
+  assert.deepEqual([h['x-distill-route'], h['x-distill-action'], h['x-distill-mode']], ['batches', 'throttle', 'shadow']);
+
+  r = await get(base, '/v1/models');
+  assert.equal(r.status, 200);
+  h = seen();
+  assert.equal(h['x-distill-route'], 'models');
+  assert.ok(!reasons(h).includes('fp.listed') && Number(h['x-distill-score']) < score, `${h['x-distill-score']} ${h['x-distill-reasons']}`);
+  r = await get(base, '/v1/other'); // the same GET off the route: the list counts again
+  h = seen();
+  assert.ok(!('x-distill-route' in h) && reasons(h).includes('fp.listed'), h['x-distill-reasons']);
+
+  // A client cannot forge the route tag.
+  await curl(`${base}/v1/chat/completions`, ['-H', 'x-distill-route: messages']);
+  assert.ok(!('x-distill-route' in seen()));
+});

@@ -131,7 +131,8 @@ fn check_policy(args: &[String]) -> Result<ExitCode, String> {
         match load_policy(f) {
             Ok(p) => {
                 let mem = p.state.memory_bound();
-                println!("{f}: ok (mode {:?}, thresholds tag {} / throttle {} / deny {}, state memory bound {} bytes = {:.1} MiB)",
+                let routes = if p.routes.is_empty() { String::new() } else { format!(", {} route(s)", p.routes.len()) };
+                println!("{f}: ok (mode {:?}, thresholds tag {} / throttle {} / deny {}{routes}, state memory bound {} bytes = {:.1} MiB)",
                     p.mode, p.thresholds.tag, p.thresholds.throttle, p.thresholds.deny, mem, mem as f64 / 1048576.0);
                 // Valid but unsafe to deploy: a warning line each, and still exit 0.
                 for w in p.warnings() {

@@ -82,12 +82,12 @@ impl<W: Write> Replayer<W> {
                     }
                 }
                 if self.explain {
-                    let why = explain(&self.engine.compiled().weights, &v.reasons, &levels);
-                    let o = VerdictReport::new(&v).line(line_no).label(label).explained(why, &req);
+                    let why = explain(&self.engine.compiled().settings(v.route).weights, &v.reasons, &levels);
+                    let o = VerdictReport::new(&v).line(line_no).route(self.engine.route_label(&v)).label(label).explained(why, &req);
                     serde_json::to_writer(&mut self.out, &o)
                 } else {
                     self.buf.clear();
-                    report_line(&mut self.buf, &v, line_no, label);
+                    report_line(&mut self.buf, &v, line_no, self.engine.route_label(&v), label);
                     self.out.write_all(&self.buf).map_err(serde_json::Error::io)
                 }
             }
@@ -98,10 +98,10 @@ impl<W: Write> Replayer<W> {
 }
 
 /// Appends the verdict line of `v` without `--explain`: the bytes `serde_json::to_writer` gives
-/// for `VerdictReport::new(v).line(line).label(label)`, without building the report (its
+/// for `VerdictReport::new(v).line(line).route(route).label(label)`, without building the report (its
 /// strings and vector). Strings that JSON must escape, and labels that are not strings, are
 /// written by serde_json itself.
-fn report_line(out: &mut Vec<u8>, v: &Verdict, line: u64, label: Option<&serde_json::Value>) {
+fn report_line(out: &mut Vec<u8>, v: &Verdict, line: u64, route: Option<&str>, label: Option<&serde_json::Value>) {
     out.extend_from_slice(b"{\"line\":");
     decimal(out, line);
     out.extend_from_slice(b",\"action\":");
@@ -110,6 +110,10 @@ fn report_line(out: &mut Vec<u8>, v: &Verdict, line: u64, label: Option<&serde_j
     json_str(out, v.enforced.as_str());
     out.extend_from_slice(b",\"score\":");
     decimal(out, v.score as u64);
+    if let Some(r) = route {
+        out.extend_from_slice(b",\"route\":");
+        json_str(out, r);
+    }
     out.extend_from_slice(b",\"reasons\":[");
     for (i, r) in v.reasons.iter().enumerate() {
         if i > 0 {
@@ -241,11 +245,12 @@ mod tests {
                 v.fp.template = (i % 3 != 2).then_some(u64::MAX >> i);
                 v.fp.task = (i % 2 == 0).then_some(u64::MAX >> (i + 3));
                 v.fp.tool_set = (i % 4 != 1).then_some(0x0123_4567_89ab_cdef >> i);
+                let route = [None, Some("batch"), Some("0")][i % 3];
                 for line in [0, 1, 9, 10, 12345, u64::MAX] {
                     n += 1;
                     buf.clear();
-                    report_line(&mut buf, &v, line, label.as_ref());
-                    let want = VerdictReport::new(&v).line(line).label(label.as_ref()).to_json();
+                    report_line(&mut buf, &v, line, route, label.as_ref());
+                    let want = VerdictReport::new(&v).line(line).route(route).label(label.as_ref()).to_json();
                     assert_eq!(String::from_utf8(buf.clone()).unwrap(), want);
                 }
             }

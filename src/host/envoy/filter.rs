@@ -360,9 +360,10 @@ impl HttpContext for Filter {
         };
         let wants_body = {
             let path = wire::find_value(&buf, b":path");
+            let method = wire::find_value(&buf, b":method").unwrap_or_default();
             let engine = self.shared.engine.borrow();
             match (path, engine.as_ref()) {
-                (Some(p), Some(e)) => e.wants_body(p),
+                (Some(p), Some(e)) => e.wants_body_for(method, p),
                 _ => false,
             }
         };

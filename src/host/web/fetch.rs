@@ -45,10 +45,14 @@ impl Engine {
     }
 
     /// True when the policy reads the body prefix of requests to `url` (a full URL or a
-    /// path; the query is ignored).
+    /// path; the query is ignored) with `method` (any method when absent).
     #[wasm_bindgen(js_name = wantsBodyUrl)]
-    pub fn wants_body_url(&self, url: &str) -> bool {
-        self.inner.wants_body(packed::path_of(url).as_bytes())
+    pub fn wants_body_url(&self, url: &str, method: Option<String>) -> bool {
+        let path = packed::path_of(url).as_bytes();
+        match method {
+            Some(m) => self.inner.wants_body_for(m.as_bytes(), path),
+            None => self.inner.wants_body(path),
+        }
     }
 
     /// Settings of the policy that are valid but unsafe to deploy, one line each (the worker

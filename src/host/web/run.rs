@@ -76,6 +76,7 @@ pub struct Run {
     client: Vec<u8>,
     hfp: Vec<u64>,
     template: Vec<Option<u64>>,
+    route: Vec<u16>,
     task: Vec<Option<u64>>,
     tool_set: Vec<Option<u64>>,
     held: Vec<bool>,
@@ -115,6 +116,7 @@ impl Run {
             client: Vec::new(),
             hfp: Vec::new(),
             template: Vec::new(),
+            route: Vec::new(),
             task: Vec::new(),
             tool_set: Vec::new(),
             held: Vec::new(),
@@ -192,6 +194,11 @@ impl Run {
     /// Client index per record (into `clientNames`).
     pub fn clients(&self) -> Vec<u8> {
         self.client.clone()
+    }
+
+    /// Index of the policy route that scored each record (`routes[i]`); 65535 when none did.
+    pub fn routes(&self) -> Vec<u16> {
+        self.route.clone()
     }
 
     /// Record `i`'s reasons are `reasonSignals()[off[i]..off[i + 1]]` (length + 1 entries).
@@ -279,7 +286,8 @@ impl Run {
             return Err(js_error(&format!("line {} is not the line of record {i}", self.line[i])));
         }
         let req = dec.request(self.engine.body_limit());
-        let w = &self.engine.compiled().weights;
+        let route = Some(self.route[i]).filter(|&r| r != u16::MAX);
+        let w = &self.engine.compiled().settings(route).weights;
         let (r0, r1) = (self.reason_off[i] as usize, self.reason_off[i + 1] as usize);
         let reasons: Vec<Reason> = (r0..r1)
             .map(|k| {
@@ -312,12 +320,13 @@ impl Run {
                 task: self.task[i],
                 tool_set: self.tool_set[i],
             },
+            route,
             allowlisted: false,
             internal_error: false,
             held: self.held[i],
         };
         let why = explain(w, &v.reasons, &levels);
-        Ok(VerdictReport::new(&v).line(u64::from(self.line[i])).label(dec.record().label.as_ref()).explained(why, &req).to_json())
+        Ok(VerdictReport::new(&v).line(u64::from(self.line[i])).route(self.engine.route_label(&v)).label(dec.record().label.as_ref()).explained(why, &req).to_json())
     }
 }
 
@@ -359,6 +368,7 @@ impl Run {
         self.client.push(self.clients.id(&v.fp.client).min(255) as u8);
         self.hfp.push(v.fp.hfp);
         self.template.push(v.fp.template);
+        self.route.push(v.route.unwrap_or(u16::MAX));
         self.task.push(v.fp.task);
         self.tool_set.push(v.fp.tool_set);
         self.held.push(v.held);
