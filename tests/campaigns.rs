@@ -71,10 +71,15 @@ fn run(scenario: &str) -> Outcome {
 }
 
 /// Checks the scenario's outcome: every campaign label in `expected` lands in one reported
-/// campaign with at least 95 % of its accounts (no other campaign holds more than 2 %),
+/// campaign with at least 95 % of its accounts (or the share given; no other campaign holds
+/// more than 2 %),
 /// legitimate accounts are at most 5 % of that campaign's, and at most 0.5 % of all
 /// legitimate accounts are listed in any campaign. Prints the measurements.
 fn check(scenario: &str, expected: &[&str]) {
+    check_share(scenario, expected, 95);
+}
+
+fn check_share(scenario: &str, expected: &[&str], min_pct: usize) {
     let o = run(scenario);
     let mix = o.mix();
     let legit = o.accounts(0);
@@ -94,7 +99,7 @@ fn check(scenario: &str, expected: &[&str]) {
         let n = o.accounts(l);
         let best = (0..mix.len()).max_by_key(|&i| mix[i][l]).unwrap_or_else(|| panic!("{scenario}: {name} is in no campaign"));
         let held = mix[best][l];
-        assert!(held * 100 >= n * 95, "{scenario}: campaign #{} holds {held} of {name}'s {n} accounts", best + 1);
+        assert!(held * 100 >= n * min_pct, "{scenario}: campaign #{} holds {held} of {name}'s {n} accounts", best + 1);
         for (i, m) in mix.iter().enumerate().filter(|&(i, _)| i != best) {
             assert!(m[l] * 50 <= n, "{scenario}: campaign #{} also holds {} of {name}'s accounts", i + 1, m[l]);
         }
@@ -162,12 +167,12 @@ fn poisoning() {
     check("poisoning", &[]);
 }
 
-/// The default policy flags almost none of the agentic campaign's requests (its traffic
-/// is a coding agent's, see the quality table): with nothing flagged there is nothing to
-/// group. What is checked is that the legitimate agents form no campaign.
+/// The agentic campaign's coding-agent sessions are the hardest to flag (its quality target
+/// is 90 % of requests): its accounts flagged from their first requests on are in one
+/// campaign (105 of 120 with seed 11), and the legitimate agents form none.
 #[test]
 fn agentic_campaign() {
-    check("agentic_campaign", &[]);
+    check_share("agentic_campaign", &["agentic_campaign"], 85);
 }
 
 fn dg(args: &[&str]) -> std::process::Output {
