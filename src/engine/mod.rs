@@ -41,6 +41,8 @@ pub struct Engine {
     compiled: Compiled,
     state: State,
     counters: Counters,
+    /// The campaign tracker, when a host attached one ([`Engine::track_campaigns`]).
+    campaigns: Option<Box<crate::campaign::Tracker>>,
 }
 
 impl Engine {
@@ -49,7 +51,7 @@ impl Engine {
     pub fn new(policy: Policy) -> Self {
         let compiled = Compiled::new(&policy);
         let state = State::new_lazy(&policy.state);
-        Engine { policy, compiled, state, counters: Counters::default() }
+        Engine { policy, compiled, state, counters: Counters::default(), campaigns: None }
     }
 
     /// Parses, validates and compiles a policy document.
@@ -75,6 +77,17 @@ impl Engine {
     /// Cross-request state, for hosts that merge state between workers.
     pub fn state_mut(&mut self) -> &mut State {
         &mut self.state
+    }
+
+    /// Attaches a campaign tracker (replacing any): from now on every verdict and body
+    /// this engine sees is recorded in it ([`crate::campaign`]). Off until a host asks.
+    pub fn track_campaigns(&mut self, settings: crate::campaign::Settings) {
+        self.campaigns = Some(Box::new(crate::campaign::Tracker::new(settings)));
+    }
+
+    /// The campaign tracker, when attached.
+    pub fn campaigns(&self) -> Option<&crate::campaign::Tracker> {
+        self.campaigns.as_deref()
     }
 
     /// Counters since the engine was built.

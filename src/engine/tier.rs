@@ -55,6 +55,8 @@ pub enum Decision {
 pub struct Learn {
     obs: Observation,
     route: Option<u16>,
+    /// The verdict was flagged (for the campaign tracker).
+    flagged: bool,
 }
 
 /// A request held for its body: the header phase's evidence and prints.
@@ -159,7 +161,7 @@ impl Engine {
         }
 
         let reads_body = body_follows && self.reads_body(route, req.path);
-        let learn = (reads_body && state_on).then_some(Learn { obs, route });
+        let learn = (reads_body && state_on).then_some(Learn { obs, route, flagged: false });
         let s = self.compiled.settings(route);
         let wait = reads_body
             && match s.inspect {
@@ -171,9 +173,11 @@ impl Engine {
                 }
             };
         if wait {
-            return Decision::NeedBody(Held { learn: Learn { obs, route }, fired, prints });
+            return Decision::NeedBody(Held { learn: Learn { obs, route, flagged: false }, fired, prints });
         }
-        Decision::Final { verdict: self.finish(fired, prints, &obs, route), learn }
+        let verdict = self.finish(fired, prints, &obs, route);
+        let learn = learn.map(|l| Learn { flagged: crate::campaign::flagged(&verdict), ..l });
+        Decision::Final { verdict, learn }
     }
 
     /// The body phase of a held request: `body` is its prefix (read up to
@@ -187,7 +191,7 @@ impl Engine {
     /// The body phase; `levels` keeps the larger of its and the header phase's level per
     /// signal (a signal's strength is that of its stronger firing).
     fn body_phase(&mut self, held: Held, body: &[u8], complete: bool, levels: &mut Levels) -> Verdict {
-        let Held { learn: Learn { mut obs, route }, mut fired, mut prints } = held;
+        let Held { learn: Learn { mut obs, route, .. }, mut fired, mut prints } = held;
         let (body, complete) = self.cut(route, body, complete);
         let view = prompt::scan(body, complete, &self.policy.prompt, &mut fired);
         (prints.template, prints.task, prints.tool_set) = (view.template, view.task_template, view.tool_set);
@@ -224,6 +228,9 @@ impl Engine {
         obs.anchor = view.anchor;
         obs.elicitation = view.elicitation;
         self.state.learn(&obs);
+        if let Some(t) = self.campaigns.as_deref_mut() {
+            t.learn(&obs, learn.flagged);
+        }
     }
 
     /// `body` cut at the body limit of `route` (`complete` false when that cut it).
@@ -249,6 +256,9 @@ impl Engine {
         let enforced = if w.shadow() { action.min(Action::Tag) } else { action };
         let v = Verdict { action, enforced, score, reasons, fp: prints, route, allowlisted: false, internal_error: false, held: false };
         self.count(&v);
+        if let Some(t) = self.campaigns.as_deref_mut() {
+            t.record(obs, &v);
+        }
         v
     }
 }

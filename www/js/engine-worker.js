@@ -90,9 +90,9 @@ function explain(m) {
   } catch (e) { return { error: String(e.message ?? e) }; }
 }
 
-// The campaign report hook: when the Wasm `Run` gains the core's campaign report (the CLI's
-// `distill-guard campaigns`), this answers with it for the slot's last run; until then it
-// says the build has none and the page shows its placeholder.
+// The campaign report hook: the core's campaign report (the CLI's `distill-guard campaigns`)
+// of the slot's last run; a build whose `Run` lacks it answers `available: false` and the page
+// shows its placeholder.
 function campaigns(m) {
   const r = shown[m.slot]?.run;
   if (!r || typeof r.campaigns !== 'function') return { available: false };

@@ -38,7 +38,7 @@ pub const JA3_FILTER_STATE: &str = "distill_guard.ja3";
 
 proxy_wasm::main! {{
     proxy_wasm::set_log_level(LogLevel::Info);
-    proxy_wasm::set_root_context(|_| Box::new(Root { shared: Rc::new(Shared::default()), sync: None }));
+    proxy_wasm::set_root_context(|_| Box::new(Root { shared: Rc::new(Shared::default()), sync: None, ticks: 0 }));
 }}
 
 /// Counter ids (defined once per VM, indexed like [`metrics::name`]) and the increments not
@@ -111,6 +111,20 @@ impl Shared {
 struct Root {
     shared: Rc<Shared>,
     sync: Option<SyncRoot>,
+    /// Ticks since the last campaign report (`envoy.campaigns`).
+    ticks: u32,
+}
+
+/// Logs the campaign report of this worker's engine, one info line per campaign:
+/// `distill-guard: campaign {json}` (the campaign as in `distill-guard campaigns --format
+/// json`, with the worker's request counts). Account ids and key hashes only.
+fn log_campaigns(engine: &Engine) {
+    let Some(t) = engine.campaigns() else { return };
+    let r = t.report(t.last_ms());
+    for c in &r.campaigns {
+        let line = serde_json::json!({"report_ms": r.now_ms, "requests": r.requests, "flagged": r.flagged, "campaigns_total": r.campaigns_total, "campaign": c});
+        abi::log(Level::Info, &format!("distill-guard: campaign {line}"));
+    }
 }
 
 /// The root context's side of the worker sync.
@@ -253,6 +267,11 @@ impl RootContext for Root {
             return false;
         };
         let state_enabled = engine.policy().state.enabled;
+        let mut engine = engine;
+        if let Some(c) = options.campaigns {
+            engine.track_campaigns(c.settings);
+            abi::log(Level::Info, &format!("distill-guard: campaign report every {} s (tracker bound {} bytes)", c.interval_s, c.settings.memory_bound()));
+        }
         *slot = Some(engine);
         self.shared.options.set(options);
         // One tick for the counters and the state sync.
@@ -278,9 +297,16 @@ impl RootContext for Root {
 
     fn on_tick(&mut self) {
         self.shared.flush_metrics();
-        let Some(sync) = self.sync.as_mut() else { return };
         let Ok(mut slot) = self.shared.engine.try_borrow_mut() else { return };
-        if let Some(engine) = slot.as_mut() {
+        let Some(engine) = slot.as_mut() else { return };
+        if let Some(c) = self.shared.options.get().campaigns {
+            self.ticks += 1;
+            if u64::from(self.ticks) * u64::from(sync::TICK_MS) >= u64::from(c.interval_s) * 1000 {
+                self.ticks = 0;
+                log_campaigns(engine);
+            }
+        }
+        if let Some(sync) = self.sync.as_mut() {
             sync.tick(engine);
         }
     }

@@ -273,7 +273,7 @@ pub const OPTIONS_KEY: &str = "envoy";
 
 /// Options of the Envoy adapter itself, from the plugin configuration's `envoy` object. They
 /// describe the listener, not the policy, so they are not part of [`crate::Policy`].
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Options {
     /// Read JA4 / JA3 from filter state `distill_guard.ja4` / `.ja3` (two property reads per
     /// request). Only listeners with `tls_inspector` and a `set_filter_state` filter filling
@@ -287,6 +287,47 @@ pub struct Options {
     /// fills ([`super::geo`]; no extra host call). Only listeners that remove client-sent
     /// copies first have trustworthy values (see `envoy/geoip.yaml.in`); off by default.
     pub geo_headers: bool,
+    /// Log the campaign report ([`crate::campaign`]) as one line per campaign every
+    /// `interval_s` seconds (`envoy.campaigns`); off by default.
+    pub campaigns: Option<CampaignLog>,
+}
+
+/// The `envoy.campaigns` option: `interval_s` (default 60) and the tracker settings
+/// ([`crate::campaign::Settings`]; `sample` defaults to 100 account ids per line here).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CampaignLog {
+    /// Seconds between two reports (1..=86,400).
+    pub interval_s: u32,
+    /// The tracker's settings.
+    pub settings: crate::campaign::Settings,
+}
+
+/// Account ids per campaign log line unless `envoy.campaigns.sample` says otherwise.
+pub const LOG_SAMPLE: u32 = 100;
+
+fn parse_campaigns(raw: &Value, path: &str) -> Result<CampaignLog, PolicyErrors> {
+    let mut rest = raw.clone();
+    let mut interval_s = 60;
+    let mut errors = Vec::new();
+    if let Value::Object(map) = &mut rest {
+        if let Some(v) = map.remove("interval_s") {
+            match v.as_u64() {
+                Some(x @ 1..=86_400) => interval_s = x as u32,
+                _ => errors.push(PolicyError { path: format!("{path}.interval_s"), message: format!("must be a whole number 1..=86400, got {v}") }),
+            }
+        }
+        if !map.contains_key("sample") {
+            map.insert("sample".into(), Value::from(LOG_SAMPLE));
+        }
+    }
+    match crate::campaign::Settings::from_value(&rest, path) {
+        Ok(settings) if errors.is_empty() => Ok(CampaignLog { interval_s, settings }),
+        Ok(_) => Err(PolicyErrors(errors)),
+        Err(e) => {
+            errors.extend(e.0);
+            Err(PolicyErrors(errors))
+        }
+    }
 }
 
 /// Splits the plugin configuration into the policy text and the adapter [`Options`]: the
@@ -424,7 +465,11 @@ fn parse_options(raw: &Value) -> Result<Options, PolicyErrors> {
             ("filter_state", Value::Bool(b)) => options.filter_state = *b,
             ("geo_headers", Value::Bool(b)) => options.geo_headers = *b,
             ("tls_fingerprints" | "filter_state" | "geo_headers", _) => errors.push(err(path, "expected a boolean")),
-            _ => errors.push(err(path, "unknown key (known: tls_fingerprints, filter_state, geo_headers)")),
+            ("campaigns", v) => match parse_campaigns(v, &path) {
+                Ok(c) => options.campaigns = Some(c),
+                Err(e) => errors.extend(e.0),
+            },
+            _ => errors.push(err(path, "unknown key (known: tls_fingerprints, filter_state, geo_headers, campaigns)")),
         }
     }
     if errors.is_empty() {
@@ -602,6 +647,18 @@ mod tests {
         crate::Engine::from_json(&policy).unwrap();
     }
 
+    #[test]
+    fn the_campaigns_option_is_validated_by_path() {
+        let (_, o) = split_plugin_config(r#"{"envoy": {"campaigns": {"interval_s": 30, "min_accounts": 5}}}"#).unwrap();
+        let c = o.campaigns.unwrap();
+        assert_eq!((c.interval_s, c.settings.min_accounts, c.settings.sample), (30, 5, LOG_SAMPLE));
+        let (_, o) = split_plugin_config(r#"{"envoy": {"campaigns": {}}}"#).unwrap();
+        assert_eq!(o.campaigns.unwrap().interval_s, 60);
+        let e = split_plugin_config(r#"{"envoy": {"campaigns": {"interval_s": 0, "min_accounts": 1, "colour": 1}}}"#).unwrap_err();
+        let paths: Vec<&str> = e.0.iter().map(|e| e.path.as_str()).collect();
+        assert_eq!(paths, ["envoy.campaigns.interval_s", "envoy.campaigns.colour", "envoy.campaigns.min_accounts"]);
+    }
+
     proptest::proptest! {
         #[test]
         fn splitting_removes_exactly_the_options(keys in proptest::collection::vec("[a-z\\\\\"{}\\[\\],: ]{1,8}", 0..6), at in 0usize..7, pretty in proptest::bool::ANY) {
@@ -631,7 +688,7 @@ mod tests {
         let paths: Vec<&str> = e.0.iter().map(|e| e.path.as_str()).collect();
         assert_eq!(paths, vec!["envoy.filter_state", "envoy.ja5", "envoy.tls_fingerprints"]);
         let (_, o) = split_plugin_config(r#"{"envoy": {"filter_state": true}}"#).unwrap();
-        assert_eq!(o, Options { tls_fingerprints: false, filter_state: true, geo_headers: false });
+        assert_eq!(o, Options { tls_fingerprints: false, filter_state: true, geo_headers: false, campaigns: None });
         let (_, o) = split_plugin_config(r#"{"envoy": {"geo_headers": true}}"#).unwrap();
         assert!(o.geo_headers && !o.filter_state);
         assert_eq!(split_plugin_config(r#"{"envoy": {"geo_headers": "on"}}"#).unwrap_err().0[0].path, "envoy.geo_headers");

@@ -6,6 +6,9 @@
 //! levels): no JSON per record, and JS gets the columns as typed arrays. `explain(i, line)`
 //! rebuilds record `i`'s verdict from the columns and returns the same JSON line as the CLI's
 //! `replay --explain` (one builder, [`crate::explain`]). Scores never come from JS.
+//! The engine carries a campaign tracker ([`crate::campaign`], the CLI's defaults): `campaigns()`
+//! is the CLI's `distill-guard campaigns` report of the capture, with each campaign's accounts
+//! counted by label.
 
 use std::collections::HashMap;
 
@@ -95,7 +98,11 @@ impl Run {
     /// A run of the policy `policy_json` (a fresh engine); throws like `new Engine`.
     #[wasm_bindgen(constructor)]
     pub fn new(policy_json: &str) -> Result<Run, JsValue> {
-        let engine = crate::Engine::from_json(policy_json).map_err(|errs| policy_error(&errs.0))?;
+        let mut engine = crate::Engine::from_json(policy_json).map_err(|errs| policy_error(&errs.0))?;
+        // Every tracked account listed per campaign, as the CLI does: the list is what a
+        // trust-and-safety team copies.
+        let d = crate::campaign::Settings::default();
+        engine.track_campaigns(crate::campaign::Settings { sample: d.accounts, ..d });
         Ok(Run {
             engine,
             decoder: LineDecoder::new(),
@@ -229,6 +236,41 @@ impl Run {
     pub fn errors(&self) -> String {
         let first: Vec<_> = self.errors.iter().map(|(l, e)| serde_json::json!({"line": l, "error": e})).collect();
         serde_json::json!({"count": self.error_count, "first": first}).to_string()
+    }
+
+    /// The campaign report of the records fed so far, as of the latest one (JSON; the shape
+    /// of `distill-guard campaigns --format json`), each campaign with `labels`: its listed
+    /// accounts per label (an account's label is that of its first record), most first.
+    pub fn campaigns(&self) -> Result<String, JsValue> {
+        let tracker = self.engine.campaigns().ok_or_else(|| js_error("this run has no campaign tracker"))?;
+        let report = tracker.report(tracker.last_ms());
+        let mut first_label = vec![u16::MAX; self.accounts.list.len()];
+        for (&a, &l) in self.account.iter().zip(&self.label) {
+            if let Some(x) = first_label.get_mut(a as usize).filter(|x| **x == u16::MAX) {
+                *x = l;
+            }
+        }
+        let mut value = serde_json::to_value(&report).map_err(|e| js_error(&e.to_string()))?;
+        let campaigns = value.get_mut("campaigns").and_then(|c| c.as_array_mut());
+        for (c, json) in report.campaigns.iter().zip(campaigns.into_iter().flatten()) {
+            let mut counts: HashMap<u16, u64> = HashMap::new();
+            for id in &c.accounts.sample {
+                let label = u64::from_str_radix(id, 16).ok().and_then(|a| self.accounts.index.get(&a)).and_then(|&i| first_label.get(i as usize));
+                if let Some(&l) = label {
+                    *counts.entry(l).or_default() += 1;
+                }
+            }
+            let mut counts: Vec<(u16, u64)> = counts.into_iter().collect();
+            counts.sort_by(|x, y| y.1.cmp(&x.1).then(x.0.cmp(&y.0)));
+            let labels: Vec<serde_json::Value> = counts
+                .iter()
+                .map(|&(l, n)| serde_json::json!({"label": self.labels.list.get(l as usize).map_or(UNLABELED, String::as_str), "accounts": n}))
+                .collect();
+            if let Some(o) = json.as_object_mut() {
+                o.insert("labels".into(), serde_json::Value::Array(labels));
+            }
+        }
+        Ok(value.to_string())
     }
 
     /// Record `i` explained: the JSON line `replay --explain` prints for it. `line` is the
