@@ -127,7 +127,7 @@ signals! {
         "Distinct accounts sending this template within the same short time bucket.";
     AccountTaskBreadth = "account.task_breadth", "account_task_breadth", State, 10, Some((5.0, 20.0)),
         "Distinct shared tasks this account worked on over `state.account_window_s`: a task is the code identifier a prompt is about (its *anchor*), shared once at least `state.shared_task_accounts` accounts sent it. A campaign account works through a benchmark's tasks one after another; a person's code is their own. Weak alone: an evaluation team runs benchmarks too.";
-    AccountSwarmShare = "account.swarm_share", "account_swarm_share", State, 30, Some((0.3, 0.8)),
+    AccountSwarmShare = "account.swarm_share", "account_swarm_share", State, 30, Some((0.5, 1.0)),
         "For a broad account (`state.broad_tasks` shared tasks or more): share of its last four shared tasks that a swarm works now: tasks of at least `state.swarm_accounts` accounts over the account window, 60 % of them broad. A popular identifier is used by many people, few of them busy; an evaluation account running a benchmark is one account; a swarm's task is sent almost only by accounts that work through many shared tasks.";
     ClusterSwarm = "cluster.swarm", "cluster_swarm", State, 15, Some((0.5, 0.9)),
         "For a new account (under 3 requests): share of broad accounts among the accounts on this request's task (at least `state.swarm_accounts` of them) over the account window: its first task is one a swarm works through. Needs the body (held requests).";
