@@ -33,12 +33,12 @@ ENVOY_OPT=(--remove-exports "--pass-arg=remove-exports@$UNUSED_PROXY_EXPORTS" "$
 build_envoy() {
   # profile `wasm-speed` (Cargo.toml): opt-level 3, then wasm-opt -Oz (measured fastest in Envoy of
   # rustc z / s / 3 with wasm-opt -Oz: benches/envoy/opt_levels.sh); the budget is 1 MiB
-  cargo build -q --profile wasm-speed --target wasm32-wasip1 --lib --no-default-features
+  cargo build -q --profile wasm-speed --target wasm32-wasip1 --lib --no-default-features --features campaigns
   wasm_opt target/wasm32-wasip1/wasm-speed/distill_guard.wasm build/distill_guard_envoy.wasm "${ENVOY_OPT[@]}"
   echo "built build/distill_guard_envoy.wasm ($(stat -c %s build/distill_guard_envoy.wasm) bytes)" >&2
   # The end-to-end tests' module with the fault-injection hook (src/host/envoy/fault.rs): not
   # shipped, not size-checked. Its own target dir, so the two feature sets don't rebuild each other.
-  CARGO_TARGET_DIR=target/fault cargo build -q --profile wasm-speed --target wasm32-wasip1 --lib --no-default-features --features fault-injection
+  CARGO_TARGET_DIR=target/fault cargo build -q --profile wasm-speed --target wasm32-wasip1 --lib --no-default-features --features campaigns,fault-injection
   wasm_opt target/fault/wasm32-wasip1/wasm-speed/distill_guard.wasm build/distill_guard_envoy_fault.wasm "${ENVOY_OPT[@]}"
   echo "built build/distill_guard_envoy_fault.wasm ($(stat -c %s build/distill_guard_envoy_fault.wasm) bytes, tests only)" >&2
 }

@@ -16,7 +16,7 @@ UNUSED='proxy_on_response_*,proxy_on_log,proxy_on_done,proxy_on_http_call_respon
 for v in "$@"; do
   level=${v%%-*}; passes=Oz; [ "$v" != "$level" ] && passes=${v#*-}
   CARGO_PROFILE_WASM_OPT_LEVEL=$level CARGO_TARGET_DIR=target/opt-$level \
-    cargo build -q --profile wasm --target wasm32-wasip1 --lib --no-default-features
+    cargo build -q --profile wasm --target wasm32-wasip1 --lib --no-default-features --features campaigns
   case "$passes" in Oz) opt=(-Oz --gufa -Oz) ;; *) opt=("-$passes") ;; esac
   node_modules/binaryen/bin/wasm-opt --remove-exports "--pass-arg=remove-exports@$UNUSED" "${opt[@]}" "${FEATURES[@]}" \
     "target/opt-$level/wasm32-wasip1/wasm/distill_guard.wasm" -o "build/opt/$v.wasm"

@@ -42,6 +42,7 @@ pub struct Engine {
     state: State,
     counters: Counters,
     /// The campaign tracker, when a host attached one ([`Engine::track_campaigns`]).
+    #[cfg(feature = "campaigns")]
     campaigns: Option<Box<crate::campaign::Tracker>>,
 }
 
@@ -51,7 +52,14 @@ impl Engine {
     pub fn new(policy: Policy) -> Self {
         let compiled = Compiled::new(&policy);
         let state = State::new_lazy(&policy.state);
-        Engine { policy, compiled, state, counters: Counters::default(), campaigns: None }
+        Engine {
+            policy,
+            compiled,
+            state,
+            counters: Counters::default(),
+            #[cfg(feature = "campaigns")]
+            campaigns: None,
+        }
     }
 
     /// Parses, validates and compiles a policy document.
@@ -81,11 +89,13 @@ impl Engine {
 
     /// Attaches a campaign tracker (replacing any): from now on every verdict and body
     /// this engine sees is recorded in it ([`crate::campaign`]). Off until a host asks.
+    #[cfg(feature = "campaigns")]
     pub fn track_campaigns(&mut self, settings: crate::campaign::Settings) {
         self.campaigns = Some(Box::new(crate::campaign::Tracker::new(settings)));
     }
 
     /// The campaign tracker, when attached.
+    #[cfg(feature = "campaigns")]
     pub fn campaigns(&self) -> Option<&crate::campaign::Tracker> {
         self.campaigns.as_deref()
     }

@@ -56,6 +56,7 @@ pub struct Learn {
     obs: Observation,
     route: Option<u16>,
     /// The verdict was flagged (for the campaign tracker).
+    #[cfg_attr(not(feature = "campaigns"), allow(dead_code))]
     flagged: bool,
 }
 
@@ -176,7 +177,8 @@ impl Engine {
             return Decision::NeedBody(Held { learn: Learn { obs, route, flagged: false }, fired, prints });
         }
         let verdict = self.finish(fired, prints, &obs, route);
-        let learn = learn.map(|l| Learn { flagged: crate::campaign::flagged(&verdict), ..l });
+        let flagged = verdict.action >= Action::Tag && !verdict.allowlisted && !verdict.internal_error;
+        let learn = learn.map(|l| Learn { flagged, ..l });
         Decision::Final { verdict, learn }
     }
 
@@ -228,6 +230,7 @@ impl Engine {
         obs.anchor = view.anchor;
         obs.elicitation = view.elicitation;
         self.state.learn(&obs);
+        #[cfg(feature = "campaigns")]
         if let Some(t) = self.campaigns.as_deref_mut() {
             t.learn(&obs, learn.flagged);
         }
@@ -256,6 +259,7 @@ impl Engine {
         let enforced = if w.shadow() { action.min(Action::Tag) } else { action };
         let v = Verdict { action, enforced, score, reasons, fp: prints, route, allowlisted: false, internal_error: false, held: false };
         self.count(&v);
+        #[cfg(feature = "campaigns")]
         if let Some(t) = self.campaigns.as_deref_mut() {
             t.record(obs, &v);
         }

@@ -3,6 +3,8 @@
 //! (the Envoy adapter's pure `wire` helpers, the edge worker's `packed` format and its
 //! `tickets` table compile everywhere, for tests).
 
+// The Envoy adapter reports campaigns (`envoy.campaigns`): it needs the tracker.
+#[cfg(feature = "campaigns")]
 pub mod envoy;
 pub mod packed;
 pub mod tickets;
