@@ -8,6 +8,7 @@
 
 pub mod engine;
 pub mod fingerprint;
+pub mod fleet;
 pub mod identity;
 pub mod policy;
 pub mod prompt;

@@ -13,7 +13,10 @@ pub mod apply;
 #[cfg(feature = "fault-injection")]
 pub mod fault;
 pub mod metrics;
+pub mod fleet;
 pub mod sync;
+#[cfg(test)]
+mod testing;
 pub mod wire;
 
 #[cfg(target_os = "wasi")]

@@ -1,0 +1,195 @@
+//! Fleet settings: the `fleet` object of a host's configuration (next to the policy in
+//! Envoy's plugin configuration, the `FLEET_SETTINGS` binding of the edge worker).
+//! Validation reports every bad key with its path (`fleet.timeout_ms: ...`).
+//!
+//! Deliberately not here: anything a host decides for itself (Envoy's tick period, the edge
+//! worker's service binding) and the node's identity when the host has one (Envoy's
+//! `node.id`); see [`super::client`] for how the settings are used.
+
+use serde_json::Value;
+
+use crate::policy::{Errors, PolicyError, PolicyErrors};
+
+/// Key of the fleet settings in a host configuration document.
+pub const KEY: &str = "fleet";
+
+/// Validated fleet settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FleetConfig {
+    /// Sync through the store at all (`true` when the section is present).
+    pub enabled: bool,
+    /// Name shared by the nodes that sync with each other; part of every store key.
+    pub namespace: String,
+    /// This node's name in the store and the logs; `None`: the host names it.
+    pub node_id: Option<String>,
+    /// Envoy only: the cluster of the HTTP bridge (webdis) in front of the store.
+    pub upstream: String,
+    /// `:authority` of the calls to the bridge.
+    pub authority: String,
+    /// Longest wait for the bridge's answer, in ms; a later answer counts as a failure.
+    pub timeout_ms: u32,
+    /// How long the store keeps a published delta, in seconds: a node that falls further
+    /// behind (or joins later) never sees it.
+    pub retention_s: u32,
+    /// Largest payload a node publishes per round trip (its own and its workers' deltas).
+    pub max_payload_bytes: u32,
+    /// Largest answer a node reads per round trip (other nodes' payloads); more waits for
+    /// the next round trip.
+    pub max_reply_bytes: u32,
+    /// Most store entries (payloads) a node reads per round trip.
+    pub max_entries: u32,
+    /// Local deltas kept while the store is unreachable; the oldest are dropped beyond it.
+    pub max_outbox_bytes: u32,
+}
+
+impl Default for FleetConfig {
+    fn default() -> Self {
+        FleetConfig {
+            enabled: true,
+            namespace: "default".into(),
+            node_id: None,
+            upstream: "distill_guard_fleet".into(),
+            authority: "distill-guard-fleet".into(),
+            timeout_ms: 500,
+            retention_s: 60,
+            max_payload_bytes: 1 << 20,
+            max_reply_bytes: 8 << 20,
+            max_entries: 1000,
+            max_outbox_bytes: 8 << 20,
+        }
+    }
+}
+
+/// Keys [`FleetConfig::from_value`] knows, for the unknown-key message.
+const KNOWN: &str = "enabled, namespace, node_id, upstream, authority, timeout_ms, retention_s, \
+                     max_payload_bytes, max_reply_bytes, max_entries, max_outbox_bytes";
+
+/// True for a name usable in store keys and bridge URLs: 1..=64 of `[A-Za-z0-9_-]`.
+pub fn is_name(s: &str) -> bool {
+    (1..=64).contains(&s.len()) && s.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_' || c == b'-')
+}
+
+/// `s` made into a [`is_name`] name: other characters become `_`, cut at 64 bytes; `None`
+/// when nothing is left.
+pub fn sanitize_name(s: &str) -> Option<String> {
+    let out: String = s
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || c == '_' || c == '-' { c } else { '_' })
+        .take(64)
+        .collect();
+    (!out.is_empty()).then_some(out)
+}
+
+impl FleetConfig {
+    /// Parses the JSON text of a `fleet` object.
+    pub fn from_json(text: &str) -> Result<FleetConfig, PolicyErrors> {
+        let v: Value = serde_json::from_str(text)
+            .map_err(|e| PolicyErrors(vec![PolicyError { path: KEY.into(), message: format!("invalid JSON: {e}") }]))?;
+        FleetConfig::from_value(&v)
+    }
+
+    /// Validates a `fleet` object, reporting every error with its path.
+    pub fn from_value(v: &Value) -> Result<FleetConfig, PolicyErrors> {
+        let mut errs = Errors::default();
+        let Value::Object(map) = v else {
+            return Err(PolicyErrors(vec![PolicyError { path: KEY.into(), message: "expected an object".into() }]));
+        };
+        let mut c = FleetConfig::default();
+        for (key, value) in map {
+            let path = format!("{KEY}.{key}");
+            match key.as_str() {
+                "enabled" => match value {
+                    Value::Bool(b) => c.enabled = *b,
+                    _ => errs.push(path, "expected a boolean"),
+                },
+                "namespace" => name(value, &path, &mut errs, |s| c.namespace = s),
+                "node_id" => name(value, &path, &mut errs, |s| c.node_id = Some(s)),
+                "upstream" => text(value, &path, 128, &mut errs, |s| c.upstream = s),
+                "authority" => text(value, &path, 255, &mut errs, |s| c.authority = s),
+                "timeout_ms" => number(value, &path, 1, 10_000, &mut errs, |n| c.timeout_ms = n),
+                "retention_s" => number(value, &path, 5, 86_400, &mut errs, |n| c.retention_s = n),
+                "max_payload_bytes" => number(value, &path, 1 << 10, 16 << 20, &mut errs, |n| c.max_payload_bytes = n),
+                "max_reply_bytes" => number(value, &path, 64 << 10, 64 << 20, &mut errs, |n| c.max_reply_bytes = n),
+                "max_entries" => number(value, &path, 1, 100_000, &mut errs, |n| c.max_entries = n),
+                "max_outbox_bytes" => number(value, &path, 0, 256 << 20, &mut errs, |n| c.max_outbox_bytes = n),
+                _ => errs.push(path, format!("unknown key (known: {KNOWN})")),
+            }
+        }
+        if errs.0.is_empty() {
+            Ok(c)
+        } else {
+            Err(PolicyErrors(errs.0))
+        }
+    }
+
+    /// Store keys of this namespace: the log of published payloads and, for `publisher`,
+    /// the key holding its latest stored sequence number. Both carry the `{namespace}` hash
+    /// tag, so a Redis Cluster keeps them in one slot.
+    pub fn keys(&self, publisher: &str) -> (String, String) {
+        let ns = &self.namespace;
+        (format!("distill_guard:{{{ns}}}:log"), format!("distill_guard:{{{ns}}}:pub:{publisher}"))
+    }
+}
+
+fn name(v: &Value, path: &str, errs: &mut Errors, set: impl FnOnce(String)) {
+    match v.as_str() {
+        Some(s) if is_name(s) => set(s.to_string()),
+        Some(s) => errs.push(path, format!("must be 1..=64 characters of A-Z a-z 0-9 _ -, got {s:?}")),
+        None => errs.push(path, "expected a string"),
+    }
+}
+
+fn text(v: &Value, path: &str, max: usize, errs: &mut Errors, set: impl FnOnce(String)) {
+    match v.as_str() {
+        Some(s) if (1..=max).contains(&s.len()) && s.bytes().all(|c| c.is_ascii_graphic()) => set(s.to_string()),
+        Some(s) => errs.push(path, format!("must be 1..={max} printable ASCII characters without spaces, got {s:?}")),
+        None => errs.push(path, "expected a string"),
+    }
+}
+
+fn number(v: &Value, path: &str, lo: u32, hi: u32, errs: &mut Errors, set: impl FnOnce(u32)) {
+    match v.as_u64() {
+        Some(n) if n >= u64::from(lo) && n <= u64::from(hi) => set(n as u32),
+        Some(n) => errs.push(path, format!("must be {lo}..={hi}, got {n}")),
+        None => errs.push(path, format!("expected an integer {lo}..={hi}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_and_every_error_with_its_path() {
+        let c = FleetConfig::from_json("{}").unwrap();
+        assert_eq!(c, FleetConfig::default());
+        assert!(c.enabled);
+        let c = FleetConfig::from_json(r#"{"enabled": false, "namespace": "eu-1", "node_id": "gw_7", "timeout_ms": 250}"#).unwrap();
+        assert_eq!((c.enabled, c.namespace.as_str(), c.node_id.as_deref(), c.timeout_ms), (false, "eu-1", Some("gw_7"), 250));
+        let errs = FleetConfig::from_json(
+            r#"{"enabled": 1, "namespace": "a b", "node_id": "", "timeout_ms": 0, "max_entries": -1,
+                "upstream": "has space", "retention_s": 1.5, "colour": "red"}"#,
+        )
+        .unwrap_err();
+        let paths: Vec<&str> = errs.0.iter().map(|e| e.path.as_str()).collect();
+        for p in ["fleet.enabled", "fleet.namespace", "fleet.node_id", "fleet.timeout_ms", "fleet.max_entries", "fleet.upstream", "fleet.retention_s", "fleet.colour"] {
+            assert!(paths.contains(&p), "{p} missing in {errs}");
+        }
+        assert_eq!(errs.0.len(), 8, "{errs}");
+        assert!(FleetConfig::from_json("[]").is_err());
+        assert!(FleetConfig::from_json("{").unwrap_err().0[0].message.starts_with("invalid JSON"));
+    }
+
+    #[test]
+    fn names_are_url_and_key_safe() {
+        assert!(is_name("node-1_A"));
+        for bad in ["", "a.b", "a/b", "a{b}", "ä", &"x".repeat(65)] {
+            assert!(!is_name(bad), "{bad}");
+        }
+        assert_eq!(sanitize_name("gw-1.eu.example").as_deref(), Some("gw-1_eu_example"));
+        assert_eq!(sanitize_name(""), None);
+        assert_eq!(sanitize_name(&"y".repeat(100)).map(|s| s.len()), Some(64));
+        let c = FleetConfig { namespace: "prod".into(), ..FleetConfig::default() };
+        assert_eq!(c.keys("ab12"), ("distill_guard:{prod}:log".to_string(), "distill_guard:{prod}:pub:ab12".to_string()));
+    }
+}
