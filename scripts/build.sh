@@ -14,11 +14,12 @@ WASM_OPT_FLAGS=(-Oz --gufa -Oz --enable-bulk-memory --enable-bulk-memory-opt --e
 # Envoy (proxy-wasm-cpp-host) skips a stream callback the module does not export, but crosses
 # into the VM for every one it does; the proxy-wasm SDK exports all of them. The filter
 # implements the request callbacks only (src/host/envoy/filter.rs), so the Envoy module drops
-# the response, log, done, network, gRPC, HTTP-call, queue and foreign-function callbacks: four
+# the response, log, done, network, gRPC, queue and foreign-function callbacks (it keeps the
+# HTTP-call response, which only the root context's fleet sync receives): four
 # VM calls fewer per request (response headers, response body, log, done; without
 # proxy_on_done Envoy treats a context as done at once and deletes it, and the root context
 # flushes its counters when it is dropped). tests/module_size.rs checks the list.
-UNUSED_PROXY_EXPORTS='proxy_on_response_*,proxy_on_log,proxy_on_done,proxy_on_http_call_response,proxy_on_queue_ready,proxy_on_grpc_*,proxy_on_new_connection,proxy_on_downstream_*,proxy_on_upstream_*,proxy_on_foreign_function'
+UNUSED_PROXY_EXPORTS='proxy_on_response_*,proxy_on_log,proxy_on_done,proxy_on_queue_ready,proxy_on_grpc_*,proxy_on_new_connection,proxy_on_downstream_*,proxy_on_upstream_*,proxy_on_foreign_function'
 
 wasm_opt() { # in out [extra flags before the optimization passes]
   local bin=node_modules/binaryen/bin/wasm-opt in=$1 out=$2

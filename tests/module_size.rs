@@ -118,8 +118,8 @@ fn exports(module: &[u8]) -> Vec<String> {
 }
 
 /// Envoy crosses into the VM for every stream callback the module exports (and skips the
-/// others), so the Envoy modules export the request-side callbacks the filter implements and
-/// nothing else (`UNUSED_PROXY_EXPORTS` in `scripts/build.sh`). A callback added to the
+/// others), so the Envoy modules export the request-side callbacks the filter implements (and
+/// the root context's `proxy_on_http_call_response`, for the fleet sync) and nothing else (`UNUSED_PROXY_EXPORTS` in `scripts/build.sh`). A callback added to the
 /// filter must be added here, or the build drops it.
 #[test]
 fn envoy_modules_export_only_the_callbacks_the_filter_implements() {
@@ -130,6 +130,7 @@ fn envoy_modules_export_only_the_callbacks_the_filter_implements() {
         "proxy_on_configure",
         "proxy_on_context_create",
         "proxy_on_delete",
+        "proxy_on_http_call_response",
         "proxy_on_memory_allocate",
         "proxy_on_request_body",
         "proxy_on_request_headers",

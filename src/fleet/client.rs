@@ -264,6 +264,14 @@ impl Client {
         round
     }
 
+    /// Ends a round trip that could not be sent at all (counted as failed; the state is
+    /// not needed: nothing was read).
+    pub fn abort(&mut self, why: &str, now_ms: u64) -> Round {
+        self.in_flight = None;
+        let round = std::mem::take(&mut self.carry);
+        self.failed(round, now_ms, why)
+    }
+
     fn failed(&mut self, mut round: Round, now_ms: u64, why: &str) -> Round {
         let mut f = self.fail(now_ms, why);
         round.log.append(&mut f.log);

@@ -60,9 +60,16 @@ impl Default for FleetConfig {
     }
 }
 
-/// Keys [`FleetConfig::from_value`] knows, for the unknown-key message.
-const KNOWN: &str = "enabled, namespace, node_id, upstream, authority, timeout_ms, retention_s, \
-                     max_payload_bytes, max_reply_bytes, max_entries, max_outbox_bytes";
+/// Numeric settings: key, least and largest value (in [`FleetConfig::number`] order).
+const NUMBERS: [(&str, u32, u32); 6] = [
+    ("timeout_ms", 1, 10_000),
+    ("retention_s", 5, 86_400),
+    ("max_payload_bytes", 1 << 10, 16 << 20),
+    ("max_reply_bytes", 64 << 10, 64 << 20),
+    ("max_entries", 1, 100_000),
+    ("max_outbox_bytes", 0, 256 << 20),
+];
+const NUMBER_KEYS: &str = "timeout_ms, retention_s, max_payload_bytes, max_reply_bytes, max_entries, max_outbox_bytes";
 
 /// True for a name usable in store keys and bridge URLs: 1..=64 of `[A-Za-z0-9_-]`.
 pub fn is_name(s: &str) -> bool {
@@ -97,22 +104,37 @@ impl FleetConfig {
         let mut c = FleetConfig::default();
         for (key, value) in map {
             let path = format!("{KEY}.{key}");
-            match key.as_str() {
-                "enabled" => match value {
-                    Value::Bool(b) => c.enabled = *b,
-                    _ => errs.push(path, "expected a boolean"),
+            if let Some(i) = NUMBERS.iter().position(|(k, ..)| k == key) {
+                let (_, lo, hi) = NUMBERS[i];
+                match value.as_u64().filter(|n| (u64::from(lo)..=u64::from(hi)).contains(n)) {
+                    Some(n) => *c.number(i) = n as u32,
+                    None => errs.push(path, format!("expected an integer {lo}..={hi}")),
+                }
+                continue;
+            }
+            let text = value.as_str();
+            match (key.as_str(), text) {
+                ("enabled", _) => match value.as_bool() {
+                    Some(b) => c.enabled = b,
+                    None => errs.push(path, "expected a boolean"),
                 },
-                "namespace" => name(value, &path, &mut errs, |s| c.namespace = s),
-                "node_id" => name(value, &path, &mut errs, |s| c.node_id = Some(s)),
-                "upstream" => text(value, &path, 128, &mut errs, |s| c.upstream = s),
-                "authority" => text(value, &path, 255, &mut errs, |s| c.authority = s),
-                "timeout_ms" => number(value, &path, 1, 10_000, &mut errs, |n| c.timeout_ms = n),
-                "retention_s" => number(value, &path, 5, 86_400, &mut errs, |n| c.retention_s = n),
-                "max_payload_bytes" => number(value, &path, 1 << 10, 16 << 20, &mut errs, |n| c.max_payload_bytes = n),
-                "max_reply_bytes" => number(value, &path, 64 << 10, 64 << 20, &mut errs, |n| c.max_reply_bytes = n),
-                "max_entries" => number(value, &path, 1, 100_000, &mut errs, |n| c.max_entries = n),
-                "max_outbox_bytes" => number(value, &path, 0, 256 << 20, &mut errs, |n| c.max_outbox_bytes = n),
-                _ => errs.push(path, format!("unknown key (known: {KNOWN})")),
+                ("namespace" | "node_id", Some(s)) if is_name(s) => {
+                    if key == "namespace" {
+                        c.namespace = s.into();
+                    } else {
+                        c.node_id = Some(s.into());
+                    }
+                }
+                ("namespace" | "node_id", _) => errs.push(path, "expected 1..=64 characters of A-Z a-z 0-9 _ -"),
+                ("upstream" | "authority", Some(s)) if (1..=255).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_graphic()) => {
+                    if key == "upstream" {
+                        c.upstream = s.into();
+                    } else {
+                        c.authority = s.into();
+                    }
+                }
+                ("upstream" | "authority", _) => errs.push(path, "expected 1..=255 printable ASCII characters without spaces"),
+                _ => errs.push(path, format!("unknown key (known: enabled, namespace, node_id, upstream, authority, {})", NUMBER_KEYS)),
             }
         }
         if errs.0.is_empty() {
@@ -122,36 +144,24 @@ impl FleetConfig {
         }
     }
 
+    /// The numeric setting `NUMBERS[i]`.
+    fn number(&mut self, i: usize) -> &mut u32 {
+        match i {
+            0 => &mut self.timeout_ms,
+            1 => &mut self.retention_s,
+            2 => &mut self.max_payload_bytes,
+            3 => &mut self.max_reply_bytes,
+            4 => &mut self.max_entries,
+            _ => &mut self.max_outbox_bytes,
+        }
+    }
+
     /// Store keys of this namespace: the log of published payloads and, for `publisher`,
     /// the key holding its latest stored sequence number. Both carry the `{namespace}` hash
     /// tag, so a Redis Cluster keeps them in one slot.
     pub fn keys(&self, publisher: &str) -> (String, String) {
         let ns = &self.namespace;
         (format!("distill_guard:{{{ns}}}:log"), format!("distill_guard:{{{ns}}}:pub:{publisher}"))
-    }
-}
-
-fn name(v: &Value, path: &str, errs: &mut Errors, set: impl FnOnce(String)) {
-    match v.as_str() {
-        Some(s) if is_name(s) => set(s.to_string()),
-        Some(s) => errs.push(path, format!("must be 1..=64 characters of A-Z a-z 0-9 _ -, got {s:?}")),
-        None => errs.push(path, "expected a string"),
-    }
-}
-
-fn text(v: &Value, path: &str, max: usize, errs: &mut Errors, set: impl FnOnce(String)) {
-    match v.as_str() {
-        Some(s) if (1..=max).contains(&s.len()) && s.bytes().all(|c| c.is_ascii_graphic()) => set(s.to_string()),
-        Some(s) => errs.push(path, format!("must be 1..={max} printable ASCII characters without spaces, got {s:?}")),
-        None => errs.push(path, "expected a string"),
-    }
-}
-
-fn number(v: &Value, path: &str, lo: u32, hi: u32, errs: &mut Errors, set: impl FnOnce(u32)) {
-    match v.as_u64() {
-        Some(n) if n >= u64::from(lo) && n <= u64::from(hi) => set(n as u32),
-        Some(n) => errs.push(path, format!("must be {lo}..={hi}, got {n}")),
-        None => errs.push(path, format!("expected an integer {lo}..={hi}")),
     }
 }
 

@@ -27,8 +27,6 @@ pub mod view;
 #[cfg(test)]
 pub(crate) mod testing;
 
-use std::sync::OnceLock;
-
 use crate::sketch::codec::DecodeError;
 use crate::state::{State, StateConfig};
 
@@ -45,14 +43,11 @@ pub trait Deltas {
     fn is_empty_delta(delta: &[u8]) -> bool;
 }
 
-/// Length of an export that carries no change, measured once on an empty state (so it
-/// follows the delta format wherever it goes).
+/// Length of an export that carries no change, measured on an empty state (so it follows
+/// the delta format wherever it goes; the state has no tables: cheap, once per tick).
 pub fn empty_delta_len() -> usize {
-    static LEN: OnceLock<usize> = OnceLock::new();
-    *LEN.get_or_init(|| {
-        let cfg = StateConfig { enabled: false, ..StateConfig::default() };
-        State::new(&cfg).export_delta().len()
-    })
+    let cfg = StateConfig { enabled: false, ..StateConfig::default() };
+    State::new(&cfg).export_delta().len()
 }
 
 impl Deltas for State {

@@ -1,5 +1,5 @@
-//! The proxy-wasm root and HTTP contexts: one [`Engine`] per VM, built once from the plugin
-//! configuration, shared by every request of that VM.
+//! The proxy-wasm HTTP context: every request of a VM is inspected by the one [`Engine`] its
+//! root context built from the plugin configuration (`root.rs`).
 //!
 //! Per request: the filter reads the header map as bytes, holds the request while it
 //! buffers the body prefix of paths the policy reads (decides at the end of the body or at
@@ -12,26 +12,24 @@
 //! listener fills it ([`wire::Options`]).
 //!
 //! Counters are counted in memory and handed to Envoy on the root context's tick, every
-//! [`sync::TICK_MS`] ([`super::metrics`]), or per request if the tick cannot be set. On the
-//! same tick, with `state.enabled`, the root context merges its engine's state with the other
-//! worker VMs' (see [`super::sync`]), counted in `distill_guard.sync.{published,applied,
-//! missed,errors}`. A failing sync logs once per kind and leaves the worker filtering on its
-//! own state; the request path never touches it. The engine's state is allocated on first
-//! use, so a VM that never sees a request (Envoy's main-thread VM) stays small until a peer's
-//! delta arrives.
+//! [`super::sync::TICK_MS`] ([`super::metrics`]), or per request if the tick cannot be set. On
+//! the same tick, with `state.enabled`, the root context merges its engine's state with the
+//! other worker VMs' (see [`super::sync`]) and the fleet's (see [`super::fleet`]); the
+//! request path never touches either. The engine's state is allocated on first use, so a VM
+//! that never sees a request (Envoy's main-thread VM) stays small until a peer's delta arrives.
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
-use proxy_wasm::traits::{Context, HttpContext, RootContext};
-use proxy_wasm::types::{Action, ContextType, LogLevel};
+use proxy_wasm::traits::{Context, HttpContext};
+use proxy_wasm::types::{Action, LogLevel};
 
 use super::abi::{self, Level};
 use super::apply::{self, Failure, Host, Next, Status};
 #[cfg(feature = "fault-injection")]
 use super::fault;
 use super::metrics::{self, Pending, COUNTERS};
-use super::sync::{self, SharedData, Sync};
+use super::root::Root;
 use super::wire::{self, Options, Step};
 use crate::request::Peer;
 use crate::score::{Action as Verdict4, Verdict};
@@ -51,20 +49,20 @@ const JA3_PROPERTY: &[u8] = b"filter_state\0distill_guard.ja3";
 
 proxy_wasm::main! {{
     proxy_wasm::set_log_level(LogLevel::Info);
-    proxy_wasm::set_root_context(|_| Box::new(Root { shared: Rc::new(Shared::default()), sync: None }));
+    proxy_wasm::set_root_context(|_| Box::new(Root::new()));
 }}
 
 /// Counter ids (defined once per VM, indexed like [`metrics::name`]) and the increments not
 /// yet handed to Envoy.
-struct Metrics {
+pub(super) struct Metrics {
     ids: [u32; COUNTERS],
     pending: Pending,
     /// Hand increments over per request: the tick that would flush them is not running.
-    flush_each: bool,
+    pub(super) flush_each: bool,
 }
 
 impl Metrics {
-    fn define(flush_each: bool) -> Result<Metrics, Status> {
+    pub(super) fn define(flush_each: bool) -> Result<Metrics, Status> {
         let mut ids = [0u32; COUNTERS];
         for (i, id) in ids.iter_mut().enumerate() {
             *id = abi::define_counter(&metrics::name(i).unwrap_or_default())?;
@@ -93,189 +91,19 @@ impl Metrics {
 
 /// What the root context shares with its HTTP contexts.
 #[derive(Default)]
-struct Shared {
-    engine: RefCell<Option<Engine>>,
-    metrics: RefCell<Option<Metrics>>,
-    options: Cell<Options>,
+pub(super) struct Shared {
+    pub(super) engine: RefCell<Option<Engine>>,
+    pub(super) metrics: RefCell<Option<Metrics>>,
+    pub(super) options: Cell<Options>,
 }
 
 impl Shared {
-    fn flush_metrics(&self) {
+    pub(super) fn flush_metrics(&self) {
         if let Ok(mut m) = self.metrics.try_borrow_mut() {
             if let Some(m) = m.as_mut() {
                 m.flush();
             }
         }
-    }
-}
-
-struct Root {
-    shared: Rc<Shared>,
-    sync: Option<SyncRoot>,
-}
-
-/// The root context's side of the worker sync.
-struct SyncRoot {
-    sync: Sync,
-    /// Counter ids: published, applied, missed, errors (absent when defining them failed).
-    metrics: Option<[u32; 4]>,
-    /// Logged already: a host-call failure, a refused delta.
-    logged: [bool; 2],
-}
-
-impl SyncRoot {
-    /// Claims a worker index (the tick is already running); `None` (logged) when that fails.
-    fn start() -> Option<SyncRoot> {
-        let me = match sync::claim_worker(&mut EnvoyShared) {
-            Ok(me) => me,
-            Err((what, Status(s))) => {
-                abi::log(Level::Warn, &format!("distill-guard: state sync off for this worker: {what} failed (status {s})"));
-                return None;
-            }
-        };
-        let Some(sync) = Sync::new(me) else {
-            abi::log(Level::Warn, &format!("distill-guard: state sync off for worker {me} (at most {} workers sync)", sync::MAX_WORKERS));
-            return None;
-        };
-        let names = ["published", "applied", "missed", "errors"].map(|n| format!("{}.sync.{n}", wire::METRIC_PREFIX));
-        let mut ids = [0u32; 4];
-        let mut ok = true;
-        for (id, name) in ids.iter_mut().zip(&names) {
-            match abi::define_counter(name) {
-                Ok(i) => *id = i,
-                Err(_) => ok = false,
-            }
-        }
-        if !ok {
-            abi::log(Level::Warn, "distill-guard: defining the sync metrics failed; syncing without them");
-        }
-        abi::log(Level::Info, &format!("distill-guard: state sync on as worker {me}, every {} ms", sync::TICK_MS));
-        Some(SyncRoot { sync, metrics: ok.then_some(ids), logged: [false; 2] })
-    }
-
-    fn tick(&mut self, engine: &mut Engine) {
-        let served = engine.counters().requests > 0;
-        let r = self.sync.tick(&mut EnvoyShared, engine.state_mut(), served);
-        if let Some((what, Status(s))) = r.failure {
-            if !std::mem::replace(&mut self.logged[0], true) {
-                abi::log(Level::Warn, &format!("distill-guard: state sync: {what} failed (status {s}); logged once, counted in distill_guard.sync.errors"));
-            }
-        }
-        if r.decode_errors > 0 && !std::mem::replace(&mut self.logged[1], true) {
-            abi::log(Level::Warn, "distill-guard: state sync: a peer's delta was refused (decode error); logged once, counted in distill_guard.sync.errors");
-        }
-        if let Some(ids) = self.metrics {
-            let counts = [r.published, r.applied, r.missed, r.decode_errors + r.host_errors];
-            for (id, n) in ids.into_iter().zip(counts) {
-                if n > 0 {
-                    let _ = abi::add(id, n as i64);
-                }
-            }
-        }
-    }
-}
-
-/// Envoy's shared data, through the checked calls of `abi`.
-struct EnvoyShared;
-
-impl SharedData for EnvoyShared {
-    fn get(&mut self, key: &str) -> Result<Option<(Vec<u8>, u32)>, Status> {
-        abi::get_shared_data(key)
-    }
-
-    fn set(&mut self, key: &str, value: &[u8], cas: u32) -> Result<(), Status> {
-        abi::set_shared_data(key, value, cas)
-    }
-}
-
-impl Context for Root {}
-
-/// The last counts reach Envoy when the root context goes: Envoy deletes it when the plugin
-/// shuts down (a reload, a removed listener). Not in `on_done`: the module does not export
-/// `proxy_on_done` (Envoy then treats every context as done at once, which spares each request
-/// one VM entry; `scripts/build.sh`), and the root context's delete follows at once.
-impl Drop for Root {
-    fn drop(&mut self) {
-        self.shared.flush_metrics();
-    }
-}
-
-impl RootContext for Root {
-    fn on_configure(&mut self, _size: usize) -> bool {
-        let config = match abi::plugin_configuration() {
-            Ok(c) => c,
-            Err(Status(s)) => {
-                abi::log(Level::Error, &format!("distill-guard: reading the plugin configuration failed (status {s})"));
-                return false;
-            }
-        };
-        let Ok(text) = std::str::from_utf8(&config) else {
-            abi::log(Level::Error, "distill-guard: policy error: the plugin configuration is not UTF-8");
-            return false;
-        };
-        let text = if text.trim().is_empty() { "{}" } else { text };
-        let parsed = wire::split_plugin_config(text).and_then(|(policy, options)| Engine::from_json(&policy).map(|e| (e, options)));
-        let (engine, options) = match parsed {
-            Ok(e) => e,
-            Err(errors) => {
-                for e in &errors.0 {
-                    abi::log(Level::Error, &format!("distill-guard: policy error: {e}"));
-                }
-                abi::log(Level::Error, &format!("distill-guard: {} policy error(s); the filter does not start", errors.0.len()));
-                return false;
-            }
-        };
-        let p = engine.policy();
-        abi::log(
-            Level::Info,
-            &format!(
-                "distill-guard: policy {:?} loaded (mode {:?}, thresholds tag {} / throttle {} / deny {}, fail_closed {}; envoy.tls_fingerprints {})",
-                p.name, p.mode, p.thresholds.tag, p.thresholds.throttle, p.thresholds.deny, p.fail_closed, options.tls_fingerprints
-            ),
-        );
-        let (Ok(mut slot), Ok(mut metrics)) = (self.shared.engine.try_borrow_mut(), self.shared.metrics.try_borrow_mut()) else {
-            abi::log(Level::Error, "distill-guard: engine busy during configuration");
-            return false;
-        };
-        let state_enabled = engine.policy().state.enabled;
-        *slot = Some(engine);
-        self.shared.options.set(options);
-        // One tick for the counters and the state sync.
-        let ticking = match abi::set_tick_period_ms(sync::TICK_MS) {
-            Ok(()) => true,
-            Err(Status(s)) => {
-                abi::log(Level::Warn, &format!("distill-guard: setting the tick period failed (status {s}): counters are updated per request, state sync is off"));
-                false
-            }
-        };
-        if state_enabled && ticking && self.sync.is_none() {
-            self.sync = SyncRoot::start();
-        }
-        match metrics.as_mut() {
-            Some(m) => m.flush_each = !ticking,
-            None => match Metrics::define(!ticking) {
-                Ok(m) => *metrics = Some(m),
-                Err(Status(s)) => abi::log(Level::Warn, &format!("distill-guard: defining metrics failed (status {s}); running without them")),
-            },
-        }
-        true
-    }
-
-    fn on_tick(&mut self) {
-        self.shared.flush_metrics();
-        let Some(sync) = self.sync.as_mut() else { return };
-        let Ok(mut slot) = self.shared.engine.try_borrow_mut() else { return };
-        if let Some(engine) = slot.as_mut() {
-            sync.tick(engine);
-        }
-    }
-
-    fn create_http_context(&self, _context_id: u32) -> Option<Box<dyn HttpContext>> {
-        Some(Box::new(Filter { shared: Rc::clone(&self.shared), stage: Stage::Headers, held: None }))
-    }
-
-    fn get_type(&self) -> Option<ContextType> {
-        Some(ContextType::HttpContext)
     }
 }
 
@@ -289,11 +117,18 @@ enum Stage {
     Done,
 }
 
-struct Filter {
+pub(super) struct Filter {
     shared: Rc<Shared>,
     stage: Stage,
     /// The header map read at the headers callback, kept while buffering the body.
     held: Option<Vec<u8>>,
+}
+
+impl Filter {
+    /// The HTTP context of one request.
+    pub(super) fn new(shared: Rc<Shared>) -> Filter {
+        Filter { shared, stage: Stage::Headers, held: None }
+    }
 }
 
 impl Context for Filter {}

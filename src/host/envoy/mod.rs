@@ -1,13 +1,15 @@
-//! proxy-wasm adapter for Envoy (`wasm32-wasip1`): the filter itself (`filter`, over the raw
-//! host calls in `abi`) and its host-independent parts (`wire`: formats, rules and adapter
+//! proxy-wasm adapter for Envoy (`wasm32-wasip1`): the filter itself (`filter`: the request
+//! path; `root`: configuration and the tick; `fleet_root`: the store round trip; all over the
+//! raw host calls in `abi`) and its host-independent parts (`wire`: formats, rules and adapter
 //! options; `apply`: verdict application and its failure paths; `metrics`: batched counters;
-//! `sync`: merging worker states on a tick), which also build natively so they are
-//! unit-tested with the rest of the crate. `fault` (test builds only, cargo feature
+//! `sync`: merging worker states on a tick; `fleet`: which worker talks to the fleet store and
+//! how its answer reaches the others), which also build natively so they are unit-tested with
+//! the rest of the crate. `fault` (test builds only, cargo feature
 //! `fault-injection`) fails host reads on request.
 //!
 //! Deliberately not here: any scoring logic (see [`crate::engine`]), any response handling
-//! (responses, SSE included, pass untouched). State is shared between worker VMs only on a
-//! tick (`sync`), never on the request path.
+//! (responses, SSE included, pass untouched). State is shared between worker VMs and nodes
+//! only on a tick (`sync`, `fleet`), never on the request path.
 
 pub mod apply;
 #[cfg(feature = "fault-injection")]
@@ -23,3 +25,7 @@ pub mod wire;
 mod abi;
 #[cfg(target_os = "wasi")]
 pub mod filter;
+#[cfg(target_os = "wasi")]
+mod fleet_root;
+#[cfg(target_os = "wasi")]
+mod root;

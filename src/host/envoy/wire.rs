@@ -234,15 +234,25 @@ pub struct Options {
 /// The member is cut out of the text rather than removed from a parsed document and
 /// re-serialized: a JSON value serializer would cost the module ~11 KB.
 pub fn split_plugin_config(text: &str) -> Result<(Cow<'_, str>, Options), PolicyErrors> {
-    let Some(m) = top_level_member(text.as_bytes(), OPTIONS_KEY.as_bytes()) else {
-        return Ok((Cow::Borrowed(text), Options::default()));
+    let (rest, value) = split_member(text, OPTIONS_KEY);
+    let Some(value) = value else {
+        return Ok((rest, Options::default()));
     };
-    let raw = text.get(m.value.clone()).and_then(|v| serde_json::from_str::<Value>(v).ok());
+    let raw = serde_json::from_str::<Value>(value).ok();
     let options = parse_options(raw.as_ref().unwrap_or(&Value::Null))?;
-    let (Some(head), Some(tail)) = (text.get(..m.cut.start), text.get(m.cut.end..)) else {
-        return Ok((Cow::Borrowed(text), options));
+    Ok((rest, options))
+}
+
+/// Cuts the top-level member `key` out of the JSON object `text`: the rest of the text and
+/// the member's value text (`None`, and `text` untouched, when there is no such member).
+pub fn split_member<'a>(text: &'a str, key: &str) -> (Cow<'a, str>, Option<&'a str>) {
+    let Some(m) = top_level_member(text.as_bytes(), key.as_bytes()) else {
+        return (Cow::Borrowed(text), None);
     };
-    Ok((Cow::Owned(format!("{head}{tail}")), options))
+    match (text.get(..m.cut.start), text.get(m.cut.end..), text.get(m.value)) {
+        (Some(head), Some(tail), Some(value)) => (Cow::Owned(format!("{head}{tail}")), Some(value)),
+        _ => (Cow::Borrowed(text), None),
+    }
 }
 
 /// Where a top-level member sits in a JSON object text.

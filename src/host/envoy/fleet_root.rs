@@ -1,0 +1,146 @@
+//! The root context's side of the fleet sync: starts the leader's round trip with
+//! `dispatch_http_call` on the tick, reads the answer in `on_http_call_response`, and adds
+//! what happened to the `distill_guard.sync.fleet_*` metrics. One per VM, kept across policy
+//! swaps (see `filter.rs`); the decisions are in [`super::fleet`] and [`crate::fleet`].
+//!
+//! Logs: the first failure of an outage and the recovery (from the client), the first of
+//! each kind of host-call failure; never a key, a prompt or a delta.
+
+use super::abi::{self, Level};
+use super::apply::Status;
+use super::fleet::{node_name, FleetWorker};
+use super::sync::{Role, Sync, TickReport};
+use super::wire;
+use crate::fleet::{FleetConfig, Outcome, Round};
+use crate::state::State;
+
+/// Counter names after `distill_guard.sync.`, in [`FleetRoot::count`] order.
+const COUNTERS: [&str; 7] = ["fleet_published", "fleet_applied", "fleet_refused", "fleet_missed", "fleet_errors", "fleet_bytes_out", "fleet_bytes_in"];
+/// Gauge (leader only): the fleet view's distinct active accounts.
+const ACTIVE_GAUGE: &str = "fleet_active_accounts";
+
+/// A VM's fleet part in Envoy.
+pub struct FleetRoot {
+    worker: FleetWorker,
+    /// The round trip under way.
+    token: Option<u32>,
+    counters: Option<[u32; COUNTERS.len()]>,
+    gauge: Option<u32>,
+    /// Logged already: a host-call failure.
+    logged: bool,
+}
+
+impl FleetRoot {
+    /// The fleet part of worker `me`, for `cfg`; `None` (logged) when the node cannot be
+    /// named. `label`: the node's name before its random suffix.
+    pub fn start(cfg: FleetConfig, label: &str, me: u32) -> Option<FleetRoot> {
+        let node = match node_name(&mut super::root::EnvoyShared, label, abi::random_u64() as u32) {
+            Ok(n) => n,
+            Err((what, Status(s))) => {
+                abi::log(Level::Warn, &format!("distill-guard: fleet sync off for this worker: {what} failed (status {s})"));
+                return None;
+            }
+        };
+        let publisher = format!("{node}-w{me}-{:08x}", abi::random_u64() as u32);
+        let names = COUNTERS.map(|n| format!("{}.sync.{n}", wire::METRIC_PREFIX));
+        let ids: Result<Vec<u32>, Status> = names.iter().map(|n| abi::define_counter(n)).collect();
+        let counters = ids.ok().and_then(|v| v.try_into().ok());
+        let gauge = abi::define_gauge(&format!("{}.sync.{ACTIVE_GAUGE}", wire::METRIC_PREFIX)).ok();
+        if counters.is_none() || gauge.is_none() {
+            abi::log(Level::Warn, "distill-guard: defining the fleet metrics failed; syncing without them");
+        }
+        abi::log(
+            Level::Info,
+            &format!("distill-guard: fleet sync on as node {node} (namespace {}, through cluster {})", cfg.namespace, cfg.upstream),
+        );
+        Some(FleetRoot { worker: FleetWorker::new(cfg, &node, &publisher), token: None, counters, gauge, logged: false })
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &FleetConfig {
+        self.worker.config()
+    }
+
+    /// This worker's role this tick (before the worker sync runs).
+    pub fn role(&mut self, me: u32, served: bool, now_ms: u64) -> Role {
+        let (role, failure) = self.worker.role(&mut super::root::EnvoyShared, me, served, now_ms);
+        if let Some((what, Status(s))) = failure {
+            self.log_host_failure(what, s);
+        }
+        role
+    }
+
+    /// After the worker sync: as leader, starts the round trip.
+    pub fn after_tick(&mut self, report: &mut TickReport, state: &State, now_ms: u64) {
+        if !self.worker.leading() {
+            return;
+        }
+        if let Some(g) = self.gauge {
+            let _ = abi::set_gauge(g, state.active_accounts(now_ms).round() as u64);
+        }
+        let Some(call) = self.worker.begin::<State>(report, now_ms) else { return };
+        let cfg = self.worker.config();
+        let headers = vec![
+            (":method", "PUT"),
+            (":path", call.path.as_str()),
+            (":authority", cfg.authority.as_str()),
+            ("content-type", "application/octet-stream"),
+        ];
+        match abi::dispatch_http_call(&cfg.upstream, headers, &call.body, cfg.timeout_ms) {
+            Ok(token) => self.token = Some(token),
+            Err(Status(s)) => {
+                // BadArgument: no such cluster. Ends the round trip as a failure.
+                self.token = None;
+                let why = format!("dispatch_http_call to cluster {:?} failed (status {s})", cfg.upstream);
+                let round = self.worker.abort(&why, now_ms);
+                self.report(&round);
+            }
+        }
+    }
+
+    /// The answer of round trip `token` (others are stale: ignored).
+    pub fn on_response(&mut self, token: u32, sync: &mut Sync, state: &mut State, body_size: usize, now_ms: u64) {
+        if self.token != Some(token) {
+            return;
+        }
+        self.token = None;
+        let max = self.worker.config().max_reply_bytes as usize + (64 << 10);
+        let status = abi::http_call_status();
+        let body = if body_size > max { Ok(Vec::new()) } else { abi::http_call_body(body_size) };
+        let (round, failure) = match (status, body) {
+            (Ok(Some(_)), Ok(_)) if body_size > max => {
+                self.worker.finish(&mut super::root::EnvoyShared, sync, state, Outcome::Failed("answer larger than fleet.max_reply_bytes"), now_ms)
+            }
+            (Ok(Some(code)), Ok(b)) => self.worker.finish(&mut super::root::EnvoyShared, sync, state, Outcome::Http(code, &b), now_ms),
+            (Ok(None), _) => self.worker.finish(&mut super::root::EnvoyShared, sync, state, Outcome::Failed("no answer (connection failed or reset)"), now_ms),
+            (Err(Status(s)), _) | (_, Err(Status(s))) => {
+                let why = format!("reading the answer failed (status {s})");
+                self.worker.finish(&mut super::root::EnvoyShared, sync, state, Outcome::Failed(&why), now_ms)
+            }
+        };
+        if let Some((what, Status(s))) = failure {
+            self.log_host_failure(what, s);
+        }
+        self.report(&round);
+    }
+
+    fn report(&mut self, round: &Round) {
+        for line in &round.log {
+            abi::log(Level::Warn, line);
+        }
+        if let Some(ids) = self.counters {
+            let counts = [round.published, round.applied, round.refused, round.missed, u64::from(round.failed), round.bytes_out, round.bytes_in];
+            for (id, n) in ids.into_iter().zip(counts) {
+                if n > 0 {
+                    let _ = abi::add(id, n as i64);
+                }
+            }
+        }
+    }
+
+    fn log_host_failure(&mut self, what: &str, status: u32) {
+        if !std::mem::replace(&mut self.logged, true) {
+            abi::log(Level::Warn, &format!("distill-guard: fleet: {what} failed (status {status}); logged once"));
+        }
+    }
+}

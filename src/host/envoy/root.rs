@@ -1,0 +1,354 @@
+//! The proxy-wasm root context: builds the engine from the plugin configuration, and on its
+//! tick flushes counters, syncs state with the other worker VMs ([`super::sync`]) and, with
+//! a `fleet` section, with the other nodes through the store ([`super::fleet_root`]).
+//!
+//! Plugin configuration: a policy document, plus two optional top-level members the filter
+//! cuts out before reading the policy: `envoy` (adapter options, [`wire::Options`]) and
+//! `fleet` ([`crate::fleet::FleetConfig`]). Every error of either is logged with its path
+//! and the filter does not start.
+//!
+//! A new plugin configuration with the same `vm_config` (an ECDS push, a listener update)
+//! reuses the VM and creates a new root context. So what must outlive a root context lives
+//! in a VM global ([`VM`]): the worker sync (its worker index and ring positions), the fleet
+//! client (its cursor, its unpublished deltas), and the latest root. A new root takes over the
+//! previous root's state when the `state` sections of both policies are equal (so counts
+//! survive a new policy, new allow / block lists, new thresholds); otherwise it starts empty.
+//! Only the latest root syncs; an older one still serving requests in flight keeps counting.
+//!
+//! Deliberately not here: anything on the request path (`filter.rs`).
+
+use std::cell::RefCell;
+use std::rc::{Rc, Weak};
+
+use proxy_wasm::traits::{Context, HttpContext, RootContext};
+use proxy_wasm::types::ContextType;
+
+use super::abi::{self, Level};
+use super::apply::Status;
+use super::filter::{Filter, Metrics, Shared};
+use super::fleet_root::FleetRoot;
+use super::sync::{self, Role, SharedData, Sync};
+use super::wire;
+use crate::fleet::{config as fleet_config, FleetConfig};
+use crate::policy::PolicyErrors;
+use crate::state::State;
+use crate::Engine;
+
+/// Envoy's `node.id` (the fleet node's name when `fleet.node_id` is not set).
+const NODE_ID_PROPERTY: &[u8] = b"node\0id";
+
+thread_local! {
+    /// What outlives a root context in this VM.
+    static VM: RefCell<Vm> = RefCell::new(Vm::default());
+}
+
+#[derive(Default)]
+struct Vm {
+    sync: Option<SyncRoot>,
+    /// Generation of the latest configured root.
+    generation: u64,
+    /// The latest configured root's engine.
+    current: Weak<Shared>,
+    /// The state of a latest root that went before its successor was configured.
+    orphan: Option<State>,
+}
+
+/// A root context (one per VM and plugin configuration).
+pub struct Root {
+    shared: Rc<Shared>,
+    generation: u64,
+}
+
+impl Root {
+    /// A root context not configured yet.
+    pub fn new() -> Root {
+        Root { shared: Rc::new(Shared::default()), generation: 0 }
+    }
+}
+
+/// The root context's side of the worker sync (and of the fleet sync).
+struct SyncRoot {
+    sync: Sync,
+    /// Counter ids: published, applied, missed, errors (absent when defining them failed).
+    metrics: Option<[u32; 4]>,
+    /// Logged already: a host-call failure, a refused delta.
+    logged: [bool; 2],
+    fleet: Option<FleetRoot>,
+}
+
+impl SyncRoot {
+    /// Claims a worker index (the tick is already running); `None` (logged) when that fails.
+    fn start() -> Option<SyncRoot> {
+        let me = match sync::claim_worker(&mut EnvoyShared) {
+            Ok(me) => me,
+            Err((what, Status(s))) => {
+                abi::log(Level::Warn, &format!("distill-guard: state sync off for this worker: {what} failed (status {s})"));
+                return None;
+            }
+        };
+        let Some(sync) = Sync::new(me) else {
+            abi::log(Level::Warn, &format!("distill-guard: state sync off for worker {me} (at most {} workers sync)", sync::MAX_WORKERS));
+            return None;
+        };
+        let names = ["published", "applied", "missed", "errors"].map(|n| format!("{}.sync.{n}", wire::METRIC_PREFIX));
+        let mut ids = [0u32; 4];
+        let mut ok = true;
+        for (id, name) in ids.iter_mut().zip(&names) {
+            match abi::define_counter(name) {
+                Ok(i) => *id = i,
+                Err(_) => ok = false,
+            }
+        }
+        if !ok {
+            abi::log(Level::Warn, "distill-guard: defining the sync metrics failed; syncing without them");
+        }
+        abi::log(Level::Info, &format!("distill-guard: state sync on as worker {me}, every {} ms", sync::TICK_MS));
+        Some(SyncRoot { sync, metrics: ok.then_some(ids), logged: [false; 2], fleet: None })
+    }
+
+    /// Starts, keeps or stops the fleet part for a new configuration (a changed `fleet`
+    /// section starts a new client: new publisher, cursor from the log's start).
+    fn configure_fleet(&mut self, cfg: Option<FleetConfig>) {
+        let cfg = cfg.filter(|c| c.enabled);
+        match (&cfg, &self.fleet) {
+            (Some(c), Some(f)) if f.config() == c => {}
+            (Some(c), _) => {
+                let label = c.node_id.clone().or_else(envoy_node_id).unwrap_or_else(|| "envoy".into());
+                self.fleet = FleetRoot::start(c.clone(), &label, self.sync.worker());
+            }
+            (None, Some(_)) => {
+                abi::log(Level::Info, "distill-guard: fleet sync off (no enabled fleet section)");
+                self.fleet = None;
+            }
+            (None, None) => {}
+        }
+    }
+
+    fn tick(&mut self, engine: &mut Engine) {
+        let served = self.sync.is_active() || engine.counters().requests > 0;
+        let now = abi::now_ms().unwrap_or(0);
+        let role = match self.fleet.as_mut() {
+            Some(f) => f.role(self.sync.worker(), served, now),
+            None => Role::Follower,
+        };
+        let mut r = self.sync.tick_as(&mut EnvoyShared, engine.state_mut(), served, role);
+        if let Some((what, Status(s))) = r.failure {
+            if !std::mem::replace(&mut self.logged[0], true) {
+                abi::log(Level::Warn, &format!("distill-guard: state sync: {what} failed (status {s}); logged once, counted in distill_guard.sync.errors"));
+            }
+        }
+        if r.decode_errors > 0 && !std::mem::replace(&mut self.logged[1], true) {
+            abi::log(Level::Warn, "distill-guard: state sync: a peer's delta was refused (decode error); logged once, counted in distill_guard.sync.errors");
+        }
+        if let Some(ids) = self.metrics {
+            let counts = [r.published, r.applied, r.missed, r.decode_errors + r.host_errors];
+            for (id, n) in ids.into_iter().zip(counts) {
+                if n > 0 {
+                    let _ = abi::add(id, n as i64);
+                }
+            }
+        }
+        if let Some(f) = self.fleet.as_mut() {
+            f.after_tick(&mut r, engine.state(), now);
+        }
+    }
+}
+
+/// Envoy's `node.id`, when it names one.
+fn envoy_node_id() -> Option<String> {
+    let raw = abi::property(NODE_ID_PROPERTY).ok()??;
+    let s = String::from_utf8(raw).ok()?;
+    (!s.trim().is_empty()).then(|| s.trim().to_string())
+}
+
+/// Envoy's shared data, through the checked calls of `abi`.
+pub struct EnvoyShared;
+
+impl SharedData for EnvoyShared {
+    fn get(&mut self, key: &str) -> Result<Option<(Vec<u8>, u32)>, Status> {
+        abi::get_shared_data(key)
+    }
+
+    fn set(&mut self, key: &str, value: &[u8], cas: u32) -> Result<(), Status> {
+        abi::set_shared_data(key, value, cas)
+    }
+}
+
+/// The plugin configuration's text: the policy, its adapter options and fleet settings.
+fn parse_config(text: &str) -> Result<(Engine, wire::Options, Option<FleetConfig>), PolicyErrors> {
+    let text = if text.trim().is_empty() { "{}" } else { text };
+    let (rest, fleet_text) = wire::split_member(text, fleet_config::KEY);
+    let fleet = fleet_text.map(FleetConfig::from_json).transpose();
+    let engine = wire::split_plugin_config(&rest).and_then(|(policy, options)| Engine::from_json(&policy).map(|e| (e, options)));
+    match (engine, fleet) {
+        (Ok((e, o)), Ok(f)) => Ok((e, o, f)),
+        (Err(mut a), Err(b)) => {
+            a.0.extend(b.0);
+            Err(a)
+        }
+        (Err(e), _) | (_, Err(e)) => Err(e),
+    }
+}
+
+/// Gives `engine` the previous root's state when both policies' `state` sections are equal.
+fn take_over_state(vm: &mut Vm, engine: &mut Engine) {
+    let wanted = engine.policy().state.clone();
+    let mut kept = false;
+    if let Some(prev) = vm.current.upgrade() {
+        if let Ok(mut slot) = prev.engine.try_borrow_mut() {
+            if let Some(old) = slot.as_mut() {
+                if old.state().config() == &wanted {
+                    std::mem::swap(old.state_mut(), engine.state_mut());
+                    kept = true;
+                }
+            }
+        }
+    } else if let Some(st) = vm.orphan.take() {
+        if st.config() == &wanted {
+            *engine.state_mut() = st;
+            kept = true;
+        }
+    }
+    if vm.generation > 0 {
+        let what = if kept { "kept (same state section)" } else { "started empty (the state section changed)" };
+        abi::log(Level::Info, &format!("distill-guard: new plugin configuration: cross-request state {what}"));
+    }
+}
+
+impl Context for Root {
+    fn on_http_call_response(&mut self, token_id: u32, _num_headers: usize, body_size: usize, _num_trailers: usize) {
+        let now = abi::now_ms().unwrap_or(0);
+        VM.with(|vm| {
+            let Ok(mut vm) = vm.try_borrow_mut() else { return };
+            let Some(shared) = vm.current.upgrade() else { return };
+            let Some(sr) = vm.sync.as_mut() else { return };
+            let Some(fleet) = sr.fleet.as_mut() else { return };
+            let Ok(mut slot) = shared.engine.try_borrow_mut() else { return };
+            if let Some(engine) = slot.as_mut() {
+                fleet.on_response(token_id, &mut sr.sync, engine.state_mut(), body_size, now);
+            }
+        });
+    }
+}
+
+/// The last counts reach Envoy when the root context goes: Envoy deletes it when the plugin
+/// shuts down (a reload, a removed listener). Not in `on_done`: the module does not export
+/// `proxy_on_done` (Envoy then treats every context as done at once, which spares each request
+/// one VM entry; `scripts/build.sh`), and the root context's delete follows at once.
+/// The latest root leaves its state for a successor configured after it went.
+impl Drop for Root {
+    fn drop(&mut self) {
+        self.shared.flush_metrics();
+        let _ = VM.try_with(|vm| {
+            let Ok(mut vm) = vm.try_borrow_mut() else { return };
+            if vm.generation != self.generation {
+                return;
+            }
+            if let Ok(mut slot) = self.shared.engine.try_borrow_mut() {
+                if let Some(engine) = slot.as_mut() {
+                    let empty = State::new_lazy(engine.state().config());
+                    vm.orphan = Some(std::mem::replace(engine.state_mut(), empty));
+                }
+            }
+        });
+    }
+}
+
+impl RootContext for Root {
+    fn on_configure(&mut self, _size: usize) -> bool {
+        let config = match abi::plugin_configuration() {
+            Ok(c) => c,
+            Err(Status(s)) => {
+                abi::log(Level::Error, &format!("distill-guard: reading the plugin configuration failed (status {s})"));
+                return false;
+            }
+        };
+        let Ok(text) = std::str::from_utf8(&config) else {
+            abi::log(Level::Error, "distill-guard: policy error: the plugin configuration is not UTF-8");
+            return false;
+        };
+        let (mut engine, options, fleet) = match parse_config(text) {
+            Ok(x) => x,
+            Err(errors) => {
+                for e in &errors.0 {
+                    abi::log(Level::Error, &format!("distill-guard: policy error: {e}"));
+                }
+                abi::log(Level::Error, &format!("distill-guard: {} policy error(s); the filter does not start", errors.0.len()));
+                return false;
+            }
+        };
+        let p = engine.policy();
+        abi::log(
+            Level::Info,
+            &format!(
+                "distill-guard: policy {:?} loaded (mode {:?}, thresholds tag {} / throttle {} / deny {}, fail_closed {}; envoy.tls_fingerprints {})",
+                p.name, p.mode, p.thresholds.tag, p.thresholds.throttle, p.thresholds.deny, p.fail_closed, options.tls_fingerprints
+            ),
+        );
+        let (Ok(mut slot), Ok(mut metrics)) = (self.shared.engine.try_borrow_mut(), self.shared.metrics.try_borrow_mut()) else {
+            abi::log(Level::Error, "distill-guard: engine busy during configuration");
+            return false;
+        };
+        // One tick for the counters and the state sync.
+        let ticking = match abi::set_tick_period_ms(sync::TICK_MS) {
+            Ok(()) => true,
+            Err(Status(s)) => {
+                abi::log(Level::Warn, &format!("distill-guard: setting the tick period failed (status {s}): counters are updated per request, state sync is off"));
+                false
+            }
+        };
+        let state_enabled = engine.policy().state.enabled;
+        let configured = VM.with(|vm| {
+            let Ok(mut vm) = vm.try_borrow_mut() else { return false };
+            take_over_state(&mut vm, &mut engine);
+            vm.generation += 1;
+            self.generation = vm.generation;
+            vm.current = Rc::downgrade(&self.shared);
+            vm.orphan = None;
+            if state_enabled && ticking && vm.sync.is_none() {
+                vm.sync = SyncRoot::start();
+            }
+            if let Some(sr) = vm.sync.as_mut() {
+                sr.configure_fleet(if state_enabled { fleet } else { None });
+            }
+            true
+        });
+        if !configured {
+            abi::log(Level::Error, "distill-guard: VM state busy during configuration");
+            return false;
+        }
+        *slot = Some(engine);
+        self.shared.options.set(options);
+        match metrics.as_mut() {
+            Some(m) => m.flush_each = !ticking,
+            None => match Metrics::define(!ticking) {
+                Ok(m) => *metrics = Some(m),
+                Err(Status(s)) => abi::log(Level::Warn, &format!("distill-guard: defining metrics failed (status {s}); running without them")),
+            },
+        }
+        true
+    }
+
+    fn on_tick(&mut self) {
+        self.shared.flush_metrics();
+        VM.with(|vm| {
+            let Ok(mut vm) = vm.try_borrow_mut() else { return };
+            if vm.generation != self.generation {
+                return; // an older root, still serving requests in flight
+            }
+            let Some(sr) = vm.sync.as_mut() else { return };
+            let Ok(mut slot) = self.shared.engine.try_borrow_mut() else { return };
+            if let Some(engine) = slot.as_mut().filter(|e| e.policy().state.enabled) {
+                sr.tick(engine);
+            }
+        });
+    }
+
+    fn create_http_context(&self, _context_id: u32) -> Option<Box<dyn HttpContext>> {
+        Some(Box::new(Filter::new(Rc::clone(&self.shared))))
+    }
+
+    fn get_type(&self) -> Option<ContextType> {
+        Some(ContextType::HttpContext)
+    }
+}
