@@ -8,10 +8,11 @@
 //
 // Bindings: POLICY (policy JSON text or object; missing = built-in defaults), ORIGIN (service
 // binding to the origin; without it the worker uses global fetch, i.e. Cloudflare's origin),
-// optional DROP_HEADERS / CLIENT_IP_HEADER (see record.mjs).
+// optional DROP_HEADERS / CLIENT_IP_HEADER (see record.mjs), FLEET / FLEET_SETTINGS (fleet.mjs).
 import { initSync, Engine } from './pkg/distill_guard.js';
 import wasmModule from './pkg/distill_guard_bg.wasm';
 import { buildRecord, hostSettings, readPrefix } from './record.mjs';
+import { fleetTick } from './fleet.mjs';
 import { env as startupEnv } from 'cloudflare:workers';
 
 initSync({ module: wasmModule });
@@ -50,8 +51,9 @@ function forwardHeaders(request, prefix, tags) {
   return out;
 }
 
-async function handle(request, env) {
+async function handle(request, env, ctx) {
   const state = engineFor(env);
+  if (state.engine) fleetTick(env, ctx, state.engine, Date.now()); // fleet sync in waitUntil (edge/fleet.mjs)
   if (!state.engine) {
     return json(500, { error: { type: 'invalid_policy', message: state.message }, errors: state.errors });
   }

@@ -15,8 +15,11 @@ PUT /FCALL/.../<store>.raw with the batch as the body):
  1. with store = 1, appends <batch> to the log stream (fields n = node, p = publisher, b = batch)
     unless <publisher> already stored a <seq> this high (a retried call stores nothing twice);
  2. trims log entries older than <retention ms> (and beyond MAX_LOG entries);
- 3. returns { next cursor, flags, node, batch, node, batch, ... }: the entries after <cursor>
-    written by other publishers, at most <max entries> entries and about <max bytes> bytes.
+ 3. returns the entries after <cursor> written by other nodes (a node never reads its own,
+    whichever of its publishers wrote them), at most <max entries> entries and about <max bytes>
+    bytes, packed into one bulk string (little-endian; src/fleet/protocol.rs reads it):
+      "DGFR" | version u8 (1) | flags u8 | cursor_len u8 | next cursor | count u32 |
+      count x (node_len u8 | node | len u32 | batch)
     Flags: 1 stored, 2 gap (entries after the cursor were trimmed unread, or one was larger
     than <max bytes> and was skipped), 4 reset (the log restarted below the cursor; it is read
     from its start).
@@ -58,6 +61,11 @@ local function fields(list)
   return f
 end
 
+-- The reply: one bulk string (see the header).
+local function pack(cursor, flags, parts)
+  return 'DGFR' .. string.char(1, flags, #cursor) .. cursor .. struct.pack('<I4', #parts) .. table.concat(parts)
+end
+
 local function sync(keys, args)
   if #keys ~= 2 or #args ~= 9 then
     return redis.error_reply('ERR distill_guard_sync: expects 2 keys and 9 arguments')
@@ -92,7 +100,7 @@ local function sync(keys, args)
   local at_start = c[1] == 0 and c[2] == 0
   if redis.call('EXISTS', log) == 0 then
     if not at_start then flags = flags + 4 end
-    return { '0-0', tostring(flags) }
+    return pack('0-0', flags, {})
   end
   redis.call('XTRIM', log, 'MINID', '~', tostring(math.max(0, now - retention)) .. '-0')
   -- The log goes away when no node has called for a whole retention.
@@ -110,9 +118,10 @@ local function sync(keys, args)
     end
   end
 
-  local out = { cursor, '' }
+  local parts = {}
   local bytes = 0
   local skipped = false
+  local next_cursor = cursor
   for _, e in ipairs(redis.call('XRANGE', log, '(' .. cursor, '+', 'COUNT', max_entries)) do
     local f = fields(e[2])
     local b = f['b'] or ''
@@ -122,15 +131,14 @@ local function sync(keys, args)
       else
         if bytes + #b > max_bytes then break end
         bytes = bytes + #b
-        out[#out + 1] = f['n'] or '?'
-        out[#out + 1] = b
+        local n = string.sub(f['n'] or '?', 1, 255)
+        parts[#parts + 1] = string.char(#n) .. n .. struct.pack('<I4', #b) .. b
       end
     end
-    out[1] = e[1]
+    next_cursor = e[1]
   end
   if skipped and flags % 4 < 2 then flags = flags + 2 end
-  out[2] = tostring(flags)
-  return out
+  return pack(next_cursor, flags, parts)
 end
 
 redis.register_function('distill_guard_sync', sync)

@@ -47,24 +47,24 @@ pub fn framed_len(delta: &[u8]) -> usize {
 /// malformed anywhere.
 pub fn decode(buf: &[u8]) -> Result<Vec<&[u8]>, DecodeError> {
     let mut r = Reader::new(buf);
-    if r.bytes(4, "batch magic")? != MAGIC {
-        return Err(DecodeError::Invalid("batch magic"));
+    if r.bytes(4, "batch")? != MAGIC {
+        return Err(DecodeError::Invalid("batch"));
     }
-    if r.u8("batch version")? != VERSION {
-        return Err(DecodeError::Invalid("batch version"));
+    if r.u8("batch")? != VERSION {
+        return Err(DecodeError::Invalid("batch"));
     }
-    let c = r.bytes(2, "batch count")?;
+    let c = r.bytes(2, "batch")?;
     let count = usize::from(u16::from_le_bytes([c[0], c[1]]));
     if count > MAX_DELTAS || count > r.remaining() / 4 {
-        return Err(DecodeError::Invalid("batch count"));
+        return Err(DecodeError::Invalid("batch"));
     }
     let mut out = Vec::with_capacity(count);
     for _ in 0..count {
-        let len = r.u32("delta length")? as usize;
-        out.push(r.bytes(len, "delta")?);
+        let len = r.u32("batch")? as usize;
+        out.push(r.bytes(len, "batch")?);
     }
     if r.remaining() != 0 {
-        return Err(DecodeError::Invalid("trailing bytes after the batch"));
+        return Err(DecodeError::Invalid("batch"));
     }
     Ok(out)
 }
@@ -88,13 +88,13 @@ mod tests {
         assert!(decode(&trailing).is_err());
         let mut huge_count = b.clone();
         huge_count[5..7].copy_from_slice(&u16::MAX.to_le_bytes());
-        assert_eq!(decode(&huge_count), Err(DecodeError::Invalid("batch count")));
+        assert_eq!(decode(&huge_count), Err(DecodeError::Invalid("batch")));
         let mut huge_len = b.clone();
         huge_len[7..11].copy_from_slice(&u32::MAX.to_le_bytes());
         assert!(decode(&huge_len).is_err());
         let mut version = b;
         version[4] = 9;
-        assert_eq!(decode(&version), Err(DecodeError::Invalid("batch version")));
+        assert_eq!(decode(&version), Err(DecodeError::Invalid("batch")));
         assert!(decode(b"XXXX\x01\x00\x00").is_err());
     }
 }

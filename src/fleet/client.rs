@@ -20,8 +20,6 @@
 //! Deliberately not here: HTTP, clocks, timers (the host calls, with `now_ms`), and any
 //! knowledge of what a delta holds.
 
-use std::collections::VecDeque;
-
 use super::batch;
 use super::config::FleetConfig;
 use super::protocol::{self, Ask, Refusal, GAP, RESET};
@@ -63,8 +61,6 @@ pub struct Round {
     pub bytes_out: u64,
     /// See [`Round::bytes_out`].
     pub bytes_in: u64,
-    /// Remote deltas merged, for hosts that hand them on (Envoy's other workers).
-    pub accepted: Vec<Vec<u8>>,
     /// Lines to log (outage start and end, first refusal); never a key or a prompt.
     pub log: Vec<String>,
 }
@@ -79,7 +75,8 @@ pub struct Client {
     cursor: String,
     /// The batch sent last and not acknowledged yet (its seq is `seq`).
     pending: Option<Vec<u8>>,
-    outbox: VecDeque<Vec<u8>>,
+    /// Oldest first.
+    outbox: Vec<Vec<u8>>,
     outbox_bytes: usize,
     /// When the round trip under way started.
     in_flight: Option<u64>,
@@ -102,7 +99,7 @@ impl Client {
             seq: 0,
             cursor: protocol::START.to_string(),
             pending: None,
-            outbox: VecDeque::new(),
+            outbox: Vec::new(),
             outbox_bytes: 0,
             in_flight: None,
             down: None,
@@ -143,12 +140,14 @@ impl Client {
             return;
         }
         self.outbox_bytes += delta.len();
-        self.outbox.push_back(delta);
-        while self.outbox_bytes > self.cfg.max_outbox_bytes as usize {
-            let Some(old) = self.outbox.pop_front() else { break };
-            self.outbox_bytes -= old.len();
-            self.carry.missed += 1;
+        self.outbox.push(delta);
+        let mut drop = 0;
+        while self.outbox_bytes > self.cfg.max_outbox_bytes as usize && drop < self.outbox.len() {
+            self.outbox_bytes -= self.outbox[drop].len();
+            drop += 1;
         }
+        self.outbox.drain(..drop);
+        self.carry.missed += drop as u64;
     }
 
     /// Starts a round trip unless one is under way (one that outlived its timeout by two
@@ -176,30 +175,33 @@ impl Client {
         Some(Call { path: protocol::path(&self.cfg, &ask), body })
     }
 
-    /// The next batch from the outbox, within `max_payload_bytes`; `None` when empty.
+    /// The next batch from the outbox, within `max_payload_bytes`; `None` when empty. A
+    /// delta over the limit alone can never be published: it is dropped (and logged).
     fn take_batch(&mut self) -> Option<Vec<u8>> {
         let max = self.cfg.max_payload_bytes as usize;
         let mut size = batch::HEADER_LEN;
-        let mut taken = Vec::new();
-        while let Some(d) = self.outbox.front() {
+        let mut n = 0;
+        for d in &self.outbox {
             let add = batch::framed_len(d);
-            if batch::HEADER_LEN + add > max {
-                // Alone over the limit: it can never be published.
-                let d = self.outbox.pop_front().unwrap_or_default();
-                self.outbox_bytes -= d.len();
-                self.carry.missed += 1;
-                self.carry.log.push(format!("distill-guard: fleet: a local delta of {} bytes exceeds fleet.max_payload_bytes ({max}); not published", d.len()));
-                continue;
-            }
-            if size + add > max || taken.len() == batch::MAX_DELTAS {
+            if size + add > max || n == batch::MAX_DELTAS {
                 break;
             }
-            let d = self.outbox.pop_front().unwrap_or_default();
-            self.outbox_bytes -= d.len();
             size += add;
-            taken.push(d);
+            n += 1;
         }
-        (!taken.is_empty()).then(|| batch::encode(taken.iter().map(Vec::as_slice)))
+        if n == 0 && !self.outbox.is_empty() {
+            let d = self.outbox.remove(0);
+            self.outbox_bytes -= d.len();
+            self.carry.missed += 1;
+            self.carry.log.push(format!("distill-guard: fleet: a delta of {} bytes over fleet.max_payload_bytes dropped", d.len()));
+            return self.take_batch();
+        }
+        if n == 0 {
+            return None;
+        }
+        let taken: Vec<Vec<u8>> = self.outbox.drain(..n).collect();
+        self.outbox_bytes -= size - batch::HEADER_LEN - 4 * n;
+        Some(batch::encode(taken.iter().map(Vec::as_slice)))
     }
 
     /// Ends the round trip with what the bridge answered; merges the other nodes' deltas
@@ -230,36 +232,18 @@ impl Client {
             round.missed += 1;
         }
         if answer.flags & RESET != 0 && self.cursor != protocol::START {
-            round.log.push("distill-guard: fleet: the store's log restarted (store data lost?); reading it from its start".into());
+            round.log.push("distill-guard: fleet: the store's log restarted; reading it from its start".into());
         }
-        for (node, bytes) in &answer.entries {
-            let deltas = match batch::decode(bytes) {
-                Ok(d) => d,
-                Err(e) => {
-                    round.refused += 1;
-                    self.log_refusal(&mut round, node, &e.to_string());
-                    continue;
-                }
-            };
-            for d in deltas {
-                match state.merge_bytes(d) {
-                    Ok(()) => {
-                        round.applied += 1;
-                        round.accepted.push(d.to_vec());
-                    }
-                    Err(e) => {
-                        round.refused += 1;
-                        self.log_refusal(&mut round, node, &e.to_string());
-                    }
-                }
+        let (applied, refused) = merge_entries(state, &answer.entries, &mut |node, why| {
+            if !std::mem::replace(&mut self.refusal_logged, true) {
+                round.log.push(format!("distill-guard: fleet: refused a delta from node {:?} ({why}); logged once", protocol::printable(node, 64)));
             }
-        }
+        });
+        round.applied += applied;
+        round.refused += refused;
         self.cursor = answer.cursor.to_string();
         if let Some((since, failures)) = self.down.take() {
-            round.log.push(format!(
-                "distill-guard: fleet: store reachable again after {failures} failed round trip(s) in {} s; publishing the local changes held meanwhile",
-                now_ms.saturating_sub(since) / 1000
-            ));
+            round.log.push(format!("distill-guard: fleet: store back after {failures} failed round trip(s) in {} s", now_ms.saturating_sub(since) / 1000));
         }
         round
     }
@@ -286,22 +270,39 @@ impl Client {
             Some((_, n)) => *n += 1,
             None => {
                 self.down = Some((now_ms, 1));
-                r.log.push(format!(
-                    "distill-guard: fleet: store unreachable ({why}); filtering on local state, local changes held until it answers; logged once per outage, counted in distill_guard.sync.fleet_errors"
-                ));
+                r.log.push(format!("distill-guard: fleet: store unreachable ({why}); filtering on local state (logged once per outage)"));
             }
         }
         r
     }
 
-    fn log_refusal(&mut self, round: &mut Round, node: &[u8], why: &str) {
-        if !std::mem::replace(&mut self.refusal_logged, true) {
-            round.log.push(format!(
-                "distill-guard: fleet: refused a delta from node {:?} ({why}); logged once, counted in distill_guard.sync.fleet_refused",
-                protocol::printable(node, 64)
-            ));
+}
+
+/// Merges every delta of every batch in `entries` into `state`: (merged, refused). A
+/// malformed batch is refused whole, a delta `merge_bytes` refuses is skipped; `refused`
+/// hears of each (node name, why).
+pub fn merge_entries<D: Deltas>(state: &mut D, entries: &[(&[u8], &[u8])], refused: &mut dyn FnMut(&[u8], &str)) -> (u64, u64) {
+    let (mut ok, mut bad) = (0, 0);
+    for (node, bytes) in entries {
+        match batch::decode(bytes) {
+            Ok(deltas) => {
+                for d in deltas {
+                    match state.merge_bytes(d) {
+                        Ok(()) => ok += 1,
+                        Err(e) => {
+                            bad += 1;
+                            refused(node, &e.to_string());
+                        }
+                    }
+                }
+            }
+            Err(e) => {
+                bad += 1;
+                refused(node, &e.to_string());
+            }
         }
     }
+    (ok, bad)
 }
 
 #[cfg(test)]

@@ -79,12 +79,8 @@ pub fn is_name(s: &str) -> bool {
 /// `s` made into a [`is_name`] name: other characters become `_`, cut at 64 bytes; `None`
 /// when nothing is left.
 pub fn sanitize_name(s: &str) -> Option<String> {
-    let out: String = s
-        .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '_' || c == '-' { c } else { '_' })
-        .take(64)
-        .collect();
-    (!out.is_empty()).then_some(out)
+    let out: Vec<u8> = s.bytes().take(64).map(|c| if c.is_ascii_alphanumeric() || c == b'-' { c } else { b'_' }).collect();
+    (!out.is_empty()).then(|| String::from_utf8(out).unwrap_or_default())
 }
 
 impl FleetConfig {

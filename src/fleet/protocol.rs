@@ -7,16 +7,18 @@
 //! ([`super::batch`]) as the body, which webdis passes as the last argument. The function
 //! stores the batch under the publisher's `seq` unless it stored that seq already (so a
 //! retried round trip never stores twice), trims what is older than the retention, and
-//! returns the other nodes' batches after `cursor`:
+//! returns the other nodes' batches after `cursor`, packed into one bulk string
+//! (little-endian):
 //! ```text
-//! [next cursor, flags (1 stored, 2 gap: entries after the cursor were trimmed unread,
-//!  4 reset: the log restarted below the cursor), node, batch, node, batch, ...]
+//! "DGFR" | version u8 (1) | flags u8 (1 stored, 2 gap: entries after the cursor were
+//!   trimmed unread or skipped as too large, 4 reset: the log restarted below the cursor)
+//! | cursor_len u8 | next cursor | count u32 | count x (node_len u8 | node | len u32 | batch)
 //! ```
 //! Deliberately not here: HTTP itself (the host's), merging (the client's).
 
 use super::config::FleetConfig;
 use super::resp::{self, Reply};
-use crate::sketch::codec::DecodeError;
+use crate::sketch::codec::{put_u32, DecodeError, Reader};
 
 /// Name of the store function.
 pub const FUNCTION: &str = "distill_guard_sync";
@@ -106,36 +108,78 @@ fn is_cursor(b: &[u8]) -> bool {
     digits(ms) && digits(seq)
 }
 
+/// Reply format version.
+pub const REPLY_VERSION: u8 = 1;
+
 /// Reads a reply body; at most `max_entries` entries are accepted.
 pub fn answer(body: &[u8], max_entries: u32) -> Result<Answer<'_>, Refusal> {
-    let max_items = 2 + 2 * max_entries as usize;
-    let items = match resp::parse(body, max_items).map_err(Refusal::Malformed)? {
+    let packed = match resp::parse(body).map_err(Refusal::Malformed)? {
         Reply::Error(text) => return Err(Refusal::Store(printable(text, 200))),
-        Reply::Array(items) => items,
+        Reply::Bulk(b) => b,
     };
-    let (Some(&cursor), Some(&flags)) = (items.first(), items.get(1)) else {
-        return Err(Refusal::Malformed(DecodeError::Truncated("reply header")));
-    };
+    unpack(packed, max_entries).map_err(Refusal::Malformed)
+}
+
+fn unpack(b: &[u8], max_entries: u32) -> Result<Answer<'_>, DecodeError> {
+    let mut r = Reader::new(b);
+    if r.bytes(4, "reply")? != b"DGFR" || r.u8("reply")? != REPLY_VERSION {
+        return Err(DecodeError::Invalid("reply"));
+    }
+    let flags = u32::from(r.u8("reply")?);
+    if flags > STORED | GAP | RESET {
+        return Err(DecodeError::Invalid("reply"));
+    }
+    let n = r.u8("cursor")?;
+    let cursor = r.bytes(usize::from(n), "cursor")?;
     if !is_cursor(cursor) {
-        return Err(Refusal::Malformed(DecodeError::Invalid("cursor")));
+        return Err(DecodeError::Invalid("cursor"));
     }
-    let flags = std::str::from_utf8(flags)
-        .ok()
-        .and_then(|s| s.parse::<u32>().ok())
-        .filter(|f| *f <= STORED | GAP | RESET)
-        .ok_or(Refusal::Malformed(DecodeError::Invalid("flags")))?;
-    let rest = items.get(2..).unwrap_or(&[]);
-    if rest.len() % 2 != 0 {
-        return Err(Refusal::Malformed(DecodeError::Invalid("entry pairs")));
+    let count = r.u32("entries")?;
+    // Each entry needs at least 5 bytes.
+    if count > max_entries || count as usize > r.remaining() / 5 {
+        return Err(DecodeError::Invalid("entries"));
     }
-    let entries = rest.chunks_exact(2).map(|p| (p[0], p[1])).collect();
+    let mut entries = Vec::with_capacity(count as usize);
+    for _ in 0..count {
+        let n = r.u8("entries")?;
+        let node = r.bytes(usize::from(n), "entries")?;
+        let len = r.u32("entries")?;
+        entries.push((node, r.bytes(len as usize, "entries")?));
+    }
+    if r.remaining() != 0 {
+        return Err(DecodeError::Invalid("entries"));
+    }
     let cursor = std::str::from_utf8(cursor).unwrap_or(START);
     Ok(Answer { cursor, flags, entries })
 }
 
+/// Packs an answer as the store function does (tests and tools).
+pub fn pack(cursor: &str, flags: u32, entries: &[(&[u8], &[u8])]) -> Vec<u8> {
+    let mut out = b"DGFR".to_vec();
+    out.extend_from_slice(&[REPLY_VERSION, flags as u8, cursor.len() as u8]);
+    out.extend_from_slice(cursor.as_bytes());
+    put_u32(&mut out, entries.len() as u32);
+    for (node, batch) in entries {
+        out.push(node.len() as u8);
+        out.extend_from_slice(node);
+        put_u32(&mut out, batch.len() as u32);
+        out.extend_from_slice(batch);
+    }
+    out
+}
+
+/// `packed` as the bridge forwards it (a RESP bulk string).
+pub fn bulk(packed: &[u8]) -> Vec<u8> {
+    let mut out = format!("${}\r\n", packed.len()).into_bytes();
+    out.extend_from_slice(packed);
+    out.extend_from_slice(b"\r\n");
+    out
+}
+
 /// `b` as printable ASCII (others as `?`), at most `max` characters: store text in logs.
 pub fn printable(b: &[u8], max: usize) -> String {
-    b.iter().take(max).map(|&c| if c.is_ascii_graphic() || c == b' ' { c as char } else { '?' }).collect()
+    let out: Vec<u8> = b.iter().take(max).map(|&c| if c.is_ascii_graphic() || c == b' ' { c } else { b'?' }).collect();
+    String::from_utf8(out).unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -156,25 +200,25 @@ mod tests {
 
     #[test]
     fn reads_answers_and_refuses_the_rest() {
-        let a = answer(b"*6\r\n$3\r\n5-1\r\n$1\r\n3\r\n$2\r\nn1\r\n$1\r\nX\r\n$2\r\nn2\r\n$0\r\n\r\n", 10).unwrap();
+        let body = bulk(&pack("5-1", STORED | GAP, &[(b"n1", b"X"), (b"n2", b"")]));
+        let a = answer(&body, 10).unwrap();
         assert_eq!(a.cursor, "5-1");
         assert_eq!(a.flags, STORED | GAP);
         assert_eq!(a.entries, vec![(&b"n1"[..], &b"X"[..]), (&b"n2"[..], &b""[..])]);
-        // Integers as the store sends them (webdis turns them into bulk strings).
-        assert_eq!(answer(b"*2\r\n$3\r\n0-0\r\n:0\r\n", 10).unwrap().flags, 0);
         assert_eq!(answer(b"-ERR Function not found\r\n", 10), Err(Refusal::Store("ERR Function not found".into())));
-        for bad in [
-            &b"*1\r\n$3\r\n0-0\r\n"[..],
-            b"*2\r\n$3\r\n0-x\r\n:0\r\n",
-            b"*2\r\n$3\r\n0-0\r\n:9\r\n",
-            b"*3\r\n$3\r\n0-0\r\n:0\r\n$1\r\nn\r\n",
-            b"*2\r\n$2\r\n00\r\n:0\r\n",
-        ] {
-            assert!(matches!(answer(bad, 10), Err(Refusal::Malformed(_))), "{:?}", String::from_utf8_lossy(bad));
+        let good = pack("0-0", 0, &[(b"n", b"batch")]);
+        for cut in 0..good.len() {
+            assert!(answer(&bulk(&good[..cut]), 10).is_err(), "cut {cut}");
         }
+        for bad in [pack("0-x", 0, &[]), pack("0-0", 9, &[]), pack("00", 0, &[]), [good.clone(), vec![0]].concat()] {
+            assert!(matches!(answer(&bulk(&bad), 10), Err(Refusal::Malformed(_))), "{bad:?}");
+        }
+        let mut lying = good.clone();
+        let at = 4 + 3 + 3;
+        lying[at..at + 4].copy_from_slice(&u32::MAX.to_le_bytes());
+        assert!(answer(&bulk(&lying), u32::MAX).is_err());
         // More entries than asked for: refused as a whole.
-        let many = b"*6\r\n$3\r\n5-1\r\n:0\r\n$1\r\na\r\n$0\r\n\r\n$1\r\nb\r\n$0\r\n\r\n";
-        assert!(answer(many, 1).is_err());
+        assert!(answer(&bulk(&pack("5-1", 0, &[(b"a", b""), (b"b", b"")])), 1).is_err());
         assert_eq!(printable(b"ERR \x1b[31mred\n", 100), "ERR ?[31mred?");
     }
 }

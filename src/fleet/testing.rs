@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use super::protocol::{GAP, RESET, STORED};
+use super::protocol::{self, GAP, RESET, STORED};
 use super::{Call, Deltas};
 use crate::sketch::codec::DecodeError;
 
@@ -35,12 +35,6 @@ fn unescape(s: &str) -> String {
         }
     }
     String::from_utf8(out).unwrap()
-}
-
-pub fn bulk(out: &mut Vec<u8>, b: &[u8]) {
-    out.extend_from_slice(format!("${}\r\n", b.len()).as_bytes());
-    out.extend_from_slice(b);
-    out.extend_from_slice(b"\r\n");
 }
 
 impl Store {
@@ -78,14 +72,8 @@ impl Store {
             }
             last = *id;
         }
-        let mut out = format!("*{}\r\n", 2 + 2 * items.len()).into_bytes();
-        bulk(&mut out, format!("{last}-0").as_bytes());
-        bulk(&mut out, flags.to_string().as_bytes());
-        for (n, b) in items {
-            bulk(&mut out, n.as_bytes());
-            bulk(&mut out, &b);
-        }
-        out
+        let entries: Vec<(&[u8], &[u8])> = items.iter().map(|(n, b)| (n.as_bytes(), b.as_slice())).collect();
+        protocol::bulk(&protocol::pack(&format!("{last}-0"), flags, &entries))
     }
 
     /// Trims every entry (as the retention would).

@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use super::batch;
+use super::client::merge_entries;
 use super::protocol::{self, printable, Refusal};
 use crate::state::State;
 
@@ -47,21 +47,11 @@ pub fn merge_reply(state: &mut State, reply: &[u8], now_ms: u64) -> Result<Summa
         Refusal::Malformed(e) => format!("malformed reply: {e}"),
     })?;
     let mut s = Summary::default();
-    for (node, bytes) in answer.entries {
+    for (node, _) in &answer.entries {
         s.entries += 1;
         *s.nodes.entry(printable(node, 64)).or_default() += 1;
-        match batch::decode(bytes) {
-            Ok(deltas) => {
-                for d in deltas {
-                    match state.merge_bytes(d) {
-                        Ok(()) => s.deltas += 1,
-                        Err(_) => s.refused += 1,
-                    }
-                }
-            }
-            Err(_) => s.refused += 1,
-        }
     }
+    (s.deltas, s.refused) = merge_entries(state, &answer.entries, &mut |_, _| {});
     s.active_accounts = state.active_accounts(now_ms);
     Ok(s)
 }

@@ -6,8 +6,8 @@
 //! leads, so never the main-thread VM). On its tick the leader collects its own local delta
 //! and the local deltas of its peers that the worker sync brought it ([`super::sync::Role`]),
 //! and sends them to the store in one `dispatch_http_call`, which also brings back the other
-//! nodes' deltas. It merges those, then writes them into the fleet ring for its peers
-//! ([`super::sync::Sync::publish_fleet`]); they merge them on their next tick. So a node
+//! nodes' deltas. It merges those, then writes the answer into the fleet ring for its peers
+//! ([`super::sync::Sync::publish_fleet`]); they merge it on their next tick. So a node
 //! makes one round trip per tick whatever its worker count, the store never sees a delta
 //! twice, and no node reads its own deltas back.
 //!
@@ -162,12 +162,14 @@ impl FleetWorker {
         self.client.abort(why, now_ms)
     }
 
-    /// Ends the round trip: merges the other nodes' deltas into `state` and hands them to
-    /// the other workers through the fleet ring.
+    /// Ends the round trip: merges the other nodes' deltas into `state` and hands the answer
+    /// to the other workers through the fleet ring.
     pub fn finish<S: SharedData, D: Deltas>(&mut self, s: &mut S, sync: &mut Sync, state: &mut D, outcome: Outcome<'_>, now_ms: u64) -> (Round, Option<Failure>) {
-        let mut round = self.client.finish(state, outcome, now_ms);
-        let accepted = std::mem::take(&mut round.accepted);
-        let failure = sync.publish_fleet(s, &accepted).err();
+        let round = self.client.finish(state, outcome, now_ms);
+        let failure = match outcome {
+            Outcome::Http(200, answer) if round.applied > 0 => sync.publish_fleet(s, answer).err(),
+            _ => None,
+        };
         (round, failure)
     }
 }

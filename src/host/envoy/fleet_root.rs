@@ -37,22 +37,25 @@ impl FleetRoot {
         let node = match node_name(&mut super::root::EnvoyShared, label, abi::random_u64() as u32) {
             Ok(n) => n,
             Err((what, Status(s))) => {
-                abi::log(Level::Warn, &format!("distill-guard: fleet sync off for this worker: {what} failed (status {s})"));
+                abi::log(Level::Warn, &format!("distill-guard: fleet sync off: {what} failed (status {s})"));
                 return None;
             }
         };
         let publisher = format!("{node}-w{me}-{:08x}", abi::random_u64() as u32);
-        let names = COUNTERS.map(|n| format!("{}.sync.{n}", wire::METRIC_PREFIX));
-        let ids: Result<Vec<u32>, Status> = names.iter().map(|n| abi::define_counter(n)).collect();
-        let counters = ids.ok().and_then(|v| v.try_into().ok());
-        let gauge = abi::define_gauge(&format!("{}.sync.{ACTIVE_GAUGE}", wire::METRIC_PREFIX)).ok();
-        if counters.is_none() || gauge.is_none() {
-            abi::log(Level::Warn, "distill-guard: defining the fleet metrics failed; syncing without them");
+        let mut ids = [0u32; COUNTERS.len()];
+        let mut ok = true;
+        for (id, name) in ids.iter_mut().zip(COUNTERS) {
+            match abi::define_counter(&format!("{}.sync.{name}", wire::METRIC_PREFIX)) {
+                Ok(i) => *id = i,
+                Err(_) => ok = false,
+            }
         }
-        abi::log(
-            Level::Info,
-            &format!("distill-guard: fleet sync on as node {node} (namespace {}, through cluster {})", cfg.namespace, cfg.upstream),
-        );
+        let counters = ok.then_some(ids);
+        let gauge = abi::define_gauge(&format!("{}.sync.{ACTIVE_GAUGE}", wire::METRIC_PREFIX)).ok();
+        if !ok || gauge.is_none() {
+            abi::log(Level::Warn, "distill-guard: fleet metrics undefined");
+        }
+        abi::log(Level::Info, &format!("distill-guard: fleet sync on as node {node}"));
         Some(FleetRoot { worker: FleetWorker::new(cfg, &node, &publisher), token: None, counters, gauge, logged: false })
     }
 
@@ -91,7 +94,7 @@ impl FleetRoot {
             Err(Status(s)) => {
                 // BadArgument: no such cluster. Ends the round trip as a failure.
                 self.token = None;
-                let why = format!("dispatch_http_call to cluster {:?} failed (status {s})", cfg.upstream);
+                let why = format!("dispatch_http_call failed (status {s})");
                 let round = self.worker.abort(&why, now_ms);
                 self.report(&round);
             }
@@ -105,19 +108,24 @@ impl FleetRoot {
         }
         self.token = None;
         let max = self.worker.config().max_reply_bytes as usize + (64 << 10);
-        let status = abi::http_call_status();
-        let body = if body_size > max { Ok(Vec::new()) } else { abi::http_call_body(body_size) };
-        let (round, failure) = match (status, body) {
-            (Ok(Some(_)), Ok(_)) if body_size > max => {
-                self.worker.finish(&mut super::root::EnvoyShared, sync, state, Outcome::Failed("answer larger than fleet.max_reply_bytes"), now_ms)
-            }
-            (Ok(Some(code)), Ok(b)) => self.worker.finish(&mut super::root::EnvoyShared, sync, state, Outcome::Http(code, &b), now_ms),
-            (Ok(None), _) => self.worker.finish(&mut super::root::EnvoyShared, sync, state, Outcome::Failed("no answer (connection failed or reset)"), now_ms),
-            (Err(Status(s)), _) | (_, Err(Status(s))) => {
-                let why = format!("reading the answer failed (status {s})");
-                self.worker.finish(&mut super::root::EnvoyShared, sync, state, Outcome::Failed(&why), now_ms)
-            }
+        let mut body = Vec::new();
+        let status = match abi::http_call_status() {
+            Ok(Some(code)) if body_size <= max => match abi::http_call_body(body_size) {
+                Ok(b) => {
+                    body = b;
+                    Ok(code)
+                }
+                Err(_) => Err("answer unreadable"),
+            },
+            Ok(Some(_)) => Err("answer larger than fleet.max_reply_bytes"),
+            Ok(None) => Err("no answer"),
+            Err(_) => Err("answer unreadable"),
         };
+        let outcome = match status {
+            Ok(code) => Outcome::Http(code, &body),
+            Err(why) => Outcome::Failed(why),
+        };
+        let (round, failure) = self.worker.finish(&mut super::root::EnvoyShared, sync, state, outcome, now_ms);
         if let Some((what, Status(s))) = failure {
             self.log_host_failure(what, s);
         }

@@ -37,12 +37,22 @@ use crate::Engine;
 /// Envoy's `node.id` (the fleet node's name when `fleet.node_id` is not set).
 const NODE_ID_PROPERTY: &[u8] = b"node\0id";
 
-thread_local! {
-    /// What outlives a root context in this VM.
-    static VM: RefCell<Vm> = RefCell::new(Vm::default());
+/// What outlives a root context in this VM.
+static VM: VmCell = VmCell(RefCell::new(Vm { sync: None, generation: 0, current: Weak::new(), orphan: None }));
+
+/// [`VM`]'s cell. A proxy-wasm VM runs on one thread and never shares its memory (this
+/// module is built without threads), so the `Sync` the static needs holds trivially.
+struct VmCell(RefCell<Vm>);
+
+// SAFETY: see `VmCell`: no second thread ever exists in this VM.
+unsafe impl std::marker::Sync for VmCell {}
+
+impl VmCell {
+    fn with<R>(&self, f: impl FnOnce(&RefCell<Vm>) -> R) -> R {
+        f(&self.0)
+    }
 }
 
-#[derive(Default)]
 struct Vm {
     sync: Option<SyncRoot>,
     /// Generation of the latest configured root.
@@ -239,7 +249,7 @@ impl Context for Root {
 impl Drop for Root {
     fn drop(&mut self) {
         self.shared.flush_metrics();
-        let _ = VM.try_with(|vm| {
+        VM.with(|vm| {
             let Ok(mut vm) = vm.try_borrow_mut() else { return };
             if vm.generation != self.generation {
                 return;

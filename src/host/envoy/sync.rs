@@ -17,8 +17,8 @@
 //!
 //! With a fleet (see [`super::fleet`]) one worker per Envoy is the leader ([`Role`]): its
 //! tick also hands its own delta and the peer deltas it merged to the fleet client, and it
-//! writes the other nodes' deltas it merged into one more ring, [`FLEET_SEQ_KEY`], which the
-//! followers merge on their ticks. Fleet deltas are never written to a worker's own ring and
+//! writes each store answer it merged (the other nodes' deltas) into one more ring,
+//! [`FLEET_SEQ_KEY`], which the followers merge on their ticks. Fleet deltas are never written to a worker's own ring and
 //! merged data is never exported again, so nothing travels back to the node it came from.
 //!
 //! Shared-data keys (all values little-endian):
@@ -27,8 +27,8 @@
 //! distill_guard.active           u32 count of VMs that have served a request
 //! distill_guard.seq.<w>          u64 latest published seq of worker w (seqs start at 1)
 //! distill_guard.delta.<w>.<s%K>  u64 seq | delta bytes
-//! distill_guard.fleet.seq        u64 latest fleet batch seq (written by the fleet leader)
-//! distill_guard.fleet.batch.<s%K> u64 seq | batch of other nodes' deltas (crate::fleet::batch)
+//! distill_guard.fleet.seq        u64 latest fleet answer seq (written by the fleet leader)
+//! distill_guard.fleet.answer.<s%K> u64 seq | a store answer the leader merged (crate::fleet::protocol)
 //! ```
 //! A peer that fell more than [`RING`] deltas behind, or whose slot was overwritten while
 //! being read, loses those deltas: counted as missed, never retried. Deltas only carry a
@@ -40,7 +40,8 @@
 //! and the tick period as a policy field (the policy has none; [`TICK_MS`] is fixed).
 
 use super::apply::{Failure, Status};
-use crate::fleet::batch;
+use crate::fleet::client::merge_entries;
+use crate::fleet::protocol;
 
 /// Tick period of the sync, in ms.
 pub const TICK_MS: u32 = 1000;
@@ -68,11 +69,7 @@ pub trait SharedData {
     fn set(&mut self, key: &str, value: &[u8], cas: u32) -> Result<(), Status>;
 }
 
-pub use crate::fleet::Deltas;
-
-/// Length of an export that carries no change: header (14 bytes), 9 zero table counts and
-/// a zero reputation count.
-pub const EMPTY_DELTA_LEN: usize = 4 + 1 + 8 + 1 + 10 * 4;
+pub use crate::fleet::{Deltas, EMPTY_DELTA_LEN};
 
 fn read_u64(v: &[u8]) -> Option<u64> {
     Some(u64::from_le_bytes(v.get(..8)?.try_into().ok()?))
@@ -172,7 +169,7 @@ impl TickReport {
 /// A worker's part in the fleet sync this tick (see [`super::fleet`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
-    /// Merges the fleet deltas the leader hands on through [`FLEET_SEQ_KEY`]'s ring.
+    /// Merges the store answers the leader hands on through [`FLEET_SEQ_KEY`]'s ring.
     Follower,
     /// Talks to the store: collects its own and its peers' local deltas for it. With
     /// `hold_local` (the store has not acknowledged the last batch) it exports its own
@@ -189,7 +186,7 @@ pub struct Sync {
     me: u32,
     seq: u64,
     applied: Vec<u64>,
-    /// Latest fleet batch seq merged (or written, as leader).
+    /// Latest fleet answer seq merged (or written, as leader).
     fleet_seen: u64,
     /// Counted in [`ACTIVE_KEY`].
     active: bool,
@@ -205,12 +202,12 @@ pub fn slot_key(w: u32, seq: u64) -> String {
     format!("distill_guard.delta.{w}.{}", seq % RING)
 }
 
-/// Shared-data key of the latest fleet batch seq (written by the fleet leader).
+/// Shared-data key of the latest fleet answer seq (written by the fleet leader).
 pub const FLEET_SEQ_KEY: &str = "distill_guard.fleet.seq";
 
-/// Shared-data key of the ring slot holding fleet batch `seq` (`u64 seq | batch`).
+/// Shared-data key of the ring slot holding fleet answer `seq` (`u64 seq | answer`).
 pub fn fleet_slot_key(seq: u64) -> String {
-    format!("distill_guard.fleet.batch.{}", seq % RING)
+    format!("distill_guard.fleet.answer.{}", seq % RING)
 }
 
 /// Where a ring lives in shared data.
@@ -223,7 +220,7 @@ struct RingKeys<'a> {
 
 /// Hands every value of a ring with seq in `(*done, latest]` to `apply`, counting what was
 /// lost; on a failed read, `*done` stays before it so the next tick retries from there.
-fn read_ring<S: SharedData>(s: &mut S, keys: &RingKeys<'_>, done: &mut u64, r: &mut TickReport, mut apply: impl FnMut(&[u8], &mut TickReport)) {
+fn read_ring(s: &mut dyn SharedData, keys: &RingKeys<'_>, done: &mut u64, r: &mut TickReport, apply: &mut dyn FnMut(&[u8], &mut TickReport)) {
     let latest = match s.get(keys.seq) {
         Ok(Some((v, _))) => read_u64(&v).unwrap_or(0),
         Ok(None) => return, // nothing published yet
@@ -250,7 +247,7 @@ fn read_ring<S: SharedData>(s: &mut S, keys: &RingKeys<'_>, done: &mut u64, r: &
 }
 
 /// Writes `value` as the next seq of a ring (slot first, then the seq key); returns the seq.
-fn write_ring<S: SharedData>(s: &mut S, seq_key: &str, slot: String, seq: u64, value: &[u8]) -> Result<(), Failure> {
+fn write_ring(s: &mut dyn SharedData, seq_key: &str, slot: String, seq: u64, value: &[u8]) -> Result<(), Failure> {
     let mut v = Vec::with_capacity(8 + value.len());
     v.extend_from_slice(&seq.to_le_bytes());
     v.extend_from_slice(value);
@@ -362,7 +359,7 @@ impl Sync {
         let Some(done) = self.applied.get_mut(peer as usize) else { return };
         let slot = |seq| slot_key(peer, seq);
         let keys = RingKeys { seq: &seq_key(peer), slot: &slot, read: "reading a peer's seq", read_slot: "reading a peer's delta" };
-        read_ring(s, &keys, done, r, |delta, r| match state.merge_bytes(delta) {
+        read_ring(s, &keys, done, r, &mut |delta, r| match state.merge_bytes(delta) {
             Ok(()) => {
                 r.applied += 1;
                 if forward {
@@ -373,36 +370,25 @@ impl Sync {
         });
     }
 
-    /// Merges the fleet batches the leader handed on since the last tick.
+    /// Merges the store answers the fleet leader handed on since the last tick.
     fn pull_fleet<S: SharedData, D: Deltas>(&mut self, s: &mut S, state: &mut D, r: &mut TickReport) {
-        let keys = RingKeys { seq: FLEET_SEQ_KEY, slot: &fleet_slot_key, read: "reading the fleet seq", read_slot: "reading a fleet batch" };
-        read_ring(s, &keys, &mut self.fleet_seen, r, |value, r| match batch::decode(value) {
-            Ok(deltas) => {
-                for d in deltas {
-                    match state.merge_bytes(d) {
-                        Ok(()) => r.applied += 1,
-                        Err(_) => r.decode_errors += 1,
-                    }
-                }
+        let keys = RingKeys { seq: FLEET_SEQ_KEY, slot: &fleet_slot_key, read: "reading the fleet seq", read_slot: "reading a fleet answer" };
+        read_ring(s, &keys, &mut self.fleet_seen, r, &mut |value, r| match protocol::answer(value, u32::MAX) {
+            Ok(a) => {
+                let (ok, bad) = merge_entries(state, &a.entries, &mut |_, _| {});
+                r.applied += ok;
+                r.decode_errors += bad;
             }
             Err(_) => r.decode_errors += 1,
         });
     }
 
-    /// As the fleet leader: hands the fleet deltas it merged to the other workers (batches
-    /// of at most [`batch::MAX_DELTAS`] in the fleet ring). Seqs continue from the ring's
-    /// latest, whoever wrote it.
-    pub fn publish_fleet<S: SharedData>(&mut self, s: &mut S, deltas: &[Vec<u8>]) -> Result<(), Failure> {
-        if deltas.is_empty() {
-            return Ok(());
-        }
-        let mut seq = read_counter_u64(s, FLEET_SEQ_KEY)?.max(self.fleet_seen);
-        for chunk in deltas.chunks(batch::MAX_DELTAS) {
-            seq += 1;
-            let value = batch::encode(chunk.iter().map(Vec::as_slice));
-            write_ring(s, FLEET_SEQ_KEY, fleet_slot_key(seq), seq, &value)?;
-            self.fleet_seen = seq;
-        }
+    /// As the fleet leader: hands a store answer it merged to the other workers (through the
+    /// fleet ring). Seqs continue from the ring's latest, whoever wrote it.
+    pub fn publish_fleet<S: SharedData>(&mut self, s: &mut S, answer: &[u8]) -> Result<(), Failure> {
+        let seq = read_counter_u64(s, FLEET_SEQ_KEY)?.max(self.fleet_seen) + 1;
+        write_ring(s, FLEET_SEQ_KEY, fleet_slot_key(seq), seq, answer)?;
+        self.fleet_seen = seq;
         Ok(())
     }
 }

@@ -130,7 +130,8 @@ fn two_real_states_see_the_union_after_a_tick_each() {
     let cfg = StateConfig::default();
     let (mut x, mut y) = (State::new(&cfg), State::new(&cfg));
     assert_eq!(x.export_delta().len(), EMPTY_DELTA_LEN, "a fresh export is the empty delta");
-    assert_eq!(crate::fleet::empty_delta_len(), EMPTY_DELTA_LEN);
+    let off = StateConfig { enabled: false, ..StateConfig::default() };
+    assert_eq!(State::new(&off).export_delta().len(), EMPTY_DELTA_LEN, "a disabled state too");
     let t = 1_700_000_000_000;
     let mut lv = Levels::default();
     for i in 0..40u64 {

@@ -3,12 +3,14 @@
 //!
 //! JS sees `class Engine` (constructor throws an `Error` whose `errors` holds every policy
 //! problem as `{path, message}`), `validatePolicy`, `defaultPolicy`, `signalCatalog` and
-//! `simulate` (the campaign simulator, so the tuning page can generate traffic).
+//! `simulate` (the campaign simulator, so the tuning page can generate traffic), and
+//! `FleetSync` (the edge worker's fleet client, `fleet.rs`).
 //! Verdicts use the same JSON as the CLI's `replay` ([`crate::report`]); host responses come
 //! from [`crate::respond::respond`] so that the worker and the Envoy filter agree. This module
 //! does no I/O and keeps no globals: each JS `Engine` owns its state, bounded by its policy.
 
 mod fetch;
+mod fleet;
 
 use wasm_bindgen::prelude::*;
 
