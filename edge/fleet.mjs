@@ -2,9 +2,10 @@
 // changes to the fleet store and merges the other nodes' (src/fleet/, src/host/web/fleet.rs),
 // through the same HTTP bridge in front of Redis (webdis) the Envoy filters use.
 //
-// At most one round trip a second and never on the request path: fleetTick() is called per
-// request, starts a round trip only when the last one began a second ago or more and none is
-// under way, and hands it to ctx.waitUntil(). Store slow or down: requests are filtered on
+// At most one round trip a second and never on the request path: withFleet() wraps each
+// request's response promise; once it settles (the request's changes are in the state) it
+// starts a round trip inside ctx.waitUntil(), when the last one began a second ago or more
+// and none is under way. Store slow or down: requests are filtered on
 // the isolate's own state; one log line per outage (and one when it answers again).
 //
 // Bindings: FLEET (service binding to the bridge; without it there is no fleet sync) and
@@ -85,13 +86,20 @@ async function round(env, engine, now) {
   for (const line of report.log) console.warn(line);
 }
 
-// Per request: maybe start a round trip in the background (see the header).
-export function fleetTick(env, ctx, engine, now) {
+// Per request: once `response` settles, maybe start a round trip (see the header), so the
+// request's own changes go out with it. Returns `response` untouched.
+export function withFleet(response, env, ctx, engineOf) {
   if (fleet === undefined) fleet = start(env);
-  if (!fleet || !engine || !ctx || busy || now - last < PERIOD_MS) return;
-  last = now;
-  busy = true;
-  ctx.waitUntil(round(env, engine, now).catch((e) => {
-    console.error(`distill-guard: fleet round trip failed: ${e.message ?? e}`);
-  }).finally(() => { busy = false; }));
+  if (!fleet || !ctx) return response;
+  ctx.waitUntil(Promise.resolve(response).then(() => {}, () => {}).then(() => {
+    const now = Date.now();
+    const engine = engineOf();
+    if (!engine || busy || now - last < PERIOD_MS) return undefined;
+    last = now;
+    busy = true;
+    return round(env, engine, now).catch((e) => {
+      console.error(`distill-guard: fleet round trip failed: ${e.message ?? e}`);
+    }).finally(() => { busy = false; });
+  }));
+  return response;
 }

@@ -12,7 +12,7 @@
 import { initSync, Engine } from './pkg/distill_guard.js';
 import wasmModule from './pkg/distill_guard_bg.wasm';
 import { buildRecord, hostSettings, readPrefix } from './record.mjs';
-import { fleetTick } from './fleet.mjs';
+import { withFleet } from './fleet.mjs';
 import { env as startupEnv } from 'cloudflare:workers';
 
 initSync({ module: wasmModule });
@@ -51,9 +51,8 @@ function forwardHeaders(request, prefix, tags) {
   return out;
 }
 
-async function handle(request, env, ctx) {
+async function handle(request, env) {
   const state = engineFor(env);
-  if (state.engine) fleetTick(env, ctx, state.engine, Date.now()); // fleet sync in waitUntil (edge/fleet.mjs)
   if (!state.engine) {
     return json(500, { error: { type: 'invalid_policy', message: state.message }, errors: state.errors });
   }
@@ -99,4 +98,5 @@ async function handle(request, env, ctx) {
 // Validate the policy at startup, so a bad one is reported before the first request.
 if (startupEnv) engineFor(startupEnv);
 
-export default { fetch: handle };
+// Fleet sync (edge/fleet.mjs): after a request, in ctx.waitUntil(), at most once a second.
+export default { fetch: (request, env, ctx) => withFleet(handle(request, env), env, ctx, () => current?.engine) };

@@ -1,4 +1,5 @@
-//! The native CLI: `replay` traffic files through one engine, `check-policy`, `simulate`.
+//! The native CLI: `replay` traffic files through one engine, `check-policy`, `simulate`,
+//! `quality`, `signals`, `fleet-view`.
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -28,6 +29,10 @@ usage:
       --segments adds legitimate false positives per population segment.
   distill-guard signals
       Prints the reason-code table (Markdown): code, default weight, ramp, meaning.
+  distill-guard fleet-view --policy FILE [--now-ms N] REPLY
+      Merges what the fleet store holds (REPLY: the raw answer of a read-only store round
+      trip, fleet/parts.py read_store) into one state of FILE's shape; prints a JSON summary:
+      entries per node, deltas merged and refused, the distinct active accounts.
 ";
 
 fn main() -> ExitCode {
@@ -37,6 +42,7 @@ fn main() -> ExitCode {
         Some("check-policy") => check_policy(&args[1..]),
         Some("simulate") => simulate(&args[1..]),
         Some("quality") => quality(&args[1..]),
+        Some("fleet-view") => fleet_view(&args[1..]),
         Some("signals") => {
             print!("{}", signal_table());
             Ok(ExitCode::SUCCESS)
@@ -82,6 +88,21 @@ fn load_policy(path: &str) -> Result<Policy, String> {
         let lines: Vec<String> = errs.0.iter().map(|e| format!("{path}: {e}")).collect();
         lines.join("\n")
     })
+}
+
+fn fleet_view(args: &[String]) -> Result<ExitCode, String> {
+    let (opts, pos) = parse_args(args, &["--policy", "--now-ms"], &[])?;
+    let policy = load_policy(opts.get("--policy").ok_or("fleet-view needs --policy FILE")?)?;
+    let [reply] = pos.as_slice() else { return Err("fleet-view takes one REPLY file".into()) };
+    let now_ms = match opts.get("--now-ms") {
+        Some(n) => n.parse().map_err(|_| format!("--now-ms: not a number: {n}"))?,
+        None => std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64),
+    };
+    let bytes = std::fs::read(reply).map_err(|e| format!("{reply}: {e}"))?;
+    let mut state = distill_guard::state::State::new(&policy.state);
+    let summary = distill_guard::fleet::view::merge_reply(&mut state, &bytes, now_ms).map_err(|e| format!("{reply}: {e}"))?;
+    println!("{}", summary.to_json());
+    Ok(ExitCode::SUCCESS)
 }
 
 fn check_policy(args: &[String]) -> Result<ExitCode, String> {

@@ -31,9 +31,9 @@ pub struct FleetRoot {
 }
 
 impl FleetRoot {
-    /// The fleet part of worker `me`, for `cfg`; `None` (logged) when the node cannot be
-    /// named. `label`: the node's name before its random suffix.
-    pub fn start(cfg: FleetConfig, label: &str, me: u32) -> Option<FleetRoot> {
+    /// The fleet part of a VM, for `cfg`; `None` (logged) when the node cannot be named.
+    /// `label`: the node's name before its random suffix.
+    pub fn start(cfg: FleetConfig, label: &str) -> Option<FleetRoot> {
         let node = match node_name(&mut super::root::EnvoyShared, label, abi::random_u64() as u32) {
             Ok(n) => n,
             Err((what, Status(s))) => {
@@ -41,7 +41,7 @@ impl FleetRoot {
                 return None;
             }
         };
-        let publisher = format!("{node}-w{me}-{:08x}", abi::random_u64() as u32);
+        let publisher = format!("{node}-{:08x}", abi::random_u64() as u32);
         let mut ids = [0u32; COUNTERS.len()];
         let mut ok = true;
         for (id, name) in ids.iter_mut().zip(COUNTERS) {
@@ -78,9 +78,7 @@ impl FleetRoot {
         if !self.worker.leading() {
             return;
         }
-        if let Some(g) = self.gauge {
-            let _ = abi::set_gauge(g, state.active_accounts(now_ms).round() as u64);
-        }
+        self.gauge(state, now_ms);
         let Some(call) = self.worker.begin::<State>(report, now_ms) else { return };
         let cfg = self.worker.config();
         let headers = vec![
@@ -130,6 +128,14 @@ impl FleetRoot {
             self.log_host_failure(what, s);
         }
         self.report(&round);
+        self.gauge(state, now_ms);
+    }
+
+    /// Sets the fleet view's distinct active accounts gauge.
+    fn gauge(&self, state: &State, now_ms: u64) {
+        if let Some(g) = self.gauge {
+            let _ = abi::set_gauge(g, state.active_accounts(now_ms).round() as u64);
+        }
     }
 
     fn report(&mut self, round: &Round) {

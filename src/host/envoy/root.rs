@@ -34,8 +34,9 @@ use crate::policy::PolicyErrors;
 use crate::state::State;
 use crate::Engine;
 
-/// Envoy's `node.id` (the fleet node's name when `fleet.node_id` is not set).
-const NODE_ID_PROPERTY: &[u8] = b"node\0id";
+/// Envoy's `node.id` (the fleet node's name when `fleet.node_id` is not set), under its
+/// proxy-wasm name and its attribute name.
+const NODE_ID_PROPERTIES: [&[u8]; 2] = [b"node\0id", b"xds\0node\0id"];
 
 /// What outlives a root context in this VM.
 static VM: VmCell = VmCell(RefCell::new(Vm { sync: None, generation: 0, current: Weak::new(), orphan: None }));
@@ -87,19 +88,8 @@ struct SyncRoot {
 }
 
 impl SyncRoot {
-    /// Claims a worker index (the tick is already running); `None` (logged) when that fails.
-    fn start() -> Option<SyncRoot> {
-        let me = match sync::claim_worker(&mut EnvoyShared) {
-            Ok(me) => me,
-            Err((what, Status(s))) => {
-                abi::log(Level::Warn, &format!("distill-guard: state sync off for this worker: {what} failed (status {s})"));
-                return None;
-            }
-        };
-        let Some(sync) = Sync::new(me) else {
-            abi::log(Level::Warn, &format!("distill-guard: state sync off for worker {me} (at most {} workers sync)", sync::MAX_WORKERS));
-            return None;
-        };
+    /// The sync of this VM (it claims a worker index once it serves, see [`Sync::idle`]).
+    fn start() -> SyncRoot {
         let names = ["published", "applied", "missed", "errors"].map(|n| format!("{}.sync.{n}", wire::METRIC_PREFIX));
         let mut ids = [0u32; 4];
         let mut ok = true;
@@ -112,8 +102,7 @@ impl SyncRoot {
         if !ok {
             abi::log(Level::Warn, "distill-guard: defining the sync metrics failed; syncing without them");
         }
-        abi::log(Level::Info, &format!("distill-guard: state sync on as worker {me}, every {} ms", sync::TICK_MS));
-        Some(SyncRoot { sync, metrics: ok.then_some(ids), logged: [false; 2], fleet: None })
+        SyncRoot { sync: Sync::idle(), metrics: ok.then_some(ids), logged: [false; 2], fleet: None }
     }
 
     /// Starts, keeps or stops the fleet part for a new configuration (a changed `fleet`
@@ -124,7 +113,7 @@ impl SyncRoot {
             (Some(c), Some(f)) if f.config() == c => {}
             (Some(c), _) => {
                 let label = c.node_id.clone().or_else(envoy_node_id).unwrap_or_else(|| "envoy".into());
-                self.fleet = FleetRoot::start(c.clone(), &label, self.sync.worker());
+                self.fleet = FleetRoot::start(c.clone(), &label);
             }
             (None, Some(_)) => {
                 abi::log(Level::Info, "distill-guard: fleet sync off (no enabled fleet section)");
@@ -137,11 +126,20 @@ impl SyncRoot {
     fn tick(&mut self, engine: &mut Engine) {
         let served = self.sync.is_active() || engine.counters().requests > 0;
         let now = abi::now_ms().unwrap_or(0);
+        let had_index = self.sync.has_index();
+        if served {
+            // Index first: the fleet lease names the worker (a failure is retried and
+            // reported by the tick below).
+            let _ = self.sync.mark_active(&mut EnvoyShared);
+        }
         let role = match self.fleet.as_mut() {
-            Some(f) => f.role(self.sync.worker(), served, now),
+            Some(f) => f.role(self.sync.worker(), served && self.sync.has_index(), now),
             None => Role::Follower,
         };
         let mut r = self.sync.tick_as(&mut EnvoyShared, engine.state_mut(), served, role);
+        if !had_index && self.sync.has_index() {
+            abi::log(Level::Info, &format!("distill-guard: state sync on as worker {}, every {} ms", self.sync.worker(), sync::TICK_MS));
+        }
         if let Some((what, Status(s))) = r.failure {
             if !std::mem::replace(&mut self.logged[0], true) {
                 abi::log(Level::Warn, &format!("distill-guard: state sync: {what} failed (status {s}); logged once, counted in distill_guard.sync.errors"));
@@ -166,9 +164,10 @@ impl SyncRoot {
 
 /// Envoy's `node.id`, when it names one.
 fn envoy_node_id() -> Option<String> {
-    let raw = abi::property(NODE_ID_PROPERTY).ok()??;
-    let s = String::from_utf8(raw).ok()?;
-    (!s.trim().is_empty()).then(|| s.trim().to_string())
+    NODE_ID_PROPERTIES.iter().find_map(|p| {
+        let s = String::from_utf8(abi::property(p).ok()??).ok()?;
+        (!s.trim().is_empty()).then(|| s.trim().to_string())
+    })
 }
 
 /// Envoy's shared data, through the checked calls of `abi`.
@@ -316,7 +315,7 @@ impl RootContext for Root {
             vm.current = Rc::downgrade(&self.shared);
             vm.orphan = None;
             if state_enabled && ticking && vm.sync.is_none() {
-                vm.sync = SyncRoot::start();
+                vm.sync = Some(SyncRoot::start());
             }
             if let Some(sr) = vm.sync.as_mut() {
                 sr.configure_fleet(if state_enabled { fleet } else { None });

@@ -1,8 +1,8 @@
 //! State sync between the worker VMs of one Envoy through proxy-wasm shared data, on a tick.
 //!
-//! Every worker VM keeps its own [`crate::state::State`]. At start it claims a small worker
-//! index ([`claim_worker`]: a compare-and-swap loop on [`WORKERS_KEY`]); once it has served a
-//! request it also counts itself in [`ACTIVE_KEY`] ([`Sync::mark_active`]). On each tick
+//! Every worker VM keeps its own [`crate::state::State`]. Once it has served a request it
+//! claims a small worker index ([`claim_worker`]: a compare-and-swap loop on [`WORKERS_KEY`])
+//! and counts itself in [`ACTIVE_KEY`] ([`Sync::mark_active`]); until then it only merges. On each tick
 //! ([`Sync::tick`], every [`TICK_MS`]) it publishes its local changes
 //! ([`crate::state::State::export_delta`]) into its own ring of [`RING`] slots, but only when
 //! another VM has served requests too: a lone worker (`--concurrency 1`) keeps its changes
@@ -49,6 +49,10 @@ pub const TICK_MS: u32 = 1000;
 pub const RING: u64 = 8;
 /// Most worker indexes synced (later ones run unsynced).
 pub const MAX_WORKERS: u32 = 64;
+/// The index of a VM that has not claimed one ([`Sync::idle`]).
+const IDLE: u32 = u32::MAX;
+/// The index of a VM that found every index taken.
+const UNSYNCED: u32 = u32::MAX - 1;
 /// Shared-data key of the worker counter.
 pub const WORKERS_KEY: &str = "distill_guard.workers";
 /// Shared-data key of the count of VMs that have served a request.
@@ -262,8 +266,27 @@ impl Sync {
         (me < MAX_WORKERS).then(|| Sync { me, seq: 0, applied: vec![0; MAX_WORKERS as usize], fleet_seen: 0, active: false })
     }
 
-    /// Counts this VM among those that serve requests (once; call it when it has served one).
+    /// The sync of a VM that has no worker index yet: it merges what its peers publish and
+    /// claims an index ([`claim_worker`]) on its first tick after serving a request. So VMs
+    /// that never serve (the main-thread VM, the VMs Envoy makes to check a new plugin
+    /// configuration) never use one up.
+    pub fn idle() -> Sync {
+        Sync { me: IDLE, seq: 0, applied: vec![0; MAX_WORKERS as usize], fleet_seen: 0, active: false }
+    }
+
+    /// True once this VM has a worker index.
+    pub fn has_index(&self) -> bool {
+        self.me < MAX_WORKERS
+    }
+
+    /// Counts this VM among those that serve requests (once; call it when it has served one),
+    /// claiming a worker index first if it has none.
     pub fn mark_active<S: SharedData>(&mut self, s: &mut S) -> Result<(), Failure> {
+        if self.me == IDLE {
+            let me = claim_worker(s)?;
+            // Past MAX_WORKERS: serves unsynced, never claims again.
+            self.me = if me < MAX_WORKERS { me } else { UNSYNCED };
+        }
         if !self.active {
             increment(s, ACTIVE_KEY, &ACTIVE_COUNTER)?;
             self.active = true;
@@ -306,7 +329,7 @@ impl Sync {
             }
         };
         let leader = matches!(role, Role::Leader { .. });
-        if peers || role == (Role::Leader { hold_local: false }) {
+        if (peers || role == (Role::Leader { hold_local: false })) && self.has_index() {
             let delta = state.export_delta();
             if !D::is_empty_delta(&delta) {
                 if peers {

@@ -176,3 +176,25 @@ fn a_lone_worker_keeps_its_changes_until_a_peer_serves() {
     a.tick(&mut s, &mut fa, true);
     assert_eq!(s.map.get(ACTIVE_KEY).map(|v| v.0.clone()), Some(2u32.to_le_bytes().to_vec()));
 }
+
+#[test]
+fn an_idle_vm_merges_but_claims_an_index_only_once_it_serves() {
+    let mut s = Store::default();
+    let mut a = Sync::new(claim_worker(&mut s).unwrap()).unwrap();
+    let mut idle = Sync::idle();
+    assert!(!idle.has_index());
+    let mut other = Sync::new(claim_worker(&mut s).unwrap()).unwrap();
+    other.mark_active(&mut s).unwrap();
+    let mut fa = fake(&["a1"]);
+    a.tick(&mut s, &mut fa, true);
+    let mut fi = Fake::default();
+    assert_eq!(idle.tick(&mut s, &mut fi, false).applied, 1, "an idle VM merges");
+    assert!(!idle.has_index());
+    assert_eq!(s.map.get(WORKERS_KEY).map(|v| v.0.clone()), Some(2u32.to_le_bytes().to_vec()), "and uses no index");
+    let mut fi = fake(&["i1"]);
+    idle.tick(&mut s, &mut fi, true);
+    assert_eq!(idle.worker(), 2);
+    let mut fo = Fake::default();
+    other.tick(&mut s, &mut fo, true);
+    assert_eq!(merged(&fo), ["a1", "i1"]);
+}
