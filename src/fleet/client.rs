@@ -24,6 +24,7 @@ use super::batch;
 use super::config::FleetConfig;
 use super::protocol::{self, Ask, Refusal, GAP, RESET};
 use super::Deltas;
+use crate::sketch::codec::DecodeError;
 
 /// A request to send to the bridge.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -73,8 +74,8 @@ pub struct Client {
     publisher: String,
     seq: u64,
     cursor: String,
-    /// The batch sent last and not acknowledged yet (its seq is `seq`).
-    pending: Option<Vec<u8>>,
+    /// The batch sent last and not acknowledged yet (its seq is `seq`) and its delta count.
+    pending: Option<(Vec<u8>, u64)>,
     /// Oldest first.
     outbox: Vec<Vec<u8>>,
     outbox_bytes: usize,
@@ -169,7 +170,7 @@ impl Client {
             }
         }
         let store = self.pending.is_some();
-        let body = self.pending.clone().unwrap_or_else(|| batch::encode([]));
+        let body = self.pending.as_ref().map_or_else(|| batch::encode([]), |p| p.0.clone());
         let ask = Ask { node: &self.node, publisher: &self.publisher, seq: self.seq, cursor: &self.cursor, store };
         self.in_flight = Some(now_ms);
         Some(Call { path: protocol::path(&self.cfg, &ask), body })
@@ -177,7 +178,7 @@ impl Client {
 
     /// The next batch from the outbox, within `max_payload_bytes`; `None` when empty. A
     /// delta over the limit alone can never be published: it is dropped (and logged).
-    fn take_batch(&mut self) -> Option<Vec<u8>> {
+    fn take_batch(&mut self) -> Option<(Vec<u8>, u64)> {
         let max = self.cfg.max_payload_bytes as usize;
         let mut size = batch::HEADER_LEN;
         let mut n = 0;
@@ -201,7 +202,7 @@ impl Client {
         }
         let taken: Vec<Vec<u8>> = self.outbox.drain(..n).collect();
         self.outbox_bytes -= size - batch::HEADER_LEN - 4 * n;
-        Some(batch::encode(taken.iter().map(Vec::as_slice)))
+        Some((batch::encode(taken.iter().map(Vec::as_slice)), n as u64))
     }
 
     /// Ends the round trip with what the bridge answered; merges the other nodes' deltas
@@ -209,7 +210,7 @@ impl Client {
     pub fn finish<D: Deltas>(&mut self, state: &mut D, outcome: Outcome<'_>, now_ms: u64) -> Round {
         self.in_flight = None;
         let mut round = std::mem::take(&mut self.carry);
-        round.bytes_out = self.pending.as_ref().map_or(batch::HEADER_LEN, Vec::len) as u64;
+        round.bytes_out = self.pending.as_ref().map_or(batch::HEADER_LEN, |p| p.0.len()) as u64;
         let body = match outcome {
             Outcome::Failed(why) => return self.failed(round, now_ms, why),
             Outcome::Http(200, body) => body,
@@ -222,11 +223,11 @@ impl Client {
         let answer = match protocol::answer(body, self.cfg.max_entries) {
             Ok(a) => a,
             Err(Refusal::Store(text)) => return self.failed(round, now_ms, &format!("store error: {text}")),
-            Err(Refusal::Malformed(e)) => return self.failed(round, now_ms, &format!("malformed answer: {e}")),
+            Err(Refusal::Malformed(e)) => return self.failed(round, now_ms, &format!("malformed answer: {}", what(&e))),
         };
         // Acknowledged: stored now, or stored by an earlier try whose answer was lost.
-        if let Some(sent) = self.pending.take() {
-            round.published += batch::decode(&sent).map_or(0, |d| d.len() as u64);
+        if let Some((_, n)) = self.pending.take() {
+            round.published += n;
         }
         if answer.flags & GAP != 0 {
             round.missed += 1;
@@ -246,14 +247,6 @@ impl Client {
             round.log.push(format!("distill-guard: fleet: store back after {failures} failed round trip(s) in {} s", now_ms.saturating_sub(since) / 1000));
         }
         round
-    }
-
-    /// Ends a round trip that could not be sent at all (counted as failed; the state is
-    /// not needed: nothing was read).
-    pub fn abort(&mut self, why: &str, now_ms: u64) -> Round {
-        self.in_flight = None;
-        let round = std::mem::take(&mut self.carry);
-        self.failed(round, now_ms, why)
     }
 
     fn failed(&mut self, mut round: Round, now_ms: u64, why: &str) -> Round {
@@ -278,6 +271,13 @@ impl Client {
 
 }
 
+/// What a decode error names (without the `Display` machinery: smaller Wasm modules).
+fn what(e: &DecodeError) -> &'static str {
+    match e {
+        DecodeError::Truncated(w) | DecodeError::Invalid(w) => w,
+    }
+}
+
 /// Merges every delta of every batch in `entries` into `state`: (merged, refused). A
 /// malformed batch is refused whole, a delta `merge_bytes` refuses is skipped; `refused`
 /// hears of each (node name, why).
@@ -291,14 +291,14 @@ pub fn merge_entries<D: Deltas>(state: &mut D, entries: &[(&[u8], &[u8])], refus
                         Ok(()) => ok += 1,
                         Err(e) => {
                             bad += 1;
-                            refused(node, &e.to_string());
+                            refused(node, what(&e));
                         }
                     }
                 }
             }
             Err(e) => {
                 bad += 1;
-                refused(node, &e.to_string());
+                refused(node, what(&e));
             }
         }
     }

@@ -22,10 +22,9 @@ pub struct FleetConfig {
     pub namespace: String,
     /// This node's name in the store and the logs; `None`: the host names it.
     pub node_id: Option<String>,
-    /// Envoy only: the cluster of the HTTP bridge (webdis) in front of the store.
+    /// Envoy only: the cluster of the HTTP bridge (webdis) in front of the store (also the
+    /// calls' `:authority`).
     pub upstream: String,
-    /// `:authority` of the calls to the bridge.
-    pub authority: String,
     /// Longest wait for the bridge's answer, in ms; a later answer counts as a failure.
     pub timeout_ms: u32,
     /// How long the store keeps a published delta, in seconds: a node that falls further
@@ -49,7 +48,6 @@ impl Default for FleetConfig {
             namespace: "default".into(),
             node_id: None,
             upstream: "distill_guard_fleet".into(),
-            authority: "distill-guard-fleet".into(),
             timeout_ms: 500,
             retention_s: 60,
             max_payload_bytes: 1 << 20,
@@ -122,15 +120,9 @@ impl FleetConfig {
                     }
                 }
                 ("namespace" | "node_id", _) => errs.push(path, "expected 1..=64 characters of A-Z a-z 0-9 _ -"),
-                ("upstream" | "authority", Some(s)) if (1..=255).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_graphic()) => {
-                    if key == "upstream" {
-                        c.upstream = s.into();
-                    } else {
-                        c.authority = s.into();
-                    }
-                }
-                ("upstream" | "authority", _) => errs.push(path, "expected 1..=255 printable ASCII characters without spaces"),
-                _ => errs.push(path, format!("unknown key (known: enabled, namespace, node_id, upstream, authority, {})", NUMBER_KEYS)),
+                ("upstream", Some(s)) if (1..=255).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_graphic()) => c.upstream = s.into(),
+                ("upstream", _) => errs.push(path, "expected 1..=255 printable ASCII characters without spaces"),
+                _ => errs.push(path, format!("unknown key (known: enabled, namespace, node_id, upstream, {})", NUMBER_KEYS)),
             }
         }
         if errs.0.is_empty() {

@@ -157,11 +157,6 @@ impl FleetWorker {
         self.client.begin(now_ms)
     }
 
-    /// Ends a round trip that could not even be sent (counted as failed).
-    pub fn abort(&mut self, why: &str, now_ms: u64) -> Round {
-        self.client.abort(why, now_ms)
-    }
-
     /// Ends the round trip: merges the other nodes' deltas into `state` and hands the answer
     /// to the other workers through the fleet ring.
     pub fn finish<S: SharedData, D: Deltas>(&mut self, s: &mut S, sync: &mut Sync, state: &mut D, outcome: Outcome<'_>, now_ms: u64) -> (Round, Option<Failure>) {

@@ -10,14 +10,21 @@ use super::abi::{self, Level};
 use super::apply::Status;
 use super::fleet::{node_name, FleetWorker};
 use super::sync::{Role, Sync, TickReport};
-use super::wire;
 use crate::fleet::{FleetConfig, Outcome, Round};
 use crate::state::State;
 
-/// Counter names after `distill_guard.sync.`, in [`FleetRoot::count`] order.
-const COUNTERS: [&str; 7] = ["fleet_published", "fleet_applied", "fleet_refused", "fleet_missed", "fleet_errors", "fleet_bytes_out", "fleet_bytes_in"];
+/// Counter names, in [`FleetRoot::report`] order.
+const COUNTERS: [&str; 7] = [
+    "distill_guard.sync.fleet_published",
+    "distill_guard.sync.fleet_applied",
+    "distill_guard.sync.fleet_refused",
+    "distill_guard.sync.fleet_missed",
+    "distill_guard.sync.fleet_errors",
+    "distill_guard.sync.fleet_bytes_out",
+    "distill_guard.sync.fleet_bytes_in",
+];
 /// Gauge (leader only): the fleet view's distinct active accounts.
-const ACTIVE_GAUGE: &str = "fleet_active_accounts";
+const ACTIVE_GAUGE: &str = "distill_guard.sync.fleet_active_accounts";
 
 /// A VM's fleet part in Envoy.
 pub struct FleetRoot {
@@ -45,13 +52,13 @@ impl FleetRoot {
         let mut ids = [0u32; COUNTERS.len()];
         let mut ok = true;
         for (id, name) in ids.iter_mut().zip(COUNTERS) {
-            match abi::define_counter(&format!("{}.sync.{name}", wire::METRIC_PREFIX)) {
+            match abi::define_counter(name) {
                 Ok(i) => *id = i,
                 Err(_) => ok = false,
             }
         }
         let counters = ok.then_some(ids);
-        let gauge = abi::define_gauge(&format!("{}.sync.{ACTIVE_GAUGE}", wire::METRIC_PREFIX)).ok();
+        let gauge = abi::define_gauge(ACTIVE_GAUGE).ok();
         if !ok || gauge.is_none() {
             abi::log(Level::Warn, "distill-guard: fleet metrics undefined");
         }
@@ -84,18 +91,14 @@ impl FleetRoot {
         let headers = vec![
             (":method", "PUT"),
             (":path", call.path.as_str()),
-            (":authority", cfg.authority.as_str()),
+            (":authority", cfg.upstream.as_str()),
             ("content-type", "application/octet-stream"),
         ];
         match abi::dispatch_http_call(&cfg.upstream, headers, &call.body, cfg.timeout_ms) {
             Ok(token) => self.token = Some(token),
-            Err(Status(s)) => {
-                // BadArgument: no such cluster. Ends the round trip as a failure.
-                self.token = None;
-                let why = format!("dispatch_http_call failed (status {s})");
-                let round = self.worker.abort(&why, now_ms);
-                self.report(&round);
-            }
+            // BadArgument: no such cluster. The client gives the round trip up after its
+            // timeout (counted then, as a failed round trip).
+            Err(Status(s)) => self.log_host_failure("dispatch_http_call", s),
         }
     }
 
@@ -134,7 +137,7 @@ impl FleetRoot {
     /// Sets the fleet view's distinct active accounts gauge.
     fn gauge(&self, state: &State, now_ms: u64) {
         if let Some(g) = self.gauge {
-            let _ = abi::set_gauge(g, state.active_accounts(now_ms).round() as u64);
+            let _ = abi::set_gauge(g, (state.active_accounts(now_ms) + 0.5) as u64);
         }
     }
 

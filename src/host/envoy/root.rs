@@ -31,7 +31,6 @@ use super::sync::{self, Role, SharedData, Sync};
 use super::wire;
 use crate::fleet::{config as fleet_config, FleetConfig};
 use crate::policy::PolicyErrors;
-use crate::state::State;
 use crate::Engine;
 
 /// Envoy's `node.id` (the fleet node's name when `fleet.node_id` is not set), under its
@@ -60,8 +59,9 @@ struct Vm {
     generation: u64,
     /// The latest configured root's engine.
     current: Weak<Shared>,
-    /// The state of a latest root that went before its successor was configured.
-    orphan: Option<State>,
+    /// The engine of a latest root that went before its successor was configured (its state
+    /// is what a successor takes over).
+    orphan: Option<Engine>,
 }
 
 /// A root context (one per VM and plugin configuration).
@@ -212,15 +212,17 @@ fn take_over_state(vm: &mut Vm, engine: &mut Engine) {
                 }
             }
         }
-    } else if let Some(st) = vm.orphan.take() {
-        if st.config() == &wanted {
-            *engine.state_mut() = st;
+    } else if let Some(mut old) = vm.orphan.take() {
+        if old.state().config() == &wanted {
+            std::mem::swap(old.state_mut(), engine.state_mut());
             kept = true;
         }
     }
     if vm.generation > 0 {
-        let what = if kept { "kept (same state section)" } else { "started empty (the state section changed)" };
-        abi::log(Level::Info, &format!("distill-guard: new plugin configuration: cross-request state {what}"));
+        abi::log(
+            Level::Info,
+            if kept { "distill-guard: new plugin configuration: cross-request state kept" } else { "distill-guard: new plugin configuration: cross-request state started empty (state section changed)" },
+        );
     }
 }
 
@@ -254,10 +256,7 @@ impl Drop for Root {
                 return;
             }
             if let Ok(mut slot) = self.shared.engine.try_borrow_mut() {
-                if let Some(engine) = slot.as_mut() {
-                    let empty = State::new_lazy(engine.state().config());
-                    vm.orphan = Some(std::mem::replace(engine.state_mut(), empty));
-                }
+                vm.orphan = slot.take();
             }
         });
     }

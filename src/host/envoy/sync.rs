@@ -101,14 +101,14 @@ const WORKER_COUNTER: Counter = Counter {
     read: "reading the worker counter",
     create: "creating the worker counter",
     increment: "incrementing the worker counter",
-    contention: "incrementing the worker counter (contention)",
+    contention: "worker counter contention",
 };
 
 const ACTIVE_COUNTER: Counter = Counter {
     read: "reading the active-VM counter",
     create: "creating the active-VM counter",
     increment: "incrementing the active-VM counter",
-    contention: "incrementing the active-VM counter (contention)",
+    contention: "active-VM counter contention",
 };
 
 /// Increments the shared `u32` at `key` (created at 0 if missing); returns its old value.
@@ -211,7 +211,17 @@ pub const FLEET_SEQ_KEY: &str = "distill_guard.fleet.seq";
 
 /// Shared-data key of the ring slot holding fleet answer `seq` (`u64 seq | answer`).
 pub fn fleet_slot_key(seq: u64) -> String {
-    format!("distill_guard.fleet.answer.{}", seq % RING)
+    const KEYS: [&str; RING as usize] = [
+        "distill_guard.fleet.answer.0",
+        "distill_guard.fleet.answer.1",
+        "distill_guard.fleet.answer.2",
+        "distill_guard.fleet.answer.3",
+        "distill_guard.fleet.answer.4",
+        "distill_guard.fleet.answer.5",
+        "distill_guard.fleet.answer.6",
+        "distill_guard.fleet.answer.7",
+    ];
+    KEYS[(seq % RING) as usize].to_string()
 }
 
 /// Where a ring lives in shared data.
