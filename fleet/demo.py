@@ -28,7 +28,7 @@ def main():
     ap.add_argument("--base-port", type=int, default=10000)
     args = ap.parse_args()
     policy = json.loads(Path(args.policy).read_text()) if args.policy else {}
-    config = json.dumps({**policy, "fleet": {"namespace": args.namespace}})
+    config = json.dumps({**policy, "envoy": {"fleet": {"namespace": args.namespace}}})
     base = args.base_port
     tmp = Path(tempfile.mkdtemp(prefix="distill-guard-fleet-"))
     running = []

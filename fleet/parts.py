@@ -217,7 +217,7 @@ def filter_config(policy_text, failure_policy="FAIL_CLOSED", indent=16):
 
 
 class FleetEnvoy:
-    """An Envoy fleet node; `config` is the plugin configuration text (policy + `fleet`)."""
+    """An Envoy fleet node; `config` is the plugin configuration text (policy + `envoy.fleet`)."""
 
     def __init__(self, tmp, name, origin_port, bridge_port, config, base_id=None, concurrency=1, port=None,
                  admin_port=None, failure_policy="FAIL_CLOSED"):

@@ -177,7 +177,7 @@ impl Client {
     }
 
     /// The next batch from the outbox, within `max_payload_bytes`; `None` when empty. A
-    /// delta over the limit alone can never be published: it is dropped (and logged).
+    /// delta over the limit alone can never be published: it is dropped (counted as missed).
     fn take_batch(&mut self) -> Option<(Vec<u8>, u64)> {
         let max = self.cfg.max_payload_bytes as usize;
         let mut size = batch::HEADER_LEN;
@@ -194,7 +194,6 @@ impl Client {
             let d = self.outbox.remove(0);
             self.outbox_bytes -= d.len();
             self.carry.missed += 1;
-            self.carry.log.push(format!("distill-guard: fleet: a delta of {} bytes over fleet.max_payload_bytes dropped", d.len()));
             return self.take_batch();
         }
         if n == 0 {

@@ -1,5 +1,5 @@
-//! Fleet settings: the `fleet` object of a host's configuration (next to the policy in
-//! Envoy's plugin configuration, the `FLEET_SETTINGS` binding of the edge worker).
+//! Fleet settings: the `fleet` object of a host's configuration (`envoy.fleet` next to the
+//! policy in Envoy's plugin configuration, the `FLEET_SETTINGS` binding of the edge worker).
 //! Validation reports every bad key with its path (`fleet.timeout_ms: ...`).
 //!
 //! Deliberately not here: anything a host decides for itself (Envoy's tick period, the edge
@@ -10,7 +10,8 @@ use serde_json::Value;
 
 use crate::policy::{Errors, PolicyError, PolicyErrors};
 
-/// Key of the fleet settings in a host configuration document.
+/// Key of the fleet settings in a host configuration document (and the root of their error
+/// paths when they stand alone).
 pub const KEY: &str = "fleet";
 
 /// Validated fleet settings.
@@ -82,22 +83,23 @@ pub fn sanitize_name(s: &str) -> Option<String> {
 }
 
 impl FleetConfig {
-    /// Parses the JSON text of a `fleet` object.
+    /// Parses the JSON text of a `fleet` object (errors named under `fleet.`).
     pub fn from_json(text: &str) -> Result<FleetConfig, PolicyErrors> {
         let v: Value = serde_json::from_str(text)
             .map_err(|e| PolicyErrors(vec![PolicyError { path: KEY.into(), message: format!("invalid JSON: {e}") }]))?;
-        FleetConfig::from_value(&v)
+        FleetConfig::from_value(&v, KEY)
     }
 
-    /// Validates a `fleet` object, reporting every error with its path.
-    pub fn from_value(v: &Value) -> Result<FleetConfig, PolicyErrors> {
+    /// Validates a `fleet` object found at `at` (`fleet`, `envoy.fleet`), reporting every
+    /// error with its path.
+    pub fn from_value(v: &Value, at: &str) -> Result<FleetConfig, PolicyErrors> {
         let mut errs = Errors::default();
         let Value::Object(map) = v else {
-            return Err(PolicyErrors(vec![PolicyError { path: KEY.into(), message: "expected an object".into() }]));
+            return Err(PolicyErrors(vec![PolicyError { path: at.into(), message: "expected an object".into() }]));
         };
         let mut c = FleetConfig::default();
         for (key, value) in map {
-            let path = format!("{KEY}.{key}");
+            let path = format!("{at}.{key}");
             if let Some(i) = NUMBERS.iter().position(|(k, ..)| k == key) {
                 let (_, lo, hi) = NUMBERS[i];
                 match value.as_u64().filter(|n| (u64::from(lo)..=u64::from(hi)).contains(n)) {

@@ -47,7 +47,7 @@ FLEET = {"namespace": NAMESPACE, "timeout_ms": 500, "max_reply_bytes": 65536}
 
 
 def plugin_config(pol):
-    return json.dumps({**pol, "fleet": FLEET})
+    return json.dumps({**pol, "envoy": {"fleet": FLEET}})
 
 
 class Node:

@@ -1,11 +1,11 @@
 //! The proxy-wasm root context: builds the engine from the plugin configuration, and on its
 //! tick flushes counters, syncs state with the other worker VMs ([`super::sync`]) and, with
-//! a `fleet` section, with the other nodes through the store ([`super::fleet_root`]).
+//! `envoy.fleet` settings, with the other nodes through the store ([`super::fleet_root`]).
 //!
-//! Plugin configuration: a policy document, plus two optional top-level members the filter
-//! cuts out before reading the policy: `envoy` (adapter options, [`wire::Options`]) and
-//! `fleet` ([`crate::fleet::FleetConfig`]). Every error of either is logged with its path
-//! and the filter does not start.
+//! Plugin configuration: a policy document, plus the optional top-level `envoy` member the
+//! filter cuts out before reading the policy: adapter options ([`wire::Options`]) and the
+//! fleet settings, `envoy.fleet` ([`crate::fleet::FleetConfig`]). Every error is logged with
+//! its path and the filter does not start.
 //!
 //! A new plugin configuration with the same `vm_config` (an ECDS push, a listener update)
 //! reuses the VM and creates a new root context. So what must outlive a root context lives
@@ -29,13 +29,13 @@ use super::filter::{Filter, Metrics, Shared};
 use super::fleet_root::FleetRoot;
 use super::sync::{self, Role, SharedData, Sync};
 use super::wire;
-use crate::fleet::{config as fleet_config, FleetConfig};
+use crate::fleet::FleetConfig;
 use crate::policy::PolicyErrors;
 use crate::Engine;
 
-/// Envoy's `node.id` (the fleet node's name when `fleet.node_id` is not set), under its
-/// proxy-wasm name and its attribute name.
-const NODE_ID_PROPERTIES: [&[u8]; 2] = [b"node\0id", b"xds\0node\0id"];
+/// Envoy's `node.id` (the fleet node's name when `fleet.node_id` is not set): the attribute
+/// `xds.node.id` (the proxy-wasm `node` property is empty for this filter).
+const NODE_ID_PROPERTY: &[u8] = b"xds\0node\0id";
 
 /// What outlives a root context in this VM.
 static VM: VmCell = VmCell(RefCell::new(Vm { sync: None, generation: 0, current: Weak::new(), orphan: None }));
@@ -105,8 +105,8 @@ impl SyncRoot {
         SyncRoot { sync: Sync::idle(), metrics: ok.then_some(ids), logged: [false; 2], fleet: None }
     }
 
-    /// Starts, keeps or stops the fleet part for a new configuration (a changed `fleet`
-    /// section starts a new client: new publisher, cursor from the log's start).
+    /// Starts, keeps or stops the fleet part for a new configuration (changed `envoy.fleet`
+    /// settings start a new client: new publisher, cursor from the log's start).
     fn configure_fleet(&mut self, cfg: Option<FleetConfig>) {
         let cfg = cfg.filter(|c| c.enabled);
         match (&cfg, &self.fleet) {
@@ -116,7 +116,7 @@ impl SyncRoot {
                 self.fleet = FleetRoot::start(c.clone(), &label);
             }
             (None, Some(_)) => {
-                abi::log(Level::Info, "distill-guard: fleet sync off (no enabled fleet section)");
+                abi::log(Level::Info, "distill-guard: fleet sync off (no enabled envoy.fleet settings)");
                 self.fleet = None;
             }
             (None, None) => {}
@@ -164,10 +164,8 @@ impl SyncRoot {
 
 /// Envoy's `node.id`, when it names one.
 fn envoy_node_id() -> Option<String> {
-    NODE_ID_PROPERTIES.iter().find_map(|p| {
-        let s = String::from_utf8(abi::property(p).ok()??).ok()?;
-        (!s.trim().is_empty()).then(|| s.trim().to_string())
-    })
+    let s = String::from_utf8(abi::property(NODE_ID_PROPERTY).ok()??).ok()?;
+    (!s.trim().is_empty()).then(|| s.trim().to_string())
 }
 
 /// Envoy's shared data, through the checked calls of `abi`.
@@ -186,17 +184,8 @@ impl SharedData for EnvoyShared {
 /// The plugin configuration's text: the policy, its adapter options and fleet settings.
 fn parse_config(text: &str) -> Result<(Engine, wire::Options, Option<FleetConfig>), PolicyErrors> {
     let text = if text.trim().is_empty() { "{}" } else { text };
-    let (rest, fleet_text) = wire::split_member(text, fleet_config::KEY);
-    let fleet = fleet_text.map(FleetConfig::from_json).transpose();
-    let engine = wire::split_plugin_config(&rest).and_then(|(policy, options)| Engine::from_json(&policy).map(|e| (e, options)));
-    match (engine, fleet) {
-        (Ok((e, o)), Ok(f)) => Ok((e, o, f)),
-        (Err(mut a), Err(b)) => {
-            a.0.extend(b.0);
-            Err(a)
-        }
-        (Err(e), _) | (_, Err(e)) => Err(e),
-    }
+    let (policy, options, fleet) = wire::split_plugin_config(text)?;
+    Ok((Engine::from_json(&policy)?, options, fleet))
 }
 
 /// Gives `engine` the previous root's state when both policies' `state` sections are equal.

@@ -11,6 +11,7 @@ use std::net::IpAddr;
 
 use serde_json::Value;
 
+use crate::fleet::FleetConfig;
 use crate::policy::{PolicyError, PolicyErrors};
 use crate::request::{Header, HttpVersion, Peer, Request};
 use crate::score::Action;
@@ -227,32 +228,23 @@ pub struct Options {
     pub tls_fingerprints: bool,
 }
 
-/// Splits the plugin configuration into the policy text and the adapter [`Options`]: the
-/// policy is the whole document minus its top-level `envoy` member. Without that member the
+/// Splits the plugin configuration into the policy text, the adapter [`Options`] and the
+/// fleet settings (`envoy.fleet`, see [`crate::fleet`]): the policy is the whole document
+/// minus its top-level `envoy` member. Without that member the
 /// text is returned as is (and invalid JSON is left for the policy parser to report).
 ///
 /// The member is cut out of the text rather than removed from a parsed document and
 /// re-serialized: a JSON value serializer would cost the module ~11 KB.
-pub fn split_plugin_config(text: &str) -> Result<(Cow<'_, str>, Options), PolicyErrors> {
-    let (rest, value) = split_member(text, OPTIONS_KEY);
-    let Some(value) = value else {
-        return Ok((rest, Options::default()));
+pub fn split_plugin_config(text: &str) -> Result<(Cow<'_, str>, Options, Option<FleetConfig>), PolicyErrors> {
+    let Some(m) = top_level_member(text.as_bytes(), OPTIONS_KEY.as_bytes()) else {
+        return Ok((Cow::Borrowed(text), Options::default(), None));
     };
-    let raw = serde_json::from_str::<Value>(value).ok();
-    let options = parse_options(raw.as_ref().unwrap_or(&Value::Null))?;
-    Ok((rest, options))
-}
-
-/// Cuts the top-level member `key` out of the JSON object `text`: the rest of the text and
-/// the member's value text (`None`, and `text` untouched, when there is no such member).
-pub fn split_member<'a>(text: &'a str, key: &str) -> (Cow<'a, str>, Option<&'a str>) {
-    let Some(m) = top_level_member(text.as_bytes(), key.as_bytes()) else {
-        return (Cow::Borrowed(text), None);
+    let raw = text.get(m.value.clone()).and_then(|v| serde_json::from_str::<Value>(v).ok());
+    let (options, fleet) = parse_options(raw.as_ref().unwrap_or(&Value::Null))?;
+    let (Some(head), Some(tail)) = (text.get(..m.cut.start), text.get(m.cut.end..)) else {
+        return Ok((Cow::Borrowed(text), options, fleet));
     };
-    match (text.get(..m.cut.start), text.get(m.cut.end..), text.get(m.value)) {
-        (Some(head), Some(tail), Some(value)) => (Cow::Owned(format!("{head}{tail}")), Some(value)),
-        _ => (Cow::Borrowed(text), None),
-    }
+    Ok((Cow::Owned(format!("{head}{tail}")), options, fleet))
 }
 
 /// Where a top-level member sits in a JSON object text.
@@ -358,23 +350,28 @@ fn skip_value(b: &[u8], mut i: usize) -> Option<usize> {
     }
 }
 
-fn parse_options(raw: &Value) -> Result<Options, PolicyErrors> {
+fn parse_options(raw: &Value) -> Result<(Options, Option<FleetConfig>), PolicyErrors> {
     let err = |path: String, message: &str| PolicyError { path, message: message.to_string() };
     let Value::Object(map) = raw else {
         return Err(PolicyErrors(vec![err(OPTIONS_KEY.to_string(), "expected an object")]));
     };
     let mut options = Options::default();
+    let mut fleet = None;
     let mut errors = Vec::new();
     for (key, value) in map {
         let path = format!("{OPTIONS_KEY}.{key}");
         match (key.as_str(), value) {
             ("tls_fingerprints", Value::Bool(b)) => options.tls_fingerprints = *b,
             ("tls_fingerprints", _) => errors.push(err(path, "expected a boolean")),
-            _ => errors.push(err(path, "unknown key (known: tls_fingerprints)")),
+            ("fleet", v) => match FleetConfig::from_value(v, &path) {
+                Ok(f) => fleet = Some(f),
+                Err(e) => errors.extend(e.0),
+            },
+            _ => errors.push(err(path, "unknown key (known: tls_fingerprints, fleet)")),
         }
     }
     if errors.is_empty() {
-        Ok(options)
+        Ok((options, fleet))
     } else {
         Err(PolicyErrors(errors))
     }
@@ -495,11 +492,11 @@ mod tests {
 
     #[test]
     fn plugin_config_splits_into_policy_and_options() {
-        let (policy, o) = split_plugin_config(r#"{"name": "x"}"#).unwrap();
+        let (policy, o, _) = split_plugin_config(r#"{"name": "x"}"#).unwrap();
         assert!(matches!(policy, Cow::Borrowed(_)));
         assert_eq!(o, Options::default());
         for text in ["", "not json", r#"{"name": "envoy"}"#, r#"["envoy"]"#, r#"{"a": {"envoy": {"tls_fingerprints": true}}}"#] {
-            let (policy, o) = split_plugin_config(text).unwrap();
+            let (policy, o, _) = split_plugin_config(text).unwrap();
             assert_eq!((policy.as_ref(), o), (text, Options::default()));
         }
         let on = r#"{"tls_fingerprints": true}"#;
@@ -510,12 +507,12 @@ mod tests {
             (format!(r#" {{ "envoy" : {on} }} "#), " {  } "),
         ];
         for (text, want) in &cases {
-            let (policy, o) = split_plugin_config(text).unwrap();
+            let (policy, o, _) = split_plugin_config(text).unwrap();
             assert!(o.tls_fingerprints, "{text}");
             assert_eq!(policy.as_ref(), *want);
             let _: Value = serde_json::from_str(&policy).unwrap();
         }
-        let (policy, o) = split_plugin_config(r#"{"envoy": {"tls_fingerprints": false}, "name": "x"}"#).unwrap();
+        let (policy, o, _) = split_plugin_config(r#"{"envoy": {"tls_fingerprints": false}, "name": "x"}"#).unwrap();
         assert_eq!((policy.as_ref(), o.tls_fingerprints), (r#"{ "name": "x"}"#, false));
         crate::Engine::from_json(&policy).unwrap();
     }
@@ -530,7 +527,7 @@ mod tests {
             let sep = if pretty { ",\n  " } else { "," };
             let members: Vec<String> = doc.iter().map(|(k, v)| format!("{}: {}", Value::String(k.clone()), v)).collect();
             let text = format!("{{{}}}", members.join(sep));
-            let (policy, o) = split_plugin_config(&text).unwrap();
+            let (policy, o, _) = split_plugin_config(&text).unwrap();
             proptest::prop_assert!(o.tls_fingerprints);
             let back: Value = serde_json::from_str(&policy).unwrap();
             proptest::prop_assert_eq!(back, expected);
@@ -550,6 +547,17 @@ mod tests {
         assert_eq!(paths, vec!["envoy.ja5", "envoy.tls_fingerprints"]);
         let e = split_plugin_config(r#"{"envoy": true}"#).unwrap_err();
         assert_eq!(e.0[0].path, "envoy");
+    }
+
+    #[test]
+    fn fleet_settings_travel_in_the_adapter_options() {
+        let (policy, _, fleet) = split_plugin_config(r#"{"name": "x", "envoy": {"fleet": {"namespace": "eu"}}}"#).unwrap();
+        assert_eq!(policy, r#"{"name": "x"}"#);
+        assert_eq!(fleet.map(|f| f.namespace), Some("eu".to_string()));
+        assert_eq!(split_plugin_config(r#"{"name": "x"}"#).unwrap().2, None);
+        let e = split_plugin_config(r#"{"envoy": {"fleet": {"namespace": "a b", "timeout_ms": 0}}}"#).unwrap_err();
+        let paths: Vec<&str> = e.0.iter().map(|e| e.path.as_str()).collect();
+        assert_eq!(paths, vec!["envoy.fleet.namespace", "envoy.fleet.timeout_ms"]);
     }
 
     #[test]
