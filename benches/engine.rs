@@ -2,7 +2,7 @@
 //! and without cross-request state. Each iteration varies the account, client IP and time so
 //! the state tables see realistic churn rather than one hot key.
 //!
-//! The requests have a real client's shape (the `node-fetch` entry of tests/data/clients.json,
+//! The requests have a real client's shape (the `node-fetch-builtin-post` entry of tests/data/clients.json,
 //! Node's built-in fetch: 11 headers on a POST, 9 on a GET), each of the 4,096 accounts its own
 //! address and, on POSTs, its own prompt instruction (256 distinct bodies), so the default
 //! policy allows them: the benches measure the common allow path. Each case prints its verdict

@@ -59,10 +59,11 @@ start_origin() {
   wait_ready "$ORIGIN_ADMIN_PORT" "$ORIGIN_PID" origin
 }
 
-start_proxy() { # CONFIG [CONCURRENCY]
+start_proxy() { # CONFIG [CONCURRENCY]   (EXTRA_FILTERS / ROUTE_EXTRA: files appended after the filter / to the route)
   filter_yaml "$1" "$WORK/filters.yaml"
+  [ -z "${EXTRA_FILTERS:-}" ] || cat "$EXTRA_FILTERS" >> "$WORK/filters.yaml"
   render "$ROOT/benches/envoy/proxy.yaml.in" "$WORK/proxy.yaml" LISTEN_PORT=$LISTEN_PORT ADMIN_PORT=$ADMIN_PORT \
-    ORIGIN_PORT=$ORIGIN_PORT "HTTP_FILTERS=$(cat "$WORK/filters.yaml")"
+    ORIGIN_PORT=$ORIGIN_PORT "HTTP_FILTERS=$(cat "$WORK/filters.yaml")" "ROUTE_EXTRA=$(cat "${ROUTE_EXTRA:-/dev/null}")"
   taskset -c "$PROXY_CPU" "$ENVOY" -c "$WORK/proxy.yaml" --concurrency "${2:-1}" --disable-hot-restart \
     --base-id "$PORT_BASE" --log-level error > "$WORK/proxy.log" 2>&1 &
   PROXY_PID=$!

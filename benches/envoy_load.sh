@@ -13,6 +13,10 @@
 #   none     no filter: the limit                noop  a no-op proxy-wasm filter (benches/noop-filter)
 #   shadow   distill-guard, filters/shadow.json  default  distill-guard, filters/default.json
 #   stateless  (not run unless named) filters/default.json with state.enabled false
+#   structured (not run unless named) filters/default.json with output.format "structured" (one header)
+#   fs       (not run unless named) filters/default.json with the adapter option envoy.filter_state
+#   fsrl     (not run unless named) fs plus Envoy's local rate limit keyed on the filter-state cluster
+#   skip     (not run unless named) filters/default.json on a route that disables the filter
 #   lua      an Envoy Lua filter that only hashes the header-name order (what a user might hand-write)
 # Origin: a second Envoy answering with direct_response. Load: wrk (Debian) with benches/envoy/load.lua:
 #   post = POST /v1/messages, the 19 headers of the official Python SDK (captured) + a ~4 KB body;
@@ -63,12 +67,23 @@ for p in shadow default; do
   python3 -c 'import json,sys; p=json.load(open(sys.argv[1])); p.setdefault("proxy", {})["trusted_hops"] = 1; json.dump(p, open(sys.argv[2], "w"))' \
     "filters/$p.json" "$WORK/$p.json"
 done
-# `stateless`: the default policy with state.enabled false (what the cross-request state costs).
-python3 -c 'import json,sys; p=json.load(open(sys.argv[1])); p.setdefault("state", {})["enabled"] = False; json.dump(p, open(sys.argv[2], "w"))' \
-  "$WORK/default.json" "$WORK/stateless.json"
+# `stateless`: the default policy with state.enabled false (what the cross-request state costs);
+# `structured`, `fs` (and `fsrl`), `skip`: see the configurations above.
+python3 - "$WORK" <<'PY'
+import json, sys
+w = sys.argv[1]
+base = json.load(open(f"{w}/default.json"))
+def variant(name, edit):
+    p = json.loads(json.dumps(base)); edit(p); json.dump(p, open(f"{w}/{name}.json", "w"))
+variant("stateless", lambda p: p.setdefault("state", {}).update(enabled=False))
+variant("structured", lambda p: p.setdefault("output", {}).update(format="structured"))
+variant("fs", lambda p: p.update(envoy={"filter_state": True}))
+variant("fsrl", lambda p: p.update(envoy={"filter_state": True}))
+variant("skip", lambda p: None)
+PY
 log "load average before: $(cut -d' ' -f1-3 /proc/loadavg); envoy $("$ENVOY" --version | grep -o '[0-9]*\.[0-9]*\.[0-9]*/' | tr -d /)"
 
-policy_of() { case "${1%%@*}" in shadow|default|stateless) echo "$WORK/${1%%@*}.json" ;; *) echo "${1%%@*}" ;; esac; }
+policy_of() { case "${1%%@*}" in shadow|default|stateless|structured|fs|fsrl|skip) echo "$WORK/${1%%@*}.json" ;; *) echo "${1%%@*}" ;; esac; }
 # The distill-guard module of a configuration: `NAME@FILE` names it, else the default build.
 wasm_of() { case "$1" in *@*) readlink -f "${1#*@}" ;; *) echo "$DEFAULT_WASM" ;; esac; }
 DEFAULT_WASM=$DG_WASM
@@ -91,6 +106,8 @@ for round in $(seq 1 "$REPEATS"); do
   for cfg in $CONFIGS; do
     DG_WASM=$(wasm_of "$cfg")
     case "$cfg" in noop@*) export NOOP_WASM=$DG_WASM ;; *) unset NOOP_WASM ;; esac
+    EXTRA_FILTERS= ROUTE_EXTRA=
+    case "${cfg%%@*}" in fsrl) EXTRA_FILTERS=$ROOT/benches/envoy/filter-ratelimit.yaml.in ;; skip) ROUTE_EXTRA=$ROOT/benches/envoy/route-disabled.yaml.in ;; esac
     start_proxy "$(policy_of "$cfg")"
     for kind in $KINDS; do
       wrk_run "$kind" 32 2 >/dev/null # warm-up: connections, VM, state
@@ -126,6 +143,8 @@ rows = [json.loads(l) for l in open(sys.argv[1])]
 med = lambda xs: statistics.median(xs)
 names = {"none": "no filter (limit)", "noop": "no-op Wasm filter", "shadow": "distill-guard, shadow.json",
          "default": "distill-guard, default.json", "stateless": "distill-guard, default.json, state off",
+         "structured": "distill-guard, default.json, structured header", "fs": "distill-guard, default.json, filter state",
+         "fsrl": "distill-guard, filter state + local rate limit", "skip": "distill-guard, disabled on the route",
          "lua": "Lua header-order hash"}
 agg = {}
 for r in rows:

@@ -5,7 +5,7 @@ usage: gen_records.py N {headers|body4k} > file.jsonl
 
 Shaped like the common case a deployment sees, so that the default policy allows nearly every
 record (the bench measures the allow path, not the tagging path):
-- headers: a real client's header list in wire order, the `node-fetch` entry of
+- headers: a real client's header list in wire order, the `node-fetch-builtin-post` entry of
   tests/data/clients.json (Node's built-in fetch / undici, 11 headers on the POST; captured),
   with the host, API key and content length filled in. The GET of `headers` records drops
   content-type and content-length, as fetch does without a body (9 headers).

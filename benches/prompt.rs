@@ -2,7 +2,9 @@
 //! Anthropic Messages bodies (a coding turn, a chat with history, and one free-text user turn
 //! each of English prose, prose with code blocks, and Russian + Chinese text from
 //! `benches/prompt_texts/`), of a 64 KB body (a long history and a latest turn over
-//! `prompt.max_text_bytes`), and its parts. The scratch is reused, as in the engine, so the
+//! `prompt.max_text_bytes`), of ~15 KB coding-agent bodies in the three APIs' shapes (tool
+//! definitions, tool calls and results; the task and the system prompt are resent texts, so
+//! they come from the scratch's cache as in a real agent loop), and its parts. The scratch is reused, as in the engine, so the
 //! repeated system prompt comes from its cache.
 //!
 //! A bench that scans one body over and over lets the CPU's branch predictors learn that
@@ -92,6 +94,12 @@ const PROSE_EN: &str = include_str!("prompt_texts/prose_en.txt");
 const MIXED: &str = include_str!("prompt_texts/mixed.txt");
 const RU_ZH: &str = include_str!("prompt_texts/ru_zh.txt");
 
+/// One coding-agent conversation (~15 KB: a 4.3 KB system prompt, 12 tools, 11 assistant turns,
+/// ending in a tool result) as an Anthropic, a Chat and a Responses body (`gen_agent.py`).
+const AGENT_ANTHROPIC: &str = include_str!("prompt_texts/agent_anthropic.json");
+const AGENT_CHAT: &str = include_str!("prompt_texts/agent_chat.json");
+const AGENT_RESPONSES: &str = include_str!("prompt_texts/agent_responses.json");
+
 /// A Messages body whose only user turn is `text`.
 fn text_body(text: &str) -> String {
     let text = serde_json::to_string(text).unwrap_or_default();
@@ -142,6 +150,9 @@ fn bench(c: &mut Criterion) {
         ("scan_4k_prose_code", text_body(MIXED)),
         ("scan_4k_ru_zh", text_body(RU_ZH)),
         ("scan_64k_history", body_64k()),
+        ("scan_15k_agent_anthropic", AGENT_ANTHROPIC.to_string()),
+        ("scan_15k_agent_chat", AGENT_CHAT.to_string()),
+        ("scan_15k_agent_responses", AGENT_RESPONSES.to_string()),
     ];
     for (name, body) in cases {
         let v = scan_with(body.as_bytes(), true, &cfg, &mut Fired::default(), &mut s);

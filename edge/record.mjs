@@ -1,9 +1,11 @@
-// Builds distill-guard's request record from a Fetch API Request, and reads a bounded body
-// prefix without taking the body away from the origin.
+// Builds distill-guard's request head from a Fetch API Request (the text format of
+// src/host/packed.rs: one line per field, then header name / value lines), and reads a bounded
+// body prefix without taking the body away from the origin.
 //
 // The Fetch `Headers` object iterates sorted, lowercased and merged, so header order is not
-// observable here: the engine is told so (inspectFetch marks `order_known = false`).
-// Nothing here logs header values or bodies.
+// observable here: the engine is told so (inspectRequest marks `order_known = false`).
+// No field can hold a newline: Fetch forbids them in names, values and URLs, and the
+// `request.cf` values are checked. Nothing here logs header values or bodies.
 
 // Headers Cloudflare adds in front of a Worker: not sent by the client, so they are left out
 // of the fingerprint. X-Forwarded-For is kept (Cloudflare appends one hop: set the policy's
@@ -15,6 +17,7 @@ export const CLOUDFLARE_HEADERS = [
 
 const HTTP_VERSION = /^HTTP\/(1\.0|1\.1|2|3)$/;
 const IP_LIKE = /^[0-9a-fA-F:.]{2,45}$/;
+const PRINTABLE = /^[\x21-\x7e]{1,256}$/;
 
 // Which header names to leave out and which header carries the client IP.
 // env.DROP_HEADERS / env.CLIENT_IP_HEADER override the defaults (Cloudflare's when request.cf exists).
@@ -23,39 +26,60 @@ export function hostSettings(env, onCloudflare) {
   const drop = env.DROP_HEADERS != null ? list(env.DROP_HEADERS) : onCloudflare ? CLOUDFLARE_HEADERS : [];
   const ipHeader = env.CLIENT_IP_HEADER != null ? String(env.CLIENT_IP_HEADER).toLowerCase()
     : onCloudflare ? 'cf-connecting-ip' : '';
-  return { drop: new Set(drop), ipHeader };
+  return { drop: new Set(drop), ipHeader, onCloudflare };
 }
 
-// The traffic record (src/traffic.rs format, without body) for a request.
-export function buildRecord(request, url, settings, nowMs) {
-  const headers = [];
-  for (const [name, value] of request.headers) {
-    if (!settings.drop.has(name) && name !== settings.ipHeader) headers.push([name, value]);
+const printable = (v) => (typeof v === 'string' && PRINTABLE.test(v) ? v : '');
+
+// The request head for Engine.inspectRequest: method, URL, HTTP version, client IP, JA4, JA3,
+// country and the reference-id `token` (empty fields when unknown), then the headers.
+export function requestHead(request, settings, token) {
+  let ip = '';
+  if (settings.ipHeader) {
+    const v = (request.headers.get(settings.ipHeader) ?? '').trim();
+    if (IP_LIKE.test(v)) ip = v;
   }
-  const record = { ts_ms: nowMs, method: request.method, path: url.pathname + url.search, headers };
-  const peer = {};
-  const ip = settings.ipHeader ? request.headers.get(settings.ipHeader) : null;
-  if (ip && IP_LIKE.test(ip.trim())) peer.ip = ip.trim();
+  let version = '', ja4 = '', ja3 = '', country = '';
   const cf = request.cf;
   if (cf) {
-    if (HTTP_VERSION.test(cf.httpProtocol ?? '')) record.version = cf.httpProtocol;
+    if (HTTP_VERSION.test(cf.httpProtocol ?? '')) version = cf.httpProtocol;
     const bm = cf.botManagement ?? {};
-    if (typeof bm.ja4 === 'string' && bm.ja4) peer.ja4 = bm.ja4;
-    if (typeof bm.ja3Hash === 'string' && bm.ja3Hash) peer.ja3 = bm.ja3Hash;
-    if (Number.isInteger(cf.asn) && cf.asn >= 0) peer.asn = cf.asn;
-    if (typeof cf.country === 'string' && cf.country) peer.country = cf.country;
-    // Kept in the record for captures; the core has no signal for these yet.
-    record.cf = { bot_score: bm.score, tcp_rtt_ms: cf.clientTcpRtt, tls_version: cf.tlsVersion };
+    ja4 = printable(bm.ja4);
+    ja3 = printable(bm.ja3Hash);
+    country = printable(cf.country);
   }
-  if (Object.keys(peer).length) record.peer = peer;
-  return record;
+  let head = `${request.method}\n${request.url}\n${version}\n${ip}\n${ja4}\n${ja3}\n${country}\n${token}`;
+  const { drop, ipHeader } = settings;
+  // forEach: one call into the runtime for all headers (a for-of loop costs twice as much in workerd).
+  request.headers.forEach((value, name) => {
+    if (!drop.has(name) && name !== ipHeader) head += `\n${name}\n${value}`;
+  });
+  return head;
 }
 
-// Reads chunks of `body` until more than `limit` bytes arrived or it ended.
-// Returns { prefix: Uint8Array, done, forward } where `forward` is what to send upstream:
-// the bytes when the whole body was read, else a stream replaying the read chunks and then
-// the rest (wrapped in a FixedLengthStream when the length is known, so the origin still gets
-// Content-Length). At most limit + one chunk is held in memory.
+// The client's AS number from request.cf, or -1.
+export function peerAsn(request) {
+  const asn = request.cf?.asn;
+  return Number.isInteger(asn) && asn >= 0 ? asn : -1;
+}
+
+// Reads at most `limit` bytes of the request body (plus one chunk) without taking it from the
+// origin. Returns { prefix: Uint8Array, done, forward, cancel } where `forward` is what to send
+// upstream: the bytes themselves when the whole body was read (one copy: into Wasm), else a
+// stream replaying the read chunks and then the rest (wrapped in a FixedLengthStream when the
+// length is known, so the origin still gets Content-Length).
+export async function readBody(request, limit) {
+  const len = request.headers.get('content-length');
+  const known = /^\d{1,15}$/.test(len ?? '') ? Number(len) : null;
+  if (known != null && known <= limit) {
+    // Small enough: one read of the whole body, no chunk bookkeeping.
+    const prefix = new Uint8Array(await request.arrayBuffer());
+    return { prefix, done: true, forward: prefix, cancel: () => {} };
+  }
+  return readPrefix(request.body, limit, known);
+}
+
+// Reads chunks of `body` until more than `limit` bytes arrived or it ended (see readBody).
 export async function readPrefix(body, limit, contentLength) {
   const reader = body.getReader();
   const chunks = [];

@@ -1,98 +1,120 @@
 // distill-guard as an edge worker (workerd locally, Cloudflare Workers in production).
 //
-// Per request: build the record (edge/record.mjs), read at most the policy's body prefix on
-// the policy's API paths, ask the engine (one per isolate, state bounded by the policy), then
-// forward to the origin with tag headers (client-sent ones removed) or answer 403 / 429 with
-// the same response the Envoy filter sends (both come from distill_guard::respond).
-// The origin's response is returned as is: its body streams through untouched.
+// Per request: build the request head (edge/record.mjs), read at most the policy's body prefix
+// on the policy's API paths, ask the engine in one call (one engine per isolate, state bounded
+// by the policy), then forward to the origin with the verdict headers (client-sent ones
+// removed) or answer 403 / 429 with the same response the Envoy filter sends (both come from
+// distill_guard::respond: a generic message and a reference id unless the policy's
+// output.client_reasons opts in). The origin's response is returned as is (streams through).
 //
 // Bindings: POLICY (policy JSON text or object; missing = built-in defaults), ORIGIN (service
 // binding to the origin; without it the worker uses global fetch, i.e. Cloudflare's origin),
 // optional DROP_HEADERS / CLIENT_IP_HEADER (see record.mjs), FLEET / FLEET_SETTINGS (fleet.mjs).
 import { initSync, Engine } from './pkg/distill_guard.js';
 import wasmModule from './pkg/distill_guard_bg.wasm';
-import { buildRecord, hostSettings, readPrefix } from './record.mjs';
+import { hostSettings, peerAsn, readBody, requestHead } from './record.mjs';
 import { withFleet } from './fleet.mjs';
 import { env as startupEnv } from 'cloudflare:workers';
 
 initSync({ module: wasmModule });
 
 // One engine per isolate, rebuilt only if the policy text changes.
-let current = null; // { text, engine, prefix, failClosed } or { text, errors, message }
+let current = null; // { raw, text, engine, failClosed, prefix } or { raw, text, errors, message }
 
 function engineFor(env) {
   const raw = env.POLICY;
+  if (current && current.raw === raw) return current;
   const text = raw == null ? '{}' : typeof raw === 'string' ? raw : JSON.stringify(raw);
-  if (current && current.text === text) return current;
+  if (current && current.text === text) { current.raw = raw; return current; }
   if (raw == null) console.warn('distill-guard: no POLICY binding, using the built-in policy');
   try {
     const engine = new Engine(text);
     const failClosed = JSON.parse(text).fail_closed === true;
-    current = { text, engine, prefix: engine.headerPrefix(), failClosed };
+    current = { raw, text, engine, failClosed, prefix: engine.headerPrefix() };
+    // Valid but unsafe settings (the shipped identity.hash_key): once per isolate.
+    for (const w of engine.warnings()) console.warn(`distill-guard: warning: ${w}`);
   } catch (e) {
     const errors = Array.isArray(e.errors) ? e.errors : [{ path: '', message: String(e.message ?? e) }];
     // Logged once per isolate (the first request), not per request.
     console.error(`distill-guard: ${e.message ?? e} -- every request is answered 500 until POLICY is fixed`);
-    current = { text, errors, message: String(e.message ?? e) };
+    current = { raw, text, errors, message: String(e.message ?? e) };
   }
   return current;
 }
 
-function json(status, obj, extra = []) {
-  const headers = new Headers([['content-type', 'application/json'], ...extra]);
-  return new Response(JSON.stringify(obj), { status, headers });
+// Host settings per isolate (they depend on the bindings and on running on Cloudflare).
+let settings = null;
+function settingsFor(env, onCloudflare) {
+  if (!settings || settings.env !== env || settings.value.onCloudflare !== onCloudflare) {
+    settings = { env, value: hostSettings(env, onCloudflare) };
+  }
+  return settings.value;
 }
 
-// Copies request headers, dropping client-sent tag headers, and adds `tags`.
-function forwardHeaders(request, prefix, tags) {
-  const out = new Headers();
-  for (const [name, value] of request.headers) if (!name.startsWith(prefix)) out.append(name, value);
-  for (const [name, value] of tags) out.set(name, value);
-  return out;
+// The reference-id token: Cloudflare's cf-ray, else a random per-isolate id and a count (the
+// engine hashes it with the policy's secret: the id is opaque).
+let isolateId = null;
+let sequence = 0;
+function token(request, onCloudflare) {
+  const ray = onCloudflare ? request.headers.get('cf-ray') : null;
+  if (ray) return ray;
+  if (isolateId == null) isolateId = [...crypto.getRandomValues(new Uint32Array(2))].map((n) => n.toString(16)).join('');
+  return `${isolateId}-${++sequence}`;
 }
+
+function json(status, obj) {
+  return new Response(JSON.stringify(obj), { status, headers: { 'content-type': 'application/json' } });
+}
+
+const EMPTY = new Uint8Array(0);
 
 async function handle(request, env) {
   const state = engineFor(env);
   if (!state.engine) {
     return json(500, { error: { type: 'invalid_policy', message: state.message }, errors: state.errors });
   }
-  const url = new URL(request.url);
-  const settings = hostSettings(env, request.cf != null);
-  const record = buildRecord(request, url, settings, Date.now());
+  const onCloudflare = request.cf != null;
+  const host = settingsFor(env, onCloudflare);
+  const head = requestHead(request, host, token(request, onCloudflare));
 
   // Body prefix: only on the policy's API paths, and never more than its limit.
   let read = null;
-  if (request.body && state.engine.wantsBody(url.pathname)) {
-    const len = request.headers.get('content-length');
-    read = await readPrefix(request.body, state.engine.bodyLimit(), /^\d{1,15}$/.test(len ?? '') ? Number(len) : null);
-  }
+  if (request.body && state.engine.wantsBodyUrl(request.url)) read = await readBody(request, state.engine.bodyLimit());
 
-  let result;
+  let out;
   try {
-    const prefix = read ? read.prefix : new Uint8Array(0);
-    result = JSON.parse(state.engine.inspectFetch(JSON.stringify(record), prefix, read ? read.done : true));
-    if (result.error) console.error(`distill-guard: ${result.error}`);
+    out = state.engine.inspectRequest(head, read ? read.prefix : EMPTY, read ? read.done : true, peerAsn(request), Date.now()).split('\n');
   } catch (e) {
     // A trap leaves the Wasm instance unusable: drop the engine, answer as the policy says.
     console.error(`distill-guard: engine failure: ${e.message ?? e}`);
     current = null;
-    result = { response: state.failClosed
-      ? { kind: 'reply', status: 403, headers: [['content-type', 'application/json']],
-          body: JSON.stringify({ error: { type: 'forbidden', message: 'internal error' } }) }
-      : { kind: 'forward', headers: [[`${state.prefix}error`, 'internal']] } };
-  }
-
-  const r = result.response;
-  if (r.kind === 'reply') {
     if (read) read.cancel();
-    return new Response(r.body, { status: r.status, headers: r.headers });
+    if (state.failClosed) return json(403, { error: { type: 'forbidden', message: 'request blocked' } });
+    // Fail open: forward uninspected, marked so, without client-sent tags.
+    const upstream = new Request(request, read ? { body: read.forward } : undefined);
+    const structured = state.prefix.replace(/-+$/, '');
+    for (const [name] of [...upstream.headers]) if (name.startsWith(state.prefix) || name === structured) upstream.headers.delete(name);
+    upstream.headers.set(`${state.prefix}error`, 'internal');
+    return (env.ORIGIN ?? globalThis).fetch(upstream);
   }
-  const headers = forwardHeaders(request, state.prefix, r.headers);
-  const init = { headers };
-  if (read) init.body = read.forward;
-  const upstream = new Request(request, init);
-  const origin = env.ORIGIN ?? globalThis;
-  return origin.fetch(upstream);
+  // The outcome (src/host/packed.rs): kind, status, body, log line, deletes, then name/value pairs.
+  if (out[3]) console.log(`distill-guard: ${out[3]}`);
+  const deletes = Number(out[4]);
+  const pairsAt = 5 + deletes;
+  if (out[0] === 'reply') {
+    if (read) read.cancel();
+    const headers = [];
+    for (let i = pairsAt; i + 1 < out.length; i += 2) headers.push([out[i], out[i + 1]]);
+    return new Response(out[2], { status: Number(out[1]), headers });
+  }
+  // A copy of the headers with ours set, and fetch(url, init): cheaper in workerd than a new
+  // Request whose headers are then changed one by one.
+  const h = new Headers(request.headers);
+  for (let i = 5; i < pairsAt; i++) h.delete(out[i]);
+  for (let i = pairsAt; i + 1 < out.length; i += 2) h.set(out[i], out[i + 1]);
+  return (env.ORIGIN ?? globalThis).fetch(request.url, {
+    method: request.method, headers: h, body: read ? read.forward : request.body, redirect: 'manual',
+  });
 }
 
 // Validate the policy at startup, so a bad one is reported before the first request.

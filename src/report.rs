@@ -6,6 +6,8 @@
 
 use serde::Serialize;
 
+use crate::explain::{Explanation, LevelDetail, ReasonDetail};
+use crate::request::Request;
 use crate::score::Verdict;
 
 /// The `fp` object of a verdict report.
@@ -33,17 +35,12 @@ pub struct FpReport<'a> {
     /// Prompt template SimHash, 16 hex digits.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub template: Option<String>,
-}
-
-/// One contributing signal in detail.
-#[derive(Debug, Serialize)]
-pub struct ReasonDetail {
-    /// Reason code.
-    pub code: &'static str,
-    /// Strength it fired with (0..=1).
-    pub strength: f32,
-    /// Points it added (weight x strength, before the cap at 100).
-    pub points: f32,
+    /// Task (first user text turn) SimHash, 16 hex digits.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub task: Option<String>,
+    /// Tool-set fingerprint, 16 hex digits.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tools: Option<String>,
 }
 
 /// One verdict as printed: `{line?, action, enforced, score, reasons, fp, label?}`.
@@ -62,9 +59,13 @@ pub struct VerdictReport<'a> {
     pub reasons: Vec<&'static str>,
     /// Fingerprints and identities.
     pub fp: FpReport<'a>,
-    /// `--explain` only: each reason's strength (0..=1) and points, in `reasons` order.
+    /// `--explain` only: each reason's measured level and ramp (graded signals), strength,
+    /// weight and points, in `reasons` order ([`crate::explain`]).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub explain: Option<Vec<ReasonDetail>>,
+    /// `--explain` only: graded signals measured for the request that added no points.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub measured: Option<Vec<LevelDetail>>,
     /// The record's label, copied through.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub label: Option<&'a serde_json::Value>,
@@ -88,20 +89,20 @@ impl<'a> VerdictReport<'a> {
                 ja4: v.fp.ja4.as_deref(),
                 ja3: v.fp.ja3.as_deref(),
                 template: v.fp.template.map(|t| format!("{t:016x}")),
+                task: v.fp.task.map(|t| format!("{t:016x}")),
+                tools: v.fp.tool_set.map(|t| format!("{t:016x}")),
             },
             explain: None,
+            measured: None,
             label: None,
         }
     }
 
-    /// Adds each reason's strength and points (`--explain`).
-    pub fn explain(mut self, v: &Verdict) -> Self {
-        self.explain = Some(
-            v.reasons
-                .iter()
-                .map(|r| ReasonDetail { code: r.signal.code(), strength: r.strength, points: r.points })
-                .collect(),
-        );
+    /// Adds the explanation and the readable header shape of `req` (`--explain`).
+    pub fn explained(mut self, e: Explanation, req: &Request) -> Self {
+        self.explain = Some(e.reasons);
+        self.measured = Some(e.measured);
+        self.fp.hfp_raw = Some(crate::fingerprint::hfp::readable(req));
         self
     }
 
@@ -114,12 +115,6 @@ impl<'a> VerdictReport<'a> {
     /// Sets the label copied from the record.
     pub fn label(mut self, label: Option<&'a serde_json::Value>) -> Self {
         self.label = label;
-        self
-    }
-
-    /// Sets the readable header shape (`--explain`).
-    pub fn hfp_raw(mut self, raw: Option<String>) -> Self {
-        self.fp.hfp_raw = raw;
         self
     }
 

@@ -87,6 +87,12 @@ impl Weights {
         self.ramp[s.index()]
     }
 
+    /// The weight of `s` in the policy.
+    #[inline]
+    pub fn weight(&self, s: Signal) -> f32 {
+        self.weight[s.index()]
+    }
+
     /// True when the signal has a non-zero weight (so computing it is worth it).
     #[inline]
     pub fn active(&self, s: Signal) -> bool {
@@ -103,12 +109,40 @@ impl Weights {
         }
     }
 
+    /// The factor the crowd signals' points are scaled by: 1, or for an account with an
+    /// established, ordinary history ([`Fired::ordinary`]) whatever keeps them from lifting
+    /// the score to the next action: they may add at most `tag - 1 - own` points (`own`: the
+    /// other signals' points), nothing once `own` reaches `tag`.
+    fn crowd_factor(&self, fired: &Fired) -> f32 {
+        if !fired.ordinary {
+            return 1.0;
+        }
+        let (mut own, mut crowd) = (0.0f32, 0.0f32);
+        for (s, st) in fired.iter() {
+            let p = self.weight[s.index()] * st;
+            if s.crowd() {
+                crowd += p;
+            } else {
+                own += p;
+            }
+        }
+        let room = (self.tag as f32 - 1.0 - own).max(0.0);
+        if crowd <= room || crowd <= 0.0 {
+            1.0
+        } else {
+            room / crowd
+        }
+    }
+
     /// Scores the fired signals: (score 0..=100, reasons by points descending, action).
+    /// The crowd signals of an established, ordinary account are scaled down as
+    /// [`Weights::crowd_factor`] says (their reasons show the points they added).
     pub fn score(&self, fired: &Fired) -> (u8, Vec<Reason>, Action) {
+        let f = self.crowd_factor(fired);
         let mut reasons: Vec<Reason> = fired
             .iter()
             .filter_map(|(signal, strength)| {
-                let points = self.weight[signal.index()] * strength;
+                let points = self.weight[signal.index()] * strength * if signal.crowd() { f } else { 1.0 };
                 (points > 0.0).then_some(Reason { signal, strength, points })
             })
             .collect();
@@ -120,7 +154,23 @@ impl Weights {
 
     /// The score alone (no reasons list, no allocation).
     pub fn total(&self, fired: &Fired) -> u8 {
-        let t: f32 = fired.iter().map(|(s, st)| self.weight[s.index()] * st).sum();
+        let f = self.crowd_factor(fired);
+        let t: f32 = fired.iter().map(|(s, st)| self.weight[s.index()] * st * if s.crowd() { f } else { 1.0 }).sum();
+        t.round().clamp(0.0, 100.0) as u8
+    }
+
+    /// The score of the account's own behaviour: its prompt signals and its account-level
+    /// state signals (`account.*` but `account.flag_history` itself, `rate.account`). An
+    /// account's flag history counts a request as flagged only when this alone reaches
+    /// `tag`: the client-shape, proxy-header and list signals that every request of one
+    /// client or network path carries, and the cluster signals it shares with a crowd,
+    /// never escalate the account.
+    pub fn behaviour_total(&self, fired: &Fired) -> u8 {
+        let t: f32 = fired
+            .iter()
+            .filter(|&(s, _)| s.behaviour())
+            .map(|(s, st)| self.weight[s.index()] * st)
+            .sum();
         t.round().clamp(0.0, 100.0) as u8
     }
 
@@ -161,8 +211,12 @@ pub struct Prints {
     pub client: &'static str,
     /// Keyed hash of the account key, when one was found.
     pub account: Option<u64>,
-    /// SimHash of the latest user turn's template, when a prompt was read.
+    /// SimHash of the per-request template (the latest user text, or the task in an agent loop), when a prompt was read.
     pub template: Option<u64>,
+    /// SimHash of the task (the first user text turn).
+    pub task: Option<u64>,
+    /// Fingerprint of the tool definitions.
+    pub tool_set: Option<u64>,
 }
 
 /// The engine's answer for one request.
@@ -182,6 +236,9 @@ pub struct Verdict {
     pub allowlisted: bool,
     /// True when the verdict came from the internal-error path (fail open / fail closed).
     pub internal_error: bool,
+    /// True when the request was held for its body and the body's evidence is in the
+    /// verdict (false: decided at the headers).
+    pub held: bool,
 }
 
 impl Verdict {

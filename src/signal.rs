@@ -72,23 +72,25 @@ signals! {
     IpTor = "ip.tor", "ip_tor", Proxy, 40, None,
         "The client IP is in the policy's `networks.tor` list.";
     ClientNoUserAgent = "client.no_user_agent", "client_no_user_agent", Client, 20, None,
-        "No `User-Agent` header at all.";
+        "A `User-Agent` header that is present but blank (stacks without a User-Agent, such as PHP's curl extension or Node's `http` module, omit the header: that is `client.scripted`).";
     ClientUaMismatch = "client.ua_mismatch", "client_ua_mismatch", Client, 35, None,
         "A browser User-Agent without the headers that browser always sends (`sec-fetch-*`, `sec-ch-ua` for Chromium).";
     ClientSdkMismatch = "client.sdk_mismatch", "client_sdk_mismatch", Client, 35, None,
-        "An official SDK User-Agent without its `x-stainless-*` set, or `x-stainless-*` headers under another client's User-Agent.";
+        "An official SDK User-Agent without the headers that SDK version always sends (the `x-stainless-*` set; a pre-Stainless major's own marker and no `x-stainless-*`) or naming another package version, or `x-stainless-*` headers under a script's User-Agent.";
     ClientLangMismatch = "client.lang_mismatch", "client_lang_mismatch", Client, 35, None,
         "`x-stainless-lang` disagrees with the language of the SDK the User-Agent names.";
     ClientOrderMismatch = "client.order_mismatch", "client_order_mismatch", Client, 25, None,
-        "The header order belongs to another HTTP stack than the one the User-Agent claims.";
+        "The headers the claimed stack sets itself come in an order no real capture of that User-Agent family shows (no verdict for families without captures).";
     ClientScripted = "client.scripted", "client_scripted", Client, 3, None,
-        "A script or CLI client (curl, python-requests, Go, ...): common and legitimate, weak alone.";
+        "A script, CLI or HTTP library (curl, python-requests, axios, Go, ...), or no User-Agent at all: common and legitimate, weak alone.";
     FpListed = "fp.listed", "fp_listed", Fingerprint, 60, None,
         "The header-shape fingerprint, JA4, JA3 or JA4H is on the policy's `block.fingerprints` list.";
     PromptCot = "prompt.cot", "prompt_cot", Prompt, 8, None,
-        "The prompt asks for a written-out chain of thought or reasoning trace.";
+        "The user's text (the latest turn or the task) asks for a written-out chain of thought or reasoning trace.";
     PromptRubric = "prompt.rubric", "prompt_rubric", Prompt, 6, None,
-        "The prompt asks the model to grade a response against a rubric.";
+        "The user's text asks the model to grade a response against a rubric.";
+    PromptSystemElicitation = "prompt.system_elicitation", "prompt_system_elicitation", Prompt, 2, None,
+        "The system prompt asks for the reasoning or for rubric grading: a harness's instruction (popular coding agents ask the model to think before acting too), weak evidence.";
     PromptLogprobs = "prompt.logprobs", "prompt_logprobs", Prompt, 8, None,
         "`logprobs` / `top_logprobs` requested (soft-label distillation).";
     PromptMultiN = "prompt.multi_n", "prompt_multi_n", Prompt, 5, None,
@@ -123,6 +125,12 @@ signals! {
         "For a light account: share of light accounts' requests carrying elicitation markers in its (fingerprint, prefix) or prompt-template cluster (the larger; clusters of at least `state.min_cluster_accounts` accounts and `state.min_requests` requests).";
     ClusterSynchrony = "cluster.synchrony", "cluster_synchrony", State, 15, Some((5.0, 30.0)),
         "Distinct accounts sending this template within the same short time bucket.";
+    AccountTaskBreadth = "account.task_breadth", "account_task_breadth", State, 10, Some((5.0, 20.0)),
+        "Distinct shared tasks this account worked on over `state.account_window_s`: a task is the code identifier a prompt is about (its *anchor*), shared once at least `state.shared_task_accounts` accounts sent it. A campaign account works through a benchmark's tasks one after another; a person's code is their own. Weak alone: an evaluation team runs benchmarks too.";
+    AccountSwarmShare = "account.swarm_share", "account_swarm_share", State, 30, Some((0.3, 0.8)),
+        "For a broad account (`state.broad_tasks` shared tasks or more): share of its last four shared tasks that a swarm works now: tasks of at least `state.swarm_accounts` accounts over the account window, 60 % of them broad. A popular identifier is used by many people, few of them busy; an evaluation account running a benchmark is one account; a swarm's task is sent almost only by accounts that work through many shared tasks.";
+    ClusterSwarm = "cluster.swarm", "cluster_swarm", State, 15, Some((0.5, 0.9)),
+        "For a new account (under 3 requests): share of broad accounts among the accounts on this request's task (at least `state.swarm_accounts` of them) over the account window: its first task is one a swarm works through. Needs the body (held requests).";
     AccountFlagHistory = "account.flag_history", "account_flag_history", State, 25, Some((0.2, 0.6)),
         "Share of this account's recent requests (12 h half-life) that were flagged on other evidence: campaign accounts that mix in innocuous prompts.";
     RateAccount = "rate.account", "rate_account", State, 15, Some((30.0, 120.0)),
@@ -140,6 +148,24 @@ impl Signal {
         self as usize
     }
 
+    /// True for the account's own behaviour: prompt signals and account-level state signals
+    /// (`account.*` but `account.flag_history`, `rate.account`), which vary between its
+    /// requests. Client shape, proxy headers, lists and cluster signals are not.
+    pub fn behaviour(self) -> bool {
+        match self.family() {
+            Family::Prompt => true,
+            Family::State => self != Signal::AccountFlagHistory && (self.code().starts_with("account.") || self == Signal::RateAccount),
+            _ => false,
+        }
+    }
+
+    /// True for the signals of the crowds a request shares (its clusters and their rates):
+    /// guilt by association, which never changes the action of an account with an
+    /// established, ordinary history ([`Levels::ordinary`]).
+    pub fn crowd(self) -> bool {
+        self.code().starts_with("cluster.") || matches!(self, Signal::RatePrefix | Signal::RateFp)
+    }
+
     /// Looks a signal up by its policy key (`proxy_via`).
     pub fn from_key(key: &str) -> Option<Signal> {
         Self::ALL.iter().copied().find(|s| s.key() == key)
@@ -155,11 +181,15 @@ impl Signal {
 #[derive(Debug, Clone)]
 pub struct Fired {
     strength: [f32; Signal::COUNT],
+    /// The account's own history is established and ordinary ([`Levels::ordinary`]): the
+    /// crowd signals ([`Signal::crowd`]) may not change its action (see
+    /// [`crate::score::Weights::score`]).
+    pub ordinary: bool,
 }
 
 impl Default for Fired {
     fn default() -> Self {
-        Fired { strength: [0.0; Signal::COUNT] }
+        Fired { strength: [0.0; Signal::COUNT], ordinary: false }
     }
 }
 
@@ -251,11 +281,15 @@ mod tests {
 #[derive(Debug, Clone)]
 pub struct Levels {
     level: [f64; Signal::COUNT],
+    /// The account has an established, ordinary history (enough requests, keeping to its
+    /// networks, its own tasks, little elicitation): the crowds it shares do not change its
+    /// verdict (see [`Signal::crowd`] and [`Fired::ordinary`]).
+    pub ordinary: bool,
 }
 
 impl Default for Levels {
     fn default() -> Self {
-        Levels { level: [f64::NAN; Signal::COUNT] }
+        Levels { level: [f64::NAN; Signal::COUNT], ordinary: false }
     }
 }
 
@@ -264,6 +298,14 @@ impl Levels {
     #[inline]
     pub fn set(&mut self, s: Signal, level: f64) {
         self.level[s.index()] = level;
+    }
+
+    /// Records `level` for `s` unless a larger one was recorded.
+    #[inline]
+    pub fn raise(&mut self, s: Signal, level: f64) {
+        if self.get(s).map_or(true, |v| level > v) {
+            self.set(s, level);
+        }
     }
 
     /// The level of `s`, if it was measured.

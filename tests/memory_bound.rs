@@ -1,6 +1,6 @@
 //! The state's memory is bounded by `StateConfig::memory_bound()` and stops growing.
 //!
-//! Ten million requests with distinct accounts, client /24s, header-shape fingerprints,
+//! Ten million requests with distinct accounts (each twice, as clusters count returning accounts), client /24s, header-shape fingerprints,
 //! JA4s, ASNs and prompts go through `distill_guard::Engine` (default policy); then ten
 //! million fully populated observations (templates and elicitation included, whatever the
 //! prompt scanner returns) go straight into a `State`. Each phase asserts that the process's
@@ -121,9 +121,10 @@ fn resident_memory_stays_within_the_bound() {
     let mut mid = None;
     for i in 0..n {
         let r = mix64(i ^ 0xabc);
+        // Each account twice in a row: clusters count returning accounts.
         let o = Observation {
             now_ms: 1_700_000_000_000 + i / 4,
-            account: Some(r),
+            account: Some(mix64((i / 2) ^ 0xdef)),
             hfp: mix64(r),
             ja4: Some(mix64(r ^ 1)),
             prefix: Some(mix64(r ^ 2)),
@@ -131,6 +132,7 @@ fn resident_memory_stays_within_the_bound() {
             template: Some(mix64(r ^ 3)),
             elicitation: r & 1 == 0,
             env: Some(mix64(r ^ 4)),
+            anchor: Some(mix64(r ^ 5)),
         };
         let mut lv = Levels::default();
         state.observe(&o, &mut lv);

@@ -1,8 +1,9 @@
 //! Size budget of the Wasm modules every worker loads: the Envoy filter
-//! (`build/distill_guard_envoy.wasm`) and the edge worker's wasm-bindgen module
-//! (`pkg-edge/distill_guard_bg.wasm`, built without the simulator) must each stay at or under
-//! 400 KB (409,600 bytes). The tuning page's module (`pkg/`, with the simulator) is loaded
-//! once by a browser and has no budget here.
+//! (`build/distill_guard_envoy.wasm`) must stay at or under 1 MiB and the edge worker's
+//! wasm-bindgen module (`pkg-edge/distill_guard_bg.wasm`, built without the simulator) at or
+//! under 600 KB. Both are built at opt-level 3 for CPU per request (`profile.wasm-speed`); the
+//! budgets keep them from growing unnoticed. The tuning page's module (`pkg/`, with the
+//! simulator) is loaded once by a browser and has no budget here.
 //!
 //! The modules are built by `scripts/build.sh` (which `scripts/test.sh` runs before
 //! `cargo test`). A missing module fails the test, so a broken build step can't pass
@@ -15,8 +16,10 @@
 
 use std::path::Path;
 
-/// The budget for every module, in bytes.
-const LIMIT: u64 = 400 * 1024;
+/// The Envoy module's budget, in bytes (one copy per Envoy worker VM).
+const ENVOY_LIMIT: u64 = 1024 * 1024;
+/// The edge worker module's budget, in bytes (Workers limit the script size; an isolate loads it).
+const EDGE_LIMIT: u64 = 600 * 1024;
 
 fn skipped(relative: &str) -> bool {
     let skip = std::env::var_os("DG_SKIP_MODULE_SIZE").is_some_and(|v| v == "1");
@@ -36,24 +39,24 @@ fn read(relative: &str) -> Vec<u8> {
     }
 }
 
-fn check(relative: &str) {
+fn check(relative: &str, limit: u64) {
     if skipped(relative) {
         return;
     }
     let size = read(relative).len() as u64;
-    eprintln!("{relative}: {size} bytes (limit {LIMIT})");
+    eprintln!("{relative}: {size} bytes (limit {limit})");
     assert!(size > 0, "{relative} is empty: rebuild with scripts/build.sh");
-    assert!(size <= LIMIT, "{relative} is {size} bytes, over the {LIMIT}-byte (400 KB) budget by {} bytes", size - LIMIT);
+    assert!(size <= limit, "{relative} is {size} bytes, over the {limit}-byte budget by {} bytes", size - limit);
 }
 
 #[test]
-fn envoy_module_within_400_kb() {
-    check("build/distill_guard_envoy.wasm");
+fn envoy_module_within_1_mib() {
+    check("build/distill_guard_envoy.wasm", ENVOY_LIMIT);
 }
 
 #[test]
-fn edge_module_within_400_kb() {
-    check("pkg-edge/distill_guard_bg.wasm");
+fn edge_module_within_600_kb() {
+    check("pkg-edge/distill_guard_bg.wasm", EDGE_LIMIT);
 }
 
 /// The request header of `src/host/envoy/fault.rs`.

@@ -55,3 +55,51 @@ fn quality_prints_a_table_and_check_fails_on_missed_targets() {
     let without_check = dg(&["quality", "--policy", &never, "--scenarios", &scen, "--seeds", "1"]);
     assert!(without_check.status.success());
 }
+
+/// The policy keys of every signal, from `distill-guard signals` (its Markdown table).
+fn signal_keys() -> Vec<String> {
+    let out = dg(&["signals"]);
+    let table = String::from_utf8(out.stdout).unwrap();
+    table.lines().skip(2).filter_map(|l| l.split('|').nth(2)).map(|k| k.trim().trim_matches('`').to_string()).filter(|k| !k.is_empty()).collect()
+}
+
+/// The "campaign flagged after warm-up" cell of a one-row quality table.
+fn campaign_flagged(md: &str) -> String {
+    md.lines().nth(2).and_then(|row| row.split('|').nth(6)).map(|c| c.trim().to_string()).unwrap_or_default()
+}
+
+#[test]
+fn quality_without_asn_silences_the_asn_signals() {
+    let scen = tmp(
+        "hop.json",
+        r#"{"name":"hop","duration_hours":12,"legit":{"users":40,"university_accounts":5,"heavy_users":1,"heavy_requests_per_day":40},
+            "campaigns":[{"name":"hop","accounts":100,"requests_per_account_day":100,"pool":{"kind":"residential","size":5000,"asns":300,"sticky_minutes":0}}]}"#,
+    );
+    // Only `account.asn_rotation` weighs: a campaign hopping networks on every request is
+    // flagged from each account's second request on, with an ASN; never without one.
+    let keys = signal_keys();
+    assert!(keys.iter().any(|k| k == "account_asn_rotation"), "{keys:?}");
+    let signals: Vec<String> = keys
+        .iter()
+        .map(|k| if k == "account_asn_rotation" { format!(r#""{k}":{{"weight":100,"from":0,"full":1}}"#) } else { format!(r#""{k}":{{"weight":0}}"#) })
+        .collect();
+    let pol = tmp("asn-only.json", &format!(r#"{{"thresholds":{{"tag":50,"throttle":100,"deny":100}},"signals":{{{}}}}}"#, signals.join(",")));
+    let run = |extra: &[&str]| {
+        let mut args = vec!["quality", "--policy", &pol, "--scenarios", &scen, "--seeds", "3"];
+        args.extend_from_slice(extra);
+        let out = dg(&args);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        (String::from_utf8(out.stdout).unwrap(), String::from_utf8(out.stderr).unwrap())
+    };
+    let (with_asn, _) = run(&[]);
+    let flagged: f64 = campaign_flagged(&with_asn).trim_end_matches(" %").parse().unwrap_or(0.0);
+    assert!(flagged > 90.0, "{with_asn}");
+    let (without, summary) = run(&["--without", "asn,country"]);
+    assert_eq!(campaign_flagged(&without), "0.00 %", "{without}");
+    assert!(summary.contains("without peer asn,country"), "{summary}");
+    // Unknown field names are errors that list the known ones.
+    let bad = dg(&["quality", "--policy", &pol, "--scenarios", &scen, "--without", "asn,ip"]);
+    assert_eq!(bad.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(err.contains("\"ip\"") && err.contains("asn, country, ja4, ja3"), "{err}");
+}

@@ -35,7 +35,7 @@ fuzz_target!(|data: &[u8]| {
     for now in [0, 1_000, 120_000] {
         req.now_ms = now;
         let v = engine.inspect(&req);
-        let _ = respond::respond(&v, engine.policy());
+        let _ = respond::respond(&v, engine.policy(), 0);
     }
     let _ = engine.internal_error();
 });

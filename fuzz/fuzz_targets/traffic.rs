@@ -42,7 +42,7 @@ fn run(engines: &mut [Engine], text: &str) {
             let req = decoded.request(engine.body_limit());
             let _ = engine.wants_body(req.path);
             let v = engine.inspect(&req);
-            let _ = respond::respond(&v, engine.policy());
+            let _ = respond::respond(&v, engine.policy(), 0);
             let _ = (v.reason_codes(), v.hfp_hex());
         }
     }

@@ -7,7 +7,9 @@ use std::fs::File;
 use std::io::{self, BufRead, BufReader, BufWriter, Write};
 use std::process::ExitCode;
 
+use distill_guard::explain::explain;
 use distill_guard::report::VerdictReport;
+use distill_guard::signal::Levels;
 use distill_guard::score::{Action, Verdict};
 use distill_guard::{traffic, Engine, Policy};
 
@@ -16,17 +18,33 @@ const USAGE: &str = "distill-guard: detect LLM distillation campaigns in API tra
 usage:
   distill-guard replay --policy FILE [--explain] [INPUT|-]
       Runs JSONL traffic records through one engine, in order, and prints one JSON
-      verdict per input line. A summary goes to stderr.
+      verdict per input line. A summary goes to stderr. --explain adds each reason's
+      measured level, ramp, strength, weight and points, the levels of graded signals
+      that added nothing, and the readable header shape.
   distill-guard check-policy FILE...
       Validates policy files; prints every error with its path; exits 1 on any error.
+      Settings that are valid but unsafe to deploy (the shipped identity.hash_key) get a
+      warning line and do not change the exit status.
   distill-guard simulate --scenario FILE [--seed N] [--out FILE] [--requests N]
       Writes labeled simulated traffic (JSONL, time-ordered), deterministic for
       (scenario, seed); --requests stops after the first N records.
   distill-guard quality --policy FILE --scenarios DIR|FILE... [--seeds 11,12,13] [--jobs 2]
-                       [--check] [--segments]
+                       [--check] [--segments] [--families] [--held] [--legit-clients ID,...]
+                       [--without asn,country,ja4,ja3]
       Simulates every scenario for every seed, runs one engine per run, and prints a
       Markdown table of detection quality; --check exits 1 when a target is missed;
-      --segments adds legitimate false positives per population segment.
+      --segments adds legitimate false positives per population segment, --families
+      per client family (target: none above 1 % flagged), --held the share of requests
+      held for their body before the verdict; --without removes those peer facts from
+      every record first (a deployment without a geo database has no asn or country, one
+      without TLS fingerprinting no ja4 / ja3).
+  distill-guard fit --policy FILE --scenarios DIR|FILE... [--seeds 11] [--jobs 2] [--rounds 2]
+                   [--signals all|state|prompt|KEY,...] [--legit-clients ID,...] [--out FILE]
+      Fits the signal weights of a policy to simulated traffic by coordinate search over
+      a grid (legitimate flagged <= 0.4 %, denied <= 0.03 %, no client family above
+      0.8 %; then as much of every campaign as possible); prints progress to stderr and
+      writes the fitted policy to --out (or stdout). --legit-clients keeps only these
+      client stacks in the legitimate population (held-out fits). Report on other seeds.
   distill-guard signals
       Prints the reason-code table (Markdown): code, default weight, ramp, meaning.
   distill-guard fleet-view --policy FILE [--now-ms N] REPLY
@@ -42,6 +60,7 @@ fn main() -> ExitCode {
         Some("check-policy") => check_policy(&args[1..]),
         Some("simulate") => simulate(&args[1..]),
         Some("quality") => quality(&args[1..]),
+        Some("fit") => fit(&args[1..]),
         Some("fleet-view") => fleet_view(&args[1..]),
         Some("signals") => {
             print!("{}", signal_table());
@@ -117,6 +136,10 @@ fn check_policy(args: &[String]) -> Result<ExitCode, String> {
                 let mem = p.state.memory_bound();
                 println!("{f}: ok (mode {:?}, thresholds tag {} / throttle {} / deny {}, state memory bound {} bytes = {:.1} MiB)",
                     p.mode, p.thresholds.tag, p.thresholds.throttle, p.thresholds.deny, mem, mem as f64 / 1048576.0);
+                // Valid but unsafe to deploy: a warning line each, and still exit 0.
+                for w in p.warnings() {
+                    println!("{f}: warning: {w}");
+                }
             }
             Err(msg) => {
                 ok = false;
@@ -208,7 +231,8 @@ impl<W: Write> Replayer<W> {
             }
             Ok(dec) => {
                 let req = dec.request(self.limit);
-                let v = self.engine.inspect(&req);
+                let mut levels = Levels::default();
+                let v = if self.explain { self.engine.inspect_levels(&req, &mut levels) } else { self.engine.inspect(&req) };
                 let label = dec.record().label.as_ref();
                 let a = v.action as usize;
                 sum.per_action[a] += 1;
@@ -220,11 +244,8 @@ impl<W: Write> Replayer<W> {
                     }
                 }
                 if self.explain {
-                    let o = VerdictReport::new(&v)
-                        .line(line_no)
-                        .label(label)
-                        .hfp_raw(Some(distill_guard::fingerprint::hfp::readable(&req)))
-                        .explain(&v);
+                    let why = explain(&self.engine.compiled().weights, &v.reasons, &levels);
+                    let o = VerdictReport::new(&v).line(line_no).label(label).explained(why, &req);
                     serde_json::to_writer(&mut self.out, &o)
                 } else {
                     self.buf.clear();
@@ -272,9 +293,11 @@ fn report_line(out: &mut Vec<u8>, v: &Verdict, line: u64, label: Option<&serde_j
             json_str(out, s);
         }
     }
-    if let Some(t) = v.fp.template {
-        out.extend_from_slice(b",\"template\":");
-        hex16(out, t);
+    for (key, val) in [(&b",\"template\":"[..], v.fp.template), (b",\"task\":", v.fp.task), (b",\"tools\":", v.fp.tool_set)] {
+        if let Some(t) = val {
+            out.extend_from_slice(key);
+            hex16(out, t);
+        }
     }
     out.push(b'}');
     match label {
@@ -381,8 +404,46 @@ fn simulate(args: &[String]) -> Result<ExitCode, String> {
 
 fn quality(args: &[String]) -> Result<ExitCode, String> {
     use distill_guard::simulate::quality;
-    let (opts, pos) = parse_args(args, &["--policy", "--scenarios", "--seeds", "--jobs"], &["--check", "--segments"])?;
+    let (opts, pos) = parse_args(args, &["--policy", "--scenarios", "--seeds", "--jobs", "--legit-clients", "--without"], &["--check", "--segments", "--families", "--held"])?;
     let policy = load_policy(opts.get("--policy").ok_or("quality needs --policy FILE")?)?;
+    let without = quality::Without::parse(opts.get("--without").copied().unwrap_or_default())?;
+    let scenarios = scenario_args(&opts, &pos)?;
+    let seeds = seed_list(opts.get("--seeds").copied().unwrap_or("11,12,13"))?;
+    let jobs: usize = opts.get("--jobs").map_or(Ok(2), |s| s.parse()).map_err(|_| "--jobs must be a whole number")?;
+    let started = std::time::Instant::now();
+    let runs = quality::run_all(&scenarios, &seeds, &policy, without, jobs).into_iter().collect::<Result<Vec<_>, _>>()?;
+    let requests: u64 = runs.iter().map(|r| r.legit + r.campaigns.iter().map(|c| c.requests).sum::<u64>()).sum();
+    let errors: u64 = runs.iter().map(|r| r.errors).sum();
+    let (table, ok) = quality::table(&runs, &quality::Targets::default());
+    print!("{table}");
+    if opts.contains_key("--segments") {
+        print!("\nLegitimate requests flagged (denied) per population segment:\n\n{}", quality::segment_table(&runs));
+    }
+    let mut families_ok = true;
+    if opts.contains_key("--families") {
+        let (t, fine) = quality::family_table(&runs);
+        families_ok = fine;
+        print!("\nLegitimate requests flagged per client family (all scenarios and seeds):\n\n{t}");
+    }
+    if opts.contains_key("--held") {
+        print!("\nRequests held for their body before the verdict:\n\n{}", quality::held_table(&runs));
+    }
+    let ok = ok && families_ok;
+    eprintln!(
+        "quality: {} runs, {requests} requests{}, {errors} parse errors, {:.1} s; targets: campaign flagged >= 95 % after {} warm-up requests, legit flagged <= 0.5 %, legit denied <= 0.05 %: {}",
+        runs.len(),
+        opts.get("--without").map_or(String::new(), |w| format!(" (without peer {w})")),
+        started.elapsed().as_secs_f64(),
+        quality::WARMUP,
+        if ok { "met" } else { "missed" }
+    );
+    Ok(if opts.contains_key("--check") && (!ok || errors > 0) { ExitCode::from(1) } else { ExitCode::SUCCESS })
+}
+
+
+/// The scenarios named by `--scenarios` and positional arguments (directories: every
+/// `*.json` in them, sorted), with `--legit-clients` applied.
+fn scenario_args(opts: &BTreeMap<&str, &str>, pos: &[&str]) -> Result<Vec<distill_guard::simulate::Scenario>, String> {
     let mut files: Vec<String> = Vec::new();
     for p in opts.get("--scenarios").into_iter().chain(pos.iter()) {
         let path = std::path::Path::new(p);
@@ -400,33 +461,67 @@ fn quality(args: &[String]) -> Result<ExitCode, String> {
         }
     }
     if files.is_empty() {
-        return Err("quality needs --scenarios DIR|FILE".into());
+        return Err("--scenarios DIR|FILE is needed".into());
     }
-    let scenarios = files.iter().map(|f| load_scenario(f)).collect::<Result<Vec<_>, _>>()?;
-    let seeds = opts
-        .get("--seeds")
-        .unwrap_or(&"11,12,13")
-        .split(',')
-        .map(|s| s.trim().parse::<u64>().map_err(|_| format!("--seeds: not a whole number: {s:?}")))
-        .collect::<Result<Vec<_>, _>>()?;
+    let mut scenarios = files.iter().map(|f| load_scenario(f)).collect::<Result<Vec<_>, _>>()?;
+    if let Some(keep) = opts.get("--legit-clients") {
+        let keep: Vec<&str> = keep.split(',').map(str::trim).filter(|s| !s.is_empty()).collect();
+        for id in &keep {
+            if distill_guard::simulate::clients::stack_index(id).is_none() {
+                return Err(format!("--legit-clients: unknown client stack {id:?}"));
+            }
+        }
+        for s in &mut scenarios {
+            s.legit.clients.retain(|id, _| keep.contains(&id.as_str()));
+            if s.legit.clients.is_empty() {
+                return Err(format!("--legit-clients leaves {} without legitimate clients", s.name));
+            }
+        }
+    }
+    Ok(scenarios)
+}
+
+/// A comma-separated list of seeds.
+fn seed_list(text: &str) -> Result<Vec<u64>, String> {
+    text.split(',').map(|s| s.trim().parse::<u64>().map_err(|_| format!("--seeds: not a whole number: {s:?}"))).collect()
+}
+
+fn fit(args: &[String]) -> Result<ExitCode, String> {
+    use distill_guard::simulate::fit;
+    use distill_guard::{Signal, signal::Family};
+    let (opts, pos) = parse_args(args, &["--policy", "--scenarios", "--seeds", "--jobs", "--rounds", "--signals", "--legit-clients", "--out"], &[])?;
+    let base = load_policy(opts.get("--policy").ok_or("fit needs --policy FILE")?)?;
+    let scenarios = scenario_args(&opts, &pos)?;
+    let seeds = seed_list(opts.get("--seeds").copied().unwrap_or("11"))?;
     let jobs: usize = opts.get("--jobs").map_or(Ok(2), |s| s.parse()).map_err(|_| "--jobs must be a whole number")?;
-    let started = std::time::Instant::now();
-    let runs = quality::run_all(&scenarios, &seeds, &policy, jobs).into_iter().collect::<Result<Vec<_>, _>>()?;
-    let requests: u64 = runs.iter().map(|r| r.legit + r.campaigns.iter().map(|c| c.requests).sum::<u64>()).sum();
-    let errors: u64 = runs.iter().map(|r| r.errors).sum();
-    let (table, ok) = quality::table(&runs, &quality::Targets::default());
-    print!("{table}");
-    if opts.contains_key("--segments") {
-        print!("\nLegitimate requests flagged (denied) per population segment:\n\n{}", quality::segment_table(&runs));
+    let rounds: usize = opts.get("--rounds").map_or(Ok(2), |s| s.parse()).map_err(|_| "--rounds must be a whole number")?;
+    let which = opts.get("--signals").copied().unwrap_or("state,prompt");
+    let mut signals: Vec<Signal> = Vec::new();
+    for part in which.split(',').map(str::trim) {
+        match part {
+            "all" => signals.extend(Signal::ALL.iter().copied()),
+            "state" => signals.extend(Signal::ALL.iter().copied().filter(|s| s.family() == Family::State)),
+            "prompt" => signals.extend(Signal::ALL.iter().copied().filter(|s| s.family() == Family::Prompt)),
+            key => signals.push(Signal::from_key(key).ok_or_else(|| format!("--signals: unknown signal {key:?}"))?),
+        }
     }
-    eprintln!(
-        "quality: {} runs, {requests} requests, {errors} parse errors, {:.1} s; targets: campaign flagged >= 95 % after {} warm-up requests, legit flagged <= 0.5 %, legit denied <= 0.05 %: {}",
-        runs.len(),
-        started.elapsed().as_secs_f64(),
-        quality::WARMUP,
-        if ok { "met" } else { "missed" }
-    );
-    Ok(if opts.contains_key("--check") && (!ok || errors > 0) { ExitCode::from(1) } else { ExitCode::SUCCESS })
+    signals.dedup();
+    let started = std::time::Instant::now();
+    let mut runs = Vec::new();
+    for s in &scenarios {
+        for &seed in &seeds {
+            runs.push(fit::prepare(s, seed)?);
+        }
+    }
+    eprintln!("fit: {} runs simulated in {:.1} s; {} signals, {} rounds", runs.len(), started.elapsed().as_secs_f64(), signals.len(), rounds);
+    let fitted = fit::coordinate_search(&runs, &base, &signals, &fit::Limits::default(), rounds, jobs, &mut |line| eprintln!("fit: {line}"));
+    let text = fitted.to_json_pretty() + "\n";
+    match opts.get("--out") {
+        Some(path) => std::fs::write(path, text).map_err(|e| format!("{path}: {e}"))?,
+        None => print!("{text}"),
+    }
+    eprintln!("fit: done in {:.1} s", started.elapsed().as_secs_f64());
+    Ok(ExitCode::SUCCESS)
 }
 
 /// The reason-code table of the README, generated from the signal catalogue.
@@ -476,6 +571,8 @@ mod tests {
                 v.fp.ja4 = (i % 2 == 1).then(|| s.to_string());
                 v.fp.ja3 = Some(s.to_string());
                 v.fp.template = (i % 3 != 2).then_some(u64::MAX >> i);
+                v.fp.task = (i % 2 == 0).then_some(u64::MAX >> (i + 3));
+                v.fp.tool_set = (i % 4 != 1).then_some(0x0123_4567_89ab_cdef >> i);
                 for line in [0, 1, 9, 10, 12345, u64::MAX] {
                     n += 1;
                     buf.clear();

@@ -224,7 +224,9 @@ mod tests {
 
     #[test]
     fn captured_curl_matches_foxio_curl_mapping() {
-        let c = crate::fingerprint::testdata::client("curl-get");
+        // `curl URL`: the captured GET without the API's Authorization header.
+        let mut c = crate::fingerprint::testdata::client("curl-get");
+        c.headers.retain(|(n, _)| n != "Authorization");
         assert_eq!(ja4h(&c.request()), "ge11nn030000_fe444ad14866_000000000000_000000000000");
     }
 

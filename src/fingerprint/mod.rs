@@ -4,6 +4,7 @@
 //! Extraction here is separate from formatting, and nothing here keeps state.
 
 pub mod claims;
+mod claims_order;
 pub mod env;
 pub mod hfp;
 pub mod ja4h;

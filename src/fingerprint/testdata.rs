@@ -1,11 +1,14 @@
 //! Test-only access to `tests/data/clients.json`: real header lists captured from real
-//! clients by `tests/tools/capture_server.py`, turned into [`Request`] views.
+//! clients by the `tests/data/capture_*` scripts, turned into [`Request`] views.
 
 use crate::request::{Header, HttpVersion, Request};
 
 /// One client shape from `clients.json`.
 pub struct Client {
+    /// `STACK-get` or `STACK-post`.
     pub name: String,
+    /// The client stack (several requests per stack).
+    pub stack: String,
     pub family: String,
     /// `captured` (recorded on loopback) or `documented` (typical shape, not captured).
     pub source: String,
@@ -39,6 +42,7 @@ pub fn clients() -> Vec<Client> {
         .iter()
         .map(|c| Client {
             name: s(c, "name"),
+            stack: s(c, "stack"),
             family: s(c, "family"),
             source: s(c, "source"),
             method: s(c, "method"),

@@ -190,9 +190,11 @@ fn three_nodes_reach_what_one_node_fed_everything_reaches() {
     let mut lv = Levels::default();
     // 300 accounts round-robin over three nodes, a round trip per node every 30 requests.
     for i in 0..300u64 {
-        let o = obs(t + i, i + 1);
-        nodes[(i % 3) as usize].1.observe(&o, &mut lv);
-        one.observe(&o, &mut lv);
+        // Twice each: clusters count returning accounts.
+        for o in [obs(t + i, i + 1), obs(t + i, i + 1)] {
+            nodes[(i % 3) as usize].1.observe(&o, &mut lv);
+            one.observe(&o, &mut lv);
+        }
         if i % 30 == 29 {
             for (c, st) in nodes.iter_mut() {
                 round(c, st, &mut s, t + i);

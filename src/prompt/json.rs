@@ -274,6 +274,28 @@ impl<'a> Lexer<'a> {
     }
 }
 
+impl Lexer<'_> {
+    /// Calls `each` on every object element of the array that follows (with its `{`
+    /// consumed; `each` reads the keys); other elements, and a value that is not an array, are
+    /// skipped.
+    pub fn objects(&mut self, mut each: impl FnMut(&mut Self) -> R<()>) -> R<()> {
+        if self.peek()? != b'[' {
+            return self.skip().map(drop);
+        }
+        self.i += 1;
+        let mut first = true;
+        while self.elem(&mut first)? {
+            if self.peek()? == b'{' {
+                self.i += 1;
+                each(self)?;
+            } else {
+                self.skip()?;
+            }
+        }
+        Ok(())
+    }
+}
+
 /// The number of backslashes right before `b[k]`, not looking before `start`.
 fn backslashes_before(b: &[u8], start: usize, k: usize) -> usize {
     b.get(start..k).map_or(0, |s| s.iter().rev().take_while(|&&c| c == b'\\').count())

@@ -1,18 +1,28 @@
 //! Prompt view: a bounded scan of LLM API request bodies (Anthropic Messages, OpenAI Chat
-//! Completions and Responses), template fingerprints of the latest user turn and of the
-//! system prompt, and elicitation markers.
+//! Completions and Responses, single-turn or multi-turn agent loops with tool use): template
+//! fingerprints of the latest user text, of the task (the first user turn) and of the system
+//! prompt, a fingerprint of the tool set, the conversation's depth and tool calls, and
+//! elicitation markers.
 //!
 //! One call ([`scan`]) walks the body prefix once with a pull lexer ([`json`]; no JSON tree),
-//! decodes only the latest user turn and the system prompt (each capped at
-//! `prompt.max_text_bytes`) into reusable buffers, normalizes them ([`normalize`]), hashes
-//! the token shingles ([`simhash`]) and searches the phrase table ([`markers`]), then fires
-//! `prompt.*` signals. A cut body, invalid JSON, deep nesting or invalid UTF-8 never fail the
-//! scan: what could not be read is reported in [`PromptView::truncated`],
-//! [`PromptView::text_capped`] and [`PromptView::parse_error`].
+//! reading the conversation's turns ([`turns`]) and the tool definitions ([`tools`]) on the
+//! way, then decodes only the latest user text turn, the first one and the system prompt
+//! (each capped at `prompt.max_text_bytes`) into reusable buffers, normalizes them
+//! ([`normalize`]), hashes the token shingles ([`simhash`]) and searches the phrase table
+//! ([`markers`]), then fires `prompt.*` signals. In an agent loop the latest user-side turn
+//! is a tool result: its text is never decoded, and the per-request template is the task's.
+//! A cut body, invalid JSON, deep nesting or invalid UTF-8 never fail the scan: what could
+//! not be read is reported in [`PromptView::truncated`], [`PromptView::text_capped`] and
+//! [`PromptView::parse_error`].
 //!
-//! It deliberately does not look at earlier turns, tool definitions or images, and keeps no
-//! state across requests (clustering templates is `state`'s job).
+//! It deliberately does not read assistant text, tool inputs or outputs, tool descriptions,
+//! images or documents, and keeps no state across requests (clustering templates is
+//! `state`'s job; the only memory is a cache of fingerprints of resent texts, a pure
+//! function's memo).
 
+#[cfg(test)]
+mod agent_tests;
+pub mod anchor;
 mod json;
 pub mod markers;
 pub mod normalize;
@@ -23,6 +33,8 @@ mod scan;
 pub mod simhash;
 #[cfg(test)]
 mod tests;
+mod tools;
+mod turns;
 
 use std::cell::RefCell;
 
@@ -34,6 +46,9 @@ use crate::signal::{Fired, Signal};
 pub use markers::Markers;
 pub use scan::Api;
 pub use simhash::simhash_distance;
+pub use tools::TOOL_SEED;
+
+use json::Span;
 
 /// Prompt-view settings (`prompt` in a policy).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -41,7 +56,7 @@ pub use simhash::simhash_distance;
 pub struct PromptConfig {
     /// `max_tokens` at or above which, with a fixed temperature, `prompt.long_output` fires.
     pub long_output_tokens: u32,
-    /// Largest text kept (and fingerprinted) of the latest user turn and of the system prompt, in bytes (256..=65536).
+    /// Largest text kept (and fingerprinted) of the latest user turn, the first one and the system prompt, in bytes (256..=65536).
     pub max_text_bytes: u32,
     /// Fewest normalized tokens that give a template; shorter prompts (`hi`) get none (1..=1000).
     pub min_template_tokens: u32,
@@ -77,11 +92,11 @@ pub struct PromptView<'a> {
     pub stream: Option<bool>,
     /// Extended thinking (`thinking.type` enabled/adaptive) or a reasoning effort was requested.
     pub thinking: bool,
-    /// Number of `tools` (or legacy `functions`).
+    /// Number of `tools` (or legacy `functions`) read whole.
     pub tools: u32,
-    /// Number of message objects in `messages` / `input`.
+    /// Number of message objects in `messages` / `input` (items of every type).
     pub messages: u32,
-    /// Number of user turns among them.
+    /// Number of user text turns among them (tool results not included).
     pub user_turns: u32,
     /// Token log-probabilities requested (`logprobs`, `top_logprobs > 0`, or a `*logprobs` include).
     pub logprobs: bool,
@@ -89,25 +104,48 @@ pub struct PromptView<'a> {
     pub top_logprobs: u32,
     /// `n` (completions per request; 0 when absent).
     pub n: u32,
-    /// Bytes kept of the latest user turn's text.
+    /// Bytes kept of the latest user text turn.
     pub user_bytes: u32,
     /// Bytes kept of the system prompt's text.
     pub system_bytes: u32,
-    /// Normalized tokens of the latest user turn.
+    /// Normalized tokens of the latest user text turn.
     pub user_tokens: u32,
-    /// SimHash of the normalized latest user turn (None when too short or absent).
+    /// The per-request template: SimHash of the latest user text turn, or of the task when
+    /// the latest user-side turn is a tool result (None when too short or absent). Tool output
+    /// is never a template.
     pub template: Option<u64>,
-    /// Exact hash of the normalized skeleton of the latest user turn.
+    /// Exact hash of the normalized skeleton of the same text as `template`.
     pub skeleton: Option<u64>,
+    /// Task anchor: the code identifier the task (the first user text turn) is about
+    /// ([`anchor`]).
+    pub anchor: Option<u64>,
     /// SimHash of the normalized system prompt.
     pub system_template: Option<u64>,
     /// Exact hash of the normalized system prompt.
     pub system_skeleton: Option<u64>,
-    /// Chain-of-thought elicitation in the latest user turn or the system prompt.
+    /// SimHash of the task: the first user text turn (text blocks only; tool results, images
+    /// and documents excluded). Equals `template` for a single-turn body.
+    pub task_template: Option<u64>,
+    /// Exact hash of the task's normalized skeleton.
+    pub task_skeleton: Option<u64>,
+    /// The latest user-side turn is a tool result (an Anthropic `user` message holding
+    /// `tool_result` blocks, a Chat `tool` message, a Responses `*_call_output` item).
+    pub latest_is_tool_result: bool,
+    /// Order-insensitive fingerprint of the tool definitions (names, built-in types and
+    /// schemas; see `tools.rs`), None without tools.
+    pub tool_set: Option<u64>,
+    /// Assistant turns in the conversation (runs of assistant messages, reasoning and tool-call items).
+    pub depth: u32,
+    /// Tool calls in them (Anthropic `tool_use` blocks, Chat `tool_calls` entries, Responses `*_call` items).
+    pub tool_calls: u32,
+    /// Chain-of-thought elicitation in the latest user text or the task.
     pub cot: bool,
-    /// Rubric grading in the latest user turn or the system prompt.
+    /// Rubric grading in the latest user text or the task.
     pub rubric: bool,
-    /// True when cot, rubric or logprobs fired.
+    /// Chain-of-thought or rubric markers in the system prompt (the harness's, not the
+    /// user's: weak evidence, `prompt.system_elicitation`).
+    pub system_elicitation: bool,
+    /// True when cot, rubric or logprobs fired (the user's own elicitation).
     pub elicitation: bool,
     /// The body prefix ended before the JSON document did (`complete` was false).
     pub truncated: bool,
@@ -118,26 +156,78 @@ pub struct PromptView<'a> {
 }
 
 /// Reusable buffers of a scan: the decoded texts, the normalized token stream, and the
-/// fingerprints of the last few system prompts (clients resend the same system prompt with
-/// every request, so it is normalized once; the cache only memoizes a pure function).
+/// fingerprints of the last few resent texts and tool arrays (clients resend the system
+/// prompt, the earlier turns and the tool definitions with every request, so each is
+/// normalized or parsed once; the caches only memoize pure functions).
 #[derive(Debug, Default)]
 pub struct Scratch {
     user: Vec<u8>,
+    task: Vec<u8>,
+    /// The task is the latest user text turn (its text is in `user`).
+    task_is_user: bool,
     system: Vec<u8>,
     norm: Vec<u8>,
     starts: Vec<u32>,
-    systems: [(u64, TextPrint); 8],
+    /// Fingerprints of resent system prompts, and of resent turns: apart, so that the many
+    /// tasks of one harness never evict its system prompt.
+    resent: [[(u64, TextPrint); 8]; 2],
+    /// Tool sets of the last few tool arrays.
+    tools: tools::ToolCache,
+}
+
+/// Which buffer of a [`Scratch`] a text is decoded into.
+#[derive(Clone, Copy)]
+enum Buf {
+    User,
+    Task,
+    System,
 }
 
 impl Scratch {
-    /// The latest user turn's text from the last scan (capped; empty when none).
+    /// The latest user text turn from the last scan (capped; empty when none).
     pub fn user_text(&self) -> &str {
         std::str::from_utf8(&self.user).unwrap_or("")
+    }
+
+    /// The task (first user text turn) from the last scan (capped; empty when none).
+    pub fn task_text(&self) -> &str {
+        std::str::from_utf8(if self.task_is_user { &self.user } else { &self.task }).unwrap_or("")
     }
 
     /// The system prompt's text from the last scan (capped; empty when none).
     pub fn system_text(&self) -> &str {
         std::str::from_utf8(&self.system).unwrap_or("")
+    }
+
+    /// Decodes the text at `sp` into `buf` and fingerprints it, through the cache when the
+    /// client `resent` it; also returns whether the cap cut it.
+    fn print(&mut self, body: &[u8], sp: Span, buf: Buf, resent: bool, cfg: &PromptConfig) -> (TextPrint, bool) {
+        let (cap, min) = (cfg.max_text_bytes as usize, cfg.min_template_tokens as usize);
+        let out = match buf {
+            Buf::User => &mut self.user,
+            Buf::Task => &mut self.task,
+            Buf::System => &mut self.system,
+        };
+        let capped = scan::extract(body, sp, out, cap);
+        if !resent {
+            return (fingerprint(out, min, &mut self.norm, &mut self.starts), capped);
+        }
+        let raw = body.get(sp.start..sp.end).unwrap_or(&[]);
+        let key = xxhash_rust::xxh3::xxh3_64_with_seed(raw, (cap as u64) << 32 | min as u64) | 1;
+        let [turns, systems] = &mut self.resent;
+        let cache = if matches!(buf, Buf::System) { systems } else { turns };
+        let slot = (key >> 1) as usize % cache.len();
+        let p = match cache.get(slot) {
+            Some(&(k, p)) if k == key => p,
+            _ => {
+                let p = fingerprint(out, min, &mut self.norm, &mut self.starts);
+                if let Some(e) = cache.get_mut(slot) {
+                    *e = (key, p);
+                }
+                p
+            }
+        };
+        (p, capped)
     }
 }
 
@@ -152,6 +242,8 @@ pub struct TextPrint {
     pub skeleton: Option<u64>,
     /// Elicitation markers (searched at any length).
     pub markers: Markers,
+    /// Task anchor: the code identifier the text is about ([`anchor`]).
+    pub anchor: Option<u64>,
 }
 
 /// Normalizes `text` into `norm`/`starts` and fingerprints it; texts with fewer than
@@ -174,6 +266,7 @@ pub fn fingerprint(text: &[u8], min_tokens: usize, norm: &mut Vec<u8>, starts: &
         template: long.then(|| sink.0.finish()),
         skeleton: long.then(|| simhash::skeleton(norm)),
         markers: sink.1.finish(norm, starts),
+        anchor: anchor::anchor(text),
     }
 }
 
@@ -196,7 +289,7 @@ pub fn scan<'a>(body: &'a [u8], complete: bool, cfg: &PromptConfig, fired: &mut 
 
 /// [`scan`] with caller-owned buffers; the texts stay readable in `s` afterwards.
 pub fn scan_with<'a>(body: &'a [u8], complete: bool, cfg: &PromptConfig, fired: &mut Fired, s: &mut Scratch) -> PromptView<'a> {
-    let f = scan::walk(body);
+    let f = scan::walk(body, &mut s.tools);
     let mut v = PromptView {
         api: f.api(),
         model: f.model.filter(|m| !m.escaped).and_then(|m| std::str::from_utf8(body.get(m.span.start..m.span.end)?).ok()),
@@ -210,6 +303,10 @@ pub fn scan_with<'a>(body: &'a [u8], complete: bool, cfg: &PromptConfig, fired: 
         logprobs: f.logprobs || f.top_logprobs > 0,
         top_logprobs: f.top_logprobs,
         n: f.n,
+        latest_is_tool_result: f.latest_tool_result,
+        tool_set: f.tool_set.finish(),
+        depth: f.depth,
+        tool_calls: f.tool_calls,
         ..Default::default()
     };
     match f.stop {
@@ -220,41 +317,47 @@ pub fn scan_with<'a>(body: &'a [u8], complete: bool, cfg: &PromptConfig, fired: 
         Some(json::Stop::Deep) => v.parse_error = Some("nesting deeper than 128 levels"),
     }
 
-    let cap = cfg.max_text_bytes as usize;
-    let min = cfg.min_template_tokens as usize;
-    let mut found = Markers::default();
+    // The latest user text is resent when a tool result came after it.
+    let mut user = TextPrint::default();
     s.user.clear();
     if let Some(sp) = f.user {
-        v.text_capped |= scan::extract(body, sp, &mut s.user, cap);
-        let p = fingerprint(&s.user, min, &mut s.norm, &mut s.starts);
-        (v.user_tokens, v.template, v.skeleton, found) = (p.tokens, p.template, p.skeleton, p.markers);
+        let (p, capped) = s.print(body, sp, Buf::User, f.latest_tool_result, cfg);
+        (user, v.text_capped) = (p, v.text_capped | capped);
     }
+    s.task.clear();
+    s.task_is_user = f.task.is_some() && f.task == f.user;
+    let task = match f.task {
+        Some(_) if s.task_is_user => user,
+        Some(sp) => {
+            let (p, capped) = s.print(body, sp, Buf::Task, true, cfg);
+            v.text_capped |= capped;
+            p
+        }
+        None => TextPrint::default(),
+    };
+    let mut system = TextPrint::default();
     s.system.clear();
     if let Some(sp) = f.system.or(f.msg_system) {
-        v.text_capped |= scan::extract(body, sp, &mut s.system, cap);
-        let raw = body.get(sp.start..sp.end).unwrap_or(&[]);
-        let key = xxhash_rust::xxh3::xxh3_64_with_seed(raw, (cap as u64) << 32 | min as u64) | 1;
-        let slot = (key >> 1) as usize % s.systems.len();
-        let p = match s.systems.get(slot) {
-            Some(&(k, p)) if k == key => p,
-            _ => {
-                let p = fingerprint(&s.system, min, &mut s.norm, &mut s.starts);
-                if let Some(e) = s.systems.get_mut(slot) {
-                    *e = (key, p);
-                }
-                p
-            }
-        };
-        (v.system_template, v.system_skeleton) = (p.template, p.skeleton);
-        found.cot |= p.markers.cot;
-        found.rubric |= p.markers.rubric;
+        let (p, capped) = s.print(body, sp, Buf::System, true, cfg);
+        (system, v.text_capped) = (p, v.text_capped | capped);
     }
+    let latest = if f.latest_tool_result { task } else { user };
+    (v.template, v.skeleton) = (latest.template, latest.skeleton);
+    (v.task_template, v.task_skeleton) = (task.template, task.skeleton);
+    (v.system_template, v.system_skeleton) = (system.template, system.skeleton);
+    v.user_tokens = user.tokens;
     v.user_bytes = s.user.len() as u32;
     v.system_bytes = s.system.len() as u32;
-    (v.cot, v.rubric) = (found.cot, found.rubric);
+    v.anchor = task.anchor.or(user.anchor);
+    // The user's own texts elicit; a system prompt is the harness's, and the harnesses of
+    // popular coding agents ask the model to think before acting too (weak evidence).
+    v.cot = user.markers.cot || task.markers.cot;
+    v.rubric = user.markers.rubric || task.markers.rubric;
+    v.system_elicitation = system.markers.cot || system.markers.rubric;
     v.elicitation = v.cot || v.rubric || v.logprobs;
 
     for (on, sig) in [
+        (v.system_elicitation, Signal::PromptSystemElicitation),
         (v.cot, Signal::PromptCot),
         (v.rubric, Signal::PromptRubric),
         (v.logprobs, Signal::PromptLogprobs),

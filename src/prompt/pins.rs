@@ -3,11 +3,13 @@
 //! speed work (templates are compared across nodes, versions and hosts).
 //!
 //! Inputs: the bodies of `tests/data/golden_requests.jsonl`, the bench texts of
-//! `benches/prompt_texts/` (alone and as bodies), the template test prompts, edge cases, and
+//! `benches/prompt_texts/` (alone and as bodies), agent-loop bodies of the three APIs (whole,
+//! their tasks, and cut), the template test prompts, edge cases, and
 //! 8,192 seeded random texts built from fragments that hit every normalization rule.
 //! Expected values live in `src/prompt/pins.txt`; `DG_BLESS_PINS=1` rewrites that file (only
 //! for a deliberate output change, which breaks stored templates).
 
+use super::agent_tests::{AGENT_ANTHROPIC, AGENT_CHAT, AGENT_RESPONSES, ANTHROPIC_LOOP, CHAT_LOOP, RESPONSES_LOOP};
 use super::tests::{NEAR, UNRELATED};
 use super::*;
 use xxhash_rust::xxh3::Xxh3;
@@ -130,6 +132,25 @@ fn lines() -> Vec<String> {
         let body = format!(r#"{{"model":"m","max_tokens":4096,"system":{json},"messages":[{{"role":"user","content":{json}}}]}}"#);
         out.push(body_line(&format!("{name}.body"), body.as_bytes()));
         for cut in [100, 1000, 2500] {
+            out.push(body_line(&format!("{name}.cut{cut}"), body.as_bytes().get(..cut).unwrap_or(&[])));
+        }
+    }
+    // Agent loops: the body, its task text, and cuts through its history and tools.
+    let agents = [
+        ("agent_anthropic", AGENT_ANTHROPIC),
+        ("agent_chat", AGENT_CHAT),
+        ("agent_responses", AGENT_RESPONSES),
+        ("anthropic_loop", ANTHROPIC_LOOP),
+        ("chat_loop", CHAT_LOOP),
+        ("responses_loop", RESPONSES_LOOP),
+    ];
+    for (name, body) in agents {
+        out.push(body_line(name, body.as_bytes()));
+        let mut s = Scratch::default();
+        scan_with(body.as_bytes(), true, &PromptConfig::default(), &mut Fired::default(), &mut s);
+        out.push(text_line(&format!("{name}.task"), s.task_text().as_bytes()));
+        for quarter in 1..4 {
+            let cut = body.len() * quarter / 4;
             out.push(body_line(&format!("{name}.cut{cut}"), body.as_bytes().get(..cut).unwrap_or(&[])));
         }
     }

@@ -1,15 +1,17 @@
 //! Walks an LLM API request body with the pull lexer and records what the prompt view needs:
-//! scalar settings (`model`, `max_tokens`, `temperature`, `n`, `logprobs`, ...), counts
-//! (`messages`, `tools`) and the spans of the latest user turn and the system prompt; then
-//! decodes only those two spans into text.
+//! scalar settings (`model`, `max_tokens`, `temperature`, `n`, `logprobs`, ...), the
+//! conversation's turns ([`super::turns`]: the spans of the first and the latest user text
+//! turns, tool results, depth, tool calls), the tool-set fingerprint ([`super::tools`]) and
+//! the system prompt's span; then decodes only the spans it needs into text.
 //!
 //! It understands Anthropic Messages, OpenAI Chat Completions and the OpenAI Responses API
-//! at the top level and one level into `messages` / `input`; every other value is skipped
-//! without being validated. It deliberately keeps no per-message data beyond the running
-//! latest user turn, and it never fails: a cut or invalid body ends the walk with what was
-//! read and the reason in [`Found::stop`].
+//! at the top level; every other value is skipped without being validated. It deliberately
+//! keeps no per-message data beyond running spans and counters, and it never fails: a cut or
+//! invalid body ends the walk with what was read and the reason in [`Found::stop`].
 
 use super::json::{fix_utf8, unescape, Lexer, Span, Stop, Str, R};
+use super::tools::{self, ToolCache, ToolSet};
+use super::turns::{self, Side};
 
 /// Which API a body looks like (a guess from its keys; the host's path is authoritative).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -25,25 +27,24 @@ pub enum Api {
     OpenAiResponses,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Role {
-    Unknown,
-    User,
-    System,
-    Other,
-}
-
-#[derive(Debug, Clone, Copy)]
-struct Msg {
-    role: Role,
-    content: Option<Span>,
-}
-
 /// What a walk found.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Found {
     pub model: Option<Str>,
+    /// The latest user text turn's content.
     pub user: Option<Span>,
+    /// The first user text turn's content (the task of an agent loop).
+    pub task: Option<Span>,
+    /// The latest user-side turn was a tool result.
+    pub latest_tool_result: bool,
+    /// Assistant turns.
+    pub depth: u32,
+    /// Tool calls in assistant turns.
+    pub tool_calls: u32,
+    /// The side of the latest conversation item.
+    pub last: Side,
+    /// The tool definitions read so far.
+    pub tool_set: ToolSet,
     /// Top-level `system` or `instructions`.
     pub system: Option<Span>,
     /// First system/developer message.
@@ -80,24 +81,21 @@ impl Found {
     }
 }
 
-struct Walker<'a> {
+struct Walker<'a, 'c> {
     lx: Lexer<'a>,
     f: Found,
-    msg: Option<Msg>,
+    tools: &'c mut ToolCache,
 }
 
-/// Walks `body`; never fails (see [`Found::stop`]).
-pub(crate) fn walk(body: &[u8]) -> Found {
-    let mut w = Walker { lx: Lexer::new(body), f: Found::default(), msg: None };
+/// Walks `body` (tool sets through `tools`); never fails (see [`Found::stop`]).
+pub(crate) fn walk(body: &[u8], tools: &mut ToolCache) -> Found {
+    let mut w = Walker { lx: Lexer::new(body), f: Found::default(), tools };
     let r = w.top();
-    if let Some(m) = w.msg.take() {
-        w.finish(m); // the body ended inside a message: keep what it had
-    }
     w.f.stop = r.err();
     w.f
 }
 
-impl Walker<'_> {
+impl Walker<'_, '_> {
     fn top(&mut self) -> R<()> {
         self.lx.expect(b'{', "expected an object")?;
         let mut first = true;
@@ -114,19 +112,23 @@ impl Walker<'_> {
                     self.f.system = Some(sp);
                     r?;
                 }
-                b"messages" => self.messages()?,
+                b"messages" => turns::messages(&mut self.lx, &mut self.f)?,
                 b"input" => {
                     self.f.responses = true;
                     if self.lx.peek()? == b'"' {
                         let (sp, r) = self.value();
-                        self.f.user = Some(sp);
+                        turns::user_text(&mut self.f, sp);
                         self.f.user_turns = self.f.user_turns.saturating_add(1);
                         r?;
                     } else {
-                        self.messages()?;
+                        turns::messages(&mut self.lx, &mut self.f)?;
                     }
                 }
-                b"tools" | b"functions" => self.f.tools = self.count()?,
+                b"tools" | b"functions" => {
+                    let r = tools::tools(&mut self.lx, &mut self.f, self.tools);
+                    self.f.tools = self.f.tool_set.count();
+                    r?;
+                }
                 b"max_tokens" => self.f.max_tokens = self.number()?.map(to_u64),
                 b"max_completion_tokens" => {
                     self.f.chat = true;
@@ -209,21 +211,6 @@ impl Walker<'_> {
         })
     }
 
-    /// Elements of an array (0 for any other value).
-    fn count(&mut self) -> R<u32> {
-        if self.lx.peek()? != b'[' {
-            self.lx.skip()?;
-            return Ok(0);
-        }
-        self.lx.i += 1;
-        let (mut first, mut n) = (true, 0u32);
-        while self.lx.elem(&mut first)? {
-            self.lx.skip()?;
-            n = n.saturating_add(1);
-        }
-        Ok(n)
-    }
-
     /// `thinking: {"type": "enabled"|"adaptive"}` or `reasoning: {"effort": ...}`.
     fn thinking(&mut self) -> R<bool> {
         if self.lx.peek()? != b'{' {
@@ -259,71 +246,6 @@ impl Walker<'_> {
             }
         }
         Ok(())
-    }
-
-    /// `messages` (or an `input` array): role and content span of each message object.
-    fn messages(&mut self) -> R<()> {
-        if self.lx.peek()? != b'[' {
-            return self.lx.skip().map(drop);
-        }
-        self.lx.i += 1;
-        let mut first = true;
-        while self.lx.elem(&mut first)? {
-            if self.lx.peek()? != b'{' {
-                self.lx.skip()?;
-                continue;
-            }
-            self.lx.i += 1;
-            self.f.messages = self.f.messages.saturating_add(1);
-            self.msg = Some(Msg { role: Role::Unknown, content: None });
-            let mut kf = true;
-            while let Some(k) = self.lx.key(&mut kf)? {
-                match self.lx.bytes(k.span) {
-                    b"role" => {
-                        let role = match self.string()?.map(|s| self.lx.bytes(s.span)) {
-                            Some(b"user") => Role::User,
-                            Some(b"system") => Role::System,
-                            Some(b"developer") => {
-                                self.f.chat = true;
-                                Role::System
-                            }
-                            _ => Role::Other,
-                        };
-                        if role == Role::System && !self.f.responses {
-                            self.f.chat = true;
-                        }
-                        if let Some(m) = self.msg.as_mut() {
-                            m.role = role;
-                        }
-                    }
-                    b"content" => {
-                        let (sp, r) = self.value();
-                        if let Some(m) = self.msg.as_mut() {
-                            m.content = Some(sp);
-                        }
-                        r?;
-                    }
-                    _ => {
-                        self.lx.skip()?;
-                    }
-                }
-            }
-            if let Some(m) = self.msg.take() {
-                self.finish(m);
-            }
-        }
-        Ok(())
-    }
-
-    fn finish(&mut self, m: Msg) {
-        match (m.role, m.content) {
-            (Role::User, Some(c)) => {
-                self.f.user = Some(c);
-                self.f.user_turns = self.f.user_turns.saturating_add(1);
-            }
-            (Role::System, Some(c)) if self.f.msg_system.is_none() => self.f.msg_system = Some(c),
-            _ => {}
-        }
     }
 }
 

@@ -78,8 +78,9 @@ const ANTHROPIC: &str = r#"{
   "messages": [
     {"role": "user", "content": "What is 2+2?"},
     {"role": "assistant", "content": [{"type": "text", "text": "4"}, {"type": "tool_use", "id": "t1", "name": "calc", "input": {"x": "2+2"}}]},
+    {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t1", "content": [{"type": "text", "text": "TOOL OUTPUT"}]}]},
+    {"role": "assistant", "content": "4"},
     {"role": "user", "content": [
-      {"type": "tool_result", "tool_use_id": "t1", "content": [{"type": "text", "text": "TOOL OUTPUT"}]},
       {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "iVBORw0KGgo="}},
       {"text": "Now solve x^2 - 5x + 6 = 0 and explain \"why\" \u00e9\ud83d\ude00.", "type": "text"},
       {"type": "text", "text": "Be brief."}
@@ -95,13 +96,17 @@ fn anthropic_messages() {
     assert_eq!(v.api, Api::AnthropicMessages);
     assert_eq!(v.model, Some("claude-sonnet-4-5"));
     assert_eq!((v.max_tokens, v.temperature, v.stream, v.thinking), (Some(64000), Some(1.0), Some(true), true));
-    assert_eq!((v.tools, v.messages, v.user_turns), (2, 3, 2));
+    assert_eq!((v.tools, v.messages, v.user_turns), (2, 5, 2));
+    assert_eq!((v.depth, v.tool_calls, v.latest_is_tool_result), (2, 1, false));
+    assert_eq!(s.task_text(), "What is 2+2?");
+    assert_eq!(v.task_template, None, "a 4-token task is too short");
     assert_eq!(s.user_text(), "Now solve x^2 - 5x + 6 = 0 and explain \"why\" é😀.\nBe brief.");
     assert_eq!(s.system_text(), "You are a careful math tutor. Always think step by step.");
     assert_eq!(v.user_bytes as usize, s.user_text().len());
     assert!(v.template.is_some() && v.skeleton.is_some() && v.system_template.is_some());
-    assert!(v.cot && !v.rubric && v.elicitation, "CoT in the system prompt counts");
-    assert_eq!(fired.get(Signal::PromptCot), 1.0);
+    assert!(!v.cot && !v.rubric && v.system_elicitation, "CoT in the system prompt is the harness's: weak evidence");
+    assert_eq!(fired.get(Signal::PromptCot), 0.0);
+    assert_eq!(fired.get(Signal::PromptSystemElicitation), 1.0);
     assert_eq!(fired.get(Signal::PromptLongOutput), 1.0);
     assert_eq!(fired.get(Signal::PromptLogprobs), 0.0);
 }
@@ -114,8 +119,8 @@ fn anthropic_system_blocks_and_thinking_off() {
     let (v, fired, s) = run(body);
     assert_eq!(s.system_text(), "Grade the following response against the rubric.\nBe strict.");
     assert_eq!(s.user_text(), "Response: Paris is the capital of Germany.", "role after content still counts");
-    assert!(v.rubric && v.elicitation && !v.thinking);
-    assert_eq!(fired.get(Signal::PromptRubric), 1.0);
+    assert!(!v.rubric && v.system_elicitation && !v.thinking, "a rubric in the system prompt is weak evidence");
+    assert_eq!(fired.get(Signal::PromptRubric), 0.0);
     assert_eq!(fired.get(Signal::PromptLongOutput), 0.0);
 }
 

@@ -1,7 +1,8 @@
 //! Client stacks: the REAL header shapes captured in `tests/data/clients.json` (names, order,
-//! case and fixed values exactly as the client sent them), turned into per-account
-//! personas (browser platform and version, SDK version and runtime, Accept-Language) with
-//! slots for the host, API key and body length, plus a plausible JA4 per TLS stack.
+//! case and fixed values exactly as the client sent them: every captured stack's POST),
+//! turned into per-account personas (browser platform and version, package version,
+//! runtime and OS, Accept-Language) with slots for the host, API key and body length, plus
+//! a plausible (not captured) JA4 per TLS stack and the family each stack claims.
 //!
 //! Campaign disguises are built here too: a browser User-Agent on a script stack, a
 //! browser's header set replayed by python-requests, or full impersonation (browser
@@ -17,17 +18,101 @@ use super::rng::Rng;
 /// Captured client shapes, embedded at build time (also available in Wasm).
 pub const CLIENTS_JSON: &str = include_str!("../../tests/data/clients.json");
 
-/// Stack ids a scenario may name, with the capture each is built from.
-pub const STACK_IDS: &[&str] = &[
-    "chrome", "chrome-android", "edge", "firefox", "anthropic-python", "anthropic-node", "openai-python",
-    "openai-node", "curl", "python-requests", "python-httpx", "aiohttp", "python-urllib", "node-fetch", "go",
+/// TLS stacks, each with one plausible JA4 ([`ja4_of`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Tls {
+    Chrome,
+    Firefox,
+    /// libcurl over OpenSSL: curl, pycurl, PHP's curl extension and Guzzle on it.
+    Curl,
+    /// GNU Wget and Wget2 (GnuTLS).
+    Gnutls,
+    /// CPython's ssl with ALPN `http/1.1` (requests, httpx, urllib3, the Python SDKs).
+    PythonH1,
+    /// CPython's ssl without ALPN (aiohttp, urllib).
+    PythonNoAlpn,
+    /// CPython's ssl offering h2 (niquests).
+    PythonH2,
+    /// Node's tls (every Node stack).
+    Node,
+    /// Go's crypto/tls.
+    Go,
+    /// The JDK's JSSE.
+    Java,
+    /// Ruby's openssl without ALPN.
+    Ruby,
+    /// OpenSSL through native-tls (reqwest's default).
+    NativeTls,
+    /// rustls (ureq).
+    Rustls,
+}
+
+/// One client stack: (id, the capture it replays, family, kind, TLS stack, versions: the
+/// captured version token first, then alternatives swapped in per account).
+type Stack = (&'static str, &'static str, &'static str, Kind, Tls, &'static [&'static str]);
+
+const STACKS: &[Stack] = &[
+    ("chrome", "chromium-post", "chrome", Kind::Browser, Tls::Chrome, &[]),
+    ("chrome-android", "chromium-post", "chrome", Kind::Browser, Tls::Chrome, &[]),
+    ("edge", "chromium-post", "edge", Kind::Browser, Tls::Chrome, &[]),
+    ("firefox", "firefox-esr-post", "firefox", Kind::Browser, Tls::Firefox, &[]),
+    ("anthropic-python", "anthropic-python-post", "anthropic-sdk-python", Kind::Sdk, Tls::PythonH1, &["2.16.0", "2.14.0", "2.12.0", "2.9.0", "1.17.0"]),
+    ("anthropic-node", "anthropic-node-post", "anthropic-sdk-js", Kind::Sdk, Tls::Node, &["1.16.0", "1.14.0", "1.11.0"]),
+    ("openai-python", "openai-python-post", "openai-sdk-python", Kind::Sdk, Tls::PythonH1, &["3.57.0", "3.55.1", "3.52.0", "2.54.0"]),
+    ("openai-node", "openai-node-post", "openai-sdk-js", Kind::Sdk, Tls::Node, &["6.49.0", "6.47.2", "6.44.0"]),
+    ("curl", "curl-post", "curl", Kind::Script, Tls::Curl, &["7.88.1", "8.5.0", "8.11.1", "8.14.1"]),
+    ("python-requests", "python-requests-post", "python-requests", Kind::Script, Tls::PythonH1, &["2.34.2", "2.32.3", "2.31.0"]),
+    ("python-httpx", "python-httpx-post", "python-httpx", Kind::Script, Tls::PythonH1, &["0.29.0", "0.28.1", "0.27.2"]),
+    ("aiohttp", "aiohttp-post", "aiohttp", Kind::Script, Tls::PythonNoAlpn, &["3.14.5", "3.12.15"]),
+    ("python-urllib", "python-urllib-post", "python-urllib", Kind::Script, Tls::PythonNoAlpn, &[]),
+    ("node-fetch", "node-fetch-builtin-post", "node", Kind::Script, Tls::Node, &[]),
+    ("go", "go-net-http-post", "go", Kind::Script, Tls::Go, &[]),
+    ("wget", "wget-post", "wget", Kind::Script, Tls::Gnutls, &["1.21.3", "1.24.5"]),
+    ("wget2", "wget2-post", "wget2", Kind::Script, Tls::Gnutls, &[]),
+    ("python-httpx-async", "python-httpx-async-post", "python-httpx", Kind::Script, Tls::PythonH1, &["0.29.0", "0.28.1"]),
+    ("python-urllib3", "python-urllib3-post", "python-urllib3", Kind::Script, Tls::PythonH1, &["2.8.0", "2.3.0", "2.2.3"]),
+    ("pycurl", "pycurl-post", "pycurl", Kind::Script, Tls::Curl, &[]),
+    ("niquests", "niquests-post", "niquests", Kind::Script, Tls::PythonH2, &["3.21.2", "3.14.1"]),
+    ("httpie", "httpie-post", "httpie", Kind::Script, Tls::PythonH1, &[]),
+    ("openai-python-1", "openai-python-1-post", "openai-sdk-python", Kind::Sdk, Tls::PythonH1, &["1.30.5"]),
+    ("openai-python-0", "openai-python-0-post", "openai-sdk-python", Kind::Sdk, Tls::PythonH1, &[]),
+    ("anthropic-python-0.34", "anthropic-python-0.34-post", "anthropic-sdk-python", Kind::Sdk, Tls::PythonH1, &["0.34.2"]),
+    ("anthropic-python-0.2", "anthropic-python-0.2-post", "python-requests", Kind::Sdk, Tls::PythonH1, &[]),
+    ("litellm", "litellm-post", "openai-sdk-python", Kind::Sdk, Tls::PythonH1, &[]),
+    ("litellm-anthropic", "litellm-anthropic-post", "litellm", Kind::Script, Tls::PythonH1, &[]),
+    ("langchain-openai", "langchain-openai-post", "openai-sdk-python", Kind::Sdk, Tls::PythonH1, &[]),
+    ("node-undici-request", "undici-request-post", "none", Kind::Script, Tls::Node, &[]),
+    ("node-http", "node-http-post", "none", Kind::Script, Tls::Node, &[]),
+    ("axios", "axios-post", "axios", Kind::Script, Tls::Node, &["1.21.1", "1.13.2", "1.7.9"]),
+    ("axios-0", "axios-0-post", "axios", Kind::Script, Tls::Node, &["0.27.2", "0.26.1"]),
+    ("node-fetch-2", "node-fetch-2-post", "node-fetch", Kind::Script, Tls::Node, &[]),
+    ("got", "got-post", "got", Kind::Script, Tls::Node, &[]),
+    ("superagent", "superagent-post", "none", Kind::Script, Tls::Node, &[]),
+    ("needle", "needle-post", "needle", Kind::Script, Tls::Node, &["3.5.0", "3.3.1"]),
+    ("openai-node-4", "openai-node-4-post", "openai-sdk-js", Kind::Sdk, Tls::Node, &["4.104.0", "4.87.3"]),
+    ("openai-node-3", "openai-node-3-post", "openai-sdk-js", Kind::Sdk, Tls::Node, &[]),
+    ("anthropic-node-0", "anthropic-node-0-post", "anthropic-sdk-js", Kind::Sdk, Tls::Node, &["0.24.3"]),
+    ("vercel-ai", "vercel-ai-post", "ai-sdk", Kind::Script, Tls::Node, &[]),
+    ("java-httpclient", "java-httpclient-post", "java", Kind::Script, Tls::Java, &[]),
+    ("java-urlconnection", "java-urlconnection-post", "java", Kind::Script, Tls::Java, &[]),
+    ("ruby", "ruby-net-http-post", "ruby", Kind::Script, Tls::Ruby, &[]),
+    ("php-curl", "php-curl-post", "none", Kind::Script, Tls::Curl, &[]),
+    ("guzzle", "php-guzzle-post", "guzzle", Kind::Script, Tls::Curl, &[]),
+    ("reqwest", "reqwest-post", "none", Kind::Script, Tls::NativeTls, &[]),
+    ("ureq", "ureq-post", "ureq", Kind::Script, Tls::Rustls, &[]),
+    ("ureq-2", "ureq-2-post", "ureq", Kind::Script, Tls::Rustls, &[]),
 ];
 
-const CAPTURES: &[&str] = &[
-    "chromium-headless-fetch", "chromium-headless-fetch", "chromium-headless-fetch", "firefox-fetch",
-    "anthropic-sdk-python", "anthropic-sdk-js", "openai-sdk-python", "openai-sdk-js", "curl-post", "python-requests",
-    "python-httpx", "aiohttp", "python-urllib", "node-fetch", "go-net-http",
-];
+/// Stack ids a scenario may name (see `STACKS` for the capture each is built from).
+pub const STACK_IDS: &[&str] = &{
+    let mut ids = [""; STACKS.len()];
+    let mut i = 0;
+    while i < STACKS.len() {
+        ids[i] = STACKS[i].0;
+        i += 1;
+    }
+    ids
+};
 
 /// Index of a stack id in [`STACK_IDS`].
 pub fn stack_index(id: &str) -> Option<usize> {
@@ -39,19 +124,20 @@ pub fn stack_index(id: &str) -> Option<usize> {
 pub enum Kind {
     /// A web browser calling the API with `fetch()`.
     Browser,
-    /// An official SDK (`x-stainless-*` headers).
+    /// An official SDK, or a wrapper sending through one.
     Sdk,
-    /// A script or CLI (curl, python-requests, ...).
+    /// A script, CLI or HTTP library (curl, python-requests, axios, ...).
     Script,
 }
 
 /// Kind of the stack at `index`.
 pub fn kind(index: usize) -> Kind {
-    match index {
-        0..=3 => Kind::Browser,
-        4..=7 => Kind::Sdk,
-        _ => Kind::Script,
-    }
+    STACKS.get(index).map_or(Kind::Script, |s| s.3)
+}
+
+/// The client family (`x-distill-client`) the stack at `index` claims, for per-family reports.
+pub fn stack_family(index: usize) -> &'static str {
+    STACKS.get(index).map_or("other", |s| s.2)
 }
 
 /// Request body format.
@@ -116,6 +202,8 @@ pub struct Persona {
     pub ja4: &'static str,
     /// What it is.
     pub kind: Kind,
+    /// The client family its User-Agent claims (`x-distill-client`).
+    pub family: &'static str,
 }
 
 #[derive(Deserialize)]
@@ -141,9 +229,9 @@ pub fn captures() -> Result<&'static [Shape], String> {
     static CELL: OnceLock<Result<Vec<Shape>, String>> = OnceLock::new();
     CELL.get_or_init(|| {
         let file: File = serde_json::from_str(CLIENTS_JSON).map_err(|e| format!("tests/data/clients.json: {e}"))?;
-        CAPTURES
+        STACKS
             .iter()
-            .map(|want| {
+            .map(|&(_, want, ..)| {
                 let c = file.clients.iter().find(|c| c.name == *want).ok_or_else(|| format!("tests/data/clients.json: no capture named {want:?}"))?;
                 Ok((c.path.clone(), c.headers.clone(), c.version.clone()))
             })
@@ -153,37 +241,36 @@ pub fn captures() -> Result<&'static [Shape], String> {
     .map_err(Clone::clone)
 }
 
-/// Plausible JA4 (TLS ClientHello) per TLS stack: browsers, OpenSSL via Python (ALPN
-/// `http/1.1` or none), curl, Node and Go differ; one stack always gives one JA4.
+/// Plausible JA4 (TLS ClientHello) per TLS stack, NOT captured: browsers, OpenSSL via
+/// Python (ALPN `http/1.1`, none, or h2), libcurl, GnuTLS, Node, Go, the JDK, Ruby,
+/// native-tls and rustls differ; one stack always gives one JA4.
 fn ja4_of(index: usize) -> &'static str {
-    match index {
-        0..=2 => "t13d1516h2_8daaf6152771_d8a2da3f94cd",
-        3 => "t13d1717h2_5b57614c22b0_3cbfd9057e0d",
-        8 => "t13d3112h2_e8f1e7e78f70_6bebaf5329ac",
-        11 | 12 => "t13d181100_c866b44c5a26_e30f4b1b1d2c",
-        4 | 6 | 9 | 10 => "t13d1812h1_c866b44c5a26_e30f4b1b1d2c",
-        5 | 7 | 13 => "t13d5911h1_a33745022dd6_1f22a2ca17c4",
-        _ => "t13d1412h2_f57a46bbacb6_7d1b3c4a2e85",
+    match STACKS.get(index).map_or(Tls::Go, |s| s.4) {
+        Tls::Chrome => "t13d1516h2_8daaf6152771_d8a2da3f94cd",
+        Tls::Firefox => "t13d1717h2_5b57614c22b0_3cbfd9057e0d",
+        Tls::Curl => "t13d3112h2_e8f1e7e78f70_6bebaf5329ac",
+        Tls::Gnutls => "t13d2013h2_7f2a4e0c8b51_0fd3c8a9e1b2",
+        Tls::PythonH1 => "t13d1812h1_c866b44c5a26_e30f4b1b1d2c",
+        Tls::PythonNoAlpn => "t13d181100_c866b44c5a26_e30f4b1b1d2c",
+        Tls::PythonH2 => "t13d1813h2_c866b44c5a26_e30f4b1b1d2c",
+        Tls::Node => "t13d5911h1_a33745022dd6_1f22a2ca17c4",
+        Tls::Go => "t13d1412h2_f57a46bbacb6_7d1b3c4a2e85",
+        Tls::Java => "t13d4113h1_9dc949149365_e7c285222651",
+        Tls::Ruby => "t13d301000_b1ff8ab2d16f_4c5d6e7f8a9b",
+        Tls::NativeTls => "t13d301100_b1ff8ab2d16f_4c5d6e7f8a9b",
+        Tls::Rustls => "t13d0910h2_f91f431d341e_8a3b7c2d1e0f",
     }
 }
 
-/// Version alternatives per stack (the captured one first), replacing the captured version text.
+/// Version alternatives of the stack at `index`: the captured version token first.
 fn versions(index: usize) -> &'static [&'static str] {
-    match index {
-        4 => &["2.14.0", "2.13.2", "2.12.0", "2.9.1"],
-        5 => &["1.14.0", "1.13.0", "1.11.2"],
-        6 => &["3.57.0", "3.55.1", "3.52.0", "3.49.3"],
-        7 => &["6.49.0", "6.47.2", "6.44.0"],
-        8 => &["7.88.1", "8.5.0", "8.11.1", "8.14.1"],
-        9 => &["2.34.2", "2.32.3", "2.31.0"],
-        10 => &["0.28.1", "0.27.2"],
-        11 => &["3.14.5", "3.12.15"],
-        _ => &[],
-    }
+    STACKS.get(index).map_or(&[], |s| s.5)
 }
 
 const PY_RUNTIMES: &[&str] = &["3.11.7", "3.10.14", "3.12.8", "3.13.1"];
 const NODE_RUNTIMES: &[&str] = &["v20.20.2", "v22.21.0", "v24.11.1"];
+/// The Node version the captures were taken with.
+const CAPTURED_NODE: &str = "v20.20.2";
 const OSES: &[(&str, &str)] = &[("Linux", "x64"), ("MacOS", "arm64"), ("MacOS", "x64"), ("Windows", "x64"), ("Linux", "arm64")];
 
 /// Accept-Language of a browser user in `country`.
@@ -228,16 +315,16 @@ fn browser_ids(index: usize, rng: &mut Rng) -> (String, String, &'static str, &'
 /// Builds a persona for stack `index` (see [`STACK_IDS`]) in `country`, disguised by `spoof`.
 pub fn persona(index: usize, spoof: Spoof, country: u16, console: &str, rng: &mut Rng) -> Result<Persona, String> {
     let caps = captures()?;
-    let (path, raw, captured_version) = caps.get(index).ok_or("stack index out of range")?;
+    let (path, raw, _) = caps.get(index).ok_or("stack index out of range")?;
     let kind = kind(index);
     let mut headers: Vec<(String, Val)> = raw.iter().map(|(n, v)| (n.clone(), Val::Text(v.clone()))).collect();
     let (ua, ch, plat, mobile) = browser_ids(if spoof == Spoof::None { index } else { 0 }, rng);
     let lang = accept_language(country);
     let version = rng.pick(versions(index)).copied();
+    let captured_token = versions(index).first().copied().unwrap_or("");
     let py = *rng.pick(PY_RUNTIMES).unwrap_or(&"3.11.7");
     let node = *rng.pick(NODE_RUNTIMES).unwrap_or(&"v20.20.2");
     let (os, arch) = *rng.pick(OSES).unwrap_or(&("Linux", "x64"));
-    let captured_token = captured_version.rsplit(' ').next().unwrap_or("");
     for (name, val) in headers.iter_mut() {
         let Val::Text(text) = val else { continue };
         let lower = name.to_ascii_lowercase();
@@ -257,28 +344,33 @@ pub fn persona(index: usize, spoof: Spoof, country: u16, console: &str, rng: &mu
             "x-stainless-os" => Val::Text(os.into()),
             "x-stainless-arch" => Val::Text(arch.into()),
             "x-stainless-runtime-version" => Val::Text(if text.starts_with('v') { node.into() } else { py.into() }),
-            _ => match version {
-                Some(v) if !captured_token.is_empty() && text.contains(captured_token) => Val::Text(text.replace(captured_token, v)),
-                _ => Val::Text(std::mem::take(text)),
-            },
+            _ => {
+                let mut t = std::mem::take(text);
+                if let Some(v) = version.filter(|_| !captured_token.is_empty() && t.contains(captured_token)) {
+                    t = t.replace(captured_token, v);
+                }
+                // Node stacks name the runtime in their User-Agent (needle, the AI SDK).
+                if t.contains(CAPTURED_NODE) {
+                    t = t.replace(CAPTURED_NODE, node);
+                }
+                Val::Text(t)
+            }
         };
     }
     if kind == Kind::Browser {
-        // fetch() author headers sit where the page's own content-type is.
-        let at = headers.iter().position(|(n, _)| n.eq_ignore_ascii_case("content-type")).unwrap_or(headers.len());
-        let extra = [("x-api-key", Val::Key), ("anthropic-version", Val::Text("2023-06-01".into())), ("anthropic-dangerous-direct-browser-access", Val::Text("true".into()))];
-        for (i, (n, v)) in extra.into_iter().enumerate() {
-            headers.insert(at + i, (n.to_string(), v));
-        }
+        // The SDK's opt-in header for browser calls, among the page's other fetch() headers.
+        let at = headers.iter().position(|(n, _)| n.eq_ignore_ascii_case("anthropic-version")).map_or(headers.len(), |i| i + 1);
+        headers.insert(at, ("anthropic-dangerous-direct-browser-access".into(), Val::Text("true".into())));
     }
     let api = if path.contains("chat/completions") { Api::OpenAi } else { Api::Anthropic };
-    let mut p = Persona { headers, path: path.clone(), api, ja4: ja4_of(index), kind };
+    let mut p = Persona { headers, path: path.clone(), api, ja4: ja4_of(index), kind, family: stack_family(index) };
     match spoof {
         Spoof::None => {}
         Spoof::BrowserUa => {
             for (n, v) in p.headers.iter_mut() {
                 if n.eq_ignore_ascii_case("user-agent") {
                     *v = Val::Text(ua.clone());
+                    p.family = "chrome";
                 }
             }
         }
@@ -311,57 +403,9 @@ fn replay_with_requests(browser: &Persona, requests: &Persona) -> Persona {
         }
     }
     out.push(("Content-Length".into(), Val::Len));
-    Persona { headers: out, path: browser.path.clone(), api: browser.api, ja4: requests.ja4, kind: Kind::Script }
+    Persona { headers: out, path: browser.path.clone(), api: browser.api, ja4: requests.ja4, kind: Kind::Script, family: browser.family }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn names(p: &Persona) -> Vec<String> {
-        p.headers.iter().map(|(n, _)| n.to_ascii_lowercase()).collect()
-    }
-
-    #[test]
-    fn every_stack_builds_from_the_captures() {
-        let mut r = Rng::new(1);
-        for (i, id) in STACK_IDS.iter().enumerate() {
-            let p = persona(i, Spoof::None, 0, "https://console.example.com", &mut r).unwrap();
-            assert!(p.headers.iter().any(|(_, v)| *v == Val::Len), "{id}");
-            assert!(p.headers.iter().any(|(_, v)| matches!(v, Val::Key | Val::Bearer)), "{id}");
-        }
-    }
-
-    #[test]
-    fn sdk_personas_keep_the_captured_order_and_vary_values() {
-        let mut r = Rng::new(2);
-        let a = persona(6, Spoof::None, 0, "", &mut r).unwrap();
-        let caps = captures().unwrap();
-        let captured: Vec<String> = caps[6].1.iter().map(|(n, _)| n.to_ascii_lowercase()).collect();
-        assert_eq!(names(&a), captured);
-        assert_eq!(a.api, Api::OpenAi);
-        let uas: std::collections::HashSet<String> = (0..40)
-            .map(|_| match &persona(6, Spoof::None, 0, "", &mut r).unwrap().headers.iter().find(|(n, _)| n == "user-agent").unwrap().1 {
-                Val::Text(t) => t.clone(),
-                _ => String::new(),
-            })
-            .collect();
-        assert!(uas.len() > 1 && uas.iter().all(|u| u.starts_with("OpenAI/Python ")), "{uas:?}");
-    }
-
-    #[test]
-    fn spoofs_change_what_they_claim() {
-        let mut r = Rng::new(3);
-        let ua = persona(9, Spoof::BrowserUa, 0, "", &mut r).unwrap();
-        assert!(ua.headers.iter().any(|(n, v)| n == "User-Agent" && matches!(v, Val::Text(t) if t.contains("Chrome/"))));
-        assert!(!names(&ua).contains(&"sec-fetch-mode".to_string()));
-        let rep = persona(9, Spoof::BrowserReplay, 0, "", &mut r).unwrap();
-        let n = names(&rep);
-        assert_eq!(&n[..4], &["host", "user-agent", "accept-encoding", "accept"]);
-        assert!(n.contains(&"sec-ch-ua".to_string()) && n.contains(&"sec-fetch-mode".to_string()));
-        assert_eq!(rep.ja4, ja4_of(9));
-        let imp = persona(9, Spoof::Impersonate, 0, "", &mut r).unwrap();
-        assert_eq!(imp.ja4, ja4_of(0));
-        assert_eq!(names(&imp), names(&persona(0, Spoof::None, 0, "", &mut r).unwrap()));
-    }
-}
+#[path = "clients_tests.rs"]
+mod tests;

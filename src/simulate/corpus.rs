@@ -31,9 +31,26 @@ pub fn verb(r: &mut Rng) -> &'static str {
     r.pick(VERBS).copied().unwrap_or("build")
 }
 
-/// A snake_case function name such as `merge_orders`.
+const QUALIFIERS: &[&str] = &[
+    "by_id", "for_user", "from_cache", "async", "v2", "in_batch", "all", "safely", "raw", "with_retry", "in_place",
+    "fast", "legacy", "internal", "later", "once",
+];
+const DOMAINS: &[&str] = &[
+    "acme", "billing", "ingest", "auth", "search", "geo", "feed", "ledger", "crm", "infra", "media", "chat", "shop",
+    "stats", "sched", "notif", "iot", "risk", "kyc", "edu",
+];
+
+/// A snake_case function name such as `merge_orders`, `load_user_orders`,
+/// `sync_tokens_with_retry` or `billing_parse_invoice`: a few common names most codebases
+/// have, and many of a project's own (about 50,000 in all).
 pub fn fn_name(r: &mut Rng) -> String {
-    format!("{}_{}s", verb(r), noun(r))
+    let (v, n) = (verb(r), noun(r));
+    match r.below(10) {
+        0..=2 => format!("{v}_{n}s"),
+        3..=5 => format!("{v}_{}_{n}s", noun(r)),
+        6 | 7 => format!("{v}_{n}s_{}", r.pick(QUALIFIERS).copied().unwrap_or("all")),
+        _ => format!("{}_{v}_{n}", r.pick(DOMAINS).copied().unwrap_or("acme")),
+    }
 }
 
 fn camel(s: &str) -> String {

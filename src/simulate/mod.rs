@@ -13,6 +13,8 @@
 //! the wasm-bindgen build can run it in a browser. It does not score anything: see
 //! [`quality`] for running an engine over the output.
 
+pub mod agent;
+pub mod benchmark;
 pub mod campaign;
 pub mod check;
 pub mod clients;
@@ -21,6 +23,7 @@ pub mod net;
 pub mod population;
 pub mod prompts;
 pub mod proxies;
+pub mod fit;
 pub mod quality;
 pub mod rng;
 pub mod scenario;
@@ -46,6 +49,8 @@ pub struct Event {
     pub label: usize,
     /// Population segment (see [`population::SEGMENTS`]).
     pub segment: &'static str,
+    /// Client family the account's User-Agent claims (`x-distill-client`).
+    pub family: &'static str,
     /// The JSONL record (without newline).
     pub line: String,
 }
@@ -66,9 +71,12 @@ pub struct Simulation {
     actors: Vec<Actor>,
     ops: Vec<Operation>,
     labels: Vec<String>,
-    events: Vec<(u64, u32)>,
+    /// (time, actor, session << 8 | turn for agent sessions).
+    events: Vec<(u64, u32, u32)>,
     pos: usize,
     university_ips: u32,
+    agent: agent::Harness,
+    harness: agent::Harness,
 }
 
 /// Builds the population and schedule of `scenario` for `seed`; iterate it for the lines.
@@ -76,10 +84,19 @@ pub struct Simulation {
 pub fn generate(scenario: &Scenario, seed: u64) -> Result<Simulation, String> {
     let mut r = Rng::derive(seed, 0x1E617, 0);
     let mut actors = population::legit(scenario, &mut r)?;
+    // Where the popular app's users are (what an imitating campaign's exits sit next to).
+    let app_sites: Vec<net::Site> = actors
+        .iter()
+        .filter(|a| matches!(a.role, population::Role::App))
+        .filter_map(|a| match &a.attach {
+            Attach::Fixed(s) | Attach::Roaming { home: s, .. } => Some(*s),
+            _ => None,
+        })
+        .collect();
     let mut ops = Vec::with_capacity(scenario.campaigns.len());
     let mut labels = vec!["legit".to_string()];
     for (i, c) in scenario.campaigns.iter().enumerate() {
-        let (op, workers) = campaign::build(c, i, seed)?;
+        let (op, workers) = campaign::build(c, i, seed, &app_sites)?;
         ops.push(op);
         actors.extend(workers);
         labels.push(c.name.clone());
@@ -91,6 +108,19 @@ pub fn generate(scenario: &Scenario, seed: u64) -> Result<Simulation, String> {
         let mut tr = Rng::derive(seed, 0x7133, i as u64);
         let tz = population::utc_offset(a);
         let times = match (a.timing, &a.attach) {
+            (Timing::Sessions, Attach::Pool(c)) => {
+                let cfg = &ops.get(*c).ok_or("campaign index")?.cfg;
+                let from = start + (cfg.start_hour * HOUR_MS as f64) as u64;
+                let s = schedule::sessions(&mut tr, from, end, None, a.rate, cfg.agent_turns, 1.0);
+                events.extend(s.into_iter().map(|(t, aux)| (t, i as u32, aux)));
+                continue;
+            }
+            (Timing::Sessions, _) => {
+                let l = &scenario.legit;
+                let s = schedule::sessions(&mut tr, start, end, Some(tz), a.rate, l.agent_turns, l.active_day_share);
+                events.extend(s.into_iter().map(|(t, aux)| (t, i as u32, aux)));
+                continue;
+            }
             (Timing::Person, _) => schedule::person(&mut tr, start, end, tz, a.rate, scenario.legit.active_day_share),
             (Timing::Bursts, _) => schedule::heavy(&mut tr, start, end, tz, a.rate, true),
             (Timing::Steady, _) => schedule::heavy(&mut tr, start, end, tz, a.rate, false),
@@ -103,10 +133,21 @@ pub fn generate(scenario: &Scenario, seed: u64) -> Result<Simulation, String> {
             }
             (Timing::Worker, _) => Vec::new(),
         };
-        events.extend(times.into_iter().map(|t| (t, i as u32)));
+        events.extend(times.into_iter().map(|t| (t, i as u32, 0)));
     }
     events.sort_unstable();
-    Ok(Simulation { seed, host: scenario.host.clone(), actors, ops, labels, events, pos: 0, university_ips: scenario.legit.university_ips })
+    Ok(Simulation {
+        seed,
+        host: scenario.host.clone(),
+        actors,
+        ops,
+        labels,
+        events,
+        pos: 0,
+        university_ips: scenario.legit.university_ips,
+        agent: agent::open_source_agent(),
+        harness: agent::campaign_harness(),
+    })
 }
 
 /// Parses and validates a scenario document and returns its first `limit` records as
@@ -140,7 +181,7 @@ impl Simulation {
     /// Requests per label (same order as [`Simulation::labels`]).
     pub fn label_counts(&self) -> Vec<u64> {
         let mut c = vec![0u64; self.labels.len()];
-        for &(_, a) in &self.events {
+        for &(_, a, _) in &self.events {
             if let Some(slot) = self.actors.get(a as usize).and_then(|a| c.get_mut(a.label as usize)) {
                 *slot += 1;
             }
@@ -152,7 +193,7 @@ impl Simulation {
     pub fn accounts(&self) -> Vec<u64> {
         let mut seen = vec![false; self.actors.len()];
         let mut c = vec![0u64; self.labels.len()];
-        for &(_, a) in &self.events {
+        for &(_, a, _) in &self.events {
             if let (Some(s), Some(actor)) = (seen.get_mut(a as usize), self.actors.get(a as usize)) {
                 if !*s {
                     *s = true;
@@ -167,10 +208,10 @@ impl Simulation {
 
     /// The next request with its label index (into [`Simulation::labels`]) and segment.
     pub fn next_event(&mut self) -> Option<Event> {
-        while let Some(&(ts, idx)) = self.events.get(self.pos) {
+        while let Some(&(ts, idx, aux)) = self.events.get(self.pos) {
             self.pos += 1;
-            if let (Some(line), Some(a)) = (self.render(ts, idx), self.actors.get(idx as usize)) {
-                return Some(Event { label: a.label as usize, segment: a.segment, line });
+            if let (Some(line), Some(a)) = (self.render(ts, idx, aux), self.actors.get(idx as usize)) {
+                return Some(Event { label: a.label as usize, segment: a.segment, family: a.persona.family, line });
             }
         }
         None
@@ -181,26 +222,39 @@ impl Simulation {
         self.next_event().map(|e| (e.label, e.line))
     }
 
-    fn render(&self, ts: u64, idx: u32) -> Option<String> {
+    fn render(&self, ts: u64, idx: u32, aux: u32) -> Option<String> {
         let a = self.actors.get(idx as usize)?;
         let mut r = Rng::derive(self.seed, ts, idx as u64);
         let op = match a.attach {
             Attach::Pool(c) => self.ops.get(c),
             _ => None,
         };
-        let prompt = match op {
-            Some(op) => campaign::prompt(op, a.persona.api, &mut r),
-            None => population::legit_prompt(a, &mut r),
+        let body = if a.timing == Timing::Sessions {
+            // Every turn of a conversation replays the same task and history.
+            let mut cr = Rng::derive(self.seed, 0xA6E7 ^ (idx as u64) << 24, (aux >> 8) as u64);
+            let (harness, task) = match op {
+                Some(op) => (&self.harness, campaign::agent_task(op, &mut cr)),
+                None => (&self.agent, agent::own_task(&mut cr)),
+            };
+            agent::body(harness, a.persona.api, a.model, &task, aux & 0xff, &mut cr)
+        } else {
+            let prompt = match op {
+                Some(op) => campaign::prompt(op, a.persona.api, &mut r),
+                None => population::legit_prompt(a, &mut r),
+            };
+            prompts::body(&prompt, a.persona.api, a.model)
         };
-        let body = prompts::body(&prompt, a.persona.api, a.model);
         let len = body.len().to_string();
+        // A poisoning campaign sends a fresh, never-valid key with every request.
+        let fresh_key = op.filter(|op| op.cfg.keys == "random").map(|_| population::api_key(a.persona.api, &mut r));
+        let key: &str = fresh_key.as_deref().unwrap_or(&a.key);
         let mut headers: Vec<(Cow<str>, Cow<str>)> = Vec::with_capacity(a.persona.headers.len() + 2);
         for (n, v) in &a.persona.headers {
             let value: Cow<str> = match v {
                 Val::Text(t) => Cow::Borrowed(t),
                 Val::Host => Cow::Borrowed(&self.host),
-                Val::Key => Cow::Borrowed(&a.key),
-                Val::Bearer => Cow::Owned(format!("Bearer {}", a.key)),
+                Val::Key => Cow::Borrowed(key),
+                Val::Bearer => Cow::Owned(format!("Bearer {key}")),
                 Val::Len => Cow::Borrowed(&len),
             };
             headers.push((Cow::Borrowed(n), value));

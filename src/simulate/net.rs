@@ -102,7 +102,13 @@ pub fn isp_country(isp: u32) -> u16 {
     0
 }
 
-/// A home ISP in `country` (uniform among that country's ISPs).
+/// Exponent of the ISP size distribution within a country: market shares fall off as
+/// `rank^-ZIPF` (a few national ISPs carry most homes; the largest has ~20 % of a country's
+/// subscribers, the hundredth ~0.1 %), as broadband markets do.
+pub const ZIPF: f64 = 1.1;
+
+/// A home ISP in `country`, drawn by market share (see [`ZIPF`]): ISP `lo + k` of the
+/// country's range has share proportional to `(k + 1)^-ZIPF`.
 pub fn isp_in(country: u16, rng: &mut Rng) -> u32 {
     let total: f64 = COUNTRIES.iter().map(|c| c.weight).sum();
     let before: f64 = COUNTRIES.iter().take(country as usize).map(|c| c.weight).sum();
@@ -110,7 +116,13 @@ pub fn isp_in(country: u16, rng: &mut Rng) -> u32 {
     let n = HOME_ISPS as f64;
     let lo = (before / total * n - 0.5).ceil().max(0.0) as u64;
     let hi = (((before + w) / total * n - 0.5).ceil() as u64).max(lo + 1) - 1;
-    (rng.range(lo, hi) as u32).min(HOME_ISPS - 1)
+    // Inverse CDF of the density x^-s on [1, m + 1), m ISPs: rank = floor(x) - 1.
+    let m = (hi - lo + 1) as f64;
+    let pow = |x: f64, a: f64| super::rng::exp(a * super::rng::ln(x));
+    let top = pow(m + 1.0, 1.0 - ZIPF) - 1.0;
+    let x = pow(1.0 + rng.f64() * top, 1.0 / (1.0 - ZIPF));
+    let rank = (x.floor() as u64).saturating_sub(1).min(hi - lo);
+    ((lo + rank) as u32).min(HOME_ISPS - 1)
 }
 
 /// A random home address of ISP `isp` (IPv4, or an IPv6 /48 of its own with `v6`).
@@ -201,6 +213,22 @@ mod tests {
             let h = hoster_site(r.below(HOSTERS as u64) as u32, &mut r);
             assert!(matches!(h.ip, IpAddr::V4(v) if v.octets()[..2] == [198, 19]));
         }
+    }
+
+    #[test]
+    fn isp_shares_fall_off_by_rank() {
+        let mut r = Rng::new(5);
+        let mut counts = std::collections::HashMap::<u32, u32>::new();
+        for _ in 0..20_000 {
+            *counts.entry(isp_in(0, &mut r)).or_default() += 1;
+        }
+        let mut c: Vec<u32> = counts.into_values().collect();
+        c.sort_unstable_by(|a, b| b.cmp(a));
+        // The largest ISP of the country carries 15-30 % of its homes, the tenth 1-3 %.
+        let share = |i: usize| c.get(i).copied().unwrap_or(0) as f64 / 20_000.0;
+        assert!((0.15..0.30).contains(&share(0)), "{:?}", &c[..5]);
+        assert!((0.01..0.03).contains(&share(9)), "{:?}", &c[..12]);
+        assert!(c.len() > 150, "{}", c.len());
     }
 
     #[test]

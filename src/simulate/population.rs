@@ -14,6 +14,7 @@ use super::net::{self, Site, COUNTRIES};
 use super::prompts::{self, Prompt, TOPICS};
 use super::rng::Rng;
 use super::scenario::Scenario;
+use super::benchmark;
 use super::templates::{self, Purpose, Template};
 
 /// Mean of the log-normal per-user rate factor (median 1, sigma 0.9): exp(0.9^2 / 2).
@@ -48,6 +49,8 @@ pub enum Timing {
     Steady,
     /// A campaign worker.
     Worker,
+    /// Agent sessions: a few a day, each a burst of turns seconds apart.
+    Sessions,
 }
 
 /// What an account asks.
@@ -55,7 +58,11 @@ pub enum Timing {
 pub enum Role {
     /// A person with topic preferences, a step-by-step habit and maybe a shared template
     /// (a company tool or a course assignment).
-    Person { topics: Vec<f64>, step: f64, shared: Option<u32> },
+    Person { topics: Vec<f64>, step: f64, shared: Option<u32>, bench: f64 },
+    /// A user of the popular open-source coding agent, on their own code.
+    Agent,
+    /// A user of the popular third-party app (its prompt template).
+    App,
     /// An eval job grading answers against its own rubric.
     Eval(Template),
     /// A product built on the API (support bot).
@@ -93,7 +100,7 @@ pub struct Actor {
 }
 
 /// Segment names in report order.
-pub const SEGMENTS: &[&str] = &["home", "home_v6", "mobile", "corporate", "corporate_proxy", "cloud", "university", "roaming", "heavy", "campaign"];
+pub const SEGMENTS: &[&str] = &["home", "home_v6", "mobile", "corporate", "corporate_proxy", "cloud", "university", "roaming", "heavy", "agent", "app", "campaign"];
 
 /// The segment of an ordinary account attached by `a`.
 fn segment_of(a: &Attach) -> &'static str {
@@ -180,7 +187,7 @@ fn person(r: &mut Rng, s: &Scenario, stack: usize, attach: Attach, country: u16,
         model: model(persona.api, false, r),
         rate: s.legit.requests_per_day * r.lognormal(1.0, 0.9),
         timing: Timing::Person,
-        role: Role::Person { topics: topics(r, kind, student), step, shared },
+        role: Role::Person { topics: topics(r, kind, student), step, shared, bench: s.legit.benchmark_share },
         segment: segment_of(&attach),
         persona,
         attach,
@@ -236,12 +243,11 @@ pub fn legit(s: &Scenario, r: &mut Rng) -> Result<Vec<Actor>, String> {
         out.push(person(r, s, stack, Attach::University, uni_country, shared, true)?);
     }
     for h in 0..l.heavy_users {
-        let pick = |r: &mut Rng, ids: &[&str]| ids.get(r.index(ids.len())).and_then(|id| clients::stack_index(id)).unwrap_or(6);
         let cloud = net::cloud_site(r.below(net::CLOUDS as u64) as u32, r);
         let (stack, attach, timing, role) = match h % 4 {
-            0 => (pick(r, &["openai-python", "anthropic-python"]), Attach::Fixed(cloud), Timing::Bursts, Role::Eval(templates::build(r, 1, 0.0).remove(0))),
-            1 => (pick(r, &["openai-node", "anthropic-node", "anthropic-python"]), Attach::Fixed(cloud), Timing::Steady, Role::Product),
-            2 => (pick(r, &["python-requests", "python-httpx", "curl", "go"]), Attach::Fixed(cloud), Timing::Bursts, Role::Batch),
+            0 => (pick_stack(r, &["openai-python", "anthropic-python"]), Attach::Fixed(cloud), Timing::Bursts, Role::Eval(templates::build(r, 1, 0.0).remove(0))),
+            1 => (pick_stack(r, &["openai-node", "anthropic-node", "anthropic-python"]), Attach::Fixed(cloud), Timing::Steady, Role::Product),
+            2 => (pick_stack(r, &["python-requests", "python-httpx", "curl", "go"]), Attach::Fixed(cloud), Timing::Bursts, Role::Batch),
             _ => {
                 let country = net::pick_country(r);
                 let home = net::home_site(net::isp_in(country, r), false, r);
@@ -249,7 +255,7 @@ pub fn legit(s: &Scenario, r: &mut Rng) -> Result<Vec<Actor>, String> {
                 t[0] = 1.0;
                 t[1] = 1.0;
                 t[10] = 4.0;
-                (pick(r, &["anthropic-python", "anthropic-node", "openai-python"]), Attach::Fixed(home), Timing::Person, Role::Person { topics: t, step: l.step_by_step_share, shared: None })
+                (pick_stack(r, &["anthropic-python", "anthropic-node", "openai-python"]), Attach::Fixed(home), Timing::Person, Role::Person { topics: t, step: l.step_by_step_share, shared: None, bench: l.benchmark_share })
             }
         };
         let country = match &attach {
@@ -270,7 +276,34 @@ pub fn legit(s: &Scenario, r: &mut Rng) -> Result<Vec<Actor>, String> {
             segment: "heavy",
         });
     }
+    for _ in 0..l.agent_users {
+        let country = net::pick_country(r);
+        let stack = pick_stack(r, &["anthropic-node", "anthropic-node", "openai-node", "anthropic-python"]);
+        let attach = roaming(Attach::Fixed(net::home_site(net::isp_in(country, r), r.chance(l.ipv6_share), r)), l.roaming_share, country, r);
+        let mut a = person(r, s, stack, attach, country, None, false)?;
+        a.role = Role::Agent;
+        a.timing = Timing::Sessions;
+        a.rate = l.agent_sessions_per_day * r.lognormal(1.0, 0.6);
+        a.segment = "agent";
+        out.push(a);
+    }
+    for _ in 0..l.app_users {
+        let country = net::pick_country(r);
+        let attach = roaming(Attach::Fixed(net::home_site(net::isp_in(country, r), r.chance(l.ipv6_share), r)), l.roaming_share, country, r);
+        let mut a = person(r, s, 0, attach, country, None, false)?;
+        a.persona = app_persona(r.below(3))?;
+        a.key = api_key(a.persona.api, r);
+        a.model = model(a.persona.api, false, r);
+        a.role = Role::App;
+        a.segment = "app";
+        out.push(a);
+    }
     Ok(out)
+}
+
+/// A stack by id from `ids` (uniform), or the first SDK stack.
+fn pick_stack(r: &mut Rng, ids: &[&str]) -> usize {
+    ids.get(r.index(ids.len())).and_then(|id| clients::stack_index(id)).unwrap_or(6)
 }
 
 /// UTC offset of an account's country.
@@ -281,17 +314,20 @@ pub fn utc_offset(a: &Actor) -> i32 {
 /// The prompt of a legitimate account's next request (campaign workers: see `campaign`).
 pub fn legit_prompt(a: &Actor, r: &mut Rng) -> Prompt {
     match &a.role {
-        Role::Person { topics, step, shared } => {
+        Role::Person { topics, step, shared, bench } => {
             if let Some(group) = shared {
                 if r.chance(0.5) {
                     return shared_prompt(*group, r);
                 }
             }
-            {
-                let (t, st) = (r.weighted(topics), r.chance(*step));
-                prompts::legit(r, t, st)
+            let (t, st) = (r.weighted(topics), r.chance(*step));
+            if TOPICS.get(t) == Some(&"coding") && r.chance(*bench) {
+                return benchmark_prompt(r, st);
             }
+            prompts::legit(r, t, st)
         }
+        Role::App => app_prompt(r),
+        Role::Agent => prompts::legit(r, 0, false),
         Role::Eval(t) => templates::fill(r, t, Purpose::Grade),
         Role::Product => prompts::legit(r, 4, false),
         Role::Batch => {
@@ -300,6 +336,38 @@ pub fn legit_prompt(a: &Actor, r: &mut Rng) -> Prompt {
         }
         Role::Worker(_) => prompts::legit(r, 6, false),
     }
+}
+
+/// A task of the public benchmark, pasted by a person practising (the popular tasks more
+/// often: rank `k` with weight `1 / (k + 1)`).
+fn benchmark_prompt(r: &mut Rng, reason: bool) -> Prompt {
+    let n = benchmark::TASKS as f64;
+    let k = (super::rng::exp(r.f64() * super::rng::ln(n + 1.0)) - 1.0).floor() as usize;
+    let t = benchmark::task(k.min(benchmark::TASKS - 1));
+    Prompt { user: benchmark::phrase(&t, r, reason), max_tokens: 2048, ..Prompt::default() }
+}
+
+/// The popular app's request: its fixed instruction around the user's own text.
+pub fn app_prompt(r: &mut Rng) -> Prompt {
+    let text = { let n = r.range(1, 4) as usize; corpus::prose(r, n) };
+    let task = r.pick(&["Improve the writing of this paragraph", "Make this paragraph more concise", "Fix the grammar of this paragraph"]).copied().unwrap_or("Improve the writing of this paragraph");
+    Prompt {
+        system: Some(APP_SYSTEM.to_string()),
+        user: format!("[WriteMate] {task}. Keep the meaning and the tone; return only the rewritten paragraph.\n\nParagraph:\n{text}"),
+        max_tokens: 1024,
+        temperature: Some(0.3),
+        ..Prompt::default()
+    }
+}
+
+/// The popular app's system prompt.
+pub const APP_SYSTEM: &str = "You are WriteMate, a writing assistant inside a desktop editor. You rewrite the user's text as asked. Never add facts, never change names or numbers, answer with the rewritten text only.";
+
+/// The popular app's persona: one official SDK version and runtime bundled in the app
+/// (the same for every user), on the user's operating system (one of three builds).
+pub fn app_persona(build: u64) -> Result<Persona, String> {
+    let stack = clients::stack_index("openai-node").ok_or("no openai-node stack")?;
+    clients::persona(stack, Spoof::None, 0, CONSOLE, &mut Rng::derive(0xA77, build % 3, 0))
 }
 
 /// A prompt from a template many legitimate accounts share: a company's internal tool, or
@@ -323,7 +391,7 @@ mod tests {
         let s = Scenario::default();
         let mut r = Rng::new(21);
         let actors = legit(&s, &mut r).unwrap();
-        assert_eq!(actors.len() as u32, s.legit.users + s.legit.university_accounts + s.legit.heavy_users);
+        assert_eq!(actors.len() as u32, s.legit.users + s.legit.university_accounts + s.legit.heavy_users + s.legit.agent_users + s.legit.app_users);
         let count = |f: &dyn Fn(&Actor) -> bool| actors.iter().filter(|a| f(a)).count();
         assert!(count(&|a| matches!(a.attach, Attach::Mobile(_))) > 500);
         assert!(count(&|a| matches!(a.attach, Attach::Company { via: true, .. })) > 20);
@@ -331,6 +399,8 @@ mod tests {
         assert!(count(&|a| a.persona.kind == Kind::Sdk) > 1000);
         assert!(count(&|a| matches!(a.role, Role::Eval(_))) >= 3);
         assert!(count(&|a| matches!(a.role, Role::Person { step, .. } if step > 0.1)) > 100);
+        assert_eq!(count(&|a| matches!(a.role, Role::Agent)), s.legit.agent_users as usize);
+        assert_eq!(count(&|a| matches!(a.role, Role::App)), s.legit.app_users as usize);
         assert!(actors.iter().all(|a| a.label == 0));
     }
 }

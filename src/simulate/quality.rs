@@ -12,11 +12,14 @@
 //!   the campaign request count at which a rolling window of [`WINDOW`] requests first
 //!   reaches 50 % flagged; `never` when no window does.
 //!
-//! `action` is the policy's decision before shadow mode caps enforcement. It prints
-//! Markdown; it does not tune anything.
+//! `action` is the policy's decision before shadow mode caps enforcement. [`Without`] removes
+//! peer facts from every record before the engine sees it, to measure a deployment that lacks
+//! them (an Envoy without a geo database has no ASN or country). It prints Markdown; it does
+//! not tune anything.
 
 use crate::engine::Engine;
 use crate::policy::Policy;
+use crate::request::Peer;
 use crate::score::Action;
 use crate::traffic;
 
@@ -42,6 +45,55 @@ pub struct Targets {
 impl Default for Targets {
     fn default() -> Self {
         Targets { campaign_flagged: 0.95, legit_flagged: 0.005, legit_denied: 0.0005 }
+    }
+}
+
+/// Peer facts removed from every record before the engine sees it (`quality --without`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Without {
+    /// Remove the ASN.
+    pub asn: bool,
+    /// Remove the country.
+    pub country: bool,
+    /// Remove the TLS JA4 fingerprint.
+    pub ja4: bool,
+    /// Remove the TLS JA3 fingerprint.
+    pub ja3: bool,
+}
+
+impl Without {
+    /// Names accepted by [`Without::parse`].
+    pub const NAMES: &'static str = "asn, country, ja4, ja3";
+
+    /// Parses a comma-separated list of peer fields (`asn,country`); an unknown name is an error.
+    pub fn parse(list: &str) -> Result<Without, String> {
+        let mut w = Without::default();
+        for name in list.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+            match name {
+                "asn" => w.asn = true,
+                "country" => w.country = true,
+                "ja4" => w.ja4 = true,
+                "ja3" => w.ja3 = true,
+                _ => return Err(format!("--without: unknown peer field {name:?} (known: {})", Self::NAMES)),
+            }
+        }
+        Ok(w)
+    }
+
+    /// Removes the chosen facts from `peer`.
+    pub fn apply(self, peer: &mut Peer) {
+        if self.asn {
+            peer.asn = None;
+        }
+        if self.country {
+            peer.country = None;
+        }
+        if self.ja4 {
+            peer.ja4 = None;
+        }
+        if self.ja3 {
+            peer.ja3 = None;
+        }
     }
 }
 
@@ -102,10 +154,15 @@ pub struct Run {
     pub campaigns: Vec<CampaignCounts>,
     /// Legitimate requests per segment (order of `population::SEGMENTS`): total, flagged, denied.
     pub segments: Vec<[u64; 3]>,
+    /// Legitimate requests per client family: total, flagged, denied.
+    pub families: std::collections::BTreeMap<&'static str, [u64; 3]>,
+    /// Requests held for their body before the verdict: legitimate, campaign.
+    pub held: [u64; 2],
 }
 
-/// Simulates `scenario` with `seed` and replays it through a fresh engine for `policy`.
-pub fn run(scenario: &Scenario, seed: u64, policy: &Policy) -> Result<Run, String> {
+/// Simulates `scenario` with `seed` and replays it through a fresh engine for `policy`,
+/// each record without the peer facts `without` names.
+pub fn run(scenario: &Scenario, seed: u64, policy: &Policy, without: Without) -> Result<Run, String> {
     let mut sim = generate(scenario, seed)?;
     let mut engine = Engine::new(policy.clone());
     let limit = engine.body_limit();
@@ -116,19 +173,26 @@ pub fn run(scenario: &Scenario, seed: u64, policy: &Policy) -> Result<Run, Strin
         segments: vec![[0; 3]; SEGMENTS.len()],
         ..Run::default()
     };
-    while let Some(Event { label, segment, line }) = sim.next_event() {
+    while let Some(Event { label, segment, family, line }) = sim.next_event() {
         let Ok(dec) = traffic::parse_line(&line) else {
             out.errors += 1;
             continue;
         };
-        let v = engine.inspect(&dec.request(limit));
+        let mut req = dec.request(limit);
+        without.apply(&mut req.peer);
+        let v = engine.inspect(&req);
         let flagged = v.action >= Action::Tag;
+        out.held[usize::from(label > 0)] += u64::from(v.held);
         match label.checked_sub(1).and_then(|c| out.campaigns.get_mut(c)) {
             Some(c) => c.observe(flagged),
             None => {
                 out.legit += 1;
                 out.legit_flagged += u64::from(flagged);
                 out.legit_denied += u64::from(v.action == Action::Deny);
+                let f = out.families.entry(family).or_default();
+                f[0] += 1;
+                f[1] += u64::from(flagged);
+                f[2] += u64::from(v.action == Action::Deny);
                 let seg = SEGMENTS.iter().position(|s| *s == segment).and_then(|i| out.segments.get_mut(i));
                 if let Some(c) = seg {
                     c[0] += 1;
@@ -143,7 +207,7 @@ pub fn run(scenario: &Scenario, seed: u64, policy: &Policy) -> Result<Run, Strin
 
 /// Runs every (scenario, seed) pair on up to `jobs` threads; results keep the input order.
 #[cfg(not(target_arch = "wasm32"))]
-pub fn run_all(scenarios: &[Scenario], seeds: &[u64], policy: &Policy, jobs: usize) -> Vec<Result<Run, String>> {
+pub fn run_all(scenarios: &[Scenario], seeds: &[u64], policy: &Policy, without: Without, jobs: usize) -> Vec<Result<Run, String>> {
     let work: Vec<(&Scenario, u64)> = scenarios.iter().flat_map(|s| seeds.iter().map(move |&seed| (s, seed))).collect();
     let next = std::sync::atomic::AtomicUsize::new(0);
     let results = std::sync::Mutex::new(vec![None; work.len()]);
@@ -152,7 +216,7 @@ pub fn run_all(scenarios: &[Scenario], seeds: &[u64], policy: &Policy, jobs: usi
             scope.spawn(|| loop {
                 let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 let Some((s, seed)) = work.get(i) else { break };
-                let r = run(s, *seed, policy);
+                let r = run(s, *seed, policy, without);
                 if let Ok(mut all) = results.lock() {
                     if let Some(slot) = all.get_mut(i) {
                         *slot = Some(r);
@@ -219,6 +283,57 @@ pub fn table(runs: &[Run], t: &Targets) -> (String, bool) {
     (s, all_ok)
 }
 
+/// Most legitimate requests of one client family that may be flagged (a target).
+pub const FAMILY_FLAGGED: f64 = 0.01;
+
+/// A Markdown table of legitimate requests flagged and denied per client family (all runs
+/// summed), worst first, and whether every family stays within [`FAMILY_FLAGGED`].
+pub fn family_table(runs: &[Run]) -> (String, bool) {
+    let mut all: std::collections::BTreeMap<&str, [u64; 3]> = std::collections::BTreeMap::new();
+    for r in runs {
+        for (f, c) in &r.families {
+            let e = all.entry(f).or_default();
+            for i in 0..3 {
+                e[i] += c[i];
+            }
+        }
+    }
+    let mut rows: Vec<(&str, [u64; 3])> = all.into_iter().collect();
+    rows.sort_by(|a, b| (b.1[1] * a.1[0].max(1)).cmp(&(a.1[1] * b.1[0].max(1))).then(a.0.cmp(b.0)));
+    let mut ok = true;
+    let mut s = String::from("| client family | legit req | flagged | denied | target (<= 1 % flagged) |\n|---|---|---|---|---|\n");
+    for (f, c) in rows {
+        let fine = c[1] as f64 <= FAMILY_FLAGGED * c[0] as f64;
+        ok &= fine;
+        s.push_str(&format!("| {f} | {} | {} | {} | {} |\n", c[0], pct(c[1], c[0]), pct(c[2], c[0]), if fine { "met" } else { "MISSED" }));
+    }
+    (s, ok)
+}
+
+/// A Markdown table of the share of requests held for their body before the verdict, per
+/// scenario (seeds summed): legitimate and campaign (what tiered inspection costs).
+pub fn held_table(runs: &[Run]) -> String {
+    let mut s = String::from("| scenario | legit held for the body | campaign held for the body |\n|---|---|---|\n");
+    let mut names: Vec<&str> = Vec::new();
+    for r in runs {
+        if !names.contains(&r.scenario.as_str()) {
+            names.push(&r.scenario);
+        }
+    }
+    for name in names {
+        let rs = runs.iter().filter(|r| r.scenario == name);
+        let (mut l, mut lh, mut c, mut ch) = (0, 0, 0, 0);
+        for r in rs {
+            l += r.legit;
+            lh += r.held[0];
+            c += r.campaigns.iter().map(|x| x.requests).sum::<u64>();
+            ch += r.held[1];
+        }
+        s.push_str(&format!("| {name} | {} | {} |\n", pct(lh, l), pct(ch, c)));
+    }
+    s
+}
+
 /// A Markdown table of legitimate requests flagged (and denied) per population segment,
 /// one row per scenario (seeds summed): where false positives come from.
 pub fn segment_table(runs: &[Run]) -> String {
@@ -266,11 +381,21 @@ mod tests {
     }
 
     #[test]
+    fn without_parses_names_and_clears_those_facts() {
+        assert_eq!(Without::parse("asn, country").unwrap(), Without { asn: true, country: true, ..Without::default() });
+        assert_eq!(Without::parse("").unwrap(), Without::default());
+        assert!(Without::parse("asn,ip").unwrap_err().contains("\"ip\""));
+        let mut p = Peer { asn: Some(64500), country: Some("DE"), ja4: Some("t13d"), ..Peer::default() };
+        Without::parse("asn,country").unwrap().apply(&mut p);
+        assert_eq!((p.asn, p.country, p.ja4), (None, None, Some("t13d")));
+    }
+
+    #[test]
     fn table_marks_missed_targets() {
         let camp = CampaignCounts { name: "c".into(), requests: 3000, measured: 1000, flagged: 900, detected_after: Some(120), ..Default::default() };
         let mut segments = vec![[0; 3]; SEGMENTS.len()];
         segments[0] = [10_000, 10, 0];
-        let run = Run { scenario: "s".into(), seed: 1, legit: 10_000, legit_flagged: 10, legit_denied: 0, errors: 0, campaigns: vec![camp], segments };
+        let run = Run { scenario: "s".into(), seed: 1, legit: 10_000, legit_flagged: 10, legit_denied: 0, errors: 0, campaigns: vec![camp], segments, ..Run::default() };
         let seg = segment_table(std::slice::from_ref(&run));
         assert!(seg.contains("| s | 0.10 % (0.00 % denied) of 10000 |"), "{seg}");
         let (md, ok) = table(std::slice::from_ref(&run), &Targets::default());

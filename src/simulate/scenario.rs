@@ -65,6 +65,19 @@ pub struct Legit {
     /// Share of home and corporate users who also send from other networks: corporate users
     /// from home outside working hours, both now and then from a phone (tethering).
     pub roaming_share: f64,
+    /// Users of one popular open-source coding agent (its shared system prompt and tool set,
+    /// multi-turn tool-use sessions on their own code), on home and office networks.
+    pub agent_users: u32,
+    /// Agent sessions per active day of an agent user (median; log-normal across users).
+    pub agent_sessions_per_day: f64,
+    /// Mean requests (turns) per agent session.
+    pub agent_turns: f64,
+    /// Users of one popular third-party app built on an official SDK: one pinned client
+    /// environment (the SDK version the app bundles) and the app's prompt template.
+    pub app_users: u32,
+    /// Share of ordinary users' coding prompts that paste a task of the public coding
+    /// benchmark the campaigns also use (people practise on the same problems).
+    pub benchmark_share: f64,
 }
 
 /// Network mix of ordinary legitimate accounts (weights).
@@ -119,6 +132,27 @@ pub struct Campaign {
     pub leak_proxy_headers: f64,
     /// Share of OpenAI-format requests that ask for `logprobs`.
     pub logprobs_share: f64,
+    /// Distinct client environments per stack: 1 pins one installation (a container image)
+    /// for every account of a stack; 0 gives every account its own, spread over versions,
+    /// runtimes and operating systems as the legitimate population's.
+    pub environments: u32,
+    /// What the prompts are: `templates` (the operator's skeletons, filled) or `benchmark`
+    /// (tasks of one public coding benchmark, in varied natural phrasings).
+    pub tasks: String,
+    /// With `tasks: benchmark`: how many of the benchmark's tasks the campaign works through.
+    pub benchmark_tasks: u32,
+    /// Agent harness: every request is a turn of a multi-turn tool-use conversation of one
+    /// harness (one system prompt that asks for reasoning before every tool call, one tool
+    /// set); each conversation works on one task.
+    pub agent: bool,
+    /// Mean requests (turns) per agent conversation.
+    pub agent_turns: f64,
+    /// API keys: `accounts` (each account its own key) or `random` (a fresh, never-valid
+    /// key on every request: poisoning, not distillation).
+    pub keys: String,
+    /// Whom the requests imitate: `none`, or `app` (the legitimate population's popular
+    /// app: its client environment, its prompt template and its users' network prefixes).
+    pub mimic: String,
 }
 
 /// A commercial proxy pool.
@@ -164,11 +198,21 @@ impl Default for Scenario {
 
 impl Default for Legit {
     fn default() -> Self {
+        // Browsers, official SDKs (current and older majors) and the wrappers on them, and
+        // the HTTP libraries people call the API with (axios and requests lead).
         let clients = [
-            ("chrome", 32.0), ("edge", 6.0), ("firefox", 7.0),
-            ("anthropic-python", 12.0), ("anthropic-node", 6.0), ("openai-python", 12.0), ("openai-node", 6.0),
-            ("curl", 5.0), ("python-requests", 7.0), ("python-httpx", 3.0), ("aiohttp", 1.0), ("python-urllib", 0.5),
-            ("node-fetch", 2.0), ("go", 1.0),
+            ("chrome", 30.0), ("edge", 6.0), ("firefox", 6.0),
+            ("anthropic-python", 10.0), ("anthropic-node", 5.0), ("openai-python", 10.0), ("openai-node", 5.0),
+            ("openai-python-1", 3.0), ("openai-python-0", 0.5), ("anthropic-python-0.34", 1.0), ("anthropic-python-0.2", 0.1),
+            ("openai-node-4", 2.0), ("openai-node-3", 0.3), ("anthropic-node-0", 0.5),
+            ("litellm", 2.0), ("litellm-anthropic", 0.5), ("langchain-openai", 2.0), ("vercel-ai", 1.5),
+            ("curl", 4.0), ("wget", 0.3), ("wget2", 0.1), ("httpie", 0.5),
+            ("python-requests", 6.0), ("python-httpx", 2.5), ("python-httpx-async", 1.0), ("aiohttp", 1.0),
+            ("python-urllib", 0.5), ("python-urllib3", 0.5), ("pycurl", 0.2), ("niquests", 0.2),
+            ("node-fetch", 2.0), ("axios", 4.0), ("axios-0", 0.5), ("node-fetch-2", 1.0), ("got", 0.7), ("superagent", 0.4),
+            ("needle", 0.2), ("node-undici-request", 0.3), ("node-http", 0.3),
+            ("go", 1.0), ("java-httpclient", 0.5), ("java-urlconnection", 0.3), ("ruby", 0.3), ("php-curl", 0.5),
+            ("guzzle", 0.4), ("reqwest", 0.4), ("ureq", 0.1), ("ureq-2", 0.1),
         ];
         Legit {
             users: 6000,
@@ -184,6 +228,11 @@ impl Default for Legit {
             step_by_step_share: 0.04,
             ipv6_share: 0.15,
             roaming_share: 0.3,
+            agent_users: 300,
+            agent_sessions_per_day: 2.0,
+            agent_turns: 8.0,
+            app_users: 400,
+            benchmark_share: 0.03,
         }
     }
 }
@@ -213,6 +262,13 @@ impl Default for Campaign {
             diurnal: false,
             leak_proxy_headers: 0.0,
             logprobs_share: 0.0,
+            environments: 1,
+            tasks: "templates".into(),
+            benchmark_tasks: 164,
+            agent: false,
+            agent_turns: 8.0,
+            keys: "accounts".into(),
+            mimic: "none".into(),
         }
     }
 }
@@ -233,6 +289,12 @@ impl Default for Sync {
 pub const SPOOFS: &[&str] = &["none", "browser_ua", "browser_replay", "impersonate"];
 /// Proxy pool kinds.
 pub const POOL_KINDS: &[&str] = &["residential", "datacenter", "mobile"];
+/// Campaign prompt sources.
+pub const TASK_SOURCES: &[&str] = &["templates", "benchmark"];
+/// Campaign key kinds.
+pub const KEY_KINDS: &[&str] = &["accounts", "random"];
+/// What a campaign may imitate.
+pub const MIMICS: &[&str] = &["none", "app"];
 
 impl Scenario {
     /// Parses and validates a scenario document, reporting every error with its path.
@@ -285,6 +347,11 @@ impl Scenario {
         share(&mut e, "legit.step_by_step_share", l.step_by_step_share);
         share(&mut e, "legit.ipv6_share", l.ipv6_share);
         share(&mut e, "legit.roaming_share", l.roaming_share);
+        e.range("legit.agent_users", l.agent_users, 0, 1_000_000);
+        e.range("legit.agent_sessions_per_day", l.agent_sessions_per_day, 0.0, 1000.0);
+        e.range("legit.agent_turns", l.agent_turns, 1.0, 500.0);
+        e.range("legit.app_users", l.app_users, 0, 1_000_000);
+        share(&mut e, "legit.benchmark_share", l.benchmark_share);
         let mut names = Vec::new();
         for (i, c) in self.campaigns.iter().enumerate() {
             let p = format!("campaigns[{i}]");
@@ -316,6 +383,15 @@ impl Scenario {
             if c.elicitation_share + c.rubric_share > 1.0 {
                 e.push(format!("{p}.rubric_share"), "elicitation_share + rubric_share must be <= 1");
             }
+            e.range(&format!("{p}.environments"), c.environments, 0, 1_000_000);
+            one_of(&mut e, &format!("{p}.tasks"), &c.tasks, TASK_SOURCES);
+            e.range(&format!("{p}.benchmark_tasks"), c.benchmark_tasks, 1, super::benchmark::TASKS as u32);
+            e.range(&format!("{p}.agent_turns"), c.agent_turns, 1.0, 500.0);
+            one_of(&mut e, &format!("{p}.keys"), &c.keys, KEY_KINDS);
+            one_of(&mut e, &format!("{p}.mimic"), &c.mimic, MIMICS);
+            if c.mimic == "app" && self.legit.app_users == 0 {
+                e.push(format!("{p}.mimic"), "imitates the popular app, but legit.app_users is 0");
+            }
             e.range(&format!("{p}.sync.wave_seconds"), c.sync.wave_seconds, 1, 86_400);
             e.range(&format!("{p}.sync.jitter_seconds"), c.sync.jitter_seconds, 0, 86_400);
         }
@@ -340,12 +416,15 @@ impl Scenario {
         let people = (l.users + l.university_accounts) as f64;
         let ordinary = people * l.requests_per_day * super::population::RATE_MEAN_FACTOR * l.active_day_share;
         let heavy = l.heavy_users as f64 * l.heavy_requests_per_day;
+        // Agent sessions: log-normal(1, 0.6) sessions a day (mean factor e^0.18).
+        let agents = l.agent_users as f64 * l.agent_sessions_per_day * 1.197_217 * l.agent_turns * l.active_day_share;
+        let apps = l.app_users as f64 * l.requests_per_day * super::population::RATE_MEAN_FACTOR * l.active_day_share;
         let camp = self
             .campaigns
             .iter()
             .map(|c| c.accounts as f64 * c.requests_per_account_day * (hours - c.start_hour).max(0.0) / 24.0)
             .collect();
-        ((ordinary + heavy) * weighted_days, camp)
+        ((ordinary + heavy + agents + apps) * weighted_days, camp)
     }
 }
 

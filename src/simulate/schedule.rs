@@ -116,6 +116,39 @@ pub fn worker(r: &mut Rng, start: u64, end: u64, per_day: f64, sync: f64, wave_m
     out
 }
 
+/// Agent sessions: on each day (every day with `tz` `None`, around the clock; otherwise
+/// active with probability `active`, by the diurnal curve at offset `tz`) about `per_day`
+/// sessions, each of about `turns` requests (at least one) 3-40 s apart, as a model answers
+/// and tools run. Returns `(time, session << 8 | turn)`: sessions numbered from 0 per
+/// account, turns from 0 (capped at 255).
+#[allow(clippy::too_many_arguments)]
+pub fn sessions(r: &mut Rng, start: u64, end: u64, tz: Option<i32>, per_day: f64, turns: f64, active: f64) -> Vec<(u64, u32)> {
+    let mut out = Vec::new();
+    let mut session = 0u32;
+    let mut day = start - start % DAY_MS;
+    while day < end && session < 1 << 24 {
+        let f = day_factor(day);
+        let on = tz.is_none() || r.chance(active * f.sqrt());
+        let n = if on { r.poisson(per_day * if tz.is_some() { f.sqrt() } else { 1.0 }) } else { 0 };
+        for _ in 0..n {
+            let mut t = match tz {
+                Some(tz) => diurnal_time(r, day, tz),
+                None => day + r.below(DAY_MS),
+            };
+            let len = (1 + r.poisson((turns - 1.0).max(0.0))).min(256) as u32;
+            for turn in 0..len {
+                if (start..end).contains(&t) {
+                    out.push((t, session << 8 | turn));
+                }
+                t += 3_000 + r.exp(12_000.0).min(37_000.0) as u64;
+            }
+            session += 1;
+        }
+        day += DAY_MS;
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -141,6 +174,20 @@ mod tests {
             }
         }
         assert!(by_hour[14] > 4 * by_hour[3], "{by_hour:?}");
+    }
+
+    #[test]
+    fn sessions_are_bursts_of_numbered_turns() {
+        let mut r = Rng::new(4);
+        let ev = sessions(&mut r, MON, MON + 3 * DAY_MS, Some(0), 3.0, 8.0, 1.0);
+        assert!(ev.len() > 20);
+        let mut by_session = std::collections::BTreeMap::<u32, Vec<(u64, u32)>>::new();
+        for &(t, aux) in &ev {
+            by_session.entry(aux >> 8).or_default().push((t, aux & 0xff));
+        }
+        for turns in by_session.values() {
+            assert!(turns.windows(2).all(|w| w[1].1 == w[0].1 + 1 && w[1].0 - w[0].0 >= 3_000 && w[1].0 - w[0].0 <= 40_000), "{turns:?}");
+        }
     }
 
     #[test]

@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::entries::{AccountE, AccountsE, AccountsRateE, FpAsnE, FpPrefixE, TemplateE};
+use super::entries::{AccountE, AccountsE, AccountsRateE, FpAsnE, FpPrefixE, TaskE, TemplateE};
 use super::Entry;
 use crate::policy::Errors;
 use crate::sketch::hll::Hll;
@@ -57,6 +57,15 @@ pub struct StateConfig {
     pub min_account_requests: u32,
     /// An account with at most this many requests in `account_window_s` counts as light (1..=1000000).
     pub light_max_requests: u32,
+    /// Distinct accounts (over `account_window_s`) that make a task (the code identifier a
+    /// prompt is about) *shared* (1..=100000).
+    pub shared_task_accounts: u32,
+    /// Shared tasks an account must have worked on (over `account_window_s`) to count as
+    /// *broad* (1..=64).
+    pub broad_tasks: u32,
+    /// Distinct accounts on one task (over `account_window_s`) before it can be a *swarm's*
+    /// task: one whose accounts are mostly broad (1..=100000).
+    pub swarm_accounts: u32,
     /// Entries of each keyed table (0 disables a table and the signals it feeds).
     pub capacity: Capacity,
 }
@@ -83,6 +92,8 @@ pub struct Capacity {
     pub templates: u32,
     /// Client environments (header shape, JA4 and installation header values).
     pub envs: u32,
+    /// Task anchors (the code identifiers tasks are about).
+    pub tasks: u32,
 }
 
 impl Default for Capacity {
@@ -97,6 +108,7 @@ impl Default for Capacity {
             fp_asns: 8_192,
             templates: 32_768,
             envs: 8_192,
+            tasks: 16_384,
         }
     }
 }
@@ -117,6 +129,9 @@ impl Default for StateConfig {
             min_cluster_accounts: 3,
             min_account_requests: 5,
             light_max_requests: 20,
+            shared_task_accounts: 5,
+            broad_tasks: 4,
+            swarm_accounts: 10,
             capacity: Capacity::default(),
         }
     }
@@ -185,6 +200,9 @@ impl StateConfig {
             1,
             1_000_000,
         );
+        e.range(&format!("{path}.shared_task_accounts"), self.shared_task_accounts, 1, 100_000);
+        e.range(&format!("{path}.broad_tasks"), self.broad_tasks, 1, 64);
+        e.range(&format!("{path}.swarm_accounts"), self.swarm_accounts, 1, 100_000);
         let c = &self.capacity;
         for (name, v) in [
             ("accounts", c.accounts),
@@ -196,6 +214,7 @@ impl StateConfig {
             ("fp_asns", c.fp_asns),
             ("templates", c.templates),
             ("envs", c.envs),
+            ("tasks", c.tasks),
         ] {
             e.range(&format!("{path}.capacity.{name}"), v, 0, MAX_CAPACITY);
         }
@@ -226,6 +245,7 @@ impl StateConfig {
             + table_bytes::<FpAsnE>(c.fp_asns, p)
             + table_bytes::<TemplateE>(c.templates, p)
             + table_bytes::<FpPrefixE>(c.envs, p)
+            + table_bytes::<TaskE>(c.tasks, p)
             + super::reputation::Reputation::bytes_for(c.accounts.min(MAX_CAPACITY) as usize)
             + 2 * Hll::bytes_for(
                 self.global_precision

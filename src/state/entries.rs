@@ -29,7 +29,7 @@ pub trait Entry: Default + Clone {
 }
 
 /// Per account: request rate; requests, elicitations, prefix and ASN changes in the
-/// window; distinct prefixes and ASNs.
+/// window; distinct prefixes, ASNs and shared tasks; the last shared tasks.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct AccountE {
     /// Requests per rate slot.
@@ -41,6 +41,27 @@ pub struct AccountE {
     pub ips: Bits,
     /// Distinct ASNs per window slot.
     pub asns: Bits,
+    /// Distinct shared tasks (tasks of at least `shared_task_accounts` accounts) per
+    /// window slot.
+    pub tasks: Bits,
+    /// Table keys of the account's last [`RECENT_TASKS`] distinct shared tasks, most
+    /// recent first (0 = none). Local to this state: not part of a delta.
+    pub recent: [u64; RECENT_TASKS],
+}
+
+/// Shared tasks an account remembers for `account.swarm_share`.
+pub const RECENT_TASKS: usize = 4;
+
+impl AccountE {
+    /// Puts `task` first among the recent tasks (once).
+    pub fn remember(&mut self, task: u64) {
+        if task == 0 || self.recent[0] == task {
+            return;
+        }
+        let at = self.recent.iter().position(|&t| t == task).unwrap_or(RECENT_TASKS - 1);
+        self.recent.copy_within(0..at, 1);
+        self.recent[0] = task;
+    }
 }
 
 /// Distinct accounts only (JA4, ASN).
@@ -91,6 +112,15 @@ pub struct TemplateE {
     pub sync: Bits,
 }
 
+/// Per task anchor, over the account window: distinct accounts and distinct broad accounts.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TaskE {
+    /// Distinct accounts.
+    pub accounts: SmallHll,
+    /// Distinct broad accounts (at least `broad_tasks` shared tasks each).
+    pub broad: SmallHll,
+}
+
 /// Splits an arena into two equal halves (one per HLL).
 #[inline]
 fn halves(regs: &mut [u8]) -> (&mut [u8], &mut [u8]) {
@@ -105,6 +135,7 @@ impl Entry for AccountE {
         v.win(&mut self.win);
         v.bits(&mut self.ips);
         v.bits(&mut self.asns);
+        v.bits(&mut self.tasks);
     }
 }
 
@@ -137,6 +168,15 @@ impl Entry for FpAsnE {
         let (a, b) = halves(regs);
         v.hll(&mut self.accounts, a);
         v.hll(&mut self.heavy, b);
+    }
+}
+
+impl Entry for TaskE {
+    const HLLS: usize = 2;
+    fn visit<V: Visit>(&mut self, regs: &mut [u8], v: &mut V) {
+        let (a, b) = halves(regs);
+        v.hll(&mut self.accounts, a);
+        v.hll(&mut self.broad, b);
     }
 }
 

@@ -24,6 +24,15 @@ pub const MIN_ASN_ROTATION_REQUESTS: f64 = 2.0;
 /// networks: its client environment's hop share is not held against it.
 pub const SETTLED_ASN_ROTATION: f64 = 0.2;
 
+/// Share of a task's accounts that must be broad for a swarm to work it: a popular
+/// identifier (`parse_args`) is used by many accounts, a few of them busy coders; a swarm's
+/// task is sent almost only by accounts that work through many shared tasks.
+pub const SWARM_BROAD_SHARE: f64 = 0.6;
+
+/// Largest elicitation share of an ordinary account (people ask for step-by-step answers
+/// now and then; a distillation account asks for the reasoning on much of its traffic).
+pub const ORDINARY_ELICITATION: f64 = 0.3;
+
 /// Slot numbers of one instant.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Clock {
@@ -67,6 +76,7 @@ pub(super) struct Touched {
     pub(super) fp_asn: Option<usize>,
     pub(super) templates: [Option<usize>; MAX_BANDS],
     pub(super) env: Option<usize>,
+    pub(super) task: Option<usize>,
 }
 
 /// Table keys of an observation.
@@ -83,6 +93,7 @@ pub(super) struct Keys {
     pub(super) fp_prefix: Option<u64>,
     pub(super) fp_asn: Option<u64>,
     pub(super) env: Option<u64>,
+    pub(super) task: Option<u64>,
 }
 
 impl Keys {
@@ -101,6 +112,7 @@ impl Keys {
             fp_prefix: o.prefix.map(|p| s.hash(dom::FP_PREFIX, p ^ fp)),
             fp_asn: asn.map(|a| s.hash(dom::FP_ASN, a ^ fp)),
             env: o.env.map(|e| s.hash(dom::ENV, e)),
+            task: o.anchor.map(|a| s.hash(dom::ANCHOR, a)),
         }
     }
 }
@@ -119,20 +131,24 @@ fn max_into(acc: &mut Option<f64>, v: f64) {
 }
 
 impl State {
-    /// Adds the observation to every table it keys; returns the slots it touched.
+    /// Adds the observation to every table it keys; returns the slots it touched. The same
+    /// as [`State::record_headers`] followed by [`State::record_body`].
+    pub(super) fn record(&mut self, o: &Observation, k: &Keys, t: &Clock) -> Touched {
+        let mut s = self.record_headers(k, t);
+        self.record_body(o, k, t, &mut s);
+        s
+    }
+
+    /// Records what the headers tell (the request itself, its account, fingerprints,
+    /// network and client environment); the body's evidence (template, elicitation) is left
+    /// to [`State::record_body`], so a request is counted once whichever phase sees its body.
     ///
-    /// Three passes, so that the cache misses of the ~11 tables overlap instead of
+    /// Three passes, so that the cache misses of the ~10 tables overlap instead of
     /// queueing: warm every bucket, look every key up (inserting), warm every slot found,
     /// then update the entries.
-    pub(super) fn record(&mut self, o: &Observation, k: &Keys, t: &Clock) -> Touched {
+    pub(super) fn record_headers(&mut self, k: &Keys, t: &Clock) -> Touched {
         let d = &self.d;
         let p = d.p;
-        let mut bands = [0u64; MAX_BANDS];
-        let nb = if o.template.is_some() { d.bands } else { 0 };
-        for (b, key) in bands.iter_mut().enumerate().take(nb) {
-            *key = d.band_key(o.template.unwrap_or(0), b);
-        }
-        let bands = bands.get(..nb).unwrap_or(&[]);
         let with_member = |key: Option<u64>| key.filter(|_| k.member.is_some());
 
         // Pass 1: warm the buckets.
@@ -143,27 +159,33 @@ impl State {
         self.prefixes.warm_bucket(k.prefix);
         self.fp_prefixes.warm_bucket(k.fp_prefix);
         self.fp_asns.warm_bucket(with_member(k.fp_asn));
-        for &x in bands {
-            self.templates.warm_bucket(Some(x));
-        }
         self.envs.warm_bucket(k.env);
 
-        // Pass 2: find or insert every key, then warm the slots.
+        // Pass 2: find or insert every key, then warm the slots. Only an account seen before
+        // in the account window counts in a cluster: a flood of one-off keys (random,
+        // never-valid API keys sent to poison a popular cluster) adds requests but no
+        // accounts. Requests without a key count in shares.
         let now = t.now_s;
-        let mut s = Touched {
-            account: k.account.and_then(|x| self.accounts.upsert(x, now)),
+        let account = k.account.and_then(|x| self.accounts.upsert(x, now));
+        let known = account
+            .and_then(|i| self.accounts.get(i))
+            .is_some_and(|(e, _)| e.win.sliding(t.acct, t.acct_frac)[0] > 0.0);
+        let member = k.member.filter(|_| known);
+        let counted = known || k.member.is_none();
+        // A request that does not count in a cluster still reads it (its levels).
+        let with_member = |key: Option<u64>| key.filter(|_| k.member.is_some());
+        let s = Touched {
+            account,
             fp: self.fps.upsert(k.fp, now),
-            ja4: with_member(k.ja4).and_then(|x| self.ja4s.upsert(x, now)),
+            ja4: with_member(k.ja4).and_then(|x| upsert_if(&mut self.ja4s, x, now, member.is_some())),
             prefix: k.prefix.and_then(|x| self.prefixes.upsert(x, now)),
-            asn: with_member(k.asn).and_then(|x| self.asns.upsert(x, now)),
-            fp_prefix: k.fp_prefix.and_then(|x| self.fp_prefixes.upsert(x, now)),
-            fp_asn: with_member(k.fp_asn).and_then(|x| self.fp_asns.upsert(x, now)),
+            asn: with_member(k.asn).and_then(|x| upsert_if(&mut self.asns, x, now, member.is_some())),
+            fp_prefix: k.fp_prefix.and_then(|x| upsert_if(&mut self.fp_prefixes, x, now, counted)),
+            fp_asn: with_member(k.fp_asn).and_then(|x| upsert_if(&mut self.fp_asns, x, now, member.is_some())),
             templates: [None; MAX_BANDS],
-            env: k.env.and_then(|x| self.envs.upsert(x, now)),
+            env: k.env.and_then(|x| upsert_if(&mut self.envs, x, now, member.is_some())),
+            task: None,
         };
-        for (slot, &x) in s.templates.iter_mut().zip(bands) {
-            *slot = self.templates.upsert(x, now);
-        }
         self.accounts.warm_slot(s.account);
         self.fps.warm_slot(s.fp);
         self.ja4s.warm_slot(s.ja4);
@@ -171,20 +193,16 @@ impl State {
         self.asns.warm_slot(s.asn);
         self.fp_prefixes.warm_slot(s.fp_prefix);
         self.fp_asns.warm_slot(s.fp_asn);
-        for &i in &s.templates {
-            self.templates.warm_slot(i);
-        }
         self.envs.warm_slot(s.env);
 
         // Pass 3: update. The account goes first: its lightness gates the clusters.
         let mut heavy = false;
         let mut hop = None;
         if let Some((e, _)) = s.account.and_then(|i| slot(&mut self.accounts, i)) {
-            let known = e.win.sliding(t.acct, t.acct_frac)[0] > 0.0;
             e.rate.add(t.rate, [1]);
             let moved = k.prefix_member.is_some_and(|pm| e.ips.insert(t.acct, pm));
             let hopped = k.asn_member.is_some_and(|am| e.asns.insert(t.acct, am));
-            e.win.add(t.acct, [1, o.elicitation as u32, moved as u32, hopped as u32]);
+            e.win.add(t.acct, [1, 0, moved as u32, hopped as u32]);
             hop = known.then_some(hopped);
             heavy = e.win.sliding(t.acct, t.acct_frac)[0] > d.light_max;
         }
@@ -192,31 +210,31 @@ impl State {
             self.active.insert(t.win, m);
         }
         if let Some((e, regs)) = s.fp.and_then(|i| slot(&mut self.fps, i)) {
-            if let Some(m) = k.member {
+            if let Some(m) = member {
                 e.accounts.insert(regs, p, t.win, m);
             }
             e.rate.add(t.rate, [1]);
         }
-        if let Some(m) = k.member {
+        if let Some(m) = member {
             accounts_only(&mut self.ja4s, s.ja4, t, p, m);
             accounts_only(&mut self.asns, s.asn, t, p, m);
         }
         if let Some((e, regs)) = s.prefix.and_then(|i| slot(&mut self.prefixes, i)) {
-            if let Some(m) = k.member {
+            if let Some(m) = member {
                 e.accounts.insert(regs, p, t.win, m);
             }
             e.rate.add(t.rate, [1]);
         }
-        if let Some((e, regs)) = s.fp_prefix.and_then(|i| slot(&mut self.fp_prefixes, i)) {
-            if let Some(m) = k.member {
+        if let Some((e, regs)) = s.fp_prefix.filter(|_| counted).and_then(|i| slot(&mut self.fp_prefixes, i)) {
+            if let Some(m) = member {
                 e.accounts.insert(regs, p, t.win, m);
             }
             if !heavy {
-                e.share.add(t.win, [1, o.elicitation as u32]);
+                e.share.add(t.win, [1, 0]);
             }
         }
         if let (Some((e, regs)), Some(m)) =
-            (s.fp_asn.and_then(|i| slot(&mut self.fp_asns, i)), k.member)
+            (s.fp_asn.and_then(|i| slot(&mut self.fp_asns, i)), member)
         {
             let (ra, rh) = regs.split_at_mut(regs.len() / 2);
             e.accounts.insert(ra, p, t.win, m);
@@ -224,26 +242,105 @@ impl State {
                 e.heavy.insert(rh, p, t.win, m);
             }
         }
-        if let Some((e, regs)) = s.env.and_then(|i| slot(&mut self.envs, i)) {
-            if let Some(m) = k.member {
+        if let Some((e, regs)) = s.env.filter(|_| member.is_some()).and_then(|i| slot(&mut self.envs, i)) {
+            if let Some(m) = member {
                 e.accounts.insert(regs, p, t.win, m);
             }
             if let Some(h) = hop {
                 e.share.add(t.acct, [1, h as u32]);
             }
         }
-        for &i in s.templates.iter().flatten() {
+        s
+    }
+
+    /// Records what the body tells about a request already counted by
+    /// [`State::record_headers`]: its template (every band's cluster), its task (the
+    /// anchor's distinct accounts and broad accounts; the account's shared tasks and
+    /// swarmed requests), and whether it elicited (in its account's and its (fingerprint,
+    /// prefix) cluster's shares). `s` names the slots the headers touched (a slot evicted
+    /// since is skipped); the template and task slots are filled in.
+    pub(super) fn record_body(&mut self, o: &Observation, k: &Keys, t: &Clock, s: &mut Touched) {
+        let d = &self.d;
+        let p = d.p;
+        let mut bands = [0u64; MAX_BANDS];
+        let nb = if o.template.is_some() { d.bands } else { 0 };
+        for (b, key) in bands.iter_mut().enumerate().take(nb) {
+            *key = d.band_key(o.template.unwrap_or(0), b);
+        }
+        let bands = bands.get(..nb).unwrap_or(&[]);
+        for &x in bands {
+            self.templates.warm_bucket(Some(x));
+        }
+        self.tasks.warm_bucket(k.task);
+        let el = o.elicitation as u32;
+        // The account's lightness and breadth before this request's task; whether it was
+        // seen before this request (only returning accounts count in clusters).
+        let (mut heavy, mut broad, mut known) = (false, false, false);
+        if let Some((e, _)) = s.account.and_then(|i| self.accounts.get(i)) {
+            let n = e.win.sliding(t.acct, t.acct_frac)[0];
+            heavy = n > d.light_max;
+            known = n > 1.0;
+            broad = e.tasks.union_estimate(t.acct) >= d.broad_tasks;
+        }
+        let member = k.member.filter(|_| known);
+        let counted = known || k.member.is_none();
+        let now = t.now_s;
+        for (slot, &x) in s.templates.iter_mut().zip(bands) {
+            *slot = upsert_if(&mut self.templates, x, now, counted);
+        }
+        s.task = k.task.and_then(|x| upsert_if(&mut self.tasks, x, now, member.is_some()));
+        if el > 0 && !heavy && counted {
+            if let Some((e, _)) = s.fp_prefix.and_then(|i| slot(&mut self.fp_prefixes, i)) {
+                e.share.add(t.win, [0, 1]);
+            }
+        }
+        for &i in s.templates.iter().flatten().filter(|_| counted) {
             if let Some((e, regs)) = slot(&mut self.templates, i) {
-                if let Some(m) = k.member {
+                if let Some(m) = member {
                     e.accounts.insert(regs, p, t.win, m);
                     e.sync.insert(t.sync, m);
                 }
                 if !heavy {
-                    e.share.add(t.win, [1, o.elicitation as u32]);
+                    e.share.add(t.win, [1, el]);
                 }
             }
         }
-        s
+        let mut shared = false;
+        if let (Some(m), Some((e, regs))) = (member, s.task.and_then(|i| slot(&mut self.tasks, i))) {
+            let (ra, rb) = regs.split_at_mut(regs.len() / 2);
+            e.accounts.insert(ra, p, t.acct, m);
+            if broad {
+                e.broad.insert(rb, p, t.acct, m);
+            }
+            shared = e.accounts.estimate_at(ra, p, t.acct) >= d.shared_accounts;
+        }
+        if let Some(i) = s.account.filter(|_| el > 0 || shared) {
+            if let Some((e, _)) = slot(&mut self.accounts, i) {
+                if el > 0 {
+                    e.win.add(t.acct, [0, 1, 0, 0]);
+                }
+                if let (true, Some(task)) = (shared, k.task) {
+                    e.tasks.insert(t.acct, task);
+                    e.remember(task);
+                }
+            }
+        }
+    }
+
+    /// Share of the remembered tasks (at least two) that a swarm works now: at least
+    /// `swarm_accounts` accounts, [`SWARM_BROAD_SHARE`] of them broad.
+    fn swarmed_share(&self, recent: &[u64], t: &Clock) -> Option<f64> {
+        let p = self.d.p;
+        let (mut known, mut swarmed) = (0u32, 0u32);
+        for &key in recent.iter().filter(|&&k| k != 0) {
+            known += 1;
+            if let Some((e, regs)) = self.tasks.find(key).and_then(|i| self.tasks.get(i)) {
+                let (ra, rb) = regs.split_at(regs.len() / 2);
+                let all = e.accounts.estimate_at(ra, p, t.acct);
+                swarmed += u32::from(all >= self.d.swarm_accounts && e.broad.estimate_at(rb, p, t.acct) >= SWARM_BROAD_SHARE * all);
+            }
+        }
+        (known >= 2).then(|| swarmed as f64 / known as f64)
     }
 
     /// Reads the levels from the given slots (read-only; stale slots are aged to `t`).
@@ -252,6 +349,8 @@ impl State {
         let min = self.d.min_requests;
         let per_min = self.d.per_minute;
         let mut heavy = false;
+        // Fewer requests than the account-history signals need (or none known).
+        let mut new_account = true;
         // Known to keep to its networks: enough requests, few ASN changes.
         let mut settled = false;
         if let Some((e, _)) = s.account.and_then(|i| self.accounts.get(i)) {
@@ -264,8 +363,16 @@ impl State {
             }
             let [n, el, moved, hopped] = e.win.sliding(t.acct, t.acct_frac);
             heavy = n > self.d.light_max;
+            new_account = n < MIN_ROTATION_REQUESTS;
             if n >= self.d.min_account_requests {
                 lv.set(Signal::AccountElicitationShare, el / n);
+            }
+            let breadth = e.tasks.union_estimate(t.acct);
+            lv.set(Signal::AccountTaskBreadth, breadth);
+            if breadth >= self.d.broad_tasks {
+                if let Some(v) = self.swarmed_share(&e.recent, t) {
+                    lv.set(Signal::AccountSwarmShare, v);
+                }
             }
             // The first request always comes from a new prefix: count the changes after it.
             if o.prefix.is_some() && n >= MIN_ROTATION_REQUESTS {
@@ -281,6 +388,14 @@ impl State {
                 // says little (a pool's sessions are sticky for an hour).
                 settled = n >= MIN_ROTATION_REQUESTS && r < SETTLED_ASN_ROTATION;
             }
+            // An established, ordinary account: enough history, keeping to its networks, its
+            // own tasks, little elicitation. The crowds it shares (clusters) do not change
+            // its verdict ([`Levels::ordinary`]).
+            let keeps_networks = if o.asn.is_some() { settled } else { n >= MIN_ROTATION_REQUESTS && (moved - 1.0) / (n - 1.0).max(1.0) < SETTLED_ASN_ROTATION };
+            lv.ordinary = n >= MIN_ROTATION_REQUESTS
+                && keeps_networks
+                && breadth < self.d.broad_tasks
+                && (n < self.d.min_account_requests || el / n < ORDINARY_ELICITATION);
         }
         if let Some((e, regs)) = s.fp.and_then(|i| self.fps.get(i)) {
             lv.set(
@@ -359,11 +474,31 @@ impl State {
         if let Some(v) = sync {
             lv.set(Signal::ClusterSynchrony, v);
         }
+        // The broad share of this request's task: evidence against a new account only (an
+        // account with history is judged by its own task work, `account.swarm_share`).
+        if let (Some((e, regs)), true) = (s.task.and_then(|i| self.tasks.get(i)), new_account) {
+            let (ra, rb) = regs.split_at(regs.len() / 2);
+            let all = e.accounts.estimate_at(ra, p, t.acct);
+            if all >= self.d.swarm_accounts {
+                lv.set(Signal::ClusterSwarm, (e.broad.estimate_at(rb, p, t.acct) / all).min(1.0));
+            }
+        }
         // Cluster shares are evidence against the cluster's light members; a heavy account
         // is judged by its own share.
         if let (Some(v), false) = (share, heavy) {
             lv.set(Signal::ClusterElicitationShare, v);
         }
+    }
+}
+
+/// The slot of `key`: inserted when `insert`, else only found (a request that does not
+/// count in a cluster still reads it).
+#[inline]
+fn upsert_if<E: Entry>(t: &mut Table<E>, key: u64, now: u32, insert: bool) -> Option<usize> {
+    if insert {
+        t.upsert(key, now)
+    } else {
+        t.find(key)
     }
 }
 

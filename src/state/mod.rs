@@ -22,6 +22,7 @@
 //! | fp_asns | (hfp, ASN) | `cluster.light_accounts_per_fp_asn` |
 //! | templates | SimHash band | `cluster.accounts_per_template`, `cluster.synchrony`, `cluster.elicitation_share` |
 //! | envs | client environment | `cluster.asn_rotation_share` |
+//! | tasks | task anchor (a code identifier) | `account.task_breadth`, `account.swarm_share`, `cluster.swarm` (over `account_window_s`) |
 //!
 //! Popular legitimate fingerprints (every user of one browser or SDK version), big ISPs and
 //! NATs put many accounts on one key, so the raw per-key counts are weak evidence (low
@@ -49,7 +50,7 @@ mod tests;
 use std::fmt;
 
 pub use config::{Capacity, StateConfig, MAX_CAPACITY, OVERHEAD_BYTES};
-use entries::{AccountE, AccountsE, AccountsRateE, Entry, FpAsnE, FpPrefixE, TemplateE};
+use entries::{AccountE, AccountsE, AccountsRateE, Entry, FpAsnE, FpPrefixE, TaskE, TemplateE};
 use global::WindowedHll;
 use levels::{Clock, Keys, Touched};
 
@@ -77,6 +78,9 @@ pub struct Observation {
     pub template: Option<u64>,
     /// Client-environment fingerprint ([`crate::fingerprint::env`]).
     pub env: Option<u64>,
+    /// Task anchor: the hash of the code identifier the prompt is about
+    /// ([`crate::prompt::anchor`]), when it names one.
+    pub anchor: Option<u64>,
     /// The request carried an elicitation marker.
     pub elicitation: bool,
 }
@@ -96,6 +100,7 @@ mod dom {
     pub const SHAPE: u64 = 11;
     pub const ASN_MEMBER: u64 = 12;
     pub const ENV: u64 = 13;
+    pub const ANCHOR: u64 = 14;
 }
 
 /// Most template bands (the `template_bands` maximum).
@@ -118,6 +123,12 @@ struct Derived {
     min_cluster_accounts: f64,
     min_account_requests: f64,
     light_max: f64,
+    /// Distinct accounts (account window) that make a task shared.
+    shared_accounts: f64,
+    /// Shared tasks that make an account broad.
+    broad_tasks: f64,
+    /// Distinct broad accounts that make a task a swarm's.
+    swarm_accounts: f64,
     /// Hash of everything that shapes the sketches; deltas of another shape are refused.
     shape: u64,
 }
@@ -163,6 +174,9 @@ impl Derived {
             min_cluster_accounts: cfg.min_cluster_accounts as f64,
             min_account_requests: cfg.min_account_requests.max(1) as f64,
             light_max: cfg.light_max_requests as f64,
+            shared_accounts: cfg.shared_task_accounts as f64,
+            broad_tasks: cfg.broad_tasks as f64,
+            swarm_accounts: cfg.swarm_accounts as f64,
             shape,
         }
     }
@@ -193,6 +207,7 @@ pub struct State {
     fp_asns: Table<FpAsnE>,
     templates: Table<TemplateE>,
     envs: Table<FpPrefixE>,
+    tasks: Table<TaskE>,
     active: WindowedHll,
     reputation: reputation::Reputation,
     /// Enabled but not allocated yet (see [`State::new_lazy`]).
@@ -239,6 +254,7 @@ impl State {
             fp_asns: table(c.fp_asns, cfg, p, d.window_ms),
             templates: table(c.templates, cfg, p, d.window_ms),
             envs: table(c.envs, cfg, p, d.account_window_ms),
+            tasks: table(c.tasks, cfg, p, d.account_window_ms),
             active: WindowedHll::new(cfg.global_precision, on),
             reputation: reputation::Reputation::new(if on { c.accounts.min(MAX_CAPACITY) as usize } else { 0 }),
             d,
@@ -287,6 +303,7 @@ impl State {
             + self.fp_asns.allocated_bytes()
             + self.templates.allocated_bytes()
             + self.envs.allocated_bytes()
+            + self.tasks.allocated_bytes()
             + self.active.allocated_bytes()
             + self.reputation.allocated_bytes()
     }
@@ -321,6 +338,25 @@ impl State {
         self.measure_slots(obs, &touched, &t, levels);
     }
 
+    /// Records the body's evidence (`obs.template`, `obs.anchor`, `obs.elicitation`) of a
+    /// request whose headers were already recorded by [`State::observe`] with an
+    /// observation of the same keys but no body facts: the request is not counted again.
+    /// Measures nothing.
+    pub fn learn(&mut self, obs: &Observation) {
+        if !self.d.cfg.enabled || (obs.template.is_none() && obs.anchor.is_none() && !obs.elicitation) {
+            return;
+        }
+        self.materialize();
+        let t = Clock::at(obs.now_ms, &self.d);
+        let k = Keys::of(obs, &self.d.seeds);
+        let mut s = Touched {
+            account: k.account.and_then(|a| self.accounts.find(a)),
+            fp_prefix: k.fp_prefix.and_then(|x| self.fp_prefixes.find(x)),
+            ..Touched::default()
+        };
+        self.record_body(obs, &k, &t, &mut s);
+    }
+
     /// Measures the levels `obs` would see, without recording it.
     pub fn measure(&self, obs: &Observation, levels: &mut Levels) {
         if !self.d.cfg.enabled {
@@ -338,6 +374,7 @@ impl State {
             fp_asn: k.fp_asn.and_then(|x| self.fp_asns.find(x)),
             templates: [None; MAX_BANDS],
             env: k.env.and_then(|x| self.envs.find(x)),
+            task: k.task.and_then(|x| self.tasks.find(x)),
         };
         if let Some(tpl) = obs.template {
             for (b, slot) in found.templates.iter_mut().enumerate().take(self.d.bands) {

@@ -80,6 +80,7 @@ fn events(campaign_fp: u64, pool_prefixes: u64, pool_asns: u64) -> Vec<Ev> {
                 template: Some(rng.next()),
                 elicitation: rng.chance(0.1),
                 env: None,
+                anchor: None,
             };
             push(Who::Browser, o);
         }
@@ -110,6 +111,7 @@ fn events(campaign_fp: u64, pool_prefixes: u64, pool_asns: u64) -> Vec<Ev> {
                 template: Some(near(app, &mut rng)),
                 elicitation: rng.chance(0.2),
                 env: None,
+                anchor: None,
             };
             push(Who::Sdk, o);
         }
@@ -128,6 +130,7 @@ fn events(campaign_fp: u64, pool_prefixes: u64, pool_asns: u64) -> Vec<Ev> {
                 template: Some(rng.next()),
                 elicitation: rng.chance(0.15),
                 env: None,
+                anchor: None,
             };
             push(Who::Nat, o);
         }
@@ -151,6 +154,7 @@ fn events(campaign_fp: u64, pool_prefixes: u64, pool_asns: u64) -> Vec<Ev> {
                 template: Some(near(base, &mut rng)),
                 elicitation: rng.chance(0.85),
                 env: None,
+                anchor: None,
             };
             push(Who::Campaign, o);
         }

@@ -95,9 +95,11 @@ class Origin:
 
 class Envoy:
     """A real Envoy with the distill-guard filter in front of `origin`, `concurrency` worker
-    threads (one by default)."""
+    threads (one by default); `geo=(asn_db, country_db)` adds Envoy's geoip filter
+    (envoy/geoip.yaml.in) reading those MaxMind-format databases (either may be None)."""
 
-    def __init__(self, tmp, origin_port, policy=None, tls=False, max_headers=2000, cert=None, concurrency=1, wasm=WASM):
+    def __init__(self, tmp, origin_port, policy=None, tls=False, max_headers=2000, cert=None, concurrency=1, wasm=WASM,
+                 tagged_per_minute=600, geo=None):
         self.tmp = tmp
         self.concurrency = concurrency
         self.tls = tls
@@ -107,7 +109,11 @@ class Envoy:
         self.log_path = tmp / "envoy.log"
         template = (ENVOY_DIR / ("envoy-tls.yaml.in" if tls else "envoy.yaml.in")).read_text()
         # The TLS template asks for the adapter option envoy.tls_fingerprints (render.py).
-        config = render.plugin_config(policy_text(policy), render.template_options(template))
+        options = render.template_options(template)
+        geo_filters = render.geo_filters(*geo, render.trusted_hops(policy_text(policy))) if geo else ""
+        if geo_filters:
+            options["geo_headers"] = True
+        config = render.plugin_config(policy_text(policy), options)
         values = {
             "WASM": str(wasm),
             "POLICY_JSON": json.dumps(config, ensure_ascii=False),
@@ -116,6 +122,8 @@ class Envoy:
             "ORIGIN_PORT": str(origin_port),
             "MAX_HEADERS": str(max_headers),
             "FAILURE_POLICY": "FAIL_CLOSED",  # a crashed VM answers 503 from then on: visible
+            "TAGGED_PER_MINUTE": str(tagged_per_minute),
+            "GEO_FILTERS": geo_filters,
         }
         if tls:
             values["CERT"], values["KEY"] = (str(p) for p in cert)
@@ -133,7 +141,9 @@ class Envoy:
         self._log = open(self.log_path, "w")
         self.proc = subprocess.Popen(
             [envoy_binary(), "-c", str(self.config), "--concurrency", str(self.concurrency), "--disable-hot-restart",
-             "--log-level", "warn", "--component-log-level", "wasm:info"],
+             "--log-level", "warn", "--component-log-level", "wasm:info",
+             # Access log lines reach the log within 0.1 s (Envoy's default flush interval is 10 s).
+             "--file-flush-interval-msec", "100"],
             stdout=self._log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -205,18 +215,19 @@ def tls_cert(tmp_path_factory):
 
 @pytest.fixture
 def stack(tmp_path, wasm, tls_cert):
-    """Factory: `stack(policy=..., tls=False, concurrency=1, wasm=WASM)` starts a recording origin
-    and Envoy in front of it and returns (envoy, origin). Everything started is stopped at the end
+    """Factory: `stack(policy=..., tls=False, concurrency=1, wasm=WASM, tagged_per_minute=600, geo=None)` starts a
+    recording origin and Envoy in front of it and returns (envoy, origin). Everything started is stopped at the end
     of the test."""
     started = []
 
-    def make(policy=None, tls=False, max_headers=2000, start=True, concurrency=1, wasm=None):
+    def make(policy=None, tls=False, max_headers=2000, start=True, concurrency=1, wasm=None, tagged_per_minute=600,
+             geo=None):
         d = tmp_path / f"stack{len(started)}"
         d.mkdir()
         origin = Origin(d)
         started.append(origin)
         envoy = Envoy(d, origin.port, policy=policy, tls=tls, max_headers=max_headers, cert=tls_cert,
-                      concurrency=concurrency, wasm=wasm or WASM)
+                      concurrency=concurrency, wasm=wasm or WASM, tagged_per_minute=tagged_per_minute, geo=geo)
         started.append(envoy)
         if start:
             envoy.start()

@@ -146,6 +146,7 @@ test('open policy: tags reach the origin, client-sent tags are removed, bodies a
     assert.match(seen.headers['x-distill-action'], /^(allow|tag)$/);
     assert.match(seen.headers['x-distill-fp'], /^[0-9a-f]{16}$/);
     assert.ok('x-distill-client' in seen.headers);
+    assert.match(seen.headers['x-distill-ref'], /^[0-9a-f]{16}$/);
     assert.equal(seen.sha256, createHash('sha256').update(MESSAGE).digest('hex'));
   });
 
@@ -215,7 +216,11 @@ test('open policy: tags reach the origin, client-sent tags are removed, bodies a
   });
 });
 
-test('deny (403) and throttle (429 + Retry-After) answer without reaching the origin', async () => {
+// Reason codes, scores and fingerprints must not reach a blocked client (unless the policy opts in).
+const SECRETS = ['proxy.', 'client.', 'fp.', 'prompt.', 'cluster.', 'account.', 'rate.', 'ip.', 'score', 'reasons', 'x-distill'];
+const leaks = (status, headers, body) => SECRETS.filter((s) => `${status} ${JSON.stringify(headers)} ${body}`.toLowerCase().includes(s));
+
+test('deny (403) and throttle (429 + Retry-After) answer without reaching the origin, telling the client only a reference', async () => {
   // Learn each client's header-shape fingerprint from the tags the origin received...
   const prints = new Set();
   await fetchMessage(wd.url('open'));
@@ -228,61 +233,118 @@ test('deny (403) and throttle (429 + Retry-After) answer without reaching the or
   wd = await startWorkerd({
     deny: `{"thresholds": {"tag": 10, "throttle": 30, "deny": 50}, "block": {"fingerprints": ${listed}}}`,
     throttle: `{"thresholds": {"tag": 10, "throttle": 50, "deny": 101}, "throttle": {"retry_after_s": 7}, "block": {"fingerprints": ${listed}}}`,
+    debug: `{"thresholds": {"tag": 10, "throttle": 30, "deny": 50}, "block": {"fingerprints": ${listed}}, "output": {"client_reasons": true}}`,
   }, origin.port);
   const before = origin.requests.length;
 
   const d = await fetchMessage(wd.url('deny'));
   assert.equal(d.status, 403);
-  const body = await d.json();
-  assert.equal(body.action, 'deny');
-  assert.ok(body.reasons.includes('fp.listed'), JSON.stringify(body));
-  assert.equal(d.headers.get('x-distill-action'), 'deny');
+  const text = await d.text();
+  const body = JSON.parse(text);
+  assert.match(body.error.ref, /^[0-9a-f]{16}$/);
+  assert.deepEqual(body, { error: { type: 'forbidden', message: 'request blocked', ref: body.error.ref } });
+  const headers = Object.fromEntries(d.headers);
+  assert.deepEqual(Object.keys(headers).filter((k) => !['content-length', 'content-type', 'date', 'connection', 'keep-alive', 'transfer-encoding'].includes(k)), [], JSON.stringify(headers));
+  assert.deepEqual(leaks(d.status, headers, text), []);
+  // The operator finds the request by its reference in the worker's log.
+  assert.match(wd.log(), new RegExp(`distill-guard: deny ref ${body.error.ref} score \\d+ reasons [^ ]*fp\\.listed`));
 
   const dc = await curlModels(wd.url('deny'));
   assert.equal(dc.status, 403);
+  assert.deepEqual(leaks(dc.status, dc.headers, dc.body), []);
 
   const th = await fetchMessage(wd.url('throttle'));
   assert.equal(th.status, 429);
   assert.equal(th.headers.get('retry-after'), '7');
-  assert.equal((await th.json()).error.type, 'rate_limited');
+  const thText = await th.text();
+  assert.deepEqual(JSON.parse(thText).error.type, 'rate_limited');
+  assert.deepEqual(leaks(th.status, Object.fromEntries(th.headers), thText), []);
   const tc = await curlModels(wd.url('throttle'));
   assert.equal(tc.status, 429);
   assert.equal(tc.headers['retry-after'], '7');
 
+  // Opt-in for debugging: the verdict and the tags come back.
+  const dbg = await fetchMessage(wd.url('debug'));
+  assert.equal(dbg.status, 403);
+  const dbgBody = await dbg.json();
+  assert.ok(dbgBody.reasons.includes('fp.listed'), JSON.stringify(dbgBody));
+  assert.equal(dbgBody.action, 'deny');
+  assert.equal(dbg.headers.get('x-distill-action'), 'deny');
+  assert.equal(dbg.headers.get('x-distill-ref'), dbgBody.error.ref);
+
   assert.equal(origin.requests.length, before, 'a denied or throttled request reached the origin');
 });
 
+// Parses an RFC 9651 dictionary with an independent implementation (PyPI http-sf, in .venv).
+async function parseDictionary(text) {
+  const py = path.join(ROOT, '.venv/bin/python');
+  const code = 'import http_sf,json,sys\nd=http_sf.parse(sys.argv[1].encode(),tltype="dictionary")\n'
+    + 'p=lambda v:[p(i[0]) for i in v] if isinstance(v,list) else str(v) if isinstance(v,http_sf.Token) else v\n'
+    + 'print(json.dumps({k:p(v) for k,(v,_) in d.items()}))';
+  const { stdout } = await run(py, ['-c', code, text]);
+  return JSON.parse(stdout);
+}
+
+test('structured format: one RFC 9651 header reaches the origin; the shipped hash key is warned about once', async () => {
+  await wd.stop();
+  wd = await startWorkerd({
+    structured: '{"output": {"format": "structured"}, "identity": {"hash_key": "edge-e2e-secret"}}',
+    open: '{"name": "open"}',
+  }, origin.port);
+  const res = await fetchMessage(wd.url('structured'), { 'X-Distill': 'score=0', 'x-distill-score': '1' });
+  assert.equal(res.status, 200);
+  const seen = origin.requests.at(-1);
+  const names = Object.keys(seen.headers).filter((k) => k.startsWith('x-distill'));
+  assert.deepEqual(names, ['x-distill'], JSON.stringify(seen.headers));
+  const d = await parseDictionary(seen.headers['x-distill']);
+  assert.deepEqual(Object.keys(d).slice(0, 5), ['score', 'action', 'reasons', 'fp', 'client']);
+  assert.ok(Number.isInteger(d.score) && ['allow', 'tag'].includes(d.action) && Array.isArray(d.reasons));
+  assert.match(d.fp, /^[0-9a-f]{16}$/);
+  assert.match(d.account, /^[0-9a-f]{16}$/);
+  assert.match(d.ref, /^[0-9a-f]{16}$/);
+  await fetch(`${wd.url('open')}/v1/models`);
+  await fetch(`${wd.url('open')}/v1/models`);
+  const log = wd.log();
+  assert.equal(log.match(/identity\.hash_key is the shipped placeholder "distill-guard"/g)?.length, 1, log);
+  assert.ok(!log.includes('"edge-e2e-secret"'));
+});
+
 test('record.mjs on Cloudflare: request.cf feeds the peer, Cloudflare headers stay out', async () => {
-  const { buildRecord, hostSettings } = await import(path.join(EDGE, 'record.mjs'));
+  const { requestHead, hostSettings, peerAsn } = await import(path.join(EDGE, 'record.mjs'));
   const request = {
     method: 'POST',
+    url: 'https://api.example.com/v1/messages?beta=true',
     headers: new Headers({ 'user-agent': 'curl/8.14.1', 'cf-connecting-ip': '203.0.113.9', 'cf-ray': 'abc', 'x-real-ip': '203.0.113.9',
       'x-forwarded-proto': 'https', 'x-forwarded-for': '203.0.113.9', 'content-type': 'application/json' }),
     cf: { httpProtocol: 'HTTP/2', asn: 64500, country: 'NL', clientTcpRtt: 12, tlsVersion: 'TLSv1.3',
       botManagement: { ja4: 't13d1516h2_8daaf6152771_d8a2da3f94cd', ja3Hash: '773906b0efdefa24a7f2b8eb6985bf37', score: 2 } },
   };
-  const url = new URL('https://api.example.com/v1/messages?beta=true');
-  const rec = buildRecord(request, url, hostSettings({}, true), 1234);
-  assert.deepEqual(rec.headers.map(([n]) => n), ['content-type', 'user-agent', 'x-forwarded-for']);
-  assert.deepEqual(rec.peer, { ip: '203.0.113.9', ja4: 't13d1516h2_8daaf6152771_d8a2da3f94cd',
-    ja3: '773906b0efdefa24a7f2b8eb6985bf37', asn: 64500, country: 'NL' });
-  assert.equal(rec.version, 'HTTP/2');
-  assert.equal(rec.path, '/v1/messages?beta=true');
-  assert.deepEqual(rec.cf, { bot_score: 2, tcp_rtt_ms: 12, tls_version: 'TLSv1.3' });
-  // Locally (no request.cf) nothing is dropped and no header is trusted for the client IP.
-  const local = buildRecord({ ...request, cf: undefined }, url, hostSettings({}, false), 1);
-  assert.equal(local.headers.length, 7);
-  assert.equal(local.peer, undefined);
+  const head = requestHead(request, hostSettings({}, true), 'ray-abc');
+  assert.deepEqual(head.split('\n'), ['POST', 'https://api.example.com/v1/messages?beta=true', 'HTTP/2', '203.0.113.9',
+    't13d1516h2_8daaf6152771_d8a2da3f94cd', '773906b0efdefa24a7f2b8eb6985bf37', 'NL', 'ray-abc',
+    'content-type', 'application/json', 'user-agent', 'curl/8.14.1', 'x-forwarded-for', '203.0.113.9']);
+  assert.equal(peerAsn(request), 64500);
+  // Locally (no request.cf) nothing is dropped and no header is trusted for the client IP;
+  // a value that could break the format (a newline) never gets into a field.
+  const local = requestHead({ ...request, cf: { country: 'N\nL' } }, hostSettings({}, false), 't').split('\n');
+  assert.deepEqual(local.slice(0, 8), ['POST', request.url, '', '', '', '', '', 't']);
+  assert.equal(local.length, 8 + 2 * 7);
+  assert.equal(peerAsn({ cf: { asn: -3 } }), -1);
 
-  // The engine reads it: JA4 / JA3 come through, and a listed JA4 is denied.
+  // The engine reads it: JA4 / JA3 come through, and a listed JA4 is denied with a reference.
   const m = await import(path.join(EDGE, 'pkg/distill_guard.js'));
   m.initSync({ module: fs.readFileSync(path.join(EDGE, 'pkg/distill_guard_bg.wasm')) });
   const engine = new m.Engine(JSON.stringify({ thresholds: { tag: 10, throttle: 30, deny: 50 },
     block: { fingerprints: ['t13d1516h2_8daaf6152771_d8a2da3f94cd'] } }));
-  const out = JSON.parse(engine.inspectFetch(JSON.stringify(rec), new TextEncoder().encode('{"model":"m"}'), true));
-  assert.equal(out.verdict.fp.ja4, rec.peer.ja4);
-  assert.equal(out.verdict.fp.ja3, rec.peer.ja3);
-  assert.ok(out.verdict.reasons.includes('fp.listed'));
-  assert.equal(out.response.kind, 'reply');
-  assert.equal(out.response.status, 403);
+  const out = engine.inspectRequest(head, new TextEncoder().encode('{"model":"m"}'), true, 64500, 1234).split('\n');
+  assert.equal(out[0], 'reply');
+  assert.equal(out[1], '403');
+  assert.match(JSON.parse(out[2]).error.ref, /^[0-9a-f]{16}$/);
+  assert.match(out[3], /^deny ref [0-9a-f]{16} score \d+ reasons [^ ]*fp\.listed/);
+  // A malformed head is the internal-error verdict (fail open here), never an exception.
+  const bad = engine.inspectRequest('GET\n/', new Uint8Array(0), true, -1, 1).split('\n');
+  assert.equal(bad[0], 'forward');
+  assert.match(bad[3], /^internal error: request head has fewer than 8 fields/);
+  assert.ok(bad.includes('x-distill-error'));
+  assert.deepEqual(engine.warnings().length, 1);
 });

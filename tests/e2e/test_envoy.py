@@ -18,7 +18,10 @@ import requests
 from conftest import CLI, EnvoyExited
 
 PREFIX = "x-distill-"
-TAGS = ("score", "action", "reasons", "fp", "client")
+TAGS = ("score", "action", "reasons", "fp", "client", "ref")
+# Blocked clients are told the verdict only with this opt-in (debugging); tests/e2e/test_envoy_output.py
+# checks that nothing leaks without it.
+DEBUG = {"client_reasons": True}
 
 
 def tags(echo):
@@ -83,7 +86,7 @@ def assert_vm_alive(envoy):
 
 
 def block_policy(fp, weight=100, **extra):
-    return {"signals": {"fp_listed": {"weight": weight}}, "block": {"fingerprints": [fp]}, **extra}
+    return {"signals": {"fp_listed": {"weight": weight}}, "block": {"fingerprints": [fp]}, "output": DEBUG, **extra}
 
 
 def wait_for(pred, timeout=5.0):
@@ -162,7 +165,7 @@ def test_default_policy_from_empty_configuration(stack):
 # --- deny / throttle: answered locally, never reach the origin -------------------------------
 
 def test_proxy_headers_denied_before_origin(stack):
-    envoy, origin = stack(policy={"thresholds": {"tag": 5, "throttle": 10, "deny": 20}})
+    envoy, origin = stack(policy={"thresholds": {"tag": 5, "throttle": 10, "deny": 20}, "output": DEBUG})
     status, headers, body = curl(envoy.url + "/v1/messages", "-H", "Via: 1.1 squid",
                                  "-H", "Proxy-Authorization: Basic dXNlcjpwYXNz")
     assert status == 403, body
@@ -215,7 +218,9 @@ def test_shadow_mode_tags_but_never_blocks(stack):
 
 # --- bodies ---------------------------------------------------------------------------------
 
-LOGPROBS_POLICY = {"signals": {"prompt_logprobs": {"weight": 100}}}
+# The body tests hold every request for its body (`always`); under the default `suspicious`
+# an ordinary request is decided at its headers and its body only learned from.
+LOGPROBS_POLICY = {"body": {"inspect": "always"}, "signals": {"prompt_logprobs": {"weight": 100}}, "output": DEBUG}
 
 
 def test_body_markers_decide_before_origin(stack):
@@ -247,7 +252,7 @@ def test_body_marker_in_a_later_chunk_is_seen(stack):
 def test_verdict_comes_from_the_prefix_then_the_rest_streams(stack):
     """Past body.max_bytes the filter has decided: a marker after the prefix is not seen, and the
     whole body still reaches the origin."""
-    envoy, origin = stack(policy={**LOGPROBS_POLICY, "body": {"paths": ["/v1/*"], "max_bytes": 4096}})
+    envoy, origin = stack(policy={**LOGPROBS_POLICY, "body": {"inspect": "always", "paths": ["/v1/*"], "max_bytes": 4096}})
     early = {"model": "m", "logprobs": True, "messages": [{"role": "user", "content": "q" * 10000}]}
     late = {"model": "m", "messages": [{"role": "user", "content": "q" * 10000}], "logprobs": True}
     assert requests.post(envoy.url + "/v1/chat/completions", json=early, timeout=10).status_code == 403

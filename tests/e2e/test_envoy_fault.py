@@ -81,7 +81,7 @@ def test_internal_errors_fail_open_by_default(stack, fault_wasm):
 
 
 def test_internal_errors_deny_with_fail_closed(stack, fault_wasm):
-    envoy, origin = stack(policy={"fail_closed": True}, wasm=fault_wasm)
+    envoy, origin = stack(policy={"fail_closed": True, "output": {"client_reasons": True}}, wasm=fault_wasm)
     r = requests.get(envoy.url + "/v1/models", timeout=10)
     assert r.status_code == 200 and tags(r.json())["action"] == ["allow"]
 

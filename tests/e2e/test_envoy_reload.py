@@ -120,7 +120,7 @@ def outcome(resp):
             if name.lower() == "x-distill-action":
                 return value
         return "untagged"
-    if resp.status_code == 403 and resp.json().get("action") == "deny":
+    if resp.status_code == 403 and resp.json().get("error", {}).get("type") == "forbidden":
         return "deny"
     return f"status {resp.status_code}"
 

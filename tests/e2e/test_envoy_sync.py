@@ -4,10 +4,12 @@ Envoy runs with two worker threads, so two VMs with their own sketches. Requests
 distinct accounts arrive on separate connections, which the kernel spreads over both workers.
 The only weighted signal is `cluster.accounts_per_prefix` (every request comes from
 127.0.0.0/24) with a linear ramp 0..100 and weight 100, so a request's score is the number of
-distinct accounts its worker has seen from that prefix. After the sync tick (1 s; a request's
-data reaches every worker within two ticks), one more request on a fresh connection must
-score about N + 1: a level only the union of both workers' traffic reaches (each worker alone
-saw at most M < N accounts, read from Envoy's per-worker connection counters).
+distinct accounts its worker has counted from that prefix. Clusters count returning accounts:
+every account sends once, the workers sync, and every account sends again (now known to both
+workers). After the sync tick (1 s; a request's data reaches every worker within two ticks),
+a request of a new account on a fresh connection must score about N: a level only the union
+of both workers' traffic reaches (each worker alone saw at most M < N accounts, read from
+Envoy's per-worker connection counters).
 
 Run after `scripts/build.sh envoy native`:  .venv/bin/python -m pytest -q tests/e2e/test_envoy_sync.py
 """
@@ -92,32 +94,44 @@ def serve_on_both_workers(envoy):
     raise AssertionError(f"the warm-up requests all went to one worker: {now}")
 
 
+def wait_for_sync(envoy, at_least):
+    """Until both workers have published and merged `at_least` deltas, and one more tick."""
+    stats = wait_for(lambda: (s := envoy.stats()).get("wasmcustom.distill_guard.sync.applied", 0) >= at_least and s)
+    assert stats, envoy.stats()
+    time.sleep(1.2)
+    return stats
+
+
 def test_workers_act_on_the_union_after_a_tick(stack):
     envoy, origin = stack(policy=policy(), concurrency=2)
+    # First requests: the accounts become known; clusters count them from their next one.
+    first = [int(get(envoy, i)["x-distill-score"]) for i in range(N)]
+    assert all(s <= 3 for s in first), first
+    before = per_worker_connections(envoy)
+    wait_for_sync(envoy, 2)
     scores = [int(get(envoy, i)["x-distill-score"]) for i in range(N)]
     # Each request alone saw what its worker saw: never more than the accounts so far.
     assert all(s <= i + 3 for i, s in enumerate(scores)), scores
 
-    workers = per_worker_connections(envoy)
+    now = per_worker_connections(envoy)
+    workers = {w: now[w] - before.get(w, 0) for w in now}
     assert len(workers) == 2, workers
-    # One more connection: the fixture's readiness probe (no request; `most` may overcount by it).
-    assert sum(workers.values()) == N + 1, workers
+    assert sum(workers.values()) == N, workers
     most = max(workers.values())
     assert most < N, f"every connection went to one worker: {workers}"
 
     # Both workers publish on their next tick and merge on the one after.
-    stats = wait_for(lambda: (s := envoy.stats()).get("wasmcustom.distill_guard.sync.applied", 0) >= 2 and s)
-    assert stats, envoy.stats()
+    applied = envoy.stats().get("wasmcustom.distill_guard.sync.applied", 0)
+    stats = wait_for_sync(envoy, applied + 2)
     assert stats["wasmcustom.distill_guard.sync.published"] >= 2
     assert stats.get("wasmcustom.distill_guard.sync.errors", 0) == 0
-    time.sleep(1.2)  # and one more tick, so that each worker has merged the other's delta
 
+    # New accounts read the cluster without counting in it (their first request).
     final = [int(get(envoy, f"final-{k}")["x-distill-score"]) for k in range(4)]
-    expected = N + 1
-    for k, score in enumerate(final):
-        # The k extra final accounts may or may not have been merged yet: N+1 .. N+1+k.
-        assert expected - 3 <= score <= expected + k + 3, (final, workers)
-        assert score > most + 1 + 5, f"score {score} within reach of one worker ({workers})"
+    expected = N
+    for score in final:
+        assert expected - 3 <= score <= expected + 3, (final, workers)
+        assert score > most + 5, f"score {score} within reach of one worker ({workers})"
     tags = get(envoy, "final-reasons")
     assert "cluster.accounts_per_prefix" in tags["x-distill-reasons"].split(","), tags
 
@@ -126,29 +140,44 @@ def test_workers_act_on_the_union_after_a_tick(stack):
     assert stats.get("wasmcustom.distill_guard.sync.missed", 0) == 0
     assert stats.get("wasmcustom.distill_guard.internal_error", 0) == 0
     assert "panic" not in envoy.log().lower()
-    assert len(origin.records()) == N + 5
+    assert len(origin.records()) == 2 * N + 5
 
+
+
+def post(envoy, account, logprobs):
+    """One Messages POST on its own connection, asking for logprobs or not; returns the tags
+    the origin received."""
+    headers = {"x-api-key": f"sync-e2e-{account}", "connection": "close", "user-agent": "sync-e2e/1.0"}
+    body = {"model": "m", "max_tokens": 8, "messages": [{"role": "user", "content": "hello there"}]}
+    if logprobs:
+        body["logprobs"] = True
+    r = requests.post(envoy.url + "/v1/messages", headers=headers, json=body, timeout=10)
+    assert r.status_code == 200, r.text
+    return {n.lower(): v for n, v in r.json()["headers"] if n.lower().startswith("x-distill-")}
 
 
 def test_flag_history_reaches_the_other_worker(stack):
     """`account.flag_history` travels with the state delta: an account flagged on whichever
     workers its requests happened to reach carries that history on every worker after a tick.
 
-    The level needs three requests' worth of (decayed) history: a hair more than three
-    requests. Of five flagged requests (an empty User-Agent) at least one worker sees at most
-    two, so its first clean request can carry the reason only through the sync."""
+    The history counts the account's own behaviour (here its prompts: `prompt.logprobs`), not
+    the client shape every request carries. The level needs three requests' worth of
+    (decayed) history: a hair more than three requests. Of five flagged requests at least one
+    worker sees at most two, so its first clean request can carry the reason only through the
+    sync."""
     signals = {k: {"weight": 0} for k in signal_keys()}
-    signals["client_no_user_agent"] = {"weight": 50}
+    signals["prompt_logprobs"] = {"weight": 50}
     signals["account_flag_history"] = {"weight": 40, "from": 0, "full": 1}
-    pol = {"name": "flag history sync e2e", "thresholds": {"tag": 1, "throttle": 99, "deny": 100}, "signals": signals}
+    pol = {"name": "flag history sync e2e", "thresholds": {"tag": 1, "throttle": 99, "deny": 100}, "signals": signals,
+           "body": {"inspect": "always"}}
     envoy, origin = stack(policy=pol, concurrency=2)
     # A worker publishes its changes only once another VM has served a request (sync.rs), so
     # first let both workers serve a clean request of another account.
     serve_on_both_workers(envoy)
     account = "flagged"
     for _ in range(5):
-        tags = get(envoy, account, user_agent="")  # empty: urllib3 would add its own if absent
-        assert tags["x-distill-reasons"].split(",")[0] == "client.no_user_agent", tags
+        tags = post(envoy, account, logprobs=True)
+        assert tags["x-distill-reasons"].split(",")[0] == "prompt.logprobs", tags
     # Both workers publish on their next tick and merge on the one after.
     assert wait_for(lambda: envoy.stats().get("wasmcustom.distill_guard.sync.applied", 0) >= 2)
     time.sleep(2.2)
@@ -158,8 +187,8 @@ def test_flag_history_reaches_the_other_worker(stack):
     first = {}
     seen = per_worker_connections(envoy)
     for _ in range(40):
-        reasons = get(envoy, account, user_agent="sync-e2e/1.0")["x-distill-reasons"].split(",")
-        assert "client.no_user_agent" not in reasons, reasons
+        reasons = post(envoy, account, logprobs=False)["x-distill-reasons"].split(",")
+        assert "prompt.logprobs" not in reasons, reasons
         now = per_worker_connections(envoy)
         worker = [w for w in now if now[w] != seen.get(w, 0)]
         seen = now

@@ -1,226 +1,329 @@
-// The tuning page: policy and traffic loading, sliders, summary table and plots.
-// The engine runs in a Web Worker (engine-worker.js). Thresholds re-classify the last
-// result at once (scores do not depend on them); weights re-run the batch, debounced.
-import { perLabel, thresholdCurve, topReasons } from './stats.js';
+// The tuning page: loads policies and captures, runs them in the engine worker, and renders
+// the summary, label roles and the four views. The policy being tuned lives in one
+// PolicyStore (policy-store.js); a structural change re-runs the capture (debounced while a
+// slider moves), a threshold move re-classifies at once.
+import { startWorker } from './worker-client.js';
+import { PolicyStore, savedPolicy, applyPatch } from './policy-store.js';
+import { policyPanel, showErrors } from './policy-panel.js';
+import { LabelRoles, scenarioCampaigns } from './labels.js';
+import * as stats from './stats.js';
 import * as plot from './plots.js';
+import { labelColors } from './colors.js';
+import { recordsView } from './records-view.js';
+import { renderSummary, renderRoles, nextStep } from './summary.js';
+import { renderCompare } from './compare.js';
+import { renderCampaigns } from './campaigns.js';
 
 const $ = (id) => document.getElementById(id);
-const worker = new Worker(new URL('./engine-worker.js', import.meta.url), { type: 'module' });
+const store = new PolicyStore();
+const roles = new LabelRoles();
+const engine = startWorker(onEvent);
 
-let catalog = [];   // signal catalogue from the engine
-let policy = null;  // normalized policy object being tuned
-let result = null;  // latest batch result (columns)
-let gen = 0;        // generation of the latest requested run
-const waiting = new Map(); // request id -> resolve, for validate / simulate
-let nextId = 0;
+let catalog = [];
+let builtin = '{}';
+let records = null;       // the Records view
+let res = null;           // the last result of policy A (columns + names)
+let resB = null;          // policy B's result, its policy and name
+let gen = 0;
+const gens = { a: 0, b: 0 };
+let capture = { seq: 0, name: '', bytes: 0, t0: 0, timed: false };
+let lastRun = null;       // the policy of the last A run requested
+let tab = 'overview';
 
-function ask(type, payload) {
-  const id = ++nextId;
-  return new Promise((resolve) => { waiting.set(id, resolve); worker.postMessage({ type, id, ...payload }); });
+const validate = (text) => engine.ask('validate', { policy: text });
+const debounce = (fn, ms) => { let t; return (...a) => { clearTimeout(t); t = setTimeout(() => fn(...a), ms); }; };
+
+function status(text, state) {
+  const s = $('status');
+  s.textContent = text;
+  s.dataset.state = state;
 }
 
-function status(text, state) { const s = $('status'); s.textContent = text; s.dataset.state = state; }
-
-function showErrors(el, errors) {
-  el.replaceChildren(...errors.map((e) => {
-    const li = document.createElement('li');
-    li.textContent = e.path ? `${e.path}: ${e.message}` : e.message;
-    return li;
-  }));
+// --- runs ----------------------------------------------------------------------------------
+function run(slot, policy) {
+  gens[slot] = ++gen;
+  engine.post('run', { slot, gen: gens[slot], policy: JSON.stringify(policy) });
+  return gens[slot];
 }
 
-function debounce(fn, ms) { let t; return (...a) => { clearTimeout(t); t = setTimeout(() => fn(...a), ms); }; }
-
-// --- policy ----------------------------------------------------------------------------
-async function applyPolicy(text) {
-  const { errors, normalized } = await ask('validate', { policy: text });
-  showErrors($('policy-errors'), errors);
-  if (errors.length) { status(`policy has ${errors.length} error(s); still showing the previous one`, 'error'); return false; }
-  policy = JSON.parse(normalized);
-  $('policy-name').textContent = `running: ${policy.name} (${policy.mode})`;
-  buildSliders();
-  rerun();
-  return true;
+let soon = 0;
+function runA() {
+  clearTimeout(soon);
+  if (!store.current || !capture.bytes) return;
+  lastRun = JSON.parse(JSON.stringify(store.current));
+  run('a', lastRun);
+  status('scoring…', 'running');
 }
+const runASoon = () => { clearTimeout(soon); soon = setTimeout(runA, 250); };
 
-async function loadPolicyUrl(url) {
-  const text = url === 'builtin' ? builtinPolicy : await (await fetch(url)).text();
-  $('policy-editor').value = text;
-  return applyPolicy(text);
-}
+const rest = (p) => JSON.stringify({ ...p, thresholds: null });
+// account.flag_history learns from past verdicts (flagged = score >= tag): the tag threshold
+// changes later scores when that signal is on.
+const flagHistoryMatters = (p) => p.state?.enabled !== false && (p.signals?.account_flag_history?.weight ?? 0) > 0;
 
-let builtinPolicy = '{}';
+const persistSoon = debounce(() => store.persist(), 300);
 
-async function listPolicies() {
-  const opts = [['samples/sample-policy.json', 'sample-policy.json (for the sample capture)']];
-  try {
-    const names = await (await fetch('filters/index.json')).json();
-    for (const n of names) opts.push([`filters/${n}`, `filters/${n}`]);
-  } catch { /* no shipped filters copied: only the sample and the built-in policy */ }
-  opts.push(['builtin', 'built-in defaults']);
-  $('policy-select').replaceChildren(...opts.map(([v, t]) => new Option(t, v)));
-}
-
-// --- sliders ---------------------------------------------------------------------------
-const T = ['tag', 'throttle', 'deny'];
-
-function syncThresholdInputs() {
-  for (const k of T) { $(`t-${k}`).value = policy.thresholds[k]; $(`t-${k}-out`).value = policy.thresholds[k]; }
-}
-
-function onThreshold(k, v) {
-  const t = policy.thresholds;
-  t[k] = v;
-  // Keep tag <= throttle <= deny by pushing the others.
-  if (k === 'tag') { t.throttle = Math.max(t.throttle, v); t.deny = Math.max(t.deny, t.throttle); }
-  if (k === 'throttle') { t.tag = Math.min(t.tag, v); t.deny = Math.max(t.deny, v); }
-  if (k === 'deny') { t.throttle = Math.min(t.throttle, v); t.tag = Math.min(t.tag, t.throttle); }
-  syncThresholdInputs();
-  render();
-}
-
-const rerunSoon = debounce(() => rerun(), 200);
-
-function buildSliders() {
-  syncThresholdInputs();
-  const families = new Map();
-  for (const s of catalog) {
-    if (!families.has(s.family)) {
-      const fs = document.createElement('fieldset');
-      fs.append(Object.assign(document.createElement('legend'), { textContent: s.family }));
-      families.set(s.family, fs);
-    }
-    const label = document.createElement('label');
-    label.title = s.description;
-    const name = Object.assign(document.createElement('span'), { textContent: s.code });
-    const input = Object.assign(document.createElement('input'), { type: 'range', min: 0, max: 100, id: `w-${s.key}` });
-    const out = document.createElement('output');
-    input.value = out.value = policy.signals[s.key]?.weight ?? s.weight;
-    input.addEventListener('input', () => {
-      out.value = input.value;
-      policy.signals[s.key] = { ...(policy.signals[s.key] ?? {}), weight: Number(input.value) };
-      rerunSoon();
-    });
-    label.append(name, input, out);
-    families.get(s.family).append(label);
+store.addEventListener('change', ({ detail: { kind } }) => {
+  persistSoon();
+  if (!capture.bytes || !store.current) return;
+  const p = store.current;
+  const structural = !lastRun || rest(p) !== rest(lastRun);
+  const tagMoved = lastRun && p.thresholds.tag !== lastRun.thresholds.tag && flagHistoryMatters(p);
+  if (structural || tagMoved) {
+    if (kind.startsWith('w-') || kind.startsWith('t-')) { runASoon(); status('re-scoring soon…', 'running'); } else runA();
   }
-  $('weights').replaceChildren(...families.values());
-}
+  render();
+});
 
-// --- runs and rendering ----------------------------------------------------------------
-function rerun() {
-  if (!policy || !capturedLines) return;
-  gen++;
-  status('running…', 'running');
-  worker.postMessage({ type: 'run', gen, policy: JSON.stringify(policy) });
-}
-
-let capturedLines = 0;
-
-function loadCapture(text, name) {
-  result = null;
-  $('capture-info').textContent = `loading ${name}…`;
-  worker.postMessage({ type: 'load', jsonl: text });
-}
-
-const pct = (x) => `${(x * 100).toFixed(1)}%`;
-
-function render() {
-  if (!result || !policy) return;
-  const t = policy.thresholds;
-  const rows = perLabel(result, t);
-  $('summary').tBodies[0].replaceChildren(...rows.map((r) => {
-    const tr = document.createElement('tr');
-    const first = r.firstFlagged === null ? '—' : `#${r.firstFlagged} (+${(r.delayMs / 1000).toFixed(1)} s)`;
-    for (const v of [r.name, r.count, r.meanScore.toFixed(1), pct(r.flaggedShare), pct(r.throttledShare), pct(r.deniedShare), first]) {
-      tr.append(Object.assign(document.createElement('td'), { textContent: String(v) }));
-    }
-    return tr;
-  }));
-  const c = thresholdCurve(result);
-  const cur = c.points[t.tag - 1] ?? { legit: 0, campaign: 0 };
-  $('totals').textContent = `${result.scores.length} records, ${result.errors.length} unreadable; at tag ${t.tag}: `
-    + `campaign flagged ${pct(cur.campaign)} of ${c.campaignN}, legit flagged ${pct(cur.legit)} of ${c.legitN}`;
-  plot.histogram($('plot-hist'), rows, t);
-  plot.shareBars($('plot-share'), rows);
-  plot.curve($('plot-curve'), c, t.tag);
-  plot.reasonBars($('plot-reasons'), topReasons(result, t, catalog));
-}
-
-worker.onmessage = ({ data: m }) => {
+function onEvent(m) {
   switch (m.type) {
-    case 'ready': catalog = m.catalog; builtinPolicy = m.defaultPolicy; start(m.canSimulate); break;
-    case 'validated': case 'simulated': waiting.get(m.id)?.(m); waiting.delete(m.id); break;
-    case 'loaded':
-      capturedLines = m.lines;
-      $('capture-info').textContent = `${m.lines} records loaded`;
-      rerun();
-      break;
+    case 'ready': catalog = m.catalog; builtin = m.defaultPolicy; start(m.canSimulate); break;
     case 'progress':
-      if (m.gen === gen) { $('progress').value = m.done / m.total; status(`running… ${m.done} / ${m.total} lines`, 'running'); }
+      if (m.gen !== gens[m.slot]) break;
+      if (m.slot === 'a') {
+        $('progress').value = m.done / m.total;
+        status(`scoring… ${Math.round((100 * m.done) / m.total)}% (${m.records.toLocaleString('en')} records)`, 'running');
+      } else $('compare-status').textContent = `running B… ${Math.round((100 * m.done) / m.total)}%`;
       break;
-    case 'result':
-      if (m.gen !== gen) break;
-      result = m;
-      showErrors($('capture-errors'), m.errors.slice(0, 5).map((e) => ({ path: `line ${e.line}`, message: e.error })));
-      status(`done: ${m.scores.length} records scored`, 'done');
-      $('status').dataset.gen = m.gen;
-      render();
+    case 'result': onResult(m); break;
+    case 'run-error':
+      if (m.slot === 'a') { status(`policy error: ${m.message}`, 'error'); showErrors($('policy-errors'), m.errors); } else $('compare-status').textContent = m.message;
       break;
     case 'error': status(m.message, 'error'); break;
   }
-};
-worker.onerror = (e) => status(`worker error: ${e.message}`, 'error');
+}
 
-// --- wiring ----------------------------------------------------------------------------
+function onResult(m) {
+  if (m.gen !== gens[m.slot]) return;
+  m.capture = capture.seq;
+  if (m.slot === 'b') {
+    resB.res = m;
+    $('compare-status').textContent = `B scored ${m.n.toLocaleString('en')} records in ${(m.ms / 1000).toFixed(1)} s`;
+    render();
+    return;
+  }
+  res = m;
+  $('progress').value = 1;
+  const s = $('status');
+  if (!capture.timed) { capture.timed = true; s.dataset.ms = Math.round(performance.now() - capture.t0); }
+  s.dataset.runMs = Math.round(m.ms);
+  s.dataset.gen = m.gen;
+  s.dataset.records = m.n;
+  status(`scored ${m.n.toLocaleString('en')} records in ${(m.ms / 1000).toFixed(1)} s`, 'done');
+  const e = m.errors;
+  $('capture-info').textContent = `${capture.name}: ${m.n.toLocaleString('en')} records${e.count ? `, ${e.count.toLocaleString('en')} unreadable line(s)` : ''}`;
+  showErrors($('capture-errors'), [
+    ...e.first.slice(0, 5).map((x) => ({ path: `line ${x.line}`, message: x.error })),
+    ...(e.count > 5 ? [{ message: `… and ${e.count - 5} more unreadable lines; the rest loaded` }] : []),
+  ]);
+  records.setOptions(m);
+  render();
+}
+
+// --- rendering -----------------------------------------------------------------------------
+let cache = { res: null, key: '', acts: null };
+function ctx() {
+  if (!res) return { res: null };
+  const t = store.current.thresholds;
+  const key = `${t.tag}/${t.throttle}/${t.deny}`;
+  if (cache.res !== res || cache.key !== key) cache = { res, key, acts: stats.actionsOf(res.scores, t) };
+  const b = resB?.res && resB.res.capture === res.capture && resB.res.n === res.n ? resB : null;
+  if (b && !b.acts) b.acts = stats.actionsOf(b.res.scores, b.policy.thresholds);
+  return { res, acts: cache.acts, kinds: roles.kinds(res.labelNames), actsB: b?.acts ?? null, b, t };
+}
+
+function render() {
+  const c = ctx();
+  if (!c.res) return;
+  const sum = stats.roleSummary(c.res, c.acts, c.kinds);
+  renderSummary($('summary-table').tBodies[0], sum);
+  const [text, action] = nextStep(sum);
+  $('next-text').textContent = text;
+  const btn = $('next-action');
+  btn.hidden = !action;
+  if (action) { btn.textContent = action.label; btn.onclick = () => { selectTab('records'); records.apply(action.filter); }; }
+  const rows = stats.perLabel(c.res, c.acts);
+  const colors = labelColors(c.res.labelNames, (n) => roles.role(n));
+  renderRoles($('roles').tBodies[0], rows, roles, colors, (name, role) => { roles.set(name, role); render(); });
+  if (tab === 'overview') renderOverview(c, rows, colors, sum);
+  if (tab === 'records') records.refresh();
+  if (tab === 'compare') renderCompareView(c);
+  if (tab === 'campaigns') refreshCampaigns();
+}
+
+function renderOverview(c, rows, colors, sum) {
+  plot.overTime($('plot-time'), stats.overTime(c.res, c.acts), c.res.labelNames, colors);
+  plot.histogram($('plot-hist'), stats.histogram(c.res, c.kinds), sum.legitimate.n + sum.campaign.n > 0, c.t);
+  plot.curve($('plot-curve'), stats.thresholdCurve(c.res, c.kinds), c.t.tag);
+  plot.actionBars($('plot-actions'), rows, colors);
+  plot.reasonBars($('plot-reasons'), stats.topReasons(c.res, c.acts, c.kinds, catalog.length), catalog.map((s) => s.code));
+}
+
+function renderCompareView(c) {
+  if (!c.b) { $('compare-result').replaceChildren(); return; }
+  renderCompare($('compare-result'), {
+    nameA: `${store.current.name} (being tuned)`, nameB: c.b.name, n: c.res.n,
+    sumA: stats.roleSummary(c.res, c.acts, c.kinds), sumB: stats.roleSummary(c.b.res, c.actsB, c.kinds),
+    trans: stats.transitions(c.acts, c.actsB),
+    onShow: () => { selectTab('records'); records.apply({ differs: true }); },
+  });
+}
+
+async function refreshCampaigns() {
+  renderCampaigns($('campaigns'), await engine.ask('campaigns', { slot: 'a' }));
+}
+
+// --- tabs ----------------------------------------------------------------------------------
+const TABS = ['overview', 'records', 'compare', 'campaigns'];
+function selectTab(name) {
+  tab = name;
+  for (const t of TABS) {
+    const b = $(`tab-${t}`);
+    b.setAttribute('aria-selected', String(t === name));
+    b.tabIndex = t === name ? 0 : -1;
+    $(`view-${t}`).hidden = t !== name;
+  }
+  render();
+  if (name === 'records') records.render();
+}
+for (const t of TABS) $(`tab-${t}`).addEventListener('click', () => selectTab(t));
+$('tabs').addEventListener('keydown', (e) => {
+  const d = { ArrowRight: 1, ArrowLeft: -1 }[e.key];
+  if (!d) return;
+  const next = TABS[(TABS.indexOf(tab) + d + TABS.length) % TABS.length];
+  selectTab(next);
+  $(`tab-${next}`).focus();
+  e.preventDefault();
+});
+new ResizeObserver(debounce(() => { if (tab === 'overview') render(); }, 100)).observe($('view-overview'));
+
+// --- policies ------------------------------------------------------------------------------
+async function policyText(source) {
+  if (source === 'builtin') return builtin;
+  const r = await fetch(source);
+  if (!r.ok) throw new Error(`${source}: HTTP ${r.status}`);
+  return r.text();
+}
+
+// Loads a policy as the new base; `patch` (from a link) or `current` (from localStorage) tune it.
+async function loadPolicy(source, text, { patch = null, current = null } = {}) {
+  const { errors, normalized } = await validate(text);
+  showErrors($('policy-errors'), errors);
+  if (errors.length) { status(`the policy has ${errors.length} error(s); still using the previous one`, 'error'); return false; }
+  const base = JSON.parse(normalized);
+  let tuned = current ?? (patch ? applyPatch(base, patch) : base);
+  if (tuned !== base) {
+    const v = await validate(JSON.stringify(tuned));
+    if (v.errors.length) { showErrors($('policy-errors'), v.errors); tuned = base; } else tuned = JSON.parse(v.normalized);
+  }
+  store.load(source, base, tuned);
+  if ([...$('policy-select').options].some((o) => o.value === source)) $('policy-select').value = source;
+  return true;
+}
+
+async function listPolicies() {
+  let names = [];
+  try { names = await (await fetch('filters/index.json')).json(); } catch { /* not built: the built-in policy only */ }
+  const opts = [...names.map((n) => [`filters/${n}`, `filters/${n}`]), ['builtin', 'built-in defaults']];
+  $('policy-select').replaceChildren(...opts.map(([v, t]) => new Option(t, v)));
+  $('compare-select').replaceChildren(new Option('the loaded policy (before tuning)', 'base'),
+    new Option('a snapshot of the tuned policy now', 'snapshot'), ...opts.map(([v, t]) => new Option(t, v)));
+  return names.includes('default.json') ? 'filters/default.json' : 'builtin';
+}
+
+// --- captures ------------------------------------------------------------------------------
+// Loads a capture (or `simulate`s one) into the worker; on failure the previous one stays.
+async function loadCapture(name, getBytes, simulated = null) {
+  const t0 = performance.now();
+  status(`loading ${name}…`, 'running');
+  let r;
+  try {
+    if (simulated) r = await engine.ask('simulate', simulated);
+    else { const buf = await getBytes(); r = await engine.ask('load', { bytes: buf }, [buf]); }
+  } catch (e) { r = { error: e.message }; }
+  if (r.error) {
+    status(`could not load ${name}: ${r.error}${res ? ' (the previous capture stays loaded)' : ''}`, 'error');
+    return;
+  }
+  capture = { seq: capture.seq + 1, name, bytes: r.bytes, t0, timed: false };
+  res = null;
+  resB = null;
+  for (const id of ['capture-errors', 'compare-result', 'drilldown']) $(id).replaceChildren();
+  $('capture-info').textContent = `${name}: ${(r.bytes / 1e6).toFixed(1)} MB`;
+  runA();
+}
+
+async function fetchBytes(url) {
+  const r = await fetch(url);
+  if (!r.ok) throw new Error(`HTTP ${r.status}`);
+  return r.arrayBuffer();
+}
+
+async function loadScenarios() {
+  try { roles.addCampaignNames(scenarioCampaigns(await (await fetch('samples/sample-scenario.json')).text())); } catch { /* optional */ }
+  let names = [];
+  try { names = await (await fetch('scenarios/index.json')).json(); } catch { return []; }
+  const texts = await Promise.all(names.map((n) => fetch(`scenarios/${n}`).then((r) => r.text()).catch(() => '{}')));
+  texts.forEach((t) => roles.addCampaignNames(scenarioCampaigns(t)));
+  return names.map((n, i) => [n, texts[i]]);
+}
+
+// --- start-up ------------------------------------------------------------------------------
 async function start(canSimulate) {
-  await listPolicies();
-  $('policy-select').addEventListener('change', (e) => loadPolicyUrl(e.target.value));
+  policyPanel({ store, catalog, validate });
+  records = recordsView({ ctx, catalog, explain: (index, g) => engine.ask('explain', { slot: 'a', gen: g, index }) });
+  const [fallback, scenarios] = await Promise.all([listPolicies(), loadScenarios()]);
+
+  const saved = savedPolicy();
+  let ok = false;
+  try {
+    if (saved?.patch) ok = await loadPolicy(saved.source, await policyText(saved.source), { patch: saved.patch });
+    else if (saved) ok = await loadPolicy(saved.source, JSON.stringify(saved.base), { current: saved.current });
+  } catch (e) { status(`could not restore the saved policy: ${e.message}`, 'error'); }
+  if (!ok) await loadPolicy(fallback, await policyText(fallback));
+
+  $('policy-select').addEventListener('change', async (e) => loadPolicy(e.target.value, await policyText(e.target.value)));
   $('policy-file').addEventListener('change', async (e) => {
     const f = e.target.files[0];
-    if (f) { const text = await f.text(); $('policy-editor').value = text; applyPolicy(text); }
+    if (f) await loadPolicy(`file:${f.name}`, await f.text());
   });
-  $('policy-apply').addEventListener('click', () => applyPolicy($('policy-editor').value));
-  for (const k of T) $(`t-${k}`).addEventListener('input', (e) => policy && onThreshold(k, Number(e.target.value)));
-  $('capture-select').addEventListener('change', async (e) => loadCapture(await (await fetch(e.target.value)).text(), e.target.value));
-  $('capture-file').addEventListener('change', async (e) => {
+  $('capture-select').addEventListener('change', (e) => loadCapture(e.target.value, () => fetchBytes(e.target.value)));
+  $('capture-file').addEventListener('change', (e) => {
     const f = e.target.files[0];
-    if (f) loadCapture(await f.text(), f.name);
+    if (f) loadCapture(f.name, () => f.arrayBuffer());
   });
-  $('export').addEventListener('click', exportPolicy);
-  if (canSimulate) await setupSimulator();
-  await loadPolicyUrl($('policy-select').value);
-  loadCapture(await (await fetch($('capture-select').value)).text(), $('capture-select').value);
+  $('compare-run').addEventListener('click', compareRun);
+
+  if (canSimulate && scenarios.length) {
+    $('sim-panel').hidden = false;
+    $('sim-select').replaceChildren(...scenarios.map(([n]) => new Option(n, n)));
+    const show = () => { $('sim-scenario').value = scenarios.find(([n]) => n === $('sim-select').value)?.[1] ?? '{}'; };
+    $('sim-select').addEventListener('change', show);
+    show();
+    $('sim-run').addEventListener('click', simulate);
+  }
+  loadCapture($('capture-select').value, () => fetchBytes($('capture-select').value));
 }
 
-// The simulator panel: shipped scenarios (www/scenarios, copied by the build) or edited JSON.
-async function setupSimulator() {
-  $('sim-panel').hidden = false;
-  let names = [];
-  try { names = await (await fetch('scenarios/index.json')).json(); } catch { /* none shipped */ }
-  $('sim-select').replaceChildren(new Option('(edit below)', ''), ...names.map((n) => new Option(n, `scenarios/${n}`)));
-  $('sim-select').addEventListener('change', async (e) => {
-    if (e.target.value) $('sim-scenario').value = await (await fetch(e.target.value)).text();
-  });
-  $('sim-run').addEventListener('click', async () => {
-    status('simulating…', 'running');
-    const r = await ask('simulate', { scenario: $('sim-scenario').value, seed: $('sim-seed').value, limit: $('sim-limit').value });
-    if (r.error) { status(`simulator: ${r.error}`, 'error'); return; }
-    capturedLines = r.lines;
-    $('capture-info').textContent = `${r.lines} simulated records (seed ${$('sim-seed').value})`;
-    rerun();
-  });
+function simulate() {
+  const scenario = $('sim-scenario').value;
+  roles.addCampaignNames(scenarioCampaigns(scenario));
+  return loadCapture(`simulated (seed ${$('sim-seed').value})`, null,
+    { scenario, seed: $('sim-seed').value, limit: $('sim-limit').value });
 }
 
-async function exportPolicy() {
-  if (!policy) return;
-  const out = { ...policy, name: policy.name.endsWith('(tuned)') ? policy.name : `${policy.name} (tuned)` };
-  const text = JSON.stringify(out, null, 2);
-  const { errors } = await ask('validate', { policy: text });
-  showErrors($('export-errors'), errors);
-  $('export-json').value = errors.length ? '' : text;
-  const link = $('export-link');
-  if (link.href) URL.revokeObjectURL(link.href);
-  link.href = URL.createObjectURL(new Blob([text + '\n'], { type: 'application/json' }));
-  link.hidden = errors.length > 0;
+async function compareRun() {
+  if (!capture.bytes) return;
+  const v = $('compare-select').value;
+  let policy, name;
+  if (v === 'base') { policy = store.base; name = `${store.base.name} (as loaded)`; } else if (v === 'snapshot') {
+    policy = store.current; name = `snapshot of the tuned policy at ${new Date().toLocaleTimeString()}`;
+  } else {
+    const { errors, normalized } = await validate(await policyText(v));
+    if (errors.length) { $('compare-status').textContent = `${v}: ${errors.length} error(s)`; return; }
+    policy = JSON.parse(normalized); name = v;
+  }
+  resB = { policy: JSON.parse(JSON.stringify(policy)), name, res: null, acts: null };
+  $('compare-status').textContent = 'running B…';
+  run('b', resB.policy);
 }

@@ -1,93 +1,128 @@
-// Web Worker that owns the Wasm engine, so long batches never block the page.
+// Web Worker that owns the Wasm engine and the capture, so long runs never block the page.
 //
-// Messages in:  {type: 'validate', id, policy} | {type: 'load', jsonl}
-//               {type: 'run', gen, policy} | {type: 'simulate', id, scenario, seed, limit}
-// Messages out: {type: 'ready', catalog, defaultPolicy, canSimulate}
-//               {type: 'validated', id, errors, normalized} | {type: 'loaded', lines}
-//               {type: 'progress', gen, done, total} | {type: 'result', gen, ...columns}
-//               {type: 'simulated', id, lines | error} | {type: 'error', message}
-// A newer 'run' (higher gen) makes an older one stop at its next chunk.
+// The capture is kept as bytes (gunzipped when it starts with the gzip magic). A run feeds it
+// in ~1 MB chunks of whole lines to a Wasm `Run` (one fresh engine per run) and answers with
+// the verdict columns as transferred typed arrays. Two slots: 'a' (the policy being tuned)
+// and 'b' (the comparison policy). The last finished run of a slot is kept for explanations.
+//
+// In:  {type:'validate', id, policy} | {type:'load', id, bytes} | {type:'simulate', id, scenario, seed, limit}
+//      {type:'run', slot, gen, policy} | {type:'explain', id, slot, gen, index} | {type:'campaigns', id, slot}
+// Out: {type:'ready', catalog, defaultPolicy, canSimulate} | replies with the request's id
+//      {type:'progress', slot, gen, done, total} | {type:'result', slot, gen, ...columns}
+//      {type:'run-error', slot, gen, message, errors} | {type:'error', message}
+// A newer 'run' of a slot (higher gen) makes an older one stop at its next chunk.
 import init, * as dg from '../pkg/distill_guard.js';
 
-const CHUNK = 500; // lines per inspectBatch call; progress is reported after each
-let lines = [];     // raw capture lines (blank ones kept, so line numbers match the file)
-let latest = 0;     // newest run generation requested
+const CHUNK = 1 << 20;
+let capture = new Uint8Array(0);
+const latest = { a: 0, b: 0 };
+const shown = { a: null, b: null }; // {run, gen, offsets, lengths}
 
 const ready = init().then(() => {
-  const catalog = JSON.parse(dg.signalCatalog());
-  postMessage({ type: 'ready', catalog, defaultPolicy: dg.defaultPolicy(), canSimulate: typeof dg.simulate === 'function' });
+  postMessage({ type: 'ready', catalog: JSON.parse(dg.signalCatalog()), defaultPolicy: dg.defaultPolicy(),
+    canSimulate: typeof dg.simulate === 'function' });
 }).catch((e) => postMessage({ type: 'error', message: `could not load the engine: ${e.message ?? e}` }));
 
-// Label of a record as one string: strings as is, objects by campaign/name/kind.
-function labelName(l) {
-  if (l == null) return '(unlabeled)';
-  if (typeof l === 'string') return l;
-  if (typeof l === 'object') return String(l.campaign ?? l.name ?? l.kind ?? l.label ?? JSON.stringify(l));
-  return String(l);
+// A macrotask yield without setTimeout's 4 ms clamp, so a queued newer 'run' gets in.
+const yieldNow = () => new Promise((resolve) => {
+  const c = new MessageChannel();
+  c.port1.onmessage = () => resolve();
+  c.port2.postMessage(0);
+});
+
+async function gunzipIfNeeded(bytes) {
+  if (bytes.length < 2 || bytes[0] !== 0x1f || bytes[1] !== 0x8b) return bytes;
+  const stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream('gzip'));
+  return new Uint8Array(await new Response(stream).arrayBuffer());
 }
 
-const TS = /"ts_ms"\s*:\s*(\d+)/;
+function dropRuns() {
+  for (const s of ['a', 'b']) { shown[s]?.run.free(); shown[s] = null; latest[s]++; }
+}
 
-async function run(gen, policy) {
-  let engine;
-  try { engine = new dg.Engine(policy); } catch (e) { postMessage({ type: 'error', message: e.message }); return; }
-  const codes = new Map(JSON.parse(dg.signalCatalog()).map((s, i) => [s.code, i]));
-  const total = lines.length;
-  const scores = [], labels = [], ts = [], lineNo = [], reasonOff = [0], reasonIdx = [], errors = [];
-  const labelIds = new Map();
-  for (let start = 0; start < total; start += CHUNK) {
-    if (gen !== latest) { engine.free(); return; } // superseded
-    const out = JSON.parse(engine.inspectBatch(lines.slice(start, start + CHUNK).join('\n'), start + 1));
-    for (const v of out) {
-      if (v.error) { errors.push({ line: v.line, error: v.error }); continue; }
-      const name = labelName(v.label);
-      if (!labelIds.has(name)) labelIds.set(name, labelIds.size);
-      scores.push(v.score);
-      labels.push(labelIds.get(name));
-      lineNo.push(v.line);
-      const m = TS.exec(lines[v.line - 1]);
-      ts.push(m ? Number(m[1]) : 0);
-      for (const r of v.reasons) reasonIdx.push(codes.get(r) ?? 0);
-      reasonOff.push(reasonIdx.length);
-    }
-    postMessage({ type: 'progress', gen, done: Math.min(start + CHUNK, total), total });
-    await new Promise((r) => setTimeout(r, 0)); // let a newer 'run' message in
+async function run(slot, gen, policy) {
+  let r;
+  try { r = new dg.Run(policy); } catch (e) {
+    postMessage({ type: 'run-error', slot, gen, message: e.message, errors: e.errors ?? [] });
+    return;
   }
-  engine.free();
+  const t0 = performance.now();
+  let off = 0, line = 1;
+  while (off < capture.length) {
+    if (latest[slot] !== gen) { r.free(); return; } // superseded
+    let end = Math.min(capture.length, off + CHUNK);
+    if (end < capture.length) {
+      const k = capture.lastIndexOf(10, end - 1);
+      end = k >= off ? k + 1 : (capture.indexOf(10, end) + 1 || capture.length);
+    }
+    line += r.feed(capture.subarray(off, end), line, off);
+    off = end;
+    postMessage({ type: 'progress', slot, gen, done: off, total: capture.length, records: r.length });
+    await yieldNow();
+  }
+  if (latest[slot] !== gen) { r.free(); return; }
   const cols = {
-    scores: Uint8Array.from(scores), labels: Uint16Array.from(labels), ts: Float64Array.from(ts),
-    lineNo: Uint32Array.from(lineNo), reasonOff: Uint32Array.from(reasonOff), reasonIdx: Uint8Array.from(reasonIdx),
+    scores: r.scores(), labels: r.labels(), times: r.times(), lines: r.lines(), accounts: r.accounts(),
+    clients: r.clients(), reasonOff: r.reasonOffsets(), reasonSig: r.reasonSignals(),
   };
-  // Columns are transferred, not copied.
-  postMessage({ type: 'result', gen, labelNames: [...labelIds.keys()], errors, ...cols },
-    Object.values(cols).map((a) => a.buffer));
+  const meta = {
+    n: r.length, labelNames: JSON.parse(r.labelNames()), accountNames: JSON.parse(r.accountNames()),
+    clientNames: JSON.parse(r.clientNames()), errors: JSON.parse(r.errors()), ms: performance.now() - t0,
+  };
+  shown[slot]?.run.free();
+  shown[slot] = { run: r, gen, offsets: r.offsets(), lengths: r.lengths() };
+  postMessage({ type: 'result', slot, gen, ...meta, ...cols }, Object.values(cols).map((a) => a.buffer));
+}
+
+function explain(m) {
+  const s = shown[m.slot];
+  if (!s || s.gen !== m.gen) return { error: 'these results were replaced; select the record again' };
+  const start = s.offsets[m.index];
+  const bytes = capture.subarray(start, start + s.lengths[m.index]);
+  try {
+    return { json: s.run.explain(m.index, bytes), raw: new TextDecoder().decode(bytes) };
+  } catch (e) { return { error: String(e.message ?? e) }; }
+}
+
+// The campaign report hook: when the Wasm `Run` gains the core's campaign report (the CLI's
+// `distill-guard campaigns`), this answers with it for the slot's last run; until then it
+// says the build has none and the page shows its placeholder.
+function campaigns(m) {
+  const r = shown[m.slot]?.run;
+  if (!r || typeof r.campaigns !== 'function') return { available: false };
+  try { return { available: true, report: JSON.parse(r.campaigns()) }; } catch (e) { return { available: true, error: String(e.message ?? e) }; }
 }
 
 onmessage = async ({ data: m }) => {
   await ready;
+  const reply = (body) => postMessage({ id: m.id, ...body });
   switch (m.type) {
     case 'validate': {
       const errors = JSON.parse(dg.validatePolicy(m.policy));
       let normalized = null;
       if (!errors.length) { const e = new dg.Engine(m.policy); normalized = e.policyJson(); e.free(); }
-      postMessage({ type: 'validated', id: m.id, errors, normalized });
+      reply({ errors, normalized });
       break;
     }
     case 'load':
-      lines = m.jsonl.split('\n');
-      if (lines.at(-1) === '') lines.pop();
-      postMessage({ type: 'loaded', lines: lines.filter((l) => l.trim()).length });
+      try {
+        capture = await gunzipIfNeeded(new Uint8Array(m.bytes));
+        dropRuns();
+        reply({ bytes: capture.length });
+      } catch (e) { reply({ error: `could not read the capture: ${e.message ?? e}` }); }
+      break;
+    case 'simulate': // the generated traffic becomes the loaded capture
+      try {
+        capture = new TextEncoder().encode(dg.simulate(m.scenario, Number(m.seed), Number(m.limit)));
+        dropRuns();
+        reply({ bytes: capture.length });
+      } catch (e) { reply({ error: String(e.message ?? e) }); }
       break;
     case 'run':
-      latest = m.gen;
-      await run(m.gen, m.policy);
+      latest[m.slot] = m.gen;
+      await run(m.slot, m.gen, m.policy);
       break;
-    case 'simulate': // the generated traffic stays here and becomes the loaded capture
-      try {
-        lines = dg.simulate(m.scenario, Number(m.seed), Number(m.limit)).split('\n');
-        if (lines.at(-1) === '') lines.pop();
-        postMessage({ type: 'simulated', id: m.id, lines: lines.length });
-      } catch (e) { postMessage({ type: 'simulated', id: m.id, error: String(e.message ?? e) }); }
-      break;
+    case 'explain': reply(explain(m)); break;
+    case 'campaigns': reply(campaigns(m)); break;
   }
 };

@@ -1,73 +1,148 @@
-// Pure statistics over a batch result (columns from engine-worker.js) at given thresholds.
-// No DOM here. The action of a score is recomputed exactly as the engine does
-// (score >= deny -> deny, >= throttle -> throttle, >= tag -> tag), so moving a threshold
-// needs no re-run; moving a weight does (the worker re-runs the batch).
+// Pure statistics over a run's verdict columns (engine-worker.js) — no DOM. `res` holds
+// typed arrays indexed by record: scores, labels, times, accounts, reasonOff/reasonSig.
+// `kinds[label]` is the label's role (0 ignored, 1 legitimate, 2 campaign; labels.js).
+// The action of a score at given thresholds follows the policy's rule (score >= deny -> deny,
+// >= throttle -> throttle, >= tag -> tag), so a threshold move re-classifies at once; scores
+// themselves always come from the engine.
 
-export const LEGIT = /^(legit|benign|normal|human|organic)/i;
-export const isLegit = (name) => LEGIT.test(name);
-export const isCampaign = (name) => !isLegit(name) && name !== '(unlabeled)';
+export const ROLE_KEYS = ['ignored', 'legitimate', 'campaign'];
 
 // 0 allow, 1 tag, 2 throttle, 3 deny.
 export function actionOf(score, t) {
   return score >= t.deny ? 3 : score >= t.throttle ? 2 : score >= t.tag ? 1 : 0;
 }
 
-// Per label: count, mean score, actions[4], histogram (21 bins of 5 points), first flagged index/time.
-export function perLabel(res, t) {
-  const rows = res.labelNames.map((name) => ({
-    name, count: 0, sum: 0, actions: [0, 0, 0, 0], hist: new Array(21).fill(0),
-    firstTs: Infinity, firstFlagged: null, firstFlaggedTs: null,
-  }));
-  for (let i = 0; i < res.scores.length; i++) {
-    const row = rows[res.labels[i]];
-    const s = res.scores[i];
-    const a = actionOf(s, t);
-    row.count++;
-    row.sum += s;
-    row.actions[a]++;
-    row.hist[Math.min(20, Math.floor(s / 5))]++;
-    if (res.ts[i] < row.firstTs) row.firstTs = res.ts[i];
-    if (a >= 1 && row.firstFlagged === null) { row.firstFlagged = row.count; row.firstFlaggedTs = res.ts[i]; }
+// The action of every record, by a 101-entry lookup table.
+export function actionsOf(scores, t) {
+  const table = Uint8Array.from({ length: 101 }, (_, s) => actionOf(s, t));
+  const out = new Uint8Array(scores.length);
+  for (let i = 0; i < scores.length; i++) out[i] = table[scores[i]];
+  return out;
+}
+
+const counts = () => ({ n: 0, a: [0, 0, 0, 0] });
+export const share = (c, from) => (c.n ? c.a.slice(from).reduce((x, y) => x + y, 0) / c.n : 0);
+
+// Actions per role and over all records: {legitimate, campaign, ignored, all: {n, a[4]}}.
+export function roleSummary(res, acts, kinds) {
+  const out = { ignored: counts(), legitimate: counts(), campaign: counts(), all: counts() };
+  const byRole = [out.ignored, out.legitimate, out.campaign];
+  for (let i = 0; i < acts.length; i++) {
+    const c = byRole[kinds[res.labels[i]]];
+    c.n++; c.a[acts[i]]++;
+    out.all.n++; out.all.a[acts[i]]++;
   }
-  for (const r of rows) {
-    r.flagged = r.count - r.actions[0];
-    r.meanScore = r.count ? r.sum / r.count : 0;
-    r.flaggedShare = r.count ? r.flagged / r.count : 0;
-    r.throttledShare = r.count ? (r.actions[2] + r.actions[3]) / r.count : 0;
-    r.deniedShare = r.count ? r.actions[3] / r.count : 0;
-    r.delayMs = r.firstFlaggedTs === null ? null : r.firstFlaggedTs - r.firstTs;
+  return out;
+}
+
+// Per label: {name, n, a[4], meanScore}.
+export function perLabel(res, acts) {
+  const rows = res.labelNames.map((name) => ({ name, n: 0, a: [0, 0, 0, 0], sum: 0 }));
+  for (let i = 0; i < acts.length; i++) {
+    const r = rows[res.labels[i]];
+    r.n++; r.a[acts[i]]++; r.sum += res.scores[i];
   }
+  for (const r of rows) r.meanScore = r.n ? r.sum / r.n : 0;
   return rows;
 }
 
-// Campaign-flagged vs legit-flagged share for every tag threshold 1..100 (a ROC-like curve).
-export function thresholdCurve(res) {
-  const legit = new Array(101).fill(0), camp = new Array(101).fill(0);
+// Campaign-flagged vs legitimate-flagged share for every tag threshold 1..100, scores fixed.
+export function thresholdCurve(res, kinds) {
+  const legit = new Float64Array(101), camp = new Float64Array(101);
   let nl = 0, nc = 0;
-  const kind = res.labelNames.map((n) => (isLegit(n) ? 1 : isCampaign(n) ? 2 : 0));
   for (let i = 0; i < res.scores.length; i++) {
-    const k = kind[res.labels[i]];
+    const k = kinds[res.labels[i]];
     if (k === 1) { legit[res.scores[i]]++; nl++; } else if (k === 2) { camp[res.scores[i]]++; nc++; }
   }
-  // Suffix sums: flagged at threshold t = requests with score >= t.
-  const points = [];
+  const points = new Array(100);
   let fl = 0, fc = 0;
   for (let s = 100; s >= 1; s--) {
     fl += legit[s]; fc += camp[s];
-    points.push({ t: s, legit: nl ? fl / nl : 0, campaign: nc ? fc / nc : 0 });
+    points[s - 1] = { t: s, legit: nl ? fl / nl : 0, campaign: nc ? fc / nc : 0 };
   }
-  return { points: points.reverse(), legitN: nl, campaignN: nc };
+  return { points, legitN: nl, campaignN: nc };
 }
 
-// Reason codes among requests flagged at the tag threshold, split legit / campaign / other.
-export function topReasons(res, t, catalog, n = 12) {
-  const counts = catalog.map((s) => ({ code: s.code, legit: 0, campaign: 0, other: 0 }));
-  const kind = res.labelNames.map((name) => (isLegit(name) ? 'legit' : isCampaign(name) ? 'campaign' : 'other'));
-  for (let i = 0; i < res.scores.length; i++) {
-    if (res.scores[i] < t.tag) continue;
-    const k = kind[res.labels[i]];
-    for (let j = res.reasonOff[i]; j < res.reasonOff[i + 1]; j++) counts[res.reasonIdx[j]][k]++;
+// Reason codes among flagged records, split by role: [{sig, legitimate, campaign, ignored, total}].
+export function topReasons(res, acts, kinds, nSignals, n = 12) {
+  const c = Array.from({ length: nSignals }, (_, sig) => ({ sig, ignored: 0, legitimate: 0, campaign: 0 }));
+  for (let i = 0; i < acts.length; i++) {
+    if (!acts[i]) continue;
+    const role = ROLE_KEYS[kinds[res.labels[i]]];
+    for (let j = res.reasonOff[i]; j < res.reasonOff[i + 1]; j++) c[res.reasonSig[j]][role]++;
   }
-  return counts.map((c) => ({ ...c, total: c.legit + c.campaign + c.other }))
-    .filter((c) => c.total > 0).sort((a, b) => b.total - a.total).slice(0, n);
+  return c.map((r) => ({ ...r, total: r.ignored + r.legitimate + r.campaign }))
+    .filter((r) => r.total > 0).sort((a, b) => b.total - a.total).slice(0, n);
+}
+
+// Score histogram (21 bins of 5 points) per role and over all records.
+export function histogram(res, kinds) {
+  const h = { ignored: new Uint32Array(21), legitimate: new Uint32Array(21), campaign: new Uint32Array(21), all: new Uint32Array(21) };
+  const byRole = [h.ignored, h.legitimate, h.campaign];
+  for (let i = 0; i < res.scores.length; i++) {
+    const b = Math.min(20, res.scores[i] / 5 | 0);
+    byRole[kinds[res.labels[i]]][b]++;
+    h.all[b]++;
+  }
+  return h;
+}
+
+// Flagged share per label over the capture's time, in `bins` equal time bins.
+export function overTime(res, acts, bins = 48) {
+  let t0 = Infinity, t1 = -Infinity;
+  for (const t of res.times) { if (t < t0) t0 = t; if (t > t1) t1 = t; }
+  const width = Math.max(1, (t1 - t0) / bins);
+  const labels = res.labelNames.map(() => ({ n: new Uint32Array(bins), flagged: new Uint32Array(bins) }));
+  for (let i = 0; i < acts.length; i++) {
+    const b = Math.min(bins - 1, Math.floor((res.times[i] - t0) / width));
+    const l = labels[res.labels[i]];
+    l.n[b]++;
+    if (acts[i]) l.flagged[b]++;
+  }
+  return { t0, t1, bins, width, labels };
+}
+
+// Action transitions between two runs of the same capture: matrix[a][b] and the differing count.
+export function transitions(actsA, actsB) {
+  const matrix = [0, 1, 2, 3].map(() => [0, 0, 0, 0]);
+  let differs = 0;
+  const n = Math.min(actsA.length, actsB.length);
+  for (let i = 0; i < n; i++) {
+    matrix[actsA[i]][actsB[i]]++;
+    if (actsA[i] !== actsB[i]) differs++;
+  }
+  return { matrix, differs };
+}
+
+// Record indices passing the filter `f`, in the asked order (a counting sort by score).
+// f: {label: 'any' | 'role:N' | 'label:N', action: 'any' | 'flagged' | '0'..'3', reason: -1 | signal,
+//     accountMask: Uint8Array over accounts | null, other: actions of policy B | null, sort}.
+export function filterView(res, acts, kinds, f) {
+  const n = acts.length;
+  const out = new Uint32Array(n);
+  let m = 0;
+  const [lk, lv] = f.label === 'any' ? ['any', 0] : [f.label.split(':')[0], Number(f.label.split(':')[1])];
+  const action = f.action === 'any' ? -1 : f.action === 'flagged' ? 4 : Number(f.action);
+  for (let i = 0; i < n; i++) {
+    if (lk === 'label' && res.labels[i] !== lv) continue;
+    if (lk === 'role' && kinds[res.labels[i]] !== lv) continue;
+    if (action === 4 ? acts[i] === 0 : action >= 0 && acts[i] !== action) continue;
+    if (f.other && f.other[i] === acts[i]) continue;
+    if (f.accountMask && (res.accounts[i] === 0xffffffff || !f.accountMask[res.accounts[i]])) continue;
+    if (f.reason >= 0) {
+      let hit = false;
+      for (let j = res.reasonOff[i]; j < res.reasonOff[i + 1]; j++) if (res.reasonSig[j] === f.reason) { hit = true; break; }
+      if (!hit) continue;
+    }
+    out[m++] = i;
+  }
+  const view = out.subarray(0, m);
+  if (f.sort === 'order') return view;
+  const key = f.sort === 'score-desc' ? (i) => 100 - res.scores[i] : (i) => res.scores[i];
+  const start = new Uint32Array(102);
+  for (const i of view) start[key(i) + 1]++;
+  for (let s = 1; s < 102; s++) start[s] += start[s - 1];
+  const sorted = new Uint32Array(m);
+  for (const i of view) sorted[start[key(i)]++] = i; // stable: capture order within a score
+  return sorted;
 }

@@ -8,6 +8,7 @@
 //!   time        get_current_time_nanoseconds       inc         increment_metric on one counter
 //!   add         add_header_map_value (x-p-0..7, cycling; a 16-byte value)
 //!   setmap      get the header map, append 6 headers, set_header_map_pairs (the whole map)
+//!   setprop     set_property of a filter-state key (p.0..7, cycling; a 160-byte value, like the verdict)
 //!   hold        no calls: hold the headers until the end of the body (Pause, then Continue)
 //!   holdbody    like hold, and read the body (get_buffer_bytes) at its end
 //! Anything else makes no calls (a no-op filter with a configuration). Bench-only code: it uses
@@ -61,6 +62,7 @@ struct Probe {
     held: bool,
 }
 
+const PROPS: [&str; 8] = ["p.0", "p.1", "p.2", "p.3", "p.4", "p.5", "p.6", "p.7"];
 const NAMES: [&str; 8] = ["x-p-0", "x-p-1", "x-p-2", "x-p-3", "x-p-4", "x-p-5", "x-p-6", "x-p-7"];
 
 impl Probe {
@@ -86,6 +88,9 @@ impl Probe {
                 let _ = hostcalls::increment_metric(self.metric, 1);
             }),
             "add" => (0..n).for_each(|i| self.add_http_request_header(NAMES[i as usize % NAMES.len()], "value-0123456789")),
+            "setprop" => (0..n).for_each(|i| {
+                let _ = self.set_property(vec![PROPS[i as usize % PROPS.len()]], Some(&[b'v'; 160]));
+            }),
             "setmap" => {
                 for _ in 0..n {
                     let mut h = self.get_http_request_headers_bytes();

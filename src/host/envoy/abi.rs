@@ -46,6 +46,7 @@ extern "C" {
     fn proxy_remove_header_map_value(map_type: u32, key_data: *const u8, key_size: usize) -> u32;
     fn proxy_add_header_map_value(map_type: u32, key_data: *const u8, key_size: usize, value_data: *const u8, value_size: usize) -> u32;
     fn proxy_get_property(path_data: *const u8, path_size: usize, return_data: *mut *mut u8, return_size: *mut usize) -> u32;
+    fn proxy_set_property(path_data: *const u8, path_size: usize, value_data: *const u8, value_size: usize) -> u32;
     #[allow(clippy::too_many_arguments)]
     fn proxy_send_local_response(
         status_code: u32,
@@ -149,6 +150,13 @@ pub fn property(key: &[u8]) -> Result<Option<Vec<u8>>, Status> {
         NOT_FOUND => Ok(None),
         other => Err(Status(other)),
     }
+}
+
+/// Sets a property of the stream: Envoy stores it in filter state as `wasm.<key>` (bytes,
+/// readable by access logs as `%FILTER_STATE(wasm.<key>:PLAIN)%` and by CEL expressions).
+pub fn set_property(key: &str, value: &[u8]) -> Result<(), Status> {
+    // SAFETY: pointers and lengths describe live slices.
+    check(unsafe { proxy_set_property(key.as_ptr(), key.len(), value.as_ptr(), value.len()) })
 }
 
 /// Answers the request locally; `headers` is a serialized header map.

@@ -1,13 +1,13 @@
-//! Applying a verdict to a held request through a small [`Host`] interface: strip
-//! client-sent tag headers and add ours, or answer locally; any failing host call turns into
-//! the engine's internal-error verdict (fail open, or deny with `fail_closed`).
+//! Applying a verdict to a held request through a small [`Host`] interface: put the verdict
+//! in filter state (when asked), strip client-sent tag headers and add ours, or answer
+//! locally; any failing host call turns into the engine's internal-error verdict (fail open,
+//! or deny with `fail_closed`).
 //!
 //! Host-independent so that the failure paths, which a real Envoy gives no honest way to
 //! provoke, are unit-tested with a scripted host. It must only be called while the filter
 //! holds the request headers (adding a header after they went upstream kills the VM).
 
-use crate::policy::Mode;
-use crate::respond::{for_each_tag, respond, Response};
+use crate::respond::{dictionary, for_each_tag, hex16, respond, Response};
 use crate::score::{Action, Verdict};
 use crate::Engine;
 
@@ -18,6 +18,13 @@ pub struct Status(pub u32);
 /// A failed host call: what was attempted, and its status.
 pub type Failure = (&'static str, Status);
 
+/// Filter-state key (`set_property` path) of the verdict: the structured header's RFC 9651
+/// dictionary. Envoy stores it as `wasm.distill_guard`: `%FILTER_STATE(wasm.distill_guard:PLAIN)%`.
+pub const VERDICT_STATE: &str = "distill_guard";
+/// Filter-state key of the cluster key (the header-shape fingerprint, 16 hex digits), set
+/// only on requests forwarded as `tag`: what a rate limiter keys on (`wasm.distill_guard.cluster`).
+pub const CLUSTER_STATE: &str = "distill_guard.cluster";
+
 /// The host calls needed to apply a verdict.
 pub trait Host {
     /// Removes every request header named `name`.
@@ -26,8 +33,21 @@ pub trait Host {
     fn add_request_header(&mut self, name: &str, value: &str) -> Result<(), Status>;
     /// Answers the request locally.
     fn send_local_response(&mut self, status: u16, headers: &[(String, String)], body: &[u8]) -> Result<(), Status>;
+    /// Sets a filter-state value of the stream (proxy-wasm `set_property`).
+    fn set_filter_state(&mut self, key: &str, value: &[u8]) -> Result<(), Status>;
     /// Logs at error level.
     fn log_error(&mut self, message: &str);
+}
+
+/// What applying a verdict needs besides the verdict.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Target<'a> {
+    /// Client-sent headers to remove before forwarding ([`crate::respond::is_tag_header`]).
+    pub forged: &'a [&'a [u8]],
+    /// The request's reference id ([`crate::respond::reference`]).
+    pub reference: u64,
+    /// Put the verdict in filter state ([`VERDICT_STATE`], [`CLUSTER_STATE`]).
+    pub filter_state: bool,
 }
 
 /// What the filter returns to the host for the request.
@@ -39,15 +59,15 @@ pub enum Next {
     Stop,
 }
 
-/// Applies `verdict` (with the client-sent tag headers `forged`); returns what to do next
-/// and the verdict finally applied (the internal-error one when a host call failed).
-pub fn apply<H: Host>(host: &mut H, engine: &mut Engine, verdict: Verdict, forged: &[&[u8]]) -> (Next, Verdict) {
-    match try_apply(host, engine, &verdict, forged) {
+/// Applies `verdict` to the request `target` describes; returns what to do next and the
+/// verdict finally applied (the internal-error one when a host call failed).
+pub fn apply<H: Host>(host: &mut H, engine: &mut Engine, verdict: Verdict, target: Target) -> (Next, Verdict) {
+    match try_apply(host, engine, &verdict, target) {
         Ok(next) => (next, verdict),
         Err((what, Status(s))) if !verdict.internal_error => {
             host.log_error(&format!("distill-guard: internal error: {what} failed (status {s})"));
             let fallback = engine.internal_error();
-            apply(host, engine, fallback, forged)
+            apply(host, engine, fallback, target)
         }
         Err((what, Status(s))) => {
             let how = if engine.policy().fail_closed { "closed" } else { "open" };
@@ -59,32 +79,44 @@ pub fn apply<H: Host>(host: &mut H, engine: &mut Engine, verdict: Verdict, forge
     }
 }
 
-/// The verdict when the request could not even be read: fail open or closed, and applied.
-pub fn internal_error<H: Host>(host: &mut H, engine: &mut Engine, failure: Failure) -> (Next, Verdict) {
+/// The verdict when the request could not even be read: fail open or closed, and applied
+/// (`target.forged` is empty then: the header map was not read).
+pub fn internal_error<H: Host>(host: &mut H, engine: &mut Engine, failure: Failure, target: Target) -> (Next, Verdict) {
     let (what, Status(s)) = failure;
     host.log_error(&format!("distill-guard: internal error: {what} failed (status {s})"));
     let verdict = engine.internal_error();
-    apply(host, engine, verdict, &[])
+    apply(host, engine, verdict, target)
 }
 
-fn try_apply<H: Host>(host: &mut H, engine: &Engine, verdict: &Verdict, forged: &[&[u8]]) -> Result<Next, Failure> {
+fn try_apply<H: Host>(host: &mut H, engine: &Engine, verdict: &Verdict, target: Target) -> Result<Next, Failure> {
     let policy = engine.policy();
+    if target.filter_state {
+        // Before any header change or reply: the access log and later filters read it.
+        let mut value = String::with_capacity(160);
+        dictionary(verdict, policy, target.reference, &mut value);
+        host.set_filter_state(VERDICT_STATE, value.as_bytes()).map_err(|s| ("setting the verdict filter state", s))?;
+        if verdict.enforced == Action::Tag {
+            let mut hex = [0u8; 16];
+            host.set_filter_state(CLUSTER_STATE, hex16(verdict.fp.hfp, &mut hex).as_bytes())
+                .map_err(|s| ("setting the cluster filter state", s))?;
+        }
+    }
     if verdict.enforced <= Action::Tag {
         // Forward (what `respond` answers for allow / tag), the tags streamed to the host
         // without building them as owned strings: this runs for nearly every request.
-        let (prefix, shadow) = (policy.output.header_prefix.as_str(), policy.mode == Mode::Shadow);
-        for name in forged {
+        for name in target.forged {
             host.remove_request_header(name).map_err(|s| ("removing a client-sent tag header", s))?;
         }
         if verdict.internal_error {
             // The header map may not have been read: remove at least our own tag names.
-            for_each_tag(verdict, prefix, shadow, |name, _| host.remove_request_header(name.as_bytes()))
+            for_each_tag(verdict, policy, target.reference, |name, _| host.remove_request_header(name.as_bytes()))
                 .map_err(|s| ("removing a client-sent tag header", s))?;
         }
-        for_each_tag(verdict, prefix, shadow, |name, value| host.add_request_header(name, value)).map_err(|s| ("adding a tag header", s))?;
+        for_each_tag(verdict, policy, target.reference, |name, value| host.add_request_header(name, value))
+            .map_err(|s| ("adding a tag header", s))?;
         return Ok(Next::Continue);
     }
-    match respond(verdict, policy) {
+    match respond(verdict, policy, target.reference) {
         Response::Reply { status, headers, body } => {
             host.send_local_response(status, &headers, body.as_bytes()).map_err(|s| ("sending the local reply", s))?;
             Ok(Next::Stop)
@@ -104,6 +136,8 @@ mod tests {
         fail_add: bool,
         fail_remove: bool,
         fail_reply: bool,
+        fail_state: bool,
+        state: Vec<(String, String)>,
         removed: Vec<Vec<u8>>,
         added: Vec<(String, String)>,
         replies: Vec<(u16, String)>,
@@ -132,10 +166,19 @@ mod tests {
             self.replies.push((status, String::from_utf8_lossy(body).into_owned()));
             Ok(())
         }
+        fn set_filter_state(&mut self, key: &str, value: &[u8]) -> Result<(), Status> {
+            if self.fail_state {
+                return Err(Status(1));
+            }
+            self.state.push((key.into(), String::from_utf8_lossy(value).into_owned()));
+            Ok(())
+        }
         fn log_error(&mut self, message: &str) {
             self.errors.push(message.into());
         }
     }
+
+    const REF: Target<'static> = Target { forged: &[], reference: 0x0123_4567_89ab_cdef, filter_state: false };
 
     fn engine(policy: &str) -> Engine {
         Engine::from_json(policy).unwrap()
@@ -152,7 +195,7 @@ mod tests {
         let mut e = engine("{}");
         let v = inspect(&mut e);
         let mut h = Scripted::default();
-        let (next, applied) = apply(&mut h, &mut e, v, &[b"x-distill-score", b"x-distill-evil"]);
+        let (next, applied) = apply(&mut h, &mut e, v, Target { forged: &[b"x-distill-score", b"x-distill-evil"], ..REF });
         assert_eq!(next, Next::Continue);
         assert!(!applied.internal_error);
         assert_eq!(h.removed, vec![b"x-distill-score".to_vec(), b"x-distill-evil".to_vec()]);
@@ -161,17 +204,17 @@ mod tests {
 
     #[test]
     fn forwarded_tags_are_exactly_what_respond_gives() {
-        for policy in ["{}", r#"{"mode": "shadow", "output": {"header_prefix": "x-dg-"}}"#] {
+        for policy in ["{}", r#"{"mode": "shadow", "output": {"header_prefix": "x-dg-", "format": "both"}}"#, r#"{"output": {"format": "structured"}}"#] {
             let mut e = engine(policy);
             let v = inspect(&mut e);
-            let Response::Forward { headers } = respond(&v, e.policy()) else { panic!("{v:?}") };
+            let Response::Forward { headers } = respond(&v, e.policy(), REF.reference) else { panic!("{v:?}") };
             let mut h = Scripted::default();
-            apply(&mut h, &mut e, v, &[]);
+            apply(&mut h, &mut e, v, REF);
             assert_eq!(h.added, headers);
             let fallback = e.internal_error();
-            let Response::Forward { headers } = respond(&fallback, e.policy()) else { panic!() };
+            let Response::Forward { headers } = respond(&fallback, e.policy(), REF.reference) else { panic!() };
             let mut h = Scripted::default();
-            apply(&mut h, &mut e, fallback, &[]);
+            apply(&mut h, &mut e, fallback, REF);
             assert_eq!(h.added, headers);
             assert_eq!(h.removed, headers.iter().map(|(k, _)| k.as_bytes().to_vec()).collect::<Vec<_>>());
         }
@@ -182,7 +225,7 @@ mod tests {
         let mut e = engine("{}");
         let v = inspect(&mut e);
         let mut h = Scripted { fail_add: true, ..Default::default() };
-        let (next, applied) = apply(&mut h, &mut e, v, &[]);
+        let (next, applied) = apply(&mut h, &mut e, v, REF);
         assert_eq!(next, Next::Continue);
         assert!(applied.internal_error && applied.enforced == Action::Allow);
         assert_eq!(e.counters().internal_errors, 1);
@@ -194,7 +237,7 @@ mod tests {
         let mut e = engine(r#"{"fail_closed": true}"#);
         let v = inspect(&mut e);
         let mut h = Scripted { fail_add: true, ..Default::default() };
-        let (next, applied) = apply(&mut h, &mut e, v, &[]);
+        let (next, applied) = apply(&mut h, &mut e, v, REF);
         assert_eq!(next, Next::Stop);
         assert_eq!(applied.enforced, Action::Deny);
         assert_eq!(h.replies.len(), 1);
@@ -205,7 +248,7 @@ mod tests {
     fn unreadable_request_fails_open_or_closed() {
         let mut e = engine("{}");
         let mut h = Scripted::default();
-        let (next, v) = internal_error(&mut h, &mut e, ("reading request headers", Status(10)));
+        let (next, v) = internal_error(&mut h, &mut e, ("reading request headers", Status(10)), REF);
         assert_eq!((next, v.enforced), (Next::Continue, Action::Allow));
         // Our own tag names are removed even though the header map was never read.
         assert!(h.removed.iter().any(|n| n == b"x-distill-score"));
@@ -213,7 +256,7 @@ mod tests {
 
         let mut e = engine(r#"{"fail_closed": true}"#);
         let mut h = Scripted::default();
-        let (next, v) = internal_error(&mut h, &mut e, ("reading request headers", Status(10)));
+        let (next, v) = internal_error(&mut h, &mut e, ("reading request headers", Status(10)), REF);
         assert_eq!((next, v.enforced), (Next::Stop, Action::Deny));
         assert_eq!(h.replies[0].0, 403);
     }
@@ -223,7 +266,7 @@ mod tests {
         let mut e = engine(r#"{"fail_closed": true}"#);
         let v = inspect(&mut e);
         let mut h = Scripted { fail_add: true, fail_reply: true, fail_remove: true, ..Default::default() };
-        let (next, applied) = apply(&mut h, &mut e, v, &[b"x-distill-a"]);
+        let (next, applied) = apply(&mut h, &mut e, v, Target { forged: &[b"x-distill-a"], ..REF });
         assert_eq!(next, Next::Stop);
         assert!(applied.internal_error);
         assert_eq!(h.errors.len(), 2);
@@ -231,7 +274,65 @@ mod tests {
         let mut e = engine("{}");
         let v = inspect(&mut e);
         let mut h = Scripted { fail_add: true, fail_remove: true, ..Default::default() };
-        let (next, _) = apply(&mut h, &mut e, v, &[b"x-distill-a"]);
+        let (next, _) = apply(&mut h, &mut e, v, Target { forged: &[b"x-distill-a"], ..REF });
         assert_eq!(next, Next::Continue);
+    }
+
+    #[test]
+    fn structured_format_adds_one_header_and_strips_a_forged_one() {
+        let mut e = engine(r#"{"output": {"format": "structured"}}"#);
+        let v = inspect(&mut e);
+        let mut h = Scripted::default();
+        apply(&mut h, &mut e, v.clone(), Target { forged: &[b"X-Distill"], ..REF });
+        assert_eq!(h.removed, vec![b"X-Distill".to_vec()]);
+        assert_eq!(h.added.len(), 1);
+        assert_eq!(h.added[0].0, "x-distill");
+        assert!(h.added[0].1.starts_with(&format!("score={}, action=allow, reasons=(", v.score)), "{:?}", h.added);
+        assert!(h.added[0].1.ends_with(r#"ref="0123456789abcdef""#), "{:?}", h.added);
+        assert!(h.state.is_empty());
+    }
+
+    #[test]
+    fn filter_state_holds_the_verdict_and_the_cluster_of_tagged_requests() {
+        // Tagged (tag threshold 1): the verdict and the cluster key.
+        let mut e = engine(r#"{"thresholds": {"tag": 1, "throttle": 100, "deny": 100}}"#);
+        let v = inspect(&mut e);
+        assert_eq!(v.enforced, Action::Tag);
+        let mut h = Scripted::default();
+        apply(&mut h, &mut e, v.clone(), Target { filter_state: true, ..REF });
+        let mut dict = String::new();
+        dictionary(&v, e.policy(), REF.reference, &mut dict);
+        assert_eq!(h.state, vec![(VERDICT_STATE.to_string(), dict), (CLUSTER_STATE.to_string(), format!("{:016x}", v.fp.hfp))]);
+        // Allowed: the verdict only. Denied: the verdict too, before the reply.
+        let mut e = engine("{}");
+        let v = inspect(&mut e);
+        let mut h = Scripted::default();
+        apply(&mut h, &mut e, v, Target { filter_state: true, ..REF });
+        assert_eq!(h.state.len(), 1);
+        assert!(h.state[0].1.contains("action=allow"));
+        let mut e = engine(r#"{"thresholds": {"tag": 1, "throttle": 1, "deny": 1}}"#);
+        let v = inspect(&mut e);
+        let mut h = Scripted::default();
+        let (next, _) = apply(&mut h, &mut e, v, Target { filter_state: true, ..REF });
+        assert_eq!((next, h.replies[0].0, h.state.len()), (Next::Stop, 403, 1));
+        assert!(h.state[0].1.contains("action=deny"));
+        // The client is told nothing but the reference.
+        assert_eq!(h.replies[0].1, r#"{"error":{"type":"forbidden","message":"request blocked","ref":"0123456789abcdef"}}"#);
+    }
+
+    #[test]
+    fn failing_filter_state_fails_open_or_closed() {
+        let mut e = engine("{}");
+        let v = inspect(&mut e);
+        let mut h = Scripted { fail_state: true, ..Default::default() };
+        let (next, applied) = apply(&mut h, &mut e, v, Target { filter_state: true, ..REF });
+        assert_eq!((next, applied.internal_error, applied.enforced), (Next::Continue, true, Action::Allow));
+        assert!(h.errors[0].contains("setting the verdict filter state failed (status 1)"), "{:?}", h.errors);
+        let mut e = engine(r#"{"fail_closed": true}"#);
+        let v = inspect(&mut e);
+        let mut h = Scripted { fail_state: true, ..Default::default() };
+        let (next, applied) = apply(&mut h, &mut e, v, Target { filter_state: true, ..REF });
+        assert_eq!((next, applied.enforced), (Next::Stop, Action::Deny));
+        assert!(h.replies.is_empty(), "the fallback's own filter state failed too: no reply, the request is held");
     }
 }

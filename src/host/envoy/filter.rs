@@ -9,7 +9,8 @@
 //! Any failing host call turns into the engine's internal-error verdict (fail open, or
 //! deny with `fail_closed`), counted in `distill_guard.internal_error`. JA4 / JA3 are read
 //! from filter state only when the plugin configuration's `envoy.tls_fingerprints` says the
-//! listener fills it ([`wire::Options`]).
+//! listener fills it ([`wire::Options`]); ASN and country from the geoip filter's headers
+//! when `envoy.geo_headers` says a geoip filter fills them ([`geo`]).
 //!
 //! Counters are counted in memory and handed to Envoy on the root context's tick, every
 //! [`super::sync::TICK_MS`] ([`super::metrics`]), or per request if the tick cannot be set. On
@@ -25,13 +26,15 @@ use proxy_wasm::traits::{Context, HttpContext};
 use proxy_wasm::types::{Action, LogLevel};
 
 use super::abi::{self, Level};
-use super::apply::{self, Failure, Host, Next, Status};
+use super::apply::{self, Failure, Host, Next, Status, Target};
+use super::geo;
 #[cfg(feature = "fault-injection")]
 use super::fault;
 use super::metrics::{self, Pending, COUNTERS};
 use super::root::Root;
 use super::wire::{self, Options, Step};
 use crate::request::Peer;
+use crate::respond;
 use crate::score::{Action as Verdict4, Verdict};
 use crate::Engine;
 
@@ -46,6 +49,9 @@ const SOURCE_ADDRESS: &[u8] = b"source\0address";
 const REQUEST_PROTOCOL: &[u8] = b"request\0protocol";
 const JA4_PROPERTY: &[u8] = b"filter_state\0distill_guard.ja4";
 const JA3_PROPERTY: &[u8] = b"filter_state\0distill_guard.ja3";
+
+/// Requests this VM has seen: part of each request's reference-id token (`wire::reference_token`).
+static SEQUENCE: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 proxy_wasm::main! {{
     proxy_wasm::set_log_level(LogLevel::Info);
@@ -215,12 +221,18 @@ impl Filter {
         };
         let mut host = EnvoyHost;
         let options = shared.options.get();
-        let (next, verdict) = match headers.and_then(|buf| body.map(|body| (buf, body))) {
-            Ok((buf, body)) => inspect_and_apply(&mut host, engine, options, &buf, &body, body_complete),
-            Err(failure) => apply::internal_error(&mut host, engine, failure),
+        let seq = SEQUENCE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let (next, verdict, reference) = match headers.and_then(|buf| body.map(|body| (buf, body))) {
+            Ok((buf, body)) => inspect_and_apply(&mut host, engine, options, &buf, &body, body_complete, seq),
+            Err(failure) => {
+                let reference = respond::reference(engine.policy(), &wire::reference_token(None, 0, seq));
+                let target = Target { forged: &[], reference, filter_state: options.filter_state };
+                let (next, verdict) = apply::internal_error(&mut host, engine, failure, target);
+                (next, verdict, reference)
+            }
         };
         if verdict.enforced >= Verdict4::Throttle {
-            abi::log(Level::Debug, &format!("distill-guard: {} score {} reasons {} fp {}", verdict.enforced.as_str(), verdict.score, verdict.reason_codes(), verdict.hfp_hex()));
+            abi::log(Level::Debug, &format!("distill-guard: {} ref {reference:016x} score {} reasons {} fp {}", verdict.enforced.as_str(), verdict.score, verdict.reason_codes(), verdict.hfp_hex()));
         }
         if let Ok(mut m) = shared.metrics.try_borrow_mut() {
             if let Some(m) = m.as_mut() {
@@ -234,8 +246,9 @@ impl Filter {
     }
 }
 
-/// Reads the peer facts, builds the request view over the held buffers, inspects, applies.
-fn inspect_and_apply(host: &mut EnvoyHost, engine: &mut Engine, options: Options, buf: &[u8], body: &[u8], body_complete: bool) -> (Next, Verdict) {
+/// Reads the peer facts, builds the request view over the held buffers, inspects, applies;
+/// also returns the request's reference id.
+fn inspect_and_apply(host: &mut EnvoyHost, engine: &mut Engine, options: Options, buf: &[u8], body: &[u8], body_complete: bool, seq: u64) -> (Next, Verdict, u64) {
     let facts = (|| {
         let (ja4, ja3) = if options.tls_fingerprints {
             let ja4 = abi::property(JA4_PROPERTY).map_err(|s| ("reading the JA4 filter state", s))?;
@@ -251,13 +264,24 @@ fn inspect_and_apply(host: &mut EnvoyHost, engine: &mut Engine, options: Options
     })();
     let (ja4, ja3, proto, now_ms, headers) = match facts {
         Ok(f) => f,
-        Err(failure) => return apply::internal_error(host, engine, failure),
+        Err(failure) => {
+            let reference = respond::reference(engine.policy(), &wire::reference_token(None, 0, seq));
+            let target = Target { forged: &[], reference, filter_state: options.filter_state };
+            let (next, verdict) = apply::internal_error(host, engine, failure, target);
+            return (next, verdict, reference);
+        }
     };
-    let peer = Peer {
+    // Envoy appends x-request-id near the end of the map: searched from there.
+    let request_id = headers.iter().rev().find(|h| h.name == b"x-request-id").map(|h| h.value);
+    let reference = respond::reference(engine.policy(), &wire::reference_token(request_id, now_ms, seq));
+    let mut peer = Peer {
         ja4: ja4.as_deref().and_then(wire::fingerprint_value),
         ja3: ja3.as_deref().and_then(wire::fingerprint_value),
         ..Peer::default()
     };
+    if options.geo_headers {
+        geo::read_into(&headers, &mut peer);
+    }
     let version = proto.as_deref().map(wire::parse_version).unwrap_or_default();
     let mut req = wire::build_request(headers, body, body_complete, peer, version, now_ms);
     // Behind a load balancer (`proxy.trusted_hops` >= 1) X-Forwarded-For names the client and
@@ -265,12 +289,17 @@ fn inspect_and_apply(host: &mut EnvoyHost, engine: &mut Engine, options: Options
     if engine.needs_peer_address(&req) {
         match abi::property(SOURCE_ADDRESS) {
             Ok(ip) => req.peer.ip = ip.as_deref().and_then(wire::parse_socket_addr),
-            Err(s) => return apply::internal_error(host, engine, ("reading source.address", s)),
+            Err(s) => {
+                let target = Target { forged: &[], reference, filter_state: options.filter_state };
+                let (next, verdict) = apply::internal_error(host, engine, ("reading source.address", s), target);
+                return (next, verdict, reference);
+            }
         }
     }
     let verdict = engine.inspect(&req);
     let forged = wire::forged_tag_names(&req.headers, &engine.policy().output.header_prefix);
-    apply::apply(host, engine, verdict, &forged)
+    let (next, verdict) = apply::apply(host, engine, verdict, Target { forged: &forged, reference, filter_state: options.filter_state });
+    (next, verdict, reference)
 }
 
 /// The real host, through the checked calls of `abi`.
@@ -287,6 +316,10 @@ impl Host for EnvoyHost {
 
     fn send_local_response(&mut self, status: u16, headers: &[(String, String)], body: &[u8]) -> Result<(), Status> {
         abi::send_local_response(status, &wire::serialize_pairs(headers), body)
+    }
+
+    fn set_filter_state(&mut self, key: &str, value: &[u8]) -> Result<(), Status> {
+        abi::set_property(key, value)
     }
 
     fn log_error(&mut self, message: &str) {

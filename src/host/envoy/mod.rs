@@ -1,10 +1,11 @@
 //! proxy-wasm adapter for Envoy (`wasm32-wasip1`): the filter itself (`filter`: the request
 //! path; `root`: configuration and the tick; `fleet_root`: the store round trip; all over the
 //! raw host calls in `abi`) and its host-independent parts (`wire`: formats, rules and adapter
-//! options; `apply`: verdict application and its failure paths; `metrics`: batched counters;
-//! `sync`: merging worker states on a tick; `fleet`: which worker talks to the fleet store and
-//! how its answer reaches the others), which also build natively so they are unit-tested with
-//! the rest of the crate. `fault` (test builds only, cargo feature
+//! options; `geo`: ASN and country from the geoip filter's headers; `apply`: verdict
+//! application and its failure paths; `metrics`: batched counters; `sync`: merging worker
+//! states on a tick; `fleet`: which worker talks to the fleet store and how its answer
+//! reaches the others), which also build natively so they are unit-tested with the rest of
+//! the crate. `fault` (test builds only, cargo feature
 //! `fault-injection`) fails host reads on request.
 //!
 //! Deliberately not here: any scoring logic (see [`crate::engine`]), any response handling
@@ -14,8 +15,9 @@
 pub mod apply;
 #[cfg(feature = "fault-injection")]
 pub mod fault;
-pub mod metrics;
 pub mod fleet;
+pub mod geo;
+pub mod metrics;
 pub mod sync;
 #[cfg(test)]
 mod testing;

@@ -168,6 +168,19 @@ fn envoy_node_id() -> Option<String> {
     (!s.trim().is_empty()).then(|| s.trim().to_string())
 }
 
+/// Logs `message` at warn level once per Envoy: every VM (one per worker, one on the main
+/// thread) configures the plugin, and the first to note the message in shared data logs it
+/// (two VMs configuring at the same instant may both log it; a failing shared-data call logs).
+fn warn_once(message: &str) {
+    let key = format!("distill_guard.warned.{:016x}", xxhash_rust::xxh3::xxh3_64(message.as_bytes()));
+    let mut shared = EnvoyShared;
+    if let Ok(Some(_)) = shared.get(&key) {
+        return;
+    }
+    let _ = shared.set(&key, b"1", 0);
+    abi::log(Level::Warn, message);
+}
+
 /// Envoy's shared data, through the checked calls of `abi`.
 pub struct EnvoyShared;
 
@@ -278,10 +291,13 @@ impl RootContext for Root {
         abi::log(
             Level::Info,
             &format!(
-                "distill-guard: policy {:?} loaded (mode {:?}, thresholds tag {} / throttle {} / deny {}, fail_closed {}; envoy.tls_fingerprints {})",
-                p.name, p.mode, p.thresholds.tag, p.thresholds.throttle, p.thresholds.deny, p.fail_closed, options.tls_fingerprints
+                "distill-guard: policy {:?} loaded (mode {:?}, thresholds tag {} / throttle {} / deny {}, fail_closed {}; envoy.tls_fingerprints {}, envoy.filter_state {}, envoy.geo_headers {})",
+                p.name, p.mode, p.thresholds.tag, p.thresholds.throttle, p.thresholds.deny, p.fail_closed, options.tls_fingerprints, options.filter_state, options.geo_headers
             ),
         );
+        for w in p.warnings() {
+            warn_once(&format!("distill-guard: warning: {w}"));
+        }
         let (Ok(mut slot), Ok(mut metrics)) = (self.shared.engine.try_borrow_mut(), self.shared.metrics.try_borrow_mut()) else {
             abi::log(Level::Error, "distill-guard: engine busy during configuration");
             return false;

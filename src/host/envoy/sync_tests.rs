@@ -136,6 +136,8 @@ fn two_real_states_see_the_union_after_a_tick_each() {
     let mut lv = Levels::default();
     for i in 0..40u64 {
         let st = if i % 2 == 0 { &mut x } else { &mut y };
+        // Twice each: clusters count returning accounts.
+        st.observe(&obs(t + i, i + 1), &mut lv);
         st.observe(&obs(t + i, i + 1), &mut lv);
     }
     let before = accounts_per_prefix(&x, t + 100);

@@ -167,6 +167,19 @@ pub fn forged_tag_names<'a>(headers: &[Header<'a>], prefix: &str) -> Vec<&'a [u8
     out
 }
 
+/// The bytes a request's reference id is hashed from ([`crate::respond::reference`]): Envoy's
+/// `x-request-id` (a UUID it generates; a client may send its own, so it is not used alone),
+/// the request time and this VM's request sequence number, which keep ids apart when a
+/// request id repeats or is absent.
+pub fn reference_token(request_id: Option<&[u8]>, now_ms: u64, seq: u64) -> Vec<u8> {
+    let id = request_id.unwrap_or_default();
+    let mut t = Vec::with_capacity(id.len().min(128) + 16);
+    t.extend_from_slice(&id[..id.len().min(128)]);
+    t.extend_from_slice(&now_ms.to_le_bytes());
+    t.extend_from_slice(&seq.to_le_bytes());
+    t
+}
+
 /// What to do with the request at this point of the stream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Step {
@@ -226,6 +239,14 @@ pub struct Options {
     /// request). Only listeners with `tls_inspector` and a `set_filter_state` filter filling
     /// those keys have them (see `envoy/envoy-tls.yaml.in`); off by default.
     pub tls_fingerprints: bool,
+    /// Put the verdict in filter state for Envoy's access log and rate limiters
+    /// (`wasm.distill_guard`, and `wasm.distill_guard.cluster` on tagged requests: one or two
+    /// `set_property` calls per request; see [`super::apply::VERDICT_STATE`]). Off by default.
+    pub filter_state: bool,
+    /// Read the client's ASN and country from the headers a geoip filter before this one
+    /// fills ([`super::geo`]; no extra host call). Only listeners that remove client-sent
+    /// copies first have trustworthy values (see `envoy/geoip.yaml.in`); off by default.
+    pub geo_headers: bool,
 }
 
 /// Splits the plugin configuration into the policy text, the adapter [`Options`] and the
@@ -362,12 +383,14 @@ fn parse_options(raw: &Value) -> Result<(Options, Option<FleetConfig>), PolicyEr
         let path = format!("{OPTIONS_KEY}.{key}");
         match (key.as_str(), value) {
             ("tls_fingerprints", Value::Bool(b)) => options.tls_fingerprints = *b,
-            ("tls_fingerprints", _) => errors.push(err(path, "expected a boolean")),
+            ("filter_state", Value::Bool(b)) => options.filter_state = *b,
+            ("geo_headers", Value::Bool(b)) => options.geo_headers = *b,
+            ("tls_fingerprints" | "filter_state" | "geo_headers", _) => errors.push(err(path, "expected a boolean")),
             ("fleet", v) => match FleetConfig::from_value(v, &path) {
                 Ok(f) => fleet = Some(f),
                 Err(e) => errors.extend(e.0),
             },
-            _ => errors.push(err(path, "unknown key (known: tls_fingerprints, fleet)")),
+            _ => errors.push(err(path, "unknown key (known: tls_fingerprints, filter_state, geo_headers, fleet)")),
         }
     }
     if errors.is_empty() {
@@ -455,10 +478,10 @@ mod tests {
 
     #[test]
     fn forged_tags_are_found_once_each_ignoring_case() {
-        let buf = serialize_pairs(&pairs(&[("x-distill-score", "0"), ("X-Distill-Score", "1"), ("x-distill-action", "allow"), ("x-dist", "1")]));
+        let buf = serialize_pairs(&pairs(&[("x-distill-score", "0"), ("X-Distill-Score", "1"), ("x-distill-action", "allow"), ("x-dist", "1"), ("x-distill", "score=0"), ("X-DISTILL", "")]));
         let h = parse_pairs(&buf).unwrap();
         let names = forged_tag_names(&h, "x-distill-");
-        assert_eq!(names, vec![&b"x-distill-score"[..], b"x-distill-action"]);
+        assert_eq!(names, vec![&b"x-distill-score"[..], b"x-distill-action", b"x-distill"]);
     }
 
     #[test]
@@ -542,9 +565,14 @@ mod tests {
 
     #[test]
     fn bad_options_are_errors_with_paths() {
-        let e = split_plugin_config(r#"{"envoy": {"tls_fingerprints": "yes", "ja5": 1}}"#).unwrap_err();
+        let e = split_plugin_config(r#"{"envoy": {"tls_fingerprints": "yes", "ja5": 1, "filter_state": 1}}"#).unwrap_err();
         let paths: Vec<&str> = e.0.iter().map(|e| e.path.as_str()).collect();
-        assert_eq!(paths, vec!["envoy.ja5", "envoy.tls_fingerprints"]);
+        assert_eq!(paths, vec!["envoy.filter_state", "envoy.ja5", "envoy.tls_fingerprints"]);
+        let (_, o, _) = split_plugin_config(r#"{"envoy": {"filter_state": true}}"#).unwrap();
+        assert_eq!(o, Options { tls_fingerprints: false, filter_state: true, geo_headers: false });
+        let (_, o, _) = split_plugin_config(r#"{"envoy": {"geo_headers": true}}"#).unwrap();
+        assert!(o.geo_headers && !o.filter_state);
+        assert_eq!(split_plugin_config(r#"{"envoy": {"geo_headers": "on"}}"#).unwrap_err().0[0].path, "envoy.geo_headers");
         let e = split_plugin_config(r#"{"envoy": true}"#).unwrap_err();
         assert_eq!(e.0[0].path, "envoy");
     }

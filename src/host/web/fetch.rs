@@ -1,67 +1,59 @@
-//! `Engine.inspectFetch`: the edge worker's one call per request. The worker sends the
-//! request record (no body) and the body prefix as bytes; it gets back the verdict and the
-//! host response from [`crate::respond::respond`], as JSON:
+//! `Engine.inspectRequest`: the edge worker's one call per request. The worker passes the
+//! request head as one text, the body prefix as bytes, the ASN and the time; it gets back one
+//! text saying what to do ([`crate::host::packed`] documents both formats). No JSON on this
+//! path: a JSON record in and a JSON verdict out cost several times what the engine does.
 //!
-//! ```json
-//! {"verdict": {...same as replay...},
-//!  "response": {"kind": "forward", "strip_prefix": "x-distill-", "headers": [["x-distill-score","0"], ...]}}
-//! {"verdict": {...}, "response": {"kind": "reply", "status": 429, "headers": [...], "body": "{...}"}}
-//! ```
 //! Fetch hosts cannot observe header order, so the request is marked `order_known = false`.
-//! A record that does not parse is answered with the engine's internal-error verdict (fail
-//! open, or deny with `fail_closed`) and an `error` field; it never throws.
+//! A head that does not parse is answered with the engine's internal-error verdict (fail
+//! open, or deny with `fail_closed`) and a log line; it never throws.
 
 use wasm_bindgen::prelude::*;
 
 use super::Engine;
-use crate::report::VerdictReport;
-use crate::respond::{respond, Response};
-use crate::traffic;
-
-/// The JSON form of a host response.
-pub(crate) fn response_json(r: &Response, strip_prefix: &str) -> serde_json::Value {
-    match r {
-        Response::Forward { headers } => serde_json::json!({
-            "kind": "forward",
-            "strip_prefix": strip_prefix,
-            "headers": headers,
-        }),
-        Response::Reply { status, headers, body } => serde_json::json!({
-            "kind": "reply",
-            "status": status,
-            "strip_prefix": strip_prefix,
-            "headers": headers,
-            "body": body,
-        }),
-    }
-}
+use crate::host::packed;
+use crate::respond;
 
 #[wasm_bindgen]
 impl Engine {
-    /// Inspects a request seen by a Fetch-API host. `record_json` is a traffic record without
-    /// a body; `body` is the prefix read so far (cut at the policy limit here too) and
-    /// `body_complete` says whether it is the whole body. Returns `{verdict, response, error?}`.
-    #[wasm_bindgen(js_name = inspectFetch)]
-    pub fn inspect_fetch(&mut self, record_json: &str, body: &[u8], body_complete: bool) -> String {
-        let limit = self.inner.body_limit();
-        let (verdict, error) = match traffic::parse_line(record_json) {
-            Ok(dec) => {
-                let mut req = dec.request(limit);
-                let cut = body.len().min(limit);
-                req.body = body.get(..cut).unwrap_or_default();
-                req.body_complete = body_complete && cut == body.len();
-                req.order_known = false;
-                (self.inner.inspect(&req), None)
+    /// Inspects a request seen by a Fetch-API host. `head` is the request head
+    /// ([`packed::parse_head`]); `body` is the prefix read so far (cut at the policy limit
+    /// here too) and `body_complete` says whether it is the whole body; `asn` is the client's
+    /// AS number or -1; `now_ms` the time in ms since the Unix epoch. Returns the outcome text
+    /// ([`packed::outcome`]).
+    #[wasm_bindgen(js_name = inspectRequest)]
+    pub fn inspect_request(&mut self, head: &str, body: &[u8], body_complete: bool, asn: f64, now_ms: f64) -> String {
+        let asn = (asn >= 0.0 && asn <= f64::from(u32::MAX)).then_some(asn as u32);
+        let now_ms = if now_ms.is_finite() && now_ms > 0.0 { now_ms as u64 } else { 0 };
+        match packed::parse_head(head) {
+            Ok(h) => {
+                let token = h.token;
+                let forged = packed::forged_names(&h.headers, &self.inner.policy().output.header_prefix);
+                let req = packed::request(h, body, body_complete, self.inner.body_limit(), asn, now_ms);
+                let verdict = self.inner.inspect(&req);
+                let policy = self.inner.policy();
+                let reference = respond::reference(policy, token.as_bytes());
+                packed::outcome(&verdict, policy, reference, &forged, None)
             }
-            Err(msg) => (self.inner.internal_error(), Some(msg)),
-        };
-        let policy = self.inner.policy();
-        let response = response_json(&respond(&verdict, policy), &policy.output.header_prefix);
-        let report = serde_json::to_value(VerdictReport::new(&verdict)).unwrap_or_default();
-        let mut out = serde_json::json!({"verdict": report, "response": response});
-        if let (Some(msg), Some(obj)) = (error, out.as_object_mut()) {
-            obj.insert("error".into(), format!("bad request record: {msg}").into());
+            Err(msg) => {
+                let verdict = self.inner.internal_error();
+                let policy = self.inner.policy();
+                // The head's token is not trusted here: the time keeps the id per request.
+                let reference = respond::reference(policy, &now_ms.to_le_bytes());
+                packed::outcome(&verdict, policy, reference, &[], Some(&msg))
+            }
         }
-        out.to_string()
+    }
+
+    /// True when the policy reads the body prefix of requests to `url` (a full URL or a
+    /// path; the query is ignored).
+    #[wasm_bindgen(js_name = wantsBodyUrl)]
+    pub fn wants_body_url(&self, url: &str) -> bool {
+        self.inner.wants_body(packed::path_of(url).as_bytes())
+    }
+
+    /// Settings of the policy that are valid but unsafe to deploy, one line each (the worker
+    /// logs them once per isolate).
+    pub fn warnings(&self) -> Vec<String> {
+        self.inner.policy().warnings()
     }
 }

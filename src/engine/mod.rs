@@ -1,0 +1,194 @@
+//! The engine: a validated policy compiled for the hot path ([`Compiled`]), the
+//! cross-request state, and the two phases that turn one [`Request`] into a [`Verdict`]
+//! ([`tier`]): a header phase that decides at once or asks for the body, and a body phase
+//! that either finishes a held request or learns from one already decided.
+//!
+//! [`Engine::inspect`] runs both phases on a request whose body prefix is at hand, exactly
+//! as a host that streams would (replay, quality, the simulator and the tuning page use it,
+//! so their numbers are what Envoy and the edge worker do). It owns no I/O: time comes in
+//! the request, hosts apply the verdict (see [`crate::respond`]) and pass at most
+//! [`Engine::body_limit`] bytes of a body.
+
+mod compiled;
+mod tier;
+
+use std::net::IpAddr;
+
+use crate::policy::{Policy, PolicyErrors};
+use crate::proxy;
+use crate::request::Request;
+use crate::score::{Action, Verdict};
+use crate::state::State;
+
+pub use compiled::Compiled;
+pub use tier::{Decision, Held, Learn};
+
+/// Counters an engine keeps about itself (hosts export them as metrics).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counters {
+    /// Requests inspected.
+    pub requests: u64,
+    /// Verdicts per enforced action, indexed like [`Action::ALL`].
+    pub actions: [u64; 4],
+    /// Internal errors (each answered by fail-open or fail-closed).
+    pub internal_errors: u64,
+}
+
+/// One policy, its compiled form, and the state it keeps.
+#[derive(Debug, Clone)]
+pub struct Engine {
+    policy: Policy,
+    compiled: Compiled,
+    state: State,
+    counters: Counters,
+}
+
+impl Engine {
+    /// Builds an engine from a validated policy. Its state is allocated on first use
+    /// ([`State::new_lazy`]).
+    pub fn new(policy: Policy) -> Self {
+        let compiled = Compiled::new(&policy);
+        let state = State::new_lazy(&policy.state);
+        Engine { policy, compiled, state, counters: Counters::default() }
+    }
+
+    /// Parses, validates and compiles a policy document.
+    pub fn from_json(text: &str) -> Result<Self, PolicyErrors> {
+        Policy::from_json(text).map(Engine::new)
+    }
+
+    /// The policy this engine runs.
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// The compiled policy.
+    pub fn compiled(&self) -> &Compiled {
+        &self.compiled
+    }
+
+    /// Cross-request state.
+    pub fn state(&self) -> &State {
+        &self.state
+    }
+
+    /// Cross-request state, for hosts that merge state between workers.
+    pub fn state_mut(&mut self) -> &mut State {
+        &mut self.state
+    }
+
+    /// Counters since the engine was built.
+    pub fn counters(&self) -> Counters {
+        self.counters
+    }
+
+    /// True when the policy asks for the body prefix of requests to `path` (query ignored).
+    pub fn wants_body(&self, path: &[u8]) -> bool {
+        if self.policy.body.max_bytes == 0 {
+            return false;
+        }
+        let p = match path.iter().position(|&b| b == b'?') {
+            Some(i) => &path[..i],
+            None => path,
+        };
+        self.compiled.body_exact.iter().any(|e| e == p) || self.compiled.body_prefix.iter().any(|e| p.starts_with(e))
+    }
+
+    /// True when the verdict for `req` depends on the peer address: `X-Forwarded-For` does not
+    /// give the client under the policy's `proxy.trusted_hops` (a host may skip reading the
+    /// peer address otherwise; [`crate::proxy::forwarded_client`]).
+    pub fn needs_peer_address(&self, req: &Request) -> bool {
+        proxy::forwarded_client(req, self.policy.proxy.trusted_hops).is_none()
+    }
+
+    /// Largest body prefix the engine reads, in bytes.
+    pub fn body_limit(&self) -> usize {
+        self.policy.body.max_bytes as usize
+    }
+
+    /// The verdict for a request the host could not inspect (internal error): allow, or
+    /// deny with `fail_closed`. Counted in [`Counters::internal_errors`].
+    pub fn internal_error(&mut self) -> Verdict {
+        self.counters.internal_errors += 1;
+        let action = if self.policy.fail_closed { Action::Deny } else { Action::Allow };
+        let v = Verdict { action, enforced: action, internal_error: true, ..Default::default() };
+        self.count(&v);
+        v
+    }
+
+    pub(super) fn count(&mut self, v: &Verdict) {
+        self.counters.requests += 1;
+        self.counters.actions[v.enforced as usize] += 1;
+    }
+
+    /// Inspects one request whose body prefix (if any) is in `req.body`: the header phase,
+    /// then the body phase the decision calls for ([`Engine::inspect_body`] for a held
+    /// request, [`Engine::learn_body`] for one decided at its headers).
+    #[inline]
+    pub fn inspect(&mut self, req: &Request) -> Verdict {
+        self.inspect_levels(req, &mut crate::signal::Levels::default())
+    }
+}
+
+/// Hash of the client's /24 (IPv4) or /48 (IPv6) prefix: the cluster key for address blocks.
+pub fn prefix_key(ip: IpAddr) -> u64 {
+    let mut buf = [0u8; 7];
+    match ip {
+        IpAddr::V4(v4) => {
+            buf[0] = 4;
+            buf[1..4].copy_from_slice(&v4.octets()[..3]);
+        }
+        IpAddr::V6(v6) => {
+            buf[0] = 6;
+            buf[1..7].copy_from_slice(&v6.octets()[..6]);
+        }
+    }
+    xxhash_rust::xxh3::xxh3_64(&buf)
+}
+
+#[cfg(test)]
+mod tier_tests;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::request::Header;
+
+    #[test]
+    fn shadow_mode_caps_enforcement_at_tag() {
+        let mut e = Engine::from_json(r#"{"mode":"shadow","thresholds":{"tag":10,"throttle":20,"deny":30}}"#).unwrap();
+        let mut r = Request::new();
+        r.headers = vec![Header::new("proxy-authorization", "Basic x"), Header::new("via", "1.1 squid")];
+        let v = e.inspect(&r);
+        if v.action >= Action::Throttle {
+            assert_eq!(v.enforced, Action::Tag);
+        }
+        assert!(v.enforced <= Action::Tag);
+    }
+
+    #[test]
+    fn wants_body_matches_exact_and_prefix_paths() {
+        let e = Engine::from_json(r#"{"body":{"paths":["/v1/messages","/api/*"]}}"#).unwrap();
+        assert!(e.wants_body(b"/v1/messages?beta=true"));
+        assert!(!e.wants_body(b"/v1/messages/count_tokens"));
+        assert!(e.wants_body(b"/api/x"));
+        assert!(!e.wants_body(b"/v1/models"));
+    }
+
+    #[test]
+    fn internal_error_fails_open_unless_closed() {
+        let mut e = Engine::from_json("{}").unwrap();
+        assert_eq!(e.internal_error().enforced, Action::Allow);
+        let mut e = Engine::from_json(r#"{"fail_closed": true}"#).unwrap();
+        assert_eq!(e.internal_error().enforced, Action::Deny);
+        assert_eq!(e.counters().internal_errors, 1);
+    }
+
+    #[test]
+    fn prefix_key_groups_by_24_and_48() {
+        let a = prefix_key("203.0.113.7".parse().unwrap());
+        assert_eq!(a, prefix_key("203.0.113.200".parse().unwrap()));
+        assert_ne!(a, prefix_key("203.0.114.7".parse().unwrap()));
+        assert_eq!(prefix_key("2001:db8:1::1".parse().unwrap()), prefix_key("2001:db8:1:ffff::2".parse().unwrap()));
+    }
+}

@@ -1,0 +1,234 @@
+//! The two phases of an inspection.
+//!
+//! **Header phase** ([`Engine::inspect_headers`]): client claims, proxy artifacts, address
+//! and fingerprint lists, and the cross-request state keyed by what the headers name
+//! (account, header shape, prefix, ASN, client environment, the account's flag history).
+//! It records the request in the state and either decides ([`Decision::Final`]) or asks for
+//! the body prefix ([`Decision::NeedBody`]), as `body.inspect` says: `always` on a body
+//! path, `never`, or `suspicious`: only when the header-phase score is in `body.gray_zone`
+//! (an account or cluster with evidence against it lands there; an ordinary request does
+//! not).
+//!
+//! **Body phase**: a held request is finished by [`Engine::inspect_body`] (prompt markers,
+//! template clusters, the body's state levels, then the verdict); a request decided at its
+//! headers hands its body to [`Engine::learn_body`] as it streams past, which records the
+//! body's evidence (template, elicitation) in the state for the account's and its clusters'
+//! next requests, and decides nothing. Either way a request is counted once.
+//!
+//! A request's verdict is recorded in its account's flag history only on the evidence that
+//! varies between requests (prompt and state signals): the client-shape, proxy-header and
+//! list signals that every request of one client carries do not escalate its account.
+
+use crate::fingerprint::{claims, hfp, ja4h};
+use crate::policy::Inspect;
+use crate::prompt;
+use crate::proxy;
+use crate::request::Request;
+use crate::score::{Action, Prints, Verdict};
+use crate::signal::{Fired, Levels, Signal};
+use crate::state::Observation;
+
+use super::{prefix_key, Compiled, Engine};
+
+/// What the header phase decided.
+#[derive(Debug)]
+pub enum Decision {
+    /// The verdict. With `learn`, the host hands the body prefix to [`Engine::learn_body`]
+    /// as it streams past (without holding the request).
+    Final {
+        /// The verdict to apply now.
+        verdict: Verdict,
+        /// Keys for learning from the body, when the policy reads this request's body.
+        learn: Option<Learn>,
+    },
+    /// Hold the request until the body prefix (up to [`Engine::body_limit`] bytes, or the
+    /// whole body) is there, then call [`Engine::inspect_body`].
+    NeedBody(Held),
+}
+
+/// What learning from a body needs of its request (small, `Copy`: hosts keep it after the
+/// headers are gone).
+#[derive(Debug, Clone, Copy)]
+pub struct Learn {
+    obs: Observation,
+}
+
+/// A request held for its body: the header phase's evidence and prints.
+#[derive(Debug, Clone)]
+pub struct Held {
+    learn: Learn,
+    fired: Fired,
+    prints: Prints,
+}
+
+impl Engine {
+    /// The header phase. `body_follows` is false when the request has no body (a host knows
+    /// from end-of-stream or `content-length: 0`). `req.body` is not read.
+    #[inline]
+    pub fn inspect_headers(&mut self, req: &Request, body_follows: bool) -> Decision {
+        self.headers_phase(req, body_follows, &mut Levels::default())
+    }
+
+    /// [`Engine::inspect`] that also hands back the levels the state measured for graded
+    /// signals (`account.flag_history` included), for explanations ([`crate::explain`]).
+    /// `levels` must start empty ([`Levels::default`]).
+    pub fn inspect_levels(&mut self, req: &Request, levels: &mut Levels) -> Verdict {
+        match self.headers_phase(req, !req.body.is_empty(), levels) {
+            Decision::Final { verdict, learn } => {
+                if let Some(l) = learn {
+                    self.learn_body(&l, req.body, req.body_complete);
+                }
+                verdict
+            }
+            Decision::NeedBody(held) => self.body_phase(held, req.body, req.body_complete, levels),
+        }
+    }
+
+    fn headers_phase(&mut self, req: &Request, body_follows: bool, levels: &mut Levels) -> Decision {
+        let c = &self.compiled;
+        let mut fired = Fired::default();
+        let client = claims::check(req, &mut fired);
+        let prints = Prints {
+            hfp: hfp::hfp(req),
+            order_free: !req.order_known,
+            ja4h: self.policy.fingerprints.ja4h.then(|| ja4h::ja4h(req)),
+            ja4: req.peer.ja4.map(str::to_string),
+            ja3: req.peer.ja3.map(str::to_string),
+            client,
+            account: crate::identity::account(req, &c.identity_headers, c.identity_key),
+            template: None,
+            task: None,
+            tool_set: None,
+        };
+        let client_ip = proxy::check_headers(req, self.policy.proxy.trusted_hops, &mut fired);
+        // An announced proxy (Via, or proxy software's own headers) may rewrite header order
+        // and case (squid does, see tests/data/proxies.json): the order check is void then.
+        if fired.get(Signal::ProxyVia) > 0.0 || fired.get(Signal::ProxyVendorHeader) > 0.0 {
+            fired.clear(Signal::ClientOrderMismatch);
+        }
+
+        let allowlisted = prints.account.is_some_and(|a| c.allow_accounts.contains(&a))
+            || client_ip.is_some_and(|ip| c.allow_cidrs.contains(ip))
+            || Compiled::listed(&c.allow_fps, &prints);
+        if allowlisted {
+            let v = Verdict { fp: prints, allowlisted: true, ..Default::default() };
+            self.count(&v);
+            return Decision::Final { verdict: v, learn: None };
+        }
+
+        if let Some(ip) = client_ip {
+            for (set, sig) in [(&c.datacenter, Signal::IpDatacenter), (&c.known_proxy, Signal::IpKnownProxy), (&c.tor, Signal::IpTor)] {
+                if set.contains(ip) {
+                    fired.fire(sig);
+                }
+            }
+        }
+        if Compiled::listed(&c.block_fps, &prints) {
+            fired.fire(Signal::FpListed);
+        }
+
+        let obs = Observation {
+            now_ms: req.now_ms,
+            account: prints.account,
+            hfp: prints.hfp,
+            ja4: req.peer.ja4.map(|j| xxhash_rust::xxh3::xxh3_64(j.as_bytes())),
+            prefix: client_ip.map(prefix_key),
+            asn: req.peer.asn,
+            template: None,
+            anchor: None,
+            elicitation: false,
+            env: crate::fingerprint::env::client_env(req, prints.hfp),
+        };
+        let state_on = self.policy.state.enabled;
+        if state_on {
+            self.state.observe(&obs, levels);
+            fired.ordinary = levels.ordinary;
+            for (sig, level) in levels.iter() {
+                self.compiled.weights.fire_level(&mut fired, sig, level);
+            }
+            if let Some(level) = self.state.flag_history(prints.account, req.now_ms) {
+                levels.set(Signal::AccountFlagHistory, level);
+                self.compiled.weights.fire_level(&mut fired, Signal::AccountFlagHistory, level);
+            }
+        }
+
+        let reads_body = body_follows && self.wants_body(req.path);
+        let learn = (reads_body && state_on).then_some(Learn { obs });
+        let c = &self.compiled;
+        let wait = reads_body
+            && match c.inspect {
+                Inspect::Always => true,
+                Inspect::Never => false,
+                Inspect::Suspicious => {
+                    let score = c.weights.total(&fired) as u32;
+                    score >= c.gray_zone.0 && score < c.gray_zone.1
+                }
+            };
+        if wait {
+            return Decision::NeedBody(Held { learn: Learn { obs }, fired, prints });
+        }
+        Decision::Final { verdict: self.finish(fired, prints, &obs), learn }
+    }
+
+    /// The body phase of a held request: `body` is its prefix (at most
+    /// [`Engine::body_limit`] bytes), `complete` false when the body went on beyond it.
+    #[inline]
+    pub fn inspect_body(&mut self, held: Held, body: &[u8], complete: bool) -> Verdict {
+        self.body_phase(held, body, complete, &mut Levels::default())
+    }
+
+    /// The body phase; `levels` keeps the larger of its and the header phase's level per
+    /// signal (a signal's strength is that of its stronger firing).
+    fn body_phase(&mut self, held: Held, body: &[u8], complete: bool, levels: &mut Levels) -> Verdict {
+        let Held { learn: Learn { mut obs }, mut fired, mut prints } = held;
+        let view = prompt::scan(body, complete, &self.policy.prompt, &mut fired);
+        (prints.template, prints.task, prints.tool_set) = (view.template, view.task_template, view.tool_set);
+        obs.template = view.template;
+        obs.anchor = view.anchor;
+        obs.elicitation = view.elicitation;
+        if self.policy.state.enabled {
+            self.state.learn(&obs);
+            let mut body_levels = Levels::default();
+            self.state.measure(&obs, &mut body_levels);
+            // The body may show the account is not ordinary after all (this request's
+            // elicitation, its task's breadth); it never makes it ordinary.
+            fired.ordinary &= body_levels.ordinary;
+            levels.ordinary = fired.ordinary;
+            for (sig, level) in body_levels.iter() {
+                self.compiled.weights.fire_level(&mut fired, sig, level);
+                levels.raise(sig, level);
+            }
+        }
+        let mut v = self.finish(fired, prints, &obs);
+        v.held = true;
+        v
+    }
+
+    /// Learns from the body of a request decided at its headers (no verdict; the request
+    /// is not counted again): its template and elicitation go into the state for the next
+    /// requests of its account and clusters.
+    pub fn learn_body(&mut self, learn: &Learn, body: &[u8], complete: bool) {
+        let mut obs = learn.obs;
+        let view = prompt::scan(body, complete, &self.policy.prompt, &mut Fired::default());
+        obs.template = view.template;
+        obs.anchor = view.anchor;
+        obs.elicitation = view.elicitation;
+        self.state.learn(&obs);
+    }
+
+    /// Scores `fired`, records the account's flag history (on the behaviour evidence only)
+    /// and counts the verdict.
+    fn finish(&mut self, fired: Fired, prints: Prints, obs: &Observation) -> Verdict {
+        let w = &self.compiled.weights;
+        if self.policy.state.enabled && prints.account.is_some() {
+            let flagged = w.action_for(w.behaviour_total(&fired)) >= Action::Tag;
+            self.state.record_verdict(prints.account, obs.now_ms, flagged);
+        }
+        let w = &self.compiled.weights;
+        let (score, reasons, action) = w.score(&fired);
+        let enforced = if w.shadow() { action.min(Action::Tag) } else { action };
+        let v = Verdict { action, enforced, score, reasons, fp: prints, allowlisted: false, internal_error: false, held: false };
+        self.count(&v);
+        v
+    }
+}

@@ -1,0 +1,161 @@
+//! Tests of the two inspection phases: what each `body.inspect` setting holds, that a body
+//! learned after a header-phase decision counts once, that held and whole inspections
+//! agree, and what an account's flag history counts.
+
+use super::*;
+use crate::request::Header;
+use crate::signal::Signal;
+
+const T0: u64 = 1_772_409_600_000;
+
+/// A Messages request from `key` at `ip`, with a user turn `text`.
+fn body(text: &str) -> String {
+    format!(r#"{{"model":"m","max_tokens":64,"messages":[{{"role":"user","content":"{text}"}}]}}"#)
+}
+
+fn req<'a>(key: &'a str, ua: &'a str, ip: &str, body: &'a str, now_ms: u64) -> Request<'a> {
+    let mut r = Request::new();
+    r.method = b"POST";
+    r.path = b"/v1/messages";
+    r.headers = vec![
+        Header::new("host", "api.example.com"),
+        Header::new("user-agent", ua),
+        Header::new("x-api-key", key),
+        Header::new("content-type", "application/json"),
+    ];
+    r.body = body.as_bytes();
+    r.body_complete = true;
+    r.peer.ip = ip.parse().ok();
+    r.peer.asn = Some(64500);
+    r.now_ms = now_ms;
+    r
+}
+
+fn engine(inspect: &str, extra: &str) -> Engine {
+    Engine::from_json(&format!(r#"{{"body": {{"inspect": "{inspect}"}}{extra}}}"#)).unwrap()
+}
+
+const TASK: &str = "Implement has_close_elements(numbers, threshold) in Python: return True when any two numbers are closer than threshold. Explain your reasoning step by step.";
+
+#[test]
+fn each_setting_holds_what_it_says() {
+    let b = body(TASK);
+    let r = req("k1", "python-requests/2.32.3", "203.0.113.7", &b, T0);
+    for (setting, want_hold) in [("always", true), ("never", false)] {
+        let mut e = engine(setting, "");
+        let d = e.inspect_headers(&r, true);
+        assert_eq!(matches!(d, Decision::NeedBody(_)), want_hold, "{setting}");
+    }
+    // Suspicious: an ordinary request is decided at its headers, and learned from.
+    let mut e = engine("suspicious", "");
+    match e.inspect_headers(&r, true) {
+        Decision::Final { learn, .. } => assert!(learn.is_some()),
+        Decision::NeedBody(_) => panic!("an ordinary request was held"),
+    }
+    // No body follows, or a path the policy does not read: never held, nothing to learn.
+    let mut e = engine("always", "");
+    assert!(matches!(e.inspect_headers(&r, false), Decision::Final { learn: None, .. }));
+    let mut get = r.clone();
+    get.path = b"/v1/models";
+    assert!(matches!(e.inspect_headers(&get, true), Decision::Final { learn: None, .. }));
+}
+
+#[test]
+fn gray_zone_scores_wait_for_the_body() {
+    // A Via header (weight 10 here) puts the header score at 10: inside [5, 90).
+    let policy = r#", "body": {"inspect": "suspicious", "gray_zone": {"from": 5, "to": 90}}, "signals": {"proxy_via": {"weight": 10}}"#;
+    let mut e = Engine::from_json(&format!("{{{}}}", &policy[2..])).unwrap();
+    let b = body(TASK);
+    let mut r = req("k1", "Anthropic/Python 0.40.0", "203.0.113.7", &b, T0);
+    r.headers.push(Header::new("via", "1.1 squid"));
+    let Decision::NeedBody(held) = e.inspect_headers(&r, true) else { panic!("not held") };
+    let v = e.inspect_body(held, r.body, true);
+    assert!(v.reasons.iter().any(|x| x.signal == Signal::PromptCot), "{:?}", v.reasons);
+    assert_eq!(e.counters().requests, 1);
+    // At or above `to`, the headers decide again.
+    let mut e = Engine::from_json(r#"{"body": {"gray_zone": {"from": 5, "to": 10}}, "signals": {"proxy_via": {"weight": 10}}}"#).unwrap();
+    assert!(matches!(e.inspect_headers(&r, true), Decision::Final { .. }));
+}
+
+#[test]
+fn a_learned_body_counts_once_and_feeds_the_next_requests() {
+    // Twelve accounts send the same task; with `never`, every verdict is taken at the
+    // headers, so the template cluster must come from learning alone.
+    let b = body(TASK);
+    let mut e = engine("never", "");
+    let mut a = engine("always", "");
+    for i in 0..24u64 {
+        // Each account twice: clusters count returning accounts.
+        let key = format!("key-{}", i / 2);
+        let ip = format!("198.51.{}.{}", 100 + i / 2, 7);
+        let r = req(&key, "Anthropic/Python 0.40.0", &ip, &b, T0 + i * 1000);
+        e.inspect(&r);
+        a.inspect(&r);
+    }
+    assert_eq!(e.counters().requests, 24);
+    let last = req("key-x", "Anthropic/Python 0.40.0", "198.51.200.7", &b, T0 + 30_000);
+    let (ve, va) = (e.inspect(&last), a.inspect(&last));
+    // `never` did not see this request's template, `always` did: the cluster is the same.
+    assert!(!ve.reasons.iter().any(|x| x.signal == Signal::ClusterAccountsPerTemplate), "{:?}", ve.reasons);
+    let lv = |eng: &Engine| {
+        let mut lv = crate::signal::Levels::default();
+        let obs = crate::state::Observation { now_ms: T0 + 31_000, template: va.fp.template, account: va.fp.account, hfp: va.fp.hfp, ..Default::default() };
+        eng.state().measure(&obs, &mut lv);
+        lv.get(Signal::ClusterAccountsPerTemplate).unwrap_or(0.0)
+    };
+    let (ne, na) = (lv(&e), lv(&a));
+    assert!(ne >= 11.0 && (ne - na).abs() < 0.5, "learned {ne} vs held {na}");
+}
+
+#[test]
+fn held_and_whole_inspections_agree() {
+    // With `always`, inspect() is inspect_headers + inspect_body: replaying one stream
+    // both ways gives the same verdicts.
+    let mut whole = engine("always", "");
+    let mut split = engine("always", "");
+    for i in 0..300u64 {
+        let key = format!("key-{}", i % 17);
+        let ip = format!("203.0.{}.9", i % 5);
+        let text = if i % 3 == 0 { TASK.to_string() } else { format!("Summarize chapter {i} of the book in three sentences please") };
+        let b = body(&text);
+        let ua = if i % 4 == 0 { "curl/8.5.0" } else { "Anthropic/Python 0.40.0" };
+        let r = req(&key, ua, &ip, &b, T0 + i * 7_000);
+        let v1 = whole.inspect(&r);
+        let Decision::NeedBody(h) = split.inspect_headers(&r, true) else { panic!("always holds") };
+        let v2 = split.inspect_body(h, r.body, true);
+        assert_eq!(v1, v2, "request {i}");
+    }
+}
+
+#[test]
+fn static_client_signals_never_escalate_an_account() {
+    // One account, 1,000 requests, each carrying a client-shape signal strong enough to
+    // tag alone: the account's history must not turn the tags into throttles.
+    let mut e = Engine::from_json(r#"{"signals": {"client_ua_mismatch": {"weight": 35}, "account_flag_history": {"weight": 60}}}"#).unwrap();
+    let b = body("Please translate this short paragraph into French for my homework today");
+    let chrome = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0.0.0 Safari/537.36";
+    for i in 0..1000u64 {
+        let r = req("one-key", chrome, "203.0.113.7", &b, T0 + i * 60_000);
+        let v = e.inspect(&r);
+        assert!(v.reasons.iter().any(|x| x.signal == Signal::ClientUaMismatch));
+        assert!(v.action <= Action::Tag, "request {i}: {:?} {:?}", v.action, v.reasons);
+        assert!(!v.reasons.iter().any(|x| x.signal == Signal::AccountFlagHistory), "request {i}");
+    }
+}
+
+#[test]
+fn behaviour_flags_do_escalate_an_account() {
+    // The same account, flagged on its prompts (elicitation weighted to tag alone), then
+    // sending innocuous prompts: its history carries over.
+    let mut e = Engine::from_json(r#"{"signals": {"prompt_cot": {"weight": 40}, "account_flag_history": {"weight": 40}}}"#).unwrap();
+    let b = body(TASK);
+    for i in 0..10u64 {
+        let r = req("hydra", "Anthropic/Python 0.40.0", "203.0.113.7", &b, T0 + i * 60_000);
+        assert!(e.inspect(&r).action >= Action::Tag);
+    }
+    let plain = body("What is a good name for a cat that likes to sit on keyboards");
+    let r = req("hydra", "Anthropic/Python 0.40.0", "203.0.113.7", &plain, T0 + 11 * 60_000);
+    let v = e.inspect(&r);
+    assert!(v.reasons.iter().any(|x| x.signal == Signal::AccountFlagHistory), "{:?}", v.reasons);
+    assert!(v.action >= Action::Tag);
+}
