@@ -66,9 +66,10 @@ def main():
 distill-guard fleet demo: three Envoy nodes syncing through Redis (store {redis.port}, bridge {bridge.port}),
 namespace {args.namespace!r}, policy {args.policy}. Work dir: {tmp}
 
-A campaign spread over the nodes (60 accounts, one proxy prefix, round-robin), then a probe on each node:
-  for i in $(seq 1 60); do p=$(( {a} + i % 3 )); curl -s -o /dev/null -H "x-api-key: camp-$i" \\
-      -H 'X-Forwarded-For: 198.51.100.7' http://127.0.0.1:$p/v1/models; done; sleep 2
+A campaign spread over the nodes (60 accounts from one prefix, 127.0.0.0/24, round-robin; two requests
+each: clusters count returning accounts), then a probe on each node (tagged: cluster.accounts_per_prefix):
+  for i in $(seq 1 60); do p=$(( {a} + i % 3 )); for r in 1 2; do
+      curl -s -o /dev/null -H "x-api-key: camp-$i" http://127.0.0.1:$p/v1/models; done; done; sleep 3
   for p in {a} {b} {c}; do curl -s -H 'x-api-key: probe' http://127.0.0.1:$p/v1/models | grep -o '"x-distill-[a-z]*", "[^"]*"'; done
 
 Watch the fleet counts (per node: deltas published, merged, refused, failed round trips, bytes; the fleet's
