@@ -23,6 +23,8 @@
 #   get  = GET /v1/models with the same headers; 100,000 accounts, each with its own client address
 #   (X-Forwarded-For; the policies are run with proxy.trusted_hops = 1) and its own prompt text, so
 #   the load looks like many independent users and the policies let it through (see load.lua).
+#   campaign (not run unless named in --kinds) = post mixed 60/40 with a campaign's requests behind a
+#   proxy chain, held for their body and then allowed, tagged, throttled or denied (see load.lua).
 # Phase 1, throughput: wrk -t1 -c32 for S seconds (default 10) after a 2 s warm-up -> requests/s, and
 #   the CPU time Envoy spent per request (utime+stime from /proc/PID/stat; robust to other load).
 # Phase 2, latency at a fixed rate of ~half the limit: wrk paced with a Lua delay() (1 ms after each

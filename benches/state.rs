@@ -29,7 +29,9 @@ fn observation(i: u64, hot_share: u64) -> Observation {
         prefix: Some(mix64(prefix ^ 3)),
         asn: Some((prefix % 300) as u32),
         template: Some(mix64(tpl ^ 4) ^ (1 << (r >> 58))),
+        anchor: None,
         elicitation: r & 1 == 0,
+        env: Some(mix64(fp ^ 5)),
     }
 }
 

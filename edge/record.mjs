@@ -1,6 +1,7 @@
 // Builds distill-guard's request head from a Fetch API Request (the text format of
 // src/host/packed.rs: one line per field, then header name / value lines), and reads a bounded
-// body prefix without taking the body away from the origin.
+// body prefix without taking the body away from the origin (a held request's, before it is
+// forwarded; or a teed branch's, for learning, while the other branch streams to the origin).
 //
 // The Fetch `Headers` object iterates sorted, lowercased and merged, so header order is not
 // observable here: the engine is told so (inspectRequest marks `order_known = false`).
@@ -69,6 +70,7 @@ export function peerAsn(request) {
 // stream replaying the read chunks and then the rest (wrapped in a FixedLengthStream when the
 // length is known, so the origin still gets Content-Length).
 export async function readBody(request, limit) {
+  if (request.body === null) return { prefix: new Uint8Array(0), done: true, forward: null, cancel: () => {} };
   const len = request.headers.get('content-length');
   const known = /^\d{1,15}$/.test(len ?? '') ? Number(len) : null;
   if (known != null && known <= limit) {
@@ -82,14 +84,7 @@ export async function readBody(request, limit) {
 // Reads chunks of `body` until more than `limit` bytes arrived or it ended (see readBody).
 export async function readPrefix(body, limit, contentLength) {
   const reader = body.getReader();
-  const chunks = [];
-  let size = 0;
-  let done = false;
-  while (!done && size <= limit) {
-    const r = await reader.read();
-    if (r.done) done = true;
-    else { chunks.push(r.value); size += r.value.byteLength; }
-  }
+  const { chunks, size, done } = await gather(reader, limit);
   const prefix = concat(chunks, size);
   if (done) return { prefix, done, forward: prefix, cancel: () => {} };
   const rest = replay(chunks, reader);
@@ -100,6 +95,27 @@ export async function readPrefix(body, limit, contentLength) {
     forward = fixed.readable;
   }
   return { prefix, done, forward, cancel: () => reader.cancel().catch(() => {}) };
+}
+
+// The prefix of a body stream only this worker reads (a teed branch, for learning): at most
+// `limit` bytes plus one chunk, and the stream cancelled if it went on. Returns { prefix, done }.
+export async function takePrefix(stream, limit) {
+  const reader = stream.getReader();
+  const { chunks, size, done } = await gather(reader, limit);
+  if (!done) reader.cancel().catch(() => {});
+  return { prefix: concat(chunks, size), done };
+}
+
+async function gather(reader, limit) {
+  const chunks = [];
+  let size = 0;
+  let done = false;
+  while (!done && size <= limit) {
+    const r = await reader.read();
+    if (r.done) done = true;
+    else { chunks.push(r.value); size += r.value.byteLength; }
+  }
+  return { chunks, size, done };
 }
 
 function concat(chunks, size) {

@@ -1,18 +1,22 @@
 // distill-guard as an edge worker (workerd locally, Cloudflare Workers in production).
 //
-// Per request: build the request head (edge/record.mjs), read at most the policy's body prefix
-// on the policy's API paths, ask the engine in one call (one engine per isolate, state bounded
-// by the policy), then forward to the origin with the verdict headers (client-sent ones
-// removed) or answer 403 / 429 with the same response the Envoy filter sends (both come from
-// distill_guard::respond: a generic message and a reference id unless the policy's
-// output.client_reasons opts in). The origin's response is returned as is (streams through).
+// Per request: build the request head (edge/record.mjs) and run the engine's header phase in one
+// call (one engine per isolate, state bounded by the policy). Most requests are decided there:
+// forwarded to the origin at once with the verdict headers (client-sent ones removed), or answered
+// 403 / 429 with the same response the Envoy filter sends (both come from distill_guard::respond: a
+// generic message and a reference id unless the policy's output.client_reasons opts in). When the
+// engine learns from the body, the body is teed: one branch goes to the origin untouched, the
+// other is read up to the policy's prefix limit and handed to the engine in ctx.waitUntil(), after
+// the request went on. A request whose header-phase score is in the policy's gray zone (or every
+// API request with body.inspect "always") is held: its body prefix is read first, then the engine
+// decides. The origin's response is returned as is (streams through).
 //
 // Bindings: POLICY (policy JSON text or object; missing = built-in defaults), ORIGIN (service
 // binding to the origin; without it the worker uses global fetch, i.e. Cloudflare's origin),
 // optional DROP_HEADERS / CLIENT_IP_HEADER (see record.mjs), FLEET / FLEET_SETTINGS (fleet.mjs).
 import { initSync, Engine } from './pkg/distill_guard.js';
 import wasmModule from './pkg/distill_guard_bg.wasm';
-import { hostSettings, peerAsn, readBody, requestHead } from './record.mjs';
+import { hostSettings, peerAsn, readBody, requestHead, takePrefix } from './record.mjs';
 import { withFleet } from './fleet.mjs';
 import { env as startupEnv } from 'cloudflare:workers';
 
@@ -30,7 +34,7 @@ function engineFor(env) {
   try {
     const engine = new Engine(text);
     const failClosed = JSON.parse(text).fail_closed === true;
-    current = { raw, text, engine, failClosed, prefix: engine.headerPrefix() };
+    current = { raw, text, engine, failClosed, prefix: engine.headerPrefix(), limit: engine.bodyLimit() };
     // Valid but unsafe settings (the shipped identity.hash_key): once per isolate.
     for (const w of engine.warnings()) console.warn(`distill-guard: warning: ${w}`);
   } catch (e) {
@@ -66,9 +70,44 @@ function json(status, obj) {
   return new Response(JSON.stringify(obj), { status, headers: { 'content-type': 'application/json' } });
 }
 
-const EMPTY = new Uint8Array(0);
+// A trap leaves the Wasm instance unusable: drop the engine (the next request builds a new one).
+function engineFailed(state, e) {
+  console.error(`distill-guard: engine failure: ${e.message ?? e}`);
+  if (current === state) current = null;
+}
 
-async function handle(request, env) {
+// Reads at most the policy's prefix of a teed body branch and hands it to the engine (in
+// ctx.waitUntil: the request has gone on already). Cancels the branch once read.
+async function learn(state, ticket, branch) {
+  let read;
+  try {
+    read = await takePrefix(branch, state.limit);
+  } catch {
+    return; // the client went away mid-body: nothing to learn
+  }
+  try {
+    state.engine.learnBody(ticket, read.prefix, read.done);
+  } catch (e) {
+    engineFailed(state, e);
+  }
+}
+
+// The answer to a request whose engine call failed: 403 with fail_closed, else the request
+// forwarded uninspected, marked so, without client-sent tags (`read`: its body prefix, if read).
+function engineFailedRequest(state, e, request, env, read) {
+  engineFailed(state, e);
+  if (state.failClosed) {
+    if (read) read.cancel();
+    return json(403, { error: { type: 'forbidden', message: 'request blocked' } });
+  }
+  const upstream = new Request(request, read ? { body: read.forward } : undefined);
+  const structured = state.prefix.replace(/-+$/, '');
+  for (const [name] of [...upstream.headers]) if (name.startsWith(state.prefix) || name === structured) upstream.headers.delete(name);
+  upstream.headers.set(`${state.prefix}error`, 'internal');
+  return (env.ORIGIN ?? globalThis).fetch(upstream);
+}
+
+async function handle(request, env, ctx) {
   const state = engineFor(env);
   if (!state.engine) {
     return json(500, { error: { type: 'invalid_policy', message: state.message }, errors: state.errors });
@@ -77,43 +116,48 @@ async function handle(request, env) {
   const host = settingsFor(env, onCloudflare);
   const head = requestHead(request, host, token(request, onCloudflare));
 
-  // Body prefix: only on the policy's API paths, and never more than its limit.
-  let read = null;
-  if (request.body && state.engine.wantsBodyUrl(request.url)) read = await readBody(request, state.engine.bodyLimit());
-
+  // The header phase; for a held request its body prefix, then its body phase. Reading the body
+  // is outside the engine's try: a client that goes away mid-body is no engine failure.
   let out;
+  let read = null;
   try {
-    out = state.engine.inspectRequest(head, read ? read.prefix : EMPTY, read ? read.done : true, peerAsn(request), Date.now()).split('\n');
+    out = state.engine.inspectHeaders(head, request.body !== null, peerAsn(request), Date.now()).split('\n');
   } catch (e) {
-    // A trap leaves the Wasm instance unusable: drop the engine, answer as the policy says.
-    console.error(`distill-guard: engine failure: ${e.message ?? e}`);
-    current = null;
-    if (read) read.cancel();
-    if (state.failClosed) return json(403, { error: { type: 'forbidden', message: 'request blocked' } });
-    // Fail open: forward uninspected, marked so, without client-sent tags.
-    const upstream = new Request(request, read ? { body: read.forward } : undefined);
-    const structured = state.prefix.replace(/-+$/, '');
-    for (const [name] of [...upstream.headers]) if (name.startsWith(state.prefix) || name === structured) upstream.headers.delete(name);
-    upstream.headers.set(`${state.prefix}error`, 'internal');
-    return (env.ORIGIN ?? globalThis).fetch(upstream);
+    return engineFailedRequest(state, e, request, env, null);
   }
-  // The outcome (src/host/packed.rs): kind, status, body, log line, deletes, then name/value pairs.
-  if (out[3]) console.log(`distill-guard: ${out[3]}`);
-  const deletes = Number(out[4]);
-  const pairsAt = 5 + deletes;
+  if (out[0] === 'hold') {
+    read = await readBody(request, state.limit);
+    try {
+      out = state.engine.inspectBody(Number(out[2]), read.prefix, read.done).split('\n');
+    } catch (e) {
+      return engineFailedRequest(state, e, request, env, read);
+    }
+  }
+  // The outcome (src/host/packed.rs): kind, status, ticket, body, log line, deletes, then name/value pairs.
+  if (out[4]) console.log(`distill-guard: ${out[4]}`);
+  const deletes = Number(out[5]);
+  const pairsAt = 6 + deletes;
   if (out[0] === 'reply') {
     if (read) read.cancel();
     const headers = [];
     for (let i = pairsAt; i + 1 < out.length; i += 2) headers.push([out[i], out[i + 1]]);
-    return new Response(out[2], { status: Number(out[1]), headers });
+    return new Response(out[3], { status: Number(out[1]), headers });
   }
   // A copy of the headers with ours set, and fetch(url, init): cheaper in workerd than a new
   // Request whose headers are then changed one by one.
   const h = new Headers(request.headers);
-  for (let i = 5; i < pairsAt; i++) h.delete(out[i]);
+  for (let i = 6; i < pairsAt; i++) h.delete(out[i]);
   for (let i = pairsAt; i + 1 < out.length; i += 2) h.set(out[i], out[i + 1]);
+  let body = read ? read.forward : request.body;
+  const ticket = Number(out[2]);
+  if (ticket !== 0 && body !== null && !read) {
+    // Learn from the body without holding the request: one branch to the origin, one to read.
+    const [upstream, mine] = body.tee();
+    body = upstream;
+    ctx.waitUntil(learn(state, ticket, mine));
+  }
   return (env.ORIGIN ?? globalThis).fetch(request.url, {
-    method: request.method, headers: h, body: read ? read.forward : request.body, redirect: 'manual',
+    method: request.method, headers: h, body, redirect: 'manual',
   });
 }
 
@@ -121,4 +165,4 @@ async function handle(request, env) {
 if (startupEnv) engineFor(startupEnv);
 
 // Fleet sync (edge/fleet.mjs): after a request, in ctx.waitUntil(), at most once a second.
-export default { fetch: (request, env, ctx) => withFleet(handle(request, env), env, ctx, () => current?.engine) };
+export default { fetch: (request, env, ctx) => withFleet(handle(request, env, ctx), env, ctx, () => current?.engine) };

@@ -6,6 +6,7 @@
 //! host (Envoy via proxy-wasm, edge workers and the browser via wasm-bindgen, the native
 //! CLI) builds a [`Request`] view, calls [`Engine::inspect`], and maps the [`Verdict`] back.
 
+pub mod campaign;
 pub mod engine;
 pub mod explain;
 pub mod fingerprint;

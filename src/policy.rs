@@ -15,6 +15,10 @@ use serde_json::Value;
 
 use crate::signal::Signal;
 
+mod routes;
+
+pub use routes::{label as route_label, BodyPatch, BodyRead, GrayZonePatch, Route, RouteMatch, SignalPatch, ThresholdsPatch, MAX_ROUTES};
+
 /// Whether verdicts are enforced or only reported.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
@@ -64,6 +68,9 @@ pub struct Policy {
     pub prompt: crate::prompt::PromptConfig,
     /// Cross-request state settings and bounds.
     pub state: crate::state::StateConfig,
+    /// Route overrides, first match wins ([`Route`]).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub routes: Vec<Route>,
 }
 
 /// Score thresholds (0..=100, `tag <= throttle <= deny`).
@@ -190,7 +197,8 @@ pub struct Body {
 }
 
 /// When the verdict waits for the body (`body.inspect`), parsed from the policy text.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Inspect {
     /// Every request on a body path waits for its body prefix.
     Always,
@@ -371,6 +379,7 @@ impl Default for Policy {
             signals: Signal::ALL.iter().map(|&s| (s.key().to_string(), SignalCfg::default_for(s))).collect(),
             prompt: Default::default(),
             state: Default::default(),
+            routes: Vec::new(),
         }
     }
 }
@@ -450,13 +459,23 @@ impl Policy {
     /// Pass 2: unknown keys and JSON type mismatches, every one with its path.
     fn check_document(doc: &Value) -> Result<(), PolicyErrors> {
         // Through text rather than `to_value`: the Wasm modules then need no `Value` serializer.
-        let schema: Value = serde_json::to_string(&Policy::default())
+        let mut schema: Value = serde_json::to_string(&Policy::default())
             .ok()
             .and_then(|t| serde_json::from_str(&t).ok())
             .unwrap_or(Value::Null);
+        // Routes are walked item by item against their own shape (routes::check_document).
+        if let Value::Object(s) = &mut schema {
+            s.insert("routes".into(), Value::Array(Vec::new()));
+        }
         let mut errs = Errors::default();
         check_shape(doc, &schema, "", &mut errs);
+        if let Some(Value::String(m)) = doc.get("mode") {
+            if m != "enforce" && m != "shadow" {
+                errs.push("mode", format!("must be one of enforce, shadow, got {:?}", truncate(m)));
+            }
+        }
         Output::check_document(doc, &mut errs);
+        routes::check_document(doc, &schema, &mut errs);
         if errs.0.is_empty() {
             Ok(())
         } else {
@@ -494,6 +513,7 @@ impl Policy {
                 "identity.hash_key is the shipped placeholder {key:?}: account ids are the same in every deployment that keeps it; set a secret of your own"
             ));
         }
+        routes::warnings(self, &mut w);
         w
     }
 
@@ -503,16 +523,9 @@ impl Policy {
         if self.version != 1 {
             e.push("version", format!("must be 1, got {}", self.version));
         }
-        let t = &self.thresholds;
-        e.range("thresholds.tag", t.tag, 1, 100);
-        e.range("thresholds.throttle", t.throttle, 1, 101);
-        e.range("thresholds.deny", t.deny, 1, 101);
-        if t.tag > t.throttle {
-            e.push("thresholds.throttle", format!("must be >= thresholds.tag ({}), got {}", t.tag, t.throttle));
-        }
-        if t.throttle > t.deny {
-            e.push("thresholds.deny", format!("must be >= thresholds.throttle ({}), got {}", t.throttle, t.deny));
-        }
+        let before = e.0.len();
+        check_thresholds(&self.thresholds, "", &mut e);
+        let thresholds_ok = e.0.len() == before;
         e.range("throttle.retry_after_s", self.throttle.retry_after_s, 1, 86_400);
         self.output.validate(&mut e);
         for (i, h) in self.identity.headers.iter().enumerate() {
@@ -520,21 +533,17 @@ impl Policy {
                 e.push(format!("identity.headers[{i}]"), format!("not a header name: {h:?}"));
             }
         }
-        e.range("body.max_bytes", self.body.max_bytes, 0, 1 << 20);
+        let before = e.0.len();
         if Inspect::parse(&self.body.inspect).is_none() {
             e.push("body.inspect", format!("must be one of {}, got {:?}", Inspect::NAMES.join(", "), truncate(&self.body.inspect)));
         }
-        let g = self.body.gray_zone;
-        e.range("body.gray_zone.from", g.from, 0, 101);
-        e.range("body.gray_zone.to", g.to, 0, 101);
-        if g.from > g.to {
-            e.push("body.gray_zone.to", format!("must be >= body.gray_zone.from ({}), got {}", g.from, g.to));
-        }
+        check_body_read(&self.body_read(), "", &mut e);
         for (i, path) in self.body.paths.iter().enumerate() {
             if !path.starts_with('/') {
                 e.push(format!("body.paths[{i}]"), format!("must start with '/', got {path:?}"));
             }
         }
+        let body_ok = e.0.len() == before;
         e.range("proxy.trusted_hops", self.proxy.trusted_hops, 0, 8);
         for (name, list) in [
             ("networks.datacenter", &self.networks.datacenter),
@@ -560,29 +569,18 @@ impl Policy {
                 }
             }
         }
+        let before = e.0.len();
         for (key, cfg) in &self.signals {
             let path = format!("signals.{key}");
-            let Some(sig) = Signal::from_key(key) else {
-                e.push(path, unknown_msg("signal", key, Signal::ALL.iter().map(|s| s.key())));
-                continue;
-            };
-            e.range(&format!("{path}.weight"), cfg.weight, 0, 100);
-            match (sig.default_ramp(), cfg.from, cfg.full) {
-                (None, None, None) => {}
-                (None, _, _) => e.push(path, "is not a graded signal: only `weight` applies"),
-                (Some(_), Some(from), Some(full)) => {
-                    if !(from.is_finite() && from >= 0.0) {
-                        e.push(format!("{path}.from"), format!("must be a finite number >= 0, got {from}"));
-                    }
-                    if !(full.is_finite() && full > from) {
-                        e.push(format!("{path}.full"), format!("must be a finite number > from ({from}), got {full}"));
-                    }
-                }
-                (Some(_), _, _) => e.push(path, "graded signal needs both `from` and `full`"),
+            match Signal::from_key(key) {
+                Some(sig) => check_signal(&path, sig, *cfg, &mut e),
+                None => e.push(path, unknown_msg("signal", key, Signal::ALL.iter().map(|s| s.key()))),
             }
         }
+        let signals_ok = e.0.len() == before;
         self.prompt.validate("prompt", &mut e);
         self.state.validate("state", &mut e);
+        routes::validate(self, routes::GlobalOk { thresholds: thresholds_ok, body: body_ok, signals: signals_ok }, &mut e);
         if e.0.is_empty() {
             Ok(())
         } else {
@@ -600,9 +598,56 @@ impl Policy {
         Inspect::parse(&self.body.inspect).unwrap_or(Inspect::Always)
     }
 
+    /// The global body reading (what a request no route matches gets).
+    pub fn body_read(&self) -> BodyRead {
+        BodyRead { max_bytes: self.body.max_bytes, inspect: self.inspect(), gray_zone: self.body.gray_zone }
+    }
+
     /// The policy as pretty JSON (what the tuning page exports).
     pub fn to_json_pretty(&self) -> String {
         serde_json::to_string_pretty(self).unwrap_or_default()
+    }
+}
+
+/// Range and order checks of thresholds, at `{at}thresholds.*` (`at` is `""` or `routes[i].`).
+fn check_thresholds(t: &Thresholds, at: &str, e: &mut Errors) {
+    e.range(&format!("{at}thresholds.tag"), t.tag, 1, 100);
+    e.range(&format!("{at}thresholds.throttle"), t.throttle, 1, 101);
+    e.range(&format!("{at}thresholds.deny"), t.deny, 1, 101);
+    if t.tag > t.throttle {
+        e.push(format!("{at}thresholds.throttle"), format!("must be >= {at}thresholds.tag ({}), got {}", t.tag, t.throttle));
+    }
+    if t.throttle > t.deny {
+        e.push(format!("{at}thresholds.deny"), format!("must be >= {at}thresholds.throttle ({}), got {}", t.throttle, t.deny));
+    }
+}
+
+/// Range and order checks of body reading, at `{at}body.*`.
+fn check_body_read(b: &BodyRead, at: &str, e: &mut Errors) {
+    e.range(&format!("{at}body.max_bytes"), b.max_bytes, 0, 1 << 20);
+    let g = b.gray_zone;
+    e.range(&format!("{at}body.gray_zone.from"), g.from, 0, 101);
+    e.range(&format!("{at}body.gray_zone.to"), g.to, 0, 101);
+    if g.from > g.to {
+        e.push(format!("{at}body.gray_zone.to"), format!("must be >= {at}body.gray_zone.from ({}), got {}", g.from, g.to));
+    }
+}
+
+/// Weight range and ramp rules of one signal's settings, at `path`.
+fn check_signal(path: &str, sig: Signal, cfg: SignalCfg, e: &mut Errors) {
+    e.range(&format!("{path}.weight"), cfg.weight, 0, 100);
+    match (sig.default_ramp(), cfg.from, cfg.full) {
+        (None, None, None) => {}
+        (None, _, _) => e.push(path, "is not a graded signal: only `weight` applies"),
+        (Some(_), Some(from), Some(full)) => {
+            if !(from.is_finite() && from >= 0.0) {
+                e.push(format!("{path}.from"), format!("must be a finite number >= 0, got {from}"));
+            }
+            if !(full.is_finite() && full > from) {
+                e.push(format!("{path}.full"), format!("must be a finite number > from ({from}), got {full}"));
+            }
+        }
+        (Some(_), _, _) => e.push(path, "graded signal needs both `from` and `full`"),
     }
 }
 
@@ -660,7 +705,7 @@ fn check_shape(doc: &Value, schema: &Value, path: &str, errs: &mut Errors) {
                 match s.get(k) {
                     Some(sv) => check_shape(v, sv, &p, errs),
                     None => {
-                        let what = if path == "signals" { "signal" } else { "field" };
+                        let what = if path == "signals" || path.ends_with(".signals") { "signal" } else { "field" };
                         errs.push(p, unknown_msg(what, k, s.keys().map(|k| k.as_str())));
                     }
                 }

@@ -43,7 +43,7 @@ pub struct FpReport<'a> {
     pub tools: Option<String>,
 }
 
-/// One verdict as printed: `{line?, action, enforced, score, reasons, fp, label?}`.
+/// One verdict as printed: `{line?, action, enforced, score, route?, reasons, fp, label?}`.
 #[derive(Debug, Serialize)]
 pub struct VerdictReport<'a> {
     /// 1-based input line, for batch outputs.
@@ -55,6 +55,9 @@ pub struct VerdictReport<'a> {
     pub enforced: &'static str,
     /// Score 0..=100.
     pub score: u8,
+    /// The policy route that applied: its name, else its index ([`crate::Engine::route_label`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub route: Option<&'a str>,
     /// Reason codes, largest contribution first.
     pub reasons: Vec<&'static str>,
     /// Fingerprints and identities.
@@ -79,6 +82,7 @@ impl<'a> VerdictReport<'a> {
             action: v.action.as_str(),
             enforced: v.enforced.as_str(),
             score: v.score,
+            route: None,
             reasons: v.reasons.iter().map(|r| r.signal.code()).collect(),
             fp: FpReport {
                 hfp: v.hfp_hex(),
@@ -103,6 +107,12 @@ impl<'a> VerdictReport<'a> {
         self.explain = Some(e.reasons);
         self.measured = Some(e.measured);
         self.fp.hfp_raw = Some(crate::fingerprint::hfp::readable(req));
+        self
+    }
+
+    /// Sets the name of the route that applied (from [`crate::Engine::route_label`]).
+    pub fn route(mut self, route: Option<&'a str>) -> Self {
+        self.route = route;
         self
     }
 
@@ -151,6 +161,8 @@ mod tests {
             r#"{"line":3,"action":"deny","enforced":"tag","score":91,"reasons":["proxy.via"],"fp":{"hfp":"0000000000000000","client":""},"label":"camp-a"}"#
         );
         assert_eq!(VerdictReport::new(&v).to_json().find("line"), None);
+        let routed = VerdictReport::new(&v).route(Some("batch")).to_json();
+        assert!(routed.contains(r#""score":91,"route":"batch","reasons""#), "{routed}");
         assert_eq!(line_error(2, "bad"), r#"{"error":"bad","line":2}"#);
     }
 }

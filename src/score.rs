@@ -5,7 +5,7 @@
 //! verdict but [`Verdict::enforced`] never goes past `tag`. This module does not decide what
 //! a host sends back: see [`crate::respond`].
 
-use crate::policy::{Mode, Policy};
+use crate::policy::{Mode, Policy, Route, SignalCfg, Thresholds};
 use crate::signal::{Fired, Signal};
 
 /// What to do with a request.
@@ -62,23 +62,26 @@ pub struct Weights {
 impl Weights {
     /// Compiles the weights of a validated policy.
     pub fn new(p: &Policy) -> Self {
+        Self::build(p.mode, p.thresholds, |s| p.signal(s))
+    }
+
+    /// Compiles the weights of route `r` of the validated policy `p`: the route's overrides
+    /// merged over the global settings.
+    pub fn for_route(p: &Policy, r: &Route) -> Self {
+        Self::build(r.mode(p), r.thresholds(p), |s| r.signal(p, s))
+    }
+
+    fn build(mode: Mode, t: Thresholds, cfg: impl Fn(Signal) -> SignalCfg) -> Self {
         let mut weight = [0.0; Signal::COUNT];
         let mut ramp = [(0.0, 1.0); Signal::COUNT];
         for &s in Signal::ALL {
-            let c = p.signal(s);
+            let c = cfg(s);
             weight[s.index()] = c.weight as f32;
             if let (Some(from), Some(full)) = (c.from, c.full) {
                 ramp[s.index()] = (from, full);
             }
         }
-        Weights {
-            weight,
-            ramp,
-            tag: p.thresholds.tag,
-            throttle: p.thresholds.throttle,
-            deny: p.thresholds.deny,
-            shadow: p.mode == Mode::Shadow,
-        }
+        Weights { weight, ramp, tag: t.tag, throttle: t.throttle, deny: t.deny, shadow: mode == Mode::Shadow }
     }
 
     /// The `(from, full)` ramp of a graded signal.
@@ -232,6 +235,8 @@ pub struct Verdict {
     pub reasons: Vec<Reason>,
     /// Fingerprints and identities.
     pub fp: Prints,
+    /// Index of the policy route that applied (`routes[i]`), when one matched.
+    pub route: Option<u16>,
     /// True when an allowlist matched (score 0, no reasons).
     pub allowlisted: bool,
     /// True when the verdict came from the internal-error path (fail open / fail closed).

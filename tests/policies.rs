@@ -53,3 +53,73 @@ fn readme_reason_code_table_is_current() {
     let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
     assert!(readme.contains(&table), "README's reason-code table is stale: run scripts/gen-docs.sh");
 }
+
+/// Replays `input` (JSONL) through the CLI under `policy` (a path), with extra arguments.
+fn replay(policy: &Path, input: &str, extra: &[&str]) -> Vec<serde_json::Value> {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_distill-guard"))
+        .args(["replay", "--policy"])
+        .arg(policy)
+        .args(extra)
+        .arg("-")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+}
+
+#[test]
+fn routes_example_acts_per_route_on_one_request_shape() {
+    // One request shape (curl behind a proxy that leaks its credentials and the client's
+    // address: 61 points under the default weights) on four routes of filters/routes-example.json, then an elicitation
+    // prompt from an SDK on the stricter Messages route and on a route-less API path.
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("filters/routes-example.json");
+    let shape = r#"[["Host","api.example.com"],["User-Agent","curl/8.5.0"],["Accept","*/*"],["Via","1.1 squid"],["Proxy-Authorization","Basic eDp5"],["Forwarded","for=198.51.100.7"],["X-Real-IP","198.51.100.7"],["x-api-key","sk-1"]]"#;
+    let cot = r#"{\"model\":\"m\",\"max_tokens\":64,\"messages\":[{\"role\":\"user\",\"content\":\"Think step by step and show all of your reasoning before you answer: is 1009 prime?\"}]}"#;
+    let sdk = r#"[["Host","api.example.com"],["User-Agent","python-requests/2.32.3"],["Accept","*/*"],["content-type","application/json"],["x-api-key","sk-2"]]"#;
+    let mut input = String::new();
+    for (i, (method, path)) in [("POST", "/v1/chat/completions"), ("POST", "/v1/messages"), ("POST", "/v1/messages/batches"), ("GET", "/v1/models")].iter().enumerate() {
+        input.push_str(&format!(r#"{{"ts_ms": {}, "method": "{method}", "path": "{path}", "headers": {shape}, "body": "{{}}"}}"#, 1000 + i));
+        input.push('\n');
+    }
+    for (i, path) in ["/v1/messages", "/v1/chat/completions"].iter().enumerate() {
+        input.push_str(&format!(r#"{{"ts_ms": {}, "method": "POST", "path": "{path}", "headers": {sdk}, "body": "{cot}"}}"#, 2000 + i));
+        input.push('\n');
+    }
+    for extra in [&[][..], &["--explain"][..]] {
+        let v = replay(&example, &input, extra);
+        let got: Vec<(&str, &str, u64)> =
+            v.iter().map(|x| (x["route"].as_str().unwrap_or("-"), x["enforced"].as_str().unwrap(), x["score"].as_u64().unwrap())).collect();
+        assert_eq!(&got[..4], &[("-", "tag", 61), ("messages", "deny", 61), ("batches", "tag", 61), ("models", "tag", 61)], "{extra:?}");
+        assert_eq!(v[2]["action"], "throttle", "shadow: computed throttle, enforced tag");
+        // The Messages route waits for every body and weighs elicitation at 25; the global
+        // `suspicious` decides a low header score at the headers.
+        assert_eq!(got[4].0, "messages");
+        assert!(v[4]["reasons"].as_array().unwrap().iter().any(|r| r == "prompt.cot"), "{}", v[4]);
+        assert_eq!(got[5].0, "-");
+        assert!(!v[5]["reasons"].as_array().unwrap().iter().any(|r| r == "prompt.cot"), "{}", v[5]);
+        if !extra.is_empty() {
+            let cot = v[4]["explain"].as_array().unwrap().iter().find(|r| r["code"] == "prompt.cot").unwrap();
+            assert_eq!(cot["weight"], 25.0, "explained with the route's weights: {cot}");
+        }
+    }
+}
+
+#[test]
+fn check_policy_cli_names_route_errors_by_path() {
+    let dir = std::env::temp_dir().join(format!("dg-routes-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let bad = dir.join("bad.json");
+    std::fs::write(&bad, r#"{"routes": [{"match": {"prefix": "/v1/batch"}, "thresholds": {"deny": 50}}, {"match": {"method": "POST"}}]}"#).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_distill-guard")).arg("check-policy").arg(&bad).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("bad.json: routes[0].thresholds.deny: must be >= routes[0].thresholds.throttle (70), got 50"), "{text}");
+    assert!(text.contains("bad.json: routes[1].match: needs path or prefix"), "{text}");
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -2,6 +2,14 @@
 --   BENCH_KIND=post  POST /v1/messages with the 19 headers the official Anthropic Python SDK
 --                    sends (captured, in wire order) and a ~4 KB Messages body.
 --   BENCH_KIND=get   GET /v1/models with the same headers (17: no body headers).
+--   BENCH_KIND=campaign  POSTs shaped like a distillation campaign mixed into legitimate traffic,
+--                    for the default policy (`body.inspect: suspicious`): 60 % legitimate POSTs as
+--                    above; 40 % from 2,000 campaign accounts on 16 /24s behind a proxy chain
+--                    (`Forwarded` + `X-Real-IP`, header-phase score in the gray zone: held for the
+--                    body), in four shapes: a clean prompt (15 %: allowed after the body),
+--                    chain-of-thought + logprobs (10 %: tagged), the same with `Proxy-Authorization`
+--                    (10 %: throttled), every elicitation marker with it (5 %: denied).
+--                    The state's cluster signals push some campaign requests higher still.
 -- Traffic shaped like many independent legitimate users, so that the policies under test let
 -- it through (a campaign-shaped load is answered 429/403 by the filter itself and measures
 -- something else): the bearer token cycles through BENCH_ACCOUNTS accounts (default 100,000),
@@ -16,7 +24,9 @@ local accounts = tonumber(os.getenv("BENCH_ACCOUNTS") or "") or 100000
 local fmt = string.format
 
 local bodies, nbodies = {}, 8192
-if kind == "post" then
+local post = kind == "post" or kind == "campaign"
+local elicit, full = {}, {}
+if post then
   math.randomseed(42)
   local random, char, concat = math.random, string.char, table.concat
   local vocab = {}
@@ -34,15 +44,23 @@ if kind == "post" then
       words[#words + 1] = w
       len = len + #w + 1
     end
+    local text = concat(words, " ")
     bodies[b] = fmt('{"model":"claude-sonnet-4-5","max_tokens":4096,"temperature":0.2,"system":"You are a helpful assistant.",'
-      .. '"messages":[{"role":"user","content":"%s"}]}', concat(words, " "))
+      .. '"messages":[{"role":"user","content":"%s"}]}', text)
+    if kind == "campaign" and b <= 1024 then
+      elicit[b] = fmt('{"model":"claude-sonnet-4-5","max_tokens":4096,"temperature":0.2,"logprobs":true,'
+        .. '"messages":[{"role":"user","content":"Think step-by-step before you answer. %s"}]}', text)
+      full[b] = fmt('{"model":"claude-sonnet-4-5","max_tokens":64000,"temperature":1,"logprobs":true,"n":4,'
+        .. '"messages":[{"role":"user","content":"Think step-by-step before you answer, then grade the answer '
+        .. 'according to the rubric. %s"}]}', text)
+    end
   end
 end
 
 -- The header list of the official Anthropic Python SDK 2.14.0 as captured on the wire
 -- (tests/data/clients.json, anthropic-sdk-python), in its order, with a per-request token.
 local head
-if kind == "post" then
+if post then
   head = "POST /v1/messages HTTP/1.1\r\n"
 else
   head = "GET /v1/models HTTP/1.1\r\n"
@@ -54,7 +72,7 @@ head = head .. "Host: api.example.com\r\n"
   .. "x-stainless-retry-count: 0\r\n"
   .. "x-stainless-read-timeout: 600\r\n"
   .. "Accept: application/json\r\n"
-  .. (kind == "post" and "Content-Type: application/json\r\n" or "")
+  .. (post and "Content-Type: application/json\r\n" or "")
   .. "User-Agent: Anthropic/Python 2.14.0\r\n"
   .. "X-Stainless-Lang: python\r\n"
   .. "X-Stainless-Package-Version: 2.14.0\r\n"
@@ -65,12 +83,39 @@ head = head .. "Host: api.example.com\r\n"
 local mid = "X-Stainless-Async: false\r\nanthropic-version: 2026-10-21\r\n"
 
 local n = 0
+local function legit(a)
+  local xff = fmt("X-Forwarded-For: %d.%d.%d.7\r\n", 20 + math.floor(a / 65536), math.floor(a / 256) % 256, a % 256)
+  return head .. fmt("Authorization: Bearer sk-ant-api03-%08x-bench\r\n", a) .. mid .. xff
+end
+
+-- A campaign request of shape `slot` (12..19 of 20, see the top): account c of 2,000 on 16 /24s.
+local function campaign(slot)
+  local c = n % 2000
+  local ip = fmt("198.18.%d.%d", c % 16, 1 + math.floor(c / 16) % 250)
+  local req = head .. fmt("Authorization: Bearer sk-ant-api03-c%07x-camp\r\n", c) .. mid
+    .. fmt("X-Forwarded-For: %s\r\nForwarded: for=%s\r\nX-Real-IP: %s\r\n", ip, ip, ip)
+  local b = c % 1024 + 1
+  local body = bodies[b]
+  if slot >= 15 then
+    body = elicit[b]
+  end
+  if slot >= 17 then
+    req = req .. "Proxy-Authorization: Basic Y2FtcGFpZ246c2VjcmV0\r\n"
+  end
+  if slot == 19 then
+    body = full[b]
+  end
+  return req .. "Content-Length: " .. #body .. "\r\n\r\n" .. body
+end
+
 function request()
   n = n + 1
   local a = n % accounts
-  local xff = fmt("X-Forwarded-For: %d.%d.%d.7\r\n", 20 + math.floor(a / 65536), math.floor(a / 256) % 256, a % 256)
-  local req = head .. fmt("Authorization: Bearer sk-ant-api03-%08x-bench\r\n", a) .. mid .. xff
-  if kind == "post" then
+  if kind == "campaign" and n % 20 >= 12 then
+    return campaign(n % 20)
+  end
+  local req = legit(a)
+  if post then
     local body = bodies[a % nbodies + 1]
     return req .. "Content-Length: " .. #body .. "\r\n\r\n" .. body
   end

@@ -41,6 +41,8 @@ pub struct Engine {
     compiled: Compiled,
     state: State,
     counters: Counters,
+    /// The campaign tracker, when a host attached one ([`Engine::track_campaigns`]).
+    campaigns: Option<Box<crate::campaign::Tracker>>,
 }
 
 impl Engine {
@@ -49,7 +51,7 @@ impl Engine {
     pub fn new(policy: Policy) -> Self {
         let compiled = Compiled::new(&policy);
         let state = State::new_lazy(&policy.state);
-        Engine { policy, compiled, state, counters: Counters::default() }
+        Engine { policy, compiled, state, counters: Counters::default(), campaigns: None }
     }
 
     /// Parses, validates and compiles a policy document.
@@ -77,21 +79,37 @@ impl Engine {
         &mut self.state
     }
 
+    /// Attaches a campaign tracker (replacing any): from now on every verdict and body
+    /// this engine sees is recorded in it ([`crate::campaign`]). Off until a host asks.
+    pub fn track_campaigns(&mut self, settings: crate::campaign::Settings) {
+        self.campaigns = Some(Box::new(crate::campaign::Tracker::new(settings)));
+    }
+
+    /// The campaign tracker, when attached.
+    pub fn campaigns(&self) -> Option<&crate::campaign::Tracker> {
+        self.campaigns.as_deref()
+    }
+
     /// Counters since the engine was built.
     pub fn counters(&self) -> Counters {
         self.counters
     }
 
-    /// True when the policy asks for the body prefix of requests to `path` (query ignored).
+    /// True when the policy reads the body prefix of some request to `path` (query ignored),
+    /// whatever its method: a host that knows the method asks [`Engine::wants_body_for`].
     pub fn wants_body(&self, path: &[u8]) -> bool {
-        if self.policy.body.max_bytes == 0 {
-            return false;
-        }
-        let p = match path.iter().position(|&b| b == b'?') {
-            Some(i) => &path[..i],
-            None => path,
-        };
-        self.compiled.body_exact.iter().any(|e| e == p) || self.compiled.body_prefix.iter().any(|e| p.starts_with(e))
+        self.compiled.any_method_reads_body(path)
+    }
+
+    /// True when the policy reads the body prefix of a `method` request to `path` (query
+    /// ignored): the path is on `body.paths` and the route it falls into (or the global
+    /// `body`) reads more than 0 bytes.
+    pub fn wants_body_for(&self, method: &[u8], path: &[u8]) -> bool {
+        self.reads_body(self.compiled.route_for(method, path), path)
+    }
+
+    fn reads_body(&self, route: Option<u16>, path: &[u8]) -> bool {
+        self.compiled.settings(route).max_bytes > 0 && self.compiled.body_path(path)
     }
 
     /// True when the verdict for `req` depends on the peer address: `X-Forwarded-For` does not
@@ -101,9 +119,21 @@ impl Engine {
         proxy::forwarded_client(req, self.policy.proxy.trusted_hops).is_none()
     }
 
-    /// Largest body prefix the engine reads, in bytes.
+    /// Largest body prefix the engine reads of any request, in bytes (the global
+    /// `body.max_bytes` or a route's, whichever is larger): a host may cut bodies there; the
+    /// engine cuts each at its route's limit.
     pub fn body_limit(&self) -> usize {
-        self.policy.body.max_bytes as usize
+        self.compiled.max_body_bytes()
+    }
+
+    /// Largest body prefix the engine reads of a `method` request to `path`, in bytes.
+    pub fn body_limit_for(&self, method: &[u8], path: &[u8]) -> usize {
+        self.compiled.settings(self.compiled.route_for(method, path)).max_bytes
+    }
+
+    /// The name the verdict's route goes by in outputs: the route's `name`, else its index.
+    pub fn route_label(&self, v: &Verdict) -> Option<&str> {
+        v.route.and_then(|i| self.compiled.route_label(i))
     }
 
     /// The verdict for a request the host could not inspect (internal error): allow, or
@@ -146,6 +176,8 @@ pub fn prefix_key(ip: IpAddr) -> u64 {
     xxhash_rust::xxh3::xxh3_64(&buf)
 }
 
+#[cfg(test)]
+mod route_tests;
 #[cfg(test)]
 mod tier_tests;
 

@@ -15,6 +15,9 @@
 //! body's evidence (template, elicitation) in the state for the account's and its clusters'
 //! next requests, and decides nothing. Either way a request is counted once.
 //!
+//! Both phases score with the settings of the policy route the request falls into (weights,
+//! thresholds, mode, body reading; [`Compiled::route_for`]), and the verdict names it.
+//!
 //! A request's verdict is recorded in its account's flag history only on the evidence that
 //! varies between requests (prompt and state signals): the client-shape, proxy-header and
 //! list signals that every request of one client carries do not escalate its account.
@@ -51,6 +54,9 @@ pub enum Decision {
 #[derive(Debug, Clone, Copy)]
 pub struct Learn {
     obs: Observation,
+    route: Option<u16>,
+    /// The verdict was flagged (for the campaign tracker).
+    flagged: bool,
 }
 
 /// A request held for its body: the header phase's evidence and prints.
@@ -86,6 +92,7 @@ impl Engine {
 
     fn headers_phase(&mut self, req: &Request, body_follows: bool, levels: &mut Levels) -> Decision {
         let c = &self.compiled;
+        let route = c.route_for(req.method, req.path);
         let mut fired = Fired::default();
         let client = claims::check(req, &mut fired);
         let prints = Prints {
@@ -111,7 +118,7 @@ impl Engine {
             || client_ip.is_some_and(|ip| c.allow_cidrs.contains(ip))
             || Compiled::listed(&c.allow_fps, &prints);
         if allowlisted {
-            let v = Verdict { fp: prints, allowlisted: true, ..Default::default() };
+            let v = Verdict { fp: prints, route, allowlisted: true, ..Default::default() };
             self.count(&v);
             return Decision::Final { verdict: v, learn: None };
         }
@@ -143,35 +150,39 @@ impl Engine {
         if state_on {
             self.state.observe(&obs, levels);
             fired.ordinary = levels.ordinary;
+            let w = &self.compiled.settings(route).weights;
             for (sig, level) in levels.iter() {
-                self.compiled.weights.fire_level(&mut fired, sig, level);
+                w.fire_level(&mut fired, sig, level);
             }
             if let Some(level) = self.state.flag_history(prints.account, req.now_ms) {
                 levels.set(Signal::AccountFlagHistory, level);
-                self.compiled.weights.fire_level(&mut fired, Signal::AccountFlagHistory, level);
+                w.fire_level(&mut fired, Signal::AccountFlagHistory, level);
             }
         }
 
-        let reads_body = body_follows && self.wants_body(req.path);
-        let learn = (reads_body && state_on).then_some(Learn { obs });
-        let c = &self.compiled;
+        let reads_body = body_follows && self.reads_body(route, req.path);
+        let learn = (reads_body && state_on).then_some(Learn { obs, route, flagged: false });
+        let s = self.compiled.settings(route);
         let wait = reads_body
-            && match c.inspect {
+            && match s.inspect {
                 Inspect::Always => true,
                 Inspect::Never => false,
                 Inspect::Suspicious => {
-                    let score = c.weights.total(&fired) as u32;
-                    score >= c.gray_zone.0 && score < c.gray_zone.1
+                    let score = s.weights.total(&fired) as u32;
+                    score >= s.gray_zone.0 && score < s.gray_zone.1
                 }
             };
         if wait {
-            return Decision::NeedBody(Held { learn: Learn { obs }, fired, prints });
+            return Decision::NeedBody(Held { learn: Learn { obs, route, flagged: false }, fired, prints });
         }
-        Decision::Final { verdict: self.finish(fired, prints, &obs), learn }
+        let verdict = self.finish(fired, prints, &obs, route);
+        let learn = learn.map(|l| Learn { flagged: crate::campaign::flagged(&verdict), ..l });
+        Decision::Final { verdict, learn }
     }
 
-    /// The body phase of a held request: `body` is its prefix (at most
-    /// [`Engine::body_limit`] bytes), `complete` false when the body went on beyond it.
+    /// The body phase of a held request: `body` is its prefix (read up to
+    /// [`Engine::body_limit`] bytes; cut here at its route's limit), `complete` false when the
+    /// body went on beyond it.
     #[inline]
     pub fn inspect_body(&mut self, held: Held, body: &[u8], complete: bool) -> Verdict {
         self.body_phase(held, body, complete, &mut Levels::default())
@@ -180,7 +191,8 @@ impl Engine {
     /// The body phase; `levels` keeps the larger of its and the header phase's level per
     /// signal (a signal's strength is that of its stronger firing).
     fn body_phase(&mut self, held: Held, body: &[u8], complete: bool, levels: &mut Levels) -> Verdict {
-        let Held { learn: Learn { mut obs }, mut fired, mut prints } = held;
+        let Held { learn: Learn { mut obs, route, .. }, mut fired, mut prints } = held;
+        let (body, complete) = self.cut(route, body, complete);
         let view = prompt::scan(body, complete, &self.policy.prompt, &mut fired);
         (prints.template, prints.task, prints.tool_set) = (view.template, view.task_template, view.tool_set);
         obs.template = view.template;
@@ -194,12 +206,13 @@ impl Engine {
             // elicitation, its task's breadth); it never makes it ordinary.
             fired.ordinary &= body_levels.ordinary;
             levels.ordinary = fired.ordinary;
+            let w = &self.compiled.settings(route).weights;
             for (sig, level) in body_levels.iter() {
-                self.compiled.weights.fire_level(&mut fired, sig, level);
+                w.fire_level(&mut fired, sig, level);
                 levels.raise(sig, level);
             }
         }
-        let mut v = self.finish(fired, prints, &obs);
+        let mut v = self.finish(fired, prints, &obs, route);
         v.held = true;
         v
     }
@@ -209,26 +222,43 @@ impl Engine {
     /// requests of its account and clusters.
     pub fn learn_body(&mut self, learn: &Learn, body: &[u8], complete: bool) {
         let mut obs = learn.obs;
+        let (body, complete) = self.cut(learn.route, body, complete);
         let view = prompt::scan(body, complete, &self.policy.prompt, &mut Fired::default());
         obs.template = view.template;
         obs.anchor = view.anchor;
         obs.elicitation = view.elicitation;
         self.state.learn(&obs);
+        if let Some(t) = self.campaigns.as_deref_mut() {
+            t.learn(&obs, learn.flagged);
+        }
     }
 
-    /// Scores `fired`, records the account's flag history (on the behaviour evidence only)
-    /// and counts the verdict.
-    fn finish(&mut self, fired: Fired, prints: Prints, obs: &Observation) -> Verdict {
-        let w = &self.compiled.weights;
+    /// `body` cut at the body limit of `route` (`complete` false when that cut it).
+    fn cut<'b>(&self, route: Option<u16>, body: &'b [u8], complete: bool) -> (&'b [u8], bool) {
+        let max = self.compiled.settings(route).max_bytes;
+        if body.len() > max {
+            (&body[..max], false)
+        } else {
+            (body, complete)
+        }
+    }
+
+    /// Scores `fired` with the weights of `route`, records the account's flag history (on the
+    /// behaviour evidence only) and counts the verdict.
+    fn finish(&mut self, fired: Fired, prints: Prints, obs: &Observation, route: Option<u16>) -> Verdict {
+        let w = &self.compiled.settings(route).weights;
         if self.policy.state.enabled && prints.account.is_some() {
             let flagged = w.action_for(w.behaviour_total(&fired)) >= Action::Tag;
             self.state.record_verdict(prints.account, obs.now_ms, flagged);
         }
-        let w = &self.compiled.weights;
+        let w = &self.compiled.settings(route).weights;
         let (score, reasons, action) = w.score(&fired);
         let enforced = if w.shadow() { action.min(Action::Tag) } else { action };
-        let v = Verdict { action, enforced, score, reasons, fp: prints, allowlisted: false, internal_error: false, held: false };
+        let v = Verdict { action, enforced, score, reasons, fp: prints, route, allowlisted: false, internal_error: false, held: false };
         self.count(&v);
+        if let Some(t) = self.campaigns.as_deref_mut() {
+            t.record(obs, &v);
+        }
         v
     }
 }

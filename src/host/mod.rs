@@ -1,10 +1,11 @@
 //! Host adapters: thin layers that build a [`crate::Request`] from a host's request, call the
 //! engine, and apply the [`crate::respond::Response`]. Each compiles only for its target
-//! (the Envoy adapter's pure `wire` helpers and the edge worker's `packed` format compile
-//! everywhere, for tests).
+//! (the Envoy adapter's pure `wire` helpers, the edge worker's `packed` format and its
+//! `tickets` table compile everywhere, for tests).
 
 pub mod envoy;
 pub mod packed;
+pub mod tickets;
 
 #[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
 pub mod web;

@@ -1,6 +1,7 @@
 //! The edge worker's per-request wire format between JS and Wasm: one text in (the request
 //! head), one text out (what to do), so that a request crosses the boundary in one call with
-//! two strings and the body bytes, instead of a JSON record in and a JSON verdict out.
+//! two strings (and, for a body, its prefix as bytes in a second call), instead of a JSON
+//! record in and a JSON verdict out.
 //!
 //! Both texts are lines separated by `\n`, which no Fetch header name or value, URL, method
 //! or (validated) `request.cf` value can contain. The head:
@@ -14,12 +15,17 @@
 //! The outcome:
 //!
 //! ```text
-//! forward|reply \n status \n reply body \n log line \n N \n N names to delete \n name \n value ...
+//! forward|reply|hold \n status \n ticket \n reply body \n log line \n N \n N names to delete \n name \n value ...
 //! ```
 //! (a forward deletes the client-sent tag headers and sets the name / value pairs; a reply
 //! answers with the status, body and these response headers; the log line, empty for most
-//! requests, is for the worker's log.) Pure and host-free, so it is unit-tested natively; the
-//! wasm-bindgen entry point is `host::web::fetch`.
+//! requests, is for the worker's log. `ticket` is 0, or the number under which the engine
+//! parked the request ([`super::tickets`]): on a forward, the engine learns from the body
+//! when the worker hands it the prefix with that ticket; `hold` has nothing but the ticket,
+//! and the worker reads the body prefix and hands it over with the ticket for the verdict.)
+//!
+//! Pure and host-free, so it is unit-tested natively; the wasm-bindgen entry points are in
+//! `host::web::fetch`.
 
 use std::net::IpAddr;
 
@@ -109,23 +115,31 @@ pub fn path_of(url: &str) -> &str {
 /// The engine's view of a parsed head: the body prefix cut at `limit`, header order unknown
 /// (Fetch hosts cannot observe it).
 pub fn request<'a>(head: Head<'a>, body: &'a [u8], body_complete: bool, limit: usize, asn: Option<u32>, now_ms: u64) -> Request<'a> {
-    let cut = body.len().min(limit);
+    let (body, body_complete) = prefix(body, body_complete, limit);
     Request {
         method: head.method.as_bytes(),
         path: head.path.as_bytes(),
         version: head.version.unwrap_or_default(),
         headers: head.headers,
         order_known: false,
-        body: &body[..cut],
-        body_complete: body_complete && cut == body.len(),
+        body,
+        body_complete,
         peer: Peer { ip: head.ip, ja4: head.ja4, ja3: head.ja3, asn, country: head.country },
         now_ms,
     }
 }
 
+/// At most `limit` bytes of a body read so far, and whether they are the whole body
+/// (`complete`: the read reached the end).
+pub fn prefix(body: &[u8], complete: bool, limit: usize) -> (&[u8], bool) {
+    let cut = body.len().min(limit);
+    (&body[..cut], complete && cut == body.len())
+}
+
 /// The outcome text for a verdict: what [`respond`] answers, the client-sent tag headers to
-/// delete (`forged`, on a forward), and a log line for blocked requests and `error`s.
-pub fn outcome(v: &Verdict, policy: &Policy, reference: u64, forged: &[&str], error: Option<&str>) -> String {
+/// delete (`forged`, on a forward), a log line for blocked requests and `error`s, and the
+/// `ticket` to learn from the body with (0: none).
+pub fn outcome(v: &Verdict, policy: &Policy, reference: u64, forged: &[&str], error: Option<&str>, ticket: u32) -> String {
     let mut out = String::with_capacity(512);
     let log = match (error, v.enforced >= Action::Throttle) {
         (Some(e), _) => format!("internal error: {e} (ref {reference:016x})"),
@@ -134,7 +148,9 @@ pub fn outcome(v: &Verdict, policy: &Policy, reference: u64, forged: &[&str], er
     };
     if v.enforced <= Action::Tag {
         // Forward: the tags streamed into the text (what `respond` answers, without building them).
-        out.push_str("forward\n0\n\n");
+        out.push_str("forward\n0\n");
+        line(&mut out, &ticket.to_string());
+        out.push('\n');
         line(&mut out, &log);
         line(&mut out, &forged.len().to_string());
         for d in forged {
@@ -148,6 +164,7 @@ pub fn outcome(v: &Verdict, policy: &Policy, reference: u64, forged: &[&str], er
     } else if let Response::Reply { status, headers, body } = respond(v, policy, reference) {
         out.push_str("reply\n");
         line(&mut out, &status.to_string());
+        out.push_str("0\n");
         line(&mut out, &body);
         line(&mut out, &log);
         out.push_str("0\n");
@@ -158,6 +175,12 @@ pub fn outcome(v: &Verdict, policy: &Policy, reference: u64, forged: &[&str], er
     }
     out.pop(); // the last newline
     out
+}
+
+/// The outcome text of a request held for its body: read the prefix, then hand it over
+/// with `ticket`.
+pub fn hold(ticket: u32) -> String {
+    format!("hold\n0\n{ticket}\n\n\n0")
 }
 
 /// Appends `s` and a newline; a field never spans lines (the texts put here have none, and
@@ -249,25 +272,28 @@ mod tests {
         let p = Policy::default();
         let mut v = Verdict { score: 12, ..Default::default() };
         v.fp.client = "curl";
-        let text = outcome(&v, &p, 0xabc, &["x-distill-score", "x-distill"], None);
+        let text = outcome(&v, &p, 0xabc, &["x-distill-score", "x-distill"], None, 17);
         let lines: Vec<&str> = text.split('\n').collect();
-        assert_eq!(&lines[..7], &["forward", "0", "", "", "2", "x-distill-score", "x-distill"]);
-        let pairs: Vec<(&str, &str)> = lines[7..].chunks(2).map(|c| (c[0], c[1])).collect();
+        assert_eq!(&lines[..8], &["forward", "0", "17", "", "", "2", "x-distill-score", "x-distill"]);
+        let pairs: Vec<(&str, &str)> = lines[8..].chunks(2).map(|c| (c[0], c[1])).collect();
         let Response::Forward { headers } = respond(&v, &p, 0xabc) else { panic!() };
         assert_eq!(pairs, headers.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect::<Vec<_>>());
 
         v.action = Action::Deny;
         v.enforced = Action::Deny;
-        let text = outcome(&v, &p, 0xabc, &["x-distill-score"], None);
+        let text = outcome(&v, &p, 0xabc, &["x-distill-score"], None, 0);
         let lines: Vec<&str> = text.split('\n').collect();
-        assert_eq!(lines[0], "reply");
-        assert_eq!(lines[1], "403");
-        assert_eq!(lines[2], r#"{"error":{"type":"forbidden","message":"request blocked","ref":"0000000000000abc"}}"#);
-        assert!(lines[3].starts_with("deny ref 0000000000000abc score 12"), "{}", lines[3]);
-        assert_eq!(&lines[4..], &["0", "content-type", "application/json"]);
+        assert_eq!(&lines[..3], &["reply", "403", "0"]);
+        assert_eq!(lines[3], r#"{"error":{"type":"forbidden","message":"request blocked","ref":"0000000000000abc"}}"#);
+        assert!(lines[4].starts_with("deny ref 0000000000000abc score 12"), "{}", lines[4]);
+        assert_eq!(&lines[5..], &["0", "content-type", "application/json"]);
 
-        let text = outcome(&v, &p, 1, &[], Some("bad\nhead"));
-        assert_eq!(text.split('\n').nth(3), Some("internal error: bad head (ref 0000000000000001)"));
+        let text = outcome(&v, &p, 1, &[], Some("bad\nhead"), 0);
+        assert_eq!(text.split('\n').nth(4), Some("internal error: bad head (ref 0000000000000001)"));
+
+        // A held request: the ticket only, and the same field positions.
+        let lines: Vec<String> = hold(42).split('\n').map(str::to_string).collect();
+        assert_eq!(lines, ["hold", "0", "42", "", "", "0"]);
     }
 
     #[test]

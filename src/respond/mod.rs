@@ -87,7 +87,7 @@ fn each_tag(v: &Verdict, policy: &Policy, reference: u64, f: &mut dyn FnMut(&str
 /// The separate tag headers; false when `f` asked to stop.
 fn separate_tags(v: &Verdict, policy: &Policy, reference: u64, f: &mut dyn FnMut(&str, &str) -> bool) -> bool {
     let prefix = policy.output.header_prefix.as_str();
-    let shadow = policy.mode == Mode::Shadow;
+    let shadow = shadow(v, policy);
     let mut name = String::with_capacity(prefix.len() + 8);
     let mut tag = |suffix: &str, value: &str| {
         name.clear();
@@ -95,8 +95,9 @@ fn separate_tags(v: &Verdict, policy: &Policy, reference: u64, f: &mut dyn FnMut
         name.push_str(suffix);
         f(&name, value)
     };
-    let (mut digits, mut account_hex, mut ref_hex) = ([0u8; 16], [0u8; 16], [0u8; 16]);
+    let (mut digits, mut account_hex, mut ref_hex, mut route_buf) = ([0u8; 16], [0u8; 16], [0u8; 16], [0u8; 5]);
     let account = v.fp.account.map(|a| hex16(a, &mut account_hex));
+    let route = v.route.map(|i| crate::policy::route_label(&policy.routes, i, &mut route_buf));
     tag("score", decimal(v.score, &mut digits))
         && tag("action", v.action.as_str())
         && tag("reasons", &v.reason_codes())
@@ -104,6 +105,7 @@ fn separate_tags(v: &Verdict, policy: &Policy, reference: u64, f: &mut dyn FnMut
         && tag("client", v.fp.client)
         && account.map_or(true, |a| tag("account", a))
         && v.fp.ja4h.as_deref().map_or(true, |j| tag("ja4h", j))
+        && route.map_or(true, |r| tag("route", r))
         && (!shadow || tag("mode", "shadow"))
         && (!v.internal_error || tag("error", "internal"))
         && tag("ref", hex16(reference, &mut ref_hex))
@@ -112,8 +114,9 @@ fn separate_tags(v: &Verdict, policy: &Policy, reference: u64, f: &mut dyn FnMut
 /// Appends the verdict as an RFC 9651 dictionary (the structured header's value, and what
 /// the Envoy filter puts in filter state for access logs):
 /// `score=41, action=tag, reasons=(proxy.via client.scripted), fp="9f0c...", client="curl",
-/// account="4be1...", ja4h="...", mode=shadow, error=internal, ref="..."` (`account`,
-/// `ja4h`, `mode` and `error` only when they apply). `action` is the computed action, as in
+/// account="4be1...", ja4h="...", route="batch", mode=shadow, error=internal, ref="..."`
+/// (`account`, `ja4h`, `route`, `mode` and `error` only when they apply; `route` is the
+/// policy route's name, else its index). `action` is the computed action, as in
 /// the tag headers (in shadow mode the request is forwarded anyway).
 pub fn dictionary(v: &Verdict, policy: &Policy, reference: u64, out: &mut String) {
     let mut hex = [0u8; 16];
@@ -129,13 +132,22 @@ pub fn dictionary(v: &Verdict, policy: &Policy, reference: u64, out: &mut String
     if let Some(j) = v.fp.ja4h.as_deref() {
         d.string("ja4h", j);
     }
-    if policy.mode == Mode::Shadow {
+    if let Some(i) = v.route {
+        d.string("route", crate::policy::route_label(&policy.routes, i, &mut [0; 5]));
+    }
+    if shadow(v, policy) {
         d.token("mode", "shadow");
     }
     if v.internal_error {
         d.token("error", "internal");
     }
     d.string("ref", hex16(reference, &mut hex));
+}
+
+/// True when the verdict was made in shadow mode: its route's mode, else the policy's.
+fn shadow(v: &Verdict, policy: &Policy) -> bool {
+    let route = v.route.and_then(|i| policy.routes.get(usize::from(i)));
+    route.map_or(policy.mode, |r| r.mode(policy)) == Mode::Shadow
 }
 
 /// `n` in decimal, written into `buf`.
@@ -317,6 +329,27 @@ mod tests {
         );
         let Response::Forward { headers } = respond(&verdict(Action::Allow), &p, REF) else { panic!() };
         assert_eq!(headers, tag_headers(&verdict(Action::Allow), &p, REF));
+    }
+
+    #[test]
+    fn the_route_and_its_mode_travel_with_the_verdict() {
+        let p = policy(r#"{"output": {"format": "both"}, "routes": [{"match": {"path": "/a"}, "mode": "shadow"}, {"name": "batch", "match": {"path": "/b"}}]}"#);
+        let mut v = verdict(Action::Tag);
+        v.route = Some(0);
+        let h = tag_headers(&v, &p, REF);
+        let get = |k: &str| h.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+        assert_eq!((get("x-distill-route"), get("x-distill-mode")), (Some("0"), Some("shadow")));
+        assert_eq!(
+            get("x-distill"),
+            Some(r#"score=95, action=tag, reasons=(proxy.via client.scripted), fp="9f0c1d2e3f405162", client="curl", route="0", mode=shadow, ref="0123456789abcdef""#)
+        );
+        v.route = Some(1);
+        let h = tag_headers(&v, &p, REF);
+        let get = |k: &str| h.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+        assert_eq!((get("x-distill-route"), get("x-distill-mode")), (Some("batch"), None));
+        assert!(get("x-distill").unwrap().contains(r#"route="batch", ref="#));
+        v.route = None;
+        assert!(!tag_headers(&v, &p, REF).iter().any(|(k, v)| k.ends_with("route") || v.contains("route=")));
     }
 
     #[test]

@@ -102,6 +102,9 @@ impl Without {
 pub struct CampaignCounts {
     /// Campaign name.
     pub name: String,
+    /// Share of the requests after the warm-up that must be flagged (0: no campaign-side
+    /// target, see [`super::scenario::Campaign::target_flagged`]).
+    pub target: f64,
     /// Requests.
     pub requests: u64,
     /// Requests after the warm-up.
@@ -169,7 +172,13 @@ pub fn run(scenario: &Scenario, seed: u64, policy: &Policy, without: Without) ->
     let mut out = Run {
         scenario: scenario.name.clone(),
         seed,
-        campaigns: sim.labels().iter().skip(1).map(|n| CampaignCounts { name: n.clone(), ..Default::default() }).collect(),
+        campaigns: sim
+            .labels()
+            .iter()
+            .skip(1)
+            .zip(&scenario.campaigns)
+            .map(|(n, c)| CampaignCounts { name: n.clone(), target: c.target_flagged, ..Default::default() })
+            .collect(),
         segments: vec![[0; 3]; SEGMENTS.len()],
         ..Run::default()
     };
@@ -275,9 +284,17 @@ pub fn table(runs: &[Run], t: &Targets) -> (String, bool) {
             } else {
                 cs.iter().filter_map(|c| c.detected_after).max().map_or("–".into(), |k| k.to_string())
             };
-            let ok = legit_ok && meas > 0 && fl as f64 >= t.campaign_flagged * meas as f64;
+            // The scenario's own target (sticky and agentic campaigns: 90 %), never above the
+            // general one; 0: not distillation, only the legitimate side is judged.
+            let target = cs.first().map_or(t.campaign_flagged, |c| c.target.min(t.campaign_flagged));
+            let ok = legit_ok && (target == 0.0 || (meas > 0 && fl as f64 >= target * meas as f64));
             all_ok &= ok;
-            row(&mut s, camp, req.to_string(), pct(fl, meas), det, ok);
+            let flagged = match target {
+                0.0 => format!("{} (no target: not distillation)", pct(fl, meas)),
+                x if x < t.campaign_flagged => format!("{} (target {:.0} %)", pct(fl, meas), x * 100.0),
+                _ => pct(fl, meas),
+            };
+            row(&mut s, camp, req.to_string(), flagged, det, ok);
         }
     }
     (s, all_ok)
@@ -392,7 +409,7 @@ mod tests {
 
     #[test]
     fn table_marks_missed_targets() {
-        let camp = CampaignCounts { name: "c".into(), requests: 3000, measured: 1000, flagged: 900, detected_after: Some(120), ..Default::default() };
+        let camp = CampaignCounts { name: "c".into(), target: 0.95, requests: 3000, measured: 1000, flagged: 900, detected_after: Some(120), ..Default::default() };
         let mut segments = vec![[0; 3]; SEGMENTS.len()];
         segments[0] = [10_000, 10, 0];
         let run = Run { scenario: "s".into(), seed: 1, legit: 10_000, legit_flagged: 10, legit_denied: 0, errors: 0, campaigns: vec![camp], segments, ..Run::default() };

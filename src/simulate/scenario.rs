@@ -153,6 +153,10 @@ pub struct Campaign {
     /// Whom the requests imitate: `none`, or `app` (the legitimate population's popular
     /// app: its client environment, its prompt template and its users' network prefixes).
     pub mimic: String,
+    /// Share of the campaign's requests after the warm-up that must be flagged (the quality
+    /// target; 0 = none: a campaign that is not distillation, where only the legitimate side is
+    /// judged).
+    pub target_flagged: f64,
 }
 
 /// A commercial proxy pool.
@@ -269,6 +273,7 @@ impl Default for Campaign {
             agent_turns: 8.0,
             keys: "accounts".into(),
             mimic: "none".into(),
+            target_flagged: 0.95,
         }
     }
 }
@@ -389,6 +394,7 @@ impl Scenario {
             e.range(&format!("{p}.agent_turns"), c.agent_turns, 1.0, 500.0);
             one_of(&mut e, &format!("{p}.keys"), &c.keys, KEY_KINDS);
             one_of(&mut e, &format!("{p}.mimic"), &c.mimic, MIMICS);
+            share(&mut e, &format!("{p}.target_flagged"), c.target_flagged);
             if c.mimic == "app" && self.legit.app_users == 0 {
                 e.push(format!("{p}.mimic"), "imitates the popular app, but legit.app_users is 0");
             }

@@ -232,6 +232,18 @@ impl<E: Default + Clone> Table<E> {
         self.dirty.iter().map(|w| w.count_ones() as usize).sum()
     }
 
+    /// Calls `f(slot, key, entry, arena)` for every occupied slot, in slot order.
+    pub fn for_each<'s>(&'s self, mut f: impl FnMut(usize, u64, &'s E, &'s [u8])) {
+        for (i, &w) in self.words.iter().enumerate() {
+            if w == 0 {
+                continue;
+            }
+            if let (Some(slot), Some(regs)) = (self.slots.get(i), self.arena.get(i * self.stride..(i + 1) * self.stride)) {
+                f(i, slot.key, &slot.entry, regs);
+            }
+        }
+    }
+
     /// Calls `f(key, stamp, entry, arena)` for every dirty slot, in slot order, and clears
     /// the dirty bits.
     pub fn drain_dirty(&mut self, mut f: impl FnMut(u64, u32, &mut E, &mut [u8])) {
@@ -282,6 +294,13 @@ mod tests {
         assert_eq!(t.capacity(), 104);
         assert_eq!(t.len(), 104);
         assert_eq!(t.allocated_bytes(), Table::<u32>::bytes_for(100, 4));
+        let mut seen = 0;
+        t.for_each(|i, key, _, regs| {
+            assert_eq!(t.find(key), Some(i));
+            assert_eq!(regs.len(), 4);
+            seen += 1;
+        });
+        assert_eq!(seen, 104);
     }
 
     #[test]

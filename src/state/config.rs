@@ -129,9 +129,9 @@ impl Default for StateConfig {
             min_cluster_accounts: 3,
             min_account_requests: 5,
             light_max_requests: 20,
-            shared_task_accounts: 5,
-            broad_tasks: 4,
-            swarm_accounts: 10,
+            shared_task_accounts: 3,
+            broad_tasks: 3,
+            swarm_accounts: 5,
             capacity: Capacity::default(),
         }
     }

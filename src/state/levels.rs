@@ -314,13 +314,18 @@ impl State {
             }
             shared = e.accounts.estimate_at(ra, p, t.acct) >= d.shared_accounts;
         }
-        if let Some(i) = s.account.filter(|_| el > 0 || shared) {
+        // Breadth counts the account's shared tasks; the recent list keeps its last tasks,
+        // shared or not, so a busy person's own code dilutes the share a swarm works.
+        let task = k.task.filter(|_| member.is_some());
+        if let Some(i) = s.account.filter(|_| el > 0 || task.is_some()) {
             if let Some((e, _)) = slot(&mut self.accounts, i) {
                 if el > 0 {
                     e.win.add(t.acct, [0, 1, 0, 0]);
                 }
-                if let (true, Some(task)) = (shared, k.task) {
-                    e.tasks.insert(t.acct, task);
+                if let Some(task) = task {
+                    if shared {
+                        e.tasks.insert(t.acct, task);
+                    }
                     e.remember(task);
                 }
             }

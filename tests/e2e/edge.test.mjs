@@ -20,7 +20,9 @@ const run = promisify(execFile);
 // --- origin: records every request (headers, body length + sha256); /sse streams 5 events.
 function startOrigin() {
   const requests = [];
+  const heads = []; // url of each request, as soon as its headers arrive (before its body)
   const server = http.createServer((req, res) => {
+    heads.push(req.url);
     const hash = createHash('sha256');
     let bytes = 0;
     req.on('data', (c) => { hash.update(c); bytes += c.length; });
@@ -40,7 +42,7 @@ function startOrigin() {
     });
   });
   return new Promise((resolve) => server.listen(0, '127.0.0.1', () => {
-    resolve({ port: server.address().port, requests, close: () => new Promise((r) => server.close(r)) });
+    resolve({ port: server.address().port, requests, heads, close: () => new Promise((r) => { server.closeAllConnections(); server.close(r); }) });
   }));
 }
 
@@ -337,14 +339,174 @@ test('record.mjs on Cloudflare: request.cf feeds the peer, Cloudflare headers st
   const engine = new m.Engine(JSON.stringify({ thresholds: { tag: 10, throttle: 30, deny: 50 },
     block: { fingerprints: ['t13d1516h2_8daaf6152771_d8a2da3f94cd'] } }));
   const out = engine.inspectRequest(head, new TextEncoder().encode('{"model":"m"}'), true, 64500, 1234).split('\n');
-  assert.equal(out[0], 'reply');
-  assert.equal(out[1], '403');
-  assert.match(JSON.parse(out[2]).error.ref, /^[0-9a-f]{16}$/);
-  assert.match(out[3], /^deny ref [0-9a-f]{16} score \d+ reasons [^ ]*fp\.listed/);
+  assert.deepEqual(out.slice(0, 3), ['reply', '403', '0']);
+  assert.match(JSON.parse(out[3]).error.ref, /^[0-9a-f]{16}$/);
+  assert.match(out[4], /^deny ref [0-9a-f]{16} score \d+ reasons [^ ]*fp\.listed/);
+  // The two phases say the same: the header score (fp.listed, 60) is in the default gray zone
+  // (15..90), so the request is held, and its body phase denies.
+  const held = engine.inspectHeaders(head, true, 64500, 1235).split('\n');
+  assert.deepEqual(held, ['hold', '0', held[2], '', '', '0']);
+  const late = engine.inspectBody(Number(held[2]), new TextEncoder().encode('{"model":"m"}'), true).split('\n');
+  assert.deepEqual(late.slice(0, 3), ['reply', '403', '0']);
   // A malformed head is the internal-error verdict (fail open here), never an exception.
-  const bad = engine.inspectRequest('GET\n/', new Uint8Array(0), true, -1, 1).split('\n');
-  assert.equal(bad[0], 'forward');
-  assert.match(bad[3], /^internal error: request head has fewer than 8 fields/);
-  assert.ok(bad.includes('x-distill-error'));
+  for (const bad of [engine.inspectRequest('GET\n/', new Uint8Array(0), true, -1, 1), engine.inspectHeaders('GET\n/', false, -1, 1)]) {
+    const lines = bad.split('\n');
+    assert.equal(lines[0], 'forward');
+    assert.match(lines[4], /^internal error: request head has fewer than 8 fields/);
+    assert.ok(lines.includes('x-distill-error'));
+  }
+  // Tickets: a stale or unknown one is the internal-error verdict for a held request and
+  // nothing for learning; a ticket is good once.
+  const open = new m.Engine('{"body": {"inspect": "always"}}');
+  const hold = open.inspectHeaders(head, true, -1, 5).split('\n');
+  assert.equal(hold[0], 'hold');
+  assert.equal(open.parkedRequests(), 1);
+  const decided = open.inspectBody(Number(hold[2]), new TextEncoder().encode('{"model":"m"}'), true).split('\n');
+  assert.equal(decided[0], 'forward');
+  assert.equal(open.parkedRequests(), 0);
+  assert.match(open.inspectBody(Number(hold[2]), new Uint8Array(0), true).split('\n')[4], /^internal error: no held request/);
+  assert.equal(open.learnBody(Number(hold[2]), new Uint8Array(0), true), false);
+  const never = new m.Engine('{"body": {"inspect": "never"}}');
+  const fwd = never.inspectHeaders(head, true, -1, 6).split('\n');
+  assert.equal(fwd[0], 'forward');
+  assert.ok(Number(fwd[2]) > 0, 'a body the engine learns from gets a ticket');
+  assert.equal(never.learnBody(Number(fwd[2]), new TextEncoder().encode('{"model":"m"}'), true), true);
+  assert.equal(never.parkedRequests(), 0);
   assert.deepEqual(engine.warnings().length, 1);
+});
+
+test('policy routes: one request shape gets each route\'s action, weights and mode; the route is tagged', async () => {
+  await wd?.stop();
+  // Learn the curl shapes' fingerprints (a JSON POST, a GET) through an open policy...
+  wd = await startWorkerd({ open: '{"name": "open"}' }, origin.port);
+  const post = (base, p) => curl(`${base}${p}`, ['-X', 'POST', '-H', 'content-type: application/json', '--data-binary', '{}']);
+  const get = (base, p) => curl(`${base}${p}`);
+  await post(wd.url('open'), '/v1/chat/completions');
+  const fps = [origin.requests.at(-1).headers['x-distill-fp']];
+  await get(wd.url('open'), '/v1/models');
+  fps.push(origin.requests.at(-1).headers['x-distill-fp']);
+  await wd.stop();
+  // ...then list them (fp.listed, 60 points): globally only a tag; the Messages route denies at
+  // 50, the batch route computes a throttle at 50 in shadow, the models route weighs the list at 0.
+  const policy = {
+    thresholds: { tag: 10, throttle: 101, deny: 101 }, block: { fingerprints: fps },
+    routes: [
+      { name: 'messages', match: { path: '/v1/messages', method: 'POST' }, thresholds: { throttle: 50, deny: 50 } },
+      { name: 'batches', match: { prefix: '/v1/messages/batches' }, mode: 'shadow', thresholds: { throttle: 50 } },
+      { name: 'models', match: { prefix: '/v1/models', method: ['GET', 'HEAD'] }, signals: { fp_listed: { weight: 0 } } },
+    ],
+  };
+  wd = await startWorkerd({ routes: JSON.stringify(policy) }, origin.port);
+  const base = wd.url('routes');
+  const seen = () => origin.requests.at(-1).headers;
+  const reasons = (h) => h['x-distill-reasons'].split(',');
+
+  let r = await post(base, '/v1/chat/completions');
+  assert.equal(r.status, 200, r.body + wd.log());
+  let h = seen();
+  assert.equal(h['x-distill-action'], 'tag');
+  assert.ok(!('x-distill-route' in h), 'no route matched');
+  assert.ok(reasons(h).includes('fp.listed'), h['x-distill-reasons']);
+  const score = Number(h['x-distill-score']);
+  assert.ok(score >= 60, `score ${score}`);
+
+  const before = origin.requests.length;
+  r = await post(base, '/v1/messages?beta=true'); // the query is not part of the match
+  assert.equal(r.status, 403);
+  assert.deepEqual(Object.keys(JSON.parse(r.body).error), ['type', 'message', 'ref']);
+  assert.ok(!Object.keys(r.headers).some((k) => k.startsWith('x-distill')), 'nothing about the verdict reaches the client');
+  assert.equal(origin.requests.length, before, 'the denied request reached the origin');
+  assert.match(wd.log(), /distill-guard: deny ref [0-9a-f]{16} score \d+ reasons [^ ]*fp\.listed/);
+
+  r = await post(base, '/v1/messages/batches');
+  assert.equal(r.status, 200, 'shadow mode never blocks');
+  h = seen();
+  assert.deepEqual([h['x-distill-route'], h['x-distill-action'], h['x-distill-mode']], ['batches', 'throttle', 'shadow']);
+
+  r = await get(base, '/v1/models');
+  assert.equal(r.status, 200);
+  h = seen();
+  assert.equal(h['x-distill-route'], 'models');
+  assert.ok(!reasons(h).includes('fp.listed') && Number(h['x-distill-score']) < score, `${h['x-distill-score']} ${h['x-distill-reasons']}`);
+  r = await get(base, '/v1/other'); // the same GET off the route: the list counts again
+  h = seen();
+  assert.ok(!('x-distill-route' in h) && reasons(h).includes('fp.listed'), h['x-distill-reasons']);
+
+  // A client cannot forge the route tag.
+  await curl(`${base}/v1/chat/completions`, ['-H', 'x-distill-route: messages']);
+  assert.ok(!('x-distill-route' in seen()));
+});
+
+// Sends a POST's headers, waits up to `waitMs` for the origin to see them, then sends the body.
+// Returns { early: the origin saw the headers before the body was sent, status, body }.
+function postInTwoSteps(url, apiKey, body, extra = {}, waitMs = 1000) {
+  return new Promise((resolve, reject) => {
+    const before = origin.heads.length;
+    const req = http.request(url, { method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': apiKey,
+      'content-length': Buffer.byteLength(body), 'user-agent': 'acme-batch/1.0', ...extra } }, (res) => {
+      let text = '';
+      res.on('data', (d) => { text += d; });
+      res.on('end', () => resolve({ early, status: res.statusCode, body: text }));
+    });
+    req.on('error', reject);
+    req.flushHeaders();
+    let early = false;
+    const started = Date.now();
+    const poll = setInterval(() => {
+      early = origin.heads.length > before;
+      if (early || Date.now() - started >= waitMs) { clearInterval(poll); req.end(body); }
+    }, 20);
+  });
+}
+
+// The reasons the worker gives a GET of `apiKey` (from the tags the origin received).
+async function reasonsOf(base, apiKey) {
+  const res = await fetch(`${base}/v1/models`, { headers: { 'x-api-key': apiKey, 'user-agent': 'acme-batch/1.0' } });
+  assert.equal(res.status, 200);
+  await res.arrayBuffer();
+  return origin.requests.at(-1).headers['x-distill-reasons'].split(',');
+}
+
+test('two phases: an ordinary POST goes to the origin at once and its body is learned; a gray-zone POST is held and decided on its body', async () => {
+  await wd.stop();
+  // One elicitation (`"logprobs": true`) in an account's two requests fires account.elicitation_share.
+  const learn = { state: { min_account_requests: 1 }, signals: { account_elicitation_share: { weight: 60 } } };
+  const gray = { ...learn, thresholds: { tag: 95, throttle: 99, deny: 100 }, body: { gray_zone: { from: 50, to: 90 } },
+    signals: { ...learn.signals, proxy_via: { weight: 60 }, prompt_logprobs: { weight: 100 } }, output: { client_reasons: true } };
+  wd = await startWorkerd({ learn: JSON.stringify(learn), gray: JSON.stringify(gray),
+    never: JSON.stringify({ ...gray, body: { inspect: 'never' } }) }, origin.port);
+  const elicit = JSON.stringify({ logprobs: true, model: 'm', max_tokens: 8, messages: [{ role: 'user', content: 'hello' }] });
+  const clean = JSON.stringify({ model: 'm', max_tokens: 8, messages: [{ role: 'user', content: 'hello' }] });
+
+  let r = await postInTwoSteps(`${wd.url('learn')}/v1/messages`, 'sk-learn-1', elicit);
+  assert.ok(r.early, 'the origin only saw the request once its body was sent: it was held');
+  assert.equal(r.status, 200);
+  assert.equal(origin.requests.at(-1).sha256, createHash('sha256').update(elicit).digest('hex'));
+  assert.equal(origin.requests.at(-1).headers['content-length'], String(Buffer.byteLength(elicit)));
+  await new Promise((ok) => setTimeout(ok, 300)); // learning runs in waitUntil, after the request
+  assert.ok((await reasonsOf(wd.url('learn'), 'sk-learn-1')).includes('account.elicitation_share'));
+  r = await postInTwoSteps(`${wd.url('learn')}/v1/messages`, 'sk-learn-2', clean);
+  assert.ok(r.early && r.status === 200);
+  await new Promise((ok) => setTimeout(ok, 300));
+  assert.ok(!(await reasonsOf(wd.url('learn'), 'sk-learn-2')).includes('account.elicitation_share'));
+
+  // Gray zone (the Via header): held until the body is read, then denied on it.
+  const seen = origin.requests.length;
+  r = await postInTwoSteps(`${wd.url('gray')}/v1/messages`, 'sk-gray-1', elicit, { via: '1.1 squid' });
+  assert.ok(!r.early, 'a gray-zone request reached the origin before its body was read');
+  assert.equal(r.status, 403);
+  assert.ok(JSON.parse(r.body).reasons.includes('prompt.logprobs'), r.body);
+  assert.equal(origin.requests.length, seen);
+  r = await postInTwoSteps(`${wd.url('gray')}/v1/messages`, 'sk-gray-2', clean, { via: '1.1 squid' });
+  assert.ok(!r.early);
+  assert.equal(r.status, 200);
+  assert.equal(origin.requests.at(-1).sha256, createHash('sha256').update(clean).digest('hex'));
+
+  // `never`: the same gray-zone request is decided at its headers, and its body learned from.
+  r = await postInTwoSteps(`${wd.url('never')}/v1/messages`, 'sk-never', elicit, { via: '1.1 squid' });
+  assert.ok(r.early);
+  assert.equal(r.status, 200);
+  await new Promise((ok) => setTimeout(ok, 300));
+  assert.ok((await reasonsOf(wd.url('never'), 'sk-never')).includes('account.elicitation_share'));
+  assert.doesNotMatch(wd.log(), /engine failure|Uncaught/);
 });

@@ -7,7 +7,9 @@ build/distill_guard_envoy_fault.wasm: the same filter built with the cargo featu
 `fault-injection` (src/host/envoy/fault.rs), where a request header `x-distill-guard-fault:
 headers|body` makes the filter treat its read of the header map / of the body as failed and take
 exactly the path a real failure would. The shipped module has no such hook
-(tests/module_size.rs checks it).
+(tests/module_size.rs checks it). A body the filter only learns from (the request was decided at
+its headers and forwarded) keeps its verdict when its read fails: the failure is logged and
+counted, and nothing is learned.
 
 Run after `scripts/build.sh envoy`:  .venv/bin/python -m pytest -q tests/e2e/test_envoy_fault.py
 """
@@ -21,6 +23,8 @@ from conftest import FAULT_WASM
 
 FAULT = "x-distill-guard-fault"
 PROMPT = {"model": "m", "max_tokens": 16, "messages": [{"role": "user", "content": "hello"}]}
+# Every API request held for its body, so that a failed body read decides the verdict.
+HOLD = {"body": {"inspect": "always"}}
 
 
 @pytest.fixture
@@ -51,7 +55,7 @@ def counters_after(envoy, requests_seen, timeout=5.0):
 
 
 def test_internal_errors_fail_open_by_default(stack, fault_wasm):
-    envoy, origin = stack(wasm=fault_wasm)
+    envoy, origin = stack(policy=HOLD, wasm=fault_wasm)
     # Without the header the fault build filters as usual.
     r = requests.get(envoy.url + "/v1/models", timeout=10)
     assert r.status_code == 200
@@ -81,7 +85,7 @@ def test_internal_errors_fail_open_by_default(stack, fault_wasm):
 
 
 def test_internal_errors_deny_with_fail_closed(stack, fault_wasm):
-    envoy, origin = stack(policy={"fail_closed": True, "output": {"client_reasons": True}}, wasm=fault_wasm)
+    envoy, origin = stack(policy={**HOLD, "fail_closed": True, "output": {"client_reasons": True}}, wasm=fault_wasm)
     r = requests.get(envoy.url + "/v1/models", timeout=10)
     assert r.status_code == 200 and tags(r.json())["action"] == ["allow"]
 
@@ -98,3 +102,20 @@ def test_internal_errors_deny_with_fail_closed(stack, fault_wasm):
     assert stats["wasmcustom.distill_guard.action.deny"] == 2
     assert stats["wasmcustom.distill_guard.action.allow"] == 1
     assert "while failing" not in envoy.log()  # the deny itself was applied, no second failure
+
+
+def test_a_failed_read_of_a_body_only_learned_from_keeps_the_verdict(stack, fault_wasm):
+    """Under the default `body.inspect: suspicious` an ordinary POST is decided at its headers and
+    forwarded; its body is read for learning only. A failed read there changes nothing for the
+    request (even with `fail_closed`: it already went upstream), and is logged and counted."""
+    envoy, origin = stack(policy={"fail_closed": True}, wasm=fault_wasm)
+    r = requests.post(envoy.url + "/v1/messages", json=PROMPT, headers={FAULT: "body"}, timeout=10)
+    assert r.status_code == 200, r.text
+    t = tags(r.json())
+    assert t["action"] == ["allow"] and "error" not in t, t
+    assert r.json()["body_len"] == len(r.request.body)
+    stats = counters_after(envoy, 1)
+    assert stats["wasmcustom.distill_guard.requests"] == 1
+    assert stats["wasmcustom.distill_guard.internal_error"] == 1
+    assert stats["wasmcustom.distill_guard.action.allow"] == 1
+    assert "internal error: reading the request body failed (status 10); the body is not learned from" in envoy.log()

@@ -158,3 +158,45 @@ def test_shipped_hash_key_is_warned_about_once(stack):
     assert requests.get(envoy.url + "/v1/models", timeout=10).status_code == 200
     assert "shipped placeholder" not in envoy.log()
     assert PREFIX == "x-distill-"
+
+
+def campaign_lines(envoy):
+    """The campaign log lines (`envoy.campaigns`) as parsed JSON, oldest first."""
+    marker = "distill-guard: campaign {"
+    return [json.loads("{" + l.split(marker, 1)[1]) for l in envoy.log().splitlines() if marker in l]
+
+
+def test_campaign_report_log_lines(stack):
+    """`envoy.campaigns`: every interval the worker logs one line per suspected campaign, the
+    same JSON as `distill-guard campaigns`, with account ids (keyed hashes) and no raw key."""
+    policy = {"thresholds": {"tag": 20, "throttle": 99, "deny": 100}, "signals": {"proxy_via": {"weight": 25}},
+              "identity": {"headers": ["authorization"], "hash_key": "e2e-campaign-key"},
+              "envoy": {"campaigns": {"interval_s": 1, "min_accounts": 4}}}
+    envoy, origin = stack(policy=policy)
+    assert "campaign report every 1 s" in envoy.log()
+    s = requests.Session()
+    accounts = set()
+    for i in range(30):
+        key = f"sk-e2e-secret-{i % 6:04d}"
+        echo = s.get(envoy.url + f"/c{i}", headers={"Via": "1.1 squid", "Authorization": f"Bearer {key}"}, timeout=10).json()
+        accounts.add(tags(echo)["account"][0])
+    # Legitimate traffic beside it: other accounts, not flagged, no campaign of their own.
+    for i in range(10):
+        s.get(envoy.url + f"/l{i}", headers={"Authorization": f"Bearer sk-e2e-legit-{i}"}, timeout=10)
+    # A report may fall between two requests: wait for one after the last.
+    lines = wait_for(lambda: [l for l in campaign_lines(envoy) if l["campaign"]["requests"]["flagged"] == 30], timeout=8)
+    assert lines, envoy.log()[-2000:]
+    c = lines[-1]["campaign"]
+    assert set(c["accounts"]["sample"]) == accounts and c["accounts"]["count"] == 6, c
+    assert c["reasons"][0] == {"code": "proxy.via", "count": 30}, c
+    assert {k["kind"] for k in c["keys"]} <= {"client_env", "fp_prefix", "fp_asn", "template", "task"}
+    assert lines[-1]["campaigns_total"] == 1
+    text = envoy.log()
+    assert "sk-e2e-secret" not in text and "127.0.0.1/" not in text
+
+
+def test_campaign_option_errors_name_their_path(stack):
+    envoy, _ = stack(policy={"envoy": {"campaigns": {"interval_s": 0, "colour": 1}}}, start=False)
+    code, out = envoy.validate()
+    assert code != 0
+    assert "envoy.campaigns.interval_s" in out and "envoy.campaigns.colour" in out, out[-2000:]

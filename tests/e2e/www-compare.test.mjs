@@ -1,12 +1,13 @@
 // Comparing two policies on one capture in real Chromium: what each flags and which records
 // change action, checked against two native `replay` runs; the records table filtered to the
-// records that differ; and the campaigns panel (a marked placeholder until the engine's
-// campaign report reaches the Wasm build).
+// records that differ; and the campaigns panel, checked against the CLI's `distill-guard
+// campaigns` on the same capture.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { ROOT, openBrowser, rendered, shot, replay, sampleText } from './www-harness.mjs';
+import { execFileSync } from 'node:child_process';
+import { ROOT, CLI, openBrowser, rendered, shot, replay, sampleText } from './www-harness.mjs';
 
 let b, page;
 before(async () => { b = await openBrowser(); page = b.page; });
@@ -52,10 +53,27 @@ test('compare: A (tuned) against B (the loaded policy): shares per role and the 
   await page.waitForFunction((l) => document.getElementById('drilldown').dataset.line === String(l), differs[0]);
 });
 
-test('campaigns panel: marked placeholder and the worker hook answers', async () => {
+test('campaigns panel: the CLI\'s campaign report of the capture, with labels and account ids', async () => {
   await page.click('#tab-campaigns');
-  await page.waitForSelector('#campaigns-placeholder');
-  assert.match(await page.textContent('#campaigns'), /same campaign report as the CLI/);
-  await shot(page, 'www-campaigns.png');
+  await page.waitForSelector('#campaigns-summary');
+  const sample = path.join(b.profile, 'sample.jsonl');
+  fs.writeFileSync(sample, sampleText());
+  const policy = path.join(b.profile, 'tuned.json');
+  fs.writeFileSync(policy, await page.inputValue('#export-json'));
+  const out = execFileSync(CLI, ['campaigns', '--policy', policy, '--format', 'json', sample], { maxBuffer: 1 << 28, stdio: ['ignore', 'pipe', 'ignore'] });
+  const cli = JSON.parse(out);
+  assert.ok(cli.campaigns.length > 0, 'the sample has a campaign');
+  const blocks = await page.$$eval('#campaigns details.campaign', (ds) => ds.map((d) => ({
+    id: d.dataset.id, summary: d.querySelector('summary').textContent, ids: d.querySelector('textarea').value.split('\n'),
+  })));
+  assert.equal(blocks.length, cli.campaigns.length);
+  for (const [i, c] of cli.campaigns.entries()) {
+    assert.equal(blocks[i].id, c.id);
+    assert.deepEqual(blocks[i].ids, c.accounts.sample.slice(0, blocks[i].ids.length));
+    assert.match(blocks[i].summary, new RegExp(`confidence ${c.confidence} · ${c.accounts.count} accounts`));
+  }
+  // Labels of the capture per campaign: the sample's campaign accounts, few legitimate ones.
+  assert.match(blocks[0].summary, /labels: .*sdk_mimic \d+/);
+  await shot(page, 'www-campaigns.png', { fullPage: true });
   assert.deepEqual(b.problems, []);
 });

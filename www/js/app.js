@@ -10,7 +10,7 @@ import * as stats from './stats.js';
 import * as plot from './plots.js';
 import { labelColors } from './colors.js';
 import { recordsView } from './records-view.js';
-import { renderSummary, renderRoles, nextStep } from './summary.js';
+import { renderSummary, renderRoles, nextStep, renderRoutes } from './summary.js';
 import { renderCompare } from './compare.js';
 import { renderCampaigns } from './campaigns.js';
 
@@ -57,9 +57,13 @@ function runA() {
 const runASoon = () => { clearTimeout(soon); soon = setTimeout(runA, 250); };
 
 const rest = (p) => JSON.stringify({ ...p, thresholds: null });
-// account.flag_history learns from past verdicts (flagged = score >= tag): the tag threshold
-// changes later scores when that signal is on.
-const flagHistoryMatters = (p) => p.state?.enabled !== false && (p.signals?.account_flag_history?.weight ?? 0) > 0;
+// The tag threshold enters the scores themselves when cross-request state is on:
+// account.flag_history learns from past verdicts (flagged = score >= tag), and the crowd signals
+// (cluster.*, rate.prefix, rate.fp) of an established, ordinary account are held under tag.
+// A tag move re-runs when the policy or one of its routes weighs any of them.
+const TAG_SIGNALS = (code) => code === 'account.flag_history' || code.startsWith('cluster.') || code === 'rate.prefix' || code === 'rate.fp';
+const tagMatters = (p) => p.state?.enabled !== false
+  && [p, ...(p.routes ?? [])].some((x) => catalog.some((s) => TAG_SIGNALS(s.code) && (x.signals?.[s.key]?.weight ?? 0) > 0));
 
 const persistSoon = debounce(() => store.persist(), 300);
 
@@ -68,7 +72,7 @@ store.addEventListener('change', ({ detail: { kind } }) => {
   if (!capture.bytes || !store.current) return;
   const p = store.current;
   const structural = !lastRun || rest(p) !== rest(lastRun);
-  const tagMoved = lastRun && p.thresholds.tag !== lastRun.thresholds.tag && flagHistoryMatters(p);
+  const tagMoved = lastRun && p.thresholds.tag !== lastRun.thresholds.tag && tagMatters(p);
   if (structural || tagMoved) {
     if (kind.startsWith('w-') || kind.startsWith('t-')) { runASoon(); status('re-scoring soon…', 'running'); } else runA();
   }
@@ -125,10 +129,11 @@ let cache = { res: null, key: '', acts: null };
 function ctx() {
   if (!res) return { res: null };
   const t = store.current.thresholds;
-  const key = `${t.tag}/${t.throttle}/${t.deny}`;
-  if (cache.res !== res || cache.key !== key) cache = { res, key, acts: stats.actionsOf(res.scores, t) };
+  const routeT = stats.routeThresholds(store.current);
+  const key = JSON.stringify([t, routeT]);
+  if (cache.res !== res || cache.key !== key) cache = { res, key, acts: stats.actionsOf(res.scores, t, res.routes, routeT) };
   const b = resB?.res && resB.res.capture === res.capture && resB.res.n === res.n ? resB : null;
-  if (b && !b.acts) b.acts = stats.actionsOf(b.res.scores, b.policy.thresholds);
+  if (b && !b.acts) b.acts = stats.actionsOf(b.res.scores, b.policy.thresholds, b.res.routes, stats.routeThresholds(b.policy));
   return { res, acts: cache.acts, kinds: roles.kinds(res.labelNames), actsB: b?.acts ?? null, b, t };
 }
 
@@ -152,9 +157,13 @@ function render() {
 }
 
 function renderOverview(c, rows, colors, sum) {
+  $('routes-summary').hidden = !c.res.routeNames.length;
+  if (c.res.routeNames.length) {
+    renderRoutes($('route-table').tBodies[0], stats.perRoute(c.res, c.acts, c.kinds, c.res.routeNames), store.current, stats.routeThresholds(store.current));
+  }
   plot.overTime($('plot-time'), stats.overTime(c.res, c.acts), c.res.labelNames, colors);
   plot.histogram($('plot-hist'), stats.histogram(c.res, c.kinds), sum.legitimate.n + sum.campaign.n > 0, c.t);
-  plot.curve($('plot-curve'), stats.thresholdCurve(c.res, c.kinds), c.t.tag);
+  plot.curve($('plot-curve'), stats.thresholdCurve(c.res, c.kinds, (store.current.routes ?? []).map((r) => r.thresholds?.tag ?? null)), c.t.tag);
   plot.actionBars($('plot-actions'), rows, colors);
   plot.reasonBars($('plot-reasons'), stats.topReasons(c.res, c.acts, c.kinds, catalog.length), catalog.map((s) => s.code));
 }

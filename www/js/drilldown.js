@@ -36,7 +36,8 @@ export function renderExplanation(el, { json, raw, error }, descriptions) {
   const body = rec.body ?? (rec.body_b64 ? `(base64) ${rec.body_b64}` : '');
   el.replaceChildren(...[
     h('h3', {}, `Line ${v.line} · ${label} · score ${v.score} → `, h('span', { className: `act act-${ACTIONS.indexOf(v.action)}` }, v.action),
-      v.enforced !== v.action ? ` (enforced: ${v.enforced}, shadow mode)` : ''),
+      v.enforced !== v.action ? ` (enforced: ${v.enforced}, shadow mode)` : '',
+      v.route !== undefined ? ` · route ${v.route}` : ''),
     reasons.length
       ? table(['signal', 'measured level', 'ramp (from → full)', 'strength', 'weight', 'points'], reasons, 'explain')
       : h('p', { className: 'muted' }, 'No signal added points.'),

@@ -40,6 +40,11 @@ function dropRuns() {
   for (const s of ['a', 'b']) { shown[s]?.run.free(); shown[s] = null; latest[s]++; }
 }
 
+// The names of the run policy's routes as verdicts give them (`name`, else the index).
+function routeNames(policy) {
+  try { return (JSON.parse(policy).routes ?? []).map((r, i) => r.name ?? String(i)); } catch { return []; }
+}
+
 async function run(slot, gen, policy) {
   let r;
   try { r = new dg.Run(policy); } catch (e) {
@@ -63,11 +68,12 @@ async function run(slot, gen, policy) {
   if (latest[slot] !== gen) { r.free(); return; }
   const cols = {
     scores: r.scores(), labels: r.labels(), times: r.times(), lines: r.lines(), accounts: r.accounts(),
-    clients: r.clients(), reasonOff: r.reasonOffsets(), reasonSig: r.reasonSignals(),
+    clients: r.clients(), reasonOff: r.reasonOffsets(), reasonSig: r.reasonSignals(), routes: r.routes(),
   };
   const meta = {
     n: r.length, labelNames: JSON.parse(r.labelNames()), accountNames: JSON.parse(r.accountNames()),
     clientNames: JSON.parse(r.clientNames()), errors: JSON.parse(r.errors()), ms: performance.now() - t0,
+    routeNames: routeNames(policy),
   };
   shown[slot]?.run.free();
   shown[slot] = { run: r, gen, offsets: r.offsets(), lengths: r.lengths() };
@@ -84,9 +90,9 @@ function explain(m) {
   } catch (e) { return { error: String(e.message ?? e) }; }
 }
 
-// The campaign report hook: when the Wasm `Run` gains the core's campaign report (the CLI's
-// `distill-guard campaigns`), this answers with it for the slot's last run; until then it
-// says the build has none and the page shows its placeholder.
+// The campaign report hook: the core's campaign report (the CLI's `distill-guard campaigns`)
+// of the slot's last run; a build whose `Run` lacks it answers `available: false` and the page
+// shows its placeholder.
 function campaigns(m) {
   const r = shown[m.slot]?.run;
   if (!r || typeof r.campaigns !== 'function') return { available: false };

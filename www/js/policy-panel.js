@@ -1,6 +1,8 @@
 // The policy controls, all views of the one PolicyStore: threshold and weight sliders, the
 // diff against the loaded policy, undo / redo / reset, the JSON editor and the export. Every
 // store change re-syncs every control; the editor keeps unapplied typing until Apply or Discard.
+import { thresholdBounds } from './stats.js';
+
 const $ = (id) => document.getElementById(id);
 const T = ['tag', 'throttle', 'deny'];
 const fmt = (v) => (v === undefined ? '(none)' : JSON.stringify(v));
@@ -32,18 +34,19 @@ export function policyPanel({ store, catalog, validate }) {
   }
   $('weights').replaceChildren(...families.values());
 
-  // Thresholds: the moved slider stops at its neighbour (the others never move).
+  // Thresholds: the moved slider stops at its neighbour (the others never move), the neighbours
+  // of every route that takes this threshold from the global ones included.
   for (const k of T) {
     $(`t-${k}`).addEventListener('input', (e) => {
-      const t = store.current.thresholds;
+      const { lo, hi } = thresholdBounds(store.current, k);
       const want = Number(e.target.value);
-      const lo = k === 'tag' ? 1 : k === 'throttle' ? t.tag : t.throttle;
-      const hi = k === 'tag' ? Math.min(100, t.throttle) : k === 'throttle' ? t.deny : 101;
-      const v = Math.min(hi, Math.max(lo, want));
+      const v = Math.min(hi.v, Math.max(lo.v, want));
       if (v !== want) {
         e.target.value = v;
-        const other = want > v ? T[T.indexOf(k) + 1] : T[T.indexOf(k) - 1];
-        $('threshold-note').textContent = `${k} stops at ${other} (${v}): move ${other} first.`;
+        const b = want > v ? hi : lo;
+        $('threshold-note').textContent = !b.by ? `${k} stops at ${v}.` : b.by === 'global'
+          ? `${k} stops at ${b.what} (${v}): move ${b.what} first.`
+          : `${k} stops at ${v}: route ${b.by} sets its ${b.what} to ${v} and takes its ${k} from here; change that route in the editor first.`;
       } else $('threshold-note').textContent = 'A threshold stops at its neighbour; 101 means never.';
       store.update((p) => { p.thresholds[k] = v; }, `t-${k}`);
     });
@@ -111,6 +114,11 @@ export function policyPanel({ store, catalog, validate }) {
     $('redo').disabled = !store.redoStack.length;
     $('reset').disabled = !diff.length;
     $('policy-name').textContent = `${p.name} (${p.mode})${store.source ? ` · loaded from ${store.source}` : ''}`;
+    const routes = p.routes ?? [];
+    $('routes-note').hidden = !routes.length;
+    $('routes-note').textContent = routes.length
+      ? `These sliders tune the global settings. The policy's ${routes.length} route(s) (${routes.map((r, i) => r.name ?? i).join(', ')}) keep their own overrides for the requests they match: edit those in the JSON editor; the export keeps them.`
+      : '';
     if (!dirty) { editor.value = store.text(); $('editor-state').textContent = ''; }
     refreshExport();
   }

@@ -30,6 +30,7 @@ export class RecordsTable {
   set(res, acts, view, fmt) {
     const keep = this.sel >= 0 ? this.view[this.sel] : -1;
     this.res = res; this.acts = acts; this.view = view; this.fmt = fmt;
+    this.root.classList.toggle('with-routes', res.routeNames.length > 0);
     this.sel = keep >= 0 ? view.indexOf(keep) : -1;
     this.spacer.style.height = `${view.length * ROW}px`;
     this.root.setAttribute('aria-rowcount', String(view.length + 1));
@@ -47,8 +48,9 @@ export class RecordsTable {
       const r = document.createElement('div');
       r.className = 'rt-row';
       r.setAttribute('role', 'row');
-      for (let c = 0; c < 8; c++) r.append(Object.assign(document.createElement('span'), { role: 'gridcell' }));
+      for (let c = 0; c < 9; c++) r.append(Object.assign(document.createElement('span'), { role: 'gridcell' }));
       r.children[3].append(document.createElement('span'));
+      r.children[4].className = 'rt-route'; // shown when the run's policy has routes
       this.body.append(r);
       this.pool.push(r);
     }
@@ -78,10 +80,11 @@ export class RecordsTable {
       const a = c[3].firstChild;
       a.className = `act act-${acts[i]}`;
       a.textContent = ACTIONS[acts[i]];
-      c[4].textContent = fmt.time(res.times[i]);
-      c[5].textContent = fmt.account(res.accounts[i]);
-      c[6].textContent = res.clientNames[res.clients[i]] ?? '';
-      c[7].textContent = fmt.reasons(i);
+      c[4].textContent = fmt.route(i);
+      c[5].textContent = fmt.time(res.times[i]);
+      c[6].textContent = fmt.account(res.accounts[i]);
+      c[7].textContent = res.clientNames[res.clients[i]] ?? '';
+      c[8].textContent = fmt.reasons(i);
     }
     for (; k < this.pool.length; k++) this.pool[k].hidden = true;
     if (this.sel >= first && this.sel < last) this.root.setAttribute('aria-activedescendant', `rec-${this.sel}`);

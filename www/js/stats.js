@@ -12,11 +12,39 @@ export function actionOf(score, t) {
   return score >= t.deny ? 3 : score >= t.throttle ? 2 : score >= t.tag ? 1 : 0;
 }
 
-// The action of every record, by a 101-entry lookup table.
-export function actionsOf(scores, t) {
-  const table = Uint8Array.from({ length: 101 }, (_, s) => actionOf(s, t));
+// No policy route scored the record (the `routes` column of a run).
+export const NO_ROUTE = 0xffff;
+
+// Each policy route's thresholds merged over the global ones `t`, in `routes` order (a route
+// changes only the thresholds it names).
+export const routeThresholds = (policy, t = policy.thresholds) => (policy.routes ?? []).map((r) => ({ ...t, ...(r.thresholds ?? {}) }));
+
+// What the global threshold `k` may move to so that every threshold set stays ordered (tag <=
+// throttle <= deny): the global one and each route's that takes `k` from the global. `lo` / `hi`
+// name what stops the slider there ('global' or the route's name, else its index).
+export function thresholdBounds(policy, k) {
+  const sets = [['global', policy.thresholds],
+    ...(policy.routes ?? []).map((r, i) => [r.name ?? String(i), r.thresholds ?? {}]).filter(([, o]) => o[k] === undefined)
+      .map(([name, o]) => [name, { ...policy.thresholds, ...o }])];
+  let lo = { v: 1, by: null }, hi = { v: k === 'tag' ? 100 : 101, by: null };
+  const below = { tag: null, throttle: 'tag', deny: 'throttle' }[k], above = { tag: 'throttle', throttle: 'deny', deny: null }[k];
+  for (const [name, t] of sets) {
+    if (below && t[below] > lo.v) lo = { v: t[below], by: name, what: below };
+    if (above && t[above] < hi.v) hi = { v: t[above], by: name, what: above };
+  }
+  return { lo, hi };
+}
+
+// The action of every record, by a 101-entry lookup table per threshold set: a record scored
+// by policy route r (`routes[i]`) is classified at `routeT[r]`, the others at `t`.
+export function actionsOf(scores, t, routes = null, routeT = []) {
+  const tables = [t, ...routeT].map((x) => Uint8Array.from({ length: 101 }, (_, s) => actionOf(s, x)));
   const out = new Uint8Array(scores.length);
-  for (let i = 0; i < scores.length; i++) out[i] = table[scores[i]];
+  if (!routes || !routeT.length) {
+    for (let i = 0; i < scores.length; i++) out[i] = tables[0][scores[i]];
+    return out;
+  }
+  for (let i = 0; i < scores.length; i++) out[i] = (tables[routes[i] + 1] ?? tables[0])[scores[i]];
   return out;
 }
 
@@ -47,15 +75,20 @@ export function perLabel(res, acts) {
 }
 
 // Campaign-flagged vs legitimate-flagged share for every tag threshold 1..100, scores fixed.
-export function thresholdCurve(res, kinds) {
+// `ownTag[r]` is policy route r's own tag threshold (null when it keeps the global one): its
+// records are flagged or not whatever the global tag threshold.
+export function thresholdCurve(res, kinds, ownTag = []) {
   const legit = new Float64Array(101), camp = new Float64Array(101);
-  let nl = 0, nc = 0;
+  let nl = 0, nc = 0, fixedL = 0, fixedC = 0;
   for (let i = 0; i < res.scores.length; i++) {
     const k = kinds[res.labels[i]];
-    if (k === 1) { legit[res.scores[i]]++; nl++; } else if (k === 2) { camp[res.scores[i]]++; nc++; }
+    const own = res.routes ? ownTag[res.routes[i]] : undefined;
+    const s = res.scores[i];
+    if (k === 1) { nl++; if (own == null) legit[s]++; else if (s >= own) fixedL++; }
+    else if (k === 2) { nc++; if (own == null) camp[s]++; else if (s >= own) fixedC++; }
   }
   const points = new Array(100);
-  let fl = 0, fc = 0;
+  let fl = fixedL, fc = fixedC;
   for (let s = 100; s >= 1; s--) {
     fl += legit[s]; fc += camp[s];
     points[s - 1] = { t: s, legit: nl ? fl / nl : 0, campaign: nc ? fc / nc : 0 };
@@ -114,20 +147,38 @@ export function transitions(actsA, actsB) {
   return { matrix, differs };
 }
 
+// Per policy route (`names[r]`, then the records no route matched, route NO_ROUTE): its records
+// and their actions by role, as roleSummary's {route, name, legitimate, campaign, ignored, all}.
+export function perRoute(res, acts, kinds, names) {
+  const rows = [...names.map((name, route) => ({ route, name })), { route: NO_ROUTE, name: null }]
+    .map((r) => ({ ...r, ignored: counts(), legitimate: counts(), campaign: counts(), all: counts() }));
+  const last = rows.length - 1;
+  for (let i = 0; i < acts.length; i++) {
+    const r = rows[res.routes && res.routes[i] < last ? res.routes[i] : last];
+    const c = r[ROLE_KEYS[kinds[res.labels[i]]]];
+    c.n++; c.a[acts[i]]++;
+    r.all.n++; r.all.a[acts[i]]++;
+  }
+  return rows;
+}
+
 // Record indices passing the filter `f`, in the asked order (a counting sort by score).
 // f: {label: 'any' | 'role:N' | 'label:N', action: 'any' | 'flagged' | '0'..'3', reason: -1 | signal,
-//     accountMask: Uint8Array over accounts | null, other: actions of policy B | null, sort}.
+//     accountMask: Uint8Array over accounts | null, other: actions of policy B | null,
+//     route: -1 (any) | a policy route index | NO_ROUTE (records no route matched), sort}.
 export function filterView(res, acts, kinds, f) {
   const n = acts.length;
   const out = new Uint32Array(n);
   let m = 0;
   const [lk, lv] = f.label === 'any' ? ['any', 0] : [f.label.split(':')[0], Number(f.label.split(':')[1])];
   const action = f.action === 'any' ? -1 : f.action === 'flagged' ? 4 : Number(f.action);
+  const route = f.route ?? -1;
   for (let i = 0; i < n; i++) {
     if (lk === 'label' && res.labels[i] !== lv) continue;
     if (lk === 'role' && kinds[res.labels[i]] !== lv) continue;
     if (action === 4 ? acts[i] === 0 : action >= 0 && acts[i] !== action) continue;
     if (f.other && f.other[i] === acts[i]) continue;
+    if (route >= 0 && (res.routes ? res.routes[i] : NO_ROUTE) !== route) continue;
     if (f.accountMask && (res.accounts[i] === 0xffffffff || !f.accountMask[res.accounts[i]])) continue;
     if (f.reason >= 0) {
       let hit = false;

@@ -71,3 +71,29 @@ export function nextStep(sum) {
   }
   return [`Campaigns ${pct(cf)} flagged, legitimate ${pct(lf)}: this policy fits this capture. Next: load your own capture (JSONL, labels optional), compare against another policy, or export.`, null];
 }
+
+// What a policy route matches, in words: "POST /v1/messages", "GET|HEAD /v1/models*".
+export function routeMatch(route) {
+  const m = route?.match ?? {};
+  const methods = [m.method ?? []].flat().join('|');
+  const path = m.path ?? (m.prefix !== undefined ? `${m.prefix}*` : '*');
+  return methods ? `${methods} ${path}` : path;
+}
+
+// The per-route table: one row per policy route (its match, mode, thresholds merged over the
+// global ones), then the records no route matched; records and flagged shares per role.
+// `rows` from stats.perRoute, `policy` the tuned policy, `routeT` its routes' merged thresholds.
+export function renderRoutes(tbody, rows, policy, routeT) {
+  const routes = policy.routes ?? [];
+  tbody.replaceChildren(...rows.map((r) => {
+    const tr = document.createElement('tr');
+    const route = r.name === null ? null : routes[r.route];
+    const t = route ? routeT[r.route] : policy.thresholds;
+    tr.dataset.route = r.name ?? '';
+    const roleShare = (c) => (c.n ? pct(share(c, 1)) : '—');
+    return cells(tr, [r.name ?? '(no route)', r.name === null ? 'everything else' : routeMatch(route),
+      !route ? policy.mode : route.mode ?? `${policy.mode} (global)`,
+      t ? `${t.tag} / ${t.throttle} / ${t.deny}` : '—', r.all.n.toLocaleString('en'),
+      roleShare(r.legitimate), roleShare(r.campaign), roleShare(r.all), r.all.n ? pct(share(r.all, 3)) : '—']);
+  }));
+}

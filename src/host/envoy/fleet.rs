@@ -16,7 +16,7 @@
 //! itself (`--concurrency 1`), one more when it reached another worker (the worker sync
 //! hands it to the leader first), and in the other nodes' followers one tick after that.
 //!
-//! Host-independent (the [`SharedData`] trait and `now_ms`); `filter.rs` makes the call.
+//! Host-independent (the [`SharedData`] trait and `now_ms`); `fleet_root.rs` makes the call.
 //! Deliberately not here: HTTP, the state's contents, anything on the request path.
 
 use super::apply::{Failure, Status};

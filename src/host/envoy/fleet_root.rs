@@ -1,7 +1,7 @@
 //! The root context's side of the fleet sync: starts the leader's round trip with
 //! `dispatch_http_call` on the tick, reads the answer in `on_http_call_response`, and adds
 //! what happened to the `distill_guard.sync.fleet_*` metrics. One per VM, kept across policy
-//! swaps (see `filter.rs`); the decisions are in [`super::fleet`] and [`crate::fleet`].
+//! swaps (see `root.rs`); the decisions are in [`super::fleet`] and [`crate::fleet`].
 //!
 //! Logs: the first failure of an outage and the recovery (from the client), the first of
 //! each kind of host-call failure; never a key, a prompt or a delta.

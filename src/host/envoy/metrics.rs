@@ -1,5 +1,7 @@
 //! The filter's counters (`distill_guard.requests`, `.internal_error`, `.action.<a>`,
-//! `.reason.<code>`), counted per VM in memory and handed to the host in batches.
+//! `.reason.<code>`, and `.body.held` / `.body.learned`: requests held for their body, bodies
+//! learned from as they streamed past), counted per VM in memory and handed to the host in
+//! batches.
 //!
 //! One `proxy_increment_metric` per counter and per request (4-6 calls for a typical
 //! verdict) is replaced by [`Pending::record`], a few array increments, and
@@ -12,18 +14,23 @@ use super::wire;
 use crate::score::{Action, Verdict};
 use crate::signal::Signal;
 
-/// Number of counters: requests, internal errors, one per action, one per reason.
-pub const COUNTERS: usize = 2 + Action::ALL.len() + Signal::COUNT;
+/// Number of counters: requests, internal errors, one per action, one per reason, bodies
+/// held and learned from.
+pub const COUNTERS: usize = 2 + Action::ALL.len() + Signal::COUNT + 2;
 const REQUESTS: usize = 0;
 const INTERNAL_ERROR: usize = 1;
 const ACTIONS: usize = 2;
 const REASONS: usize = ACTIONS + Action::ALL.len();
+const HELD: usize = REASONS + Signal::COUNT;
+const LEARNED: usize = HELD + 1;
 
 /// Metric name of counter `i` (`0..COUNTERS`); `None` past the end.
 pub fn name(i: usize) -> Option<String> {
     match i {
         REQUESTS => Some(wire::REQUESTS_METRIC.to_string()),
         INTERNAL_ERROR => Some(wire::INTERNAL_ERROR_METRIC.to_string()),
+        HELD => Some(wire::HELD_METRIC.to_string()),
+        LEARNED => Some(wire::LEARNED_METRIC.to_string()),
         _ if i < REASONS => Action::ALL.get(i - ACTIONS).map(|&a| wire::action_metric(a)),
         _ => Signal::ALL.get(i - REASONS).map(|&s| wire::reason_metric(s)),
     }
@@ -51,6 +58,22 @@ impl Pending {
                 *c += 1;
             }
         }
+    }
+
+    /// Counts an internal error that changed no verdict (the request itself is counted by
+    /// [`Pending::record`]).
+    pub fn internal_error(&mut self) {
+        self.counts[INTERNAL_ERROR] += 1;
+    }
+
+    /// Counts a request held for its body.
+    pub fn held(&mut self) {
+        self.counts[HELD] += 1;
+    }
+
+    /// Counts a body learned from as it streamed past.
+    pub fn learned(&mut self) {
+        self.counts[LEARNED] += 1;
     }
 
     /// True when nothing is pending.
@@ -95,6 +118,7 @@ mod tests {
         assert_eq!(names[1], "distill_guard.internal_error");
         assert!(names.contains(&"distill_guard.action.deny".to_string()));
         assert!(names.contains(&"distill_guard.reason.proxy.via".to_string()));
+        assert!(names.contains(&"distill_guard.body.held".to_string()) && names.contains(&"distill_guard.body.learned".to_string()));
         assert_eq!(name(COUNTERS), None);
     }
 
@@ -107,6 +131,10 @@ mod tests {
         }
         p.record(&verdict(Action::Deny, &[Signal::ProxyVia, Signal::FpListed], false));
         p.record(&verdict(Action::Allow, &[], true));
+        p.internal_error();
+        p.held();
+        p.learned();
+        p.learned();
         let mut got = drained(&mut p);
         got.sort();
         let mut want = vec![
@@ -115,7 +143,9 @@ mod tests {
             ("distill_guard.action.deny".to_string(), 1),
             ("distill_guard.reason.proxy.via".to_string(), 4),
             ("distill_guard.reason.fp.listed".to_string(), 1),
-            ("distill_guard.internal_error".to_string(), 1),
+            ("distill_guard.internal_error".to_string(), 2),
+            ("distill_guard.body.held".to_string(), 1),
+            ("distill_guard.body.learned".to_string(), 2),
         ];
         want.sort();
         assert_eq!(got, want);

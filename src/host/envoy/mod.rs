@@ -1,12 +1,13 @@
-//! proxy-wasm adapter for Envoy (`wasm32-wasip1`): the filter itself (`filter`: the request
-//! path; `root`: configuration and the tick; `fleet_root`: the store round trip; all over the
-//! raw host calls in `abi`) and its host-independent parts (`wire`: formats, rules and adapter
-//! options; `geo`: ASN and country from the geoip filter's headers; `apply`: verdict
-//! application and its failure paths; `metrics`: batched counters; `sync`: merging worker
-//! states on a tick; `fleet`: which worker talks to the fleet store and how its answer
-//! reaches the others), which also build natively so they are unit-tested with the rest of
-//! the crate. `fault` (test builds only, cargo feature
-//! `fault-injection`) fails host reads on request.
+//! proxy-wasm adapter for Envoy (`wasm32-wasip1`): the filter itself (`filter`: the entry
+//! point and what the contexts share; `root`: the root context, configuration and the tick;
+//! `fleet_root`: the store round trip; `http`: the per-request context running the engine's
+//! two phases; all over the raw host calls in `abi`) and its host-independent parts (`wire`:
+//! formats, rules and adapter options; `geo`: ASN and country from the geoip filter's
+//! headers; `apply`: verdict application and its failure paths; `metrics`: batched counters;
+//! `sync`: merging worker states on a tick; `fleet`: which worker talks to the fleet store
+//! and how its answer reaches the others), which also build natively so they are unit-tested
+//! with the rest of the crate. `fault` (test builds only, cargo feature `fault-injection`)
+//! fails host reads on request.
 //!
 //! Deliberately not here: any scoring logic (see [`crate::engine`]), any response handling
 //! (responses, SSE included, pass untouched). State is shared between worker VMs and nodes
@@ -29,5 +30,7 @@ mod abi;
 pub mod filter;
 #[cfg(target_os = "wasi")]
 mod fleet_root;
+#[cfg(target_os = "wasi")]
+mod http;
 #[cfg(target_os = "wasi")]
 mod root;

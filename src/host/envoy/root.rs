@@ -1,6 +1,7 @@
 //! The proxy-wasm root context: builds the engine from the plugin configuration, and on its
-//! tick flushes counters, syncs state with the other worker VMs ([`super::sync`]) and, with
-//! `envoy.fleet` settings, with the other nodes through the store ([`super::fleet_root`]).
+//! tick flushes counters, logs the campaign report every `envoy.campaigns.interval_s`, syncs
+//! state with the other worker VMs ([`super::sync`]) and, with `envoy.fleet` settings, with
+//! the other nodes through the store ([`super::fleet_root`]).
 //!
 //! Plugin configuration: a policy document, plus the optional top-level `envoy` member the
 //! filter cuts out before reading the policy: adapter options ([`wire::Options`]) and the
@@ -15,7 +16,7 @@
 //! survive a new policy, new allow / block lists, new thresholds); otherwise it starts empty.
 //! Only the latest root syncs; an older one still serving requests in flight keeps counting.
 //!
-//! Deliberately not here: anything on the request path (`filter.rs`).
+//! Deliberately not here: anything on the request path (`http.rs`).
 
 use std::cell::RefCell;
 use std::rc::{Rc, Weak};
@@ -25,8 +26,9 @@ use proxy_wasm::types::ContextType;
 
 use super::abi::{self, Level};
 use super::apply::Status;
-use super::filter::{Filter, Metrics, Shared};
+use super::filter::{Metrics, Shared};
 use super::fleet_root::FleetRoot;
+use super::http::Filter;
 use super::sync::{self, Role, SharedData, Sync};
 use super::wire;
 use crate::fleet::FleetConfig;
@@ -68,12 +70,26 @@ struct Vm {
 pub struct Root {
     shared: Rc<Shared>,
     generation: u64,
+    /// Ticks since the last campaign report (`envoy.campaigns`).
+    ticks: u32,
 }
 
 impl Root {
     /// A root context not configured yet.
     pub fn new() -> Root {
-        Root { shared: Rc::new(Shared::default()), generation: 0 }
+        Root { shared: Rc::new(Shared::default()), generation: 0, ticks: 0 }
+    }
+}
+
+/// Logs the campaign report of this worker's engine, one info line per campaign:
+/// `distill-guard: campaign {json}` (the campaign as in `distill-guard campaigns --format
+/// json`, with the worker's request counts). Account ids and key hashes only.
+fn log_campaigns(engine: &Engine) {
+    let Some(t) = engine.campaigns() else { return };
+    let r = t.report(t.last_ms());
+    for c in &r.campaigns {
+        let line = serde_json::json!({"report_ms": r.now_ms, "requests": r.requests, "flagged": r.flagged, "campaigns_total": r.campaigns_total, "campaign": c});
+        abi::log(Level::Info, &format!("distill-guard: campaign {line}"));
     }
 }
 
@@ -310,6 +326,10 @@ impl RootContext for Root {
                 false
             }
         };
+        if let Some(c) = options.campaigns {
+            engine.track_campaigns(c.settings);
+            abi::log(Level::Info, &format!("distill-guard: campaign report every {} s (tracker bound {} bytes)", c.interval_s, c.settings.memory_bound()));
+        }
         let state_enabled = engine.policy().state.enabled;
         let configured = VM.with(|vm| {
             let Ok(mut vm) = vm.try_borrow_mut() else { return false };
@@ -349,9 +369,16 @@ impl RootContext for Root {
             if vm.generation != self.generation {
                 return; // an older root, still serving requests in flight
             }
-            let Some(sr) = vm.sync.as_mut() else { return };
             let Ok(mut slot) = self.shared.engine.try_borrow_mut() else { return };
-            if let Some(engine) = slot.as_mut().filter(|e| e.policy().state.enabled) {
+            let Some(engine) = slot.as_mut() else { return };
+            if let Some(c) = self.shared.options.get().campaigns {
+                self.ticks += 1;
+                if u64::from(self.ticks) * u64::from(sync::TICK_MS) >= u64::from(c.interval_s) * 1000 {
+                    self.ticks = 0;
+                    log_campaigns(engine);
+                }
+            }
+            if let Some(sr) = vm.sync.as_mut().filter(|_| engine.policy().state.enabled) {
                 sr.tick(engine);
             }
         });

@@ -1,7 +1,7 @@
 //! Host-independent pieces of the Envoy adapter: the proxy-wasm header-map wire format,
-//! peer facts as Envoy prints them, the request-view assembly, the body-buffering rule, the
-//! metric names and the adapter options carried next to the policy in the plugin
-//! configuration.
+//! peer facts as Envoy prints them, the request-view assembly, the rules for a held body and
+//! for a body read as it streams past ([`PrefixReader`]), the metric names and the adapter
+//! options carried next to the policy in the plugin configuration.
 //!
 //! Everything here is pure and compiles on every target, so it is unit-tested natively.
 //! It never calls the host (see `abi.rs`) and never decides a verdict (the engine does).
@@ -189,23 +189,58 @@ pub enum Step {
     Buffer,
 }
 
-/// At the request headers: buffer when the policy reads this path's body and a body follows.
-pub fn on_headers(wants_body: bool, end_of_stream: bool) -> Step {
-    if wants_body && !end_of_stream {
-        Step::Buffer
-    } else {
-        Step::Decide
-    }
-}
-
-/// At a body chunk (`buffered` = bytes buffered so far): decide at the end of the body or
-/// once the prefix the engine reads is buffered (the rest then streams, so large bodies are
-/// never held whole and never hit Envoy's buffer limit).
+/// At a body chunk of a held request (`buffered` = bytes buffered so far): decide at the end
+/// of the body or once the prefix the engine reads is buffered (the rest then streams, so
+/// large bodies are never held whole and never hit Envoy's buffer limit).
 pub fn on_body(buffered: usize, limit: usize, end_of_stream: bool) -> Step {
     if end_of_stream || buffered >= limit {
         Step::Decide
     } else {
         Step::Buffer
+    }
+}
+
+/// The body prefix of a request decided at its headers, copied chunk by chunk as the body
+/// streams past (each chunk is forwarded at once) for the engine to learn from: at most
+/// `limit` bytes are kept, and the chunks after the cap are not read.
+#[derive(Debug, Clone, Default)]
+pub struct PrefixReader {
+    limit: usize,
+    seen: usize,
+    bytes: Vec<u8>,
+}
+
+impl PrefixReader {
+    /// A reader keeping at most `limit` bytes.
+    pub fn new(limit: usize) -> Self {
+        PrefixReader { limit, seen: 0, bytes: Vec::new() }
+    }
+
+    /// How many bytes to copy of the next chunk, `size` bytes long (counted as seen).
+    pub fn take(&mut self, size: usize) -> usize {
+        self.seen = self.seen.saturating_add(size);
+        size.min(self.limit.saturating_sub(self.bytes.len()))
+    }
+
+    /// Appends the bytes copied of a chunk (the first chunk is kept as it came: no copy).
+    pub fn push(&mut self, chunk: Vec<u8>) {
+        if self.bytes.is_empty() {
+            self.bytes = chunk;
+        } else {
+            self.bytes.extend_from_slice(&chunk);
+        }
+        self.bytes.truncate(self.limit);
+    }
+
+    /// `Some(complete)` once the prefix is ready to learn from: the body ended (`end`) or the
+    /// cap is reached; `complete` when the prefix is the whole body.
+    pub fn ready(&self, end: bool) -> Option<bool> {
+        (end || self.bytes.len() >= self.limit).then_some(end && self.seen == self.bytes.len())
+    }
+
+    /// The prefix so far.
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes
     }
 }
 
@@ -228,12 +263,18 @@ pub const REQUESTS_METRIC: &str = "distill_guard.requests";
 /// Name of the counter of internal errors.
 pub const INTERNAL_ERROR_METRIC: &str = "distill_guard.internal_error";
 
+/// Name of the counter of requests held for their body (the engine asked for it).
+pub const HELD_METRIC: &str = "distill_guard.body.held";
+
+/// Name of the counter of bodies learned from as they streamed past.
+pub const LEARNED_METRIC: &str = "distill_guard.body.learned";
+
 /// Key of the adapter options in the plugin configuration (next to the policy's keys).
 pub const OPTIONS_KEY: &str = "envoy";
 
 /// Options of the Envoy adapter itself, from the plugin configuration's `envoy` object. They
 /// describe the listener, not the policy, so they are not part of [`crate::Policy`].
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Options {
     /// Read JA4 / JA3 from filter state `distill_guard.ja4` / `.ja3` (two property reads per
     /// request). Only listeners with `tls_inspector` and a `set_filter_state` filter filling
@@ -247,6 +288,47 @@ pub struct Options {
     /// fills ([`super::geo`]; no extra host call). Only listeners that remove client-sent
     /// copies first have trustworthy values (see `envoy/geoip.yaml.in`); off by default.
     pub geo_headers: bool,
+    /// Log the campaign report ([`crate::campaign`]) as one line per campaign every
+    /// `interval_s` seconds (`envoy.campaigns`); off by default.
+    pub campaigns: Option<CampaignLog>,
+}
+
+/// The `envoy.campaigns` option: `interval_s` (default 60) and the tracker settings
+/// ([`crate::campaign::Settings`]; `sample` defaults to 100 account ids per line here).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CampaignLog {
+    /// Seconds between two reports (1..=86,400).
+    pub interval_s: u32,
+    /// The tracker's settings.
+    pub settings: crate::campaign::Settings,
+}
+
+/// Account ids per campaign log line unless `envoy.campaigns.sample` says otherwise.
+pub const LOG_SAMPLE: u32 = 100;
+
+fn parse_campaigns(raw: &Value, path: &str) -> Result<CampaignLog, PolicyErrors> {
+    let mut rest = raw.clone();
+    let mut interval_s = 60;
+    let mut errors = Vec::new();
+    if let Value::Object(map) = &mut rest {
+        if let Some(v) = map.remove("interval_s") {
+            match v.as_u64() {
+                Some(x @ 1..=86_400) => interval_s = x as u32,
+                _ => errors.push(PolicyError { path: format!("{path}.interval_s"), message: format!("must be a whole number 1..=86400, got {v}") }),
+            }
+        }
+        if !map.contains_key("sample") {
+            map.insert("sample".into(), Value::from(LOG_SAMPLE));
+        }
+    }
+    match crate::campaign::Settings::from_value(&rest, path) {
+        Ok(settings) if errors.is_empty() => Ok(CampaignLog { interval_s, settings }),
+        Ok(_) => Err(PolicyErrors(errors)),
+        Err(e) => {
+            errors.extend(e.0);
+            Err(PolicyErrors(errors))
+        }
+    }
 }
 
 /// Splits the plugin configuration into the policy text, the adapter [`Options`] and the
@@ -390,7 +472,11 @@ fn parse_options(raw: &Value) -> Result<(Options, Option<FleetConfig>), PolicyEr
                 Ok(f) => fleet = Some(f),
                 Err(e) => errors.extend(e.0),
             },
-            _ => errors.push(err(path, "unknown key (known: tls_fingerprints, filter_state, geo_headers, fleet)")),
+            ("campaigns", v) => match parse_campaigns(v, &path) {
+                Ok(c) => options.campaigns = Some(c),
+                Err(e) => errors.extend(e.0),
+            },
+            _ => errors.push(err(path, "unknown key (known: tls_fingerprints, filter_state, geo_headers, campaigns, fleet)")),
         }
     }
     if errors.is_empty() {
@@ -486,12 +572,40 @@ mod tests {
 
     #[test]
     fn body_rule_buffers_until_end_or_limit() {
-        assert_eq!(on_headers(true, false), Step::Buffer);
-        assert_eq!(on_headers(true, true), Step::Decide);
-        assert_eq!(on_headers(false, false), Step::Decide);
         assert_eq!(on_body(10, 100, false), Step::Buffer);
         assert_eq!(on_body(100, 100, false), Step::Decide);
         assert_eq!(on_body(10, 100, true), Step::Decide);
+    }
+
+    #[test]
+    fn prefix_reader_keeps_the_prefix_and_stops_at_the_cap() {
+        // One chunk, the whole body: complete.
+        let mut r = PrefixReader::new(10);
+        assert_eq!(r.take(4), 4);
+        r.push(b"abcd".to_vec());
+        assert_eq!(r.ready(false), None);
+        assert_eq!(r.ready(true), Some(true));
+        // Chunks past the cap: only what fits is read, and the prefix is ready at the cap.
+        let mut r = PrefixReader::new(10);
+        assert_eq!(r.take(6), 6);
+        r.push(b"012345".to_vec());
+        assert_eq!(r.ready(false), None);
+        assert_eq!(r.take(6), 4);
+        r.push(b"6789".to_vec());
+        assert_eq!((r.bytes(), r.ready(false)), (&b"0123456789"[..], Some(false)));
+        assert_eq!(r.take(100), 0);
+        assert_eq!(r.ready(true), Some(false), "the body went on past the cap");
+        // Exactly the cap, ending there: complete. An empty last chunk changes nothing.
+        let mut r = PrefixReader::new(4);
+        assert_eq!(r.take(4), 4);
+        r.push(b"wxyz".to_vec());
+        assert_eq!(r.take(0), 0);
+        assert_eq!(r.ready(true), Some(true));
+        // A host that hands back more than asked is cut at the cap.
+        let mut r = PrefixReader::new(3);
+        r.take(5);
+        r.push(b"12345".to_vec());
+        assert_eq!(r.bytes(), b"123");
     }
 
     proptest::proptest! {
@@ -540,6 +654,18 @@ mod tests {
         crate::Engine::from_json(&policy).unwrap();
     }
 
+    #[test]
+    fn the_campaigns_option_is_validated_by_path() {
+        let (_, o, _) = split_plugin_config(r#"{"envoy": {"campaigns": {"interval_s": 30, "min_accounts": 5}}}"#).unwrap();
+        let c = o.campaigns.unwrap();
+        assert_eq!((c.interval_s, c.settings.min_accounts, c.settings.sample), (30, 5, LOG_SAMPLE));
+        let (_, o, _) = split_plugin_config(r#"{"envoy": {"campaigns": {}}}"#).unwrap();
+        assert_eq!(o.campaigns.unwrap().interval_s, 60);
+        let e = split_plugin_config(r#"{"envoy": {"campaigns": {"interval_s": 0, "min_accounts": 1, "colour": 1}}}"#).unwrap_err();
+        let paths: Vec<&str> = e.0.iter().map(|e| e.path.as_str()).collect();
+        assert_eq!(paths, ["envoy.campaigns.interval_s", "envoy.campaigns.colour", "envoy.campaigns.min_accounts"]);
+    }
+
     proptest::proptest! {
         #[test]
         fn splitting_removes_exactly_the_options(keys in proptest::collection::vec("[a-z\\\\\"{}\\[\\],: ]{1,8}", 0..6), at in 0usize..7, pretty in proptest::bool::ANY) {
@@ -569,7 +695,7 @@ mod tests {
         let paths: Vec<&str> = e.0.iter().map(|e| e.path.as_str()).collect();
         assert_eq!(paths, vec!["envoy.filter_state", "envoy.ja5", "envoy.tls_fingerprints"]);
         let (_, o, _) = split_plugin_config(r#"{"envoy": {"filter_state": true}}"#).unwrap();
-        assert_eq!(o, Options { tls_fingerprints: false, filter_state: true, geo_headers: false });
+        assert_eq!(o, Options { tls_fingerprints: false, filter_state: true, geo_headers: false, campaigns: None });
         let (_, o, _) = split_plugin_config(r#"{"envoy": {"geo_headers": true}}"#).unwrap();
         assert!(o.geo_headers && !o.filter_state);
         assert_eq!(split_plugin_config(r#"{"envoy": {"geo_headers": "on"}}"#).unwrap_err().0[0].path, "envoy.geo_headers");

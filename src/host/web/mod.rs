@@ -64,6 +64,8 @@ fn js_error(message: &str) -> JsValue {
 #[wasm_bindgen]
 pub struct Engine {
     inner: crate::Engine,
+    /// Requests waiting for their body (`fetch.rs`), bounded.
+    tickets: crate::host::tickets::Tickets,
 }
 
 #[wasm_bindgen]
@@ -72,7 +74,7 @@ impl Engine {
     #[wasm_bindgen(constructor)]
     pub fn new(policy_json: &str) -> Result<Engine, JsValue> {
         match crate::Engine::from_json(policy_json) {
-            Ok(inner) => Ok(Engine { inner }),
+            Ok(inner) => Ok(Engine { inner, tickets: Default::default() }),
             Err(errs) => Err(policy_error(&errs.0)),
         }
     }
@@ -83,7 +85,7 @@ impl Engine {
         let dec = traffic::parse_line(record_json).map_err(|m| js_error(&m))?;
         let req = dec.request(self.inner.body_limit());
         let v = self.inner.inspect(&req);
-        Ok(VerdictReport::new(&v).label(dec.record().label.as_ref()).to_json())
+        Ok(VerdictReport::new(&v).route(self.inner.route_label(&v)).label(dec.record().label.as_ref()).to_json())
     }
 
     /// Inspects JSONL records in order; returns a JSON array with one verdict (with `line`
@@ -111,7 +113,7 @@ impl Engine {
                 Ok(dec) => {
                     let req = dec.request(limit);
                     let v = self.inner.inspect(&req);
-                    out.push_str(&VerdictReport::new(&v).line(n).label(dec.record().label.as_ref()).to_json());
+                    out.push_str(&VerdictReport::new(&v).line(n).route(self.inner.route_label(&v)).label(dec.record().label.as_ref()).to_json());
                 }
             }
         }
@@ -119,13 +121,17 @@ impl Engine {
         out
     }
 
-    /// True when the policy reads the body prefix of requests to `path`.
+    /// True when the policy reads the body prefix of requests to `path` with `method` (with
+    /// any method when `method` is absent: route overrides may differ by method).
     #[wasm_bindgen(js_name = wantsBody)]
-    pub fn wants_body(&self, path: &str) -> bool {
-        self.inner.wants_body(path.as_bytes())
+    pub fn wants_body(&self, path: &str, method: Option<String>) -> bool {
+        match method {
+            Some(m) => self.inner.wants_body_for(m.as_bytes(), path.as_bytes()),
+            None => self.inner.wants_body(path.as_bytes()),
+        }
     }
 
-    /// Largest body prefix the engine reads, in bytes.
+    /// Largest body prefix the engine reads of any request, in bytes.
     #[wasm_bindgen(js_name = bodyLimit)]
     pub fn body_limit(&self) -> u32 {
         u32::try_from(self.inner.body_limit()).unwrap_or(u32::MAX)

@@ -6,6 +6,9 @@
 //! levels): no JSON per record, and JS gets the columns as typed arrays. `explain(i, line)`
 //! rebuilds record `i`'s verdict from the columns and returns the same JSON line as the CLI's
 //! `replay --explain` (one builder, [`crate::explain`]). Scores never come from JS.
+//! The engine carries a campaign tracker ([`crate::campaign`], the CLI's defaults): `campaigns()`
+//! is the CLI's `distill-guard campaigns` report of the capture, with each campaign's accounts
+//! counted by label.
 
 use std::collections::HashMap;
 
@@ -73,6 +76,7 @@ pub struct Run {
     client: Vec<u8>,
     hfp: Vec<u64>,
     template: Vec<Option<u64>>,
+    route: Vec<u16>,
     task: Vec<Option<u64>>,
     tool_set: Vec<Option<u64>>,
     held: Vec<bool>,
@@ -94,7 +98,11 @@ impl Run {
     /// A run of the policy `policy_json` (a fresh engine); throws like `new Engine`.
     #[wasm_bindgen(constructor)]
     pub fn new(policy_json: &str) -> Result<Run, JsValue> {
-        let engine = crate::Engine::from_json(policy_json).map_err(|errs| policy_error(&errs.0))?;
+        let mut engine = crate::Engine::from_json(policy_json).map_err(|errs| policy_error(&errs.0))?;
+        // Every tracked account listed per campaign, as the CLI does: the list is what a
+        // trust-and-safety team copies.
+        let d = crate::campaign::Settings::default();
+        engine.track_campaigns(crate::campaign::Settings { sample: d.accounts, ..d });
         Ok(Run {
             engine,
             decoder: LineDecoder::new(),
@@ -108,6 +116,7 @@ impl Run {
             client: Vec::new(),
             hfp: Vec::new(),
             template: Vec::new(),
+            route: Vec::new(),
             task: Vec::new(),
             tool_set: Vec::new(),
             held: Vec::new(),
@@ -187,6 +196,11 @@ impl Run {
         self.client.clone()
     }
 
+    /// Index of the policy route that scored each record (`routes[i]`); 65535 when none did.
+    pub fn routes(&self) -> Vec<u16> {
+        self.route.clone()
+    }
+
     /// Record `i`'s reasons are `reasonSignals()[off[i]..off[i + 1]]` (length + 1 entries).
     #[wasm_bindgen(js_name = reasonOffsets)]
     pub fn reason_offsets(&self) -> Vec<u32> {
@@ -224,6 +238,41 @@ impl Run {
         serde_json::json!({"count": self.error_count, "first": first}).to_string()
     }
 
+    /// The campaign report of the records fed so far, as of the latest one (JSON; the shape
+    /// of `distill-guard campaigns --format json`), each campaign with `labels`: its listed
+    /// accounts per label (an account's label is that of its first record), most first.
+    pub fn campaigns(&self) -> Result<String, JsValue> {
+        let tracker = self.engine.campaigns().ok_or_else(|| js_error("this run has no campaign tracker"))?;
+        let report = tracker.report(tracker.last_ms());
+        let mut first_label = vec![u16::MAX; self.accounts.list.len()];
+        for (&a, &l) in self.account.iter().zip(&self.label) {
+            if let Some(x) = first_label.get_mut(a as usize).filter(|x| **x == u16::MAX) {
+                *x = l;
+            }
+        }
+        let mut value = serde_json::to_value(&report).map_err(|e| js_error(&e.to_string()))?;
+        let campaigns = value.get_mut("campaigns").and_then(|c| c.as_array_mut());
+        for (c, json) in report.campaigns.iter().zip(campaigns.into_iter().flatten()) {
+            let mut counts: HashMap<u16, u64> = HashMap::new();
+            for id in &c.accounts.sample {
+                let label = u64::from_str_radix(id, 16).ok().and_then(|a| self.accounts.index.get(&a)).and_then(|&i| first_label.get(i as usize));
+                if let Some(&l) = label {
+                    *counts.entry(l).or_default() += 1;
+                }
+            }
+            let mut counts: Vec<(u16, u64)> = counts.into_iter().collect();
+            counts.sort_by(|x, y| y.1.cmp(&x.1).then(x.0.cmp(&y.0)));
+            let labels: Vec<serde_json::Value> = counts
+                .iter()
+                .map(|&(l, n)| serde_json::json!({"label": self.labels.list.get(l as usize).map_or(UNLABELED, String::as_str), "accounts": n}))
+                .collect();
+            if let Some(o) = json.as_object_mut() {
+                o.insert("labels".into(), serde_json::Value::Array(labels));
+            }
+        }
+        Ok(value.to_string())
+    }
+
     /// Record `i` explained: the JSON line `replay --explain` prints for it. `line` is the
     /// record's line as fed (its bytes at `offsets()[i]`, `lengths()[i]` long).
     pub fn explain(&self, i: u32, line: &[u8]) -> Result<String, JsValue> {
@@ -237,7 +286,8 @@ impl Run {
             return Err(js_error(&format!("line {} is not the line of record {i}", self.line[i])));
         }
         let req = dec.request(self.engine.body_limit());
-        let w = &self.engine.compiled().weights;
+        let route = Some(self.route[i]).filter(|&r| r != u16::MAX);
+        let w = &self.engine.compiled().settings(route).weights;
         let (r0, r1) = (self.reason_off[i] as usize, self.reason_off[i + 1] as usize);
         let reasons: Vec<Reason> = (r0..r1)
             .map(|k| {
@@ -270,12 +320,13 @@ impl Run {
                 task: self.task[i],
                 tool_set: self.tool_set[i],
             },
+            route,
             allowlisted: false,
             internal_error: false,
             held: self.held[i],
         };
         let why = explain(w, &v.reasons, &levels);
-        Ok(VerdictReport::new(&v).line(u64::from(self.line[i])).label(dec.record().label.as_ref()).explained(why, &req).to_json())
+        Ok(VerdictReport::new(&v).line(u64::from(self.line[i])).route(self.engine.route_label(&v)).label(dec.record().label.as_ref()).explained(why, &req).to_json())
     }
 }
 
@@ -317,6 +368,7 @@ impl Run {
         self.client.push(self.clients.id(&v.fp.client).min(255) as u8);
         self.hfp.push(v.fp.hfp);
         self.template.push(v.fp.template);
+        self.route.push(v.route.unwrap_or(u16::MAX));
         self.task.push(v.fp.task);
         self.tool_set.push(v.fp.tool_set);
         self.held.push(v.held);

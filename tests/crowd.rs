@@ -1,0 +1,163 @@
+//! Guilt by association: legitimate users on the most common SDK environment (the captured
+//! `openai-python` POST, byte for byte the same headers and JA4) keep their home networks and
+//! send their own prompts, while a campaign runs hundreds of light accounts on the very same
+//! environment, each request from a new network. The crowd evidence (`cluster.*`) is real on
+//! both sides, since they share the cluster; it may catch the campaign, but it must never
+//! flag a legitimate account with an established, ordinary history.
+
+use std::net::{IpAddr, Ipv4Addr};
+
+use distill_guard::engine::Engine;
+use distill_guard::request::{Header, HttpVersion, Request};
+use distill_guard::score::Action;
+use distill_guard::signal::Signal;
+
+const T0: u64 = 1_772_409_600_000;
+const JA4: &str = "t13d1812h1_c866b44c5a26_e30f4b1b1d2c";
+
+/// The captured `openai-python-post` headers (name, value), with the key replaced per account.
+fn sdk_headers() -> Vec<(String, String)> {
+    let doc: serde_json::Value = serde_json::from_str(include_str!("data/clients.json")).unwrap();
+    let cap = doc["clients"].as_array().unwrap().iter().find(|c| c["name"] == "openai-python-post").expect("capture");
+    cap["headers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| (h[0].as_str().unwrap().to_string(), h[1].as_str().unwrap().to_string()))
+        .collect()
+}
+
+/// A deterministic generator (xorshift), so the test is the same on every run.
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+struct Sent {
+    legit: bool,
+    nth: u32,
+    action: Action,
+    crowd: bool,
+    codes: String,
+}
+
+/// A chat-completions body with the user's own question (no shared task, no elicitation).
+fn chat(text: &str) -> String {
+    format!(r#"{{"model":"gpt-5","messages":[{{"role":"user","content":"{text}"}}]}}"#)
+}
+
+const TOPICS: &[&str] = &["my garden", "a birthday card for my aunt", "the quarterly newsletter", "a bug in my router setup", "a cover letter", "tonight's dinner", "a trip to Porto", "my thesis outline"];
+
+fn run(engine: &mut Engine) -> Vec<Sent> {
+    let headers = sdk_headers();
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    // (time, legit?, account, sequence number)
+    let mut plan: Vec<(u64, bool, u32, u32)> = Vec::new();
+    // 150 legitimate users, ~25 requests each over two days, from their own home address.
+    for a in 0..150u32 {
+        for n in 0..25u32 {
+            plan.push((T0 + rng.below(48 * 3_600_000), true, a, n));
+        }
+    }
+    // 400 campaign accounts, ~8 requests each (light), every request from a new network.
+    for a in 0..400u32 {
+        for n in 0..8u32 {
+            plan.push((T0 + rng.below(48 * 3_600_000), false, a, n));
+        }
+    }
+    plan.sort();
+    let mut seen = std::collections::HashMap::new();
+    let mut out = Vec::with_capacity(plan.len());
+    for (i, &(ts, legit, a, _)) in plan.iter().enumerate() {
+        let nth = {
+            let c = seen.entry((legit, a)).or_insert(0u32);
+            *c += 1;
+            *c
+        };
+        let (key, ip, asn) = if legit {
+            // One address each, in one of ten busy /24s of one big ISP (a carrier NAT, a
+            // campus): the prefixes the campaign's pool exits sit in too.
+            (format!("sk-legit-{a:04}-aaaaaaaaaaaaaaaaaaaa"), Ipv4Addr::new(81, 20, (a % 10) as u8, (a / 10) as u8 + 1), 3320)
+        } else {
+            // Every request from a new exit: half in the users' ten prefixes, each exit on
+            // an ASN of its own.
+            let x = rng.next();
+            let ip = if x % 2 == 0 {
+                Ipv4Addr::new(81, 20, ((x >> 8) % 10) as u8, 100 + ((x >> 16) % 150) as u8)
+            } else {
+                Ipv4Addr::new(100 + ((x >> 8) % 50) as u8, (x >> 16) as u8, (x >> 24) as u8, (x >> 32) as u8)
+            };
+            (format!("sk-camp-{a:04}-bbbbbbbbbbbbbbbbbbbbb"), ip, 10_000 + (x >> 40) as u32 % 2_000)
+        };
+        let text = if legit {
+            format!("Could you help me with {} please, request {i}", TOPICS[(a as usize + i) % TOPICS.len()])
+        } else {
+            format!("Write a short essay on topic number {} for a school assignment", rng.below(100_000))
+        };
+        let body = chat(&text);
+        let len = body.len().to_string();
+        let mut r = Request::new();
+        r.method = b"POST";
+        r.path = b"/v1/chat/completions";
+        r.version = HttpVersion::Http11;
+        r.headers = headers
+            .iter()
+            .map(|(k, v)| {
+                let v: &str = match k.to_ascii_lowercase().as_str() {
+                    "authorization" => Box::leak(format!("Bearer {key}").into_boxed_str()),
+                    "content-length" => Box::leak(len.clone().into_boxed_str()),
+                    _ => v,
+                };
+                Header::new(k, v)
+            })
+            .collect();
+        r.body = body.as_bytes();
+        r.body_complete = true;
+        r.peer.ip = Some(IpAddr::V4(ip));
+        r.peer.asn = Some(asn);
+        r.peer.country = Some("DE");
+        r.peer.ja4 = Some(JA4);
+        r.now_ms = ts;
+        let v = engine.inspect(&r);
+        let crowd = v.reasons.iter().any(|x| x.signal.crowd());
+        out.push(Sent { legit, nth, action: v.action, crowd, codes: v.reason_codes() });
+    }
+    out
+}
+
+#[test]
+fn ordinary_users_of_a_popular_sdk_environment_are_not_flagged_for_a_campaign_on_it() {
+    let policy = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/filters/default.json")).unwrap();
+    let mut engine = Engine::from_json(&policy).unwrap();
+    let sent = run(&mut engine);
+
+    let legit: Vec<&Sent> = sent.iter().filter(|s| s.legit).collect();
+    let established: Vec<&Sent> = legit.iter().copied().filter(|s| s.nth > 3).collect();
+    let flagged: Vec<&Sent> = established.iter().copied().filter(|s| s.action >= Action::Tag).collect();
+    assert!(flagged.is_empty(), "{} of {} established legitimate requests flagged, e.g. {}", flagged.len(), established.len(), flagged[0].codes);
+    let any_legit = legit.iter().filter(|s| s.action >= Action::Tag).count();
+    assert!(any_legit * 200 <= legit.len(), "{any_legit} of {} legitimate requests flagged", legit.len());
+
+    // The test means something only if the crowd evidence was there: the shared cluster
+    // shows up among the reasons of legitimate requests (scaled, never decisive) ...
+    assert!(legit.iter().any(|s| s.crowd), "no crowd signal on a legitimate request: the test does not test");
+    // ... and the campaign's network hopping on the shared environment is caught.
+    let camp: Vec<&Sent> = sent.iter().filter(|s| !s.legit && s.nth > 1).collect();
+    let caught = camp.iter().filter(|s| s.action >= Action::Tag).count();
+    assert!(caught * 10 >= camp.len() * 8, "campaign flagged on {caught} of {}", camp.len());
+}
+
+#[test]
+fn the_crowd_signals_are_what_this_test_is_about() {
+    // A sanity check of the assumption above: the crowd signals exist and include the ASN
+    // rotation share of a client environment.
+    assert!(Signal::ClusterAsnRotationShare.crowd());
+}
