@@ -19,6 +19,7 @@ const guard :Workerd.Worker = (
   modules = [
     (name = "worker.mjs", esModule = embed "worker.mjs"),
     (name = "record.mjs", esModule = embed "record.mjs"),
+    (name = "fleet.mjs", esModule = embed "fleet.mjs"),
     (name = "pkg/distill_guard.js", esModule = embed "pkg/distill_guard.js"),
     (name = "pkg/distill_guard_bg.wasm", wasm = embed "pkg/distill_guard_bg.wasm"),
   ],

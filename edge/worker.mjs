@@ -13,10 +13,11 @@
 //
 // Bindings: POLICY (policy JSON text or object; missing = built-in defaults), ORIGIN (service
 // binding to the origin; without it the worker uses global fetch, i.e. Cloudflare's origin),
-// optional DROP_HEADERS / CLIENT_IP_HEADER (see record.mjs).
+// optional DROP_HEADERS / CLIENT_IP_HEADER (see record.mjs), FLEET / FLEET_SETTINGS (fleet.mjs).
 import { initSync, Engine } from './pkg/distill_guard.js';
 import wasmModule from './pkg/distill_guard_bg.wasm';
 import { hostSettings, peerAsn, readBody, requestHead, takePrefix } from './record.mjs';
+import { withFleet } from './fleet.mjs';
 import { env as startupEnv } from 'cloudflare:workers';
 
 initSync({ module: wasmModule });
@@ -163,4 +164,5 @@ async function handle(request, env, ctx) {
 // Validate the policy at startup, so a bad one is reported before the first request.
 if (startupEnv) engineFor(startupEnv);
 
-export default { fetch: handle };
+// Fleet sync (edge/fleet.mjs): after a request, in ctx.waitUntil(), at most once a second.
+export default { fetch: (request, env, ctx) => withFleet(handle(request, env, ctx), env, ctx, () => current?.engine) };

@@ -15,12 +15,13 @@ OPT_SPEED=(-O3)             # the edge worker's (after rustc opt-level 3)
 
 # Envoy (proxy-wasm-cpp-host) skips a stream callback the module does not export, but crosses
 # into the VM for every one it does; the proxy-wasm SDK exports all of them. The filter
-# implements the request callbacks only (src/host/envoy/filter.rs), so the Envoy module drops
-# the response, log, done, network, gRPC, HTTP-call, queue and foreign-function callbacks: four
+# implements the request callbacks only (src/host/envoy/http.rs), so the Envoy module drops
+# the response, log, done, network, gRPC, queue and foreign-function callbacks (it keeps the
+# HTTP-call response, which only the root context's fleet sync receives): four
 # VM calls fewer per request (response headers, response body, log, done; without
 # proxy_on_done Envoy treats a context as done at once and deletes it, and the root context
 # flushes its counters when it is dropped). tests/module_size.rs checks the list.
-UNUSED_PROXY_EXPORTS='proxy_on_response_*,proxy_on_log,proxy_on_done,proxy_on_http_call_response,proxy_on_queue_ready,proxy_on_grpc_*,proxy_on_new_connection,proxy_on_downstream_*,proxy_on_upstream_*,proxy_on_foreign_function'
+UNUSED_PROXY_EXPORTS='proxy_on_response_*,proxy_on_log,proxy_on_done,proxy_on_queue_ready,proxy_on_grpc_*,proxy_on_new_connection,proxy_on_downstream_*,proxy_on_upstream_*,proxy_on_foreign_function'
 
 wasm_opt() { # in out [flags: extra passes first, then the optimization level; default OPT_SIZE]
   local bin=node_modules/binaryen/bin/wasm-opt in=$1 out=$2
@@ -47,7 +48,7 @@ build_web() {
   # Two wasm-bindgen builds of the one crate (wasm-opt is run by us with explicit feature flags,
   # not by wasm-pack): pkg/ with the simulator for the tuning page (www/pkg; profile wasm, for
   # size), and pkg-edge/ without it for the edge worker (edge/pkg), which only inspects requests:
-  # profile wasm-speed (opt-level 3) and wasm-opt -O3, for CPU per request (600 KB budget).
+  # profile wasm-speed (opt-level 3) and wasm-opt -O3, for CPU per request (700 KB budget).
   wasm-pack --quiet build --profile wasm --target web --no-opt --out-dir pkg --out-name distill_guard . >&2
   CARGO_TARGET_DIR=target/edge wasm-pack --quiet build --profile wasm-speed --target web --no-opt --out-dir pkg-edge \
     --out-name distill_guard . -- --no-default-features >&2

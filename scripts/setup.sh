@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs everything the build and the tests need, skipping what is already there.
-# Usage: scripts/setup.sh [rust|envoy|web|browser|bench|all]...   (default: all)
+# Usage: scripts/setup.sh [rust|envoy|web|browser|bench|fleet|all]...   (default: all)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -58,6 +58,12 @@ setup_browser() {
   apt_install chromium
 }
 
+# The fleet store and its HTTP bridge (Debian redis-server 7.0, webdis 0.1.9). Their packaged
+# services are not started here: tests and the demo run their own on 127.0.0.1.
+setup_fleet() {
+  apt_install redis-server webdis
+}
+
 setup_bench() {
   apt_install wrk
   setup_envoy
@@ -71,7 +77,8 @@ for what in "$@"; do
     web) setup_web ;;
     browser) setup_browser ;;
     bench) setup_bench ;;
-    all) setup_rust; setup_envoy; setup_web; setup_browser ;;
+    fleet) setup_fleet ;;
+    all) setup_rust; setup_envoy; setup_web; setup_browser; setup_fleet ;;
     *) echo "unknown part: $what" >&2; exit 2 ;;
   esac
 done

@@ -11,6 +11,7 @@ pub mod campaign;
 pub mod engine;
 pub mod explain;
 pub mod fingerprint;
+pub mod fleet;
 pub mod identity;
 pub mod policy;
 pub mod prompt;

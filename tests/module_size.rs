@@ -1,7 +1,7 @@
 //! Size budget of the Wasm modules every worker loads: the Envoy filter
 //! (`build/distill_guard_envoy.wasm`) must stay at or under 1 MiB and the edge worker's
 //! wasm-bindgen module (`pkg-edge/distill_guard_bg.wasm`, built without the simulator) at or
-//! under 600 KB. Both are built at opt-level 3 for CPU per request (`profile.wasm-speed`); the
+//! under 700 KB (600 KB until the fleet sync's client and delta codec joined the module). Both are built at opt-level 3 for CPU per request (`profile.wasm-speed`); the
 //! budgets keep them from growing unnoticed. The tuning page's module (`pkg/`, with the
 //! simulator) is loaded once by a browser and has no budget here.
 //!
@@ -19,7 +19,7 @@ use std::path::Path;
 /// The Envoy module's budget, in bytes (one copy per Envoy worker VM).
 const ENVOY_LIMIT: u64 = 1024 * 1024;
 /// The edge worker module's budget, in bytes (Workers limit the script size; an isolate loads it).
-const EDGE_LIMIT: u64 = 600 * 1024;
+const EDGE_LIMIT: u64 = 700 * 1024;
 
 fn skipped(relative: &str) -> bool {
     let skip = std::env::var_os("DG_SKIP_MODULE_SIZE").is_some_and(|v| v == "1");
@@ -121,8 +121,8 @@ fn exports(module: &[u8]) -> Vec<String> {
 }
 
 /// Envoy crosses into the VM for every stream callback the module exports (and skips the
-/// others), so the Envoy modules export the request-side callbacks the filter implements and
-/// nothing else (`UNUSED_PROXY_EXPORTS` in `scripts/build.sh`). A callback added to the
+/// others), so the Envoy modules export the request-side callbacks the filter implements (and
+/// the root context's `proxy_on_http_call_response`, for the fleet sync) and nothing else (`UNUSED_PROXY_EXPORTS` in `scripts/build.sh`). A callback added to the
 /// filter must be added here, or the build drops it.
 #[test]
 fn envoy_modules_export_only_the_callbacks_the_filter_implements() {
@@ -133,6 +133,7 @@ fn envoy_modules_export_only_the_callbacks_the_filter_implements() {
         "proxy_on_configure",
         "proxy_on_context_create",
         "proxy_on_delete",
+        "proxy_on_http_call_response",
         "proxy_on_memory_allocate",
         "proxy_on_request_body",
         "proxy_on_request_headers",

@@ -52,6 +52,7 @@ function configText(names) {
   modules = [
     (name = "worker.mjs", esModule = embed "worker.mjs"),
     (name = "record.mjs", esModule = embed "record.mjs"),
+    (name = "fleet.mjs", esModule = embed "fleet.mjs"),
     (name = "pkg/distill_guard.js", esModule = embed "pkg/distill_guard.js"),
     (name = "pkg/distill_guard_bg.wasm", wasm = embed "pkg/distill_guard_bg.wasm"),
   ],
@@ -74,7 +75,7 @@ ${names.map(worker).join('\n')}
 
 async function startWorkerd(policies, originPort) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dg-edge-'));
-  for (const f of ['worker.mjs', 'record.mjs']) fs.copyFileSync(path.join(EDGE, f), path.join(dir, f));
+  for (const f of ['worker.mjs', 'record.mjs', 'fleet.mjs']) fs.copyFileSync(path.join(EDGE, f), path.join(dir, f));
   fs.cpSync(path.join(EDGE, 'pkg'), path.join(dir, 'pkg'), { recursive: true });
   const names = Object.keys(policies);
   for (const n of names) fs.writeFileSync(path.join(dir, `policy-${n}.json`), policies[n]);

@@ -142,6 +142,39 @@ def test_client_address_from_x_forwarded_for_or_the_peer(stack):
     assert "panicked" not in envoy.log()
 
 
+def test_without_trusted_hops_the_client_is_the_connections_peer(stack):
+    """With `proxy.trusted_hops: 0` (the default) X-Forwarded-For is whatever the client wrote:
+    the client address is the connection's peer (127.0.0.1 here), never the header's last
+    entry. Envoy's own downstream address (`source.address`) is that entry while the connection
+    manager keeps `use_remote_address: false`, so the templates copy the real peer into filter
+    state for the filter. 198.51.100.0/24 is listed as a datacenter range: claiming it gains no
+    listing; returning accounts that each claim an address in another /24 still count in the
+    peer's /24 (`cluster.accounts_per_prefix` above 2 accounts); an account claiming a new
+    address per request does not rotate."""
+    pol = {"thresholds": {"tag": 1, "throttle": 99, "deny": 100},
+           "signals": {"cluster_accounts_per_prefix": {"weight": 10, "from": 2, "full": 10}},
+           "networks": {"datacenter": ["198.51.100.0/24"]},
+           # 512 registers: distinct counts this small are exact or nearly (linear counting).
+           "state": {"precision": 9}}
+    envoy, _ = stack(policy=pol)
+
+    def reasons(key, xff):
+        headers = {"x-api-key": f"peer-e2e-{key}", "x-forwarded-for": xff, "connection": "close"}
+        r = requests.get(envoy.url + "/v1/models", headers=headers, timeout=10)
+        assert r.status_code == 200, r.text
+        return tags(r.json())["reasons"][0].split(",")
+
+    first = reasons("0", "198.51.100.7")
+    assert "ip.datacenter" not in first and "proxy.xff_hops" in first, first
+    # Each account twice (clusters count returning accounts), each claiming its own /24.
+    spread = [[reasons(str(i), f"{192 + i}.0.{i}.7") for _ in range(2)][1] for i in range(1, 6)]
+    assert all("cluster.accounts_per_prefix" in r for r in spread[-2:]), spread
+    hopper = [reasons("hopper", f"203.0.{i}.9") for i in range(3)]
+    assert not any("account.ip_rotation" in r for r in hopper), hopper
+    assert "panicked" not in envoy.log()
+    assert "distill_guard.peer is not set" not in envoy.log()
+
+
 def test_proxy_artifacts_are_tagged_and_forwarded(stack):
     envoy, origin = stack(policy={"signals": {"proxy_via": {"weight": 25}, "proxy_xff_hops": {"weight": 15}}})
     # (Proxy-Connection would be hop-by-hop: Envoy drops it before any filter sees it.)

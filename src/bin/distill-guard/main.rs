@@ -1,9 +1,11 @@
 //! The native CLI: `replay` traffic files through one engine, `campaigns`, `check-policy`,
-//! `simulate`, `quality`, `fit`, `signals`. One file per command; this one parses arguments,
-//! loads policies and reads traffic files line by line for the commands that replay them.
+//! `simulate`, `quality`, `fit`, `signals`, `fleet-view`. One file per command; this one
+//! parses arguments, loads policies and reads traffic files line by line for the commands
+//! that replay them.
 
 mod campaigns;
 mod fit;
+mod fleet_view;
 mod replay;
 mod simulate;
 
@@ -16,6 +18,7 @@ use distill_guard::Policy;
 
 use campaigns::campaigns;
 use fit::fit;
+use fleet_view::fleet_view;
 use replay::replay;
 use simulate::{quality, simulate};
 
@@ -63,6 +66,10 @@ usage:
       client stacks in the legitimate population (held-out fits). Report on other seeds.
   distill-guard signals
       Prints the reason-code table (Markdown): code, default weight, ramp, meaning.
+  distill-guard fleet-view --policy FILE [--now-ms N] REPLY
+      Merges what the fleet store holds (REPLY: the raw answer of a read-only store round
+      trip, fleet/parts.py read_store) into one state of FILE's shape; prints a JSON summary:
+      entries per node, deltas merged and refused, the distinct active accounts.
 ";
 
 fn main() -> ExitCode {
@@ -74,6 +81,7 @@ fn main() -> ExitCode {
         Some("simulate") => simulate(&args[1..]),
         Some("quality") => quality(&args[1..]),
         Some("fit") => fit(&args[1..]),
+        Some("fleet-view") => fleet_view(&args[1..]),
         Some("signals") => {
             print!("{}", signal_table());
             Ok(ExitCode::SUCCESS)

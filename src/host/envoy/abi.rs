@@ -205,3 +205,68 @@ pub fn set_shared_data(key: &str, value: &[u8], cas: u32) -> Result<(), Status> 
     // SAFETY: pointers and lengths describe live slices.
     check(unsafe { proxy_set_shared_data(key.as_ptr(), key.len(), value.as_ptr(), value.len(), cas) })
 }
+
+// --- Calls of the fleet sync (root context only; see `fleet_root.rs`).
+
+/// Header map and buffer of an HTTP call's response.
+const HTTP_CALL_RESPONSE_HEADERS: u32 = 6;
+const HTTP_CALL_RESPONSE_BODY: u32 = 4;
+/// Metric type: gauge.
+const GAUGE: u32 = 1;
+
+#[link(wasm_import_module = "env")]
+extern "C" {
+    fn proxy_record_metric(metric_id: u32, value: u64) -> u32;
+}
+
+/// Sends an HTTP request to `upstream` (an Envoy cluster); the answer comes to the root
+/// context's `on_http_call_response` with the returned token. Through the SDK's call (it
+/// must record the token for its dispatcher, or the answer would find no context), which
+/// only returns the statuses Envoy's `httpCall` has (Ok, BadArgument, InternalFailure).
+pub fn dispatch_http_call(upstream: &str, headers: Vec<(&str, &str)>, body: &[u8], timeout_ms: u32) -> Result<u32, Status> {
+    let timeout = std::time::Duration::from_millis(u64::from(timeout_ms));
+    proxy_wasm::hostcalls::dispatch_http_call(upstream, headers, Some(body), Vec::new(), timeout).map_err(|s| Status(s as u32))
+}
+
+/// The `:status` of the HTTP call's response being delivered (`None` when it has none: the
+/// call failed before an answer).
+pub fn http_call_status() -> Result<Option<u16>, Status> {
+    let (mut data, mut size) = (null_mut(), 0usize);
+    // SAFETY: the host writes a pointer and a size to live locals.
+    match unsafe { proxy_get_header_map_pairs(HTTP_CALL_RESPONSE_HEADERS, &mut data, &mut size) } {
+        OK => {}
+        NOT_FOUND => return Ok(None),
+        other => return Err(Status(other)),
+    }
+    let map = take(data, size);
+    let status = super::wire::find_value(&map, b":status").and_then(|v| std::str::from_utf8(v).ok()?.parse().ok());
+    Ok(status)
+}
+
+/// Up to `max` bytes of the HTTP call's response body being delivered.
+pub fn http_call_body(max: usize) -> Result<Vec<u8>, Status> {
+    get_buffer(HTTP_CALL_RESPONSE_BODY, 0, max)
+}
+
+/// Defines (or finds) a gauge by name.
+pub fn define_gauge(name: &str) -> Result<u32, Status> {
+    let mut id = 0u32;
+    // SAFETY: name is live; the host writes one u32 to a live local.
+    check(unsafe { proxy_define_metric(GAUGE, name.as_ptr(), name.len(), &mut id) })?;
+    Ok(id)
+}
+
+/// Sets a gauge.
+pub fn set_gauge(id: u32, value: u64) -> Result<(), Status> {
+    // SAFETY: plain values.
+    check(unsafe { proxy_record_metric(id, value) })
+}
+
+/// 64 random bits from the host (WASI `random_get`, through the standard library's
+/// randomly keyed hasher).
+pub fn random_u64() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(0x9e37_79b9_7f4a_7c15);
+    h.finish()
+}

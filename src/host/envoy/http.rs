@@ -43,12 +43,21 @@ use crate::Engine;
 
 /// Property paths read per request (segments joined by NUL, as the ABI wants them).
 const SOURCE_ADDRESS: &[u8] = b"source\0address";
+/// The connection's peer address as a `set_filter_state` filter copies it
+/// (`%DOWNSTREAM_DIRECT_REMOTE_ADDRESS%`, see `envoy/envoy.yaml.in`): Envoy's
+/// `source.address` is the downstream remote address, which the connection manager takes
+/// from X-Forwarded-For's last entry under its default `use_remote_address: false`, so a
+/// client would choose it.
+const PEER_PROPERTY: &[u8] = b"filter_state\0distill_guard.peer";
 const REQUEST_PROTOCOL: &[u8] = b"request\0protocol";
 const JA4_PROPERTY: &[u8] = b"filter_state\0distill_guard.ja4";
 const JA3_PROPERTY: &[u8] = b"filter_state\0distill_guard.ja3";
 
 /// Requests this VM has seen: part of each request's reference-id token (`wire::reference_token`).
 static SEQUENCE: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// Logged already (once per VM): the peer address came from `source.address`.
+static PEER_FALLBACK_LOGGED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 /// Where a request is.
 enum Stage {
@@ -198,9 +207,9 @@ impl Filter {
         // Behind a load balancer (`proxy.trusted_hops` >= 1) X-Forwarded-For names the client and
         // the peer address changes nothing: one host call (and its buffer) fewer per request.
         if engine.needs_peer_address(&req) {
-            match abi::property(SOURCE_ADDRESS) {
-                Ok(ip) => req.peer.ip = ip.as_deref().and_then(wire::parse_socket_addr),
-                Err(s) => return Some(fail(engine, ("reading source.address", s), options, &[], reference)),
+            match peer_address() {
+                Ok(ip) => req.peer.ip = ip,
+                Err(failure) => return Some(fail(engine, failure, options, &[], reference)),
             }
         }
         #[cfg(feature = "fault-injection")]
@@ -326,6 +335,21 @@ fn read_body(limit: usize, fault_body: bool) -> Result<Vec<u8>, Failure> {
     #[cfg(not(feature = "fault-injection"))]
     let _ = fault_body;
     read.map_err(|s| ("reading the request body", s))
+}
+
+/// The address of the connection's peer: the filter state a `set_filter_state` filter fills
+/// ([`PEER_PROPERTY`]), else (logged once per VM) `source.address`, which is the peer only
+/// when the request has no X-Forwarded-For or the connection manager sets
+/// `use_remote_address: true`.
+fn peer_address() -> Result<Option<std::net::IpAddr>, Failure> {
+    if let Some(v) = abi::property(PEER_PROPERTY).map_err(|s| ("reading the distill_guard.peer filter state", s))? {
+        return Ok(wire::parse_socket_addr(&v));
+    }
+    if !PEER_FALLBACK_LOGGED.swap(true, std::sync::atomic::Ordering::Relaxed) {
+        abi::log(Level::Warn, "distill-guard: warning: filter state distill_guard.peer is not set, so the client address is Envoy's source.address, which follows X-Forwarded-For unless the connection manager sets use_remote_address: put the set_filter_state filter of envoy/envoy.yaml.in before this filter (logged once per worker)");
+    }
+    let ip = abi::property(SOURCE_ADDRESS).map_err(|s| ("reading source.address", s))?;
+    Ok(ip.as_deref().and_then(wire::parse_socket_addr))
 }
 
 /// What the header phase needs from Envoy besides the header map.

@@ -1,91 +1,17 @@
-//! Unit tests of the worker sync: a fake shared-data store with Envoy's CAS semantics (a
-//! missing key is set whatever the CAS), fake deltas, and two real states.
+//! Unit tests of the worker sync: a fake shared-data store with Envoy's CAS semantics
+//! ([`super::super::testing::Store`]), fake deltas, and two real states.
 
-use std::collections::HashMap;
-
+use super::super::testing::Store;
 use super::*;
+use crate::fleet::testing::{fake, merged, Fake};
 use crate::signal::{Levels, Signal};
-use crate::state::{Observation, StateConfig};
-
-/// Shared data as Envoy keeps it: value and CAS per key, the CAS of a missing key ignored.
-#[derive(Default)]
-struct Store {
-    map: HashMap<String, (Vec<u8>, u32)>,
-    next_cas: u32,
-    fail_get: Option<String>,
-    fail_set: Option<String>,
-    /// Another worker's write slipped in before the next `set` of this key (forces a mismatch).
-    race_once: Option<String>,
-}
-
-impl SharedData for Store {
-    fn get(&mut self, key: &str) -> Result<Option<(Vec<u8>, u32)>, Status> {
-        if self.fail_get.as_deref().is_some_and(|k| key.starts_with(k)) {
-            return Err(Status(10));
-        }
-        Ok(self.map.get(key).cloned())
-    }
-    fn set(&mut self, key: &str, value: &[u8], cas: u32) -> Result<(), Status> {
-        if self.fail_set.as_deref().is_some_and(|k| key.starts_with(k)) {
-            return Err(Status(10));
-        }
-        if self.race_once.as_deref() == Some(key) {
-            self.race_once = None;
-            let other = (self.map.get(key).map_or(0, |v| read_u32(&v.0).unwrap_or(0)) + 1).to_le_bytes();
-            self.next_cas += 1;
-            self.map.insert(key.into(), (other.to_vec(), self.next_cas));
-        }
-        if let Some((_, c)) = self.map.get(key) {
-            if cas != 0 && cas != *c {
-                return Err(CAS_MISMATCH);
-            }
-        }
-        self.next_cas += 1;
-        self.map.insert(key.into(), (value.to_vec(), self.next_cas));
-        Ok(())
-    }
-}
-
-/// Deltas as plain byte strings: exports pop from `out`, merges are recorded.
-#[derive(Default)]
-struct Fake {
-    out: Vec<Vec<u8>>,
-    merged: Vec<Vec<u8>>,
-}
-
-impl Deltas for Fake {
-    fn export_delta(&mut self) -> Vec<u8> {
-        if self.out.is_empty() {
-            Vec::new()
-        } else {
-            self.out.remove(0)
-        }
-    }
-    fn merge_bytes(&mut self, delta: &[u8]) -> Result<(), DecodeError> {
-        if delta == b"bad" {
-            return Err(DecodeError::Invalid("test"));
-        }
-        self.merged.push(delta.to_vec());
-        Ok(())
-    }
-    fn is_empty_delta(delta: &[u8]) -> bool {
-        delta.is_empty()
-    }
-}
+use crate::state::{Observation, State, StateConfig};
 
 /// Two workers that have both served requests (so each publishes for the other).
 fn active_pair(s: &mut Store, mut a: Sync, mut b: Sync) -> (Sync, Sync) {
     a.mark_active(s).unwrap();
     b.mark_active(s).unwrap();
     (a, b)
-}
-
-fn fake(deltas: &[&str]) -> Fake {
-    Fake { out: deltas.iter().map(|d| d.as_bytes().to_vec()).collect(), merged: Vec::new() }
-}
-
-fn merged(f: &Fake) -> Vec<String> {
-    f.merged.iter().map(|m| String::from_utf8_lossy(m).into_owned()).collect()
 }
 
 #[test]
@@ -140,8 +66,8 @@ fn a_lagging_peer_counts_what_the_ring_dropped() {
     let mut fb = Fake::default();
     let r = b.tick(&mut s, &mut fb, true);
     assert_eq!((r.applied, r.missed, r.published), (RING, 3, 0));
-    assert_eq!(merged(&fb).first().map(String::as_str), Some("a4"));
-    assert_eq!(merged(&fb).last().map(String::as_str), Some(names.last().unwrap().as_str()));
+    assert_eq!(merged(&fb).first().copied(), Some("a4"));
+    assert_eq!(merged(&fb).last().copied(), Some(names.last().unwrap().as_str()));
 }
 
 #[test]
@@ -204,6 +130,8 @@ fn two_real_states_see_the_union_after_a_tick_each() {
     let cfg = StateConfig::default();
     let (mut x, mut y) = (State::new(&cfg), State::new(&cfg));
     assert_eq!(x.export_delta().len(), EMPTY_DELTA_LEN, "a fresh export is the empty delta");
+    let off = StateConfig { enabled: false, ..StateConfig::default() };
+    assert_eq!(State::new(&off).export_delta().len(), EMPTY_DELTA_LEN, "a disabled state too");
     let t = 1_700_000_000_000;
     let mut lv = Levels::default();
     for i in 0..40u64 {
@@ -249,4 +177,26 @@ fn a_lone_worker_keeps_its_changes_until_a_peer_serves() {
     // Marking is counted once per VM.
     a.tick(&mut s, &mut fa, true);
     assert_eq!(s.map.get(ACTIVE_KEY).map(|v| v.0.clone()), Some(2u32.to_le_bytes().to_vec()));
+}
+
+#[test]
+fn an_idle_vm_merges_but_claims_an_index_only_once_it_serves() {
+    let mut s = Store::default();
+    let mut a = Sync::new(claim_worker(&mut s).unwrap()).unwrap();
+    let mut idle = Sync::idle();
+    assert!(!idle.has_index());
+    let mut other = Sync::new(claim_worker(&mut s).unwrap()).unwrap();
+    other.mark_active(&mut s).unwrap();
+    let mut fa = fake(&["a1"]);
+    a.tick(&mut s, &mut fa, true);
+    let mut fi = Fake::default();
+    assert_eq!(idle.tick(&mut s, &mut fi, false).applied, 1, "an idle VM merges");
+    assert!(!idle.has_index());
+    assert_eq!(s.map.get(WORKERS_KEY).map(|v| v.0.clone()), Some(2u32.to_le_bytes().to_vec()), "and uses no index");
+    let mut fi = fake(&["i1"]);
+    idle.tick(&mut s, &mut fi, true);
+    assert_eq!(idle.worker(), 2);
+    let mut fo = Fake::default();
+    other.tick(&mut s, &mut fo, true);
+    assert_eq!(merged(&fo), ["a1", "i1"]);
 }

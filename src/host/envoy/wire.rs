@@ -11,6 +11,7 @@ use std::net::IpAddr;
 
 use serde_json::Value;
 
+use crate::fleet::FleetConfig;
 use crate::policy::{PolicyError, PolicyErrors};
 use crate::request::{Header, HttpVersion, Peer, Request};
 use crate::score::Action;
@@ -330,22 +331,23 @@ fn parse_campaigns(raw: &Value, path: &str) -> Result<CampaignLog, PolicyErrors>
     }
 }
 
-/// Splits the plugin configuration into the policy text and the adapter [`Options`]: the
-/// policy is the whole document minus its top-level `envoy` member. Without that member the
+/// Splits the plugin configuration into the policy text, the adapter [`Options`] and the
+/// fleet settings (`envoy.fleet`, see [`crate::fleet`]): the policy is the whole document
+/// minus its top-level `envoy` member. Without that member the
 /// text is returned as is (and invalid JSON is left for the policy parser to report).
 ///
 /// The member is cut out of the text rather than removed from a parsed document and
 /// re-serialized: a JSON value serializer would cost the module ~11 KB.
-pub fn split_plugin_config(text: &str) -> Result<(Cow<'_, str>, Options), PolicyErrors> {
+pub fn split_plugin_config(text: &str) -> Result<(Cow<'_, str>, Options, Option<FleetConfig>), PolicyErrors> {
     let Some(m) = top_level_member(text.as_bytes(), OPTIONS_KEY.as_bytes()) else {
-        return Ok((Cow::Borrowed(text), Options::default()));
+        return Ok((Cow::Borrowed(text), Options::default(), None));
     };
     let raw = text.get(m.value.clone()).and_then(|v| serde_json::from_str::<Value>(v).ok());
-    let options = parse_options(raw.as_ref().unwrap_or(&Value::Null))?;
+    let (options, fleet) = parse_options(raw.as_ref().unwrap_or(&Value::Null))?;
     let (Some(head), Some(tail)) = (text.get(..m.cut.start), text.get(m.cut.end..)) else {
-        return Ok((Cow::Borrowed(text), options));
+        return Ok((Cow::Borrowed(text), options, fleet));
     };
-    Ok((Cow::Owned(format!("{head}{tail}")), options))
+    Ok((Cow::Owned(format!("{head}{tail}")), options, fleet))
 }
 
 /// Where a top-level member sits in a JSON object text.
@@ -451,12 +453,13 @@ fn skip_value(b: &[u8], mut i: usize) -> Option<usize> {
     }
 }
 
-fn parse_options(raw: &Value) -> Result<Options, PolicyErrors> {
+fn parse_options(raw: &Value) -> Result<(Options, Option<FleetConfig>), PolicyErrors> {
     let err = |path: String, message: &str| PolicyError { path, message: message.to_string() };
     let Value::Object(map) = raw else {
         return Err(PolicyErrors(vec![err(OPTIONS_KEY.to_string(), "expected an object")]));
     };
     let mut options = Options::default();
+    let mut fleet = None;
     let mut errors = Vec::new();
     for (key, value) in map {
         let path = format!("{OPTIONS_KEY}.{key}");
@@ -465,15 +468,19 @@ fn parse_options(raw: &Value) -> Result<Options, PolicyErrors> {
             ("filter_state", Value::Bool(b)) => options.filter_state = *b,
             ("geo_headers", Value::Bool(b)) => options.geo_headers = *b,
             ("tls_fingerprints" | "filter_state" | "geo_headers", _) => errors.push(err(path, "expected a boolean")),
+            ("fleet", v) => match FleetConfig::from_value(v, &path) {
+                Ok(f) => fleet = Some(f),
+                Err(e) => errors.extend(e.0),
+            },
             ("campaigns", v) => match parse_campaigns(v, &path) {
                 Ok(c) => options.campaigns = Some(c),
                 Err(e) => errors.extend(e.0),
             },
-            _ => errors.push(err(path, "unknown key (known: tls_fingerprints, filter_state, geo_headers, campaigns)")),
+            _ => errors.push(err(path, "unknown key (known: tls_fingerprints, filter_state, geo_headers, campaigns, fleet)")),
         }
     }
     if errors.is_empty() {
-        Ok(options)
+        Ok((options, fleet))
     } else {
         Err(PolicyErrors(errors))
     }
@@ -622,11 +629,11 @@ mod tests {
 
     #[test]
     fn plugin_config_splits_into_policy_and_options() {
-        let (policy, o) = split_plugin_config(r#"{"name": "x"}"#).unwrap();
+        let (policy, o, _) = split_plugin_config(r#"{"name": "x"}"#).unwrap();
         assert!(matches!(policy, Cow::Borrowed(_)));
         assert_eq!(o, Options::default());
         for text in ["", "not json", r#"{"name": "envoy"}"#, r#"["envoy"]"#, r#"{"a": {"envoy": {"tls_fingerprints": true}}}"#] {
-            let (policy, o) = split_plugin_config(text).unwrap();
+            let (policy, o, _) = split_plugin_config(text).unwrap();
             assert_eq!((policy.as_ref(), o), (text, Options::default()));
         }
         let on = r#"{"tls_fingerprints": true}"#;
@@ -637,22 +644,22 @@ mod tests {
             (format!(r#" {{ "envoy" : {on} }} "#), " {  } "),
         ];
         for (text, want) in &cases {
-            let (policy, o) = split_plugin_config(text).unwrap();
+            let (policy, o, _) = split_plugin_config(text).unwrap();
             assert!(o.tls_fingerprints, "{text}");
             assert_eq!(policy.as_ref(), *want);
             let _: Value = serde_json::from_str(&policy).unwrap();
         }
-        let (policy, o) = split_plugin_config(r#"{"envoy": {"tls_fingerprints": false}, "name": "x"}"#).unwrap();
+        let (policy, o, _) = split_plugin_config(r#"{"envoy": {"tls_fingerprints": false}, "name": "x"}"#).unwrap();
         assert_eq!((policy.as_ref(), o.tls_fingerprints), (r#"{ "name": "x"}"#, false));
         crate::Engine::from_json(&policy).unwrap();
     }
 
     #[test]
     fn the_campaigns_option_is_validated_by_path() {
-        let (_, o) = split_plugin_config(r#"{"envoy": {"campaigns": {"interval_s": 30, "min_accounts": 5}}}"#).unwrap();
+        let (_, o, _) = split_plugin_config(r#"{"envoy": {"campaigns": {"interval_s": 30, "min_accounts": 5}}}"#).unwrap();
         let c = o.campaigns.unwrap();
         assert_eq!((c.interval_s, c.settings.min_accounts, c.settings.sample), (30, 5, LOG_SAMPLE));
-        let (_, o) = split_plugin_config(r#"{"envoy": {"campaigns": {}}}"#).unwrap();
+        let (_, o, _) = split_plugin_config(r#"{"envoy": {"campaigns": {}}}"#).unwrap();
         assert_eq!(o.campaigns.unwrap().interval_s, 60);
         let e = split_plugin_config(r#"{"envoy": {"campaigns": {"interval_s": 0, "min_accounts": 1, "colour": 1}}}"#).unwrap_err();
         let paths: Vec<&str> = e.0.iter().map(|e| e.path.as_str()).collect();
@@ -669,7 +676,7 @@ mod tests {
             let sep = if pretty { ",\n  " } else { "," };
             let members: Vec<String> = doc.iter().map(|(k, v)| format!("{}: {}", Value::String(k.clone()), v)).collect();
             let text = format!("{{{}}}", members.join(sep));
-            let (policy, o) = split_plugin_config(&text).unwrap();
+            let (policy, o, _) = split_plugin_config(&text).unwrap();
             proptest::prop_assert!(o.tls_fingerprints);
             let back: Value = serde_json::from_str(&policy).unwrap();
             proptest::prop_assert_eq!(back, expected);
@@ -687,13 +694,24 @@ mod tests {
         let e = split_plugin_config(r#"{"envoy": {"tls_fingerprints": "yes", "ja5": 1, "filter_state": 1}}"#).unwrap_err();
         let paths: Vec<&str> = e.0.iter().map(|e| e.path.as_str()).collect();
         assert_eq!(paths, vec!["envoy.filter_state", "envoy.ja5", "envoy.tls_fingerprints"]);
-        let (_, o) = split_plugin_config(r#"{"envoy": {"filter_state": true}}"#).unwrap();
+        let (_, o, _) = split_plugin_config(r#"{"envoy": {"filter_state": true}}"#).unwrap();
         assert_eq!(o, Options { tls_fingerprints: false, filter_state: true, geo_headers: false, campaigns: None });
-        let (_, o) = split_plugin_config(r#"{"envoy": {"geo_headers": true}}"#).unwrap();
+        let (_, o, _) = split_plugin_config(r#"{"envoy": {"geo_headers": true}}"#).unwrap();
         assert!(o.geo_headers && !o.filter_state);
         assert_eq!(split_plugin_config(r#"{"envoy": {"geo_headers": "on"}}"#).unwrap_err().0[0].path, "envoy.geo_headers");
         let e = split_plugin_config(r#"{"envoy": true}"#).unwrap_err();
         assert_eq!(e.0[0].path, "envoy");
+    }
+
+    #[test]
+    fn fleet_settings_travel_in_the_adapter_options() {
+        let (policy, _, fleet) = split_plugin_config(r#"{"name": "x", "envoy": {"fleet": {"namespace": "eu"}}}"#).unwrap();
+        assert_eq!(policy, r#"{"name": "x"}"#);
+        assert_eq!(fleet.map(|f| f.namespace), Some("eu".to_string()));
+        assert_eq!(split_plugin_config(r#"{"name": "x"}"#).unwrap().2, None);
+        let e = split_plugin_config(r#"{"envoy": {"fleet": {"namespace": "a b", "timeout_ms": 0}}}"#).unwrap_err();
+        let paths: Vec<&str> = e.0.iter().map(|e| e.path.as_str()).collect();
+        assert_eq!(paths, vec!["envoy.fleet.namespace", "envoy.fleet.timeout_ms"]);
     }
 
     #[test]

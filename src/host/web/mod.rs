@@ -3,14 +3,16 @@
 //!
 //! JS sees `class Engine` (constructor throws an `Error` whose `errors` holds every policy
 //! problem as `{path, message}`), `validatePolicy`, `defaultPolicy`, `signalCatalog`,
-//! `simulate` (the campaign simulator, so the tuning page can generate traffic) and
-//! `class Run` (a policy over a whole capture in compact columns, with explanations: `run.rs`);
-//! the last two only in the tuning page's build (feature `simulate`).
+//! `simulate` (the campaign simulator, so the tuning page can generate traffic),
+//! `class Run` (a policy over a whole capture in compact columns, with explanations: `run.rs`;
+//! these two only in the tuning page's build, feature `simulate`) and `FleetSync` (the edge
+//! worker's fleet client, `fleet.rs`).
 //! Verdicts use the same JSON as the CLI's `replay` ([`crate::report`]); host responses come
 //! from [`crate::respond::respond`] so that the worker and the Envoy filter agree. This module
 //! does no I/O and keeps no globals: each JS `Engine` owns its state, bounded by its policy.
 
 mod fetch;
+mod fleet;
 // The tuning page's whole-capture runs: in the page's build (with the simulator), not the edge worker's.
 #[cfg(feature = "simulate")]
 mod run;
