@@ -10,7 +10,6 @@ use std::net::{IpAddr, Ipv4Addr};
 use distill_guard::engine::Engine;
 use distill_guard::request::{Header, HttpVersion, Request};
 use distill_guard::score::Action;
-use distill_guard::signal::Signal;
 
 const T0: u64 = 1_772_409_600_000;
 const JA4: &str = "t13d1812h1_c866b44c5a26_e30f4b1b1d2c";
@@ -153,11 +152,4 @@ fn ordinary_users_of_a_popular_sdk_environment_are_not_flagged_for_a_campaign_on
     let camp: Vec<&Sent> = sent.iter().filter(|s| !s.legit && s.nth > 1).collect();
     let caught = camp.iter().filter(|s| s.action >= Action::Tag).count();
     assert!(caught * 10 >= camp.len() * 8, "campaign flagged on {caught} of {}", camp.len());
-}
-
-#[test]
-fn the_crowd_signals_are_what_this_test_is_about() {
-    // A sanity check of the assumption above: the crowd signals exist and include the ASN
-    // rotation share of a client environment.
-    assert!(Signal::ClusterAsnRotationShare.crowd());
 }
