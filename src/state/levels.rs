@@ -363,9 +363,6 @@ impl State {
                 Signal::RateAccount,
                 e.rate.sliding(t.rate, t.rate_frac)[0] * per_min,
             );
-            if o.prefix.is_some() {
-                lv.set(Signal::AccountIpChurn, e.ips.union_estimate(t.acct));
-            }
             let [n, el, moved, hopped] = e.win.sliding(t.acct, t.acct_frac);
             heavy = n > self.d.light_max;
             new_account = n < MIN_ROTATION_REQUESTS;
@@ -392,6 +389,12 @@ impl State {
                 // Settled takes more history than suspicion: one request on the same network
                 // says little (a pool's sessions are sticky for an hour).
                 settled = n >= MIN_ROTATION_REQUESTS && r < SETTLED_ASN_ROTATION;
+            }
+            // Address churn behind one network operator is its NAT (a phone on a carrier
+            // changes address every few minutes): counted only for an account not known
+            // to keep to its operators.
+            if o.prefix.is_some() && !settled {
+                lv.set(Signal::AccountIpChurn, e.ips.union_estimate(t.acct));
             }
             // An established, ordinary account: enough history, keeping to its networks, its
             // own tasks, little elicitation. The crowds it shares (clusters) do not change

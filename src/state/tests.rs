@@ -176,6 +176,8 @@ fn account_rate_churn_and_elicitation_share() {
     for i in 0..60u64 {
         let mut o = obs(start + i * 1000, 7, 1, 1000 + i % 12);
         o.elicitation = i % 2 == 0;
+        // Without an ASN (with one, this account keeps to 7 operators: settled, churn not read).
+        o.asn = None;
         last = Levels::default();
         s.observe(&o, &mut last);
     }
@@ -188,7 +190,7 @@ fn account_rate_churn_and_elicitation_share() {
     let rotation = last.get(Signal::AccountIpRotation).unwrap();
     assert!((rotation - 11.0 / 59.0).abs() < 0.02, "{rotation}");
     // Ten minutes of silence: the rate has decayed away, the hourly counts have not.
-    let later = measured(&s, &obs(T0 + 10 * MIN, 7, 1, 1000));
+    let later = measured(&s, &Observation { asn: None, ..obs(T0 + 10 * MIN, 7, 1, 1000) });
     let get = |sig| later.iter().find(|(s, _)| *s == sig).map(|x| x.1);
     assert_eq!(get(Signal::RateAccount), Some(0.0));
     assert_eq!(get(Signal::AccountIpChurn), Some(churn));
@@ -247,7 +249,10 @@ fn cluster_counts_and_lightness() {
     assert!(lv.get(Signal::ClusterAccountsPerFpPrefix).unwrap_or(0.0) < 2.0);
     // Two windows later the cluster counts have expired; account history lasts
     // `account_window_s` (a day), and expires after two of those.
-    let later = measured(&s, &obs(t + 2 * 3_600_000, 1000, 42, 77));
+    // (Read without an ASN: address churn is not counted for an account settled on its
+    // network operators.)
+    let no_asn = |now| Observation { asn: None, ..obs(now, 1000, 42, 77) };
+    let later = measured(&s, &no_asn(t + 2 * 3_600_000));
     let account = |sig: Signal| sig.code().starts_with("account.");
     assert!(
         later.iter().all(|&(sig, v)| v == 0.0 || account(sig)),
@@ -257,7 +262,7 @@ fn cluster_counts_and_lightness() {
         later.iter().any(|&(sig, v)| v > 0.0 && account(sig)),
         "{later:?}"
     );
-    let gone = measured(&s, &obs(t + 48 * 3_600_000, 1000, 42, 77));
+    let gone = measured(&s, &no_asn(t + 48 * 3_600_000));
     assert!(gone.iter().all(|&(_, v)| v == 0.0), "{gone:?}");
 }
 
@@ -685,4 +690,22 @@ fn flag_history_travels_with_the_delta() {
     b.record_verdict(acct, T0 + 5 * MIN, true);
     a.merge_bytes(&b.export_delta()).unwrap();
     assert_eq!(a.flag_history(acct, T0 + 6 * MIN), b.flag_history(acct, T0 + 6 * MIN));
+}
+
+#[test]
+fn address_churn_behind_one_operator_is_not_counted() {
+    // A phone on one carrier: 40 addresses in 40 /24s over an hour, one ASN. The same
+    // account pattern on an operator per address is a pool: churn is counted.
+    let run = |asn_of: &dyn Fn(u64) -> u32| {
+        let mut s = State::new(&small_cfg());
+        let mut lv = Levels::default();
+        for i in 0..40u64 {
+            lv = Levels::default();
+            s.observe(&Observation { asn: Some(asn_of(i)), ..obs(T0 + i * 90_000, 7, 1, 3000 + i) }, &mut lv);
+        }
+        lv.get(Signal::AccountIpChurn)
+    };
+    assert_eq!(run(&|_| 64_500), None);
+    let pool = run(&|i| 100 + i as u32).unwrap_or(0.0);
+    assert!(pool > 20.0, "{pool}");
 }
