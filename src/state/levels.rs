@@ -24,6 +24,11 @@ pub const MIN_ASN_ROTATION_REQUESTS: f64 = 2.0;
 /// networks: its client environment's hop share is not held against it.
 pub const SETTLED_ASN_ROTATION: f64 = 0.2;
 
+/// Network operators (ASNs) of an account, at most, for its address churn to be its
+/// carrier's NAT: a phone's carrier and a home network (the distinct-count estimate of
+/// two is 2.03, of three 3.07).
+pub const NAT_OPERATORS: f64 = 2.5;
+
 /// Share of a task's accounts that must be broad for a swarm to work it: a popular
 /// identifier (`parse_args`) is used by many accounts, a few of them busy coders; a swarm's
 /// task is sent almost only by accounts that work through many shared tasks.
@@ -391,9 +396,10 @@ impl State {
                 settled = n >= MIN_ROTATION_REQUESTS && r < SETTLED_ASN_ROTATION;
             }
             // Address churn behind one network operator is its NAT (a phone on a carrier
-            // changes address every few minutes): counted only for an account not known
-            // to keep to its operators.
-            if o.prefix.is_some() && !settled {
+            // changes address every few minutes, not operator): not counted for an account
+            // on at most [`NAT_OPERATORS`] operators (a pool, even a datacenter's, spans more).
+            let behind_nat = o.asn.is_some() && n >= MIN_ROTATION_REQUESTS && e.asns.union_estimate(t.acct) <= NAT_OPERATORS;
+            if o.prefix.is_some() && !behind_nat {
                 lv.set(Signal::AccountIpChurn, e.ips.union_estimate(t.acct));
             }
             // An established, ordinary account: enough history, keeping to its networks, its

@@ -176,7 +176,7 @@ fn account_rate_churn_and_elicitation_share() {
     for i in 0..60u64 {
         let mut o = obs(start + i * 1000, 7, 1, 1000 + i % 12);
         o.elicitation = i % 2 == 0;
-        // Without an ASN (with one, this account keeps to 7 operators: settled, churn not read).
+        // Without an ASN: the churn of any account is read.
         o.asn = None;
         last = Levels::default();
         s.observe(&o, &mut last);
@@ -249,8 +249,8 @@ fn cluster_counts_and_lightness() {
     assert!(lv.get(Signal::ClusterAccountsPerFpPrefix).unwrap_or(0.0) < 2.0);
     // Two windows later the cluster counts have expired; account history lasts
     // `account_window_s` (a day), and expires after two of those.
-    // (Read without an ASN: address churn is not counted for an account settled on its
-    // network operators.)
+    // (Read without an ASN: address churn is not counted for an account on one or two
+    // network operators, as this one is.)
     let no_asn = |now| Observation { asn: None, ..obs(now, 1000, 42, 77) };
     let later = measured(&s, &no_asn(t + 2 * 3_600_000));
     let account = |sig: Signal| sig.code().starts_with("account.");
