@@ -170,7 +170,7 @@ fn poisoning() {
 /// The agentic campaign's coding-agent sessions are the hardest to flag: the default policy
 /// flags about a fifth of its requests with seed 11 (its swarm evidence builds over the first
 /// day and a half), and a report groups flagged accounts only. Those it flags are in one
-/// campaign (68 of 120 with seed 11), and the legitimate agents form none.
+/// campaign (69 of 120 with seed 11), and the legitimate agents form none.
 #[test]
 fn agentic_campaign() {
     check_share("agentic_campaign", &["agentic_campaign"], 50);
