@@ -251,8 +251,8 @@ pub struct TextPrint {
 pub fn fingerprint(text: &[u8], min_tokens: usize, norm: &mut Vec<u8>, starts: &mut Vec<u32>) -> TextPrint {
     struct Both(simhash::Shingler, markers::Scan);
     impl normalize::Sink for Both {
-        // One out-of-line body with the hashing and the marker test inlined into it.
-        #[inline(never)]
+        // The hashing and the marker test inlined into the normalizer's token loop.
+        #[inline(always)]
         fn token(&mut self, k: usize, tok: &[u8]) {
             self.0.push(tok);
             self.1.token(k, tok);
