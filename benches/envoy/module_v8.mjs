@@ -1,8 +1,8 @@
 // The Envoy module alone in V8 (Node's), behind a stub proxy-wasm host: what the filter's own
 // code costs per request without Envoy, and which host calls it makes.
-//   usage: node benches/envoy/module_v8.mjs [--wasm FILE] [--policy FILE] [--kind post|get]
+//   usage: node benches/envoy/module_v8.mjs [--wasm FILE]... [--policy FILE] [--kind post|get]
 //                                           [--requests N] [--tls] [--fault headers|body]
-//                                           [--distinct N]
+//                                           [--distinct N] [--batch N]
 // The requests are shaped like benches/envoy/load.lua's (the Anthropic Python SDK's headers as
 // Envoy hands them to a filter: pseudo-headers first, Host and Connection gone, x-forwarded-proto
 // and x-request-id appended; 100,000 accounts with their own X-Forwarded-For; ~4 KB prompts of
@@ -11,8 +11,11 @@
 // time is V8 running the module plus the JS<->Wasm boundary, not Envoy's work behind each call.
 // It calls proxy_on_tick every 1,000 requests. --distinct: how many different requests (accounts,
 // addresses) cycle (default 8,192; 100000 like load.lua, so that the state's tables are as cold as
-// in Envoy). Prints one JSON line: CPU and wall-clock us per request (after a warm-up; the CPU
-// time includes V8's helper threads) and host calls per request by name. Complements
+// in Envoy). Prints one JSON line per module: CPU and wall-clock us per request (after a warm-up;
+// the CPU time includes V8's helper threads) and host calls per request by name. Several --wasm
+// modules run in one process, each in its own instance with its own stub host, alternating
+// batches of --batch requests (default 500), so that other load on a shared machine hits them
+// alike; `batch_us_median` / `batch_us_min` are over their batches (wall clock, us per request). Complements
 // benches/envoy_load.sh; it does not replace it (Envoy's side of each host call is not here).
 import { readFileSync } from "node:fs";
 import { WASI } from "node:wasi";
@@ -20,7 +23,8 @@ import { parseArgs } from "node:util";
 
 const { values: opt } = parseArgs({
   options: {
-    wasm: { type: "string", default: "build/distill_guard_envoy.wasm" },
+    wasm: { type: "string", multiple: true, default: ["build/distill_guard_envoy.wasm"] },
+    batch: { type: "string", default: "500" },
     policy: { type: "string" },
     kind: { type: "string", default: "post" },
     requests: { type: "string", default: "20000" },
@@ -66,21 +70,6 @@ function makeRequest(n) {
 const prepared = Array.from({ length: Number(opt.distinct) }, (_, n) => { const r = makeRequest(n); r.map = serialize(r.headers); return r; });
 const request = (n) => { const r = prepared[n % prepared.length]; return { headers: r.headers, map: r.map, body: r.body }; };
 
-// --- stub host ------------------------------------------------------------------------------
-let inst, cur = null;
-const calls = {};
-const count = (name) => { calls[name] = (calls[name] || 0) + 1; };
-let mem = null, u8v = null, dvv = null; // views, renewed when the memory grows
-const fresh = () => { if (mem !== inst.exports.memory.buffer) { mem = inst.exports.memory.buffer; u8v = new Uint8Array(mem); dvv = new DataView(mem); } };
-const u8 = () => (fresh(), u8v);
-const dv = () => (fresh(), dvv);
-const bytes = (p, n) => u8().slice(p, p + n);
-function give(data, retPtr, retSize) { // copies `data` into module memory it allocated
-  const p = data.length ? inst.exports.proxy_on_memory_allocate(data.length) : 0;
-  if (data.length) u8().set(data, p);
-  dv().setUint32(retPtr, p, true); dv().setUint32(retSize, data.length, true);
-  return OK;
-}
 function serialize(pairs) {
   let size = 4 + pairs.length * 8;
   for (const [k, v] of pairs) size += k.length + v.length + 2;
@@ -104,83 +93,112 @@ function parse(buf) {
   return out;
 }
 const same = (a, b) => a.length === b.length && a.every((x, i) => x === b[i]);
-const config = enc.encode(opt.policy ? readFileSync(opt.policy, "utf8") : "");
-const metrics = [];
-const properties = new Map(Object.entries({ "source\0address": "127.0.0.1:40000", "request\0protocol": "HTTP/1.1",
-  ...(opt.tls ? { "filter_state\0distill_guard.ja4": "t13d1516h2_8daaf6152771_e5627efa2ab1", "filter_state\0distill_guard.ja3": "-" } : {}) })
-  .map(([k, v]) => [k, enc.encode(v)]));
-const env = {
-  proxy_log(level, p, n) { count("log"); if (level >= 4) console.error(dec.decode(bytes(p, n))); return OK; },
-  proxy_get_current_time_nanoseconds(p) { count("get_current_time"); dv().setBigUint64(p, BigInt(Date.now()) * 1000000n, true); return OK; },
-  proxy_get_buffer_bytes(type, start, max, rp, rs) {
-    count("get_buffer_bytes");
-    const b = type === 7 ? config : type === 0 && cur ? cur.body : null;
-    if (!b) return NOT_FOUND;
-    return give(b.subarray(start >>> 0, Math.min(b.length, (start >>> 0) + (max >>> 0))), rp, rs);
-  },
-  proxy_get_header_map_pairs(type, rp, rs) { count("get_header_map_pairs"); return give(cur.map ?? serialize(cur.headers), rp, rs); },
-  proxy_set_header_map_pairs(type, p, n) { count("set_header_map_pairs"); cur.headers = parse(bytes(p, n)); cur.map = null; return OK; },
-  proxy_get_header_map_value(type, kp, kn, rp, rs) {
-    count("get_header_map_value");
-    const k = bytes(kp, kn), h = cur.headers.find(([x]) => same(x, k));
-    return h ? give(h[1], rp, rs) : NOT_FOUND;
-  },
-  proxy_add_header_map_value(type, kp, kn, vp, vn) { count("add_header_map_value"); (cur.added ??= []).push([kp, kn, vp, vn]); return OK; },
-  proxy_replace_header_map_value(type, kp, kn, vp, vn) {
-    count("replace_header_map_value");
-    const k = bytes(kp, kn);
-    cur.headers = cur.headers.filter(([x]) => !same(x, k)); cur.headers.push([k, bytes(vp, vn)]); cur.map = null;
+
+// --- stub host ----------------------------------------------------------------------------
+function makeHost(path) {
+  const metrics = [];
+  let inst, cur = null;
+  const calls = {}, statuses = {};
+  const count = (name) => { calls[name] = (calls[name] || 0) + 1; };
+  let mem = null, u8v = null, dvv = null; // views, renewed when the memory grows
+  const fresh = () => { if (mem !== inst.exports.memory.buffer) { mem = inst.exports.memory.buffer; u8v = new Uint8Array(mem); dvv = new DataView(mem); } };
+  const u8 = () => (fresh(), u8v);
+  const dv = () => (fresh(), dvv);
+  const bytes = (p, n) => u8().slice(p, p + n);
+  function give(data, retPtr, retSize) { // copies `data` into module memory it allocated
+    const p = data.length ? inst.exports.proxy_on_memory_allocate(data.length) : 0;
+    if (data.length) u8().set(data, p);
+    dv().setUint32(retPtr, p, true); dv().setUint32(retSize, data.length, true);
     return OK;
-  },
-  proxy_remove_header_map_value(type, kp, kn) { count("remove_header_map_value"); const k = bytes(kp, kn); cur.headers = cur.headers.filter(([x]) => !same(x, k)); cur.map = null; return OK; },
-  proxy_get_property(p, n, rp, rs) {
-    count("get_property");
-    const v = properties.get(dec.decode(u8().subarray(p, p + n)));
-    return v === undefined ? NOT_FOUND : give(v, rp, rs);
-  },
-  proxy_set_property() { count("set_property"); return OK; },
-  proxy_send_local_response(status) { count("send_local_response"); cur.status = status; return OK; },
-  proxy_define_metric(t, p, n, rid) { count("define_metric"); metrics.push([dec.decode(bytes(p, n)), 0]); dv().setUint32(rid, metrics.length - 1, true); return OK; },
-  proxy_increment_metric(id, off) { count("increment_metric"); if (metrics[id]) metrics[id][1] += Number(off); return OK; },
-  proxy_set_tick_period_milliseconds() { count("set_tick_period"); return OK; },
-  proxy_get_shared_data() { count("get_shared_data"); return NOT_FOUND; },
-  proxy_set_shared_data() { count("set_shared_data"); return OK; },
-};
-const imports = WebAssembly.Module.imports(new WebAssembly.Module(readFileSync(opt.wasm)));
-for (const i of imports) if (i.module === "env" && !env[i.name]) env[i.name] = () => { count(i.name); return OK; };
+  }
+  const config = enc.encode(opt.policy ? readFileSync(opt.policy, "utf8") : "");
+  const properties = new Map(Object.entries({ "source\0address": "127.0.0.1:40000", "request\0protocol": "HTTP/1.1",
+    ...(opt.tls ? { "filter_state\0distill_guard.ja4": "t13d1516h2_8daaf6152771_e5627efa2ab1", "filter_state\0distill_guard.ja3": "-" } : {}) })
+    .map(([k, v]) => [k, enc.encode(v)]));
+  const env = {
+    proxy_log(level, p, n) { count("log"); if (level >= 4) console.error(dec.decode(bytes(p, n))); return OK; },
+    proxy_get_current_time_nanoseconds(p) { count("get_current_time"); dv().setBigUint64(p, BigInt(Date.now()) * 1000000n, true); return OK; },
+    proxy_get_buffer_bytes(type, start, max, rp, rs) {
+      count("get_buffer_bytes");
+      const b = type === 7 ? config : type === 0 && cur ? cur.body : null;
+      if (!b) return NOT_FOUND;
+      return give(b.subarray(start >>> 0, Math.min(b.length, (start >>> 0) + (max >>> 0))), rp, rs);
+    },
+    proxy_get_header_map_pairs(type, rp, rs) { count("get_header_map_pairs"); return give(cur.map ?? serialize(cur.headers), rp, rs); },
+    proxy_set_header_map_pairs(type, p, n) { count("set_header_map_pairs"); cur.headers = parse(bytes(p, n)); cur.map = null; return OK; },
+    proxy_get_header_map_value(type, kp, kn, rp, rs) {
+      count("get_header_map_value");
+      const k = bytes(kp, kn), h = cur.headers.find(([x]) => same(x, k));
+      return h ? give(h[1], rp, rs) : NOT_FOUND;
+    },
+    proxy_add_header_map_value(type, kp, kn, vp, vn) { count("add_header_map_value"); (cur.added ??= []).push([kp, kn, vp, vn]); return OK; },
+    proxy_replace_header_map_value(type, kp, kn, vp, vn) {
+      count("replace_header_map_value");
+      const k = bytes(kp, kn);
+      cur.headers = cur.headers.filter(([x]) => !same(x, k)); cur.headers.push([k, bytes(vp, vn)]); cur.map = null;
+      return OK;
+    },
+    proxy_remove_header_map_value(type, kp, kn) { count("remove_header_map_value"); const k = bytes(kp, kn); cur.headers = cur.headers.filter(([x]) => !same(x, k)); cur.map = null; return OK; },
+    proxy_get_property(p, n, rp, rs) {
+      count("get_property");
+      const v = properties.get(dec.decode(u8().subarray(p, p + n)));
+      return v === undefined ? NOT_FOUND : give(v, rp, rs);
+    },
+    proxy_set_property() { count("set_property"); return OK; },
+    proxy_send_local_response(status) { count("send_local_response"); cur.status = status; return OK; },
+    proxy_define_metric(t, p, n, rid) { count("define_metric"); metrics.push([dec.decode(bytes(p, n)), 0]); dv().setUint32(rid, metrics.length - 1, true); return OK; },
+    proxy_increment_metric(id, off) { count("increment_metric"); if (metrics[id]) metrics[id][1] += Number(off); return OK; },
+    proxy_set_tick_period_milliseconds() { count("set_tick_period"); return OK; },
+    proxy_get_shared_data() { count("get_shared_data"); return NOT_FOUND; },
+    proxy_set_shared_data() { count("set_shared_data"); return OK; },
+  };
+  const module = new WebAssembly.Module(readFileSync(path));
+  const imports = WebAssembly.Module.imports(module);
+  for (const i of imports) if (i.module === "env" && !env[i.name]) env[i.name] = () => { count(i.name); return OK; };
 
-const wasi = new WASI({ version: "preview1", args: [], env: {} });
-const module = new WebAssembly.Module(readFileSync(opt.wasm));
-inst = new WebAssembly.Instance(module, { env, wasi_snapshot_preview1: wasi.wasiImport });
-wasi.initialize(inst);
-const x = inst.exports;
-x.proxy_on_context_create(1, 0);
-x.proxy_on_vm_start(1, 0);
-if (!x.proxy_on_configure(1, config.length)) { console.error("on_configure refused the policy"); process.exit(1); }
+  const wasi = new WASI({ version: "preview1", args: [], env: {} });
+  inst = new WebAssembly.Instance(module, { env, wasi_snapshot_preview1: wasi.wasiImport });
+  wasi.initialize(inst);
+  const x = inst.exports;
+  x.proxy_on_context_create(1, 0);
+  x.proxy_on_vm_start(1, 0);
+  if (!x.proxy_on_configure(1, config.length)) { console.error(`${path}: on_configure refused the policy`); process.exit(1); }
 
-const statuses = {};
-function one(n) {
-  const ctx = 2 + n;
-  cur = request(n);
-  x.proxy_on_context_create(ctx, 1);
-  const eos = cur.body.length === 0;
-  x.proxy_on_request_headers(ctx, cur.headers.length, eos ? 1 : 0);
-  // The body comes whether the headers were held (a != 0) or let through (the filter then
-  // learns from the body as it streams past).
-  if (!eos && cur.status === undefined) x.proxy_on_request_body(ctx, cur.body.length, 1);
-  x.proxy_on_done?.(ctx); // not exported by the Envoy module (scripts/build.sh)
-  x.proxy_on_delete(ctx);
-  statuses[cur.status ?? 200] = (statuses[cur.status ?? 200] || 0) + 1;
-  if (n % 1000 === 999) x.proxy_on_tick(1);
+  function one(n) {
+    const ctx = 2 + n;
+    cur = request(n);
+    x.proxy_on_context_create(ctx, 1);
+    const eos = cur.body.length === 0;
+    x.proxy_on_request_headers(ctx, cur.headers.length, eos ? 1 : 0);
+    // The body comes whether the headers were held (a != 0) or let through (the filter then
+    // learns from the body as it streams past).
+    if (!eos && cur.status === undefined) x.proxy_on_request_body(ctx, cur.body.length, 1);
+    x.proxy_on_done?.(ctx); // not exported by the Envoy module (scripts/build.sh)
+    x.proxy_on_delete(ctx);
+    statuses[cur.status ?? 200] = (statuses[cur.status ?? 200] || 0) + 1;
+    if (n % 1000 === 999) x.proxy_on_tick(1);
+  }
+  const reset = () => { for (const o of [calls, statuses]) for (const k of Object.keys(o)) delete o[k]; };
+  return { path, one, reset, calls, statuses, metrics, batches: [], cpu: 0, wall: 0 };
 }
-const WARM = Math.min(2000, N);
-for (let n = 0; n < WARM; n++) one(n);
-for (const k of Object.keys(calls)) delete calls[k];
-for (const k of Object.keys(statuses)) delete statuses[k];
-const t0 = process.cpuUsage(), w0 = performance.now();
-for (let n = WARM; n < WARM + N; n++) one(n);
-const t = process.cpuUsage(t0), wall = performance.now() - w0;
-const perReq = Object.fromEntries(Object.entries(calls).map(([k, v]) => [k, +(v / N).toFixed(3)]));
-const counters = Object.fromEntries(metrics.filter(([, v]) => v > 0));
-console.log(JSON.stringify({ wasm: opt.wasm, kind: opt.kind, requests: N, cpu_us_per_req: +((t.user + t.system) / N).toFixed(2), wall_us_per_req: +(wall * 1000 / N).toFixed(2),
-  host_calls_per_req: perReq, statuses, counters }));
+
+const hosts = opt.wasm.map(makeHost);
+const WARM = Math.min(2000, N), BATCH = Math.max(1, Number(opt.batch));
+for (const h of hosts) { for (let n = 0; n < WARM; n++) h.one(n); h.reset(); }
+for (let done = 0; done < N; done += BATCH) {
+  const k = Math.min(BATCH, N - done);
+  for (const h of hosts) {
+    const t0 = process.cpuUsage(), w0 = performance.now();
+    for (let n = WARM + done; n < WARM + done + k; n++) h.one(n);
+    const t = process.cpuUsage(t0), wall = performance.now() - w0;
+    h.cpu += t.user + t.system; h.wall += wall * 1000; h.batches.push(wall * 1000 / k);
+  }
+}
+const median = (v) => { const s = [...v].sort((a, b) => a - b), m = s.length >> 1; return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2; };
+for (const h of hosts) {
+  const perReq = Object.fromEntries(Object.entries(h.calls).map(([k, v]) => [k, +(v / N).toFixed(3)]));
+  const counters = Object.fromEntries(h.metrics.filter(([, v]) => v > 0));
+  console.log(JSON.stringify({ wasm: h.path, kind: opt.kind, requests: N, cpu_us_per_req: +(h.cpu / N).toFixed(2), wall_us_per_req: +(h.wall / N).toFixed(2),
+    batch_us_median: +median(h.batches).toFixed(2), batch_us_min: +Math.min(...h.batches).toFixed(2),
+    host_calls_per_req: perReq, statuses: h.statuses, counters }));
+}

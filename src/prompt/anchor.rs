@@ -57,33 +57,78 @@ fn common(id: &[u8]) -> bool {
     COMMON.iter().any(|c| crate::util::eq_ci(id, c))
 }
 
+const LOW7: u64 = 0x7F7F_7F7F_7F7F_7F7F;
+const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
+
+/// The high bit of each byte of `x` in `lo..=hi` (ASCII; bytes >= 0x80 never): exact, no
+/// carry crosses a byte.
+#[inline(always)]
+fn in_range(x: u64, lo: u8, hi: u8) -> u64 {
+    let y = x & LOW7;
+    let at_least_lo = y + (0x80 - lo as u64) * 0x0101_0101_0101_0101;
+    let past_hi = y + (0x7F - hi as u64) * 0x0101_0101_0101_0101;
+    at_least_lo & !past_hi & !x & HIGH_BITS
+}
+
+/// The first index `>= i` that marks a possible compound identifier: a `_`, or an upper-case
+/// letter right after a lower-case one (camelCase). Eight bytes at a time: prose has neither,
+/// and the anchor's cost was its byte-by-byte walk over every word.
+#[inline]
+fn next_mark(t: &[u8], mut i: usize) -> Option<usize> {
+    while i < t.len() {
+        // Zero-padded past the end: a zero byte is neither a letter nor `_`, so marks nothing.
+        let x = super::normalize::load8(t, i);
+        // The byte before each lane: byte i-1 shifted in below the first.
+        let before = i.checked_sub(1).and_then(|k| t.get(k)).copied().unwrap_or(0) as u64;
+        let prev = x << 8 | before;
+        let u = x ^ 0x5F5F_5F5F_5F5F_5F5F; // lanes equal to `_` become zero
+        let underscore = !(((u & LOW7) + LOW7) | u) & HIGH_BITS;
+        let camel = in_range(prev, b'a', b'z') & in_range(x, b'A', b'Z');
+        let m = underscore | camel;
+        if m != 0 {
+            let at = i + (m.trailing_zeros() / 8) as usize;
+            return (at < t.len()).then_some(at);
+        }
+        i += 8;
+    }
+    None
+}
+
 /// The anchor of `text` (see the module docs), if it names a compound identifier.
+///
+/// An identifier is a maximal run of ASCII letters, digits and `_` that does not start with
+/// a digit. Only runs holding a `_` or a lower-to-upper case change can be compound, so the
+/// walk jumps from one such mark ([`next_mark`]) to the run around it; the runs it skips
+/// would be dropped by [`compound`] anyway, so the result is that of checking every run in
+/// order (the test `marks_find_what_a_full_walk_finds` compares the two).
 pub fn anchor(text: &[u8]) -> Option<u64> {
     // (hash, score, first position)
     let mut cand = [(0u64, 0u32, 0u32); MAX_CANDIDATES];
     let mut n = 0usize;
     let mut i = 0usize;
-    while i < text.len() {
-        let b = text[i];
-        if !ident_start(b) || (i > 0 && ident_byte(text[i - 1])) {
-            i += 1;
+    while let Some(mark) = next_mark(text, i) {
+        let mut start = mark;
+        while start > i && text.get(start - 1).is_some_and(|&b| ident_byte(b)) {
+            start -= 1;
+        }
+        let mut end = mark;
+        while text.get(end).is_some_and(|&b| ident_byte(b)) {
+            end += 1;
+        }
+        i = end.max(mark + 1);
+        let Some(id) = text.get(start..end) else { continue };
+        if !id.first().is_some_and(|&b| ident_start(b)) || !compound(id) || common(id) {
             continue;
         }
-        let start = i;
-        while i < text.len() && ident_byte(text[i]) {
-            i += 1;
-        }
-        let id = &text[start..i];
-        if !compound(id) || common(id) {
-            continue;
-        }
-        let called = text.get(i) == Some(&b'(');
+        let called = text.get(end) == Some(&b'(');
         let h = folded_hash(id);
         let score = 1 + 2 * called as u32;
         match cand.iter_mut().take(n).find(|c| c.0 == h) {
             Some(c) => c.1 += score,
             None if n < MAX_CANDIDATES => {
-                cand[n] = (h, score, start as u32);
+                if let Some(c) = cand.get_mut(n) {
+                    *c = (h, score, start as u32);
+                }
                 n += 1;
             }
             None => {}
@@ -133,5 +178,73 @@ mod tests {
         let _ = anchor(&t);
         let many: String = (0..40).map(|i| format!("name_{i:03}x ")).collect();
         assert!(anchor(many.as_bytes()).is_some());
+    }
+
+    /// The anchor as first written: every identifier checked in one byte-by-byte walk.
+    fn reference(text: &[u8]) -> Option<u64> {
+        // (hash, score, first position)
+        let mut cand = [(0u64, 0u32, 0u32); MAX_CANDIDATES];
+        let mut n = 0usize;
+        let mut i = 0usize;
+        while i < text.len() {
+            let b = text[i];
+            if !ident_start(b) || (i > 0 && ident_byte(text[i - 1])) {
+                i += 1;
+                continue;
+            }
+            let start = i;
+            while i < text.len() && ident_byte(text[i]) {
+                i += 1;
+            }
+            let id = &text[start..i];
+            if !compound(id) || common(id) {
+                continue;
+            }
+            let called = text.get(i) == Some(&b'(');
+            let h = folded_hash(id);
+            let score = 1 + 2 * called as u32;
+            match cand.iter_mut().take(n).find(|c| c.0 == h) {
+                Some(c) => c.1 += score,
+                None if n < MAX_CANDIDATES => {
+                    cand[n] = (h, score, start as u32);
+                    n += 1;
+                }
+                None => {}
+            }
+        }
+        cand.iter()
+            .take(n)
+            .max_by(|a, b| a.1.cmp(&b.1).then(b.2.cmp(&a.2)))
+            .map(|c| c.0)
+    }
+
+    /// [`anchor`] jumps between marks; it must agree with the full walk on any text.
+    #[test]
+    fn marks_find_what_a_full_walk_finds() {
+        let mut x = 0x9E37_79B9_7F4A_7C15u64;
+        let alphabet = b"aZ_9 (xY.q_Bc\xc3\xa9\n";
+        for len in [0usize, 1, 2, 7, 8, 9, 15, 16, 17, 63, 64, 65, 200, 1000, 4000] {
+            for _ in 0..200 {
+                let t: Vec<u8> = (0..len)
+                    .map(|_| {
+                        x ^= x << 13;
+                        x ^= x >> 7;
+                        x ^= x << 17;
+                        alphabet[(x % alphabet.len() as u64) as usize]
+                    })
+                    .collect();
+                assert_eq!(anchor(&t), reference(&t), "{:?}", String::from_utf8_lossy(&t));
+            }
+        }
+        for t in [
+            &b"Complete the function.\ndef count_vowels_with_sum(text: str, k: int):\n >>> count_vowels_with_sum(\"level\", 3)"[..],
+            b"Implement countVowelsWithSum please; COUNTVOWELSWITHSUM? no: countVowelsWithSum(x)",
+            b"9abc_defgh x9_abcdef _abc_defg abc_defg_ aaaaaaaBbbbbbbb a_b_c_d_e",
+            b"my helper_value is set, then parse_orders(rows) fails; helper_value stays",
+        ] {
+            assert_eq!(anchor(t), reference(t));
+        }
+        let many: String = (0..40).map(|i| format!("name_{i:03}x fooBar{i} ")).collect();
+        assert_eq!(anchor(many.as_bytes()), reference(many.as_bytes()));
     }
 }

@@ -251,7 +251,9 @@ pub struct TextPrint {
 pub fn fingerprint(text: &[u8], min_tokens: usize, norm: &mut Vec<u8>, starts: &mut Vec<u32>) -> TextPrint {
     struct Both(simhash::Shingler, markers::Scan);
     impl normalize::Sink for Both {
-        // One out-of-line body with the hashing and the marker test inlined into it.
+        // One out-of-line body with the hashing and the marker test inlined into it: a
+        // direct call per token (the normalizer is generic over its sink). Inlining it into
+        // the normalizer's token loop too gained ~2 % in V8 for ~40 KB of module.
         #[inline(never)]
         fn token(&mut self, k: usize, tok: &[u8]) {
             self.0.push(tok);
