@@ -384,12 +384,16 @@ def test_the_store_is_hostile_input(fleet):
     fleet.nodes[3].score("nudge-edge")  # the edge node syncs after requests only
     time.sleep(2.5 * TICK)
     # Nothing of them was merged: every node still gives a new account the score one node fed
-    # all the real traffic gives it.
+    # all the real traffic gives it. The earlier nodes' checking requests may or may not have
+    # reached a node by its turn (a loaded machine syncs later): its score lies between the
+    # two.
     seen = list(fleet.sent)
     for n in fleet.nodes:
+        before = list(fleet.sent)
         s = n.score(f"after-{n.name}")
-        want = fleet.one_node_score(seen + fleet.sent[-2:])  # its two requests
-        assert abs(s - want) <= 1, (n.name, s, want)
+        own = fleet.sent[-2:]  # its two requests
+        lo, hi = sorted((fleet.one_node_score(seen + own), fleet.one_node_score(before + own)))
+        assert lo - 1 <= s <= hi + 1, (n.name, s, lo, hi)
     for e in fleet.envoys:
         s = e.stats()
         print(e.name, {k: v for k, v in s.items() if k.startswith("distill_guard.sync.fleet")})
