@@ -102,9 +102,7 @@ fn next_mark(t: &[u8], mut i: usize) -> Option<usize> {
 /// would be dropped by [`compound`] anyway, so the result is that of checking every run in
 /// order (the test `marks_find_what_a_full_walk_finds` compares the two).
 pub fn anchor(text: &[u8]) -> Option<u64> {
-    // (hash, score, first position)
-    let mut cand = [(0u64, 0u32, 0u32); MAX_CANDIDATES];
-    let mut n = 0usize;
+    let mut cand = Candidates::default();
     let mut i = 0usize;
     while let Some(mark) = next_mark(text, i) {
         let mut start = mark;
@@ -120,24 +118,44 @@ pub fn anchor(text: &[u8]) -> Option<u64> {
         if !id.first().is_some_and(|&b| ident_start(b)) || !compound(id) || common(id) {
             continue;
         }
-        let called = text.get(end) == Some(&b'(');
+        cand.add(id, text.get(end) == Some(&b'('), start);
+    }
+    cand.best()
+}
+
+/// The identifiers seen so far, up to [`MAX_CANDIDATES`]: (folded hash, score, first
+/// position). A call (`name(`) scores three, a mention one.
+#[derive(Default)]
+struct Candidates {
+    seen: [(u64, u32, u32); MAX_CANDIDATES],
+    n: usize,
+}
+
+impl Candidates {
+    #[inline]
+    fn add(&mut self, id: &[u8], called: bool, start: usize) {
         let h = folded_hash(id);
         let score = 1 + 2 * called as u32;
-        match cand.iter_mut().take(n).find(|c| c.0 == h) {
+        let n = self.n;
+        match self.seen.iter_mut().take(n).find(|c| c.0 == h) {
             Some(c) => c.1 += score,
-            None if n < MAX_CANDIDATES => {
-                if let Some(c) = cand.get_mut(n) {
+            None => {
+                if let Some(c) = self.seen.get_mut(n) {
                     *c = (h, score, start as u32);
+                    self.n += 1;
                 }
-                n += 1;
             }
-            None => {}
         }
     }
-    cand.iter()
-        .take(n)
-        .max_by(|a, b| a.1.cmp(&b.1).then(b.2.cmp(&a.2)))
-        .map(|c| c.0)
+
+    /// The highest score; the first seen among equals.
+    fn best(&self) -> Option<u64> {
+        self.seen
+            .iter()
+            .take(self.n)
+            .max_by(|a, b| a.1.cmp(&b.1).then(b.2.cmp(&a.2)))
+            .map(|c| c.0)
+    }
 }
 
 #[cfg(test)]
@@ -182,9 +200,7 @@ mod tests {
 
     /// The anchor as first written: every identifier checked in one byte-by-byte walk.
     fn reference(text: &[u8]) -> Option<u64> {
-        // (hash, score, first position)
-        let mut cand = [(0u64, 0u32, 0u32); MAX_CANDIDATES];
-        let mut n = 0usize;
+        let mut cand = Candidates::default();
         let mut i = 0usize;
         while i < text.len() {
             let b = text[i];
@@ -200,22 +216,9 @@ mod tests {
             if !compound(id) || common(id) {
                 continue;
             }
-            let called = text.get(i) == Some(&b'(');
-            let h = folded_hash(id);
-            let score = 1 + 2 * called as u32;
-            match cand.iter_mut().take(n).find(|c| c.0 == h) {
-                Some(c) => c.1 += score,
-                None if n < MAX_CANDIDATES => {
-                    cand[n] = (h, score, start as u32);
-                    n += 1;
-                }
-                None => {}
-            }
+            cand.add(id, text.get(i) == Some(&b'('), start);
         }
-        cand.iter()
-            .take(n)
-            .max_by(|a, b| a.1.cmp(&b.1).then(b.2.cmp(&a.2)))
-            .map(|c| c.0)
+        cand.best()
     }
 
     /// [`anchor`] jumps between marks; it must agree with the full walk on any text.
