@@ -30,6 +30,7 @@ fn observation(i: u64, hot_share: u64) -> Observation {
         asn: Some((prefix % 300) as u32),
         template: Some(mix64(tpl ^ 4) ^ (1 << (r >> 58))),
         anchor: None,
+        harness: None,
         elicitation: r & 1 == 0,
         env: Some(mix64(fp ^ 5)),
     }

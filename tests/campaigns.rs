@@ -167,13 +167,12 @@ fn poisoning() {
     check("poisoning", &[]);
 }
 
-/// The agentic campaign's coding-agent sessions are the hardest to flag: the default policy
-/// flags about a fifth of its requests with seed 11 (its swarm evidence builds over the first
-/// day and a half), and a report groups flagged accounts only. Those it flags are in one
-/// campaign (69 of 120 with seed 11), and the legitimate agents form none.
+/// The agentic campaign's coding-agent sessions are flagged through their harness's repeated
+/// task set (`cluster.harness_repeat`, from its first hours); the accounts are one campaign
+/// (119 of 120 with seed 11), and the legitimate agents, on a harness of their own, form none.
 #[test]
 fn agentic_campaign() {
-    check_share("agentic_campaign", &["agentic_campaign"], 50);
+    check_share("agentic_campaign", &["agentic_campaign"], 90);
 }
 
 fn dg(args: &[&str]) -> std::process::Output {

@@ -133,6 +133,7 @@ fn resident_memory_stays_within_the_bound() {
             elicitation: r & 1 == 0,
             env: Some(mix64(r ^ 4)),
             anchor: Some(mix64(r ^ 5)),
+            harness: Some(mix64(r ^ 6)),
         };
         let mut lv = Levels::default();
         state.observe(&o, &mut lv);

@@ -27,7 +27,7 @@ fn cfg() -> StateConfig {
 }
 
 fn obs(i: u64) -> Observation {
-    Observation { now_ms: T + i * 1000, account: Some(i % 40), hfp: 7 + i % 3, ja4: Some(i % 5), prefix: Some(42 + i % 4), asn: Some(64_500 + (i % 6) as u32), template: Some(99 + i % 2), env: Some(5), anchor: Some(300 + i % 3), elicitation: i % 3 == 0 }
+    Observation { now_ms: T + i * 1000, account: Some(i % 40), hfp: 7 + i % 3, ja4: Some(i % 5), prefix: Some(42 + i % 4), asn: Some(64_500 + (i % 6) as u32), template: Some(99 + i % 2), env: Some(5), anchor: Some(300 + i % 3), harness: Some(900 + i % 2), elicitation: i % 3 == 0 }
 }
 
 /// A populated state and two real deltas it exported.

@@ -145,6 +145,7 @@ impl Engine {
             template: None,
             anchor: None,
             elicitation: false,
+            harness: None,
             env: crate::fingerprint::env::client_env(req, prints.hfp),
         };
         let state_on = self.policy.state.enabled;
@@ -199,6 +200,7 @@ impl Engine {
         (prints.template, prints.task, prints.tool_set) = (view.template, view.task_template, view.tool_set);
         obs.template = view.template;
         obs.anchor = view.anchor;
+        obs.harness = view.harness();
         obs.elicitation = view.elicitation;
         if self.policy.state.enabled {
             self.state.learn(&obs);
@@ -228,6 +230,7 @@ impl Engine {
         let view = prompt::scan(body, complete, &self.policy.prompt, &mut Fired::default());
         obs.template = view.template;
         obs.anchor = view.anchor;
+        obs.harness = view.harness();
         obs.elicitation = view.elicitation;
         self.state.learn(&obs);
         #[cfg(feature = "campaigns")]

@@ -155,6 +155,14 @@ pub struct PromptView<'a> {
     pub parse_error: Option<&'static str>,
 }
 
+impl PromptView<'_> {
+    /// The agent harness of the body: its tool set together with its system prompt (the
+    /// exact normalized skeleton, when it has one). None without tools.
+    pub fn harness(&self) -> Option<u64> {
+        self.tool_set.map(|t| t ^ crate::sketch::mix64(self.system_skeleton.unwrap_or(0) ^ 0x4A52_4E53))
+    }
+}
+
 /// Reusable buffers of a scan: the decoded texts, the normalized token stream, and the
 /// fingerprints of the last few resent texts and tool arrays (clients resend the system
 /// prompt, the earlier turns and the tool definitions with every request, so each is

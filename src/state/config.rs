@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::entries::{AccountE, AccountsE, AccountsRateE, FpAsnE, FpPrefixE, TaskE, TemplateE};
+use super::entries::{AccountE, AccountsE, AccountsRateE, FpAsnE, FpPrefixE, HarnessE, TaskE, TemplateE};
 use super::Entry;
 use crate::policy::Errors;
 use crate::sketch::hll::Hll;
@@ -94,6 +94,10 @@ pub struct Capacity {
     pub envs: u32,
     /// Task anchors (the code identifiers tasks are about).
     pub tasks: u32,
+    /// Agent harnesses (tool sets).
+    pub harnesses: u32,
+    /// (harness, task anchor) pairs.
+    pub harness_tasks: u32,
 }
 
 impl Default for Capacity {
@@ -109,6 +113,8 @@ impl Default for Capacity {
             templates: 32_768,
             envs: 8_192,
             tasks: 16_384,
+            harnesses: 1_024,
+            harness_tasks: 8_192,
         }
     }
 }
@@ -215,6 +221,8 @@ impl StateConfig {
             ("templates", c.templates),
             ("envs", c.envs),
             ("tasks", c.tasks),
+            ("harnesses", c.harnesses),
+            ("harness_tasks", c.harness_tasks),
         ] {
             e.range(&format!("{path}.capacity.{name}"), v, 0, MAX_CAPACITY);
         }
@@ -246,6 +254,8 @@ impl StateConfig {
             + table_bytes::<TemplateE>(c.templates, p)
             + table_bytes::<FpPrefixE>(c.envs, p)
             + table_bytes::<TaskE>(c.tasks, p)
+            + table_bytes::<HarnessE>(c.harnesses, p)
+            + table_bytes::<AccountsE>(c.harness_tasks, p)
             + super::reputation::Reputation::bytes_for(c.accounts.min(MAX_CAPACITY) as usize)
             + 2 * Hll::bytes_for(
                 self.global_precision
@@ -284,7 +294,7 @@ mod tests {
     fn memory_bound_follows_the_settings() {
         let d = StateConfig::default();
         let b = d.memory_bound();
-        assert!(b > 8 << 20 && b < 32 << 20, "{b}");
+        assert!(b > 8 << 20 && b < 40 << 20, "{b}");
         let mut half = d.clone();
         half.capacity.accounts /= 2;
         assert!(half.memory_bound() < b);

@@ -28,15 +28,17 @@ pub trait Entry: Default + Clone {
     fn visit<V: Visit>(&mut self, regs: &mut [u8], v: &mut V);
 }
 
-/// Per account: request rate; requests, elicitations, prefix and ASN changes in the
-/// window; distinct prefixes, ASNs and shared tasks; the last shared tasks.
+/// Per account: request rate; requests, elicitations, prefix and ASN changes and tasks
+/// another account of its harness sent in the window; distinct prefixes, ASNs and shared
+/// tasks; the last shared tasks and its agent harness.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct AccountE {
     /// Requests per rate slot.
     pub rate: Window<1>,
     /// (requests, elicitations, requests from a prefix new to the account, requests from
-    /// an ASN new to the account) per window slot.
-    pub win: Window<4>,
+    /// an ASN new to the account, tasks new to the account that another account of its
+    /// agent harness had sent) per window slot.
+    pub win: Window<5>,
     /// Distinct client prefixes per window slot.
     pub ips: Bits,
     /// Distinct ASNs per window slot.
@@ -47,6 +49,9 @@ pub struct AccountE {
     /// Table keys of the account's last [`RECENT_TASKS`] distinct shared tasks, most
     /// recent first (0 = none). Local to this state: not part of a delta.
     pub recent: [u64; RECENT_TASKS],
+    /// Table key of the agent harness (tool set) of the account's latest body that named
+    /// one (0 = none). Local to this state: not part of a delta.
+    pub harness: u64,
 }
 
 /// Shared tasks an account remembers for `account.swarm_share`.
@@ -121,6 +126,17 @@ pub struct TaskE {
     pub broad: SmallHll,
 }
 
+/// Per agent harness (tool set), over the account window: distinct accounts, and the
+/// (account, task) pairs begun (a task new to its account) and how many of them repeated a
+/// task another account of the harness had sent.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct HarnessE {
+    /// Distinct accounts.
+    pub accounts: SmallHll,
+    /// (pairs begun, pairs repeating another account's task) per account-window slot.
+    pub pairs: Window<2>,
+}
+
 /// Splits an arena into two equal halves (one per HLL).
 #[inline]
 fn halves(regs: &mut [u8]) -> (&mut [u8], &mut [u8]) {
@@ -177,6 +193,14 @@ impl Entry for TaskE {
         let (a, b) = halves(regs);
         v.hll(&mut self.accounts, a);
         v.hll(&mut self.broad, b);
+    }
+}
+
+impl Entry for HarnessE {
+    const HLLS: usize = 1;
+    fn visit<V: Visit>(&mut self, regs: &mut [u8], v: &mut V) {
+        v.hll(&mut self.accounts, regs);
+        v.win(&mut self.pairs);
     }
 }
 

@@ -34,6 +34,17 @@ pub const NAT_OPERATORS: f64 = 2.5;
 /// task is sent almost only by accounts that work through many shared tasks.
 pub const SWARM_BROAD_SHARE: f64 = 0.6;
 
+/// Distinct accounts an agent harness (tool set) needs over the account window before its
+/// repeat share is measured: an evaluation team runs a benchmark through its harness on a
+/// few accounts; a campaign spreads it over many.
+pub const HARNESS_MIN_ACCOUNTS: f64 = 10.0;
+
+/// Harness repeat share above which an account that itself repeated another account's task
+/// in that harness has no ordinary history: it works the harness's shared task set, not its
+/// own code (a popular agent's users repeat a few percent of their tasks: common
+/// identifiers).
+pub const HARNESS_SHARED: f64 = 0.4;
+
 /// Largest elicitation share of an ordinary account (people ask for step-by-step answers
 /// now and then; a distillation account asks for the reasoning on much of its traffic).
 pub const ORDINARY_ELICITATION: f64 = 0.3;
@@ -82,6 +93,7 @@ pub(super) struct Touched {
     pub(super) templates: [Option<usize>; MAX_BANDS],
     pub(super) env: Option<usize>,
     pub(super) task: Option<usize>,
+    pub(super) harness: Option<usize>,
 }
 
 /// Table keys of an observation.
@@ -99,6 +111,8 @@ pub(super) struct Keys {
     pub(super) fp_asn: Option<u64>,
     pub(super) env: Option<u64>,
     pub(super) task: Option<u64>,
+    pub(super) harness: Option<u64>,
+    pub(super) harness_task: Option<u64>,
 }
 
 impl Keys {
@@ -118,6 +132,8 @@ impl Keys {
             fp_asn: asn.map(|a| s.hash(dom::FP_ASN, a ^ fp)),
             env: o.env.map(|e| s.hash(dom::ENV, e)),
             task: o.anchor.map(|a| s.hash(dom::ANCHOR, a)),
+            harness: o.harness.map(|h| s.hash(dom::HARNESS, h)),
+            harness_task: o.harness.zip(o.anchor).map(|(h, a)| s.hash(dom::HARNESS_TASK, h ^ crate::sketch::mix64(a))),
         }
     }
 }
@@ -179,7 +195,7 @@ impl State {
         let counted = known || k.member.is_none();
         // A request that does not count in a cluster still reads it (its levels).
         let with_member = |key: Option<u64>| key.filter(|_| k.member.is_some());
-        let s = Touched {
+        let mut s = Touched {
             account,
             fp: self.fps.upsert(k.fp, now),
             ja4: with_member(k.ja4).and_then(|x| upsert_if(&mut self.ja4s, x, now, member.is_some())),
@@ -190,7 +206,14 @@ impl State {
             templates: [None; MAX_BANDS],
             env: k.env.and_then(|x| upsert_if(&mut self.envs, x, now, member.is_some())),
             task: None,
+            harness: None,
         };
+        // The account's agent harness, as its latest body showed it (read, not counted).
+        s.harness = account
+            .and_then(|i| self.accounts.get(i))
+            .map(|(e, _)| e.harness)
+            .filter(|&h| h != 0)
+            .and_then(|h| self.harnesses.find(h));
         self.accounts.warm_slot(s.account);
         self.fps.warm_slot(s.fp);
         self.ja4s.warm_slot(s.ja4);
@@ -207,7 +230,7 @@ impl State {
             e.rate.add(t.rate, [1]);
             let moved = k.prefix_member.is_some_and(|pm| e.ips.insert(t.acct, pm));
             let hopped = k.asn_member.is_some_and(|am| e.asns.insert(t.acct, am));
-            e.win.add(t.acct, [1, 0, moved as u32, hopped as u32]);
+            e.win.add(t.acct, [1, 0, moved as u32, hopped as u32, 0]);
             hop = known.then_some(hopped);
             heavy = e.win.sliding(t.acct, t.acct_frac)[0] > d.light_max;
         }
@@ -322,10 +345,14 @@ impl State {
         // Breadth counts the account's shared tasks; the recent list keeps its last tasks,
         // shared or not, so a busy person's own code dilutes the share a swarm works.
         let task = k.task.filter(|_| member.is_some());
+        let repeated = match (member, task) {
+            (Some(m), Some(task)) => self.record_harness(k, t, s, m, task),
+            _ => false,
+        };
         if let Some(i) = s.account.filter(|_| el > 0 || task.is_some()) {
             if let Some((e, _)) = slot(&mut self.accounts, i) {
-                if el > 0 {
-                    e.win.add(t.acct, [0, 1, 0, 0]);
+                if el > 0 || repeated {
+                    e.win.add(t.acct, [0, el, 0, 0, repeated as u32]);
                 }
                 if let Some(task) = task {
                     if shared {
@@ -335,6 +362,41 @@ impl State {
                 }
             }
         }
+    }
+
+    /// Records the request's task in its agent harness (the tool set its body defines):
+    /// the account joins the harness; a task new to the account begins an (account, task)
+    /// pair, counted in the harness with whether another account of the harness had sent
+    /// that task in the account window. Returns that it had. The account remembers the
+    /// harness, so its next requests read the harness's repeat share at their headers.
+    fn record_harness(&mut self, k: &Keys, t: &Clock, s: &mut Touched, m: u64, task: u64) -> bool {
+        let (Some(h), Some(ht)) = (k.harness, k.harness_task) else { return false };
+        let p = self.d.p;
+        let now = t.now_s;
+        let new_pair = match s.account.and_then(|i| slot(&mut self.accounts, i)) {
+            Some((e, _)) => {
+                e.harness = h;
+                !e.recent.contains(&task)
+            }
+            None => true,
+        };
+        let mut repeated = false;
+        if new_pair {
+            if let Some((e, regs)) = self.harness_tasks.upsert(ht, now).and_then(|i| slot(&mut self.harness_tasks, i)) {
+                let before = e.accounts.estimate_at(regs, p, t.acct);
+                let changed = e.accounts.insert(regs, p, t.acct, m);
+                // One account before and this one new to the task, or two or more before.
+                repeated = before >= 1.5 || (before >= 0.5 && changed);
+            }
+        }
+        s.harness = self.harnesses.upsert(h, now);
+        if let Some((e, regs)) = s.harness.and_then(|i| slot(&mut self.harnesses, i)) {
+            e.accounts.insert(regs, p, t.acct, m);
+            if new_pair {
+                e.pairs.add(t.acct, [1, repeated as u32]);
+            }
+        }
+        repeated
     }
 
     /// Share of the remembered tasks (at least two) that a swarm works now: at least
@@ -363,12 +425,21 @@ impl State {
         let mut new_account = true;
         // Known to keep to its networks: enough requests, few ASN changes.
         let mut settled = false;
+        // The repeat share of the harness (tool set) of this request or its account: how
+        // much of its accounts' task work repeats tasks other accounts of it sent.
+        let harness_share = s.harness.and_then(|i| self.harnesses.get(i)).and_then(|(e, regs)| {
+            let [pairs, repeated] = e.pairs.sliding(t.acct, t.acct_frac);
+            (pairs >= min && e.accounts.estimate_at(regs, p, t.acct) >= HARNESS_MIN_ACCOUNTS).then(|| repeated / pairs)
+        });
+        if let Some(v) = harness_share {
+            lv.set(Signal::ClusterHarnessRepeat, v);
+        }
         if let Some((e, _)) = s.account.and_then(|i| self.accounts.get(i)) {
             lv.set(
                 Signal::RateAccount,
                 e.rate.sliding(t.rate, t.rate_frac)[0] * per_min,
             );
-            let [n, el, moved, hopped] = e.win.sliding(t.acct, t.acct_frac);
+            let [n, el, moved, hopped, repeated] = e.win.sliding(t.acct, t.acct_frac);
             heavy = n > self.d.light_max;
             new_account = n < MIN_ROTATION_REQUESTS;
             if n >= self.d.min_account_requests {
@@ -409,7 +480,8 @@ impl State {
             lv.ordinary = n >= MIN_ROTATION_REQUESTS
                 && keeps_networks
                 && breadth < self.d.broad_tasks
-                && (n < self.d.min_account_requests || el / n < ORDINARY_ELICITATION);
+                && (n < self.d.min_account_requests || el / n < ORDINARY_ELICITATION)
+                && !(repeated >= 0.5 && harness_share.is_some_and(|v| v >= HARNESS_SHARED));
         }
         if let Some((e, regs)) = s.fp.and_then(|i| self.fps.get(i)) {
             lv.set(

@@ -23,6 +23,8 @@
 //! | templates | SimHash band | `cluster.accounts_per_template`, `cluster.synchrony`, `cluster.elicitation_share` |
 //! | envs | client environment | `cluster.asn_rotation_share` |
 //! | tasks | task anchor (a code identifier) | `account.task_breadth`, `account.swarm_share`, `cluster.swarm` (over `account_window_s`) |
+//! | harnesses | agent harness (the tool set a body defines) | `cluster.harness_repeat` (over `account_window_s`) |
+//! | harness_tasks | (harness, task anchor) | whether a task repeats another account's in its harness |
 //!
 //! Popular legitimate fingerprints (every user of one browser or SDK version), big ISPs and
 //! NATs put many accounts on one key, so the raw per-key counts are weak evidence (low
@@ -50,7 +52,7 @@ mod tests;
 use std::fmt;
 
 pub use config::{Capacity, StateConfig, MAX_CAPACITY, OVERHEAD_BYTES};
-use entries::{AccountE, AccountsE, AccountsRateE, Entry, FpAsnE, FpPrefixE, TaskE, TemplateE};
+use entries::{AccountE, AccountsE, AccountsRateE, Entry, FpAsnE, FpPrefixE, HarnessE, TaskE, TemplateE};
 use global::WindowedHll;
 use levels::{Clock, Keys, Touched};
 
@@ -83,6 +85,8 @@ pub struct Observation {
     pub anchor: Option<u64>,
     /// The request carried an elicitation marker.
     pub elicitation: bool,
+    /// Agent harness: the tool set and system prompt of the body ([`crate::prompt::PromptView::harness`]).
+    pub harness: Option<u64>,
 }
 
 /// Hash domains: one per key kind, so equal raw values of different kinds never collide.
@@ -101,6 +105,8 @@ mod dom {
     pub const ASN_MEMBER: u64 = 12;
     pub const ENV: u64 = 13;
     pub const ANCHOR: u64 = 14;
+    pub const HARNESS: u64 = 15;
+    pub const HARNESS_TASK: u64 = 16;
 }
 
 /// Most template bands (the `template_bands` maximum).
@@ -208,6 +214,8 @@ pub struct State {
     templates: Table<TemplateE>,
     envs: Table<FpPrefixE>,
     tasks: Table<TaskE>,
+    harnesses: Table<HarnessE>,
+    harness_tasks: Table<AccountsE>,
     active: WindowedHll,
     reputation: reputation::Reputation,
     /// Enabled but not allocated yet (see [`State::new_lazy`]).
@@ -255,6 +263,8 @@ impl State {
             templates: table(c.templates, cfg, p, d.window_ms),
             envs: table(c.envs, cfg, p, d.account_window_ms),
             tasks: table(c.tasks, cfg, p, d.account_window_ms),
+            harnesses: table(c.harnesses, cfg, p, d.account_window_ms),
+            harness_tasks: table(c.harness_tasks, cfg, p, d.account_window_ms),
             active: WindowedHll::new(cfg.global_precision, on),
             reputation: reputation::Reputation::new(if on { c.accounts.min(MAX_CAPACITY) as usize } else { 0 }),
             d,
@@ -304,6 +314,8 @@ impl State {
             + self.templates.allocated_bytes()
             + self.envs.allocated_bytes()
             + self.tasks.allocated_bytes()
+            + self.harnesses.allocated_bytes()
+            + self.harness_tasks.allocated_bytes()
             + self.active.allocated_bytes()
             + self.reputation.allocated_bytes()
     }
@@ -338,12 +350,12 @@ impl State {
         self.measure_slots(obs, &touched, &t, levels);
     }
 
-    /// Records the body's evidence (`obs.template`, `obs.anchor`, `obs.elicitation`) of a
+    /// Records the body's evidence (`obs.template`, `obs.anchor`, `obs.harness`, `obs.elicitation`) of a
     /// request whose headers were already recorded by [`State::observe`] with an
     /// observation of the same keys but no body facts: the request is not counted again.
     /// Measures nothing.
     pub fn learn(&mut self, obs: &Observation) {
-        if !self.d.cfg.enabled || (obs.template.is_none() && obs.anchor.is_none() && !obs.elicitation) {
+        if !self.d.cfg.enabled || (obs.template.is_none() && obs.anchor.is_none() && obs.harness.is_none() && !obs.elicitation) {
             return;
         }
         self.materialize();
@@ -375,7 +387,11 @@ impl State {
             templates: [None; MAX_BANDS],
             env: k.env.and_then(|x| self.envs.find(x)),
             task: k.task.and_then(|x| self.tasks.find(x)),
+            harness: None,
         };
+        // The body's harness, else the one the account's latest body showed.
+        let remembered = found.account.and_then(|i| self.accounts.get(i)).map(|(e, _)| e.harness).filter(|&h| h != 0);
+        found.harness = k.harness.or(remembered).and_then(|h| self.harnesses.find(h));
         if let Some(tpl) = obs.template {
             for (b, slot) in found.templates.iter_mut().enumerate().take(self.d.bands) {
                 *slot = self.templates.find(self.d.band_key(tpl, b));

@@ -80,6 +80,7 @@ fn events(campaign_fp: u64, pool_prefixes: u64, pool_asns: u64) -> Vec<Ev> {
                 template: Some(rng.next()),
                 elicitation: rng.chance(0.1),
                 env: None,
+                harness: None,
                 anchor: None,
             };
             push(Who::Browser, o);
@@ -111,6 +112,7 @@ fn events(campaign_fp: u64, pool_prefixes: u64, pool_asns: u64) -> Vec<Ev> {
                 template: Some(near(app, &mut rng)),
                 elicitation: rng.chance(0.2),
                 env: None,
+                harness: None,
                 anchor: None,
             };
             push(Who::Sdk, o);
@@ -130,6 +132,7 @@ fn events(campaign_fp: u64, pool_prefixes: u64, pool_asns: u64) -> Vec<Ev> {
                 template: Some(rng.next()),
                 elicitation: rng.chance(0.15),
                 env: None,
+                harness: None,
                 anchor: None,
             };
             push(Who::Nat, o);
@@ -154,6 +157,7 @@ fn events(campaign_fp: u64, pool_prefixes: u64, pool_asns: u64) -> Vec<Ev> {
                 template: Some(near(base, &mut rng)),
                 elicitation: rng.chance(0.85),
                 env: None,
+                harness: None,
                 anchor: None,
             };
             push(Who::Campaign, o);

@@ -20,6 +20,8 @@ fn small_cfg() -> StateConfig {
             templates: 4096,
             envs: 4096,
             tasks: 2048,
+            harnesses: 256,
+            harness_tasks: 2048,
         },
         ..StateConfig::default()
     }
@@ -37,6 +39,7 @@ fn obs(now_ms: u64, account: u64, hfp: u64, prefix: u64) -> Observation {
         elicitation: false,
         env: Some(hfp ^ 0xe1),
         anchor: None,
+        harness: None,
     }
 }
 
@@ -447,6 +450,7 @@ fn traffic(n: u64, minutes: u64, seed: u64) -> Vec<Observation> {
                 }),
                 elicitation: hot && (r >> 50) % 4 != 0,
                 env: None,
+                harness: None,
                 anchor: None,
             }
         })
@@ -468,6 +472,8 @@ fn roomy_cfg() -> StateConfig {
             templates: c,
             envs: c,
             tasks: 2048,
+            harnesses: 256,
+            harness_tasks: 2048,
         },
         ..StateConfig::default()
     }
@@ -554,7 +560,7 @@ fn exports_are_deterministic_and_empty_when_nothing_changed() {
     let da = a.export_delta();
     assert_eq!(da, b.export_delta());
     let empty = a.export_delta();
-    assert_eq!(empty.len(), 4 + 1 + 8 + 1 + 10 * 4 + 4);
+    assert_eq!(empty.len(), 4 + 1 + 8 + 1 + 12 * 4 + 4);
     let mut c = State::new(&StateConfig {
         seed: 99,
         ..cfg.clone()
@@ -625,7 +631,7 @@ proptest::proptest! {
 
     #[test]
     fn arbitrary_buffers_never_panic(tail in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..600), cut in 0usize..64) {
-        let cfg = StateConfig { capacity: Capacity { accounts: 64, fingerprints: 64, ja4s: 64, prefixes: 64, asns: 64, fp_prefixes: 64, fp_asns: 64, templates: 64, envs: 64, tasks: 64 }, ..StateConfig::default() };
+        let cfg = StateConfig { capacity: Capacity { accounts: 64, fingerprints: 64, ja4s: 64, prefixes: 64, asns: 64, fp_prefixes: 64, fp_asns: 64, templates: 64, envs: 64, tasks: 64, harnesses: 64, harness_tasks: 64 }, ..StateConfig::default() };
         let mut s = State::new(&cfg);
         let _ = s.merge_bytes(&tail);
         // A valid header followed by garbage reaches the record decoders.
@@ -708,4 +714,78 @@ fn address_churn_behind_one_operator_is_not_counted() {
     assert_eq!(run(&|_| 64_500), None);
     let pool = run(&|i| 100 + i as u32).unwrap_or(0.0);
     assert!(pool > 20.0, "{pool}");
+}
+
+/// The body of a request of `account` in agent harness `harness` on task `task`, after three
+/// requests of the account in the last hour and a half (a returning account).
+fn agent_turn(s: &mut State, now_ms: u64, account: u64, harness: u64, task: u64) {
+    let o = Observation { anchor: Some(task), harness: Some(harness), ..obs(now_ms, account, 0xA6E, account) };
+    if s.accounts.find(s.d.seeds.hash(dom::ACCOUNT, account)).is_none() {
+        for back in [90, 60, 30] {
+            s.observe(&Observation { now_ms: now_ms - back * MIN, ..obs(now_ms, account, 0xA6E, account) }, &mut Levels::default());
+        }
+    }
+    s.observe(&Observation { anchor: None, harness: None, ..o }, &mut Levels::default());
+    s.learn(&o);
+}
+
+/// Headers only (no body yet): the account's remembered harness is read.
+fn at_headers(s: &State, now_ms: u64, account: u64) -> Levels {
+    let mut lv = Levels::default();
+    s.measure(&obs(now_ms, account, 0xA6E, account), &mut lv);
+    lv
+}
+
+#[test]
+fn a_harness_working_a_shared_task_set_repeats_its_tasks() {
+    let mut s = State::new(&small_cfg());
+    let mut t = T0;
+    // A campaign harness: 30 accounts working through 12 benchmark tasks, two tasks each.
+    // A popular agent: 60 accounts on their own code, one common identifier among them.
+    for round in 0..2u64 {
+        for a in 0..30u64 {
+            t += MIN;
+            agent_turn(&mut s, t, 1000 + a, 0xBE7C, 500 + (a * 5 + round * 7) % 12);
+        }
+        for a in 0..60u64 {
+            t += MIN;
+            let task = if a % 20 == 0 { 42 } else { 10_000 + a * 2 + round };
+            agent_turn(&mut s, t, 5000 + a, 0x09E7, task);
+        }
+    }
+    let level = |lv: &Levels| lv.iter().find(|(sig, _)| *sig == Signal::ClusterHarnessRepeat).map(|(_, v)| v);
+    let campaign = at_headers(&s, t + MIN, 1003);
+    let people = at_headers(&s, t + MIN, 5003);
+    let c = level(&campaign).expect("the campaign harness is measured at the headers");
+    let p = level(&people).expect("the popular harness is measured too");
+    assert!(c > 0.7, "campaign {c}");
+    assert!(p < 0.1, "people {p}");
+    // An account that repeated another's task in the campaign harness has no ordinary
+    // history; a person in the popular harness keeps theirs.
+    assert!(!campaign.ordinary, "{:?}", campaign.iter().collect::<Vec<_>>());
+    assert!(people.ordinary, "{:?}", people.iter().collect::<Vec<_>>());
+    // The harness of the body itself, for an account not seen before.
+    let mut lv = Levels::default();
+    s.measure(&Observation { harness: Some(0xBE7C), anchor: Some(500), ..obs(t + MIN, 9999, 0xA6E, 9999) }, &mut lv);
+    assert!(level(&lv).is_some_and(|v| v > 0.7));
+    // Deltas carry the harness counts: a fresh peer measures the same share for a body.
+    let mut peer = State::new(&small_cfg());
+    peer.merge_bytes(&s.export_delta()).unwrap();
+    let mut lv = Levels::default();
+    peer.measure(&Observation { harness: Some(0xBE7C), anchor: Some(500), ..obs(t + MIN, 9999, 0xA6E, 9999) }, &mut lv);
+    assert!(level(&lv).is_some_and(|v| (v - c).abs() < 0.05), "{:?} vs {c}", level(&lv));
+}
+
+#[test]
+fn a_harness_of_a_few_accounts_is_not_measured() {
+    // An evaluation team: 4 accounts running the same benchmark through their harness.
+    let mut s = State::new(&small_cfg());
+    let mut t = T0;
+    for task in 0..20u64 {
+        for a in 0..4u64 {
+            t += MIN;
+            agent_turn(&mut s, t, 77 + a, 0xE7A1, 300 + task);
+        }
+    }
+    assert!(at_headers(&s, t + MIN, 78).iter().all(|(sig, _)| sig != Signal::ClusterHarnessRepeat));
 }

@@ -10,10 +10,10 @@
 //!
 //! Layout (little-endian; `varint` = LEB128):
 //! ```text
-//! "DGSD" | version u8 (5) | shape u64 | has_global u8
+//! "DGSD" | version u8 (6) | shape u64 | has_global u8
 //! [global: epoch u32 | precision u8 | 2^p registers u8]
-//! 10 x table, in the order accounts, fingerprints, ja4s, prefixes, asns, fp_prefixes,
-//!     fp_asns, templates, envs, tasks: count u32 | count x (key u64 | stamp u32 | mask u8 | parts)
+//! 12 x table, in the order accounts, fingerprints, ja4s, prefixes, asns, fp_prefixes,
+//!     fp_asns, templates, envs, tasks, harnesses, harness_tasks: count u32 | count x (key u64 | stamp u32 | mask u8 | parts)
 //! reputation: count u32 | count x (key u64 | time_ms u64 | flagged f32 | requests f32)
 //!     (local increments of `account.flag_history`, see [`super::reputation`])
 //! parts, in each entry's visiting order, those whose mask bit is set:
@@ -34,7 +34,7 @@ use crate::sketch::codec::{put_u32, put_u64, set_u32_at, DecodeError, Reader};
 use crate::sketch::table::Table;
 
 /// Wire format version.
-pub const VERSION: u8 = 5;
+pub const VERSION: u8 = 6;
 const MAGIC: &[u8; 4] = b"DGSD";
 /// Largest arena stride of any entry (2 HLLs at the largest precision).
 const MAX_STRIDE: usize = 2 * (1 << crate::sketch::small_hll::SMALL_MAX_P);
@@ -123,6 +123,8 @@ impl State {
         export_table(&mut self.templates, &mut out);
         export_table(&mut self.envs, &mut out);
         export_table(&mut self.tasks, &mut out);
+        export_table(&mut self.harnesses, &mut out);
+        export_table(&mut self.harness_tasks, &mut out);
         self.reputation.export(&mut out);
         out
     }
@@ -165,6 +167,8 @@ impl State {
         merge_table(&mut self.templates, hb, &mut r, apply)?;
         merge_table(&mut self.envs, hb, &mut r, apply)?;
         merge_table(&mut self.tasks, hb, &mut r, apply)?;
+        merge_table(&mut self.harnesses, hb, &mut r, apply)?;
+        merge_table(&mut self.harness_tasks, hb, &mut r, apply)?;
         self.reputation.merge(&mut r, apply)?;
         if r.remaining() != 0 {
             return Err(DecodeError::Invalid("trailing bytes"));
