@@ -175,6 +175,14 @@ fn agentic_campaign() {
     check_share("agentic_campaign", &["agentic_campaign"], 90);
 }
 
+/// The same campaign run through the popular agent's own harness: flagged on its accounts'
+/// own repeated task work, later; the agent's legitimate users, in the same harness, form no
+/// campaign.
+#[test]
+fn agentic_copycat() {
+    check_share("agentic_copycat", &["agentic_copycat"], 80);
+}
+
 fn dg(args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_distill-guard")).args(args).current_dir(env!("CARGO_MANIFEST_DIR")).output().unwrap()
 }

@@ -233,7 +233,7 @@ impl Simulation {
             // Every turn of a conversation replays the same task and history.
             let mut cr = Rng::derive(self.seed, 0xA6E7 ^ (idx as u64) << 24, (aux >> 8) as u64);
             let (harness, task) = match op {
-                Some(op) => (&self.harness, campaign::agent_task(op, &mut cr)),
+                Some(op) => (if op.cfg.mimic == "agent" { &self.agent } else { &self.harness }, campaign::agent_task(op, &mut cr)),
                 None => (&self.agent, agent::own_task(&mut cr)),
             };
             agent::body(harness, a.persona.api, a.model, &task, aux & 0xff, &mut cr)

@@ -150,8 +150,10 @@ pub struct Campaign {
     /// API keys: `accounts` (each account its own key) or `random` (a fresh, never-valid
     /// key on every request: poisoning, not distillation).
     pub keys: String,
-    /// Whom the requests imitate: `none`, or `app` (the legitimate population's popular
-    /// app: its client environment, its prompt template and its users' network prefixes).
+    /// Whom the requests imitate: `none`, `app` (the legitimate population's popular
+    /// app: its client environment, its prompt template and its users' network prefixes) or
+    /// `agent` (with `agent: true`: the popular open-source coding agent's harness, its system
+    /// prompt and tool set, instead of the campaign's own: a campaign running that agent).
     pub mimic: String,
     /// Share of the campaign's requests after the warm-up that must be flagged (the quality
     /// target; 0 = none: a campaign that is not distillation, where only the legitimate side is
@@ -299,7 +301,7 @@ pub const TASK_SOURCES: &[&str] = &["templates", "benchmark"];
 /// Campaign key kinds.
 pub const KEY_KINDS: &[&str] = &["accounts", "random"];
 /// What a campaign may imitate.
-pub const MIMICS: &[&str] = &["none", "app"];
+pub const MIMICS: &[&str] = &["none", "app", "agent"];
 
 impl Scenario {
     /// Parses and validates a scenario document, reporting every error with its path.
@@ -398,6 +400,9 @@ impl Scenario {
             if c.mimic == "app" && self.legit.app_users == 0 {
                 e.push(format!("{p}.mimic"), "imitates the popular app, but legit.app_users is 0");
             }
+            if c.mimic == "agent" && !c.agent {
+                e.push(format!("{p}.mimic"), "imitates the popular agent's harness, but agent is false");
+            }
             e.range(&format!("{p}.sync.wave_seconds"), c.sync.wave_seconds, 1, 86_400);
             e.range(&format!("{p}.sync.jitter_seconds"), c.sync.jitter_seconds, 0, 86_400);
         }
@@ -451,6 +456,13 @@ mod tests {
         for want in ["legit.clients.lynx", "campaigns[0].pool.kind", "campaigns[0].pool.asns", "campaigns[1].name", "campaigns[1].spoof"] {
             assert!(errs.contains(want), "missing {want} in {errs}");
         }
+    }
+
+    #[test]
+    fn a_campaign_imitates_the_popular_agent_only_as_an_agent() {
+        let errs = Scenario::from_json(r#"{"name":"x","campaigns":[{"name":"c","mimic":"agent"}]}"#).unwrap_err().to_string();
+        assert!(errs.contains("campaigns[0].mimic: imitates the popular agent's harness, but agent is false"), "{errs}");
+        assert!(Scenario::from_json(r#"{"name":"x","campaigns":[{"name":"c","mimic":"agent","agent":true}]}"#).is_ok());
     }
 
     #[test]

@@ -37,8 +37,8 @@ pub struct AccountE {
     pub rate: Window<1>,
     /// (requests, elicitations, requests from a prefix new to the account, requests from
     /// an ASN new to the account, tasks new to the account that another account of its
-    /// agent harness had sent) per window slot.
-    pub win: Window<5>,
+    /// agent harness had sent, tasks new to the account in a harness) per window slot.
+    pub win: Window<6>,
     /// Distinct client prefixes per window slot.
     pub ips: Bits,
     /// Distinct ASNs per window slot.

@@ -45,6 +45,17 @@ pub const HARNESS_MIN_ACCOUNTS: f64 = 10.0;
 /// identifiers).
 pub const HARNESS_SHARED: f64 = 0.4;
 
+/// Share of its own (account, task) pairs that repeated another account's task in its
+/// harness from which an account is read as working its harness's shared task set.
+pub const REPEATING_SHARE: f64 = 0.5;
+
+/// Repeated tasks (about two) an account needs before its harness's share is held against it:
+/// one common identifier is chance.
+pub const MIN_REPEATS: f64 = 1.5;
+
+/// Pairs an account needs in the account window before `account.task_repeat` is measured.
+pub const MIN_REPEAT_PAIRS: f64 = 3.0;
+
 /// Largest elicitation share of an ordinary account (people ask for step-by-step answers
 /// now and then; a distillation account asks for the reasoning on much of its traffic).
 pub const ORDINARY_ELICITATION: f64 = 0.3;
@@ -230,7 +241,7 @@ impl State {
             e.rate.add(t.rate, [1]);
             let moved = k.prefix_member.is_some_and(|pm| e.ips.insert(t.acct, pm));
             let hopped = k.asn_member.is_some_and(|am| e.asns.insert(t.acct, am));
-            e.win.add(t.acct, [1, 0, moved as u32, hopped as u32, 0]);
+            e.win.add(t.acct, [1, 0, moved as u32, hopped as u32, 0, 0]);
             hop = known.then_some(hopped);
             heavy = e.win.sliding(t.acct, t.acct_frac)[0] > d.light_max;
         }
@@ -345,14 +356,14 @@ impl State {
         // Breadth counts the account's shared tasks; the recent list keeps its last tasks,
         // shared or not, so a busy person's own code dilutes the share a swarm works.
         let task = k.task.filter(|_| member.is_some());
-        let repeated = match (member, task) {
+        let (begun, repeated) = match (member, task) {
             (Some(m), Some(task)) => self.record_harness(k, t, s, m, task),
-            _ => false,
+            _ => (false, false),
         };
         if let Some(i) = s.account.filter(|_| el > 0 || task.is_some()) {
             if let Some((e, _)) = slot(&mut self.accounts, i) {
-                if el > 0 || repeated {
-                    e.win.add(t.acct, [0, el, 0, 0, repeated as u32]);
+                if el > 0 || begun {
+                    e.win.add(t.acct, [0, el, 0, 0, repeated as u32, begun as u32]);
                 }
                 if let Some(task) = task {
                     if shared {
@@ -367,10 +378,11 @@ impl State {
     /// Records the request's task in its agent harness (the tool set its body defines):
     /// the account joins the harness; a task new to the account begins an (account, task)
     /// pair, counted in the harness with whether another account of the harness had sent
-    /// that task in the account window. Returns that it had. The account remembers the
-    /// harness, so its next requests read the harness's repeat share at their headers.
-    fn record_harness(&mut self, k: &Keys, t: &Clock, s: &mut Touched, m: u64, task: u64) -> bool {
-        let (Some(h), Some(ht)) = (k.harness, k.harness_task) else { return false };
+    /// that task in the account window. Returns (a pair begun, its task repeated another
+    /// account's). The account remembers the harness, so its next requests read the
+    /// harness's repeat share at their headers.
+    fn record_harness(&mut self, k: &Keys, t: &Clock, s: &mut Touched, m: u64, task: u64) -> (bool, bool) {
+        let (Some(h), Some(ht)) = (k.harness, k.harness_task) else { return (false, false) };
         let p = self.d.p;
         let now = t.now_s;
         let new_pair = match s.account.and_then(|i| slot(&mut self.accounts, i)) {
@@ -396,7 +408,7 @@ impl State {
                 e.pairs.add(t.acct, [1, repeated as u32]);
             }
         }
-        repeated
+        (new_pair, repeated)
     }
 
     /// Share of the remembered tasks (at least two) that a swarm works now: at least
@@ -425,21 +437,29 @@ impl State {
         let mut new_account = true;
         // Known to keep to its networks: enough requests, few ASN changes.
         let mut settled = false;
-        // The repeat share of the harness (tool set) of this request or its account: how
-        // much of its accounts' task work repeats tasks other accounts of it sent.
+        // The repeat share of the harness (tool set and system prompt) of this request or its
+        // account: how much of its accounts' task work repeats tasks other accounts of it sent.
         let harness_share = s.harness.and_then(|i| self.harnesses.get(i)).and_then(|(e, regs)| {
             let [pairs, repeated] = e.pairs.sliding(t.acct, t.acct_frac);
             (pairs >= min && e.accounts.estimate_at(regs, p, t.acct) >= HARNESS_MIN_ACCOUNTS).then(|| repeated / pairs)
         });
-        if let Some(v) = harness_share {
-            lv.set(Signal::ClusterHarnessRepeat, v);
-        }
         if let Some((e, _)) = s.account.and_then(|i| self.accounts.get(i)) {
             lv.set(
                 Signal::RateAccount,
                 e.rate.sliding(t.rate, t.rate_frac)[0] * per_min,
             );
-            let [n, el, moved, hopped, repeated] = e.win.sliding(t.acct, t.acct_frac);
+            let [n, el, moved, hopped, repeated, pairs] = e.win.sliding(t.acct, t.acct_frac);
+            // The harness's share is evidence against an account whose own task work repeats
+            // others' (at least half of its pairs): a campaign running a popular agent shares
+            // that agent's harness, and the agent's users, on their own code, are not judged
+            // by the campaign's repeats.
+            let repeats_others = repeated >= MIN_REPEATS && repeated >= REPEATING_SHARE * pairs;
+            if let (Some(v), true) = (harness_share, repeats_others) {
+                lv.set(Signal::ClusterHarnessRepeat, v);
+            }
+            if pairs >= MIN_REPEAT_PAIRS {
+                lv.set(Signal::AccountTaskRepeat, repeated / pairs);
+            }
             heavy = n > self.d.light_max;
             new_account = n < MIN_ROTATION_REQUESTS;
             if n >= self.d.min_account_requests {
@@ -481,7 +501,7 @@ impl State {
                 && keeps_networks
                 && breadth < self.d.broad_tasks
                 && (n < self.d.min_account_requests || el / n < ORDINARY_ELICITATION)
-                && !(repeated >= 0.5 && harness_share.is_some_and(|v| v >= HARNESS_SHARED));
+                && !(repeats_others && harness_share.is_some_and(|v| v >= HARNESS_SHARED));
         }
         if let Some((e, regs)) = s.fp.and_then(|i| self.fps.get(i)) {
             lv.set(

@@ -736,44 +736,76 @@ fn at_headers(s: &State, now_ms: u64, account: u64) -> Levels {
     lv
 }
 
-#[test]
-fn a_harness_working_a_shared_task_set_repeats_its_tasks() {
-    let mut s = State::new(&small_cfg());
-    let mut t = T0;
-    // A campaign harness: 30 accounts working through 12 benchmark tasks, two tasks each.
-    // A popular agent: 60 accounts on their own code, one common identifier among them.
-    for round in 0..2u64 {
+fn level_of(lv: &Levels, sig: Signal) -> Option<f64> {
+    lv.iter().find(|(x, _)| *x == sig).map(|(_, v)| v)
+}
+
+/// Three rounds of agent work: 30 campaign accounts working through 12 benchmark tasks in
+/// harness `campaign_harness`, and 60 people on their own code (one common identifier among
+/// them) in the popular harness 0x09E7, all within one account-window slot (the counts of
+/// the previous slot fade). Returns the time after the last request.
+fn agent_rounds(s: &mut State, campaign_harness: u64) -> u64 {
+    const DAY: u64 = 24 * 60 * MIN;
+    let mut t = (T0 / DAY + 1) * DAY + 120 * MIN;
+    for round in 0..3u64 {
         for a in 0..30u64 {
             t += MIN;
-            agent_turn(&mut s, t, 1000 + a, 0xBE7C, 500 + (a * 5 + round * 7) % 12);
+            agent_turn(s, t, 1000 + a, campaign_harness, 500 + (a * 5 + round * 7) % 12);
         }
         for a in 0..60u64 {
             t += MIN;
-            let task = if a % 20 == 0 { 42 } else { 10_000 + a * 2 + round };
-            agent_turn(&mut s, t, 5000 + a, 0x09E7, task);
+            let task = if a % 20 == 0 { 42 } else { 10_000 + a * 3 + round };
+            agent_turn(s, t, 5000 + a, 0x09E7, task);
         }
     }
-    let level = |lv: &Levels| lv.iter().find(|(sig, _)| *sig == Signal::ClusterHarnessRepeat).map(|(_, v)| v);
+    t
+}
+
+#[test]
+fn a_harness_working_a_shared_task_set_repeats_its_tasks() {
+    let mut s = State::new(&small_cfg());
+    let t = agent_rounds(&mut s, 0xBE7C);
+    // Account 1003 began three tasks; two of them repeated others' (rounds 1 and 2).
     let campaign = at_headers(&s, t + MIN, 1003);
     let people = at_headers(&s, t + MIN, 5003);
-    let c = level(&campaign).expect("the campaign harness is measured at the headers");
-    let p = level(&people).expect("the popular harness is measured too");
-    assert!(c > 0.7, "campaign {c}");
-    assert!(p < 0.1, "people {p}");
-    // An account that repeated another's task in the campaign harness has no ordinary
-    // history; a person in the popular harness keeps theirs.
+    let c = level_of(&campaign, Signal::ClusterHarnessRepeat).expect("the campaign harness is measured at the headers");
+    assert!(c > 0.6, "campaign {c}");
+    assert!(level_of(&campaign, Signal::AccountTaskRepeat).is_some_and(|v| v > 0.6), "{:?}", campaign.iter().collect::<Vec<_>>());
+    // A person repeats nobody's task: neither their harness's share nor their own is against them.
+    assert_eq!(level_of(&people, Signal::ClusterHarnessRepeat), None);
+    assert!(level_of(&people, Signal::AccountTaskRepeat).is_some_and(|v| v < 0.1));
+    // An account that repeats others' tasks in a repeating harness has no ordinary history;
+    // a person in the popular harness keeps theirs.
     assert!(!campaign.ordinary, "{:?}", campaign.iter().collect::<Vec<_>>());
     assert!(people.ordinary, "{:?}", people.iter().collect::<Vec<_>>());
-    // The harness of the body itself, for an account not seen before.
+    // An account not seen before has no work of its own yet: the harness's share is not
+    // held against it, even with the harness's body in hand.
     let mut lv = Levels::default();
     s.measure(&Observation { harness: Some(0xBE7C), anchor: Some(500), ..obs(t + MIN, 9999, 0xA6E, 9999) }, &mut lv);
-    assert!(level(&lv).is_some_and(|v| v > 0.7));
-    // Deltas carry the harness counts: a fresh peer measures the same share for a body.
+    assert_eq!(level_of(&lv, Signal::ClusterHarnessRepeat), None);
+    // Deltas carry the harness counts and the account's own: a fresh peer measures the same
+    // share for the account's next body.
     let mut peer = State::new(&small_cfg());
     peer.merge_bytes(&s.export_delta()).unwrap();
     let mut lv = Levels::default();
-    peer.measure(&Observation { harness: Some(0xBE7C), anchor: Some(500), ..obs(t + MIN, 9999, 0xA6E, 9999) }, &mut lv);
-    assert!(level(&lv).is_some_and(|v| (v - c).abs() < 0.05), "{:?} vs {c}", level(&lv));
+    peer.measure(&Observation { harness: Some(0xBE7C), anchor: Some(500), ..obs(t + MIN, 1003, 0xA6E, 1003) }, &mut lv);
+    let v = level_of(&lv, Signal::ClusterHarnessRepeat);
+    assert!(v.is_some_and(|v| (v - c).abs() < 0.05), "{v:?} vs {c}");
+}
+
+#[test]
+fn a_campaign_running_a_popular_agent_is_judged_by_its_own_repeats() {
+    // The same campaign in the popular agent's own harness: the harness's share mixes the
+    // campaign's repeats with the people's own work.
+    let mut s = State::new(&small_cfg());
+    let t = agent_rounds(&mut s, 0x09E7);
+    let campaign = at_headers(&s, t + MIN, 1003);
+    assert!(level_of(&campaign, Signal::AccountTaskRepeat).is_some_and(|v| v > 0.6));
+    for person in 5000..5060 {
+        let lv = at_headers(&s, t + MIN, person);
+        assert_eq!(level_of(&lv, Signal::ClusterHarnessRepeat), None, "person {person}");
+        assert!(level_of(&lv, Signal::AccountTaskRepeat).is_none_or(|v| v < 0.4), "person {person}");
+    }
 }
 
 #[test]
