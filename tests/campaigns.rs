@@ -183,6 +183,13 @@ fn agentic_copycat() {
     check_share("agentic_copycat", &["agentic_copycat"], 80);
 }
 
+/// The agentic campaign spread over a week, one task a day per account: flagged on the
+/// repeats its accounts add up over the long window; its accounts are one campaign.
+#[test]
+fn agentic_slow() {
+    check_share("agentic_slow", &["agentic_slow"], 80);
+}
+
 fn dg(args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_distill-guard")).args(args).current_dir(env!("CARGO_MANIFEST_DIR")).output().unwrap()
 }

@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::entries::{AccountE, AccountsE, AccountsRateE, FpAsnE, FpPrefixE, HarnessE, TaskE, TemplateE};
+use super::entries::{AccountE, AccountsE, AccountsRateE, FpAsnE, FpPrefixE, HarnessE, HarnessTaskE, TaskE, TemplateE};
 use super::Entry;
 use crate::policy::Errors;
 use crate::sketch::hll::Hll;
@@ -36,6 +36,11 @@ pub struct StateConfig {
     /// seconds (60..=604800; a day by default). Longer than `window_s`: campaign accounts are
     /// light and slow (about a request an hour), so their history only shows over hours.
     pub account_window_s: u32,
+    /// Long window of the agent-harness evidence (which tasks each harness's accounts began and
+    /// which of them repeated another account's), in seconds (3600..=2419200; a week by
+    /// default). Slow campaign accounts begin a task or two a day: their repeats only add up
+    /// over days.
+    pub long_window_s: u32,
     /// Slot of the request-rate estimators, in seconds (1..=3600); rates are per minute.
     pub rate_slot_s: u32,
     /// Time bucket of `cluster.synchrony`, in seconds (1..=3600).
@@ -126,6 +131,7 @@ impl Default for StateConfig {
             seed: 0x5eed_0001,
             window_s: 3_600,
             account_window_s: 86_400,
+            long_window_s: 604_800,
             rate_slot_s: 60,
             sync_bucket_s: 10,
             precision: 6,
@@ -157,6 +163,7 @@ impl StateConfig {
             60,
             604_800,
         );
+        e.range(&format!("{path}.long_window_s"), self.long_window_s, 3_600, 2_419_200);
         e.range(&format!("{path}.rate_slot_s"), self.rate_slot_s, 1, 3_600);
         e.range(
             &format!("{path}.sync_bucket_s"),
@@ -255,7 +262,7 @@ impl StateConfig {
             + table_bytes::<FpPrefixE>(c.envs, p)
             + table_bytes::<TaskE>(c.tasks, p)
             + table_bytes::<HarnessE>(c.harnesses, p)
-            + table_bytes::<AccountsE>(c.harness_tasks, p)
+            + table_bytes::<HarnessTaskE>(c.harness_tasks, p)
             + super::reputation::Reputation::bytes_for(c.accounts.min(MAX_CAPACITY) as usize)
             + 2 * Hll::bytes_for(
                 self.global_precision

@@ -28,17 +28,22 @@ pub trait Entry: Default + Clone {
     fn visit<V: Visit>(&mut self, regs: &mut [u8], v: &mut V);
 }
 
-/// Per account: request rate; requests, elicitations, prefix and ASN changes and tasks
-/// another account of its harness sent in the window; distinct prefixes, ASNs and shared
-/// tasks; the last shared tasks and its agent harness.
+/// Per account: request rate; requests, elicitations, prefix and ASN changes in the window;
+/// its tasks in agent harnesses and their repeats over the long window; distinct prefixes,
+/// ASNs and shared tasks; the last shared tasks and its agent harness.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct AccountE {
     /// Requests per rate slot.
     pub rate: Window<1>,
     /// (requests, elicitations, requests from a prefix new to the account, requests from
-    /// an ASN new to the account, tasks new to the account that another account of its
-    /// agent harness had sent, tasks new to the account in a harness) per window slot.
-    pub win: Window<6>,
+    /// an ASN new to the account) per window slot.
+    pub win: Window<4>,
+    /// (tasks new to the account in an agent harness, those of them another account of the
+    /// harness had sent) per account-window slot, and per long-window slot: the recent
+    /// work of a busy account, the slow work of a light one.
+    pub harness_work: Window<2>,
+    /// The same per long-window slot.
+    pub harness_work_long: Window<2>,
     /// Distinct client prefixes per window slot.
     pub ips: Bits,
     /// Distinct ASNs per window slot.
@@ -74,6 +79,16 @@ impl AccountE {
 pub struct AccountsE {
     /// Distinct accounts.
     pub accounts: SmallHll,
+}
+
+/// Per (agent harness, task): the distinct accounts that sent the task, over the account
+/// window and over the long window.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct HarnessTaskE {
+    /// Distinct accounts per account-window slot.
+    pub day: SmallHll,
+    /// Distinct accounts per long-window slot.
+    pub long: SmallHll,
 }
 
 /// Per header-shape fingerprint or per prefix: accounts and rate.
@@ -126,7 +141,7 @@ pub struct TaskE {
     pub broad: SmallHll,
 }
 
-/// Per agent harness (tool set), over the account window: distinct accounts, and the
+/// Per agent harness (tool set and system prompt), over the long window: distinct accounts, and the
 /// (account, task) pairs begun (a task new to its account) and how many of them repeated a
 /// task another account of the harness had sent.
 #[derive(Debug, Clone, Copy, Default)]
@@ -135,6 +150,8 @@ pub struct HarnessE {
     pub accounts: SmallHll,
     /// (pairs begun, pairs repeating another account's task) per account-window slot.
     pub pairs: Window<2>,
+    /// The same per long-window slot.
+    pub pairs_long: Window<2>,
 }
 
 /// Splits an arena into two equal halves (one per HLL).
@@ -149,6 +166,8 @@ impl Entry for AccountE {
     fn visit<V: Visit>(&mut self, _regs: &mut [u8], v: &mut V) {
         v.win(&mut self.rate);
         v.win(&mut self.win);
+        v.win(&mut self.harness_work);
+        v.win(&mut self.harness_work_long);
         v.bits(&mut self.ips);
         v.bits(&mut self.asns);
         v.bits(&mut self.tasks);
@@ -159,6 +178,15 @@ impl Entry for AccountsE {
     const HLLS: usize = 1;
     fn visit<V: Visit>(&mut self, regs: &mut [u8], v: &mut V) {
         v.hll(&mut self.accounts, regs);
+    }
+}
+
+impl Entry for HarnessTaskE {
+    const HLLS: usize = 2;
+    fn visit<V: Visit>(&mut self, regs: &mut [u8], v: &mut V) {
+        let (a, b) = halves(regs);
+        v.hll(&mut self.day, a);
+        v.hll(&mut self.long, b);
     }
 }
 
@@ -201,6 +229,7 @@ impl Entry for HarnessE {
     fn visit<V: Visit>(&mut self, regs: &mut [u8], v: &mut V) {
         v.hll(&mut self.accounts, regs);
         v.win(&mut self.pairs);
+        v.win(&mut self.pairs_long);
     }
 }
 

@@ -34,7 +34,7 @@ pub const NAT_OPERATORS: f64 = 2.5;
 /// task is sent almost only by accounts that work through many shared tasks.
 pub const SWARM_BROAD_SHARE: f64 = 0.6;
 
-/// Distinct accounts an agent harness (tool set) needs over the account window before its
+/// Distinct accounts an agent harness (tool set) needs over the long window before its
 /// repeat share is measured: an evaluation team runs a benchmark through its harness on a
 /// few accounts; a campaign spreads it over many.
 pub const HARNESS_MIN_ACCOUNTS: f64 = 10.0;
@@ -49,11 +49,22 @@ pub const HARNESS_SHARED: f64 = 0.4;
 /// harness from which an account is read as working its harness's shared task set.
 pub const REPEATING_SHARE: f64 = 0.5;
 
+/// The same share over `state.long_window_s`: in a week more accounts of a popular agent
+/// meet on common identifiers (`main`, `parse_args`), so a light account needs most of its
+/// tasks to repeat others'.
+pub const LONG_REPEATING_SHARE: f64 = 0.75;
+
 /// Repeated tasks (about two) an account needs before its harness's share is held against it:
 /// one common identifier is chance.
 pub const MIN_REPEATS: f64 = 1.5;
 
-/// Pairs an account needs in the account window before `account.task_repeat` is measured.
+/// Long-window repeat share of a harness from which a single repeated task (most of the
+/// account's) holds it against the account: a harness whose accounts almost only work
+/// one shared task set; a popular agent's users, even beside a campaign on its harness,
+/// keep it lower.
+pub const HARNESS_REPEATING: f64 = 0.8;
+
+/// Pairs an account needs in the long window before `account.task_repeat` is measured.
 pub const MIN_REPEAT_PAIRS: f64 = 3.0;
 
 /// Largest elicitation share of an ordinary account (people ask for step-by-step answers
@@ -70,6 +81,8 @@ pub(super) struct Clock {
     pub(super) win_frac: f64,
     pub(super) acct: u32,
     pub(super) acct_frac: f64,
+    pub(super) long: u32,
+    pub(super) long_frac: f64,
     pub(super) sync: u32,
 }
 
@@ -78,6 +91,7 @@ impl Clock {
         let (rate, rate_frac) = slot_of(now_ms, d.rate_ms);
         let (win, win_frac) = slot_of(now_ms, d.window_ms);
         let (acct, acct_frac) = slot_of(now_ms, d.account_window_ms);
+        let (long, long_frac) = slot_of(now_ms, d.long_ms);
         Clock {
             now_s: (now_ms / 1000) as u32,
             rate,
@@ -86,6 +100,8 @@ impl Clock {
             win_frac,
             acct,
             acct_frac,
+            long,
+            long_frac,
             sync: (now_ms / d.sync_ms) as u32,
         }
     }
@@ -241,7 +257,7 @@ impl State {
             e.rate.add(t.rate, [1]);
             let moved = k.prefix_member.is_some_and(|pm| e.ips.insert(t.acct, pm));
             let hopped = k.asn_member.is_some_and(|am| e.asns.insert(t.acct, am));
-            e.win.add(t.acct, [1, 0, moved as u32, hopped as u32, 0, 0]);
+            e.win.add(t.acct, [1, 0, moved as u32, hopped as u32]);
             hop = known.then_some(hopped);
             heavy = e.win.sliding(t.acct, t.acct_frac)[0] > d.light_max;
         }
@@ -358,12 +374,16 @@ impl State {
         let task = k.task.filter(|_| member.is_some());
         let (begun, repeated) = match (member, task) {
             (Some(m), Some(task)) => self.record_harness(k, t, s, m, task),
-            _ => (false, false),
+            _ => (false, [false; 2]),
         };
         if let Some(i) = s.account.filter(|_| el > 0 || task.is_some()) {
             if let Some((e, _)) = slot(&mut self.accounts, i) {
-                if el > 0 || begun {
-                    e.win.add(t.acct, [0, el, 0, 0, repeated as u32, begun as u32]);
+                if el > 0 {
+                    e.win.add(t.acct, [0, 1, 0, 0]);
+                }
+                if begun {
+                    e.harness_work.add(t.acct, [1, repeated[0] as u32]);
+                    e.harness_work_long.add(t.long, [1, repeated[1] as u32]);
                 }
                 if let Some(task) = task {
                     if shared {
@@ -378,11 +398,13 @@ impl State {
     /// Records the request's task in its agent harness (the tool set its body defines):
     /// the account joins the harness; a task new to the account begins an (account, task)
     /// pair, counted in the harness with whether another account of the harness had sent
-    /// that task in the account window. Returns (a pair begun, its task repeated another
-    /// account's). The account remembers the harness, so its next requests read the
-    /// harness's repeat share at their headers.
-    fn record_harness(&mut self, k: &Keys, t: &Clock, s: &mut Touched, m: u64, task: u64) -> (bool, bool) {
-        let (Some(h), Some(ht)) = (k.harness, k.harness_task) else { return (false, false) };
+    /// that task in the account window and in the long window (each horizon is judged by
+    /// its own repeats: over a week more people's common identifiers meet). Returns (a pair
+    /// begun, its task repeated another account's [over the account window, over the long
+    /// window]). The account remembers the harness, so its next requests read the harness's
+    /// repeat share at their headers.
+    fn record_harness(&mut self, k: &Keys, t: &Clock, s: &mut Touched, m: u64, task: u64) -> (bool, [bool; 2]) {
+        let (Some(h), Some(ht)) = (k.harness, k.harness_task) else { return (false, [false; 2]) };
         let p = self.d.p;
         let now = t.now_s;
         let new_pair = match s.account.and_then(|i| slot(&mut self.accounts, i)) {
@@ -392,20 +414,24 @@ impl State {
             }
             None => true,
         };
-        let mut repeated = false;
+        let mut repeated = [false; 2];
         if new_pair {
             if let Some((e, regs)) = self.harness_tasks.upsert(ht, now).and_then(|i| slot(&mut self.harness_tasks, i)) {
-                let before = e.accounts.estimate_at(regs, p, t.acct);
-                let changed = e.accounts.insert(regs, p, t.acct, m);
-                // One account before and this one new to the task, or two or more before.
-                repeated = before >= 1.5 || (before >= 0.5 && changed);
+                let (ra, rb) = regs.split_at_mut(regs.len() / 2);
+                for (r, hll, regs, at) in [(0, &mut e.day, ra, t.acct), (1, &mut e.long, rb, t.long)] {
+                    let before = hll.estimate_at(regs, p, at);
+                    let changed = hll.insert(regs, p, at, m);
+                    // One account before and this one new to the task, or two or more before.
+                    repeated[r] = before >= 1.5 || (before >= 0.5 && changed);
+                }
             }
         }
         s.harness = self.harnesses.upsert(h, now);
         if let Some((e, regs)) = s.harness.and_then(|i| slot(&mut self.harnesses, i)) {
-            e.accounts.insert(regs, p, t.acct, m);
+            e.accounts.insert(regs, p, t.long, m);
             if new_pair {
-                e.pairs.add(t.acct, [1, repeated as u32]);
+                e.pairs.add(t.acct, [1, repeated[0] as u32]);
+                e.pairs_long.add(t.long, [1, repeated[1] as u32]);
             }
         }
         (new_pair, repeated)
@@ -437,26 +463,51 @@ impl State {
         let mut new_account = true;
         // Known to keep to its networks: enough requests, few ASN changes.
         let mut settled = false;
-        // The repeat share of the harness (tool set and system prompt) of this request or its
-        // account: how much of its accounts' task work repeats tasks other accounts of it sent.
-        let harness_share = s.harness.and_then(|i| self.harnesses.get(i)).and_then(|(e, regs)| {
-            let [pairs, repeated] = e.pairs.sliding(t.acct, t.acct_frac);
-            (pairs >= min && e.accounts.estimate_at(regs, p, t.acct) >= HARNESS_MIN_ACCOUNTS).then(|| repeated / pairs)
+        // The repeat shares of the harness (tool set and system prompt) of this request or its
+        // account, over the account window and over the long window: how much of its accounts'
+        // task work repeats tasks other accounts of it sent.
+        let harness_shares = s.harness.and_then(|i| self.harnesses.get(i)).and_then(|(e, regs)| {
+            let share = |[pairs, repeated]: [f64; 2]| (pairs >= min).then(|| repeated / pairs);
+            (e.accounts.estimate_at(regs, p, t.long) >= HARNESS_MIN_ACCOUNTS)
+                .then(|| (share(e.pairs.sliding(t.acct, t.acct_frac)), share(e.pairs_long.sliding(t.long, t.long_frac))))
         });
         if let Some((e, _)) = s.account.and_then(|i| self.accounts.get(i)) {
             lv.set(
                 Signal::RateAccount,
                 e.rate.sliding(t.rate, t.rate_frac)[0] * per_min,
             );
-            let [n, el, moved, hopped, repeated, pairs] = e.win.sliding(t.acct, t.acct_frac);
+            let [n, el, moved, hopped] = e.win.sliding(t.acct, t.acct_frac);
+            // The account's task work in harnesses (pairs begun, repeats of another account's
+            // task) over the account window and over the long window.
+            let day = e.harness_work.sliding(t.acct, t.acct_frac);
+            let long = e.harness_work_long.sliding(t.long, t.long_frac);
+            let repeats = |[pairs, repeated]: [f64; 2], share: f64| repeated >= MIN_REPEATS && repeated >= share * pairs;
             // The harness's share is evidence against an account whose own task work repeats
-            // others' (at least half of its pairs): a campaign running a popular agent shares
-            // that agent's harness, and the agent's users, on their own code, are not judged
-            // by the campaign's repeats.
-            let repeats_others = repeated >= MIN_REPEATS && repeated >= REPEATING_SHARE * pairs;
-            if let (Some(v), true) = (harness_share, repeats_others) {
+            // others': over a day, half of its tasks; over the long window (a light account's
+            // slow work), most of them, as more people's common identifiers meet in a week. A
+            // campaign running a popular agent shares that agent's harness, and the agent's
+            // users, on their own code, are not judged by the campaign's repeats. In a harness
+            // whose work is almost all repeats, one repeated task is enough. The harness is read
+            // over the horizon that showed it.
+            let horizon = if repeats(day, REPEATING_SHARE) {
+                Some(harness_shares.and_then(|(d, _)| d))
+            } else if repeats(long, LONG_REPEATING_SHARE) {
+                Some(harness_shares.and_then(|(_, l)| l))
+            } else if long[1] >= 0.5
+                && long[1] >= LONG_REPEATING_SHARE * long[0]
+                && harness_shares.and_then(|(_, l)| l).is_some_and(|l| l >= HARNESS_REPEATING)
+            {
+                Some(harness_shares.and_then(|(_, l)| l))
+            } else {
+                None
+            };
+            let repeats_others = horizon.is_some();
+            let harness_share = horizon.flatten();
+            if let Some(v) = harness_share {
                 lv.set(Signal::ClusterHarnessRepeat, v);
             }
+            // Its own share: over the day when it did enough work in it, else over the long window.
+            let [pairs, repeated] = if day[0] >= MIN_REPEAT_PAIRS { day } else { long };
             if pairs >= MIN_REPEAT_PAIRS {
                 lv.set(Signal::AccountTaskRepeat, repeated / pairs);
             }

@@ -23,7 +23,7 @@
 //! | templates | SimHash band | `cluster.accounts_per_template`, `cluster.synchrony`, `cluster.elicitation_share` |
 //! | envs | client environment | `cluster.asn_rotation_share` |
 //! | tasks | task anchor (a code identifier) | `account.task_breadth`, `account.swarm_share`, `cluster.swarm` (over `account_window_s`) |
-//! | harnesses | agent harness (the tool set a body defines) | `cluster.harness_repeat` (over `account_window_s`) |
+//! | harnesses | agent harness (the tool set and system prompt a body sends) | `cluster.harness_repeat` (over `long_window_s`) |
 //! | harness_tasks | (harness, task anchor) | whether a task repeats another account's in its harness |
 //!
 //! Popular legitimate fingerprints (every user of one browser or SDK version), big ISPs and
@@ -52,7 +52,7 @@ mod tests;
 use std::fmt;
 
 pub use config::{Capacity, StateConfig, MAX_CAPACITY, OVERHEAD_BYTES};
-use entries::{AccountE, AccountsE, AccountsRateE, Entry, FpAsnE, FpPrefixE, HarnessE, TaskE, TemplateE};
+use entries::{AccountE, AccountsE, AccountsRateE, Entry, FpAsnE, FpPrefixE, HarnessE, HarnessTaskE, TaskE, TemplateE};
 use global::WindowedHll;
 use levels::{Clock, Keys, Touched};
 
@@ -120,6 +120,7 @@ struct Derived {
     p: u8,
     window_ms: u64,
     account_window_ms: u64,
+    long_ms: u64,
     rate_ms: u64,
     sync_ms: u64,
     per_minute: f64,
@@ -152,6 +153,7 @@ impl Derived {
         let rate_ms = cfg.rate_slot_s.max(1) as u64 * 1000;
         let window_ms = cfg.window_s.max(1) as u64 * 1000;
         let account_window_ms = cfg.account_window_s.max(1) as u64 * 1000;
+        let long_ms = cfg.long_window_s.max(1) as u64 * 1000;
         let sync_ms = cfg.sync_bucket_s.max(1) as u64 * 1000;
         let mut shape = seeds.of(dom::SHAPE) ^ wire::VERSION as u64;
         for v in [
@@ -159,6 +161,7 @@ impl Derived {
             cfg.global_precision as u64,
             window_ms,
             account_window_ms,
+            long_ms,
             rate_ms,
             sync_ms,
             bands as u64,
@@ -171,6 +174,7 @@ impl Derived {
             p,
             window_ms,
             account_window_ms,
+            long_ms,
             rate_ms,
             sync_ms,
             per_minute: 60_000.0 / rate_ms as f64,
@@ -215,7 +219,7 @@ pub struct State {
     envs: Table<FpPrefixE>,
     tasks: Table<TaskE>,
     harnesses: Table<HarnessE>,
-    harness_tasks: Table<AccountsE>,
+    harness_tasks: Table<HarnessTaskE>,
     active: WindowedHll,
     reputation: reputation::Reputation,
     /// Enabled but not allocated yet (see [`State::new_lazy`]).
@@ -263,8 +267,8 @@ impl State {
             templates: table(c.templates, cfg, p, d.window_ms),
             envs: table(c.envs, cfg, p, d.account_window_ms),
             tasks: table(c.tasks, cfg, p, d.account_window_ms),
-            harnesses: table(c.harnesses, cfg, p, d.account_window_ms),
-            harness_tasks: table(c.harness_tasks, cfg, p, d.account_window_ms),
+            harnesses: table(c.harnesses, cfg, p, d.long_ms),
+            harness_tasks: table(c.harness_tasks, cfg, p, d.long_ms),
             active: WindowedHll::new(cfg.global_precision, on),
             reputation: reputation::Reputation::new(if on { c.accounts.min(MAX_CAPACITY) as usize } else { 0 }),
             d,

@@ -821,3 +821,50 @@ fn a_harness_of_a_few_accounts_is_not_measured() {
     }
     assert!(at_headers(&s, t + MIN, 78).iter().all(|(sig, _)| sig != Signal::ClusterHarnessRepeat));
 }
+
+#[test]
+fn a_slow_campaign_adds_up_its_repeats_over_the_long_window() {
+    // 40 campaign accounts begin one benchmark task a day (of 24) for six days, in their own
+    // harness; 80 people begin one task of their own code a day in the popular one (a few on
+    // a common identifier). A day holds one task per account: too little to judge; the week
+    // holds six. All within one long-window slot.
+    const DAY: u64 = 24 * 60 * MIN;
+    const WEEK: u64 = 7 * DAY;
+    let mut s = State::new(&small_cfg());
+    let start = (T0 / WEEK + 1) * WEEK + 120 * MIN;
+    let mut t = start;
+    for day in 0..6u64 {
+        t = start + day * DAY;
+        for a in 0..40u64 {
+            t += MIN;
+            agent_turn(&mut s, t, 1000 + a, 0xBE7C, 500 + (a * 5 + day * 7) % 24);
+        }
+        for a in 0..80u64 {
+            t += MIN;
+            let task = if a % 20 == 0 { 42 } else { 10_000 + a * 10 + day };
+            agent_turn(&mut s, t, 5000 + a, 0x09E7, task);
+        }
+    }
+    let campaign = at_headers(&s, t + MIN, 1003);
+    let c = level_of(&campaign, Signal::ClusterHarnessRepeat).expect("the slow campaign's harness is held against it");
+    assert!(c > 0.6, "campaign {c}");
+    assert!(level_of(&campaign, Signal::AccountTaskRepeat).is_some_and(|v| v > 0.6), "{:?}", campaign.iter().collect::<Vec<_>>());
+    assert!(!campaign.ordinary);
+    for person in 5000..5080 {
+        let lv = at_headers(&s, t + MIN, person);
+        assert_eq!(level_of(&lv, Signal::ClusterHarnessRepeat), None, "person {person}");
+        assert!(level_of(&lv, Signal::AccountTaskRepeat).is_none_or(|v| v < 0.4), "person {person}");
+    }
+    // With the long window no longer than the account window, the week's work is gone.
+    let cfg = StateConfig { long_window_s: 86_400, ..small_cfg() };
+    let mut short = State::new(&cfg);
+    for day in 0..6u64 {
+        let mut t = start + day * DAY;
+        for a in 0..40u64 {
+            t += MIN;
+            agent_turn(&mut short, t, 1000 + a, 0xBE7C, 500 + (a * 5 + day * 7) % 24);
+        }
+    }
+    let lv = at_headers(&short, t + MIN, 1003);
+    assert_eq!(level_of(&lv, Signal::AccountTaskRepeat), None, "{:?}", lv.iter().collect::<Vec<_>>());
+}
