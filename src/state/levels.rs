@@ -376,6 +376,9 @@ impl State {
             (Some(m), Some(task)) => self.record_harness(k, t, s, m, task),
             _ => (false, [false; 2]),
         };
+        // The account's remembered tasks when this task made it broad.
+        let mut became_broad = None;
+        let broad_tasks = self.d.broad_tasks;
         if let Some(i) = s.account.filter(|_| el > 0 || task.is_some()) {
             if let Some((e, _)) = slot(&mut self.accounts, i) {
                 if el > 0 {
@@ -388,8 +391,33 @@ impl State {
                 if let Some(task) = task {
                     if shared {
                         e.tasks.insert(t.acct, task);
+                        if !broad && e.tasks.union_estimate(t.acct) >= broad_tasks {
+                            became_broad = Some(e.recent);
+                        }
                     }
                     e.remember(task);
+                }
+            }
+        }
+        // A slow account (a few requests a day) proves broad only after its first shared tasks,
+        // which its tasks counted as not broad: a slow swarm's tasks stayed under the swarm's
+        // broad share for days. Once it proves broad, its remembered tasks count it as broad,
+        // if all of them are shared: a person's remembered tasks hold their own code, and
+        // their common identifiers stay ordinary.
+        if let (Some(recent), Some(m)) = (became_broad, member) {
+            let p = self.d.p;
+            let shared_accounts = self.d.shared_accounts;
+            let all_shared = recent.iter().filter(|&&x| x != 0).all(|&key| {
+                self.tasks.find(key).and_then(|i| self.tasks.get(i)).is_some_and(|(e, regs)| {
+                    e.accounts.estimate_at(&regs[..regs.len() / 2], p, t.acct) >= shared_accounts
+                })
+            });
+            if all_shared {
+                for key in recent.into_iter().filter(|&x| x != 0) {
+                    if let Some((e, regs)) = self.tasks.find(key).and_then(|i| slot(&mut self.tasks, i)) {
+                        let (_, rb) = regs.split_at_mut(regs.len() / 2);
+                        e.broad.insert(rb, p, t.acct, m);
+                    }
                 }
             }
         }

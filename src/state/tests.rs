@@ -719,7 +719,12 @@ fn address_churn_behind_one_operator_is_not_counted() {
 /// The body of a request of `account` in agent harness `harness` on task `task`, after three
 /// requests of the account in the last hour and a half (a returning account).
 fn agent_turn(s: &mut State, now_ms: u64, account: u64, harness: u64, task: u64) {
-    let o = Observation { anchor: Some(task), harness: Some(harness), ..obs(now_ms, account, 0xA6E, account) };
+    turn(s, now_ms, account, Some(harness), task);
+}
+
+/// The same for a body naming `task` outside any agent harness (or inside `harness`).
+fn turn(s: &mut State, now_ms: u64, account: u64, harness: Option<u64>, task: u64) {
+    let o = Observation { anchor: Some(task), harness, ..obs(now_ms, account, 0xA6E, account) };
     if s.accounts.find(s.d.seeds.hash(dom::ACCOUNT, account)).is_none() {
         for back in [90, 60, 30] {
             s.observe(&Observation { now_ms: now_ms - back * MIN, ..obs(now_ms, account, 0xA6E, account) }, &mut Levels::default());
@@ -867,4 +872,44 @@ fn a_slow_campaign_adds_up_its_repeats_over_the_long_window() {
     }
     let lv = at_headers(&short, t + MIN, 1003);
     assert_eq!(level_of(&lv, Signal::AccountTaskRepeat), None, "{:?}", lv.iter().collect::<Vec<_>>());
+}
+
+#[test]
+fn a_slow_swarm_counts_as_broad_once_its_accounts_prove_broad() {
+    // 30 accounts each send one task of a shared set every three hours: each proves broad
+    // (three shared tasks in its window) only in its third or fourth round, after its first
+    // tasks were counted. 30 people each send one common identifier (shared by all of them) and one of
+    // their own code per round.
+    const DAY: u64 = 24 * 60 * MIN;
+    let start = (T0 / DAY + 1) * DAY + 60 * MIN;
+    let mut s = State::new(&small_cfg());
+    let mut t = start;
+    for round in 0..4u64 {
+        t = start + round * 180 * MIN;
+        for a in 0..30u64 {
+            t += MIN;
+            turn(&mut s, t, 1000 + a, None, 500 + (a + round * 7) % 10);
+        }
+        for a in 0..30u64 {
+            t += MIN;
+            turn(&mut s, t, 5000 + a, None, 42 + round);
+            turn(&mut s, t + 10_000, 5000 + a, None, 90_000 + a * 10 + round);
+        }
+    }
+    // The swarm's first tasks now count its accounts as broad: an account's recent tasks
+    // are ones a swarm works.
+    let swarm = at_headers(&s, t + MIN, 1003);
+    assert!(level_of(&swarm, Signal::AccountSwarmShare).is_some_and(|v| v >= 0.5), "{:?}", swarm.iter().collect::<Vec<_>>());
+    // A person whose recent tasks hold their own code credits nothing: the common
+    // identifiers stay ordinary.
+    let person = at_headers(&s, t + MIN, 5003);
+    assert!(level_of(&person, Signal::AccountSwarmShare).is_none_or(|v| v < 0.5), "{:?}", person.iter().collect::<Vec<_>>());
+    // A new account's first task: the swarm's tasks are a swarm's, the common identifier is not.
+    let first = |task: u64| {
+        let mut lv = Levels::default();
+        s.measure(&Observation { anchor: Some(task), ..obs(t + MIN, 99_999, 0xA6E, 99_999) }, &mut lv);
+        level_of(&lv, Signal::ClusterSwarm)
+    };
+    assert!(first(500).is_some_and(|v| v >= 0.6), "{:?}", first(500));
+    assert!(first(42).is_some_and(|v| v < 0.3), "{:?}", first(42));
 }
