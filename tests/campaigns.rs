@@ -79,7 +79,7 @@ fn check(scenario: &str, expected: &[&str]) {
     check_share(scenario, expected, 95);
 }
 
-fn check_share(scenario: &str, expected: &[&str], min_pct: usize) {
+fn check_share(scenario: &str, expected: &[&str], min_pct: usize) -> Outcome {
     let o = run(scenario);
     let mix = o.mix();
     let legit = o.accounts(0);
@@ -110,6 +110,7 @@ fn check_share(scenario: &str, expected: &[&str], min_pct: usize) {
     for (i, m) in mix.iter().enumerate() {
         assert!(m[0] * 2 < m.iter().sum::<usize>(), "{scenario}: campaign #{} is mostly legitimate: {m:?}", i + 1);
     }
+    o
 }
 
 #[test]
@@ -169,10 +170,14 @@ fn poisoning() {
 
 /// The agentic campaign's coding-agent sessions are flagged through their harness's repeated
 /// task set (`cluster.harness_repeat`, from its first hours); the accounts are one campaign
-/// (119 of 120 with seed 11), and the legitimate agents, on a harness of their own, form none.
+/// (all 120 with seed 11), listed with their harness among its keys, and the legitimate
+/// agents, on a harness of their own, form none.
 #[test]
 fn agentic_campaign() {
-    check_share("agentic_campaign", &["agentic_campaign"], 90);
+    let o = check_share("agentic_campaign", &["agentic_campaign"], 90);
+    let c = &o.report.campaigns[0];
+    let harness = c.keys.iter().find(|k| k.name.kind == "harness").unwrap_or_else(|| panic!("no harness key: {:?}", c.keys));
+    assert!(harness.accounts >= 100, "{harness:?}");
 }
 
 /// The same campaign run through the popular agent's own harness: flagged on its accounts'

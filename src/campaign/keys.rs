@@ -9,6 +9,7 @@
 //! | `fp_asn` | header shape x ASN | `hfp/AS<n>` |
 //! | `template` | one LSH band of the prompt template's SimHash | a template SimHash with the band |
 //! | `task` | task anchor ([`crate::prompt::anchor`]) | the anchor hash |
+//! | `harness` | agent harness: the tool set and system prompt a body sends ([`crate::prompt`]) | the harness hash |
 //!
 //! Every id is a hash or an ASN: no API key, address or prompt text reaches a report. A
 //! template is keyed by each of its [`BANDS`] 16-bit bands, so near-duplicates (a few bits
@@ -23,7 +24,7 @@ use crate::state::Observation;
 /// LSH bands a template SimHash is split into (16 bits each).
 pub const BANDS: usize = 4;
 /// Keys one request can carry: one per kind, [`BANDS`] for its template.
-pub const MAX_KEYS: usize = 4 + BANDS;
+pub const MAX_KEYS: usize = 5 + BANDS;
 
 /// What a cluster key is made of.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
@@ -40,11 +41,13 @@ pub enum Kind {
     Template,
     /// Task anchor: the code identifier the prompt is about.
     Task,
+    /// Agent harness: the tool set and system prompt of a tool-use body.
+    Harness,
 }
 
 impl Kind {
     /// Every kind, in display order.
-    pub const ALL: [Kind; 5] = [Kind::ClientEnv, Kind::FpPrefix, Kind::FpAsn, Kind::Template, Kind::Task];
+    pub const ALL: [Kind; 6] = [Kind::ClientEnv, Kind::FpPrefix, Kind::FpAsn, Kind::Template, Kind::Task, Kind::Harness];
 
     /// Stable name used in reports and log lines.
     pub const fn name(self) -> &'static str {
@@ -54,12 +57,13 @@ impl Kind {
             Kind::FpAsn => "fp_asn",
             Kind::Template => "template",
             Kind::Task => "task",
+            Kind::Harness => "harness",
         }
     }
 
     /// True for keys read from the body (known only once a body prefix was scanned).
     pub const fn from_body(self) -> bool {
-        matches!(self, Kind::Template | Kind::Task)
+        matches!(self, Kind::Template | Kind::Task | Kind::Harness)
     }
 }
 
@@ -80,7 +84,7 @@ impl Key {
     /// The readable id of the key (see the module table).
     pub fn id(&self) -> String {
         match self.kind {
-            Kind::ClientEnv | Kind::Task => format!("{:016x}", self.a),
+            Kind::ClientEnv | Kind::Task | Kind::Harness => format!("{:016x}", self.a),
             Kind::FpPrefix => format!("{:016x}/{:016x}", self.a, self.b),
             Kind::FpAsn => format!("{:016x}/AS{}", self.a, self.b),
             Kind::Template => format!("{:016x}#{}", self.a, self.b),
@@ -91,7 +95,7 @@ impl Key {
 /// The readable form of a key in a report.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct KeyName {
-    /// Kind name (`client_env`, `fp_prefix`, `fp_asn`, `template`, `task`).
+    /// Kind name (`client_env`, `fp_prefix`, `fp_asn`, `template`, `task`, `harness`).
     pub kind: &'static str,
     /// Id (hex hashes; `AS<n>` for an ASN; `#band` after a template SimHash).
     pub id: String,
@@ -137,6 +141,9 @@ pub fn of(obs: &Observation, seeds: &Seeds, body: bool, out: &mut [Key; MAX_KEYS
         if let Some(anchor) = obs.anchor {
             push(Kind::Task, 0, anchor, anchor, 0);
         }
+        if let Some(h) = obs.harness {
+            push(Kind::Harness, 0, h, h, 0);
+        }
     }
     n
 }
@@ -160,19 +167,21 @@ mod tests {
             env: Some(9),
             template: Some(0x1111_2222_3333_4444),
             anchor: Some(5),
+            harness: Some(11),
             ..Default::default()
         };
         let h = keys(&obs, false);
         assert_eq!(h.iter().map(|k| k.kind).collect::<Vec<_>>(), [Kind::ClientEnv, Kind::FpPrefix, Kind::FpAsn]);
         assert_eq!(h[2].id(), "0000000000000abc/AS4200000001");
         let b = keys(&obs, true);
-        assert_eq!(b.len(), BANDS + 1);
+        assert_eq!(b.len(), BANDS + 2);
         assert_eq!(b[1].id(), "1111222233334444#1");
+        assert_eq!((b[BANDS + 1].kind.name(), b[BANDS + 1].id()), ("harness", "000000000000000b".to_string()));
         assert!(b.iter().all(|k| k.kind.from_body()) && h.iter().all(|k| !k.kind.from_body()));
         let mut all: Vec<u64> = h.iter().chain(&b).map(|k| k.hash).collect();
         all.sort();
         all.dedup();
-        assert_eq!(all.len(), 3 + BANDS + 1, "kinds and bands never share a table key");
+        assert_eq!(all.len(), 3 + BANDS + 2, "kinds and bands never share a table key");
     }
 
     #[test]

@@ -33,7 +33,7 @@ const ACCOUNT_DOMAIN: u64 = 0xCA00;
 const MEMBER_DOMAIN: u64 = 0xCA01;
 
 /// Link slots of an account: one per kind, [`BANDS`] for the template.
-pub(super) const LINKS: usize = 4 + BANDS;
+pub(super) const LINKS: usize = 5 + BANDS;
 
 /// Link slot of the first key of `kind`.
 pub(super) const fn link_base(kind: Kind) -> usize {
@@ -43,6 +43,7 @@ pub(super) const fn link_base(kind: Kind) -> usize {
         Kind::FpAsn => 2,
         Kind::Template => 3,
         Kind::Task => 3 + BANDS,
+        Kind::Harness => 4 + BANDS,
     }
 }
 

@@ -189,7 +189,7 @@ def test_campaign_report_log_lines(stack):
     c = lines[-1]["campaign"]
     assert set(c["accounts"]["sample"]) == accounts and c["accounts"]["count"] == 6, c
     assert c["reasons"][0] == {"code": "proxy.via", "count": 30}, c
-    assert {k["kind"] for k in c["keys"]} <= {"client_env", "fp_prefix", "fp_asn", "template", "task"}
+    assert {k["kind"] for k in c["keys"]} <= {"client_env", "fp_prefix", "fp_asn", "template", "task", "harness"}
     assert lines[-1]["campaigns_total"] == 1
     text = envoy.log()
     assert "sk-e2e-secret" not in text and "127.0.0.1/" not in text
