@@ -195,6 +195,13 @@ fn agentic_slow() {
     check_share("agentic_slow", &["agentic_slow"], 80);
 }
 
+/// The sticky campaign five times wider and slower: its accounts are one campaign once each
+/// has proved broad (from about its third day).
+#[test]
+fn sticky_slow() {
+    check_share("sticky_slow", &["sticky_slow"], 90);
+}
+
 fn dg(args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_distill-guard")).args(args).current_dir(env!("CARGO_MANIFEST_DIR")).output().unwrap()
 }
