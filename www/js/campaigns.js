@@ -52,7 +52,7 @@ export function renderCampaigns(root, answer) {
   const list = r.campaigns ?? [];
   const head = el('p', `${r.campaigns_total ?? list.length} suspected campaign(s) with at least ${r.min_accounts} accounts; `
     + `${r.requests} requests, ${r.flagged} flagged, ${r.accounts_tracked} flagged accounts tracked. `
-    + 'Accounts are grouped through the cluster keys (client environment, header shape x prefix / ASN, prompt template, task) '
+    + 'Accounts are grouped through the cluster keys (client environment, header shape x prefix / ASN, prompt template, task, agent harness) '
     + 'that mostly carry flagged requests; the same report as the CLI\'s distill-guard campaigns.', { className: 'muted', id: 'campaigns-summary' });
   root.replaceChildren(el('h3', `Suspected campaigns (${r.campaigns_total ?? list.length})`), head,
     ...(list.length ? list.map(campaignBlock) : [el('p', 'No flagged cluster of this capture reaches the campaign threshold under this policy.', { id: 'campaigns-none' })]));
