@@ -39,10 +39,9 @@ pub struct AccountE {
     /// an ASN new to the account) per window slot.
     pub win: Window<4>,
     /// (tasks new to the account in an agent harness, those of them another account of the
-    /// harness had sent) per account-window slot, and per long-window slot: the recent
-    /// work of a busy account, the slow work of a light one.
+    /// harness had sent) per account-window slot: the recent work of a busy account.
     pub harness_work: Window<2>,
-    /// The same per long-window slot.
+    /// The same per long-window slot: the slow work of a light one.
     pub harness_work_long: Window<2>,
     /// Distinct client prefixes per window slot.
     pub ips: Bits,

@@ -407,14 +407,14 @@ impl State {
         if let (Some(recent), Some(m)) = (became_broad, member) {
             let p = self.d.p;
             let shared_accounts = self.d.shared_accounts;
-            let all_shared = recent.iter().filter(|&&x| x != 0).all(|&key| {
-                self.tasks.find(key).and_then(|i| self.tasks.get(i)).is_some_and(|(e, regs)| {
-                    e.accounts.estimate_at(&regs[..regs.len() / 2], p, t.acct) >= shared_accounts
-                })
+            let found = recent.map(|key| (key != 0).then(|| self.tasks.find(key)));
+            let all_shared = found.iter().flatten().all(|i| {
+                i.and_then(|i| self.tasks.get(i))
+                    .is_some_and(|(e, regs)| e.accounts.estimate_at(&regs[..regs.len() / 2], p, t.acct) >= shared_accounts)
             });
             if all_shared {
-                for key in recent.into_iter().filter(|&x| x != 0) {
-                    if let Some((e, regs)) = self.tasks.find(key).and_then(|i| slot(&mut self.tasks, i)) {
+                for i in found.into_iter().flatten().flatten() {
+                    if let Some((e, regs)) = slot(&mut self.tasks, i) {
                         let (_, rb) = regs.split_at_mut(regs.len() / 2);
                         e.broad.insert(rb, p, t.acct, m);
                     }
@@ -517,20 +517,17 @@ impl State {
             // users, on their own code, are not judged by the campaign's repeats. In a harness
             // whose work is almost all repeats, one repeated task is enough. The harness is read
             // over the horizon that showed it.
-            let horizon = if repeats(day, REPEATING_SHARE) {
-                Some(harness_shares.and_then(|(d, _)| d))
-            } else if repeats(long, LONG_REPEATING_SHARE) {
-                Some(harness_shares.and_then(|(_, l)| l))
+            let (day_share, long_share) = harness_shares.unwrap_or((None, None));
+            let harness_share = if repeats(day, REPEATING_SHARE) {
+                day_share
             } else if long[1] >= 0.5
                 && long[1] >= LONG_REPEATING_SHARE * long[0]
-                && harness_shares.and_then(|(_, l)| l).is_some_and(|l| l >= HARNESS_REPEATING)
+                && (long[1] >= MIN_REPEATS || long_share.is_some_and(|l| l >= HARNESS_REPEATING))
             {
-                Some(harness_shares.and_then(|(_, l)| l))
+                long_share
             } else {
                 None
             };
-            let repeats_others = horizon.is_some();
-            let harness_share = horizon.flatten();
             if let Some(v) = harness_share {
                 lv.set(Signal::ClusterHarnessRepeat, v);
             }
@@ -580,7 +577,7 @@ impl State {
                 && keeps_networks
                 && breadth < self.d.broad_tasks
                 && (n < self.d.min_account_requests || el / n < ORDINARY_ELICITATION)
-                && !(repeats_others && harness_share.is_some_and(|v| v >= HARNESS_SHARED));
+                && !harness_share.is_some_and(|v| v >= HARNESS_SHARED);
         }
         if let Some((e, regs)) = s.fp.and_then(|i| self.fps.get(i)) {
             lv.set(
