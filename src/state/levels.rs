@@ -4,7 +4,7 @@
 //! the current window are aged on the fly. Which table feeds which signal is listed in
 //! the parent module's docs.
 
-use super::entries::{AccountsE, Entry};
+use super::entries::{AccountsE, Entry, RECENT_TASKS};
 use super::{dom, Derived, Observation, State, MAX_BANDS};
 use crate::signal::{Levels, Signal};
 use crate::sketch::table::Table;
@@ -70,6 +70,35 @@ pub const MIN_REPEAT_PAIRS: f64 = 3.0;
 /// Largest elicitation share of an ordinary account (people ask for step-by-step answers
 /// now and then; a distillation account asks for the reasoning on much of its traffic).
 pub const ORDINARY_ELICITATION: f64 = 0.3;
+
+/// An account's remembered tasks as the state sees them now ([`State::recall`]).
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct Recall {
+    /// Remembered tasks.
+    known: u32,
+    /// Which of them (by position in the list) are shared now.
+    shared: [bool; RECENT_TASKS],
+    /// How many of them a swarm works now.
+    swarmed: u32,
+}
+
+impl Recall {
+    /// The account's breadth: its shared tasks over the account window (`counted`, as they
+    /// were when sent) or its remembered tasks shared now, whichever is more.
+    fn breadth(&self, counted: f64) -> f64 {
+        let shared = self.shared.iter().filter(|&&b| b).count() as u32;
+        if shared == self.known {
+            counted.max(shared as f64)
+        } else {
+            counted
+        }
+    }
+
+    /// Share of the remembered tasks (at least two) that a swarm works now.
+    fn swarmed_share(&self) -> Option<f64> {
+        (self.known >= 2).then(|| self.swarmed as f64 / self.known as f64)
+    }
+}
 
 /// Slot numbers of one instant.
 #[derive(Debug, Clone, Copy)]
@@ -379,7 +408,7 @@ impl State {
         // The account's remembered tasks when this task made it broad.
         let mut became_broad = None;
         let broad_tasks = self.d.broad_tasks;
-        if let Some(i) = s.account.filter(|_| el > 0 || task.is_some()) {
+        if let Some(i) = s.account.filter(|_| el > 0 || k.task.is_some()) {
             if let Some((e, _)) = slot(&mut self.accounts, i) {
                 if el > 0 {
                     e.win.add(t.acct, [0, 1, 0, 0]);
@@ -388,14 +417,19 @@ impl State {
                     e.harness_work.add(t.acct, [1, repeated[0] as u32]);
                     e.harness_work_long.add(t.long, [1, repeated[1] as u32]);
                 }
-                if let Some(task) = task {
-                    if shared {
+                if shared {
+                    if let Some(task) = task {
                         e.tasks.insert(t.acct, task);
-                        if !broad && e.tasks.union_estimate(t.acct) >= broad_tasks {
-                            became_broad = Some(e.recent);
-                        }
                     }
-                    e.remember(task);
+                }
+                // The account's own list holds its first task too (it counts in no cluster),
+                // unless it is an agent harness's: in a harness the list marks the (account,
+                // task) pairs counted ([`State::record_harness`]), and the first is not.
+                if let Some(own) = task.or(k.task.filter(|_| k.harness_task.is_none())) {
+                    e.remember(own);
+                    if task.is_some() && !broad && e.tasks.union_estimate(t.acct) >= broad_tasks {
+                        became_broad = Some(e.recent);
+                    }
                 }
             }
         }
@@ -465,20 +499,32 @@ impl State {
         (new_pair, repeated)
     }
 
-    /// Share of the remembered tasks (at least two) that a swarm works now: at least
-    /// `swarm_accounts` accounts, [`SWARM_BROAD_SHARE`] of them broad.
-    fn swarmed_share(&self, recent: &[u64], t: &Clock) -> Option<f64> {
+    /// What the account's remembered tasks are now: which are shared (at least
+    /// `shared_task_accounts` accounts over the account window) and how many a swarm works
+    /// (at least `swarm_accounts` accounts, [`SWARM_BROAD_SHARE`] of them broad). A task
+    /// the account sent before it was shared (a slow swarm's first hours) counts now.
+    /// `counted` is the account's breadth as its tasks were when sent: below
+    /// `broad_tasks`, only a list of shared tasks matters (the reading stops at the first
+    /// task that is not, so a person's list of their own code costs one lookup).
+    fn recall(&self, recent: &[u64; RECENT_TASKS], counted: f64, t: &Clock) -> Recall {
         let p = self.d.p;
-        let (mut known, mut swarmed) = (0u32, 0u32);
-        for &key in recent.iter().filter(|&&k| k != 0) {
-            known += 1;
+        let narrow = counted < self.d.broad_tasks;
+        let mut r = Recall { known: recent.iter().filter(|&&k| k != 0).count() as u32, ..Recall::default() };
+        if narrow && (r.known as f64) < self.d.broad_tasks {
+            return r;
+        }
+        for (i, &key) in recent.iter().enumerate().filter(|(_, &k)| k != 0) {
             if let Some((e, regs)) = self.tasks.find(key).and_then(|i| self.tasks.get(i)) {
                 let (ra, rb) = regs.split_at(regs.len() / 2);
                 let all = e.accounts.estimate_at(ra, p, t.acct);
-                swarmed += u32::from(all >= self.d.swarm_accounts && e.broad.estimate_at(rb, p, t.acct) >= SWARM_BROAD_SHARE * all);
+                r.shared[i] = all >= self.d.shared_accounts;
+                r.swarmed += u32::from(all >= self.d.swarm_accounts && e.broad.estimate_at(rb, p, t.acct) >= SWARM_BROAD_SHARE * all);
+            }
+            if narrow && !r.shared[i] {
+                break;
             }
         }
-        (known >= 2).then(|| swarmed as f64 / known as f64)
+        r
     }
 
     /// Reads the levels from the given slots (read-only; stale slots are aged to `t`).
@@ -541,10 +587,12 @@ impl State {
             if n >= self.d.min_account_requests {
                 lv.set(Signal::AccountElicitationShare, el / n);
             }
-            let breadth = e.tasks.union_estimate(t.acct);
+            let counted = e.tasks.union_estimate(t.acct);
+            let recall = self.recall(&e.recent, counted, t);
+            let breadth = recall.breadth(counted);
             lv.set(Signal::AccountTaskBreadth, breadth);
             if breadth >= self.d.broad_tasks {
-                if let Some(v) = self.swarmed_share(&e.recent, t) {
+                if let Some(v) = recall.swarmed_share() {
                     lv.set(Signal::AccountSwarmShare, v);
                 }
             }

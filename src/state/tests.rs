@@ -913,3 +913,32 @@ fn a_slow_swarm_counts_as_broad_once_its_accounts_prove_broad() {
     assert!(first(500).is_some_and(|v| v >= 0.6), "{:?}", first(500));
     assert!(first(42).is_some_and(|v| v < 0.3), "{:?}", first(42));
 }
+
+#[test]
+fn tasks_sent_before_they_were_shared_count_once_they_are() {
+    // An account of a slow swarm sends three tasks before anyone else has: none is shared
+    // then. A person sends their own code and two of those tasks. Then ten accounts work
+    // through the same three tasks.
+    let mut s = State::new(&small_cfg());
+    let mut t = T0;
+    for task in [700, 701, 702] {
+        t += MIN;
+        turn(&mut s, t, 1000, None, task);
+    }
+    for task in [90_000, 700, 701] {
+        t += MIN;
+        turn(&mut s, t, 5000, None, task);
+    }
+    let breadth = |s: &State, t, account| level_of(&at_headers(s, t, account), Signal::AccountTaskBreadth).unwrap_or(0.0);
+    assert!(breadth(&s, t + MIN, 1000) < 1.0, "nothing is shared yet");
+    for a in 0..10u64 {
+        for task in [700, 701, 702] {
+            t += MIN;
+            turn(&mut s, t, 2000 + a, None, task);
+        }
+    }
+    // The swarm account's remembered tasks are all shared now: it is broad.
+    assert!(breadth(&s, t + MIN, 1000) >= 3.0, "{}", breadth(&s, t + MIN, 1000));
+    // The person's list holds their own code: their breadth is what it was when they sent it.
+    assert!(breadth(&s, t + MIN, 5000) < 1.0, "{}", breadth(&s, t + MIN, 5000));
+}
