@@ -58,11 +58,12 @@ pub const LONG_REPEATING_SHARE: f64 = 0.75;
 /// one common identifier is chance.
 pub const MIN_REPEATS: f64 = 1.5;
 
-/// Long-window repeat share of a harness from which a single repeated task (most of the
-/// account's) holds it against the account: a harness whose accounts almost only work
-/// one shared task set; a popular agent's users, even beside a campaign on its harness,
-/// keep it lower.
-pub const HARNESS_REPEATING: f64 = 0.8;
+/// Long-window repeat share of a harness from which an account is judged by it when half of
+/// its tasks (one is enough) repeated another account's: a harness whose accounts mostly
+/// work one shared task set (a slow campaign's own harness is past 0.6 on its first day); a
+/// popular agent's users, even beside a campaign on its harness, keep it under the
+/// `cluster.harness_repeat` ramp.
+pub const HARNESS_REPEATING: f64 = 0.6;
 
 /// Pairs an account needs in the long window before `account.task_repeat` is measured.
 pub const MIN_REPEAT_PAIRS: f64 = 3.0;
@@ -561,14 +562,14 @@ impl State {
             // slow work), most of them, as more people's common identifiers meet in a week. A
             // campaign running a popular agent shares that agent's harness, and the agent's
             // users, on their own code, are not judged by the campaign's repeats. In a harness
-            // whose work is almost all repeats, one repeated task is enough. The harness is read
-            // over the horizon that showed it.
+            // whose work is mostly repeats, half of the account's tasks (one is enough) do. The
+            // harness is read over the horizon that showed it.
             let (day_share, long_share) = harness_shares.unwrap_or((None, None));
             let harness_share = if repeats(day, REPEATING_SHARE) {
                 day_share
             } else if long[1] >= 0.5
-                && long[1] >= LONG_REPEATING_SHARE * long[0]
-                && (long[1] >= MIN_REPEATS || long_share.is_some_and(|l| l >= HARNESS_REPEATING))
+                && ((long[1] >= LONG_REPEATING_SHARE * long[0] && long[1] >= MIN_REPEATS)
+                    || (long[1] >= REPEATING_SHARE * long[0] && long_share.is_some_and(|l| l >= HARNESS_REPEATING)))
             {
                 long_share
             } else {

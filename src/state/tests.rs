@@ -942,3 +942,30 @@ fn tasks_sent_before_they_were_shared_count_once_they_are() {
     // The person's list holds their own code: their breadth is what it was when they sent it.
     assert!(breadth(&s, t + MIN, 5000) < 1.0, "{}", breadth(&s, t + MIN, 5000));
 }
+
+#[test]
+fn in_a_harness_of_mostly_repeats_half_of_an_accounts_tasks_is_enough() {
+    // A campaign's own harness: 40 accounts over 10 tasks (three in four of its pairs repeat
+    // another account's). A popular agent: 40 people on their own code, a few of them on one
+    // common identifier.
+    const WEEK: u64 = 7 * 24 * 60 * MIN;
+    let start = (T0 / WEEK + 1) * WEEK + 60 * MIN;
+    let mut s = State::new(&small_cfg());
+    let mut t = start;
+    for a in 0..40u64 {
+        t += MIN;
+        agent_turn(&mut s, t, 1000 + a, 0xBE7C, 500 + a % 10);
+        let task = if a % 8 == 0 { 42 } else { 10_000 + a };
+        agent_turn(&mut s, t, 5000 + a, 0x09E7, task);
+    }
+    // An account new to each harness sends two tasks: one of its own, one another account sent.
+    for (account, harness, repeated) in [(1100, 0xBE7C, 503), (5100, 0x09E7, 42)] {
+        t += MIN;
+        agent_turn(&mut s, t, account, harness, 90_000 + account);
+        agent_turn(&mut s, t + MIN, account, harness, repeated);
+    }
+    let campaign = at_headers(&s, t + 2 * MIN, 1100);
+    assert!(level_of(&campaign, Signal::ClusterHarnessRepeat).is_some_and(|v| v >= 0.6), "{:?}", campaign.iter().collect::<Vec<_>>());
+    let person = at_headers(&s, t + 2 * MIN, 5100);
+    assert_eq!(level_of(&person, Signal::ClusterHarnessRepeat), None, "{:?}", person.iter().collect::<Vec<_>>());
+}
