@@ -192,14 +192,14 @@ fn agentic_copycat() {
 /// repeats its accounts add up over the long window; its accounts are one campaign.
 #[test]
 fn agentic_slow() {
-    check_share("agentic_slow", &["agentic_slow"], 80);
+    check_share("agentic_slow", &["agentic_slow"], 95);
 }
 
 /// The sticky campaign five times wider and slower: its accounts are one campaign once each
-/// has proved broad (from about its third day).
+/// has proved broad (within its first few requests, from the tasks it remembers).
 #[test]
 fn sticky_slow() {
-    check_share("sticky_slow", &["sticky_slow"], 90);
+    check_share("sticky_slow", &["sticky_slow"], 95);
 }
 
 fn dg(args: &[&str]) -> std::process::Output {
