@@ -56,20 +56,29 @@ pub struct AccountE {
     /// Table key of the agent harness (tool set) of the account's latest body that named
     /// one (0 = none). Local to this state: not part of a delta.
     pub harness: u64,
+    /// Bit `i` set when `recent[i]` was sent in an agent harness. Local, as `recent`.
+    pub in_harness: u8,
 }
 
 /// Shared tasks an account remembers for `account.swarm_share`.
 pub const RECENT_TASKS: usize = 4;
 
 impl AccountE {
-    /// Puts `task` first among the recent tasks (once).
-    pub fn remember(&mut self, task: u64) {
-        if task == 0 || self.recent[0] == task {
+    /// Puts `task` first among the recent tasks (once), sent in an agent harness or not.
+    pub fn remember(&mut self, task: u64, in_harness: bool) {
+        if task == 0 {
+            return;
+        }
+        if self.recent[0] == task {
+            self.in_harness |= in_harness as u8;
             return;
         }
         let at = self.recent.iter().position(|&t| t == task).unwrap_or(RECENT_TASKS - 1);
         self.recent.copy_within(0..at, 1);
         self.recent[0] = task;
+        // Bits 0..at move up one; bit `at` (the task found again, or the one dropped) goes.
+        let (below, through) = ((1u8 << at) - 1, (2u8 << at) - 1);
+        self.in_harness = (self.in_harness & !through) | ((self.in_harness & below) << 1) | in_harness as u8;
     }
 }
 

@@ -427,7 +427,7 @@ impl State {
                 // unless it is an agent harness's: in a harness the list marks the (account,
                 // task) pairs counted ([`State::record_harness`]), and the first is not.
                 if let Some(own) = task.or(k.task.filter(|_| k.harness_task.is_none())) {
-                    e.remember(own);
+                    e.remember(own, k.harness_task.is_some());
                     if task.is_some() && !broad && e.tasks.union_estimate(t.acct) >= broad_tasks {
                         became_broad = Some(e.recent);
                     }
@@ -580,8 +580,21 @@ impl State {
             }
             // Its own share: over the day when it did enough work in it, else over the long window.
             let [pairs, repeated] = if day[0] >= MIN_REPEAT_PAIRS { day } else { long };
-            if pairs >= MIN_REPEAT_PAIRS {
-                lv.set(Signal::AccountTaskRepeat, repeated / pairs);
+            let mut own = (pairs >= MIN_REPEAT_PAIRS).then(|| repeated / pairs);
+            // An account whose repeats hold its harness against it is also read by how many of
+            // its remembered agent tasks other accounts work now, before or after it: a campaign's
+            // first tasks in a harness were new to it when sent, and a popular agent's users
+            // get here only through repeats of their own.
+            if harness_share.is_some() {
+                let r = self.recall(&e.recent, f64::INFINITY, t);
+                let agent = (0..RECENT_TASKS).filter(|&i| e.in_harness >> i & 1 == 1 && e.recent.get(i).is_some_and(|&k| k != 0));
+                let (known, shared) = agent.fold((0.0, 0.0), |(k, s), i| (k + 1.0, s + f64::from(u8::from(r.shared[i]))));
+                if known >= MIN_REPEAT_PAIRS {
+                    own = Some(own.map_or(shared / known, |v| v.max(shared / known)));
+                }
+            }
+            if let Some(v) = own {
+                lv.set(Signal::AccountTaskRepeat, v);
             }
             heavy = n > self.d.light_max;
             new_account = n < MIN_ROTATION_REQUESTS;

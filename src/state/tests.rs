@@ -3,6 +3,7 @@
 use super::*;
 use crate::signal::Signal;
 use crate::sketch::mix64;
+use levels::Clock;
 
 const MIN: u64 = 60_000;
 const T0: u64 = 1_700_000_000_000;
@@ -860,7 +861,8 @@ fn a_slow_campaign_adds_up_its_repeats_over_the_long_window() {
         assert_eq!(level_of(&lv, Signal::ClusterHarnessRepeat), None, "person {person}");
         assert!(level_of(&lv, Signal::AccountTaskRepeat).is_none_or(|v| v < 0.4), "person {person}");
     }
-    // With the long window no longer than the account window, the week's work is gone.
+    // With the long window no longer than the account window, the week's work is gone: the
+    // account's long-window pairs are its last day or two.
     let cfg = StateConfig { long_window_s: 86_400, ..small_cfg() };
     let mut short = State::new(&cfg);
     for day in 0..6u64 {
@@ -870,8 +872,13 @@ fn a_slow_campaign_adds_up_its_repeats_over_the_long_window() {
             agent_turn(&mut short, t, 1000 + a, 0xBE7C, 500 + (a * 5 + day * 7) % 24);
         }
     }
-    let lv = at_headers(&short, t + MIN, 1003);
-    assert_eq!(level_of(&lv, Signal::AccountTaskRepeat), None, "{:?}", lv.iter().collect::<Vec<_>>());
+    let long_pairs = |s: &State| {
+        let c = Clock::at(t + MIN, &s.d);
+        let i = s.accounts.find(s.d.seeds.hash(dom::ACCOUNT, 1003)).expect("the account is kept");
+        s.accounts.get(i).map(|(e, _)| e.harness_work_long.sliding(c.long, c.long_frac)[0]).unwrap_or(0.0)
+    };
+    assert!(long_pairs(&s) >= 5.0, "{}", long_pairs(&s));
+    assert!(long_pairs(&short) <= 2.0, "{}", long_pairs(&short));
 }
 
 #[test]
@@ -968,4 +975,48 @@ fn in_a_harness_of_mostly_repeats_half_of_an_accounts_tasks_is_enough() {
     assert!(level_of(&campaign, Signal::ClusterHarnessRepeat).is_some_and(|v| v >= 0.6), "{:?}", campaign.iter().collect::<Vec<_>>());
     let person = at_headers(&s, t + 2 * MIN, 5100);
     assert_eq!(level_of(&person, Signal::ClusterHarnessRepeat), None, "{:?}", person.iter().collect::<Vec<_>>());
+}
+
+#[test]
+fn a_repeating_account_is_read_by_its_remembered_tasks_other_accounts_work_now() {
+    // Account 1000 sends two tasks before any other account of its harness (700, 701), then
+    // two that 30 accounts already sent (500, 501): half of its tasks repeat, so its harness
+    // is held against it. Then the others work through 700 and 701 too.
+    let mut s = State::new(&small_cfg());
+    let mut t = T0;
+    for task in [700, 701] {
+        t += MIN;
+        agent_turn(&mut s, t, 1000, 0xBE7C, task);
+    }
+    for a in 0..30u64 {
+        t += MIN;
+        agent_turn(&mut s, t, 2000 + a, 0xBE7C, 500 + a % 2);
+    }
+    for task in [500, 501] {
+        t += MIN;
+        agent_turn(&mut s, t, 1000, 0xBE7C, task);
+    }
+    let repeat = |s: &State, t| level_of(&at_headers(s, t, 1000), Signal::AccountTaskRepeat);
+    assert!(repeat(&s, t + MIN).is_some_and(|v| (0.4..0.6).contains(&v)), "{:?}", repeat(&s, t + MIN));
+    for a in 0..30u64 {
+        t += MIN;
+        agent_turn(&mut s, t, 2000 + a, 0xBE7C, 700 + a % 2);
+    }
+    // Every task it remembers is worked by other accounts now.
+    assert!(repeat(&s, t + MIN).is_some_and(|v| v > 0.9), "{:?}", repeat(&s, t + MIN));
+}
+
+#[test]
+fn remembered_tasks_keep_whether_they_were_sent_in_a_harness() {
+    let mut e = entries::AccountE::default();
+    for (task, agent) in [(1, true), (2, false), (3, true), (4, false)] {
+        e.remember(task, agent);
+    }
+    assert_eq!((e.recent, e.in_harness), ([4, 3, 2, 1], 0b1010));
+    e.remember(2, true); // found again: moves to the front, agent now
+    assert_eq!((e.recent, e.in_harness), ([2, 4, 3, 1], 0b1101));
+    e.remember(5, false); // the oldest goes
+    assert_eq!((e.recent, e.in_harness), ([5, 2, 4, 3], 0b1010));
+    e.remember(5, true);
+    assert_eq!((e.recent, e.in_harness), ([5, 2, 4, 3], 0b1011));
 }
