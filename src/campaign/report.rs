@@ -2,7 +2,8 @@
 //!
 //! **Grouping.** A cluster key *links* its flagged accounts when it looks like a campaign's
 //! and not a crowd's: at least two distinct flagged accounts, and at least
-//! `Settings::link_share` of its requests (since its first flagged one) flagged. Accounts
+//! `Settings::link_share` of its requests and of its distinct accounts (since its first
+//! flagged request) flagged. Accounts
 //! are joined through the linking keys of their latest flagged requests (union-find over
 //! the accounts table): a campaign is one connected group, so a campaign seen under its
 //! client environment, its templates and its fingerprint x ASN keys is listed once, with
@@ -26,7 +27,7 @@ use crate::signal::Signal;
 use crate::sketch::hll::estimate_from;
 
 use super::keys::{KeyName, Kind};
-use super::track::{AccountE, ClusterE, Tables, HLL_P};
+use super::track::{links, AccountE, ClusterE, Tables, HLL_P};
 use super::Settings;
 
 /// Keys listed per campaign (the rest are counted in `keys_total`).
@@ -210,9 +211,9 @@ pub(super) fn build(t: &Tables, s: &Settings, now_ms: u64) -> Report {
         if e.flagged == 0 || !live(e.last_ms) {
             return;
         }
+        let (regs, all) = regs.split_at(regs.len() / 2);
         let c = Cluster { e, regs, accounts: e.hll.estimate_at(regs, HLL_P, epoch) };
-        let links = c.accounts >= 1.5 && e.flagged as f64 >= s.link_share * e.requests as f64;
-        if links {
+        if links(e, c.accounts, e.all.estimate_at(all, HLL_P, epoch), s.link_share) {
             clusters.insert(key, c);
         }
     });

@@ -59,8 +59,11 @@ pub(super) struct ClusterE {
     /// First and last flagged request.
     pub first_ms: u64,
     pub last_ms: u64,
-    /// Distinct flagged accounts (registers in the arena).
+    /// Distinct flagged accounts (the first half of its registers in the arena).
     pub hll: SmallHll,
+    /// Distinct accounts, flagged or not, since its first flagged request (the second half):
+    /// a crowd's key (a popular agent's harness) has many accounts that are never flagged.
+    pub all: SmallHll,
 }
 
 /// One flagged account.
@@ -117,7 +120,7 @@ impl Tables {
         Tables {
             seeds: Seeds::new(0xCA4A_1617),
             epoch_ms: if window_ms == 0 { u64::MAX } else { window_ms },
-            clusters: Table::new(s.clusters as usize, SmallHll::bytes(HLL_P), grace),
+            clusters: Table::new(s.clusters as usize, 2 * SmallHll::bytes(HLL_P), grace),
             accounts: Table::new(s.accounts as usize, 0, grace),
             requests: 0,
             flagged: 0,
@@ -127,7 +130,7 @@ impl Tables {
 
     /// Heap bytes of the tables for `s` (what [`Tables::new`] allocates).
     pub fn bytes_for(s: &Settings) -> usize {
-        Table::<ClusterE>::bytes_for(s.clusters as usize, SmallHll::bytes(HLL_P)) + Table::<AccountE>::bytes_for(s.accounts as usize, 0)
+        Table::<ClusterE>::bytes_for(s.clusters as usize, 2 * SmallHll::bytes(HLL_P)) + Table::<AccountE>::bytes_for(s.accounts as usize, 0)
     }
 
     fn epoch(&self, now_ms: u64) -> u32 {
@@ -204,10 +207,12 @@ impl Tables {
     /// tracked).
     fn strength(&self, key: u64, epoch: u32) -> f64 {
         let Some((c, regs)) = self.clusters.find(key).and_then(|i| self.clusters.get(i)) else { return 0.0 };
-        if (c.flagged as f64) < self.link_share * c.requests as f64 {
+        let (flagged, all) = regs.split_at(regs.len() / 2);
+        let accounts = c.hll.estimate_at(flagged, HLL_P, epoch);
+        if !links(c, accounts, c.all.estimate_at(all, HLL_P, epoch), self.link_share) {
             return 0.0;
         }
-        c.hll.estimate_at(regs, HLL_P, epoch)
+        accounts
     }
 
     /// Updates the links of the account in table row `row` with the keys of its flagged request: per slot, the
@@ -251,10 +256,14 @@ impl Tables {
                 c.first_ms = obs.now_ms;
             }
             c.requests = c.requests.saturating_add(1);
+            let (flagged_regs, all_regs) = regs.split_at_mut(regs.len() / 2);
+            if let Some(m) = member {
+                c.all.insert(all_regs, HLL_P, epoch, m);
+            }
             if let (true, Some(m)) = (flagged, member) {
                 c.flagged = c.flagged.saturating_add(1);
                 c.last_ms = c.last_ms.max(obs.now_ms);
-                c.hll.insert(regs, HLL_P, epoch, m);
+                c.hll.insert(flagged_regs, HLL_P, epoch, m);
             }
         }
     }
@@ -268,4 +277,11 @@ fn slots(keys: &[Key]) -> impl Iterator<Item = (usize, &Key)> {
         band += usize::from(k.kind == Kind::Template);
         (i, k)
     })
+}
+
+/// Whether a cluster key links its flagged accounts (see the report module's docs): at least
+/// two of them, and at least `share` of its requests and of its accounts flagged (a crowd's
+/// key, a popular agent's harness with a campaign inside it, has more unflagged accounts).
+pub(super) fn links(c: &ClusterE, flagged_accounts: f64, all_accounts: f64, share: f64) -> bool {
+    flagged_accounts >= 1.5 && c.flagged as f64 >= share * c.requests as f64 && flagged_accounts >= share * all_accounts
 }
