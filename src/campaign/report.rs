@@ -2,8 +2,9 @@
 //!
 //! **Grouping.** A cluster key *links* its flagged accounts when it looks like a campaign's
 //! and not a crowd's: at least two distinct flagged accounts, and at least
-//! `Settings::link_share` of its requests and of its distinct accounts (since its first
-//! flagged request) flagged. Accounts
+//! `Settings::link_share` of its requests (since its first flagged one) flagged; an agent
+//! harness, which people share by the thousand, also needs that share of its distinct
+//! accounts flagged. Accounts
 //! are joined through the linking keys of their latest flagged requests (union-find over
 //! the accounts table): a campaign is one connected group, so a campaign seen under its
 //! client environment, its templates and its fingerprint x ASN keys is listed once, with

@@ -210,21 +210,22 @@ fn settings_are_validated_with_paths() {
 }
 
 #[test]
-fn a_crowd_key_with_a_campaign_inside_links_nothing() {
-    // 40 campaign accounts and 400 people share one environment (a popular agent's harness);
-    // the campaign sends most of its requests and all of them are flagged, so most of the
-    // key's requests are flagged, but most of its accounts are not. Eight of the people are
-    // flagged now and then: they must not join the campaign through the shared key.
+fn a_popular_harness_with_a_campaign_inside_links_nothing() {
+    // 40 campaign accounts and 400 people share one agent harness (a popular agent's system
+    // prompt and tool set); the campaign sends most of its requests and all of them are
+    // flagged, so most of the harness's requests are flagged, but most of its accounts are
+    // not. Eight of the people are flagged now and then: they must not join the campaign
+    // through the harness. The campaign's own environment still groups it.
     let mut t = Tracker::new(settings());
     for i in 0..8000u64 {
         let a = 1_000 + i % 40;
-        t.record(&Observation { hfp: 0xB0B, env: Some(0x5D4), ..campaign_obs(a, i, 0x5D4) }, &verdict(true, 70));
+        t.record(&Observation { harness: Some(0xA6E), ..campaign_obs(a, i, 0xE1) }, &verdict(true, 70));
         if i % 4 == 0 {
             let u = 50_000 + (i / 4) % 400;
-            t.record(&legit_obs(u, i), &verdict(u % 50 == 0 && i % 3 == 0, 35));
+            t.record(&Observation { harness: Some(0xA6E), ..legit_obs(u, i) }, &verdict(u % 50 == 0 && i % 3 == 0, 35));
         }
     }
     let r = t.report(t.last_ms());
     let counts: Vec<u64> = r.campaigns.iter().map(|c| c.accounts.count).collect();
-    assert!(counts.iter().all(|&n| n <= 40), "{counts:?}");
+    assert_eq!(counts, [40], "{counts:?}");
 }

@@ -62,7 +62,7 @@ pub(super) struct ClusterE {
     /// Distinct flagged accounts (the first half of its registers in the arena).
     pub hll: SmallHll,
     /// Distinct accounts, flagged or not, since its first flagged request (the second half):
-    /// a crowd's key (a popular agent's harness) has many accounts that are never flagged.
+    /// a popular agent's harness has many accounts that are never flagged.
     pub all: SmallHll,
 }
 
@@ -280,8 +280,12 @@ fn slots(keys: &[Key]) -> impl Iterator<Item = (usize, &Key)> {
 }
 
 /// Whether a cluster key links its flagged accounts (see the report module's docs): at least
-/// two of them, and at least `share` of its requests and of its accounts flagged (a crowd's
-/// key, a popular agent's harness with a campaign inside it, has more unflagged accounts).
+/// two of them and at least `share` of its requests flagged; for an agent harness, also at
+/// least `share` of its accounts. A harness is the one key that people share by the thousand
+/// (a popular agent's system prompt and tool set): with a campaign inside it, most of its
+/// requests can be the campaign's while most of its accounts are people.
 pub(super) fn links(c: &ClusterE, flagged_accounts: f64, all_accounts: f64, share: f64) -> bool {
-    flagged_accounts >= 1.5 && c.flagged as f64 >= share * c.requests as f64 && flagged_accounts >= share * all_accounts
+    flagged_accounts >= 1.5
+        && c.flagged as f64 >= share * c.requests as f64
+        && (c.key.kind != Kind::Harness || flagged_accounts >= share * all_accounts)
 }
