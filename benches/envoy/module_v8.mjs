@@ -97,6 +97,7 @@ const same = (a, b) => a.length === b.length && a.every((x, i) => x === b[i]);
 // --- stub host ----------------------------------------------------------------------------
 function makeHost(path) {
   const metrics = [];
+  const shared = new Map(); let casSeq = 0; // proxy_{get,set}_shared_data
   let inst, cur = null;
   const calls = {}, statuses = {};
   const count = (name) => { calls[name] = (calls[name] || 0) + 1; };
@@ -149,8 +150,23 @@ function makeHost(path) {
     proxy_define_metric(t, p, n, rid) { count("define_metric"); metrics.push([dec.decode(bytes(p, n)), 0]); dv().setUint32(rid, metrics.length - 1, true); return OK; },
     proxy_increment_metric(id, off) { count("increment_metric"); if (metrics[id]) metrics[id][1] += Number(off); return OK; },
     proxy_set_tick_period_milliseconds() { count("set_tick_period"); return OK; },
-    proxy_get_shared_data() { count("get_shared_data"); return NOT_FOUND; },
-    proxy_set_shared_data() { count("set_shared_data"); return OK; },
+    // Shared data as Envoy keeps it: a value and a CAS number per key; a set with a stale CAS
+    // fails with CasMismatch (8). (A stub that never found anything made the filter retry its
+    // worker claim on every request: 2 gets and 2 sets per request that Envoy never sees.)
+    proxy_get_shared_data(kp, kn, rp, rs, rcas) {
+      count("get_shared_data");
+      const e = shared.get(dec.decode(bytes(kp, kn)));
+      if (!e) return NOT_FOUND;
+      dv().setUint32(rcas, e.cas, true);
+      return give(e.value, rp, rs);
+    },
+    proxy_set_shared_data(kp, kn, vp, vn, cas) {
+      count("set_shared_data");
+      const k = dec.decode(bytes(kp, kn)), e = shared.get(k);
+      if (cas !== 0 && e && e.cas !== cas) return 8;
+      shared.set(k, { value: bytes(vp, vn).slice(), cas: ++casSeq });
+      return OK;
+    },
   };
   const module = new WebAssembly.Module(readFileSync(path));
   const imports = WebAssembly.Module.imports(module);
