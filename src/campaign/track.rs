@@ -61,8 +61,9 @@ pub(super) struct ClusterE {
     pub last_ms: u64,
     /// Distinct flagged accounts (the first half of its registers in the arena).
     pub hll: SmallHll,
-    /// Distinct accounts, flagged or not, since its first flagged request (the second half):
-    /// a popular agent's harness has many accounts that are never flagged.
+    /// Distinct accounts, flagged or not, since its first flagged request (the second half;
+    /// counted for agent harness keys only): a popular agent's harness has many accounts that
+    /// are never flagged.
     pub all: SmallHll,
 }
 
@@ -257,7 +258,8 @@ impl Tables {
             }
             c.requests = c.requests.saturating_add(1);
             let (flagged_regs, all_regs) = regs.split_at_mut(regs.len() / 2);
-            if let Some(m) = member {
+            // Only a harness key's distinct accounts are read ([`links`]).
+            if let (Kind::Harness, Some(m)) = (k.kind, member) {
                 c.all.insert(all_regs, HLL_P, epoch, m);
             }
             if let (true, Some(m)) = (flagged, member) {

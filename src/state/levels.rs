@@ -75,21 +75,21 @@ pub const ORDINARY_ELICITATION: f64 = 0.3;
 /// An account's remembered tasks as the state sees them now ([`State::recall`]).
 #[derive(Debug, Clone, Copy, Default)]
 pub(super) struct Recall {
-    /// Remembered tasks.
-    known: u32,
-    /// Which of them (by position in the list) are shared now.
-    shared: [bool; RECENT_TASKS],
+    /// Bit `i` set when the list holds a task at position `i`.
+    known: u8,
+    /// Bit `i` set when that task is shared now.
+    shared: u8,
     /// How many of them a swarm works now.
     swarmed: u32,
 }
 
 impl Recall {
     /// The account's breadth: its shared tasks over the account window (`counted`, as they
-    /// were when sent) or its remembered tasks shared now, whichever is more.
-    fn breadth(&self, counted: f64) -> f64 {
-        let shared = self.shared.iter().filter(|&&b| b).count() as u32;
-        if shared == self.known {
-            counted.max(shared as f64)
+    /// were when sent) or, when all of them are shared now and they make it broad (`broad`
+    /// tasks or more), its remembered tasks, whichever is more.
+    fn breadth(&self, counted: f64, broad: f64) -> f64 {
+        if self.shared == self.known && self.shared.count_ones() as f64 >= broad {
+            counted.max(self.shared.count_ones() as f64)
         } else {
             counted
         }
@@ -97,7 +97,15 @@ impl Recall {
 
     /// Share of the remembered tasks (at least two) that a swarm works now.
     fn swarmed_share(&self) -> Option<f64> {
-        (self.known >= 2).then(|| self.swarmed as f64 / self.known as f64)
+        let known = self.known.count_ones();
+        (known >= 2).then(|| self.swarmed as f64 / known as f64)
+    }
+
+    /// Share of the remembered tasks at the positions of `mask` (at least `min` of them) that
+    /// are shared now.
+    fn shared_share(&self, mask: u8, min: f64) -> Option<f64> {
+        let known = (self.known & mask).count_ones() as f64;
+        (known >= min).then(|| (self.shared & mask).count_ones() as f64 / known)
     }
 }
 
@@ -510,18 +518,21 @@ impl State {
     fn recall(&self, recent: &[u64; RECENT_TASKS], counted: f64, t: &Clock) -> Recall {
         let p = self.d.p;
         let narrow = counted < self.d.broad_tasks;
-        let mut r = Recall { known: recent.iter().filter(|&&k| k != 0).count() as u32, ..Recall::default() };
-        if narrow && (r.known as f64) < self.d.broad_tasks {
+        let mut r = Recall::default();
+        for (i, &key) in recent.iter().enumerate() {
+            r.known |= u8::from(key != 0) << i;
+        }
+        if narrow && (r.known.count_ones() as f64) < self.d.broad_tasks {
             return r;
         }
         for (i, &key) in recent.iter().enumerate().filter(|(_, &k)| k != 0) {
             if let Some((e, regs)) = self.tasks.find(key).and_then(|i| self.tasks.get(i)) {
                 let (ra, rb) = regs.split_at(regs.len() / 2);
                 let all = e.accounts.estimate_at(ra, p, t.acct);
-                r.shared[i] = all >= self.d.shared_accounts;
+                r.shared |= u8::from(all >= self.d.shared_accounts) << i;
                 r.swarmed += u32::from(all >= self.d.swarm_accounts && e.broad.estimate_at(rb, p, t.acct) >= SWARM_BROAD_SHARE * all);
             }
-            if narrow && !r.shared[i] {
+            if narrow && r.shared >> i & 1 == 0 {
                 break;
             }
         }
@@ -581,17 +592,16 @@ impl State {
             // Its own share: over the day when it did enough work in it, else over the long window.
             let [pairs, repeated] = if day[0] >= MIN_REPEAT_PAIRS { day } else { long };
             let mut own = (pairs >= MIN_REPEAT_PAIRS).then(|| repeated / pairs);
+            // The remembered tasks, read once: in full for an account whose harness is held
+            // against it (below), else only as far as its breadth needs.
+            let counted = e.tasks.union_estimate(t.acct);
+            let recall = self.recall(&e.recent, if harness_share.is_some() { f64::INFINITY } else { counted }, t);
             // An account whose repeats hold its harness against it is also read by how many of
             // its remembered agent tasks other accounts work now, before or after it: a campaign's
             // first tasks in a harness were new to it when sent, and a popular agent's users
             // get here only through repeats of their own.
-            if harness_share.is_some() {
-                let r = self.recall(&e.recent, f64::INFINITY, t);
-                let agent = (0..RECENT_TASKS).filter(|&i| e.in_harness >> i & 1 == 1 && e.recent.get(i).is_some_and(|&k| k != 0));
-                let (known, shared) = agent.fold((0.0, 0.0), |(k, s), i| (k + 1.0, s + f64::from(u8::from(r.shared[i]))));
-                if known >= MIN_REPEAT_PAIRS {
-                    own = Some(own.map_or(shared / known, |v| v.max(shared / known)));
-                }
+            if let Some(v) = recall.shared_share(e.in_harness, MIN_REPEAT_PAIRS).filter(|_| harness_share.is_some()) {
+                own = Some(own.map_or(v, |o| o.max(v)));
             }
             if let Some(v) = own {
                 lv.set(Signal::AccountTaskRepeat, v);
@@ -601,9 +611,7 @@ impl State {
             if n >= self.d.min_account_requests {
                 lv.set(Signal::AccountElicitationShare, el / n);
             }
-            let counted = e.tasks.union_estimate(t.acct);
-            let recall = self.recall(&e.recent, counted, t);
-            let breadth = recall.breadth(counted);
+            let breadth = recall.breadth(counted, self.d.broad_tasks);
             lv.set(Signal::AccountTaskBreadth, breadth);
             if breadth >= self.d.broad_tasks {
                 if let Some(v) = recall.swarmed_share() {
