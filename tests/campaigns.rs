@@ -181,11 +181,11 @@ fn agentic_campaign() {
 }
 
 /// The same campaign run through the popular agent's own harness: flagged on its accounts'
-/// own repeated task work, later; the agent's legitimate users, in the same harness, form no
-/// campaign.
+/// own repeated task work, later (119 of 120 accounts listed with seed 11); the agent's
+/// legitimate users, in the same harness, form no campaign.
 #[test]
 fn agentic_copycat() {
-    check_share("agentic_copycat", &["agentic_copycat"], 80);
+    check_share("agentic_copycat", &["agentic_copycat"], 95);
 }
 
 /// The agentic campaign spread over a week, one task a day per account: flagged on the
