@@ -26,6 +26,13 @@ pub struct Markers {
     pub rubric: bool,
 }
 
+impl Markers {
+    /// The markers of either.
+    pub fn or(self, o: Markers) -> Markers {
+        Markers { cot: self.cot || o.cot, rubric: self.rubric || o.rubric }
+    }
+}
+
 /// Phrases that elicit a written-out chain of thought or reasoning trace.
 pub const COT: &[&str] = &[
     // English

@@ -9,7 +9,8 @@
 //! way, then decodes only the latest user text turn, the first one and the system prompt
 //! (each capped at `prompt.max_text_bytes`) into reusable buffers, normalizes them
 //! ([`normalize`]), hashes the token shingles ([`simhash`]) and searches the phrase table
-//! ([`markers`]), then fires `prompt.*` signals. In an agent loop the latest user-side turn
+//! ([`markers`]; a capped text's end too, where a prompt that puts its context first asks its
+//! question), then fires `prompt.*` signals. In an agent loop the latest user-side turn
 //! is a tool result: its text is never decoded, and the per-request template is the task's.
 //! A cut body, invalid JSON, deep nesting or invalid UTF-8 never fail the scan: what could
 //! not be read is reported in [`PromptView::truncated`], [`PromptView::text_capped`] and
@@ -56,7 +57,8 @@ use json::Span;
 pub struct PromptConfig {
     /// `max_tokens` at or above which, with a fixed temperature, `prompt.long_output` fires.
     pub long_output_tokens: u32,
-    /// Largest text kept (and fingerprinted) of the latest user turn, the first one and the system prompt, in bytes (256..=65536).
+    /// Largest text kept (and fingerprinted) of the latest user turn, the first one and the system prompt, in bytes (256..=65536);
+    /// a longer text is also searched for elicitation markers in its last quarter of this many bytes.
     pub max_text_bytes: u32,
     /// Fewest normalized tokens that give a template; shorter prompts (`hi`) get none (1..=1000).
     pub min_template_tokens: u32,
@@ -174,6 +176,8 @@ pub struct Scratch {
     /// The task is the latest user text turn (its text is in `user`).
     task_is_user: bool,
     system: Vec<u8>,
+    /// The end of a capped text ([`scan::extract_tail`]).
+    tail: Vec<u8>,
     norm: Vec<u8>,
     starts: Vec<u32>,
     /// Fingerprints of resent system prompts, and of resent turns: apart, so that the many
@@ -217,8 +221,20 @@ impl Scratch {
             Buf::System => &mut self.system,
         };
         let capped = scan::extract(body, sp, out, cap);
+        // A capped text is also searched for markers in its end (the last quarter of the cap):
+        // a prompt that puts its context first and its question last.
+        let (tail, norm, starts) = (&mut self.tail, &mut self.norm, &mut self.starts);
+        let mut print = |out: &[u8]| {
+            let p = fingerprint(out, min, norm, starts);
+            if !capped {
+                return p;
+            }
+            scan::extract_tail(body, sp, tail, cap / 4);
+            normalize::normalize(tail, norm, starts);
+            TextPrint { markers: p.markers.or(markers::find(norm, starts)), ..p }
+        };
         if !resent {
-            return (fingerprint(out, min, &mut self.norm, &mut self.starts), capped);
+            return (print(out), capped);
         }
         let raw = body.get(sp.start..sp.end).unwrap_or(&[]);
         let key = xxhash_rust::xxh3::xxh3_64_with_seed(raw, (cap as u64) << 32 | min as u64) | 1;
@@ -228,7 +244,7 @@ impl Scratch {
         let p = match cache.get(slot) {
             Some(&(k, p)) if k == key => p,
             _ => {
-                let p = fingerprint(out, min, &mut self.norm, &mut self.starts);
+                let p = print(out);
                 if let Some(e) = cache.get_mut(slot) {
                     *e = (key, p);
                 }

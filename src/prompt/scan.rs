@@ -9,7 +9,7 @@
 //! keeps no per-message data beyond running spans and counters, and it never fails: a cut or
 //! invalid body ends the walk with what was read and the reason in [`Found::stop`].
 
-use super::json::{fix_utf8, unescape, Lexer, Span, Stop, Str, R};
+use super::json::{find1, fix_utf8, unescape, Lexer, Span, Stop, Str, R};
 use super::tools::{self, ToolCache, ToolSet};
 use super::turns::{self, Side};
 
@@ -277,7 +277,7 @@ pub(crate) fn extract(body: &[u8], span: Span, out: &mut Vec<u8>, cap: usize) ->
         Ok(b'[') => {
             lx.i += 1;
             let mut block = Block::default();
-            let r = blocks(&mut lx, out, cap, &mut block);
+            let r = blocks(&mut lx, &mut block, |lx, b| b.flush(lx, out, cap));
             // A cut block: keep its text if it was (or may be) a text block.
             match r {
                 Ok(c) => c,
@@ -288,6 +288,44 @@ pub(crate) fn extract(body: &[u8], span: Span, out: &mut Vec<u8>, cap: usize) ->
     };
     fix_utf8(out);
     capped
+}
+
+/// Decodes the end of the text of a value span into `out` (cleared first): of a string, or of
+/// the last text block of an array of content blocks, at most its last `tail` bytes, read from
+/// a literal space (never inside an escape or a character: the start of a word). For a text
+/// [`extract`] capped: a prompt that puts its context first and its question last. Nothing
+/// when that end holds no space; `out` is always valid UTF-8 afterwards.
+pub(crate) fn extract_tail(body: &[u8], span: Span, out: &mut Vec<u8>, tail: usize) {
+    out.clear();
+    let mut lx = Lexer::new(body.get(span.start..span.end).unwrap_or(&[]));
+    let last = match lx.peek() {
+        Ok(b'"') => match complete_string(lx.b.get(lx.i..).unwrap_or(&[])) {
+            Some(inner) => Some(inner),
+            None => lx.string_partial().ok().map(|(s, _)| lx.bytes(s.span)),
+        },
+        Ok(b'[') => {
+            lx.i += 1;
+            let (mut block, mut last) = (Block::default(), None);
+            let cut = blocks(&mut lx, &mut block, |_, b| {
+                last = b.take_text().or(last);
+                false
+            })
+            .is_err();
+            // A cut block: its text if it was (or may be) a text block.
+            if cut {
+                last = block.take_text().or(last);
+            }
+            last.map(|t| lx.bytes(t.span))
+        }
+        _ => None,
+    };
+    let Some(raw) = last else { return };
+    let from = raw.len().saturating_sub(tail);
+    let start = if from == 0 { Some(0) } else { raw.get(from..).and_then(|r| find1(r, b' ')).map(|k| from + k + 1) };
+    if let Some(rest) = start.and_then(|i| raw.get(i..)) {
+        unescape(rest, out, tail);
+        fix_utf8(out);
+    }
 }
 
 /// The content of `raw` when it is exactly one complete JSON string (`"..."`, its last quote
@@ -308,11 +346,16 @@ struct Block {
 }
 
 impl Block {
+    /// The block's text if it is a text block (or untyped); the block is reset.
+    fn take_text(&mut self) -> Option<Str> {
+        let b = std::mem::take(self);
+        b.text.filter(|_| b.texty != Some(false))
+    }
+
     /// Appends the block's text if it is a text block (or untyped); returns true when capped.
     fn flush(&mut self, lx: &Lexer<'_>, out: &mut Vec<u8>, cap: usize) -> bool {
-        let b = std::mem::take(self);
-        match (b.text, b.texty) {
-            (Some(t), None | Some(true)) => {
+        match self.take_text() {
+            Some(t) => {
                 if !out.is_empty() {
                     if out.len() >= cap {
                         return true;
@@ -328,12 +371,12 @@ impl Block {
                     raw.len() > room
                 }
             }
-            _ => false,
+            None => false,
         }
     }
 }
 
-fn blocks(lx: &mut Lexer<'_>, out: &mut Vec<u8>, cap: usize, block: &mut Block) -> R<bool> {
+fn blocks(lx: &mut Lexer<'_>, block: &mut Block, mut done: impl FnMut(&Lexer<'_>, &mut Block) -> bool) -> R<bool> {
     let mut first = true;
     while lx.elem(&mut first)? {
         match lx.peek()? {
@@ -376,7 +419,7 @@ fn blocks(lx: &mut Lexer<'_>, out: &mut Vec<u8>, cap: usize, block: &mut Block) 
                 continue;
             }
         }
-        if block.flush(lx, out, cap) {
+        if done(lx, block) {
             return Ok(true);
         }
     }

@@ -243,6 +243,35 @@ fn text_is_capped() {
     assert!(s.user_text().chars().all(|c| c == '中') && s.user_text().len() == 300);
 }
 
+/// A prompt that puts its context first and its question last: a text over the cap is also
+/// searched for markers in its end (a string, escapes included, or the last text block).
+#[test]
+fn capped_texts_are_searched_for_markers_in_their_end() {
+    let context = r#"    rows = db.query(\"SELECT id FROM users WHERE org = %s\", org)\n"#.repeat(200);
+    let ask = r#"Fix the bug above. Before the code, \"show your reasoning\" and think step by step.\n"#;
+    let body = format!(r#"{{"messages":[{{"role":"user","content":"{context}{ask}"}}]}}"#);
+    let (v, _, s) = run(&body);
+    assert!(v.text_capped && v.cot, "{}", s.user_text().len());
+    // The context alone: capped, no marker.
+    let alone = format!(r#"{{"messages":[{{"role":"user","content":"{context}"}}]}}"#);
+    let (v, _, _) = run(&alone);
+    assert!(v.text_capped && !v.cot);
+    // Content blocks: the question in a last, short block after a long one; then before a
+    // non-text block.
+    let blocks = format!(r#"{{"messages":[{{"role":"user","content":[{{"type":"text","text":"{context}"}},{{"type":"text","text":"Grade it against the rubric. {ask}"}}]}}]}}"#);
+    let (v, _, _) = run(&blocks);
+    assert!(v.text_capped && v.cot && v.rubric, "{} {} {}", v.text_capped, v.cot, v.rubric);
+    let image = format!(r#"{{"messages":[{{"role":"user","content":[{{"type":"text","text":"{context}{ask}"}},{{"type":"image","source":{{"type":"base64","data":"AAAA"}}}}]}}]}}"#);
+    assert!(run(&image).0.cot);
+    // A text under the cap reads as before; an end without a space adds nothing.
+    let short = format!(r#"{{"messages":[{{"role":"user","content":"{ask}"}}]}}"#);
+    let (v, _, _) = run(&short);
+    assert!(!v.text_capped && v.cot);
+    let spaceless = format!(r#"{{"messages":[{{"role":"user","content":"{context}{ask}{}"}}]}}"#, "x".repeat(9000));
+    let (v, _, _) = run(&spaceless);
+    assert!(v.text_capped && !v.cot);
+}
+
 #[test]
 fn short_prompts_have_no_template_but_markers_count() {
     let (v, _, _) = run(r#"{"messages":[{"role":"user","content":"hi there!"}]}"#);
