@@ -7,6 +7,9 @@
 //!   traffic before clusters show);
 //! - **legit flagged** / **legit denied**: share of legitimate requests with
 //!   `action >= tag` / `action == deny` (all of them, no warm-up);
+//! - **missed by the account's request number** (`--misses`): the campaign's requests after
+//!   the warm-up that were not flagged, by how many requests their account had sent until
+//!   then ([`NTH`]): whether what passes is accounts' first requests or their steady work;
 //! - **detected after**: the smallest `k >= WINDOW` such that at least half of the
 //!   campaign's requests `k - WINDOW + 1 ..= k` (1-based, in time order) are flagged, i.e.
 //!   the campaign request count at which a rolling window of [`WINDOW`] requests first
@@ -30,6 +33,9 @@ use super::{generate, Event, Scenario};
 pub const WARMUP: u64 = 2000;
 /// Rolling window of campaign requests for the detection point.
 pub const WINDOW: usize = 100;
+/// Buckets of an account's request number (1-based, its requests since the run's start): the
+/// last number of each, and its label.
+pub const NTH: [(u32, &str); 8] = [(1, "1st"), (2, "2nd"), (3, "3rd"), (5, "4-5th"), (10, "6-10th"), (20, "11-20th"), (50, "21-50th"), (u32::MAX, "51st on")];
 
 /// Pass / fail targets.
 #[derive(Debug, Clone, Copy)]
@@ -113,16 +119,30 @@ pub struct CampaignCounts {
     pub flagged: u64,
     /// The detection point (see the module docs).
     pub detected_after: Option<u64>,
+    /// Requests after the warm-up, and of those not flagged, by their account's request
+    /// number ([`NTH`] buckets).
+    pub by_nth: [[u64; 2]; NTH.len()],
     window: Vec<bool>,
     in_window: usize,
+    /// Requests so far per account.
+    sent: std::collections::HashMap<u64, u32>,
 }
 
 impl CampaignCounts {
-    fn observe(&mut self, flagged: bool) {
+    fn observe(&mut self, flagged: bool, account: Option<u64>) {
         self.requests += 1;
+        let nth = account.map(|a| {
+            let n = self.sent.entry(a).or_default();
+            *n = n.saturating_add(1);
+            *n
+        });
         if self.requests > WARMUP {
             self.measured += 1;
             self.flagged += u64::from(flagged);
+            if let Some(b) = nth.and_then(|n| NTH.iter().position(|&(last, _)| n <= last)).and_then(|b| self.by_nth.get_mut(b)) {
+                b[0] += 1;
+                b[1] += u64::from(!flagged);
+            }
         }
         if self.window.len() < WINDOW {
             self.window.resize(WINDOW, false);
@@ -193,7 +213,7 @@ pub fn run(scenario: &Scenario, seed: u64, policy: &Policy, without: Without) ->
         let flagged = v.action >= Action::Tag;
         out.held[usize::from(label > 0)] += u64::from(v.held);
         match label.checked_sub(1).and_then(|c| out.campaigns.get_mut(c)) {
-            Some(c) => c.observe(flagged),
+            Some(c) => c.observe(flagged, v.fp.account),
             None => {
                 out.legit += 1;
                 out.legit_flagged += u64::from(flagged);
@@ -351,6 +371,45 @@ pub fn held_table(runs: &[Run]) -> String {
     s
 }
 
+/// A Markdown table of the campaign requests after the warm-up that were not flagged, by their
+/// account's request number ([`NTH`]), one row per campaign (seeds summed): each cell the
+/// missed share of that bucket and its requests.
+pub fn misses_table(runs: &[Run]) -> String {
+    let mut s = String::from("| scenario | campaign | missed |");
+    for (_, label) in NTH {
+        s.push_str(&format!(" account's {label} |"));
+    }
+    s.push_str("\n|---|---|---|");
+    s.push_str(&"---|".repeat(NTH.len()));
+    s.push('\n');
+    let mut rows: Vec<(&str, &str)> = Vec::new();
+    for r in runs {
+        for c in &r.campaigns {
+            if !rows.contains(&(r.scenario.as_str(), c.name.as_str())) {
+                rows.push((&r.scenario, &c.name));
+            }
+        }
+    }
+    for (scenario, name) in rows {
+        let cs = runs.iter().filter(|r| r.scenario == scenario).flat_map(|r| r.campaigns.iter().filter(|c| c.name == name));
+        let (mut measured, mut missed, mut by) = (0, 0, [[0u64; 2]; NTH.len()]);
+        for c in cs {
+            measured += c.measured;
+            missed += c.measured - c.flagged;
+            for (a, b) in by.iter_mut().zip(&c.by_nth) {
+                a[0] += b[0];
+                a[1] += b[1];
+            }
+        }
+        s.push_str(&format!("| {scenario} | {name} | {} of {measured} |", pct(missed, measured)));
+        for [n, m] in by {
+            s.push_str(&format!(" {} of {n} |", pct(m, n)));
+        }
+        s.push('\n');
+    }
+    s
+}
+
 /// A Markdown table of legitimate requests flagged (and denied) per population segment,
 /// one row per scenario (seeds summed): where false positives come from.
 pub fn segment_table(runs: &[Run]) -> String {
@@ -387,7 +446,7 @@ mod tests {
     fn detection_point_is_the_first_half_flagged_window() {
         let mut c = CampaignCounts::default();
         for i in 0..300u64 {
-            c.observe(i >= 150 && i % 2 == 0 || i >= 200);
+            c.observe(i >= 150 && i % 2 == 0 || i >= 200, None);
         }
         // Request j (1-based) is flagged when j-1 >= 200, or j-1 >= 150 and even.
         let expect = (100..=300u64)
@@ -395,6 +454,32 @@ mod tests {
             .unwrap();
         assert_eq!(c.detected_after, Some(expect));
         assert_eq!(c.measured, 0);
+    }
+
+    /// Misses are counted after the warm-up only, by the account's request number since the
+    /// run's start (warm-up requests count toward it).
+    #[test]
+    fn misses_are_bucketed_by_the_accounts_request_number() {
+        let mut c = CampaignCounts { name: "c".into(), ..Default::default() };
+        // The warm-up: 2,000 requests of 1,000 accounts (two each).
+        for i in 0..WARMUP {
+            c.observe(false, Some(i % 1000));
+        }
+        // Then: account 0's 3rd (missed) and 4th (flagged), account 5000's 1st (missed), one
+        // request without an account (missed, in no bucket).
+        c.observe(false, Some(0));
+        c.observe(true, Some(0));
+        c.observe(false, Some(5000));
+        c.observe(false, None);
+        assert_eq!((c.measured, c.flagged), (4, 1));
+        let mut expect = [[0u64; 2]; NTH.len()];
+        expect[0] = [1, 1];
+        expect[2] = [1, 1];
+        expect[3] = [1, 0];
+        assert_eq!(c.by_nth, expect);
+        let run = Run { scenario: "s".into(), campaigns: vec![c], ..Run::default() };
+        let t = misses_table(&[run.clone(), run]);
+        assert!(t.contains("| s | c | 75.00 % of 8 | 100.00 % of 2 | – of 0 | 100.00 % of 2 | 0.00 % of 2 |"), "{t}");
     }
 
     #[test]

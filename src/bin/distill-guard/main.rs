@@ -48,13 +48,15 @@ usage:
       Writes labeled simulated traffic (JSONL, time-ordered), deterministic for
       (scenario, seed); --requests stops after the first N records.
   distill-guard quality --policy FILE --scenarios DIR|FILE... [--seeds 11,12,13] [--jobs 2]
-                       [--check] [--segments] [--families] [--held] [--legit-clients ID,...]
-                       [--without asn,country,ja4,ja3]
+                       [--check] [--segments] [--families] [--held] [--misses]
+                       [--legit-clients ID,...] [--without asn,country,ja4,ja3]
       Simulates every scenario for every seed, runs one engine per run, and prints a
       Markdown table of detection quality; --check exits 1 when a target is missed;
       --segments adds legitimate false positives per population segment, --families
       per client family (target: none above 1 % flagged), --held the share of requests
-      held for their body before the verdict; --without removes those peer facts from
+      held for their body before the verdict, --misses the campaign requests not flagged
+      by their account's request number (its 1st, 2nd, ... request: what passes, first
+      requests or steady work); --without removes those peer facts from
       every record first (a deployment without a geo database has no asn or country, one
       without TLS fingerprinting no ja4 / ja3).
   distill-guard fit --policy FILE --scenarios DIR|FILE... [--seeds 11] [--jobs 2] [--rounds 2]

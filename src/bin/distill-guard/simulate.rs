@@ -48,7 +48,7 @@ pub(crate) fn simulate(args: &[String]) -> Result<ExitCode, String> {
 
 pub(crate) fn quality(args: &[String]) -> Result<ExitCode, String> {
     use distill_guard::simulate::quality;
-    let (opts, pos) = parse_args(args, &["--policy", "--scenarios", "--seeds", "--jobs", "--legit-clients", "--without"], &["--check", "--segments", "--families", "--held"])?;
+    let (opts, pos) = parse_args(args, &["--policy", "--scenarios", "--seeds", "--jobs", "--legit-clients", "--without"], &["--check", "--segments", "--families", "--held", "--misses"])?;
     let policy = load_policy(opts.get("--policy").ok_or("quality needs --policy FILE")?)?;
     let without = quality::Without::parse(opts.get("--without").copied().unwrap_or_default())?;
     let scenarios = scenario_args(&opts, &pos)?;
@@ -71,6 +71,9 @@ pub(crate) fn quality(args: &[String]) -> Result<ExitCode, String> {
     }
     if opts.contains_key("--held") {
         print!("\nRequests held for their body before the verdict:\n\n{}", quality::held_table(&runs));
+    }
+    if opts.contains_key("--misses") {
+        print!("\nCampaign requests after the warm-up not flagged, by their account's request number:\n\n{}", quality::misses_table(&runs));
     }
     let ok = ok && families_ok;
     eprintln!(
