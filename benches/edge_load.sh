@@ -10,6 +10,8 @@
 #            of the worker, e.g. an older commit's, to compare in one run
 #   shadow   edge/worker.mjs with filters/shadow.json (trusted_hops 1)
 #   structured  edge/worker.mjs with filters/default.json and output.format "structured" (one verdict header)
+#   buffered edge/worker.mjs with filters/default.json and the BODY_LEARN=buffer binding (a learned
+#            body's prefix read first and forwarded as read, instead of teed)
 # Load: wrk with benches/envoy/load.lua, as in benches/envoy_load.sh: post = POST /v1/messages with
 # the official Python SDK's 19 headers and a ~4 KB body, get = GET /v1/models with the same headers;
 # 100,000 accounts with their own X-Forwarded-For address and prompt, so the policies let it through.
@@ -73,12 +75,13 @@ start_workerd() {
   rm -rf "$dir"; mkdir -p "$dir"
   case "$cfg" in
     pass) cp benches/edge/passthrough.mjs "$dir/worker.mjs"; echo '{}' > "$dir/policy.json" ;;
-    dg|shadow|structured|dg@*)
+    dg|shadow|structured|buffered|dg@*)
       src=$ROOT/edge; case "$cfg" in dg@*) src=$(readlink -f "${cfg#dg@}") ;; esac
       [ -f "$src/pkg/distill_guard_bg.wasm" ] || { echo "no $src/pkg: run scripts/build.sh web" >&2; exit 2; }
       cp "$src"/*.mjs "$dir/"; cp -r "$src/pkg" "$dir/pkg"
       policy=$WORK/default.json; case "$cfg" in shadow|structured) policy=$WORK/$cfg.json ;; esac
-      cp "$policy" "$dir/policy.json" ;;
+      cp "$policy" "$dir/policy.json"
+      [ "$cfg" = buffered ] && echo buffer > "$dir/body_learn" ;;
     *) echo "unknown configuration $cfg" >&2; exit 2 ;;
   esac
   python3 - "$dir" "$LISTEN_PORT" "$ORIGIN_PORT" <<'PY'
@@ -90,6 +93,7 @@ if os.path.isdir(os.path.join(d, "pkg")):
              '(name = "pkg/distill_guard_bg.wasm", wasm = embed "pkg/distill_guard_bg.wasm")']
 # worker.mjs first: the main module.
 mods.sort(key=lambda m: 0 if '"worker.mjs"' in m else 1)
+extra = ', (name = "BODY_LEARN", text = "buffer")' if os.path.exists(os.path.join(d, "body_learn")) else ''
 open(os.path.join(d, "config.capnp"), "w").write(f'''using Workerd = import "/workerd/workerd.capnp";
 const config :Workerd.Config = (
   services = [(name = "w", worker = .w), (name = "origin", external = (address = "127.0.0.1:{origin}", http = ()))],
@@ -98,7 +102,7 @@ const config :Workerd.Config = (
 const w :Workerd.Worker = (
   modules = [{", ".join(mods)}],
   compatibilityDate = "2025-09-01",
-  bindings = [(name = "POLICY", text = embed "policy.json"), (name = "ORIGIN", service = "origin")],
+  bindings = [(name = "POLICY", text = embed "policy.json"), (name = "ORIGIN", service = "origin"){extra}],
 );
 ''')
 PY
@@ -144,7 +148,7 @@ import json, statistics, sys
 rows = [json.loads(l) for l in open(sys.argv[1])]
 med = statistics.median
 names = {"pass": "pass-through worker", "dg": "distill-guard, default.json", "shadow": "distill-guard, shadow.json",
-         "structured": "distill-guard, default.json, structured header"}
+         "structured": "distill-guard, default.json, structured header", "buffered": "distill-guard, default.json, BODY_LEARN=buffer"}
 agg = {}
 for r in rows:
     a = agg.setdefault((r["kind"], r["config"]), {"rps": [], "cpu": [], "err": 0})

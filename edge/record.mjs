@@ -20,14 +20,20 @@ const HTTP_VERSION = /^HTTP\/(1\.0|1\.1|2|3)$/;
 const IP_LIKE = /^[0-9a-fA-F:.]{2,45}$/;
 const PRINTABLE = /^[\x21-\x7e]{1,256}$/;
 
-// Which header names to leave out and which header carries the client IP.
-// env.DROP_HEADERS / env.CLIENT_IP_HEADER override the defaults (Cloudflare's when request.cf exists).
+// Which header names to leave out, which header carries the client IP, and how a body the engine
+// learns from is read. env.DROP_HEADERS / env.CLIENT_IP_HEADER override the defaults (Cloudflare's
+// when request.cf exists); env.BODY_LEARN is "tee" (the default: the request goes on at once, a
+// branch of its body is read in ctx.waitUntil()) or "buffer" (its body prefix is read first, learned
+// from, and forwarded as read: cheaper in CPU, the request waits for its body); anything else is
+// warned about and read as "tee".
 export function hostSettings(env, onCloudflare) {
   const list = (s) => String(s).split(',').map((x) => x.trim().toLowerCase()).filter(Boolean);
   const drop = env.DROP_HEADERS != null ? list(env.DROP_HEADERS) : onCloudflare ? CLOUDFLARE_HEADERS : [];
   const ipHeader = env.CLIENT_IP_HEADER != null ? String(env.CLIENT_IP_HEADER).toLowerCase()
     : onCloudflare ? 'cf-connecting-ip' : '';
-  return { drop: new Set(drop), ipHeader, onCloudflare };
+  const learn = String(env.BODY_LEARN ?? 'tee').trim().toLowerCase();
+  if (learn !== 'tee' && learn !== 'buffer') console.warn(`distill-guard: BODY_LEARN must be "tee" or "buffer", got ${JSON.stringify(String(env.BODY_LEARN))}: using "tee"`);
+  return { drop: new Set(drop), ipHeader, onCloudflare, bufferBodies: learn === 'buffer' };
 }
 
 const printable = (v) => (typeof v === 'string' && PRINTABLE.test(v) ? v : '');

@@ -7,13 +7,14 @@
 // generic message and a reference id unless the policy's output.client_reasons opts in). When the
 // engine learns from the body, the body is teed: one branch goes to the origin untouched, the
 // other is read up to the policy's prefix limit and handed to the engine in ctx.waitUntil(), after
-// the request went on. A request whose header-phase score is in the policy's gray zone (or every
+// the request went on (with the BODY_LEARN=buffer binding the prefix is read first instead, learned
+// from, and forwarded as read). A request whose header-phase score is in the policy's gray zone (or every
 // API request with body.inspect "always") is held: its body prefix is read first, then the engine
 // decides. The origin's response is returned as is (streams through).
 //
 // Bindings: POLICY (policy JSON text or object; missing = built-in defaults), ORIGIN (service
 // binding to the origin; without it the worker uses global fetch, i.e. Cloudflare's origin),
-// optional DROP_HEADERS / CLIENT_IP_HEADER (see record.mjs), FLEET / FLEET_SETTINGS (fleet.mjs).
+// optional DROP_HEADERS / CLIENT_IP_HEADER / BODY_LEARN (see record.mjs), FLEET / FLEET_SETTINGS (fleet.mjs).
 import { initSync, Engine } from './pkg/distill_guard.js';
 import wasmModule from './pkg/distill_guard_bg.wasm';
 import { hostSettings, peerAsn, readBody, requestHead, takePrefix } from './record.mjs';
@@ -151,10 +152,22 @@ async function handle(request, env, ctx) {
   let body = read ? read.forward : request.body;
   const ticket = Number(out[2]);
   if (ticket !== 0 && body !== null && !read) {
-    // Learn from the body without holding the request: one branch to the origin, one to read.
-    const [upstream, mine] = body.tee();
-    body = upstream;
-    ctx.waitUntil(learn(state, ticket, mine));
+    if (host.bufferBodies) {
+      // BODY_LEARN=buffer: the prefix read first (reading it is outside the engine's try, as for
+      // a held request), learned from, and forwarded as read.
+      const prefix = await readBody(request, state.limit);
+      body = prefix.forward;
+      try {
+        state.engine.learnBody(ticket, prefix.prefix, prefix.done);
+      } catch (e) {
+        engineFailed(state, e);
+      }
+    } else {
+      // Learn from the body without holding the request: one branch to the origin, one to read.
+      const [upstream, mine] = body.tee();
+      body = upstream;
+      ctx.waitUntil(learn(state, ticket, mine));
+    }
   }
   return (env.ORIGIN ?? globalThis).fetch(request.url, {
     method: request.method, headers: h, body, redirect: 'manual',

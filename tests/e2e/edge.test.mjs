@@ -47,7 +47,7 @@ function startOrigin() {
 }
 
 // --- workerd: one socket + worker per named policy, all in one process on ports it picks.
-function configText(names) {
+function configText(names, bindings = {}) {
   const worker = (n, i) => `const worker${i} :Workerd.Worker = (
   modules = [
     (name = "worker.mjs", esModule = embed "worker.mjs"),
@@ -57,7 +57,7 @@ function configText(names) {
     (name = "pkg/distill_guard_bg.wasm", wasm = embed "pkg/distill_guard_bg.wasm"),
   ],
   compatibilityDate = "2025-09-01",
-  bindings = [(name = "POLICY", text = embed "policy-${n}.json"), (name = "ORIGIN", service = "origin")],
+  bindings = [(name = "POLICY", text = embed "policy-${n}.json"), (name = "ORIGIN", service = "origin")${Object.entries(bindings[n] ?? {}).map(([k, v]) => `, (name = "${k}", text = ${JSON.stringify(v)})`).join('')}],
 );`;
   return `using Workerd = import "/workerd/workerd.capnp";
 const config :Workerd.Config = (
@@ -73,13 +73,14 @@ ${names.map(worker).join('\n')}
 `;
 }
 
-async function startWorkerd(policies, originPort) {
+// `bindings`: extra text bindings per worker name (e.g. { buffered: { BODY_LEARN: 'buffer' } }).
+async function startWorkerd(policies, originPort, bindings = {}) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dg-edge-'));
   for (const f of ['worker.mjs', 'record.mjs', 'fleet.mjs']) fs.copyFileSync(path.join(EDGE, f), path.join(dir, f));
   fs.cpSync(path.join(EDGE, 'pkg'), path.join(dir, 'pkg'), { recursive: true });
   const names = Object.keys(policies);
   for (const n of names) fs.writeFileSync(path.join(dir, `policy-${n}.json`), policies[n]);
-  fs.writeFileSync(path.join(dir, 'config.capnp'), configText(names));
+  fs.writeFileSync(path.join(dir, 'config.capnp'), configText(names, bindings));
   const proc = spawn(WORKERD, ['serve', 'config.capnp', '--control-fd', '3', '--external-addr', `origin=127.0.0.1:${originPort}`],
     { cwd: dir, stdio: ['ignore', 'pipe', 'pipe', 'pipe'] });
   let log = '';
@@ -473,8 +474,8 @@ test('two phases: an ordinary POST goes to the origin at once and its body is le
   const learn = { state: { min_account_requests: 1 }, signals: { account_elicitation_share: { weight: 60 } } };
   const gray = { ...learn, thresholds: { tag: 95, throttle: 99, deny: 100 }, body: { gray_zone: { from: 50, to: 90 } },
     signals: { ...learn.signals, proxy_via: { weight: 60 }, prompt_logprobs: { weight: 100 } }, output: { client_reasons: true } };
-  wd = await startWorkerd({ learn: JSON.stringify(learn), gray: JSON.stringify(gray),
-    never: JSON.stringify({ ...gray, body: { inspect: 'never' } }) }, origin.port);
+  wd = await startWorkerd({ learn: JSON.stringify(learn), buffered: JSON.stringify(learn), gray: JSON.stringify(gray),
+    never: JSON.stringify({ ...gray, body: { inspect: 'never' } }) }, origin.port, { buffered: { BODY_LEARN: 'buffer' } });
   const elicit = JSON.stringify({ logprobs: true, model: 'm', max_tokens: 8, messages: [{ role: 'user', content: 'hello' }] });
   const clean = JSON.stringify({ model: 'm', max_tokens: 8, messages: [{ role: 'user', content: 'hello' }] });
 
@@ -489,6 +490,17 @@ test('two phases: an ordinary POST goes to the origin at once and its body is le
   assert.ok(r.early && r.status === 200);
   await new Promise((ok) => setTimeout(ok, 300));
   assert.ok(!(await reasonsOf(wd.url('learn'), 'sk-learn-2')).includes('account.elicitation_share'));
+
+  // BODY_LEARN=buffer: the same POST waits for its body, which is learned from before it goes on.
+  r = await postInTwoSteps(`${wd.url('buffered')}/v1/messages`, 'sk-buffer-1', elicit);
+  assert.ok(!r.early, 'with BODY_LEARN=buffer the origin saw the request before its body was read');
+  assert.equal(r.status, 200);
+  assert.equal(origin.requests.at(-1).sha256, createHash('sha256').update(elicit).digest('hex'));
+  assert.equal(origin.requests.at(-1).headers['content-length'], String(Buffer.byteLength(elicit)));
+  assert.ok((await reasonsOf(wd.url('buffered'), 'sk-buffer-1')).includes('account.elicitation_share'));
+  r = await postInTwoSteps(`${wd.url('buffered')}/v1/messages`, 'sk-buffer-2', clean);
+  assert.ok(!r.early && r.status === 200);
+  assert.ok(!(await reasonsOf(wd.url('buffered'), 'sk-buffer-2')).includes('account.elicitation_share'));
 
   // Gray zone (the Via header): held until the body is read, then denied on it.
   const seen = origin.requests.length;
