@@ -267,13 +267,7 @@ pub(crate) fn extract(body: &[u8], span: Span, out: &mut Vec<u8>, cap: usize) ->
     let capped = match lx.peek() {
         // A complete string (the walk already found its end): decode what is between the
         // quotes without lexing it again.
-        Ok(b'"') => match complete_string(lx.b.get(lx.i..).unwrap_or(&[])) {
-            Some(inner) => !unescape(inner, out, cap),
-            None => match lx.string_partial() {
-                Ok((s, _)) => !unescape(lx.bytes(s.span), out, cap),
-                Err(_) => false,
-            },
-        },
+        Ok(b'"') => string_content(&mut lx).is_some_and(|raw| !unescape(raw, out, cap)),
         Ok(b'[') => {
             lx.i += 1;
             let mut block = Block::default();
@@ -299,10 +293,7 @@ pub(crate) fn extract_tail(body: &[u8], span: Span, out: &mut Vec<u8>, tail: usi
     out.clear();
     let mut lx = Lexer::new(body.get(span.start..span.end).unwrap_or(&[]));
     let last = match lx.peek() {
-        Ok(b'"') => match complete_string(lx.b.get(lx.i..).unwrap_or(&[])) {
-            Some(inner) => Some(inner),
-            None => lx.string_partial().ok().map(|(s, _)| lx.bytes(s.span)),
-        },
+        Ok(b'"') => string_content(&mut lx),
         Ok(b'[') => {
             lx.i += 1;
             let (mut block, mut last) = (Block::default(), None);
@@ -325,6 +316,15 @@ pub(crate) fn extract_tail(body: &[u8], span: Span, out: &mut Vec<u8>, tail: usi
     if let Some(rest) = start.and_then(|i| raw.get(i..)) {
         unescape(rest, out, tail);
         fix_utf8(out);
+    }
+}
+
+/// The raw content of the string value at the lexer: a complete string's (the walk already
+/// found its end) without lexing it again, else what a cut string holds; `None` when unreadable.
+fn string_content<'a>(lx: &mut Lexer<'a>) -> Option<&'a [u8]> {
+    match complete_string(lx.b.get(lx.i..).unwrap_or(&[])) {
+        Some(inner) => Some(inner),
+        None => lx.string_partial().ok().map(|(s, _)| lx.bytes(s.span)),
     }
 }
 

@@ -257,6 +257,17 @@ pub fn run_all(scenarios: &[Scenario], seeds: &[u64], policy: &Policy, without: 
     results.into_inner().unwrap_or_default().into_iter().map(|r| r.unwrap_or_else(|| Err("run did not finish".into()))).collect()
 }
 
+/// The scenarios of `runs`, each once, in first-seen order.
+fn scenario_names(runs: &[Run]) -> Vec<&str> {
+    let mut names: Vec<&str> = Vec::new();
+    for r in runs {
+        if !names.contains(&r.scenario.as_str()) {
+            names.push(&r.scenario);
+        }
+    }
+    names
+}
+
 fn pct(n: u64, d: u64) -> String {
     if d == 0 {
         "–".into()
@@ -272,13 +283,7 @@ pub fn table(runs: &[Run], t: &Targets) -> (String, bool) {
         "| scenario | campaign | seeds | campaign req | legit req | campaign flagged after warm-up | legit flagged | legit denied | detected after (worst seed) | targets |\n|---|---|---|---|---|---|---|---|---|---|\n",
     );
     let mut all_ok = true;
-    let mut names: Vec<&str> = Vec::new();
-    for r in runs {
-        if !names.contains(&r.scenario.as_str()) {
-            names.push(&r.scenario);
-        }
-    }
-    for name in names {
+    for name in scenario_names(runs) {
         let rs: Vec<&Run> = runs.iter().filter(|r| r.scenario == name).collect();
         let (legit, lf, ld) = rs.iter().fold((0, 0, 0), |a, r| (a.0 + r.legit, a.1 + r.legit_flagged, a.2 + r.legit_denied));
         let legit_ok = lf as f64 <= t.legit_flagged * legit as f64 && ld as f64 <= t.legit_denied * legit as f64;
@@ -351,13 +356,7 @@ pub fn family_table(runs: &[Run]) -> (String, bool) {
 /// scenario (seeds summed): legitimate and campaign (what tiered inspection costs).
 pub fn held_table(runs: &[Run]) -> String {
     let mut s = String::from("| scenario | legit held for the body | campaign held for the body |\n|---|---|---|\n");
-    let mut names: Vec<&str> = Vec::new();
-    for r in runs {
-        if !names.contains(&r.scenario.as_str()) {
-            names.push(&r.scenario);
-        }
-    }
-    for name in names {
+    for name in scenario_names(runs) {
         let rs = runs.iter().filter(|r| r.scenario == name);
         let (mut l, mut lh, mut c, mut ch) = (0, 0, 0, 0);
         for r in rs {
@@ -421,13 +420,7 @@ pub fn segment_table(runs: &[Run]) -> String {
     s.push_str("\n|---|");
     s.push_str(&"---|".repeat(segs.len()));
     s.push('\n');
-    let mut names: Vec<&str> = Vec::new();
-    for r in runs {
-        if !names.contains(&r.scenario.as_str()) {
-            names.push(&r.scenario);
-        }
-    }
-    for name in names {
+    for name in scenario_names(runs) {
         s.push_str(&format!("| {name} |"));
         for &i in &segs {
             let c = runs.iter().filter(|r| r.scenario == name).filter_map(|r| r.segments.get(i)).fold([0u64; 3], |a, c| [a[0] + c[0], a[1] + c[1], a[2] + c[2]]);
