@@ -7,12 +7,14 @@
 #   --configs "none noop noop@build/noop_lean.wasm"    (the no-op filter exporting only the request callbacks)
 # --no-latency skips phase 2 (for quick CPU-us/req iterations; the latency columns are then empty).
 # `probe:OP:N` runs benches/hostcall-probe, which makes N calls of one host function per request
-# (OP: headers prop_src prop_proto prop_fs time inc add setmap hold holdbody; see its src/lib.rs):
+# (OP: headers prop_src prop_proto prop_fs time inc add setmap hold holdbody readbody; see its src/lib.rs):
 #   --configs "none noop probe:add:50" --no-latency   -> (probe - noop) / 50 = one add_header's cost.
 # Five configurations of the same Envoy, one after the other, on 127.0.0.1 only:
 #   none     no filter: the limit                noop  a no-op proxy-wasm filter (benches/noop-filter)
 #   shadow   distill-guard, filters/shadow.json  default  distill-guard, filters/default.json
 #   stateless  (not run unless named) filters/default.json with state.enabled false
+#   nolearn  (not run unless named) filters/default.json with body.paths [] (no body read or learned
+#            from: the header phase alone, so that default - nolearn is what learning a body costs)
 #   structured (not run unless named) filters/default.json with output.format "structured" (one header)
 #   fs       (not run unless named) filters/default.json with the adapter option envoy.filter_state
 #   fsrl     (not run unless named) fs plus Envoy's local rate limit keyed on the filter-state cluster
@@ -70,7 +72,7 @@ for p in shadow default; do
     "filters/$p.json" "$WORK/$p.json"
 done
 # `stateless`: the default policy with state.enabled false (what the cross-request state costs);
-# `structured`, `fs` (and `fsrl`), `skip`: see the configurations above.
+# `nolearn`, `structured`, `fs` (and `fsrl`), `skip`: see the configurations above.
 python3 - "$WORK" <<'PY'
 import json, sys
 w = sys.argv[1]
@@ -78,6 +80,7 @@ base = json.load(open(f"{w}/default.json"))
 def variant(name, edit):
     p = json.loads(json.dumps(base)); edit(p); json.dump(p, open(f"{w}/{name}.json", "w"))
 variant("stateless", lambda p: p.setdefault("state", {}).update(enabled=False))
+variant("nolearn", lambda p: p.setdefault("body", {}).update(paths=[]))
 variant("structured", lambda p: p.setdefault("output", {}).update(format="structured"))
 variant("fs", lambda p: p.update(envoy={"filter_state": True}))
 variant("fsrl", lambda p: p.update(envoy={"filter_state": True}))
@@ -85,7 +88,7 @@ variant("skip", lambda p: None)
 PY
 log "load average before: $(cut -d' ' -f1-3 /proc/loadavg); envoy $("$ENVOY" --version | grep -o '[0-9]*\.[0-9]*\.[0-9]*/' | tr -d /)"
 
-policy_of() { case "${1%%@*}" in shadow|default|stateless|structured|fs|fsrl|skip) echo "$WORK/${1%%@*}.json" ;; *) echo "${1%%@*}" ;; esac; }
+policy_of() { case "${1%%@*}" in shadow|default|stateless|nolearn|structured|fs|fsrl|skip) echo "$WORK/${1%%@*}.json" ;; *) echo "${1%%@*}" ;; esac; }
 # The distill-guard module of a configuration: `NAME@FILE` names it, else the default build.
 wasm_of() { case "$1" in *@*) readlink -f "${1#*@}" ;; *) echo "$DEFAULT_WASM" ;; esac; }
 DEFAULT_WASM=$DG_WASM
@@ -145,6 +148,7 @@ rows = [json.loads(l) for l in open(sys.argv[1])]
 med = lambda xs: statistics.median(xs)
 names = {"none": "no filter (limit)", "noop": "no-op Wasm filter", "shadow": "distill-guard, shadow.json",
          "default": "distill-guard, default.json", "stateless": "distill-guard, default.json, state off",
+         "nolearn": "distill-guard, default.json, no body learned",
          "structured": "distill-guard, default.json, structured header", "fs": "distill-guard, default.json, filter state",
          "fsrl": "distill-guard, filter state + local rate limit", "skip": "distill-guard, disabled on the route",
          "lua": "Lua header-order hash"}

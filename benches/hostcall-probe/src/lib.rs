@@ -11,6 +11,8 @@
 //!   setprop     set_property of a filter-state key (p.0..7, cycling; a 160-byte value, like the verdict)
 //!   hold        no calls: hold the headers until the end of the body (Pause, then Continue)
 //!   holdbody    like hold, and read the body (get_buffer_bytes) at its end
+//!   readbody    no hold: read each body chunk as it streams past (get_buffer_bytes), as the filter
+//!               does when it learns from a body
 //! Anything else makes no calls (a no-op filter with a configuration). Bench-only code: it uses
 //! the SDK's panicking wrappers, which is fine for a filter that is never deployed.
 
@@ -115,7 +117,11 @@ impl HttpContext for Probe {
         Action::Continue
     }
 
-    fn on_http_request_body(&mut self, _: usize, end_of_stream: bool) -> Action {
+    fn on_http_request_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
+        if self.spec.op == "readbody" {
+            let _ = self.get_http_request_body(0, body_size);
+            return Action::Continue;
+        }
         if !self.held {
             return Action::Continue;
         }
