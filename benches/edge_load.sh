@@ -12,6 +12,8 @@
 #   structured  edge/worker.mjs with filters/default.json and output.format "structured" (one verdict header)
 #   buffered edge/worker.mjs with filters/default.json and the BODY_LEARN=buffer binding (a learned
 #            body's prefix read first and forwarded as read, instead of teed)
+#   nolearn  edge/worker.mjs with filters/default.json and body.paths [] (no body teed, read or learned
+#            from: the header phase alone, so that dg - nolearn is what learning a body costs)
 # Load: wrk with benches/envoy/load.lua, as in benches/envoy_load.sh: post = POST /v1/messages with
 # the official Python SDK's 19 headers and a ~4 KB body, get = GET /v1/models with the same headers;
 # 100,000 accounts with their own X-Forwarded-For address and prompt, so the policies let it through.
@@ -67,6 +69,8 @@ for p in shadow default; do
 done
 python3 -c 'import json,sys; p=json.load(open(sys.argv[1])); p.setdefault("output", {})["format"] = "structured"; json.dump(p, open(sys.argv[2], "w"))' \
   "$WORK/default.json" "$WORK/structured.json"
+python3 -c 'import json,sys; p=json.load(open(sys.argv[1])); p.setdefault("body", {})["paths"] = []; json.dump(p, open(sys.argv[2], "w"))' \
+  "$WORK/default.json" "$WORK/nolearn.json"
 log "load average before: $(cut -d' ' -f1-3 /proc/loadavg); workerd $("$WORKERD" --version 2>&1 | head -1)"
 
 # start_workerd CONFIG: lays out the worker's files in $WORK/w and starts workerd on LISTEN_PORT.
@@ -75,11 +79,11 @@ start_workerd() {
   rm -rf "$dir"; mkdir -p "$dir"
   case "$cfg" in
     pass) cp benches/edge/passthrough.mjs "$dir/worker.mjs"; echo '{}' > "$dir/policy.json" ;;
-    dg|shadow|structured|buffered|dg@*)
+    dg|shadow|structured|buffered|nolearn|dg@*)
       src=$ROOT/edge; case "$cfg" in dg@*) src=$(readlink -f "${cfg#dg@}") ;; esac
       [ -f "$src/pkg/distill_guard_bg.wasm" ] || { echo "no $src/pkg: run scripts/build.sh web" >&2; exit 2; }
       cp "$src"/*.mjs "$dir/"; cp -r "$src/pkg" "$dir/pkg"
-      policy=$WORK/default.json; case "$cfg" in shadow|structured) policy=$WORK/$cfg.json ;; esac
+      policy=$WORK/default.json; case "$cfg" in shadow|structured|nolearn) policy=$WORK/$cfg.json ;; esac
       cp "$policy" "$dir/policy.json"
       [ "$cfg" = buffered ] && echo buffer > "$dir/body_learn" ;;
     *) echo "unknown configuration $cfg" >&2; exit 2 ;;
@@ -148,7 +152,8 @@ import json, statistics, sys
 rows = [json.loads(l) for l in open(sys.argv[1])]
 med = statistics.median
 names = {"pass": "pass-through worker", "dg": "distill-guard, default.json", "shadow": "distill-guard, shadow.json",
-         "structured": "distill-guard, default.json, structured header", "buffered": "distill-guard, default.json, BODY_LEARN=buffer"}
+         "structured": "distill-guard, default.json, structured header", "buffered": "distill-guard, default.json, BODY_LEARN=buffer",
+         "nolearn": "distill-guard, default.json, no body learned"}
 agg = {}
 for r in rows:
     a = agg.setdefault((r["kind"], r["config"]), {"rps": [], "cpu": [], "err": 0})
