@@ -243,6 +243,20 @@ accept,sec-fetch-site,sec-fetch-mode,sec-fetch-user,sec-fetch-dest,accept-encodi
         }
         let some = |lo: usize, hi: usize| lengths.iter().any(|l| (lo..=hi).contains(l));
         assert!(some(500, 512) && some(513, 530) && some(1025, usize::MAX), "{lengths:?}");
+        // Exactly at the buffer's size and one byte either side: 40 names, the last one padded.
+        let of = |names: &[String]| readable(&req("GET", &names.iter().map(|k| (k.as_str(), "v")).collect::<Vec<_>>()));
+        for target in [511usize, 512, 513] {
+            let mut names: Vec<String> = (0..40).map(|i| format!("x-h{i:03}")).collect();
+            let pad = target - of(&names).len();
+            if let Some(last) = names.last_mut() {
+                last.push_str(&"a".repeat(pad));
+            }
+            let pairs: Vec<(&str, &str)> = names.iter().map(|k| (k.as_str(), "v")).collect();
+            let r = req("GET", &pairs);
+            let text = readable(&r);
+            assert_eq!(text.len(), target);
+            assert_eq!(hfp(&r), xxh3_64_with_seed(text.as_bytes(), SEED), "{target} bytes");
+        }
     }
 
     #[test]
