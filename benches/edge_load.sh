@@ -67,10 +67,14 @@ for p in shadow default; do
   python3 -c 'import json,sys; p=json.load(open(sys.argv[1])); p.setdefault("proxy", {})["trusted_hops"] = 1; json.dump(p, open(sys.argv[2], "w"))' \
     "filters/$p.json" "$WORK/$p.json"
 done
-python3 -c 'import json,sys; p=json.load(open(sys.argv[1])); p.setdefault("output", {})["format"] = "structured"; json.dump(p, open(sys.argv[2], "w"))' \
-  "$WORK/default.json" "$WORK/structured.json"
-python3 -c 'import json,sys; p=json.load(open(sys.argv[1])); p.setdefault("body", {})["paths"] = []; json.dump(p, open(sys.argv[2], "w"))' \
-  "$WORK/default.json" "$WORK/nolearn.json"
+# Variants of the default policy: `structured` (one verdict header), `nolearn` (body.paths []).
+python3 - "$WORK" <<'PY'
+import json, sys
+w = sys.argv[1]
+for name, section, key, value in [("structured", "output", "format", "structured"), ("nolearn", "body", "paths", [])]:
+    p = json.load(open(f"{w}/default.json")); p.setdefault(section, {})[key] = value
+    json.dump(p, open(f"{w}/{name}.json", "w"))
+PY
 log "load average before: $(cut -d' ' -f1-3 /proc/loadavg); workerd $("$WORKERD" --version 2>&1 | head -1)"
 
 # start_workerd CONFIG: lays out the worker's files in $WORK/w and starts workerd on LISTEN_PORT.
