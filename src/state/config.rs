@@ -17,6 +17,10 @@ use crate::sketch::table::Table;
 /// shared by all states of a process ([`crate::sketch::ln_int`]).
 pub const OVERHEAD_BYTES: usize = 8192;
 
+/// Default `state.population_reference`. The shipped scenarios peak at ~5,600 active accounts
+/// an hour (seeds 11, 12, 41, 61), so their crowd counts are read unscaled.
+pub const POPULATION_REFERENCE: u32 = 8_000;
+
 /// Largest table capacity (entries).
 pub const MAX_CAPACITY: u32 = 1 << 24;
 
@@ -71,6 +75,13 @@ pub struct StateConfig {
     /// Distinct accounts on one task (over `account_window_s`) before it can be a *swarm's*
     /// task: one whose accounts are mostly broad (1..=100000).
     pub swarm_accounts: u32,
+    /// Active accounts (the global distinct count over `window_s`) up to which the counts of
+    /// the network- and client-wide crowds (`cluster.accounts_per_fp`, `_per_ja4`, `_per_asn`,
+    /// `cluster.light_accounts_per_fp_asn`, `rate.fp`) are read as measured (1..=100000000).
+    /// With more, they are read per this many active accounts: a popular SDK on a big
+    /// network operator has more users the larger the deployment, and the default ramps
+    /// were set on populations of at most ~this size.
+    pub population_reference: u32,
     /// Entries of each keyed table (0 disables a table and the signals it feeds).
     pub capacity: Capacity,
 }
@@ -144,6 +155,7 @@ impl Default for StateConfig {
             shared_task_accounts: 3,
             broad_tasks: 3,
             swarm_accounts: 5,
+            population_reference: POPULATION_REFERENCE,
             capacity: Capacity::default(),
         }
     }
@@ -216,6 +228,7 @@ impl StateConfig {
         e.range(&format!("{path}.shared_task_accounts"), self.shared_task_accounts, 1, 100_000);
         e.range(&format!("{path}.broad_tasks"), self.broad_tasks, 1, 64);
         e.range(&format!("{path}.swarm_accounts"), self.swarm_accounts, 1, 100_000);
+        e.range(&format!("{path}.population_reference"), self.population_reference, 1, 100_000_000);
         let c = &self.capacity;
         for (name, v) in [
             ("accounts", c.accounts),

@@ -221,6 +221,10 @@ pub struct State {
     harnesses: Table<HarnessE>,
     harness_tasks: Table<HarnessTaskE>,
     active: WindowedHll,
+    /// What the network- and client-wide crowd counts are divided by ([`State::refresh_scale`]).
+    crowd_scale: f64,
+    /// Observations since `crowd_scale` was computed.
+    scale_age: u32,
     reputation: reputation::Reputation,
     /// Enabled but not allocated yet (see [`State::new_lazy`]).
     lazy: bool,
@@ -270,6 +274,8 @@ impl State {
             harnesses: table(c.harnesses, cfg, p, d.long_ms),
             harness_tasks: table(c.harness_tasks, cfg, p, d.long_ms),
             active: WindowedHll::new(cfg.global_precision, on),
+            crowd_scale: 1.0,
+            scale_age: 0,
             reputation: reputation::Reputation::new(if on { c.accounts.min(MAX_CAPACITY) as usize } else { 0 }),
             d,
             lazy: false,
@@ -351,7 +357,19 @@ impl State {
         let t = Clock::at(obs.now_ms, &self.d);
         let k = Keys::of(obs, &self.d.seeds);
         let touched = self.record(obs, &k, &t);
+        self.refresh_scale(&t);
         self.measure_slots(obs, &touched, &t, levels);
+    }
+
+    /// Every 256 observations: the active accounts over the window, per
+    /// `state.population_reference` (at least 1). Reading the global sketch costs a pass over its
+    /// registers, and the population changes slowly.
+    fn refresh_scale(&mut self, t: &Clock) {
+        if self.scale_age % 256 == 0 {
+            let active = self.active.estimate_at(t.win);
+            self.crowd_scale = (active / f64::from(self.d.cfg.population_reference.max(1))).max(1.0);
+        }
+        self.scale_age = self.scale_age.wrapping_add(1);
     }
 
     /// Records the body's evidence (`obs.template`, `obs.anchor`, `obs.harness`, `obs.elicitation`) of a

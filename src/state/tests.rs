@@ -271,6 +271,40 @@ fn cluster_counts_and_lightness() {
 }
 
 /// `base` with `k` pseudo-random bits flipped.
+/// The network- and client-wide crowds (fingerprint, JA4, ASN, light accounts per fingerprint
+/// and ASN, the fingerprint's rate) are read per `population_reference` active accounts once
+/// the window holds more; the prefix-wide and (fingerprint, prefix) crowds are not.
+#[test]
+fn network_wide_crowds_are_read_per_reference_population() {
+    let run = |reference: u32| {
+        let mut s = State::new(&StateConfig { population_reference: reference, ..small_cfg() });
+        let mut t = T0;
+        for round in 0..12u64 {
+            for a in 0..180u64 {
+                t += 50;
+                if round < 2 || a < 60 {
+                    s.observe(&obs(t, 1000 + a, 42, 77), &mut Levels::default());
+                }
+            }
+        }
+        let active = s.active_accounts(t);
+        (measured(&s, &obs(t, 1000, 42, 77)), active)
+    };
+    let (unscaled, active) = run(StateConfig::default().population_reference);
+    let (scaled, _) = run(30);
+    let scale = active / 30.0;
+    assert!(scale > 4.0, "{active} active accounts");
+    let get = |lv: &[(Signal, f64)], sig| lv.iter().find(|(s, _)| *s == sig).map_or(f64::NAN, |x| x.1);
+    for sig in [Signal::ClusterAccountsPerFp, Signal::ClusterAccountsPerJa4, Signal::ClusterAccountsPerAsn, Signal::ClusterLightAccountsPerFpAsn, Signal::RateFp] {
+        let (u, v) = (get(&unscaled, sig), get(&scaled, sig));
+        assert!(u > 10.0 && (v - u / scale).abs() < 1e-9 * u, "{sig:?}: {u} unscaled, {v} at reference 30 ({scale}x)");
+    }
+    for sig in [Signal::ClusterAccountsPerPrefix, Signal::ClusterAccountsPerFpPrefix, Signal::RatePrefix] {
+        let (u, v) = (get(&unscaled, sig), get(&scaled, sig));
+        assert!(u > 10.0 && u == v, "{sig:?}: {u} unscaled, {v} at reference 30");
+    }
+}
+
 fn near(base: u64, k: u32, salt: u64) -> u64 {
     let mut t = base;
     for j in 0..k as u64 {
