@@ -5,6 +5,8 @@
 #                               [--no-build]
 # Configurations (one workerd process each, one after the other, interleaved over the rounds):
 #   pass     benches/edge/passthrough.mjs: forwards `new Request(request.url, request)` to the origin
+#   passtee  the same worker teeing a request body: one branch to the origin, the other read to its
+#            end in ctx.waitUntil() (no engine): what learning from a body as it streams past costs
 #   dg       edge/worker.mjs + edge/pkg with filters/default.json (proxy.trusted_hops = 1)
 #   dg@DIR   the same policy with the worker in DIR (worker.mjs, record.mjs, pkg/): another build
 #            of the worker, e.g. an older commit's, to compare in one run
@@ -82,7 +84,8 @@ start_workerd() {
   local cfg=$1 dir=$WORK/w src policy
   rm -rf "$dir"; mkdir -p "$dir"
   case "$cfg" in
-    pass) cp benches/edge/passthrough.mjs "$dir/worker.mjs"; echo '{}' > "$dir/policy.json" ;;
+    pass|passtee) cp benches/edge/passthrough.mjs "$dir/worker.mjs"; echo '{}' > "$dir/policy.json"
+      [ "$cfg" = passtee ] && echo tee > "$dir/pass_mode" ;;
     dg|shadow|structured|buffered|nolearn|dg@*)
       src=$ROOT/edge; case "$cfg" in dg@*) src=$(readlink -f "${cfg#dg@}") ;; esac
       [ -f "$src/pkg/distill_guard_bg.wasm" ] || { echo "no $src/pkg: run scripts/build.sh web" >&2; exit 2; }
@@ -101,7 +104,8 @@ if os.path.isdir(os.path.join(d, "pkg")):
              '(name = "pkg/distill_guard_bg.wasm", wasm = embed "pkg/distill_guard_bg.wasm")']
 # worker.mjs first: the main module.
 mods.sort(key=lambda m: 0 if '"worker.mjs"' in m else 1)
-extra = ', (name = "BODY_LEARN", text = "buffer")' if os.path.exists(os.path.join(d, "body_learn")) else ''
+extra = ''.join(f', (name = "{name}", text = "{open(os.path.join(d, f)).read().strip()}")'
+                for f, name in [("body_learn", "BODY_LEARN"), ("pass_mode", "PASS_MODE")] if os.path.exists(os.path.join(d, f)))
 open(os.path.join(d, "config.capnp"), "w").write(f'''using Workerd = import "/workerd/workerd.capnp";
 const config :Workerd.Config = (
   services = [(name = "w", worker = .w), (name = "origin", external = (address = "127.0.0.1:{origin}", http = ()))],
@@ -155,7 +159,8 @@ python3 - "$RAW" "$DURATION" "$REPEATS" <<'PY'
 import json, statistics, sys
 rows = [json.loads(l) for l in open(sys.argv[1])]
 med = statistics.median
-names = {"pass": "pass-through worker", "dg": "distill-guard, default.json", "shadow": "distill-guard, shadow.json",
+names = {"pass": "pass-through worker", "passtee": "pass-through worker, body teed and read",
+         "dg": "distill-guard, default.json", "shadow": "distill-guard, shadow.json",
          "structured": "distill-guard, default.json, structured header", "buffered": "distill-guard, default.json, BODY_LEARN=buffer",
          "nolearn": "distill-guard, default.json, no body learned"}
 agg = {}
