@@ -52,8 +52,13 @@ fn quality_prints_a_table_and_check_fails_on_missed_targets() {
     let md = String::from_utf8(out.stdout).unwrap();
     assert!(md.starts_with("| scenario | campaign |"), "{md}");
     assert!(md.contains("| tiny | camp | 2 |") && md.contains("MISSED"), "{md}");
-    let without_check = dg(&["quality", "--policy", &never, "--scenarios", &scen, "--seeds", "1"]);
+    let without_check = dg(&["quality", "--policy", &never, "--scenarios", &scen, "--seeds", "1", "--held"]);
     assert!(without_check.status.success());
+    // `--held` ends with the most active accounts the state's window held: some of the 340
+    // accounts this seed sends requests from over its 12 hours (one to two hours' worth).
+    let md = String::from_utf8(without_check.stdout).unwrap();
+    let peak = md.lines().filter(|l| l.starts_with("| tiny |") && l.matches('|').count() == 5).find_map(|l| l.split('|').nth(4)?.trim().parse::<f64>().ok());
+    assert!(peak.is_some_and(|p| (20.0..=340.0).contains(&p)), "{peak:?} in {md}");
 }
 
 /// The policy keys of every signal, from `distill-guard signals` (its Markdown table).

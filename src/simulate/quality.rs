@@ -181,6 +181,9 @@ pub struct Run {
     pub families: std::collections::BTreeMap<&'static str, [u64; 3]>,
     /// Requests held for their body before the verdict: legitimate, campaign.
     pub held: [u64; 2],
+    /// Most active accounts the state's window held (its global estimate, read every 1,000
+    /// requests): the population size the crowd counts were measured at.
+    pub peak_active: f64,
 }
 
 /// Simulates `scenario` with `seed` and replays it through a fresh engine for `policy`,
@@ -202,6 +205,7 @@ pub fn run(scenario: &Scenario, seed: u64, policy: &Policy, without: Without) ->
         segments: vec![[0; 3]; SEGMENTS.len()],
         ..Run::default()
     };
+    let mut inspected = 0u64;
     while let Some(Event { label, segment, family, line }) = sim.next_event() {
         let Ok(dec) = traffic::parse_line(&line) else {
             out.errors += 1;
@@ -212,6 +216,10 @@ pub fn run(scenario: &Scenario, seed: u64, policy: &Policy, without: Without) ->
         let v = engine.inspect(&req);
         let flagged = v.action >= Action::Tag;
         out.held[usize::from(label > 0)] += u64::from(v.held);
+        inspected += 1;
+        if inspected % 1000 == 0 {
+            out.peak_active = out.peak_active.max(engine.state().active_accounts(req.now_ms));
+        }
         match label.checked_sub(1).and_then(|c| out.campaigns.get_mut(c)) {
             Some(c) => c.observe(flagged, v.fp.account),
             None => {
@@ -355,17 +363,18 @@ pub fn family_table(runs: &[Run]) -> (String, bool) {
 /// A Markdown table of the share of requests held for their body before the verdict, per
 /// scenario (seeds summed): legitimate and campaign (what tiered inspection costs).
 pub fn held_table(runs: &[Run]) -> String {
-    let mut s = String::from("| scenario | legit held for the body | campaign held for the body |\n|---|---|---|\n");
+    let mut s = String::from("| scenario | legit held for the body | campaign held for the body | peak active accounts |\n|---|---|---|---|\n");
     for name in scenario_names(runs) {
         let rs = runs.iter().filter(|r| r.scenario == name);
-        let (mut l, mut lh, mut c, mut ch) = (0, 0, 0, 0);
+        let (mut l, mut lh, mut c, mut ch, mut peak) = (0, 0, 0, 0, 0.0f64);
         for r in rs {
             l += r.legit;
             lh += r.held[0];
             c += r.campaigns.iter().map(|x| x.requests).sum::<u64>();
             ch += r.held[1];
+            peak = peak.max(r.peak_active);
         }
-        s.push_str(&format!("| {name} | {} | {} |\n", pct(lh, l), pct(ch, c)));
+        s.push_str(&format!("| {name} | {} | {} | {peak:.0} |\n", pct(lh, l), pct(ch, c)));
     }
     s
 }

@@ -17,8 +17,8 @@ use crate::sketch::table::Table;
 /// shared by all states of a process ([`crate::sketch::ln_int`]).
 pub const OVERHEAD_BYTES: usize = 8192;
 
-/// Default `state.population_reference`. The shipped scenarios peak at ~5,600 active accounts
-/// an hour (seeds 11, 12, 41, 61), so their crowd counts are read unscaled.
+/// Default `state.population_reference`. The shipped scenarios peak at 970-5,700 active
+/// accounts in the window (`quality --held`), so their crowd counts are read unscaled.
 pub const POPULATION_REFERENCE: u32 = 8_000;
 
 /// Largest table capacity (entries).
