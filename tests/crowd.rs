@@ -161,7 +161,7 @@ fn ordinary_users_of_a_popular_sdk_environment_are_not_flagged_for_a_campaign_on
 /// each within the hour, their own prompts from their own addresses. Each operator then
 /// holds hundreds of light accounts on that one client: counts that grow with a deployment's
 /// user base, not with coordination (they weighed 100 and 82 in an earlier default, which
-/// flagged half of these requests and denied a third). None may be flagged, and no count of
+/// flagged a quarter of these requests and denied a sixth). None may be flagged, and no count of
 /// the network- or client-wide crowds may be among the reasons.
 #[test]
 fn a_popular_sdk_on_big_networks_is_not_a_campaign() {
