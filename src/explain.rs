@@ -93,7 +93,7 @@ mod tests {
 
     #[test]
     fn fired_signals_carry_level_ramp_weight_and_points() {
-        let p = Policy::from_json(r#"{"signals": {"rate_account": {"weight": 20}, "rate_prefix": {"weight": 0}}}"#).unwrap();
+        let p = Policy::from_json(r#"{"signals": {"rate_account": {"weight": 20}, "rate_prefix": {"weight": 0}, "cluster_accounts_per_fp": {"weight": 5}}}"#).unwrap();
         let w = Weights::new(&p);
         let mut levels = Levels::default();
         levels.set(Signal::RateAccount, 75.0); // ramp 30..120 -> 0.5

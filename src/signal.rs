@@ -97,20 +97,20 @@ signals! {
         "`n > 1` completions per request.";
     PromptLongOutput = "prompt.long_output", "prompt_long_output", Prompt, 3, None,
         "Unusually large `max_tokens` with a fixed temperature.";
-    ClusterAccountsPerFp = "cluster.accounts_per_fp", "cluster_accounts_per_fp", State, 5, Some((30.0, 300.0)),
+    ClusterAccountsPerFp = "cluster.accounts_per_fp", "cluster_accounts_per_fp", State, 0, Some((30.0, 300.0)),
         "Distinct accounts seen with this header-shape fingerprint (per window). Read per `state.population_reference` active accounts when the window holds more.";
-    ClusterAccountsPerJa4 = "cluster.accounts_per_ja4", "cluster_accounts_per_ja4", State, 3, Some((50.0, 500.0)),
+    ClusterAccountsPerJa4 = "cluster.accounts_per_ja4", "cluster_accounts_per_ja4", State, 0, Some((50.0, 500.0)),
         "Distinct accounts seen with this TLS JA4 (per window). Read per `state.population_reference` active accounts when the window holds more.";
     ClusterAccountsPerPrefix = "cluster.accounts_per_prefix", "cluster_accounts_per_prefix", State, 5, Some((20.0, 200.0)),
         "Distinct accounts seen from this client /24 (IPv4) or /48 (IPv6) prefix.";
-    ClusterAccountsPerAsn = "cluster.accounts_per_asn", "cluster_accounts_per_asn", State, 3, Some((200.0, 2000.0)),
-        "Distinct accounts seen from this ASN. Read per `state.population_reference` active accounts when the window holds more. Unweighted in `filters/default.json`: a big network operator holds thousands of a large API's users.";
+    ClusterAccountsPerAsn = "cluster.accounts_per_asn", "cluster_accounts_per_asn", State, 0, Some((200.0, 2000.0)),
+        "Distinct accounts seen from this ASN. Read per `state.population_reference` active accounts when the window holds more. Unweighted by default (built-in and `filters/default.json`): a big network operator holds thousands of a large API's users.";
     ClusterAccountsPerTemplate = "cluster.accounts_per_template", "cluster_accounts_per_template", State, 10, Some((20.0, 200.0)),
         "Distinct accounts sending near-duplicates of this prompt template.";
     ClusterAccountsPerFpPrefix = "cluster.accounts_per_fp_prefix", "cluster_accounts_per_fp_prefix", State, 10, Some((10.0, 60.0)),
         "Distinct accounts seen with this header-shape fingerprint from this client /24 or /48 prefix.";
-    ClusterLightAccountsPerFpAsn = "cluster.light_accounts_per_fp_asn", "cluster_light_accounts_per_fp_asn", State, 15, Some((40.0, 300.0)),
-        "Distinct light accounts (at most `state.light_max_requests` requests in `state.account_window_s`) seen with this header-shape fingerprint from this ASN. Read per `state.population_reference` active accounts when the window holds more. Unweighted in `filters/default.json`: an official SDK on a big network operator holds thousands of a large API's users.";
+    ClusterLightAccountsPerFpAsn = "cluster.light_accounts_per_fp_asn", "cluster_light_accounts_per_fp_asn", State, 0, Some((40.0, 300.0)),
+        "Distinct light accounts (at most `state.light_max_requests` requests in `state.account_window_s`) seen with this header-shape fingerprint from this ASN. Read per `state.population_reference` active accounts when the window holds more. Unweighted by default (built-in and `filters/default.json`): an official SDK on a big network operator holds thousands of a large API's users.";
     AccountIpChurn = "account.ip_churn", "account_ip_churn", State, 20, Some((4.0, 24.0)),
         "Distinct client prefixes used by this account (rotating proxy pools); not read for an account on one or two network operators (a carrier NAT changes a phone's address, not its ASN).";
     AccountIpRotation = "account.ip_rotation", "account_ip_rotation", State, 15, Some((0.4, 0.9)),
