@@ -170,6 +170,17 @@ impl Signal {
         self.code().starts_with("cluster.") || matches!(self, Signal::RatePrefix | Signal::RateFp)
     }
 
+    /// The crowd counts that grow with a deployment's user base (a client, a TLS stack, a
+    /// network operator: not an address block or a prompt), read per
+    /// `state.population_reference` active accounts when the window holds more.
+    pub const POPULATION_WIDE: [Signal; 5] = [
+        Signal::ClusterAccountsPerFp,
+        Signal::ClusterAccountsPerJa4,
+        Signal::ClusterAccountsPerAsn,
+        Signal::ClusterLightAccountsPerFpAsn,
+        Signal::RateFp,
+    ];
+
     /// Looks a signal up by its policy key (`proxy_via`).
     pub fn from_key(key: &str) -> Option<Signal> {
         Self::ALL.iter().copied().find(|s| s.key() == key)

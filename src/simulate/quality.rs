@@ -361,7 +361,8 @@ pub fn family_table(runs: &[Run]) -> (String, bool) {
 }
 
 /// A Markdown table of the share of requests held for their body before the verdict, per
-/// scenario (seeds summed): legitimate and campaign (what tiered inspection costs).
+/// scenario (seeds summed): legitimate and campaign (what tiered inspection costs); and the
+/// most active accounts any of its runs' windows held ([`Run::peak_active`]).
 pub fn held_table(runs: &[Run]) -> String {
     let mut s = String::from("| scenario | legit held for the body | campaign held for the body | peak active accounts |\n|---|---|---|---|\n");
     for name in scenario_names(runs) {

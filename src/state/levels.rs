@@ -544,8 +544,6 @@ impl State {
         let p = self.d.p;
         let min = self.d.min_requests;
         let per_min = self.d.per_minute;
-        // The network- and client-wide crowds grow with the deployment: read per reference population.
-        let crowd = self.crowd_scale;
         let mut heavy = false;
         // Fewer requests than the account-history signals need (or none known).
         let mut new_account = true;
@@ -654,23 +652,23 @@ impl State {
         if let Some((e, regs)) = s.fp.and_then(|i| self.fps.get(i)) {
             lv.set(
                 Signal::ClusterAccountsPerFp,
-                e.accounts.estimate_at(regs, p, t.win) / crowd,
+                e.accounts.estimate_at(regs, p, t.win),
             );
             lv.set(
                 Signal::RateFp,
-                e.rate.sliding(t.rate, t.rate_frac)[0] * per_min / crowd,
+                e.rate.sliding(t.rate, t.rate_frac)[0] * per_min,
             );
         }
         if let Some((e, regs)) = s.ja4.and_then(|i| self.ja4s.get(i)) {
             lv.set(
                 Signal::ClusterAccountsPerJa4,
-                e.accounts.estimate_at(regs, p, t.win) / crowd,
+                e.accounts.estimate_at(regs, p, t.win),
             );
         }
         if let Some((e, regs)) = s.asn.and_then(|i| self.asns.get(i)) {
             lv.set(
                 Signal::ClusterAccountsPerAsn,
-                e.accounts.estimate_at(regs, p, t.win) / crowd,
+                e.accounts.estimate_at(regs, p, t.win),
             );
         }
         if let Some((e, regs)) = s.prefix.and_then(|i| self.prefixes.get(i)) {
@@ -697,7 +695,7 @@ impl State {
             let (ra, rh) = regs.split_at(regs.len() / 2);
             let all = e.accounts.estimate_at(ra, p, t.win);
             let heavy = e.heavy.estimate_at(rh, p, t.win);
-            lv.set(Signal::ClusterLightAccountsPerFpAsn, (all - heavy).max(0.0) / crowd);
+            lv.set(Signal::ClusterLightAccountsPerFpAsn, (all - heavy).max(0.0));
         }
         let (mut accounts, mut sync) = (None, None);
         for (e, regs) in s
@@ -741,6 +739,13 @@ impl State {
         // is judged by its own share.
         if let (Some(v), false) = (share, heavy) {
             lv.set(Signal::ClusterElicitationShare, v);
+        }
+        if self.crowd_scale > 1.0 {
+            for s in Signal::POPULATION_WIDE {
+                if let Some(v) = lv.get(s) {
+                    lv.set(s, v / self.crowd_scale);
+                }
+            }
         }
     }
 }
