@@ -114,9 +114,9 @@ signals! {
     AccountIpChurn = "account.ip_churn", "account_ip_churn", State, 20, Some((4.0, 24.0)),
         "Distinct client prefixes used by this account (rotating proxy pools); not read for an account on one or two network operators (a carrier NAT changes a phone's address, not its ASN).";
     AccountIpRotation = "account.ip_rotation", "account_ip_rotation", State, 15, Some((0.4, 0.9)),
-        "Share of this account's requests (after its first, once it has 3) sent from a client prefix it had not used in the window: per-request proxy rotation.";
+        "Share of this account's requests (after its first, once it has 3 and some older than the rate slot, `state.rate_slot_s`) sent from a client prefix it had not used in the window: per-request proxy rotation. (A new key on a fleet of servers reaches the API from all of them in its first seconds.)";
     AccountAsnRotation = "account.asn_rotation", "account_asn_rotation", State, 25, Some((0.4, 0.9)),
-        "Share of this account's requests (after its first, from its second on) sent from an ASN (network operator) it had not used in the window: residential proxy pools hop networks, people keep to their home, office and phone.";
+        "Share of this account's requests (after its first, from its second on, once some are older than the rate slot) sent from an ASN (network operator) it had not used in the window: residential proxy pools hop networks, people keep to their home, office and phone.";
     ClusterAsnRotationShare = "cluster.asn_rotation_share", "cluster_asn_rotation_share", State, 20, Some((0.2, 0.5)),
         "For a light account not known to keep to its networks (3 requests, under 20 % from a new ASN): share of the requests in its client-environment cluster (header shape, JA4, and the values of User-Agent, SDK / runtime / OS versions, client hints, Accept-Language) over `state.account_window_s` that came from an ASN new to their account: many accounts on one pinned client environment hopping through a proxy pool. Fires on an account's first request.";
     AccountElicitationShare = "account.elicitation_share", "account_elicitation_share", State, 10, Some((0.3, 0.9)),

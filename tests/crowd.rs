@@ -5,40 +5,13 @@
 //! both sides, since they share the cluster; it may catch the campaign, but it must never
 //! flag a legitimate account with an established, ordinary history.
 
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::Ipv4Addr;
 
 use distill_guard::engine::Engine;
-use distill_guard::request::{Header, HttpVersion, Request};
-use distill_guard::score::{Action, Verdict};
+use distill_guard::score::Action;
 
-const T0: u64 = 1_772_409_600_000;
-const JA4: &str = "t13d1812h1_c866b44c5a26_e30f4b1b1d2c";
-
-/// The captured `openai-python-post` headers (name, value), with the key replaced per account.
-fn sdk_headers() -> Vec<(String, String)> {
-    let doc: serde_json::Value = serde_json::from_str(include_str!("data/clients.json")).unwrap();
-    let cap = doc["clients"].as_array().unwrap().iter().find(|c| c["name"] == "openai-python-post").expect("capture");
-    cap["headers"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|h| (h[0].as_str().unwrap().to_string(), h[1].as_str().unwrap().to_string()))
-        .collect()
-}
-
-/// A deterministic generator (xorshift), so the test is the same on every run.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
+mod support;
+use support::{chat, sdk_headers, send, Rng, T0};
 
 struct Sent {
     legit: bool,
@@ -48,37 +21,7 @@ struct Sent {
     codes: String,
 }
 
-/// A chat-completions body with the user's own question (no shared task, no elicitation).
-fn chat(text: &str) -> String {
-    format!(r#"{{"model":"gpt-5","messages":[{{"role":"user","content":"{text}"}}]}}"#)
-}
-
 const TOPICS: &[&str] = &["my garden", "a birthday card for my aunt", "the quarterly newsletter", "a bug in my router setup", "a cover letter", "tonight's dinner", "a trip to Porto", "my thesis outline"];
-
-/// The SDK's POST for API key `key` carrying `body`, from `ip` on `asn` at `ts` (JA4 as captured).
-fn send(engine: &mut Engine, headers: &[(String, String)], key: &str, body: &str, ip: Ipv4Addr, asn: u32, ts: u64) -> Verdict {
-    let (auth, len) = (format!("Bearer {key}"), body.len().to_string());
-    let mut r = Request::new();
-    r.method = b"POST";
-    r.path = b"/v1/chat/completions";
-    r.version = HttpVersion::Http11;
-    r.headers = headers
-        .iter()
-        .map(|(k, v)| match k.to_ascii_lowercase().as_str() {
-            "authorization" => Header::new(k, &auth),
-            "content-length" => Header::new(k, &len),
-            _ => Header::new(k, v),
-        })
-        .collect();
-    r.body = body.as_bytes();
-    r.body_complete = true;
-    r.peer.ip = Some(IpAddr::V4(ip));
-    r.peer.asn = Some(asn);
-    r.peer.country = Some("DE");
-    r.peer.ja4 = Some(JA4);
-    r.now_ms = ts;
-    engine.inspect(&r)
-}
 
 fn run(engine: &mut Engine) -> Vec<Sent> {
     let headers = sdk_headers();

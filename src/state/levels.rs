@@ -558,11 +558,13 @@ impl State {
                 .then(|| (share(e.pairs.sliding(t.acct, t.acct_frac)), share(e.pairs_long.sliding(t.long, t.long_frac))))
         });
         if let Some((e, _)) = s.account.and_then(|i| self.accounts.get(i)) {
-            lv.set(
-                Signal::RateAccount,
-                e.rate.sliding(t.rate, t.rate_frac)[0] * per_min,
-            );
+            let recent = e.rate.sliding(t.rate, t.rate_frac)[0];
+            lv.set(Signal::RateAccount, recent * per_min);
             let [n, el, moved, hopped] = e.win.sliding(t.acct, t.acct_frac);
+            // Rotation is read once the account has requests older than the rate slot: a key
+            // put to work on a fleet of servers reaches the API from all of them in its first
+            // seconds, which looks like per-request rotation until the fleet reuses its addresses.
+            let aged = n - recent >= 1.0;
             // The account's task work in harnesses (pairs begun, repeats of another account's
             // task) over the account window and over the long window.
             let day = e.harness_work.sliding(t.acct, t.acct_frac);
@@ -619,7 +621,7 @@ impl State {
                 }
             }
             // The first request always comes from a new prefix: count the changes after it.
-            if o.prefix.is_some() && n >= MIN_ROTATION_REQUESTS {
+            if o.prefix.is_some() && n >= MIN_ROTATION_REQUESTS && aged {
                 lv.set(
                     Signal::AccountIpRotation,
                     ((moved - 1.0) / (n - 1.0)).clamp(0.0, 1.0),
@@ -627,7 +629,9 @@ impl State {
             }
             if o.asn.is_some() && n >= MIN_ASN_ROTATION_REQUESTS {
                 let r = ((hopped - 1.0) / (n - 1.0)).clamp(0.0, 1.0);
-                lv.set(Signal::AccountAsnRotation, r);
+                if aged {
+                    lv.set(Signal::AccountAsnRotation, r);
+                }
                 // Settled takes more history than suspicion: one request on the same network
                 // says little (a pool's sessions are sticky for an hour).
                 settled = n >= MIN_ROTATION_REQUESTS && r < SETTLED_ASN_ROTATION;

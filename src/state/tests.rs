@@ -125,15 +125,17 @@ fn asn_rotation_separates_pools_from_people_on_a_few_networks() {
     let w = worker.get(Signal::AccountAsnRotation).unwrap();
     assert!(w >= 8.0 / 9.0 - 1e-9, "{w}");
     // Measured from the second request on (the prefix rotation from the third), not on
-    // the first, nor without an ASN.
+    // the first, nor without an ASN, and only once the account has a request older than
+    // the rate slot (its first minute: a new key on a fleet of servers).
     let one = at(&mut s, 0, 23, 1, 7);
     assert_eq!(one.get(Signal::AccountAsnRotation), None);
-    let two = at(&mut s, 1, 23, 2, 8);
+    let two = at(&mut s, 2, 23, 2, 8);
     assert_eq!(two.get(Signal::AccountAsnRotation), Some(1.0));
     assert_eq!(two.get(Signal::AccountIpRotation), None);
     let stay = at(&mut s, 1, 24, 3, 9);
     assert_eq!(stay.get(Signal::AccountAsnRotation), None);
-    assert_eq!(at(&mut s, 2, 24, 3, 9).get(Signal::AccountAsnRotation), Some(0.0));
+    assert_eq!(at(&mut s, 1, 24, 3, 9).get(Signal::AccountAsnRotation), None, "both in the first minute");
+    assert_eq!(at(&mut s, 3, 24, 3, 9).get(Signal::AccountAsnRotation), Some(0.0));
     let mut lv = Levels::default();
     s.observe(&Observation { asn: None, ..obs(T0, 22, 1, 950) }, &mut lv);
     assert_eq!(lv.get(Signal::AccountAsnRotation), None);
@@ -190,19 +192,21 @@ fn account_rate_churn_and_elicitation_share() {
     let churn = last.get(Signal::AccountIpChurn).unwrap();
     assert!((8.0..=16.0).contains(&churn), "{churn}");
     assert!((last.get(Signal::AccountElicitationShare).unwrap() - 0.5).abs() < 1e-9);
-    // 12 prefixes, then repeats: 11 changes after the first request out of 59.
-    let rotation = last.get(Signal::AccountIpRotation).unwrap();
-    assert!((rotation - 11.0 / 59.0).abs() < 0.02, "{rotation}");
+    // Every request in the account's first minute: a fleet's or a pool's, rotation not read yet.
+    assert_eq!(last.get(Signal::AccountIpRotation), None);
     // Ten minutes of silence: the rate has decayed away, the hourly counts have not.
     let later = measured(&s, &Observation { asn: None, ..obs(T0 + 10 * MIN, 7, 1, 1000) });
     let get = |sig| later.iter().find(|(s, _)| *s == sig).map(|x| x.1);
     assert_eq!(get(Signal::RateAccount), Some(0.0));
     assert_eq!(get(Signal::AccountIpChurn), Some(churn));
+    // 12 prefixes, then repeats: 11 changes after the first request out of 59.
+    let rotation = get(Signal::AccountIpRotation).unwrap();
+    assert!((rotation - 11.0 / 59.0).abs() < 0.02, "{rotation}");
     // An account that changes prefix on every request rotates fully.
     let mut lv = Levels::default();
     for i in 0..5u64 {
         lv = Levels::default();
-        s.observe(&obs(T0 + i, 9, 1, 5000 + i * 977), &mut lv);
+        s.observe(&obs(T0 + i * 2 * MIN, 9, 1, 5000 + i * 977), &mut lv);
     }
     assert_eq!(lv.get(Signal::AccountIpRotation), Some(1.0));
     // An account with fewer than `min_requests` has no share yet.

@@ -1,0 +1,119 @@
+//! A production backend: one API key used by a service running on a fleet of cloud servers
+//! (Kubernetes nodes, an autoscaling group, serverless workers), each request leaving from
+//! whichever server handled it. In its first seconds a new key (a deployment, a rotated key)
+//! reaches the API from every server at once, each request from an address the key has not
+//! used: per-request rotation by the numbers, until the fleet reuses its addresses. A proxy
+//! pool never does. The shipped policies must not flag such a key, and a pool that rotates
+//! on every request must still be caught, fast or slow.
+
+use std::net::Ipv4Addr;
+
+use distill_guard::engine::Engine;
+use distill_guard::score::Action;
+
+mod support;
+use support::{sdk_headers, send, Rng, T0};
+
+/// A support-triage product's request: its fixed instructions (chain-of-thought included, as
+/// many production prompts have) around one ticket.
+fn ticket(n: u64, rng: &mut Rng) -> String {
+    let issue = ["login failures", "slow sync", "a crash on start", "a billing mismatch"][rng.below(4) as usize];
+    format!(
+        r#"{{"model":"gpt-5","messages":[{{"role":"system","content":"You are a support triage assistant. Think step by step before you answer, then give the category."}},{{"role":"user","content":"Classify ticket #{n}: the customer reports {issue} after the update on device {}."}}]}}"#,
+        rng.below(10_000)
+    )
+}
+
+struct Fleet {
+    keys: u64,
+    per_minute: u64,
+    minutes: u64,
+    /// Cloud ASNs the servers are on (regions of one provider).
+    asns: &'static [u32],
+    /// Servers per ASN, eight per /24.
+    servers: u64,
+}
+
+/// Sends the fleet's traffic through `engine`: each request from a random server; returns
+/// the flagged ones (action, reasons).
+fn run(engine: &mut Engine, f: &Fleet) -> (u64, Vec<String>) {
+    let headers = sdk_headers();
+    let mut rng = Rng(0x5eed_f1ee_7000_0001);
+    let total = f.per_minute * f.minutes;
+    let mut flagged = Vec::new();
+    for i in 0..total {
+        let a = rng.below(f.asns.len() as u64) as usize;
+        let s = rng.below(f.servers);
+        let ip = Ipv4Addr::new(3 + 10 * a as u8, 80 + (s / 8) as u8, 17 * (s % 8) as u8, 5);
+        let key = format!("sk-proj-backend{:02}-dddddddddddddddddddd", rng.below(f.keys));
+        let v = send(engine, &headers, &key, &ticket(100_000 + i, &mut rng), ip, f.asns[a], T0 + i * 60_000 / f.per_minute);
+        if v.action >= Action::Tag {
+            flagged.push(format!("#{i} {:?} {} {}", v.action, v.score, v.reason_codes()));
+        }
+    }
+    (total, flagged)
+}
+
+fn engine(name: &str) -> Engine {
+    let policy = std::fs::read_to_string(format!("{}/filters/{name}.json", env!("CARGO_MANIFEST_DIR"))).unwrap();
+    Engine::from_json(&policy).unwrap()
+}
+
+/// Five keys of one product on 80 servers in two regions (two ASNs of one provider, ten /24s),
+/// 600 requests a minute for an hour; and one key on 64 serverless workers (eight /24s), 20 a
+/// minute for ten hours. (Before rotation waited for an account's second minute, `default.json`
+/// flagged 322 of the five keys' first requests, 36 of them throttled, and 34 of the serverless
+/// key's, 2 throttled; `strict.json` tagged 10 of the five keys'.)
+#[test]
+fn a_backend_on_a_fleet_of_servers_is_not_rotating_through_a_pool() {
+    let fleets = [
+        Fleet { keys: 5, per_minute: 600, minutes: 60, asns: &[16509, 14618], servers: 40 },
+        Fleet { keys: 1, per_minute: 20, minutes: 600, asns: &[16509], servers: 64 },
+    ];
+    for name in ["default", "strict"] {
+        for (k, f) in fleets.iter().enumerate() {
+            let (total, flagged) = run(&mut engine(name), f);
+            assert!(flagged.is_empty(), "{name}.json, fleet {k}: {} of {total} requests flagged, e.g. {}", flagged.len(), flagged[0]);
+        }
+    }
+}
+
+/// The other side: accounts that rotate on every request through a pool on one hosting
+/// provider are caught once they are a minute old, whether light (200 accounts, six requests
+/// each over a day) or one busy account (six a minute for five minutes).
+#[test]
+fn per_request_rotation_on_one_provider_is_still_caught() {
+    let headers = sdk_headers();
+    let mut rng = Rng(0x0dd_ba11);
+    let exit = |rng: &mut Rng| Ipv4Addr::new(45, rng.below(250) as u8, rng.below(250) as u8, 1 + rng.below(250) as u8);
+    let mut e = engine("default");
+    let mut plan: Vec<(u64, u64)> = Vec::new();
+    for a in 0..200 {
+        for _ in 0..6 {
+            plan.push((T0 + rng.below(24 * 3_600_000), a));
+        }
+    }
+    plan.sort();
+    let mut seen = std::collections::HashMap::new();
+    let (mut late, mut caught) = (0, 0);
+    for (k, &(ts, a)) in plan.iter().enumerate() {
+        let v = send(&mut e, &headers, &format!("sk-proj-pool{a:04}-eeeeeeeeeeeeeeeeeeee"), &ticket(k as u64, &mut rng), exit(&mut rng), 20473, ts);
+        let nth = seen.entry(a).and_modify(|n| *n += 1).or_insert(1);
+        if *nth >= 3 {
+            late += 1;
+            caught += u32::from(v.action >= Action::Tag && v.reason_codes().contains("account.ip_rotation"));
+        }
+    }
+    assert!(caught * 10 >= late * 9, "light accounts: {caught} of {late} caught from their third request");
+
+    let mut e = engine("default");
+    let (mut after_a_minute, mut caught) = (0, 0);
+    for i in 0..30u64 {
+        let v = send(&mut e, &headers, "sk-proj-busy0001-ffffffffffffffffffff", &ticket(i, &mut rng), exit(&mut rng), 20473, T0 + i * 10_000);
+        if i >= 6 {
+            after_a_minute += 1;
+            caught += u32::from(v.action >= Action::Tag && v.reason_codes().contains("account.ip_rotation"));
+        }
+    }
+    assert!(caught * 10 >= after_a_minute * 9, "busy account: {caught} of {after_a_minute} caught from its second minute on");
+}
