@@ -112,7 +112,7 @@ signals! {
     ClusterLightAccountsPerFpAsn = "cluster.light_accounts_per_fp_asn", "cluster_light_accounts_per_fp_asn", State, 0, Some((40.0, 300.0)),
         "Distinct light accounts (at most `state.light_max_requests` requests in `state.account_window_s`) seen with this header-shape fingerprint from this ASN. Read per `state.population_reference` active accounts when the window holds more. Unweighted by default (built-in and `filters/default.json`): an official SDK on a big network operator holds thousands of a large API's users.";
     AccountIpChurn = "account.ip_churn", "account_ip_churn", State, 20, Some((4.0, 24.0)),
-        "Distinct client prefixes used by this account (rotating proxy pools); not read for an account on one or two network operators (a carrier NAT changes a phone's address, not its ASN).";
+        "Distinct client prefixes used by this account (rotating proxy pools); not read for an account on one or two network operators (a carrier NAT changes a phone's address, not its ASN), nor for one that reuses its addresses (under one request in five from a new prefix, once it has 3: a fleet of servers); read once the account has requests older than the rate slot.";
     AccountIpRotation = "account.ip_rotation", "account_ip_rotation", State, 15, Some((0.4, 0.9)),
         "Share of this account's requests (after its first, once it has 3 and some older than the rate slot, `state.rate_slot_s`) sent from a client prefix it had not used in the window: per-request proxy rotation. (A new key on a fleet of servers reaches the API from all of them in its first seconds.)";
     AccountAsnRotation = "account.asn_rotation", "account_asn_rotation", State, 25, Some((0.4, 0.9)),

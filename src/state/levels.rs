@@ -621,11 +621,12 @@ impl State {
                 }
             }
             // The first request always comes from a new prefix: count the changes after it.
+            let prefix_share = ((moved - 1.0) / (n - 1.0).max(1.0)).clamp(0.0, 1.0);
+            // Once it has a few requests, an account that sends under one in five from a new
+            // prefix keeps reusing its addresses (a household, an office, a fleet of servers).
+            let reusing = n >= MIN_ROTATION_REQUESTS && prefix_share < SETTLED_ASN_ROTATION;
             if o.prefix.is_some() && n >= MIN_ROTATION_REQUESTS && aged {
-                lv.set(
-                    Signal::AccountIpRotation,
-                    ((moved - 1.0) / (n - 1.0)).clamp(0.0, 1.0),
-                );
+                lv.set(Signal::AccountIpRotation, prefix_share);
             }
             if o.asn.is_some() && n >= MIN_ASN_ROTATION_REQUESTS {
                 let r = ((hopped - 1.0) / (n - 1.0)).clamp(0.0, 1.0);
@@ -639,14 +640,16 @@ impl State {
             // Address churn behind one network operator is its NAT (a phone on a carrier
             // changes address every few minutes, not operator): not counted for an account
             // on at most [`NAT_OPERATORS`] operators (a pool, even a datacenter's, spans more).
+            // Nor for one reusing its addresses (a fleet of servers, even on three clouds),
+            // which a pool's exits never do.
             let behind_nat = o.asn.is_some() && n >= MIN_ROTATION_REQUESTS && e.asns.union_estimate(t.acct) <= NAT_OPERATORS;
-            if o.prefix.is_some() && !behind_nat {
+            if o.prefix.is_some() && !behind_nat && !reusing && aged {
                 lv.set(Signal::AccountIpChurn, e.ips.union_estimate(t.acct));
             }
             // An established, ordinary account: enough history, keeping to its networks, its
             // own tasks, little elicitation. The crowds it shares (clusters) do not change
             // its verdict ([`Levels::ordinary`]).
-            let keeps_networks = if o.asn.is_some() { settled } else { n >= MIN_ROTATION_REQUESTS && (moved - 1.0) / (n - 1.0).max(1.0) < SETTLED_ASN_ROTATION };
+            let keeps_networks = if o.asn.is_some() { settled } else { reusing };
             lv.ordinary = n >= MIN_ROTATION_REQUESTS
                 && keeps_networks
                 && breadth < self.d.broad_tasks
