@@ -11,7 +11,7 @@ use distill_guard::engine::Engine;
 use distill_guard::score::Action;
 
 mod support;
-use support::{chat, sdk_headers, send, Rng, T0};
+use support::{chat, sdk_headers, send, shipped, Rng, T0};
 
 struct Sent {
     legit: bool,
@@ -78,8 +78,7 @@ fn run(engine: &mut Engine) -> Vec<Sent> {
 
 #[test]
 fn ordinary_users_of_a_popular_sdk_environment_are_not_flagged_for_a_campaign_on_it() {
-    let policy = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/filters/default.json")).unwrap();
-    let mut engine = Engine::from_json(&policy).unwrap();
+    let mut engine = shipped("default");
     let sent = run(&mut engine);
 
     let legit: Vec<&Sent> = sent.iter().filter(|s| s.legit).collect();
@@ -112,8 +111,7 @@ fn a_popular_sdk_on_big_networks_is_not_a_campaign() {
     let headers = sdk_headers();
     let (users, per_user) = (3_000u64, 3u64);
     for name in ["default", "strict", "shadow"] {
-        let policy = std::fs::read_to_string(format!("{}/filters/{name}.json", env!("CARGO_MANIFEST_DIR"))).unwrap();
-        let mut engine = Engine::from_json(&policy).unwrap();
+        let mut engine = shipped(name);
         let mut rng = Rng(0x1234_5678_9abc_def1);
         let mut flagged = Vec::new();
         for i in 0..users * per_user {

@@ -12,7 +12,7 @@ use distill_guard::engine::Engine;
 use distill_guard::score::Action;
 
 mod support;
-use support::{sdk_headers, send, Rng, T0};
+use support::{sdk_headers, send, shipped, Rng, T0};
 
 /// A support-triage product's request: its fixed instructions (chain-of-thought included, as
 /// many production prompts have) around one ticket.
@@ -28,7 +28,7 @@ struct Fleet {
     keys: u64,
     per_minute: u64,
     minutes: u64,
-    /// Cloud ASNs the servers are on (regions of one provider).
+    /// Cloud ASNs the servers are on (regions of one provider, or several providers).
     asns: &'static [u32],
     /// Servers per ASN, eight per /24.
     servers: u64,
@@ -54,11 +54,6 @@ fn run(engine: &mut Engine, f: &Fleet) -> (u64, Vec<(Action, String)>) {
     (total, flagged)
 }
 
-fn engine(name: &str) -> Engine {
-    let policy = std::fs::read_to_string(format!("{}/filters/{name}.json", env!("CARGO_MANIFEST_DIR"))).unwrap();
-    Engine::from_json(&policy).unwrap()
-}
-
 /// Five keys of one product on 80 servers in two regions (two ASNs of one provider, ten /24s),
 /// 600 requests a minute for an hour; one key on 64 serverless workers (eight /24s), 20 a minute
 /// for ten hours; one key on 24 servers at three cloud providers, 60 a minute for four hours.
@@ -77,7 +72,7 @@ fn a_backend_on_a_fleet_of_servers_is_not_rotating_through_a_pool() {
     ];
     for name in ["default", "strict"] {
         for (k, f) in fleets.iter().enumerate() {
-            let (total, flagged) = run(&mut engine(name), f);
+            let (total, flagged) = run(&mut shipped(name), f);
             let beyond_tag: Vec<&String> = flagged.iter().filter(|(a, _)| *a > Action::Tag).map(|(_, s)| s).collect();
             assert!(beyond_tag.is_empty(), "{name}.json, fleet {k}: {} of {total} requests throttled or denied, e.g. {}", beyond_tag.len(), beyond_tag[0]);
             let allowed = if name == "default" { 0 } else { 2 * f.per_minute as usize };
@@ -94,7 +89,7 @@ fn per_request_rotation_on_one_provider_is_still_caught() {
     let headers = sdk_headers();
     let mut rng = Rng(0x0dd_ba11);
     let exit = |rng: &mut Rng| Ipv4Addr::new(45, rng.below(250) as u8, rng.below(250) as u8, 1 + rng.below(250) as u8);
-    let mut e = engine("default");
+    let mut e = shipped("default");
     let mut plan: Vec<(u64, u64)> = Vec::new();
     for a in 0..200 {
         for _ in 0..6 {
@@ -114,7 +109,7 @@ fn per_request_rotation_on_one_provider_is_still_caught() {
     }
     assert!(caught * 10 >= late * 9, "light accounts: {caught} of {late} caught from their third request");
 
-    let mut e = engine("default");
+    let mut e = shipped("default");
     let (mut after_a_minute, mut caught) = (0, 0);
     for i in 0..30u64 {
         let v = send(&mut e, &headers, "sk-proj-busy0001-ffffffffffffffffffff", &ticket(i, &mut rng), exit(&mut rng), 20473, T0 + i * 10_000);

@@ -23,6 +23,12 @@ pub fn sdk_headers() -> Vec<(String, String)> {
         .collect()
 }
 
+/// An engine with the shipped policy `filters/{name}.json`.
+pub fn shipped(name: &str) -> Engine {
+    let policy = std::fs::read_to_string(format!("{}/filters/{name}.json", env!("CARGO_MANIFEST_DIR"))).unwrap();
+    Engine::from_json(&policy).unwrap()
+}
+
 /// A deterministic generator (xorshift), so the test is the same on every run.
 pub struct Rng(pub u64);
 impl Rng {
