@@ -154,8 +154,10 @@ def test_without_trusted_hops_the_client_is_the_connections_peer(stack):
     pol = {"thresholds": {"tag": 1, "throttle": 99, "deny": 100},
            "signals": {"cluster_accounts_per_prefix": {"weight": 10, "from": 2, "full": 10}},
            "networks": {"datacenter": ["198.51.100.0/24"]},
-           # 512 registers: distinct counts this small are exact or nearly (linear counting).
-           "state": {"precision": 9}}
+           # 512 registers: distinct counts this small are exact or nearly (linear counting);
+           # one-second rate slots, so that an account is past its first slot (when rotation is
+           # read) after a two-second pause.
+           "state": {"precision": 9, "rate_slot_s": 1}}
     envoy, _ = stack(policy=pol)
 
     def reasons(key, xff):
@@ -169,7 +171,9 @@ def test_without_trusted_hops_the_client_is_the_connections_peer(stack):
     # Each account twice (clusters count returning accounts), each claiming its own /24.
     spread = [[reasons(str(i), f"{192 + i}.0.{i}.7") for _ in range(2)][1] for i in range(1, 6)]
     assert all("cluster.accounts_per_prefix" in r for r in spread[-2:]), spread
-    hopper = [reasons("hopper", f"203.0.{i}.9") for i in range(3)]
+    hopper = [reasons("hopper", "203.0.0.9")]
+    time.sleep(2.1)
+    hopper += [reasons("hopper", f"203.0.{i}.9") for i in range(1, 4)]
     assert not any("account.ip_rotation" in r for r in hopper), hopper
     assert "panicked" not in envoy.log()
     assert "distill_guard.peer is not set" not in envoy.log()

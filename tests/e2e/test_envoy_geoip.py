@@ -6,7 +6,9 @@ the distill-guard filter maps them into the request's peer (src/host/envoy/geo.r
 The "clients" sit behind a load balancer that appends their address to X-Forwarded-For, so the
 policy trusts one hop (`proxy.trusted_hops: 1`) and the geoip filter looks up the same entry.
 Two ASN signals show what reached the engine: `account.asn_rotation` (an account's requests
-from a network it had not used; measured from its second request) and
+from a network it had not used; measured from its second request once the account has one older
+than the rate slot: the policy here makes the slot one second, and the tests pause [`AGE`] after
+an account's first request) and
 `cluster.accounts_per_asn` with a ramp that makes any known ASN fire on a returning account,
 so a request without an ASN lacks it.
 
@@ -25,6 +27,8 @@ from conftest import Envoy
 from test_envoy import assert_vm_alive, tags
 
 ROTATION, PER_ASN = "account.asn_rotation", "cluster.accounts_per_asn"
+# Seconds after an account's first request before rotation is read (two one-second rate slots).
+AGE = 2.1
 # (network, ASN, country, AS name): the test's own Internet. 10.0.0.0/8 is not in it.
 NETS = [
     ("127.0.0.0/8", 64500, "DE", "loopback"),
@@ -41,6 +45,7 @@ def policy(trusted_hops=1, **envoy_options):
         "name": "geoip e2e",
         "thresholds": {"tag": 1, "throttle": 100, "deny": 100},
         "proxy": {"trusted_hops": trusted_hops},
+        "state": {"rate_slot_s": 1},
         "signals": {
             "account_asn_rotation": {"weight": 40, "from": 0, "full": 1},
             "cluster_accounts_per_asn": {"weight": 1, "from": 0, "full": 1},
@@ -71,8 +76,11 @@ def send(envoy, key, xff=None, headers=None, post=False):
 
 
 def account(envoy, key, *xffs, post=False):
-    """Sends one request per X-Forwarded-For value; returns the reasons of each."""
-    return [send(envoy, key, xff, post=post)[0] for xff in xffs]
+    """Sends one request per X-Forwarded-For value, pausing [`AGE`] after the first; returns the
+    reasons of each."""
+    first = send(envoy, key, xffs[0], post=post)[0]
+    time.sleep(AGE)
+    return [first] + [send(envoy, key, xff, post=post)[0] for xff in xffs[1:]]
 
 
 def test_asn_signals_fire_with_the_geo_database_only(stack, dbs):
@@ -111,10 +119,12 @@ def test_client_sent_geo_headers_are_never_trusted(stack, dbs):
     # Unknown address: Envoy's geoip filter sets nothing (and would leave a client's copy in
     # place); the copy was removed before it, so the request has no ASN at all.
     send(envoy, "forger-miss", "192.0.2.7")
+    time.sleep(AGE)
     reasons, _ = send(envoy, "forger-miss", "10.9.9.9", headers=forged)
     assert ROTATION not in reasons and PER_ASN not in reasons, reasons
     # Known address: the looked-up ASN counts, not the forged one.
     send(envoy, "forger-hit", "192.0.2.7")
+    time.sleep(AGE)
     reasons, _ = send(envoy, "forger-hit", "192.0.2.8", headers=forged)
     assert ROTATION not in reasons and PER_ASN in reasons, reasons
     assert not any(n.lower().startswith("x-distill-geo") for rec in origin.records() for n, _ in rec["headers"])
@@ -126,6 +136,7 @@ def test_without_the_removal_a_forged_header_would_count_and_bad_values_are_igno
     Malformed values give no ASN and never crash the VM."""
     envoy, origin = stack(policy=policy(geo_headers=True))
     send(envoy, "liar", headers={"x-distill-geo-asn": "64601"})
+    time.sleep(AGE)
     reasons, _ = send(envoy, "liar", headers={"x-distill-geo-asn": "AS64602"})
     assert ROTATION in reasons, reasons
     for i, bad in enumerate(["", "0", "-1", "AS", "4294967296", "99999999999999999999999", "1.5", "64500, 64501",
@@ -159,6 +170,7 @@ def test_a_database_moved_over_the_old_one_is_reloaded(stack, dbs, tmp_path):
     asn_db, country_db = dbs
     envoy, _ = stack(policy=policy(), geo=dbs)
     send(envoy, "renumbered", "192.0.2.7")
+    time.sleep(AGE)
     new = tmp_path / "asn.new.mmdb"
     geo_db.build([("192.0.2.0/24", 64599, None, "renumbered")], str(new))
     os.replace(new, asn_db)  # what an updater does: write a new file, then rename it over the old
