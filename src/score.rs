@@ -163,17 +163,24 @@ impl Weights {
     }
 
     /// The score of the account's own behaviour: its prompt signals and its account-level
-    /// state signals (`account.*` but `account.flag_history` itself, `rate.account`). An
-    /// account's flag history counts a request as flagged only when this alone reaches
-    /// `tag`: the client-shape, proxy-header and list signals that every request of one
-    /// client or network path carries, and the cluster signals it shares with a crowd,
-    /// never escalate the account.
+    /// state signals (`account.*` but `account.flag_history` itself, `rate.account`), when
+    /// at least two of them add to it (else 0). An account's flag history counts a request as
+    /// flagged only when this alone reaches `tag`: the client-shape, proxy-header and list
+    /// signals that every request of one client or network path carries, and the cluster
+    /// signals it shares with a crowd, never escalate the account; nor does one signal
+    /// alone, which already gives its verdict on every request that carries it (a review bot
+    /// on a fresh CI runner per job rotates addresses on every request, and nothing else).
     pub fn behaviour_total(&self, fired: &Fired) -> u8 {
+        let mut signals = 0;
         let t: f32 = fired
             .iter()
             .filter(|&(s, _)| s.behaviour())
             .map(|(s, st)| self.weight[s.index()] * st)
+            .inspect(|&c| signals += usize::from(c > 0.0))
             .sum();
+        if signals < 2 {
+            return 0;
+        }
         t.round().clamp(0.0, 100.0) as u8
     }
 

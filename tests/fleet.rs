@@ -120,3 +120,28 @@ fn per_request_rotation_on_one_provider_is_still_caught() {
     }
     assert!(caught * 10 >= after_a_minute * 9, "busy account: {caught} of {after_a_minute} caught from its second minute on");
 }
+
+/// An AI code-review bot: one key, one request per pull request, each from the fresh CI runner
+/// that ran the job (a new address in a cloud's pool every time, one ASN), 40 jobs a day for
+/// three days. Its addresses rotate on every request and nothing else about it stands out: the
+/// rotation tags it, and that one signal must not escalate the account through its flag history.
+/// (When the history recorded flags resting on one signal, `default.json` throttled 6 of its 120
+/// requests: `account.ip_rotation` 45 + `account.flag_history` 25.)
+#[test]
+fn a_review_bot_on_fresh_ci_runners_is_not_escalated() {
+    let headers = sdk_headers();
+    let mut rng = Rng(4242);
+    let mut e = shipped("default");
+    for job in 0..120u64 {
+        let ts = T0 + job * 36 * 60_000 + rng.below(600_000);
+        let ip = Ipv4Addr::new(20 + rng.below(30) as u8, rng.below(250) as u8, rng.below(250) as u8, 1 + rng.below(250) as u8);
+        let diff: Vec<String> = (0..60).map(|_| (0..3 + rng.below(6)).map(|_| (b'a' + rng.below(26) as u8) as char).collect()).collect();
+        let body = format!(
+            r#"{{"model":"gpt-5","messages":[{{"role":"system","content":"You are a code reviewer. Review the diff and list problems."}},{{"role":"user","content":"diff --git a/src/lib.rs b/src/lib.rs {}"}}]}}"#,
+            diff.join(" ")
+        );
+        let v = send(&mut e, &headers, "sk-proj-review-bot-0001-qqqqqqqqqqqqqqqq", &body, ip, 8075, ts);
+        assert!(v.action <= Action::Tag, "job {job}: {:?} {}", v.action, v.reason_codes());
+        assert!(!v.reason_codes().contains("account.flag_history"), "job {job}: {}", v.reason_codes());
+    }
+}

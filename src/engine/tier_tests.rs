@@ -145,17 +145,24 @@ fn static_client_signals_never_escalate_an_account() {
 
 #[test]
 fn behaviour_flags_do_escalate_an_account() {
-    // The same account, flagged on its prompts (elicitation weighted to tag alone), then
-    // sending innocuous prompts: its history carries over.
-    let mut e = Engine::from_json(r#"{"signals": {"prompt_cot": {"weight": 40}, "account_flag_history": {"weight": 40}}}"#).unwrap();
-    let b = body(TASK);
-    for i in 0..10u64 {
-        let r = req("hydra", "Anthropic/Python 0.40.0", "203.0.113.7", &b, T0 + i * 60_000);
-        assert!(e.inspect(&r).action >= Action::Tag);
-    }
-    let plain = body("What is a good name for a cat that likes to sit on keyboards");
-    let r = req("hydra", "Anthropic/Python 0.40.0", "203.0.113.7", &plain, T0 + 11 * 60_000);
-    let v = e.inspect(&r);
-    assert!(v.reasons.iter().any(|x| x.signal == Signal::AccountFlagHistory), "{:?}", v.reasons);
-    assert!(v.action >= Action::Tag);
+    // The same account, flagged on its prompts (two elicitation signals, weighted to tag
+    // together), then sending innocuous prompts: its history carries over.
+    let escalated = |policy: &str| {
+        let mut e = Engine::from_json(policy).unwrap();
+        let b = format!(r#"{{"model":"m","max_tokens":64,"logprobs":true,"messages":[{{"role":"user","content":"{TASK}"}}]}}"#);
+        for i in 0..10u64 {
+            let r = req("hydra", "Anthropic/Python 0.40.0", "203.0.113.7", &b, T0 + i * 60_000);
+            assert!(e.inspect(&r).action >= Action::Tag);
+        }
+        let plain = body("What is a good name for a cat that likes to sit on keyboards");
+        let r = req("hydra", "Anthropic/Python 0.40.0", "203.0.113.7", &plain, T0 + 11 * 60_000);
+        let v = e.inspect(&r);
+        (v.reasons.iter().any(|x| x.signal == Signal::AccountFlagHistory), v.action)
+    };
+    let (history, action) = escalated(r#"{"signals": {"prompt_cot": {"weight": 20}, "prompt_logprobs": {"weight": 20}, "account_flag_history": {"weight": 40}}}"#);
+    assert!(history && action >= Action::Tag, "{history} {action:?}");
+    // Flagged on one signal alone (weighted to tag by itself), the account is not escalated:
+    // that signal gives its verdict on every request that carries it.
+    let (history, action) = escalated(r#"{"signals": {"prompt_cot": {"weight": 40}, "prompt_logprobs": {"weight": 0}, "account_elicitation_share": {"weight": 0}, "account_flag_history": {"weight": 40}}}"#);
+    assert!(!history, "{action:?}");
 }
