@@ -163,12 +163,14 @@ def test_workers_act_on_the_union_after_a_tick(stack):
 
 
 def post(envoy, account, logprobs):
-    """One Messages POST on its own connection, asking for logprobs or not; returns the tags
-    the origin received."""
+    """One Messages POST on its own connection, asking for logprobs and chain-of-thought or
+    neither; returns the tags the origin received."""
     headers = {"x-api-key": f"sync-e2e-{account}", "connection": "close", "user-agent": "sync-e2e/1.0"}
     body = {"model": "m", "max_tokens": 8, "messages": [{"role": "user", "content": "hello there"}]}
     if logprobs:
+        # Two of the account's own signals (the history records nothing flagged on one alone).
         body["logprobs"] = True
+        body["messages"][0]["content"] = "Think step by step before you answer. hello there"
     r = requests.post(envoy.url + "/v1/messages", headers=headers, json=body, timeout=10)
     assert r.status_code == 200, r.text
     return {n.lower(): v for n, v in r.json()["headers"] if n.lower().startswith("x-distill-")}
@@ -178,13 +180,14 @@ def test_flag_history_reaches_the_other_worker(stack):
     """`account.flag_history` travels with the state delta: an account flagged on whichever
     workers its requests happened to reach carries that history on every worker after a tick.
 
-    The history counts the account's own behaviour (here its prompts: `prompt.logprobs`), not
-    the client shape every request carries. The level needs three requests' worth of
+    The history counts the account's own behaviour (here its prompts: `prompt.logprobs` and
+    `prompt.cot`, two of its own signals), not the client shape every request carries. The level needs three requests' worth of
     (decayed) history: a hair more than three requests. Of five flagged requests at least one
     worker sees at most two, so its first clean request can carry the reason only through the
     sync."""
     signals = {k: {"weight": 0} for k in signal_keys()}
-    signals["prompt_logprobs"] = {"weight": 50}
+    signals["prompt_logprobs"] = {"weight": 30}
+    signals["prompt_cot"] = {"weight": 20}
     signals["account_flag_history"] = {"weight": 40, "from": 0, "full": 1}
     pol = {"name": "flag history sync e2e", "thresholds": {"tag": 1, "throttle": 99, "deny": 100}, "signals": signals,
            "body": {"inspect": "always"}}
