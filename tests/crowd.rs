@@ -11,7 +11,7 @@ use distill_guard::engine::Engine;
 use distill_guard::score::Action;
 
 mod support;
-use support::{chat, sdk_headers, send, shipped, Rng, T0};
+use support::{chat, sdk_headers, send, shipped, words, Rng, T0};
 
 struct Sent {
     legit: bool,
@@ -116,9 +116,8 @@ fn a_popular_sdk_on_big_networks_is_not_a_campaign() {
         let mut flagged = Vec::new();
         for i in 0..users * per_user {
             let u = i % users;
-            let words: Vec<String> = (0..40).map(|_| (0..3 + rng.below(6)).map(|_| (b'a' + rng.below(26) as u8) as char).collect()).collect();
             let ip = Ipv4Addr::new(60 + (u % 5) as u8, (u >> 8) as u8, u as u8, 9);
-            let v = send(&mut engine, &headers, &format!("sk-user-{u:06}-cccccccccccccccccccc"), &chat(&words.join(" ")), ip, 7922 + (u % 5) as u32, T0 + i * 3_600_000 / (users * per_user));
+            let v = send(&mut engine, &headers, &format!("sk-user-{u:06}-cccccccccccccccccccc"), &chat(&words(&mut rng, 40)), ip, 7922 + (u % 5) as u32, T0 + i * 3_600_000 / (users * per_user));
             let network_wide = v.reasons.iter().any(|r| r.signal.crowd() && !r.signal.code().contains("prefix") && !r.signal.code().contains("template"));
             if v.action >= Action::Tag || network_wide {
                 flagged.push(format!("{:?} {}", v.action, v.reason_codes()));

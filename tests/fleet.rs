@@ -12,7 +12,7 @@ use distill_guard::engine::Engine;
 use distill_guard::score::Action;
 
 mod support;
-use support::{sdk_headers, send, shipped, Rng, T0};
+use support::{sdk_headers, send, shipped, words, Rng, T0};
 
 /// A support-triage product's request: its fixed instructions (chain-of-thought included, as
 /// many production prompts have) around one ticket.
@@ -135,10 +135,10 @@ fn a_review_bot_on_fresh_ci_runners_is_not_escalated() {
     for job in 0..120u64 {
         let ts = T0 + job * 36 * 60_000 + rng.below(600_000);
         let ip = Ipv4Addr::new(20 + rng.below(30) as u8, rng.below(250) as u8, rng.below(250) as u8, 1 + rng.below(250) as u8);
-        let diff: Vec<String> = (0..60).map(|_| (0..3 + rng.below(6)).map(|_| (b'a' + rng.below(26) as u8) as char).collect()).collect();
+        let diff = words(&mut rng, 60);
         let body = format!(
             r#"{{"model":"gpt-5","messages":[{{"role":"system","content":"You are a code reviewer. Review the diff and list problems."}},{{"role":"user","content":"diff --git a/src/lib.rs b/src/lib.rs {}"}}]}}"#,
-            diff.join(" ")
+            diff
         );
         let v = send(&mut e, &headers, "sk-proj-review-bot-0001-qqqqqqqqqqqqqqqq", &body, ip, 8075, ts);
         assert!(v.action <= Action::Tag, "job {job}: {:?} {}", v.action, v.reason_codes());

@@ -21,7 +21,8 @@ pub const MIN_ASN_ROTATION_REQUESTS: f64 = 2.0;
 
 /// An account with `account.asn_rotation` below this (over at least
 /// [`MIN_ROTATION_REQUESTS`] requests) keeps to its
-/// networks: its client environment's hop share is not held against it.
+/// networks: its client environment's hop share is not held against it. The same share of
+/// requests from a new prefix marks an account reusing its addresses (its churn not counted).
 pub const SETTLED_ASN_ROTATION: f64 = 0.2;
 
 /// Network operators (ASNs) of an account, at most, for its address churn to be its
@@ -561,7 +562,7 @@ impl State {
             let recent = e.rate.sliding(t.rate, t.rate_frac)[0];
             lv.set(Signal::RateAccount, recent * per_min);
             let [n, el, moved, hopped] = e.win.sliding(t.acct, t.acct_frac);
-            // Rotation is read once the account has requests older than the rate slot: a key
+            // Rotation and address churn are read once the account has requests older than the rate slot: a key
             // put to work on a fleet of servers reaches the API from all of them in its first
             // seconds, which looks like per-request rotation until the fleet reuses its addresses.
             let aged = n - recent >= 1.0;

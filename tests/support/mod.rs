@@ -43,6 +43,12 @@ impl Rng {
     }
 }
 
+/// `n` pseudo-words of 3-8 lower-case letters, joined by spaces: text of a user's own.
+pub fn words(rng: &mut Rng, n: usize) -> String {
+    let w: Vec<String> = (0..n).map(|_| (0..3 + rng.below(6)).map(|_| (b'a' + rng.below(26) as u8) as char).collect()).collect();
+    w.join(" ")
+}
+
 /// A chat-completions body with the user's own question (no shared task, no elicitation).
 pub fn chat(text: &str) -> String {
     format!(r#"{{"model":"gpt-5","messages":[{{"role":"user","content":"{text}"}}]}}"#)
