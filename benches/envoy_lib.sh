@@ -26,19 +26,25 @@ PY
 }
 
 # filter_yaml CONFIG OUT   writes the http_filters entries of one configuration
-#   none | noop | lua | probe:OP:N (benches/hostcall-probe) | POLICY_FILE (distill-guard with that policy)
+#   none | noop | noop-native | lua | probe:OP:N (benches/hostcall-probe) | POLICY_FILE (distill-guard with
+#   that policy; the native filter when DG_NATIVE is set)
 filter_yaml() {
   local cfg=$1 out=$2
   case "$cfg" in
     none) : > "$out" ;;
     lua) cp "$ROOT/benches/envoy/filter-lua.yaml.in" "$out" ;;
+    noop-native) render "$ROOT/benches/envoy/filter-native.yaml.in" "$out" MODULE=noop_native CONFIG_JSON='""' ;;
     noop) render "$ROOT/benches/envoy/filter-wasm.yaml.in" "$out" ROOT_ID=noop \
             WASM="${NOOP_WASM:-$ROOT/benches/noop-filter/target/wasm32-wasip1/release/noop_filter.wasm}" CONFIG_JSON='""' ;;
     probe:*) render "$ROOT/benches/envoy/filter-wasm.yaml.in" "$out" ROOT_ID=probe \
             WASM="$ROOT/benches/hostcall-probe/target/wasm32-wasip1/release/hostcall_probe.wasm" "CONFIG_JSON=\"${cfg#probe:}\"" ;;
     *) local json; json=$(python3 -c 'import json,sys; print(json.dumps(open(sys.argv[1]).read()))' "$cfg")
-       render "$ROOT/benches/envoy/filter-wasm.yaml.in" "$out" ROOT_ID=distill_guard \
-         WASM="$DG_WASM" "CONFIG_JSON=$json" ;;
+       if [ -n "${DG_NATIVE:-}" ]; then # the native filter (a dynamic module) with this policy
+         render "$ROOT/benches/envoy/filter-native.yaml.in" "$out" MODULE=distill_guard "CONFIG_JSON=$json"
+       else
+         render "$ROOT/benches/envoy/filter-wasm.yaml.in" "$out" ROOT_ID=distill_guard \
+           WASM="$DG_WASM" "CONFIG_JSON=$json"
+       fi ;;
   esac
 }
 
@@ -64,7 +70,7 @@ start_proxy() { # CONFIG [CONCURRENCY]   (EXTRA_FILTERS / ROUTE_EXTRA: files app
   [ -z "${EXTRA_FILTERS:-}" ] || cat "$EXTRA_FILTERS" >> "$WORK/filters.yaml"
   render "$ROOT/benches/envoy/proxy.yaml.in" "$WORK/proxy.yaml" LISTEN_PORT=$LISTEN_PORT ADMIN_PORT=$ADMIN_PORT \
     ORIGIN_PORT=$ORIGIN_PORT "HTTP_FILTERS=$(cat "$WORK/filters.yaml")" "ROUTE_EXTRA=$(cat "${ROUTE_EXTRA:-/dev/null}")"
-  taskset -c "$PROXY_CPU" "$ENVOY" -c "$WORK/proxy.yaml" --concurrency "${2:-1}" --disable-hot-restart \
+  ENVOY_DYNAMIC_MODULES_SEARCH_PATH=${DG_NATIVE_DIR:-$ROOT/build} taskset -c "$PROXY_CPU" "$ENVOY" -c "$WORK/proxy.yaml" --concurrency "${2:-1}" --disable-hot-restart \
     --base-id "$PORT_BASE" --log-level error > "$WORK/proxy.log" 2>&1 &
   PROXY_PID=$!
   wait_ready "$ADMIN_PORT" "$PROXY_PID" proxy
@@ -84,10 +90,11 @@ stop_all() {
 
 # Builds what the benches load: the distill-guard Envoy module, the no-op filter, the host-call probe.
 build_modules() {
-  (cd "$ROOT" && scripts/setup.sh bench && scripts/build.sh envoy)
+  (cd "$ROOT" && scripts/setup.sh bench && scripts/build.sh envoy envoy-native)
   (cd "$ROOT/benches/noop-filter" && cargo build -q --release --target wasm32-wasip1)
   # The no-op filter with the Envoy module's export list (scripts/build.sh lean-noop): what
   # exporting only the request callbacks saves, alone (config noop@build/noop_lean.wasm).
   (cd "$ROOT" && scripts/build.sh lean-noop)
   (cd "$ROOT/benches/hostcall-probe" && cargo build -q --release --target wasm32-wasip1)
+  (cd "$ROOT/benches/noop-native" && cargo build -q --release)
 }

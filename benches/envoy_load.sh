@@ -20,6 +20,10 @@
 #   fsrl     (not run unless named) fs plus Envoy's local rate limit keyed on the filter-state cluster
 #   skip     (not run unless named) filters/default.json on a route that disables the filter
 #   lua      an Envoy Lua filter that only hashes the header-name order (what a user might hand-write)
+#   native   (not run unless named) distill-guard's native filter (build/libdistill_guard.so, a dynamic
+#            module: src/host/native/) with filters/default.json; native-nolearn, native-structured
+#            likewise with those policies; noop-native a dynamic module that does nothing (benches/noop-native);
+#            native@DIR: the libdistill_guard.so in DIR (another build)
 # Origin: a second Envoy answering with direct_response. Load: wrk (Debian) with benches/envoy/load.lua:
 #   post = POST /v1/messages, the 19 headers of the official Python SDK (captured) + a ~4 KB body;
 #   get  = GET /v1/models with the same headers; 100,000 accounts, each with its own client address
@@ -88,12 +92,16 @@ variant("skip", lambda p: None)
 PY
 log "load average before: $(cut -d' ' -f1-3 /proc/loadavg); envoy $("$ENVOY" --version | grep -o '[0-9]*\.[0-9]*\.[0-9]*/' | tr -d /)"
 
-policy_of() { case "${1%%@*}" in shadow|default|stateless|nolearn|structured|fs|fsrl|skip) echo "$WORK/${1%%@*}.json" ;; *) echo "${1%%@*}" ;; esac; }
+policy_of() {
+  local name=${1%%@*}
+  case "$name" in native) name=default ;; native-*) name=${name#native-} ;; esac
+  case "$name" in shadow|default|stateless|nolearn|structured|fs|fsrl|skip) echo "$WORK/$name.json" ;; *) echo "$name" ;; esac
+}
 # The distill-guard module of a configuration: `NAME@FILE` names it, else the default build.
 wasm_of() { case "$1" in *@*) readlink -f "${1#*@}" ;; *) echo "$DEFAULT_WASM" ;; esac; }
 DEFAULT_WASM=$DG_WASM
 for cfg in $CONFIGS; do
-  case "$cfg" in *@*) [ -f "${cfg#*@}" ] || { echo "no module ${cfg#*@}" >&2; exit 2; } ;; esac
+  case "$cfg" in *@*) [ -e "${cfg#*@}" ] || { echo "no module ${cfg#*@}" >&2; exit 2; } ;; esac
 done
 
 wrk_run() { # KIND CONNECTIONS SECONDS [DELAY_MS] -> one JSON line
@@ -111,6 +119,12 @@ for round in $(seq 1 "$REPEATS"); do
   for cfg in $CONFIGS; do
     DG_WASM=$(wasm_of "$cfg")
     case "$cfg" in noop@*) export NOOP_WASM=$DG_WASM ;; *) unset NOOP_WASM ;; esac
+    case "${cfg%%@*}" in native|native-*) export DG_NATIVE=1 ;; *) unset DG_NATIVE ;; esac
+    case "$cfg" in
+      noop-native) export DG_NATIVE_DIR=$ROOT/benches/noop-native/target/release ;;
+      native*@*) export DG_NATIVE_DIR=$(readlink -f "${cfg#*@}") ;; # another build's directory
+      *) unset DG_NATIVE_DIR ;;
+    esac
     EXTRA_FILTERS= ROUTE_EXTRA=
     case "${cfg%%@*}" in fsrl) EXTRA_FILTERS=$ROOT/benches/envoy/filter-ratelimit.yaml.in ;; skip) ROUTE_EXTRA=$ROOT/benches/envoy/route-disabled.yaml.in ;; esac
     start_proxy "$(policy_of "$cfg")"
@@ -151,7 +165,10 @@ names = {"none": "no filter (limit)", "noop": "no-op Wasm filter", "shadow": "di
          "nolearn": "distill-guard, default.json, no body learned",
          "structured": "distill-guard, default.json, structured header", "fs": "distill-guard, default.json, filter state",
          "fsrl": "distill-guard, filter state + local rate limit", "skip": "distill-guard, disabled on the route",
-         "lua": "Lua header-order hash"}
+         "lua": "Lua header-order hash", "native": "distill-guard native filter, default.json",
+         "noop-native": "no-op native filter (dynamic module)",
+         "native-nolearn": "distill-guard native filter, no body learned",
+         "native-structured": "distill-guard native filter, structured header"}
 agg = {}
 for r in rows:
     a = agg.setdefault((r["kind"], r["config"]), {"rps": [], "cpu": [], "p50": [], "p99": [], "paced": [], "err": 0, "load": []})

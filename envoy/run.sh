@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Runs distill-guard in a real Envoy in front of the demo origin, on 127.0.0.1 only.
-#   envoy/run.sh [plain|tls|geo] [POLICY]  (defaults: plain, filters/default.json; "" = built-in policy)
+#   envoy/run.sh [plain|tls|geo|native] [POLICY]  (defaults: plain, filters/default.json; "" = built-in policy)
 # geo: plain, plus Envoy's geoip filter handing the client's ASN and country to the filter
 # (envoy/geoip.yaml.in), reading GEO_ASN_DB / GEO_COUNTRY_DB (MaxMind-format .mmdb files), or demo
 # databases from envoy/geo_db.py when neither is set. GEO_ASN_DB / GEO_COUNTRY_DB work in the
-# plain and tls modes too.
+# plain and tls modes too. native: plain with the native filter (build/libdistill_guard.so, a dynamic
+# module: envoy/envoy-native.yaml.in) instead of the Wasm filter.
 # Builds build/distill_guard_envoy.wasm, installs Envoy into .venv if needed, renders the config
 # (envoy/envoy.yaml.in or envoy/envoy-tls.yaml.in), checks it with `envoy --mode validate`, starts the
 # origin and Envoy as children of this script, prints requests to try, and stops both on Ctrl-C.
@@ -16,11 +17,14 @@ POLICY=${2-filters/default.json}
 LISTEN_PORT=${LISTEN_PORT:-10000}
 ADMIN_PORT=${ADMIN_PORT:-9901}
 ORIGIN_PORT=${ORIGIN_PORT:-8081}
-case "$MODE" in plain|tls|geo) ;; *) echo "usage: envoy/run.sh [plain|tls|geo] [POLICY]" >&2; exit 2 ;; esac
+case "$MODE" in plain|tls|geo|native) ;; *) echo "usage: envoy/run.sh [plain|tls|geo|native] [POLICY]" >&2; exit 2 ;; esac
 [ -z "$POLICY" ] || [ -f "$POLICY" ] || { echo "no such policy file: $POLICY" >&2; exit 2; }
 
 scripts/setup.sh envoy
 scripts/build.sh envoy
+[ "$MODE" = native ] && scripts/build.sh envoy-native
+# Where Envoy finds libdistill_guard.so (the native filter; unused by the Wasm templates).
+export ENVOY_DYNAMIC_MODULES_SEARCH_PATH=$PWD/build
 ENVOY=.venv/bin/envoy
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/distill-guard-envoy.XXXXXX")
 CONFIG=$WORK/envoy.yaml
@@ -39,6 +43,9 @@ if [ "$MODE" = tls ]; then
     -keyout "$WORK/key.pem" -out "$WORK/cert.pem" 2>/dev/null
   "${RENDER[@]}" --cert "$WORK/cert.pem" --key "$WORK/key.pem" envoy/envoy-tls.yaml.in "$CONFIG"
   URL=https://127.0.0.1:$LISTEN_PORT; K=-k
+elif [ "$MODE" = native ]; then
+  "${RENDER[@]}" envoy/envoy-native.yaml.in "$CONFIG"
+  URL=http://127.0.0.1:$LISTEN_PORT; K=
 else
   "${RENDER[@]}" envoy/envoy.yaml.in "$CONFIG"
   URL=http://127.0.0.1:$LISTEN_PORT; K=
@@ -64,7 +71,7 @@ python3 envoy/demo_origin.py --port "$ORIGIN_PORT" --record "$WORK/requests.json
 ORIGIN_PID=$!
 # Envoy must stay a child of a live process (it gets SIGTERM when its parent exits): this script
 # waits for it below. One worker thread: one VM, so one engine holds all cross-request state.
-"$ENVOY" -c "$CONFIG" --concurrency 1 --disable-hot-restart --log-level warn --component-log-level wasm:info &
+"$ENVOY" -c "$CONFIG" --concurrency 1 --disable-hot-restart --log-level warn --component-log-level wasm:info,dynamic_modules:info &
 ENVOY_PID=$!
 
 for _ in $(seq 1 100); do

@@ -4,6 +4,7 @@
 #             and build/distill_guard_envoy_fault.wasm (tests only: feature fault-injection)
 #   web    -> pkg/ (wasm-pack --target web; copied to www/pkg and edge/pkg)
 #   native -> target/release/distill-guard
+#   envoy-native -> build/libdistill_guard.so (the native Envoy filter: a dynamic module, host target)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p build
@@ -81,14 +82,23 @@ build_native() {
   cargo build -q --release --bin distill-guard
 }
 
+build_envoy_native() {
+  # Its own target dir: the feature set differs from the CLI's, and the .so must not be rebuilt
+  # by every cargo test. Envoy loads lib<name>.so from ENVOY_DYNAMIC_MODULES_SEARCH_PATH.
+  CARGO_TARGET_DIR=target/envoy-native cargo build -q --release --lib --no-default-features --features envoy-native
+  cp target/envoy-native/release/libdistill_guard.so build/libdistill_guard.so
+  echo "built build/libdistill_guard.so ($(stat -c %s build/libdistill_guard.so) bytes, native Envoy filter)" >&2
+}
+
 [ $# -eq 0 ] && set -- all
 for what in "$@"; do
   case "$what" in
     envoy) build_envoy ;;
     web) build_web ;;
     native) build_native ;;
+    envoy-native) build_envoy_native ;;
     lean-noop) build_lean_noop ;;
-    all) build_native; build_envoy; build_web ;;
+    all) build_native; build_envoy; build_envoy_native; build_web ;;
     *) echo "unknown part: $what" >&2; exit 2 ;;
   esac
 done

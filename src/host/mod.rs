@@ -6,6 +6,9 @@
 // The Envoy adapter reports campaigns (`envoy.campaigns`): it needs the tracker.
 #[cfg(feature = "campaigns")]
 pub mod envoy;
+// The native Envoy filter (a dynamic module) runs on the host, never in Wasm.
+#[cfg(all(feature = "envoy-native", not(target_arch = "wasm32")))]
+pub mod native;
 pub mod packed;
 pub mod tickets;
 

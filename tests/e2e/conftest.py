@@ -1,5 +1,6 @@
 """pytest helpers for the end-to-end tests: start and stop the demo origin and a real Envoy
-running build/distill_guard_envoy.wasm, on free 127.0.0.1 ports, with a policy per test.
+running build/distill_guard_envoy.wasm (or, with `native=True`, the native filter
+build/libdistill_guard.so), on free 127.0.0.1 ports, with a policy per test.
 
 Every process started here is a child of the test process and is stopped (SIGTERM, then
 SIGKILL) when its fixture ends, so the suite can run twice in a row. Nothing here sends
@@ -22,6 +23,8 @@ ENVOY_DIR = ROOT / "envoy"
 WASM = ROOT / "build" / "distill_guard_envoy.wasm"
 # The same filter built with the fault-injection hook (tests only; scripts/build.sh envoy).
 FAULT_WASM = ROOT / "build" / "distill_guard_envoy_fault.wasm"
+# The native filter, a dynamic module (scripts/build.sh envoy-native; src/host/native/).
+NATIVE_LIB = ROOT / "build" / "libdistill_guard.so"
 CLI = ROOT / "target" / "release" / "distill-guard"
 sys.path.insert(0, str(ENVOY_DIR))
 import render  # noqa: E402  (envoy/render.py)
@@ -96,18 +99,25 @@ class Origin:
 class Envoy:
     """A real Envoy with the distill-guard filter in front of `origin`, `concurrency` worker
     threads (one by default); `geo=(asn_db, country_db)` adds Envoy's geoip filter
-    (envoy/geoip.yaml.in) reading those MaxMind-format databases (either may be None)."""
+    (envoy/geoip.yaml.in) reading those MaxMind-format databases (either may be None);
+    `native=True` runs the native filter (envoy/envoy-native.yaml.in) instead of the Wasm one."""
 
     def __init__(self, tmp, origin_port, policy=None, tls=False, max_headers=2000, cert=None, concurrency=1, wasm=WASM,
-                 tagged_per_minute=600, geo=None):
+                 tagged_per_minute=600, geo=None, native=False):
         self.tmp = tmp
         self.concurrency = concurrency
         self.tls = tls
+        self.native = native
+        if native and tls:
+            raise ValueError("the native filter has no TLS template")
+        if native and not NATIVE_LIB.exists():
+            pytest.fail(f"{NATIVE_LIB} missing: run scripts/build.sh envoy-native")
         self.port = free_port()
         self.admin_port = free_port()
         self.config = tmp / ("envoy-tls.yaml" if tls else "envoy.yaml")
         self.log_path = tmp / "envoy.log"
-        template = (ENVOY_DIR / ("envoy-tls.yaml.in" if tls else "envoy.yaml.in")).read_text()
+        name = "envoy-native.yaml.in" if native else "envoy-tls.yaml.in" if tls else "envoy.yaml.in"
+        template = (ENVOY_DIR / name).read_text()
         # The TLS template asks for the adapter option envoy.tls_fingerprints (render.py).
         options = render.template_options(template)
         geo_filters = render.geo_filters(*geo, render.trusted_hops(policy_text(policy))) if geo else ""
@@ -133,7 +143,7 @@ class Envoy:
     def validate(self):
         """`envoy --mode validate -c CONFIG`: (exit code, combined output)."""
         r = subprocess.run([envoy_binary(), "--mode", "validate", "-c", str(self.config), "--disable-hot-restart"],
-                           capture_output=True, text=True, timeout=60)
+                           capture_output=True, text=True, timeout=60, env=self.env)
         return r.returncode, r.stdout + r.stderr
 
     def start(self, timeout=30):
@@ -141,10 +151,10 @@ class Envoy:
         self._log = open(self.log_path, "w")
         self.proc = subprocess.Popen(
             [envoy_binary(), "-c", str(self.config), "--concurrency", str(self.concurrency), "--disable-hot-restart",
-             "--log-level", "warn", "--component-log-level", "wasm:info",
+             "--log-level", "warn", "--component-log-level", "wasm:info,dynamic_modules:info",
              # Access log lines reach the log within 0.1 s (Envoy's default flush interval is 10 s).
              "--file-flush-interval-msec", "100"],
-            stdout=self._log, stderr=subprocess.STDOUT)
+            stdout=self._log, stderr=subprocess.STDOUT, env=self.env)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -160,6 +170,11 @@ class Envoy:
         raise RuntimeError(f"envoy not ready after {timeout}s:\n{self.log()}")
 
     @property
+    def env(self):
+        """Envoy's environment: the native filter is loaded from build/ (ENVOY_DYNAMIC_MODULES_SEARCH_PATH)."""
+        return {**os.environ, "ENVOY_DYNAMIC_MODULES_SEARCH_PATH": str(NATIVE_LIB.parent)}
+
+    @property
     def url(self):
         scheme = "https" if self.tls else "http"
         return f"{scheme}://127.0.0.1:{self.port}"
@@ -168,8 +183,14 @@ class Envoy:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
     def stats(self, filter_="distill_guard"):
-        """Counters from the admin endpoint, as {name: int}."""
-        return admin_stats(self.admin_port, filter_)
+        """Counters from the admin endpoint, as {name: int}. The native filter's counters
+        (`dynamicmodulescustom.distill_guard.*`) are named as the Wasm filter's
+        (`wasmcustom.distill_guard.*`), so that one test reads either filter's."""
+        stats = admin_stats(self.admin_port, filter_)
+        if not self.native:
+            return stats
+        native = "dynamicmodulescustom."
+        return {("wasmcustom." + k[len(native):] if k.startswith(native) else k): v for k, v in stats.items()}
 
     def close(self):
         if self.proc is not None:
@@ -214,20 +235,28 @@ def tls_cert(tmp_path_factory):
 
 
 @pytest.fixture
-def stack(tmp_path, wasm, tls_cert):
-    """Factory: `stack(policy=..., tls=False, concurrency=1, wasm=WASM, tagged_per_minute=600, geo=None)` starts a
+def native_filter():
+    """Whether the `stack` and `tiers` fixtures run the native filter instead of the Wasm one
+    (tests/e2e/test_envoy_native.py overrides it)."""
+    return False
+
+
+@pytest.fixture
+def stack(tmp_path, wasm, tls_cert, native_filter):
+    """Factory: `stack(policy=..., tls=False, concurrency=1, wasm=WASM, tagged_per_minute=600, geo=None, native=False)` starts a
     recording origin and Envoy in front of it and returns (envoy, origin). Everything started is stopped at the end
     of the test."""
     started = []
 
     def make(policy=None, tls=False, max_headers=2000, start=True, concurrency=1, wasm=None, tagged_per_minute=600,
-             geo=None):
+             geo=None, native=native_filter):
         d = tmp_path / f"stack{len(started)}"
         d.mkdir()
         origin = Origin(d)
         started.append(origin)
         envoy = Envoy(d, origin.port, policy=policy, tls=tls, max_headers=max_headers, cert=tls_cert,
-                      concurrency=concurrency, wasm=wasm or WASM, tagged_per_minute=tagged_per_minute, geo=geo)
+                      concurrency=concurrency, wasm=wasm or WASM, tagged_per_minute=tagged_per_minute, geo=geo,
+                      native=native)
         started.append(envoy)
         if start:
             envoy.start()

@@ -112,7 +112,7 @@ class RawOrigin:
 
 
 @pytest.fixture
-def tiers(tmp_path, wasm):
+def tiers(tmp_path, wasm, native_filter):
     """Factory: `tiers(policy, trailers=False)` starts a RawOrigin and an Envoy in front of it
     (with `trailers`, Envoy parses HTTP/1.1 request trailers); returns (envoy, origin)."""
     started = []
@@ -122,7 +122,7 @@ def tiers(tmp_path, wasm):
         started.append(origin)
         d = tmp_path / f"tiers{len(started)}"
         d.mkdir()
-        envoy = Envoy(d, origin.port, policy=policy)
+        envoy = Envoy(d, origin.port, policy=policy, native=native_filter)
         started.append(envoy)
         if trailers:
             text = envoy.config.read_text()

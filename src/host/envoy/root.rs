@@ -32,7 +32,6 @@ use super::http::Filter;
 use super::sync::{self, Role, SharedData, Sync};
 use super::wire;
 use crate::fleet::FleetConfig;
-use crate::policy::PolicyErrors;
 use crate::Engine;
 
 /// Envoy's `node.id` (the fleet node's name when `fleet.node_id` is not set): the attribute
@@ -210,13 +209,6 @@ impl SharedData for EnvoyShared {
     }
 }
 
-/// The plugin configuration's text: the policy, its adapter options and fleet settings.
-fn parse_config(text: &str) -> Result<(Engine, wire::Options, Option<FleetConfig>), PolicyErrors> {
-    let text = if text.trim().is_empty() { "{}" } else { text };
-    let (policy, options, fleet) = wire::split_plugin_config(text)?;
-    Ok((Engine::from_json(&policy)?, options, fleet))
-}
-
 /// Gives `engine` the previous root's state when both policies' `state` sections are equal.
 fn take_over_state(vm: &mut Vm, engine: &mut Engine) {
     let wanted = engine.policy().state.clone();
@@ -293,24 +285,17 @@ impl RootContext for Root {
             abi::log(Level::Error, "distill-guard: policy error: the plugin configuration is not UTF-8");
             return false;
         };
-        let (mut engine, options, fleet) = match parse_config(text) {
+        let (mut engine, options, fleet) = match wire::parse_config(text) {
             Ok(x) => x,
             Err(errors) => {
-                for e in &errors.0 {
-                    abi::log(Level::Error, &format!("distill-guard: policy error: {e}"));
+                for line in wire::refusal_lines(&errors) {
+                    abi::log(Level::Error, &format!("distill-guard: {line}"));
                 }
-                abi::log(Level::Error, &format!("distill-guard: {} policy error(s); the filter does not start", errors.0.len()));
                 return false;
             }
         };
         let p = engine.policy();
-        abi::log(
-            Level::Info,
-            &format!(
-                "distill-guard: policy {:?} loaded (mode {:?}, thresholds tag {} / throttle {} / deny {}, fail_closed {}; envoy.tls_fingerprints {}, envoy.filter_state {}, envoy.geo_headers {})",
-                p.name, p.mode, p.thresholds.tag, p.thresholds.throttle, p.thresholds.deny, p.fail_closed, options.tls_fingerprints, options.filter_state, options.geo_headers
-            ),
-        );
+        abi::log(Level::Info, &format!("distill-guard: {}", wire::loaded_line(p, &options)));
         for w in p.warnings() {
             warn_once(&format!("distill-guard: warning: {w}"));
         }

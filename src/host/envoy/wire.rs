@@ -350,6 +350,32 @@ pub fn split_plugin_config(text: &str) -> Result<(Cow<'_, str>, Options, Option<
     Ok((Cow::Owned(format!("{head}{tail}")), options, fleet))
 }
 
+/// The engine, adapter options and fleet settings of a plugin configuration's text (empty
+/// text: the built-in default policy).
+pub fn parse_config(text: &str) -> Result<(crate::Engine, Options, Option<FleetConfig>), PolicyErrors> {
+    let text = if text.trim().is_empty() { "{}" } else { text };
+    let (policy, options, fleet) = split_plugin_config(text)?;
+    Ok((crate::Engine::from_json(&policy)?, options, fleet))
+}
+
+/// The log lines of a plugin configuration the filter refuses: every error with its path,
+/// then their count (each to be prefixed with the filter's name).
+pub fn refusal_lines(errors: &PolicyErrors) -> Vec<String> {
+    let mut lines: Vec<String> = errors.0.iter().map(|e| format!("policy error: {e}")).collect();
+    lines.push(format!("{} policy error(s); the filter does not start", errors.0.len()));
+    lines
+}
+
+/// The log line of a loaded plugin configuration: the policy's name, mode, thresholds and the
+/// adapter options.
+pub fn loaded_line(policy: &crate::policy::Policy, options: &Options) -> String {
+    let (p, o) = (policy, options);
+    format!(
+        "policy {:?} loaded (mode {:?}, thresholds tag {} / throttle {} / deny {}, fail_closed {}; envoy.tls_fingerprints {}, envoy.filter_state {}, envoy.geo_headers {})",
+        p.name, p.mode, p.thresholds.tag, p.thresholds.throttle, p.thresholds.deny, p.fail_closed, o.tls_fingerprints, o.filter_state, o.geo_headers
+    )
+}
+
 /// Where a top-level member sits in a JSON object text.
 struct Member {
     /// The bytes to remove: the member and one comma next to it.
@@ -718,5 +744,22 @@ mod tests {
     fn metric_names_are_stable() {
         assert_eq!(action_metric(Action::Throttle), "distill_guard.action.throttle");
         assert_eq!(reason_metric(Signal::ProxyVia), "distill_guard.reason.proxy.via");
+    }
+
+    #[test]
+    fn a_configuration_loads_or_is_refused_with_every_error_named() {
+        let (engine, options, fleet) = parse_config("  ").unwrap();
+        assert_eq!(engine.policy().name, crate::policy::Policy::default().name);
+        assert!(!options.filter_state && fleet.is_none());
+        let line = loaded_line(engine.policy(), &Options { filter_state: true, ..Options::default() });
+        assert!(line.starts_with("policy ") && line.contains("envoy.filter_state true"), "{line}");
+
+        let Err(errors) = parse_config(r#"{"envoy": {"filter_state": 1}, "thresholds": {"tag": 0}, "signals": {"proxy_via": {"weight": 250}}}"#) else {
+            panic!("accepted")
+        };
+        let lines = refusal_lines(&errors);
+        assert_eq!(lines.len(), errors.0.len() + 1);
+        assert!(lines.iter().any(|l| l.starts_with("policy error: envoy.filter_state")), "{lines:?}");
+        assert_eq!(lines.last().unwrap(), &format!("{} policy error(s); the filter does not start", errors.0.len()));
     }
 }

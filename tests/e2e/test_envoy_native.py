@@ -1,0 +1,104 @@
+"""End-to-end tests of the native Envoy filter (build/libdistill_guard.so, a dynamic module Envoy
+loads: src/host/native/) in a real Envoy, with real clients and the recording origins.
+
+The native filter runs the same engine and applies verdicts with the same code as the Wasm
+filter, so most of the Wasm filter's end-to-end tests are run here again, unchanged, against it:
+this module imports them and overrides the `native_filter` fixture, which makes the `stack` and
+`tiers` fixtures start Envoy with envoy/envoy-native.yaml.in instead of envoy/envoy.yaml.in. The
+tests left out need what the native filter does not have (TLS templates, the fault-injection
+build, the fleet sync, the campaign log, VM reloads); the tests below check what is its own.
+
+Run after `scripts/build.sh envoy envoy-native native`:  .venv/bin/python -m pytest -q tests/e2e/test_envoy_native.py
+"""
+
+import pytest
+import requests
+
+from conftest import EnvoyExited
+# The Wasm filter's tests that apply as they are (collected here a second time, natively).
+from test_envoy import (  # noqa: F401
+    tags,
+    test_allow_adds_tags_and_strips_client_sent_ones,
+    test_blocked_fingerprint_denied_before_origin,
+    test_body_longer_than_content_length,
+    test_body_marker_in_a_later_chunk_is_seen,
+    test_body_markers_decide_before_origin,
+    test_body_shorter_than_content_length_never_reaches_origin,
+    test_clean_body_on_api_path_is_forwarded_whole,
+    test_client_address_from_x_forwarded_for_or_the_peer,
+    test_concurrent_held_requests_do_not_mix,
+    test_default_policy_from_empty_configuration,
+    test_empty_body_on_api_path,
+    test_five_megabyte_body_streams_through,
+    test_hfp_parity_with_replay_of_what_the_origin_received,
+    test_hfp_tells_clients_apart,
+    test_invalid_json_policy_is_refused,
+    test_bad_policy_keeps_the_filter_from_starting,
+    test_many_forged_tag_headers_all_removed,
+    test_non_utf8_header_value,
+    test_proxy_artifacts_are_tagged_and_forwarded,
+    test_proxy_headers_denied_before_origin,
+    test_shadow_mode_tags_but_never_blocks,
+    test_sse_response_arrives_in_several_chunks,
+    test_thousand_headers,
+    test_throttle_answers_429_with_retry_after,
+    test_verdict_comes_from_the_prefix_then_the_rest_streams,
+    test_without_trusted_hops_the_client_is_the_connections_peer,
+)
+from test_envoy_output import (  # noqa: F401
+    test_blocked_client_learns_only_a_reference,
+    test_both_formats_carry_the_same_verdict,
+    test_client_reasons_is_an_opt_in,
+    test_filter_state_feeds_the_access_log,
+    test_local_rate_limit_keys_on_the_cluster_of_tagged_requests,
+    test_routes_that_skip_the_filter,
+    test_shipped_hash_key_is_warned_about_once,
+    test_structured_format_sends_one_rfc_9651_header,
+)
+from test_envoy_routes import (  # noqa: F401
+    test_a_route_reads_bodies_the_global_policy_does_not_wait_for,
+    test_one_request_shape_gets_each_routes_action,
+)
+from test_envoy_tiers import (  # noqa: F401
+    tiers,
+    test_always_holds_every_api_request_and_never_holds_none,
+    test_body_past_the_cap_streams_through_unread,
+    test_gray_zone_request_is_held_and_decided_on_its_body,
+    test_odd_bodies_pass_whole_and_the_vm_survives,
+    test_ordinary_post_goes_upstream_at_once_and_its_body_is_learned,
+    test_requests_with_trailers_are_learned_from_or_decided_at_the_trailers,
+)
+
+
+@pytest.fixture
+def native_filter():
+    return True
+
+
+def test_the_native_filter_is_what_runs(stack):
+    """The imported tests really run the dynamic module: Envoy loaded it, no Wasm VM exists,
+    and its counters are Envoy's dynamic-module stats."""
+    envoy, _ = stack(policy={"output": {"client_reasons": True}})
+    r = requests.get(envoy.url + "/v1/models", headers={"x-api-key": "native-1"}, timeout=10)
+    assert r.status_code == 200 and tags(r.json())["action"] == ["allow"]
+    log = envoy.log()
+    assert "distill-guard (native): policy" in log and "Dynamic module ABI version" in log, log[-2000:]
+    assert "wasm" not in envoy.config.read_text().split("http_filters:", 1)[1].split("router", 1)[0]
+    raw = requests.get(f"http://127.0.0.1:{envoy.admin_port}/stats?filter=distill_guard.requests", timeout=5).text
+    assert "dynamicmodulescustom.distill_guard.requests: 1" in raw, raw
+
+
+@pytest.mark.parametrize("option", ["fleet", "campaigns"])
+def test_options_the_native_filter_lacks_are_refused_by_name(stack, option):
+    value = {"upstream": "fleet_store"} if option == "fleet" else {"interval_s": 5}
+    envoy, origin = stack(policy={"envoy": {option: value}}, start=False)
+    with pytest.raises(EnvoyExited) as e:
+        envoy.start()
+    assert f"envoy.{option} not supported by the native filter" in e.value.log
+    assert origin.records() == []
+
+
+def test_rendered_native_config_validates(stack):
+    envoy, _ = stack(policy={"mode": "shadow"}, start=False)
+    code, out = envoy.validate()
+    assert code == 0, out[-3000:]
