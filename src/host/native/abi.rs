@@ -8,6 +8,8 @@
 use std::ffi::c_void;
 use std::marker::PhantomData;
 
+use crate::request::Header;
+
 /// `envoy_dynamic_module_type_envoy_buffer` and `..._module_buffer`: a pointer and a length.
 #[repr(C)]
 #[derive(Clone, Copy)]
@@ -97,15 +99,16 @@ impl<'h> Stream<'h> {
     }
 
     /// The request headers in Envoy's order (pseudo-headers first), borrowed from Envoy.
-    pub fn request_headers(self) -> Option<Vec<(&'h [u8], &'h [u8])>> {
-        // SAFETY: the pointer is the running hook's; Envoy fills at most `n` pairs.
+    pub fn request_headers(self) -> Option<Vec<Header<'h>>> {
+        // SAFETY: the pointer is the running hook's; Envoy fills at most `n` pairs, valid
+        // during the hook.
         unsafe {
             let n = envoy_dynamic_module_callback_http_get_headers_size(self.ptr, REQUEST_HEADERS);
             let mut pairs = vec![Pair { key: Buf::EMPTY, value: Buf::EMPTY }; n];
             if n > 0 && !envoy_dynamic_module_callback_http_get_headers(self.ptr, REQUEST_HEADERS, pairs.as_mut_ptr()) {
                 return None;
             }
-            Some(pairs.into_iter().map(|p| (p.key.bytes(), p.value.bytes())).collect())
+            Some(pairs.iter().map(|p| Header { name: p.key.bytes(), value: p.value.bytes() }).collect())
         }
     }
 

@@ -38,7 +38,7 @@ use super::envoy::apply::{self, Failure, Host, Next, Status, Target};
 use super::envoy::metrics::{self, Pending};
 use super::envoy::{geo, wire};
 use crate::engine::{Decision, Held, Learn};
-use crate::request::{Header, Peer};
+use crate::request::Peer;
 use crate::Engine;
 
 /// ABI version this module was written against (Envoy only warns on a mismatch).
@@ -220,11 +220,10 @@ impl Filter {
         let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
         let mut engine = config.engine.lock().unwrap_or_else(|e| e.into_inner());
         let engine = &mut *engine;
-        let Some(pairs) = s.request_headers() else {
+        let Some(headers) = s.request_headers() else {
             let reference = reference(engine, None, now_ms, seq);
             return Self::fail(config, engine, s, ("reading request headers", Status(u32::MAX)), reference);
         };
-        let headers: Vec<Header<'_>> = pairs.iter().map(|&(name, value)| Header { name, value }).collect();
         let request_id = headers.iter().rev().find(|h| h.name == b"x-request-id").map(|h| h.value);
         let reference = reference(engine, request_id, now_ms, seq);
         let fingerprint = |key: &[u8]| s.filter_state(key).and_then(wire::fingerprint_value);
