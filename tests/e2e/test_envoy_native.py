@@ -102,3 +102,24 @@ def test_rendered_native_config_validates(stack):
     envoy, _ = stack(policy={"mode": "shadow"}, start=False)
     code, out = envoy.validate()
     assert code == 0, out[-3000:]
+
+
+def test_worker_threads_share_one_state_at_once(stack):
+    """One engine per filter configuration, shared by Envoy's worker threads: with two workers,
+    each request reads the union of both workers' traffic at once, with no sync tick to wait for.
+    The policy of test_envoy_sync.py: a request scores the number of returning accounts
+    counted from its prefix (127.0.0.0/24). Every account sends twice, each request on its own
+    connection (the kernel spreads them over both workers); the second request of the i-th
+    account scores i + 1, which no worker reaches alone."""
+    from test_envoy_sync import N, get, per_worker_connections, policy
+
+    envoy, _ = stack(policy=policy(), concurrency=2)
+    before = per_worker_connections(envoy)
+    first = [int(get(envoy, i)["x-distill-score"]) for i in range(N)]
+    assert all(s <= 3 for s in first), first
+    second = [int(get(envoy, i)["x-distill-score"]) for i in range(N)]
+    workers = {w: n - before.get(w, 0) for w, n in per_worker_connections(envoy).items()}
+    assert len(workers) == 2 and min(workers.values()) > 0, f"every connection went to one worker: {workers}"
+    assert all(abs(s - (i + 1)) <= 3 for i, s in enumerate(second)), (second, workers)
+    assert int(get(envoy, "new")["x-distill-score"]) >= N - 3
+    assert "panicked" not in envoy.log()
