@@ -61,6 +61,7 @@ from test_envoy_routes import (  # noqa: F401
 )
 from test_envoy_tiers import (  # noqa: F401
     tiers,
+    test_a_held_body_sent_a_byte_at_a_time_is_decided_once_on_all_of_it,
     test_always_holds_every_api_request_and_never_holds_none,
     test_body_past_the_cap_streams_through_unread,
     test_gray_zone_request_is_held_and_decided_on_its_body,

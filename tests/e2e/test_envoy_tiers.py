@@ -246,6 +246,28 @@ def test_gray_zone_request_is_held_and_decided_on_its_body(tiers):
     assert_vm_alive(envoy)
 
 
+def test_a_held_body_sent_a_byte_at_a_time_is_decided_once_on_all_of_it(tiers):
+    """A gray-zone request whose chunked body arrives one byte per chunk, a few milliseconds
+    apart (many body callbacks): held until the whole body is there, then decided on it once.
+    The marker is in the body's last bytes."""
+    envoy, origin = tiers(GRAY)
+    body = message(logprobs_at="last")
+    with socket.create_connection(("127.0.0.1", envoy.port), timeout=20) as s:
+        s.sendall(head("/v1/messages", "acct-drip", extra=["Via: 1.1 squid", "Transfer-Encoding: chunked"]))
+        for i in range(len(body)):
+            s.sendall(b"1\r\n" + body[i:i + 1] + b"\r\n")
+            if i % 8 == 0:
+                time.sleep(0.002)
+        s.sendall(b"0\r\n\r\n")
+        status, _, out = read_response(s)
+    assert status == 403, out
+    assert "prompt.logprobs" in json.loads(out)["reasons"]
+    assert origin.records == []
+    stats = counters(envoy, 1)
+    assert stats["wasmcustom.distill_guard.body.held"] == 1 and stats["wasmcustom.distill_guard.action.deny"] == 1
+    assert_vm_alive(envoy)
+
+
 def test_always_holds_every_api_request_and_never_holds_none(tiers):
     envoy, origin = tiers({**LEARN, "body": {"inspect": "always"}})
     early, status, _, _ = post_in_two_steps(envoy, origin, "/v1/messages", "acct-a", message())

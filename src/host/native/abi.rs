@@ -70,6 +70,7 @@ extern "C" {
     fn envoy_dynamic_module_callback_http_set_header(f: *mut c_void, kind: u32, key: Buf, value: Buf) -> bool;
     fn envoy_dynamic_module_callback_http_send_response(f: *mut c_void, status: u32, headers: *const Pair, n: usize, body: Buf, details: Buf);
     fn envoy_dynamic_module_callback_http_get_body_chunks_size(f: *mut c_void, kind: u32) -> usize;
+    fn envoy_dynamic_module_callback_http_get_body_size(f: *mut c_void, kind: u32) -> usize;
     fn envoy_dynamic_module_callback_http_get_body_chunks(f: *mut c_void, kind: u32, out: *mut Buf) -> bool;
     fn envoy_dynamic_module_callback_http_received_buffered_request_body(f: *mut c_void) -> bool;
     fn envoy_dynamic_module_callback_http_filter_get_attribute_string(f: *mut c_void, id: u32, out: *mut Buf) -> bool;
@@ -164,19 +165,30 @@ impl<'h> Stream<'h> {
         unsafe { envoy_dynamic_module_callback_http_send_response(self.ptr, u32::from(status), pairs.as_ptr(), pairs.len(), Buf::of(body), Buf::of(b"distill_guard")) }
     }
 
-    /// Appends the body chunk of the current body hook (`buffered`: the body Envoy buffered
-    /// for this filter so far, which the current chunk is not part of unless Envoy says so)
-    /// to `out`, up to `limit` bytes in all.
-    pub fn read_body(self, buffered: bool, out: &mut Vec<u8>, limit: usize) {
-        let kinds: &[u32] = if !buffered {
+    /// The body buffers that hold the request body so far: the current hook's chunk, or with
+    /// `buffered` the body Envoy buffered for this filter and the current chunk (which is not
+    /// part of it unless Envoy says so).
+    fn body_kinds(self, buffered: bool) -> &'static [u32] {
+        if !buffered {
             &[RECEIVED_REQUEST_BODY]
         // SAFETY: as above.
         } else if unsafe { envoy_dynamic_module_callback_http_received_buffered_request_body(self.ptr) } {
             &[BUFFERED_REQUEST_BODY]
         } else {
             &[BUFFERED_REQUEST_BODY, RECEIVED_REQUEST_BODY]
-        };
-        for &kind in kinds {
+        }
+    }
+
+    /// Bytes of the request body so far ([`Stream::read_body`]'s buffers), without reading them.
+    pub fn body_size(self, buffered: bool) -> usize {
+        // SAFETY: as above.
+        self.body_kinds(buffered).iter().map(|&kind| unsafe { envoy_dynamic_module_callback_http_get_body_size(self.ptr, kind) }).sum()
+    }
+
+    /// Appends the request body so far (the buffers of [`Stream::body_kinds`]) to `out`, up to
+    /// `limit` bytes in all.
+    pub fn read_body(self, buffered: bool, out: &mut Vec<u8>, limit: usize) {
+        for &kind in self.body_kinds(buffered) {
             // SAFETY: as above; Envoy fills at most `n` slices valid during the hook.
             unsafe {
                 let n = envoy_dynamic_module_callback_http_get_body_chunks_size(self.ptr, kind);

@@ -278,11 +278,13 @@ impl Filter {
             Stage::Holding { .. } => {
                 let mut engine = config.engine.lock().unwrap_or_else(|e| e.into_inner());
                 let limit = engine.body_limit();
-                let mut body = Vec::new();
-                s.read_body(true, &mut body, limit);
-                if end == Some(false) && body.len() < limit {
+                // Sizes only until the prefix is there: a body sent a byte at a time is not
+                // copied once per byte.
+                if wire::on_body(s.body_size(true), limit, end != Some(false)) == wire::Step::Buffer {
                     return STOP_ITERATION; // keep buffering
                 }
+                let mut body = Vec::new();
+                s.read_body(true, &mut body, limit);
                 let Stage::Holding { held, forged, reference } = std::mem::replace(&mut self.stage, Stage::Done) else { return CONTINUE };
                 let complete = end != Some(false) && body.len() < limit;
                 let forged: Vec<&[u8]> = forged.iter().map(Vec::as_slice).collect();
