@@ -10,6 +10,10 @@ use crate::signal::{Levels, Signal};
 use crate::sketch::table::Table;
 use crate::sketch::{slot_of, Seeds};
 
+/// Distinct prefixes (by linear counting) past which an account's 64-bit prefix bitmap has
+/// over half its bits set (64 ln 2), and its count of requests from new prefixes misses many.
+const CROWDED_PREFIXES: f64 = 44.0;
+
 /// Requests an account needs in the window before `account.ip_rotation` is measured.
 pub const MIN_ROTATION_REQUESTS: f64 = 3.0;
 
@@ -621,6 +625,13 @@ impl State {
                     lv.set(Signal::AccountSwarmShare, v);
                 }
             }
+            // Requests from a new prefix are counted when a prefix's bit in the account's 64-bit
+            // bitmap was unset: once the bitmap is crowded (over half its bits: some 44 distinct
+            // prefixes in the window) most new prefixes hit set bits, so a busy account rotating
+            // on every request would read as reusing its addresses. Its distinct prefixes, by
+            // linear counting over the same bitmap, bound the count from below there.
+            let distinct = e.ips.union_estimate(t.acct);
+            let moved = if distinct >= CROWDED_PREFIXES { moved.max(distinct.min(n)) } else { moved };
             // The first request always comes from a new prefix: count the changes after it.
             let prefix_share = ((moved - 1.0) / (n - 1.0).max(1.0)).clamp(0.0, 1.0);
             // Once it has a few requests, an account that sends under one in five from a new

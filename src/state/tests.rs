@@ -1061,3 +1061,29 @@ fn remembered_tasks_keep_whether_they_were_sent_in_a_harness() {
     e.remember(5, true);
     assert_eq!((e.recent, e.in_harness), ([5, 2, 4, 3], 0b1011));
 }
+
+#[test]
+fn a_busy_account_rotating_on_every_request_reads_as_rotating() {
+    // 300 requests in the window, each from a new /24, without an ASN: the 64-bit bitmap of
+    // the account's prefixes is full after ~200, and counting new bits alone read 0.21 here
+    // (about "reusing its addresses"). Linear counting saturates near 310 distinct prefixes.
+    let mut s = State::new(&small_cfg());
+    let mut lv = Levels::default();
+    for i in 0..300u64 {
+        lv = Levels::default();
+        s.observe(&Observation { asn: None, ..obs(T0 + i * 20_000, 11, 1, 10_000 + i * 7) }, &mut lv);
+    }
+    let rotation = lv.get(Signal::AccountIpRotation).unwrap();
+    assert!(rotation > 0.8, "{rotation}");
+    // Not `reusing` its addresses, so its churn is read.
+    assert!(lv.get(Signal::AccountIpChurn).is_some_and(|c| c > 100.0), "{:?}", lv.get(Signal::AccountIpChurn));
+    // A busy account on ten prefixes still reuses them.
+    let mut lv = Levels::default();
+    for i in 0..300u64 {
+        lv = Levels::default();
+        s.observe(&Observation { asn: None, ..obs(T0 + i * 20_000, 12, 1, 20_000 + i % 10) }, &mut lv);
+    }
+    assert!(lv.get(Signal::AccountIpRotation).unwrap() < 0.1);
+    assert_eq!(lv.get(Signal::AccountIpChurn), None);
+}
+
