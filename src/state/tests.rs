@@ -1068,22 +1068,23 @@ fn a_busy_account_rotating_on_every_request_reads_as_rotating() {
     // the account's prefixes is full after ~200, and counting new bits alone read 0.21 here
     // (about "reusing its addresses"). Linear counting saturates near 310 distinct prefixes.
     let mut s = State::new(&small_cfg());
-    let mut lv = Levels::default();
-    for i in 0..300u64 {
-        lv = Levels::default();
-        s.observe(&Observation { asn: None, ..obs(T0 + i * 20_000, 11, 1, 10_000 + i * 7) }, &mut lv);
-    }
+    let lv = last_levels(&mut s, (0..300u64).map(|i| Observation { asn: None, ..obs(T0 + i * 20_000, 11, 1, 10_000 + i * 7) }));
     let rotation = lv.get(Signal::AccountIpRotation).unwrap();
     assert!(rotation > 0.8, "{rotation}");
     // Not `reusing` its addresses, so its churn is read.
     assert!(lv.get(Signal::AccountIpChurn).is_some_and(|c| c > 100.0), "{:?}", lv.get(Signal::AccountIpChurn));
     // A busy account on ten prefixes still reuses them.
-    let mut lv = Levels::default();
-    for i in 0..300u64 {
-        lv = Levels::default();
-        s.observe(&Observation { asn: None, ..obs(T0 + i * 20_000, 12, 1, 20_000 + i % 10) }, &mut lv);
-    }
+    let lv = last_levels(&mut s, (0..300u64).map(|i| Observation { asn: None, ..obs(T0 + i * 20_000, 12, 1, 20_000 + i % 10) }));
     assert!(lv.get(Signal::AccountIpRotation).unwrap() < 0.1);
     assert_eq!(lv.get(Signal::AccountIpChurn), None);
 }
 
+/// Observes `series` in order; the levels of its last observation.
+fn last_levels(s: &mut State, series: impl IntoIterator<Item = Observation>) -> Levels {
+    let mut lv = Levels::default();
+    for o in series {
+        lv = Levels::default();
+        s.observe(&o, &mut lv);
+    }
+    lv
+}
