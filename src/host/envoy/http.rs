@@ -37,7 +37,6 @@ use super::metrics::Pending;
 use super::wire::{self, Options, PrefixReader, Step};
 use crate::engine::{Decision, Held, Learn};
 use crate::request::Peer;
-use crate::respond;
 use crate::score::{Action as Verdict4, Verdict};
 use crate::Engine;
 
@@ -122,7 +121,7 @@ impl HttpContext for Filter {
                 Some(d) => d,
                 None => return Action::Pause, // held for the body
             },
-            Err(s) => fail(engine, ("reading request headers", s), options, &[], token_reference(engine, None, 0, seq)),
+            Err(s) => fail(engine, ("reading request headers", s), options, &[], wire::reference_id(engine, None, 0, seq)),
         };
         finish(&shared, decided)
     }
@@ -185,15 +184,15 @@ impl Filter {
     fn headers_phase(&mut self, engine: &mut Engine, options: Options, buf: &[u8], end_of_stream: bool, seq: u64) -> Option<Decided> {
         let facts = match Facts::read(options) {
             Ok(f) => f,
-            Err(failure) => return Some(fail(engine, failure, options, &[], token_reference(engine, None, 0, seq))),
+            Err(failure) => return Some(fail(engine, failure, options, &[], wire::reference_id(engine, None, 0, seq))),
         };
         let Some(headers) = wire::parse_pairs(buf) else {
             let failure = ("parsing the request header map", Status(u32::MAX));
-            return Some(fail(engine, failure, options, &[], token_reference(engine, None, facts.now_ms, seq)));
+            return Some(fail(engine, failure, options, &[], wire::reference_id(engine, None, facts.now_ms, seq)));
         };
         // Envoy appends x-request-id near the end of the map: searched from there.
         let request_id = headers.iter().rev().find(|h| h.name == b"x-request-id").map(|h| h.value);
-        let reference = token_reference(engine, request_id, facts.now_ms, seq);
+        let reference = wire::reference_id(engine, request_id, facts.now_ms, seq);
         let mut peer = Peer {
             ja4: facts.ja4.as_deref().and_then(wire::fingerprint_value),
             ja3: facts.ja3.as_deref().and_then(wire::fingerprint_value),
@@ -321,10 +320,6 @@ fn fail(engine: &mut Engine, failure: Failure, options: Options, forged: &[&[u8]
     let target = Target { forged, reference, filter_state: options.filter_state };
     let (next, verdict) = apply::internal_error(&mut EnvoyHost, engine, failure, target);
     Decided { next, verdict, reference }
-}
-
-fn token_reference(engine: &Engine, request_id: Option<&[u8]>, now_ms: u64, seq: u64) -> u64 {
-    respond::reference(engine.policy(), &wire::reference_token(request_id, now_ms, seq))
 }
 
 /// Up to `limit` bytes of the request body buffer (the held prefix, or the current chunk).

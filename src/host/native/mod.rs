@@ -221,11 +221,11 @@ impl Filter {
         let mut engine = config.engine.lock().unwrap_or_else(|e| e.into_inner());
         let engine = &mut *engine;
         let Some(headers) = s.request_headers() else {
-            let reference = reference(engine, None, now_ms, seq);
+            let reference = wire::reference_id(engine, None, now_ms, seq);
             return Self::fail(config, engine, s, ("reading request headers", Status(u32::MAX)), reference);
         };
         let request_id = headers.iter().rev().find(|h| h.name == b"x-request-id").map(|h| h.value);
-        let reference = reference(engine, request_id, now_ms, seq);
+        let reference = wire::reference_id(engine, request_id, now_ms, seq);
         let fingerprint = |key: &[u8]| s.filter_state(key).and_then(wire::fingerprint_value);
         let mut peer = Peer::default();
         if config.options.tls_fingerprints {
@@ -312,10 +312,6 @@ fn status(next: Next) -> u32 {
         Next::Continue => CONTINUE,
         Next::Stop => STOP_ITERATION,
     }
-}
-
-fn reference(engine: &Engine, request_id: Option<&[u8]>, now_ms: u64, seq: u64) -> u64 {
-    crate::respond::reference(engine.policy(), &wire::reference_token(request_id, now_ms, seq))
 }
 
 /// [`Host`] over the dynamic-module callbacks of the running hook.
