@@ -143,11 +143,12 @@ for round in $(seq 1 "$REPEATS"); do
     start_workerd "$cfg"
     for kind in $KINDS; do
       wrk_run "$kind" 32 2 >/dev/null # warm-up: connections, isolate, engine, state
-      t0=$(cpu_ticks)
+      t0=$(cpu_ticks) o0=$(origin_counts)
       tp=$(wrk_run "$kind" 32 "$DURATION")
+      upstream=$(origin_reuse "$o0")
       cpu_us=$(python3 -c "import os; print(round(($(cpu_ticks) - $t0) * 1e6 / os.sysconf('SC_CLK_TCK') / max(1, $(field "$tp" requests)), 1))")
-      echo "{\"round\":$round,\"config\":\"$cfg\",\"kind\":\"$kind\",\"throughput\":$tp,\"cpu_us_per_req\":$cpu_us,\"load\":\"$(cut -d' ' -f1 /proc/loadavg)\"}" >> "$RAW"
-      log "round $round $cfg/$kind: $(field "$tp" rps) req/s, $cpu_us CPU us/req, non-2xx $(field "$tp" status_err) (load $(cut -d' ' -f1 /proc/loadavg))"
+      echo "{\"round\":$round,\"config\":\"$cfg\",\"kind\":\"$kind\",\"throughput\":$tp,\"cpu_us_per_req\":$cpu_us,\"upstream_cx_per_rq\":$upstream,\"load\":\"$(cut -d' ' -f1 /proc/loadavg)\"}" >> "$RAW"
+      log "round $round $cfg/$kind: $(field "$tp" rps) req/s, $cpu_us CPU us/req, non-2xx $(field "$tp" status_err); upstream cx/rq $upstream (load $(cut -d' ' -f1 /proc/loadavg))"
     done
     stop_workerd
   done
@@ -190,4 +191,8 @@ for (kind, cfg), a in sorted(agg.items(), key=lambda kv: (kv[0][0] != "post", kv
     pr = f"{med(ratios):.2f} ({min(ratios):.2f}..{max(ratios):.2f})" if ratios else "-"
     pa = f"{med(added):+.1f} ({min(added):+.0f}..{max(added):+.0f})" if added else "-"
     print(f"| {kind} | {label} | {med(a['rps']):,.0f} | {med(a['cpu']):.1f} | {a['err']} | {pr} | {pa} |")
+reuse = [r.get("upstream_cx_per_rq", 0) for r in rows]
+print(f"\nOrigin connections opened per request: {max(reuse):.4f} at most (0 when workerd keeps its connections).")
+if max(reuse) > 0.05:
+    print("WARNING: workerd opened origin connections per request: every number above carries TCP connects.")
 PY

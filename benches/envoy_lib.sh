@@ -65,6 +65,17 @@ start_origin() {
   wait_ready "$ORIGIN_ADMIN_PORT" "$ORIGIN_PID" origin
 }
 
+# The origin's connections and requests so far ("CX RQ", from its admin counters), and connections
+# per request since such a reading (`origin_reuse "CX RQ"`): about 0 when the host under test keeps
+# its upstream connections; 1 would put a TCP connect per request into every number.
+origin_counts() {
+  curl -fs "http://127.0.0.1:$ORIGIN_ADMIN_PORT/stats?filter=^http.origin.downstream_(cx|rq)_total$" |
+    awk -F': ' '$1 ~ /cx_total$/ {c=$2} $1 ~ /rq_total$/ {r=$2} END {print c + 0, r + 0}'
+}
+origin_reuse() {
+  origin_counts | awk -v before="$1" '{split(before, b, " "); printf "%.4f", ($2 > b[2] ? ($1 - b[1]) / ($2 - b[2]) : 0)}'
+}
+
 start_proxy() { # CONFIG [CONCURRENCY]   (EXTRA_FILTERS / ROUTE_EXTRA: files appended after the filter / to the route)
   filter_yaml "$1" "$WORK/filters.yaml"
   [ -z "${EXTRA_FILTERS:-}" ] || cat "$EXTRA_FILTERS" >> "$WORK/filters.yaml"

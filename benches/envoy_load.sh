@@ -130,8 +130,9 @@ for round in $(seq 1 "$REPEATS"); do
     start_proxy "$(policy_of "$cfg")"
     for kind in $KINDS; do
       wrk_run "$kind" 32 2 >/dev/null # warm-up: connections, VM, state
-      t0=$(cpu_ticks)
+      t0=$(cpu_ticks) o0=$(origin_counts)
       tp=$(wrk_run "$kind" 32 "$DURATION")
+      upstream=$(origin_reuse "$o0")
       # CPU time the Envoy under test spent per request: less sensitive to other load than req/s.
       cpu_us=$(python3 -c "import os; print(round(($(cpu_ticks) - $t0) * 1e6 / os.sysconf('SC_CLK_TCK') / max(1, $(field "$tp" requests)), 1))")
       if [ "$LATENCY" = 0 ]; then
@@ -147,8 +148,8 @@ for round in $(seq 1 "$REPEATS"); do
       fi
       [ "$LATENCY" = 0 ] || lat=$(wrk_run "$kind" "${CONNS[$kind]}" "$DURATION" 1)
       stats=$(curl -fs "http://127.0.0.1:$ADMIN_PORT/stats?filter=wasmcustom" | grep -v ': 0$' | tr '\n' ' ' || true)
-      echo "{\"round\":$round,\"config\":\"$cfg\",\"kind\":\"$kind\",\"throughput\":$tp,\"cpu_us_per_req\":$cpu_us,\"latency\":$lat,\"load\":\"$(cut -d' ' -f1 /proc/loadavg)\",\"wasm_stats\":\"${stats% }\"}" >> "$RAW"
-      log "round $round $cfg/$kind: $(field "$tp" rps) req/s, $cpu_us CPU us/req; paced $(field "$lat" rps) req/s p50 $(field "$lat" p50_us) us p99 $(field "$lat" p99_us) us (load $(cut -d' ' -f1 /proc/loadavg))"
+      echo "{\"round\":$round,\"config\":\"$cfg\",\"kind\":\"$kind\",\"throughput\":$tp,\"cpu_us_per_req\":$cpu_us,\"latency\":$lat,\"load\":\"$(cut -d' ' -f1 /proc/loadavg)\",\"upstream_cx_per_rq\":$upstream,\"wasm_stats\":\"${stats% }\"}" >> "$RAW"
+      log "round $round $cfg/$kind: $(field "$tp" rps) req/s, $cpu_us CPU us/req; paced $(field "$lat" rps) req/s p50 $(field "$lat" p50_us) us p99 $(field "$lat" p99_us) us; upstream cx/rq $upstream (load $(cut -d' ' -f1 /proc/loadavg))"
     done
     stop_proxy
   done
@@ -204,4 +205,8 @@ for (kind, cfg), a in agg.items():
     pa = f"{med(added):+.1f} ({min(added):+.0f}..{max(added):+.0f})" if added else "-"
     print(f"| {kind} | {label} | {rps:,.0f} | {rps / med(b['rps']):.2f} | {cpu:.1f} | {cpu - med(b['cpu']):+.1f} "
           f"| {med(a['paced']):,.0f} | {p50:.0f} | {p99:.0f} | {p50 - med(b['p50']):+.0f} | {p99 - med(b['p99']):+.0f} | {a['err']} | {pr} | {pa} |")
+reuse = [r.get("upstream_cx_per_rq", 0) for r in rows]
+print(f"\nUpstream connections opened per upstream request: {max(reuse):.4f} at most (0 when the origin keeps its connections).")
+if max(reuse) > 0.05:
+    print("WARNING: the proxy opened upstream connections per request: every number above carries TCP connects.")
 PY
