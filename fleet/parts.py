@@ -208,19 +208,26 @@ def read_store(bridge, namespace):
     return body
 
 
-def filter_config(policy_text, failure_policy="FAIL_CLOSED", indent=16):
-    """The Wasm filter config (envoy/wasm-filter.yaml.in) for a plugin configuration text,
-    indented for its place in a template."""
-    text = render(ENVOY_DIR / "wasm-filter.yaml.in", {
-        "WASM": WASM, "FAILURE_POLICY": failure_policy, "POLICY_JSON": json.dumps(policy_text, ensure_ascii=False)})
+def filter_config(policy_text, failure_policy="FAIL_CLOSED", indent=16, native=False):
+    """The Wasm filter config (envoy/wasm-filter.yaml.in), or the native filter's
+    (envoy/native-filter.yaml.in), for a plugin configuration text, indented for its place in
+    a template."""
+    values = {"WASM": WASM, "FAILURE_POLICY": failure_policy, "POLICY_JSON": json.dumps(policy_text, ensure_ascii=False)}
+    text = render(ENVOY_DIR / ("native-filter.yaml.in" if native else "wasm-filter.yaml.in"), values)
     return "\n".join(" " * indent + line for line in text.splitlines())
 
 
+FILTER_TYPES = {False: "type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm",
+                True: "type.googleapis.com/envoy.extensions.filters.http.dynamic_modules.v3.DynamicModuleFilter"}
+
+
 class FleetEnvoy:
-    """An Envoy fleet node; `config` is the plugin configuration text (policy + `envoy.fleet`)."""
+    """An Envoy fleet node; `config` is the plugin configuration text (policy + `envoy.fleet`);
+    `native`: the native filter (build/libdistill_guard.so) instead of the Wasm filter."""
 
     def __init__(self, tmp, name, origin_port, bridge_port, config, base_id=None, concurrency=1, port=None,
-                 admin_port=None, failure_policy="FAIL_CLOSED"):
+                 admin_port=None, failure_policy="FAIL_CLOSED", native=False):
+        self.native = native
         self.dir = Path(tmp) / f"envoy-{name}"
         self.dir.mkdir(parents=True, exist_ok=True)
         self.name = name
@@ -238,13 +245,13 @@ class FleetEnvoy:
         self.bootstrap.write_text(render(ENVOY_DIR / "envoy-fleet.yaml.in", {
             "ADMIN_PORT": self.admin_port, "LISTEN_PORT": self.port, "ORIGIN_PORT": origin_port,
             "BRIDGE_PORT": bridge_port, "NODE_ID": name, "ECDS_PATH": self.ecds_path, "ECDS_DIR": self.ecds_dir,
-            "FILTER_CONFIG": filter_config(config, failure_policy, indent=16)}))
+            "FILTER_TYPE": FILTER_TYPES[native], "FILTER_CONFIG": filter_config(config, failure_policy, 16, native)}))
         self.ecds_path.write_text(self._ecds(config))
         self.proc = None
         self._log = None
 
     def _ecds(self, config):
-        return render(ENVOY_DIR / "ecds-filter.yaml.in", {"FILTER_CONFIG": filter_config(config, self.failure_policy, indent=4)})
+        return render(ENVOY_DIR / "ecds-filter.yaml.in", {"FILTER_CONFIG": filter_config(config, self.failure_policy, 4, self.native)})
 
     def push(self, config):
         """A new filter config: written next to the watched file, then renamed over it."""
@@ -257,8 +264,8 @@ class FleetEnvoy:
         self._log = open(self.log_path, "w")
         self.proc = subprocess.Popen(
             [str(ENVOY), "-c", str(self.bootstrap), "--concurrency", str(self.concurrency), "--base-id", str(self.base_id),
-             "--disable-hot-restart", "--log-level", "warn", "--component-log-level", "wasm:info"],
-            stdout=self._log, stderr=subprocess.STDOUT)
+             "--disable-hot-restart", "--log-level", "warn", "--component-log-level", "wasm:info,dynamic_modules:info"],
+            stdout=self._log, stderr=subprocess.STDOUT, env={**os.environ, "ENVOY_DYNAMIC_MODULES_SEARCH_PATH": str(ROOT / "build")})
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -288,7 +295,7 @@ class FleetEnvoy:
         for line in text.splitlines():
             name, _, value = line.partition(": ")
             if value.strip().isdigit():
-                out[name.replace("wasmcustom.", "")] = int(value)
+                out[name.replace("wasmcustom.", "").replace("dynamicmodulescustom.", "")] = int(value)
         return out
 
     def stop(self):

@@ -26,6 +26,10 @@ pub struct FleetConfig {
     /// Envoy only: the cluster of the HTTP bridge (webdis) in front of the store (also the
     /// calls' `:authority`).
     pub upstream: String,
+    /// Native Envoy filter only: the bridge's address (`IP:port`), which that filter calls
+    /// itself from a thread of its own (it has no use of Envoy's clusters); hosts that reach
+    /// the bridge their own way refuse it.
+    pub bridge: Option<std::net::SocketAddr>,
     /// Longest wait for the bridge's answer, in ms; a later answer counts as a failure.
     pub timeout_ms: u32,
     /// How long the store keeps a published delta, in seconds: a node that falls further
@@ -49,6 +53,7 @@ impl Default for FleetConfig {
             namespace: "default".into(),
             node_id: None,
             upstream: "distill_guard_fleet".into(),
+            bridge: None,
             timeout_ms: 500,
             retention_s: 60,
             max_payload_bytes: 1 << 20,
@@ -124,7 +129,9 @@ impl FleetConfig {
                 ("namespace" | "node_id", _) => errs.push(path, "expected 1..=64 characters of A-Z a-z 0-9 _ -"),
                 ("upstream", Some(s)) if (1..=255).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_graphic()) => c.upstream = s.into(),
                 ("upstream", _) => errs.push(path, "expected 1..=255 printable ASCII characters without spaces"),
-                _ => errs.push(path, format!("unknown key (known: enabled, namespace, node_id, upstream, {})", NUMBER_KEYS)),
+                ("bridge", Some(s)) if s.parse::<std::net::SocketAddr>().is_ok() => c.bridge = s.parse().ok(),
+                ("bridge", _) => errs.push(path, "expected an IP address and port (\"127.0.0.1:7379\", \"[::1]:7379\")"),
+                _ => errs.push(path, format!("unknown key (known: enabled, namespace, node_id, upstream, bridge, {})", NUMBER_KEYS)),
             }
         }
         if errs.0.is_empty() {
@@ -168,14 +175,16 @@ mod tests {
         assert_eq!((c.enabled, c.namespace.as_str(), c.node_id.as_deref(), c.timeout_ms), (false, "eu-1", Some("gw_7"), 250));
         let errs = FleetConfig::from_json(
             r#"{"enabled": 1, "namespace": "a b", "node_id": "", "timeout_ms": 0, "max_entries": -1,
-                "upstream": "has space", "retention_s": 1.5, "colour": "red"}"#,
+                "upstream": "has space", "retention_s": 1.5, "colour": "red", "bridge": "localhost:7379"}"#,
         )
         .unwrap_err();
         let paths: Vec<&str> = errs.0.iter().map(|e| e.path.as_str()).collect();
-        for p in ["fleet.enabled", "fleet.namespace", "fleet.node_id", "fleet.timeout_ms", "fleet.max_entries", "fleet.upstream", "fleet.retention_s", "fleet.colour"] {
+        for p in ["fleet.enabled", "fleet.namespace", "fleet.node_id", "fleet.timeout_ms", "fleet.max_entries", "fleet.upstream", "fleet.retention_s", "fleet.colour", "fleet.bridge"] {
             assert!(paths.contains(&p), "{p} missing in {errs}");
         }
-        assert_eq!(errs.0.len(), 8, "{errs}");
+        assert_eq!(errs.0.len(), 9, "{errs}");
+        let c = FleetConfig::from_json(r#"{"bridge": "127.0.0.1:7379"}"#).unwrap();
+        assert_eq!(c.bridge, Some("127.0.0.1:7379".parse().unwrap()));
         assert!(FleetConfig::from_json("[]").is_err());
         assert!(FleetConfig::from_json("{").unwrap_err().0[0].message.starts_with("invalid JSON"));
     }

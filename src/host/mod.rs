@@ -9,6 +9,9 @@ pub mod envoy;
 // The native Envoy filter (a dynamic module) runs on the host, never in Wasm.
 #[cfg(all(feature = "envoy-native", not(target_arch = "wasm32")))]
 pub mod native;
+// The fleet bridge's HTTP client, for hosts with sockets of their own (the native filter).
+#[cfg(not(target_arch = "wasm32"))]
+pub mod bridge;
 pub mod packed;
 pub mod tickets;
 

@@ -89,13 +89,21 @@ def test_the_native_filter_is_what_runs(stack):
     assert "dynamicmodulescustom.distill_guard.requests: 1" in raw, raw
 
 
-@pytest.mark.parametrize("option", ["fleet", "campaigns"])
-def test_options_the_native_filter_lacks_are_refused_by_name(stack, option):
-    value = {"upstream": "fleet_store"} if option == "fleet" else {"interval_s": 5}
-    envoy, origin = stack(policy={"envoy": {option: value}}, start=False)
+def test_the_campaign_log_is_refused_by_name(stack):
+    envoy, origin = stack(policy={"envoy": {"campaigns": {"interval_s": 5}}}, start=False)
     with pytest.raises(EnvoyExited) as e:
         envoy.start()
-    assert f"envoy.{option} not supported by the native filter" in e.value.log
+    assert "envoy.campaigns not supported by the native filter" in e.value.log
+    assert origin.records() == []
+
+
+def test_fleet_sync_without_the_bridge_address_is_refused_with_its_path(stack):
+    """The native filter calls the bridge itself: `envoy.fleet.bridge` is required (an Envoy
+    cluster, `upstream`, is what the Wasm filter uses)."""
+    envoy, origin = stack(policy={"envoy": {"fleet": {"upstream": "fleet_store"}}}, start=False)
+    with pytest.raises(EnvoyExited) as e:
+        envoy.start()
+    assert "envoy.fleet.bridge" in e.value.log and "required by the native filter" in e.value.log, e.value.log[-2000:]
     assert origin.records() == []
 
 

@@ -10,7 +10,7 @@ that prefix; tagging starts at TAG. Clusters count returning accounts only, so a
 an account's first request twice (the first one primes it, `Node.get`). A campaign split round-robin over the four nodes shows each
 node a quarter of its accounts (under TAG), the fleet all of them (over TAG).
 
-Run after `scripts/build.sh envoy web native`:  .venv/bin/python -m pytest -q tests/e2e/test_fleet.py
+Run after `scripts/build.sh envoy envoy-native web native`:  .venv/bin/python -m pytest -q tests/e2e/test_fleet.py
 """
 
 import json
@@ -47,8 +47,11 @@ def policy(**extra):
 FLEET = {"namespace": NAMESPACE, "timeout_ms": 500, "max_reply_bytes": 65536}
 
 
-def plugin_config(pol):
-    return json.dumps({**pol, "envoy": {"fleet": FLEET}})
+def plugin_config(pol, bridge_port=None):
+    """The plugin configuration; with `bridge_port`, the native filter's (it calls the bridge
+    at that address itself)."""
+    fleet = FLEET if bridge_port is None else {**FLEET, "bridge": f"127.0.0.1:{bridge_port}"}
+    return json.dumps({**pol, "envoy": {"fleet": fleet}})
 
 
 class Node:
@@ -83,9 +86,11 @@ class Node:
 
 
 class Fleet:
-    """Redis, the bridge, an origin, three Envoys and a workerd, started on __init__."""
+    """Redis, the bridge, an origin, Envoys (three Wasm-filter nodes by default; the ones named
+    in `native` run the native filter) and a workerd (unless `edge` is false), started on
+    __init__."""
 
-    def __init__(self, tmp, pol):
+    def __init__(self, tmp, pol, names=("a", "b", "c"), native=(), edge=True):
         self.tmp = tmp
         self.started = []
         self.policy = pol
@@ -94,14 +99,18 @@ class Fleet:
         self.origin = Origin(tmp)
         self.started.append(self.origin)
         self.envoys = []
-        for name in ["a", "b", "c"]:
-            e = parts.FleetEnvoy(tmp, name, self.origin.port, self.bridge.port, plugin_config(pol))
+        for name in names:
+            config = plugin_config(pol, self.bridge.port if name in native else None)
+            e = parts.FleetEnvoy(tmp, name, self.origin.port, self.bridge.port, config, native=name in native)
             self.envoys.append(self._start(e))
-        self.workerd = self._start(parts.Workerd(tmp, self.origin.port, self.bridge.port, json.dumps(pol), FLEET))
+        self.workerd = None
+        if edge:
+            self.workerd = self._start(parts.Workerd(tmp, self.origin.port, self.bridge.port, json.dumps(pol), FLEET))
         self.sent = []  # API keys, in the order the requests went out
         primed = set()
         self.nodes = [Node(e.name, e.url, self.sent, primed, envoy=e) for e in self.envoys]
-        self.nodes.append(Node("edge", self.workerd.url, self.sent, primed, edge=True))
+        if edge:
+            self.nodes.append(Node("edge", self.workerd.url, self.sent, primed, edge=True))
 
     def _start(self, part):
         self.started.append(part)
@@ -141,7 +150,8 @@ class Fleet:
         return json.loads(out.splitlines()[-1])["score"]
 
     def gauges(self):
-        return {e.name: e.stats().get("distill_guard.sync.fleet_active_accounts") for e in self.envoys}
+        """The fleet-view gauge of the Wasm-filter nodes (the native filter has none)."""
+        return {e.name: e.stats().get("distill_guard.sync.fleet_active_accounts") for e in self.envoys if not e.native}
 
 
 @pytest.fixture
@@ -162,16 +172,11 @@ def warm_up(fleet):
     return len(fleet.nodes)
 
 
-def log_lines(text, needle):
-    return [l for l in text.splitlines() if needle in l]
-
-
-def test_a_campaign_split_over_the_fleet_is_flagged_everywhere_and_survives_a_store_outage(fleet):
-    known = warm_up(fleet)
+def campaign_is_flagged_on_every_node(fleet, known, n_accounts):
+    """Sends `n_accounts` new accounts round-robin over the nodes, 10 requests a second (`known`
+    accounts already counted), and checks that each node, whose own share stays under TAG,
+    flags them within two ticks of the fleet crossing TAG."""
     nodes = fleet.nodes
-    # Campaign: 56 accounts round-robin, 10 requests a second (each node sees 14; the fleet
-    # crosses TAG at about the 26th, and 30 more requests follow: three seconds to watch).
-    n_accounts = 56
     events = []  # (time, node, fleet count after it, score)
     for i in range(n_accounts):
         node = nodes[i % len(nodes)]
@@ -187,8 +192,21 @@ def test_a_campaign_split_over_the_fleet_is_flagged_everywhere_and_survives_a_st
         assert flagged is not None, (node.name, mine)
         delay = flagged - crossed
         print(f"{node.name}: flagged {delay:.2f} s after the fleet crossed {TAG} accounts")
-        # Two ticks, plus the gap to this node's next request (a node is probed every 0.4 s).
+        # Two ticks, plus the gap to this node's next request (a node is probed every 0.1 s x nodes).
         assert delay <= 2 * TICK + 0.5, (node.name, delay)
+
+
+def log_lines(text, needle):
+    return [l for l in text.splitlines() if needle in l]
+
+
+def test_a_campaign_split_over_the_fleet_is_flagged_everywhere_and_survives_a_store_outage(fleet):
+    known = warm_up(fleet)
+    nodes = fleet.nodes
+    # Campaign: 56 accounts round-robin (each node sees 14; the fleet crosses TAG at about the
+    # 26th, and 30 more requests follow: three seconds to watch).
+    n_accounts = 56
+    campaign_is_flagged_on_every_node(fleet, known, n_accounts)
 
     # What the store holds agrees with what the filters report.
     time.sleep(2.5 * TICK)
@@ -404,3 +422,60 @@ def test_the_store_is_hostile_input(fleet):
         assert "panic" not in e.log().lower()
         assert "\x1b" not in e.log() and "\x07" not in e.log(), "node names from the store are printed escaped"
     assert len(log_lines(fleet.workerd.log(), "fleet: refused a delta")) == 1, fleet.workerd.log()[-3000:]
+
+
+@pytest.fixture
+def mixed_fleet(tmp_path, wasm):
+    if not (ROOT / "build" / "libdistill_guard.so").exists():
+        pytest.fail("build/libdistill_guard.so missing: run scripts/build.sh envoy-native")
+    f = Fleet(tmp_path, policy(), names=("w", "n1", "n2"), native=("n1", "n2"), edge=False)
+    yield f
+    f.close()
+
+
+def test_native_filter_nodes_sync_with_the_fleet_and_ride_out_a_store_outage(mixed_fleet):
+    """Two native-filter nodes and one Wasm-filter node in one fleet: a campaign split over them
+    is flagged on each within two ticks of the fleet crossing the threshold, the store holds
+    every node's deltas, and an outage of the store fails no request and is logged once."""
+    fleet = mixed_fleet
+    known = warm_up(fleet)
+    nodes = fleet.nodes
+    n_accounts = 45  # 15 per node, under TAG; the fleet crosses it at about the 27th
+    campaign_is_flagged_on_every_node(fleet, known, n_accounts)
+
+    time.sleep(2.5 * TICK)
+    view = fleet.store_view()
+    total = known + n_accounts
+    assert abs(view["active_accounts"] - total) <= 0.03 * total, view
+    assert view["refused"] == 0 and len(view["nodes"]) == len(nodes), view
+    for e in fleet.envoys:
+        if e.native:
+            s = e.stats()
+            assert s.get("distill_guard.sync.fleet_published", 0) > 0 and s.get("distill_guard.sync.fleet_applied", 0) > 0, s
+            # One per filter configuration: ECDS's default config, then the watched file's.
+            assert log_lines(e.log(), "fleet sync on as node"), e.log()[-2000:]
+
+    # The store dies: no request fails; the native nodes count the failed round trips and log
+    # the outage once; when it is back they log that once and publish what they held.
+    fleet.redis.kill()
+    statuses = []
+    for i in range(12):
+        statuses.append(nodes[i % len(nodes)].get(f"outage-{i}")[0])
+        time.sleep(0.25)
+    assert set(statuses) == {200}, statuses
+    natives = [e for e in fleet.envoys if e.native]
+    for e in natives:
+        assert e.stats().get("distill_guard.sync.fleet_errors", 0) >= 2, e.stats()
+        assert len(log_lines(e.log(), "fleet: store unreachable")) == 1, log_lines(e.log(), "fleet")
+    fleet.redis.start()
+    for i in range(6):
+        nodes[i % len(nodes)].score(f"after-{i}")
+        time.sleep(0.25)
+    time.sleep(3 * TICK)
+    view = fleet.store_view()
+    total = len(set(fleet.sent))
+    assert abs(view["active_accounts"] - total) <= 0.03 * total, (view, total)
+    for e in natives:
+        assert len(log_lines(e.log(), "fleet: store back after")) == 1, log_lines(e.log(), "fleet")
+        assert "panic" not in e.log().lower()
+        assert e.stats().get("distill_guard.internal_error", 0) == 0

@@ -24,6 +24,22 @@ use super::sync::{Deltas, Role, SharedData, Sync, TickReport, CAS_MISMATCH, TICK
 use crate::fleet::config::{is_name, sanitize_name};
 use crate::fleet::{Call, Client, FleetConfig, Outcome, Round};
 
+/// The fleet counters (both Envoy filters), in [`round_counts`] order.
+pub const COUNTERS: [&str; 7] = [
+    "distill_guard.sync.fleet_published",
+    "distill_guard.sync.fleet_applied",
+    "distill_guard.sync.fleet_refused",
+    "distill_guard.sync.fleet_missed",
+    "distill_guard.sync.fleet_errors",
+    "distill_guard.sync.fleet_bytes_out",
+    "distill_guard.sync.fleet_bytes_in",
+];
+
+/// What a round trip adds to each of [`COUNTERS`].
+pub fn round_counts(r: &Round) -> [u64; COUNTERS.len()] {
+    [r.published, r.applied, r.refused, r.missed, u64::from(r.failed), r.bytes_out, r.bytes_in]
+}
+
 /// Shared-data key of the leader lease: `u32 worker | u64 renewed at (ms)`.
 pub const LEADER_KEY: &str = "distill_guard.fleet.leader";
 /// Shared-data key of this Envoy's node name in the fleet.

@@ -8,21 +8,11 @@
 
 use super::abi::{self, Level};
 use super::apply::Status;
-use super::fleet::{node_name, FleetWorker};
+use super::fleet::{node_name, round_counts, FleetWorker, COUNTERS};
 use super::sync::{Role, Sync, TickReport};
 use crate::fleet::{FleetConfig, Outcome, Round};
 use crate::state::State;
 
-/// Counter names, in [`FleetRoot::report`] order.
-const COUNTERS: [&str; 7] = [
-    "distill_guard.sync.fleet_published",
-    "distill_guard.sync.fleet_applied",
-    "distill_guard.sync.fleet_refused",
-    "distill_guard.sync.fleet_missed",
-    "distill_guard.sync.fleet_errors",
-    "distill_guard.sync.fleet_bytes_out",
-    "distill_guard.sync.fleet_bytes_in",
-];
 /// Gauge (leader only): the fleet view's distinct active accounts.
 const ACTIVE_GAUGE: &str = "distill_guard.sync.fleet_active_accounts";
 
@@ -146,8 +136,7 @@ impl FleetRoot {
             abi::log(Level::Warn, line);
         }
         if let Some(ids) = self.counters {
-            let counts = [round.published, round.applied, round.refused, round.missed, u64::from(round.failed), round.bytes_out, round.bytes_in];
-            for (id, n) in ids.into_iter().zip(counts) {
+            for (id, n) in ids.into_iter().zip(round_counts(round)) {
                 if n > 0 {
                     let _ = abi::add(id, n as i64);
                 }

@@ -344,11 +344,27 @@ fn parse_campaigns(raw: &Value, path: &str) -> Result<CampaignLog, PolicyErrors>
 /// The member is cut out of the text rather than removed from a parsed document and
 /// re-serialized: a JSON value serializer would cost the module ~11 KB.
 pub fn split_plugin_config(text: &str) -> Result<(Cow<'_, str>, Options, Option<FleetConfig>), PolicyErrors> {
+    split_plugin_config_for(text, Filter::Wasm)
+}
+
+/// Which Envoy filter reads a plugin configuration: they reach the fleet's bridge differently
+/// (the Wasm filter through the cluster `envoy.fleet.upstream`, the native filter by its
+/// address, `envoy.fleet.bridge`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Filter {
+    /// The proxy-wasm filter (`super::http`).
+    Wasm,
+    /// The dynamic module (`crate::host::native`).
+    Native,
+}
+
+/// [`split_plugin_config`] for `filter`.
+pub fn split_plugin_config_for(text: &str, filter: Filter) -> Result<(Cow<'_, str>, Options, Option<FleetConfig>), PolicyErrors> {
     let Some(m) = top_level_member(text.as_bytes(), OPTIONS_KEY.as_bytes()) else {
         return Ok((Cow::Borrowed(text), Options::default(), None));
     };
     let raw = text.get(m.value.clone()).and_then(|v| serde_json::from_str::<Value>(v).ok());
-    let (options, fleet) = parse_options(raw.as_ref().unwrap_or(&Value::Null))?;
+    let (options, fleet) = parse_options(raw.as_ref().unwrap_or(&Value::Null), filter)?;
     let (Some(head), Some(tail)) = (text.get(..m.cut.start), text.get(m.cut.end..)) else {
         return Ok((Cow::Borrowed(text), options, fleet));
     };
@@ -358,8 +374,13 @@ pub fn split_plugin_config(text: &str) -> Result<(Cow<'_, str>, Options, Option<
 /// The engine, adapter options and fleet settings of a plugin configuration's text (empty
 /// text: the built-in default policy).
 pub fn parse_config(text: &str) -> Result<(crate::Engine, Options, Option<FleetConfig>), PolicyErrors> {
+    parse_config_for(text, Filter::Wasm)
+}
+
+/// [`parse_config`] for `filter`.
+pub fn parse_config_for(text: &str, filter: Filter) -> Result<(crate::Engine, Options, Option<FleetConfig>), PolicyErrors> {
     let text = if text.trim().is_empty() { "{}" } else { text };
-    let (policy, options, fleet) = split_plugin_config(text)?;
+    let (policy, options, fleet) = split_plugin_config_for(text, filter)?;
     Ok((crate::Engine::from_json(&policy)?, options, fleet))
 }
 
@@ -484,7 +505,7 @@ fn skip_value(b: &[u8], mut i: usize) -> Option<usize> {
     }
 }
 
-fn parse_options(raw: &Value) -> Result<(Options, Option<FleetConfig>), PolicyErrors> {
+fn parse_options(raw: &Value, filter: Filter) -> Result<(Options, Option<FleetConfig>), PolicyErrors> {
     let err = |path: String, message: &str| PolicyError { path, message: message.to_string() };
     let Value::Object(map) = raw else {
         return Err(PolicyErrors(vec![err(OPTIONS_KEY.to_string(), "expected an object")]));
@@ -500,7 +521,14 @@ fn parse_options(raw: &Value) -> Result<(Options, Option<FleetConfig>), PolicyEr
             ("geo_headers", Value::Bool(b)) => options.geo_headers = *b,
             ("tls_fingerprints" | "filter_state" | "geo_headers", _) => errors.push(err(path, "expected a boolean")),
             ("fleet", v) => match FleetConfig::from_value(v, &path) {
-                Ok(f) => fleet = Some(f),
+                Ok(f) => {
+                    match (filter, f.bridge.is_some()) {
+                        (Filter::Wasm, true) => errors.push(err(format!("{path}.bridge"), "the Wasm filter reaches the bridge through the cluster named by `upstream`; `bridge` is the native filter's")),
+                        (Filter::Native, false) if f.enabled => errors.push(err(format!("{path}.bridge"), "required by the native filter: the bridge's IP:port (it calls the bridge itself, not through an Envoy cluster)")),
+                        _ => {}
+                    }
+                    fleet = Some(f);
+                }
                 Err(e) => errors.extend(e.0),
             },
             ("campaigns", v) => match parse_campaigns(v, &path) {
@@ -732,6 +760,19 @@ mod tests {
         assert_eq!(split_plugin_config(r#"{"envoy": {"geo_headers": "on"}}"#).unwrap_err().0[0].path, "envoy.geo_headers");
         let e = split_plugin_config(r#"{"envoy": true}"#).unwrap_err();
         assert_eq!(e.0[0].path, "envoy");
+    }
+
+    #[test]
+    fn the_fleet_bridge_is_the_native_filters_alone() {
+        let native = r#"{"envoy": {"fleet": {"namespace": "eu", "bridge": "127.0.0.1:7379"}}}"#;
+        let e = split_plugin_config(native).unwrap_err();
+        assert_eq!(e.0.iter().map(|e| e.path.as_str()).collect::<Vec<_>>(), vec!["envoy.fleet.bridge"]);
+        let (_, _, fleet) = split_plugin_config_for(native, Filter::Native).unwrap();
+        assert_eq!(fleet.and_then(|f| f.bridge), Some("127.0.0.1:7379".parse().unwrap()));
+        let e = split_plugin_config_for(r#"{"envoy": {"fleet": {"namespace": "eu"}}}"#, Filter::Native).unwrap_err();
+        assert_eq!(e.0[0].path, "envoy.fleet.bridge");
+        assert!(e.0[0].message.contains("required"), "{}", e.0[0].message);
+        assert!(split_plugin_config_for(r#"{"envoy": {"fleet": {"enabled": false}}}"#, Filter::Native).is_ok());
     }
 
     #[test]

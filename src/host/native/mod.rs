@@ -21,21 +21,25 @@
 //! The counters are the Wasm filter's (`distill_guard.requests`, `.action.*`, `.reason.*`,
 //! `.body.held`, `.body.learned`, `.internal_error`), under Envoy's dynamic-module stats prefix
 //! instead of `wasmcustom.`, incremented per request (no tick to batch them on).
-//! Deliberately not here (the Wasm filter has them): the fleet sync and the campaign log: a
-//! configuration asking for `envoy.fleet` or `envoy.campaigns` is refused at load with the
-//! reason. A tag header whose value is empty (`reasons` of a request no signal fired on) is
+//! The fleet sync (`envoy.fleet`) runs on a thread of the filter configuration's own that
+//! calls the bridge at `envoy.fleet.bridge` (an address: the module makes the call itself, see
+//! [`fleet`]); the Wasm filter goes through the Envoy cluster `envoy.fleet.upstream` instead.
+//! Deliberately not here (the Wasm filter has it): the campaign log; a configuration asking
+//! for `envoy.campaigns` is refused at load with the reason. A tag header whose value is empty (`reasons` of a request no signal fired on) is
 //! left out: Envoy's dynamic-module ABI refuses to add an empty value.
 
 mod abi;
+mod fleet;
 
 use std::ffi::c_void;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use self::abi::{Level, Stream};
 use super::envoy::apply::{self, Failure, Host, Next, Status, Target};
 use super::envoy::metrics::{self, Pending};
+use super::envoy::fleet::COUNTERS as FLEET_COUNTERS;
 use super::envoy::{geo, wire};
 use crate::engine::{Decision, Held, Learn};
 use crate::request::Peer;
@@ -44,15 +48,19 @@ use crate::Engine;
 /// ABI version this module was written against (Envoy only warns on a mismatch).
 static ABI_VERSION: &[u8] = b"v0.2.0\0";
 
-/// One filter configuration: its engine (shared by the worker threads) and options.
+/// One filter configuration: its engine (shared by the worker threads and the fleet sync
+/// thread) and options.
 struct Config {
-    engine: Mutex<Engine>,
+    engine: Arc<Mutex<Engine>>,
     /// The plugin configuration, to rebuild the engine after a caught panic.
     text: String,
     options: wire::Options,
     sequence: AtomicU64,
     /// Envoy's ids of the counters ([`metrics::name`] order); empty when Envoy refused them.
     counters: Vec<usize>,
+    /// The fleet sync (`envoy.fleet`), and Envoy's ids of its counters
+    /// (`super::envoy::fleet::COUNTERS` order). Dropped (its thread joined) with the configuration.
+    fleet: Option<(fleet::Sync, Vec<usize>)>,
 }
 
 impl Config {
@@ -65,6 +73,13 @@ impl Config {
                 s.increment_counter(id, n);
             }
         });
+        if let Some((sync, ids)) = &self.fleet {
+            sync.pending.drain(|i, n| {
+                if let Some(&id) = ids.get(i) {
+                    s.increment_counter(id, n);
+                }
+            });
+        }
     }
 }
 
@@ -159,7 +174,7 @@ unsafe fn guarded(envoy: *mut c_void, filter: *const c_void, hook: impl FnOnce(&
             config.count(s, Pending::internal_error);
             abi::log(Level::Error, "distill-guard: internal error: the engine panicked; request passed uninspected, engine restarted with empty state");
             let mut slot = config.engine.lock().unwrap_or_else(|e| e.into_inner());
-            if let Ok((fresh, ..)) = wire::parse_config(&config.text) {
+            if let Ok((fresh, ..)) = wire::parse_config_for(&config.text, wire::Filter::Native) {
                 *slot = fresh;
             }
             config.engine.clear_poison();
@@ -177,7 +192,7 @@ unsafe fn configure(envoy: *mut c_void, bytes: &[u8]) -> Option<Config> {
         abi::log(Level::Error, "distill-guard: policy error: the filter configuration is not UTF-8");
         return None;
     };
-    let (engine, options, fleet) = match wire::parse_config(text) {
+    let (engine, options, fleet) = match wire::parse_config_for(text, wire::Filter::Native) {
         Ok(x) => x,
         Err(errors) => {
             for line in wire::refusal_lines(&errors) {
@@ -186,15 +201,8 @@ unsafe fn configure(envoy: *mut c_void, bytes: &[u8]) -> Option<Config> {
             return None;
         }
     };
-    let unsupported: Vec<&str> = [
-        (options.campaigns.is_some(), "envoy.campaigns"),
-        (fleet.is_some(), "envoy.fleet"),
-    ]
-    .into_iter()
-    .filter_map(|(on, name)| on.then_some(name))
-    .collect();
-    if !unsupported.is_empty() {
-        abi::log(Level::Error, &format!("distill-guard: {} not supported by the native filter (use the Wasm filter); the filter does not start", unsupported.join(", ")));
+    if options.campaigns.is_some() {
+        abi::log(Level::Error, "distill-guard: envoy.campaigns not supported by the native filter (use the Wasm filter); the filter does not start");
         return None;
     }
     let p = engine.policy();
@@ -207,7 +215,20 @@ unsafe fn configure(envoy: *mut c_void, bytes: &[u8]) -> Option<Config> {
         abi::log(Level::Warn, "distill-guard: Envoy refused the filter's counters: no distill_guard.* stats");
         Vec::new()
     });
-    Some(Config { engine: Mutex::new(engine), text: text.to_string(), options, sequence: AtomicU64::new(0), counters })
+    let state_on = engine.policy().state.enabled;
+    let engine = Arc::new(Mutex::new(engine));
+    let fleet = match fleet.filter(|f| f.enabled) {
+        Some(_) if !state_on => {
+            abi::log(Level::Info, "distill-guard (native): fleet sync off: the policy's state is off");
+            None
+        }
+        Some(f) => fleet::Sync::start(Arc::clone(&engine), f).map(|sync| {
+            let ids: Option<Vec<usize>> = FLEET_COUNTERS.iter().map(|n| abi::define_counter(envoy, n)).collect();
+            (sync, ids.unwrap_or_default())
+        }),
+        None => None,
+    };
+    Some(Config { engine, text: text.to_string(), options, sequence: AtomicU64::new(0), counters, fleet })
 }
 
 impl Filter {

@@ -30,6 +30,10 @@ impl FleetSync {
     pub fn new(settings_json: &str, random: u32) -> Result<FleetSync, JsValue> {
         let text = if settings_json.trim().is_empty() { "{}" } else { settings_json };
         let cfg = FleetConfig::from_json(text).map_err(|e| super::policy_error(&e.0))?;
+        if cfg.bridge.is_some() {
+            let e = crate::policy::PolicyError { path: "fleet.bridge".into(), message: "not used by the edge worker: it reaches the bridge through its FLEET service binding".into() };
+            return Err(super::policy_error(&[e]));
+        }
         let mut label = cfg.node_id.as_deref().and_then(sanitize_name).unwrap_or_else(|| "edge".into());
         label.truncate(40);
         let node = format!("{label}-{random:08x}");
