@@ -6,7 +6,8 @@ filter, so most of the Wasm filter's end-to-end tests are run here again, unchan
 this module imports them and overrides the `native_filter` fixture, which makes the `stack` and
 `tiers` fixtures start Envoy with envoy/envoy-native.yaml.in instead of envoy/envoy.yaml.in. The
 tests left out need what the native filter does not have (TLS templates, the fault-injection
-build, the fleet sync, the campaign log, VM reloads); the tests below check what is its own.
+build, VM reloads) or run it in their own module (the fleet sync: test_fleet.py); the tests below
+check what is its own.
 
 Run after `scripts/build.sh envoy envoy-native native`:  .venv/bin/python -m pytest -q tests/e2e/test_envoy_native.py
 """
@@ -48,6 +49,8 @@ from test_envoy import (  # noqa: F401
 from test_envoy_output import (  # noqa: F401
     test_blocked_client_learns_only_a_reference,
     test_both_formats_carry_the_same_verdict,
+    test_campaign_option_errors_name_their_path,
+    test_campaign_report_log_lines,
     test_client_reasons_is_an_opt_in,
     test_filter_state_feeds_the_access_log,
     test_local_rate_limit_keys_on_the_cluster_of_tagged_requests,
@@ -87,14 +90,6 @@ def test_the_native_filter_is_what_runs(stack):
     assert "wasm" not in envoy.config.read_text().split("http_filters:", 1)[1].split("router", 1)[0]
     raw = requests.get(f"http://127.0.0.1:{envoy.admin_port}/stats?filter=distill_guard.requests", timeout=5).text
     assert "dynamicmodulescustom.distill_guard.requests: 1" in raw, raw
-
-
-def test_the_campaign_log_is_refused_by_name(stack):
-    envoy, origin = stack(policy={"envoy": {"campaigns": {"interval_s": 5}}}, start=False)
-    with pytest.raises(EnvoyExited) as e:
-        envoy.start()
-    assert "envoy.campaigns not supported by the native filter" in e.value.log
-    assert origin.records() == []
 
 
 def test_fleet_sync_without_the_bridge_address_is_refused_with_its_path(stack):

@@ -84,11 +84,8 @@ impl Root {
 /// `distill-guard: campaign {json}` (the campaign as in `distill-guard campaigns --format
 /// json`, with the worker's request counts). Account ids and key hashes only.
 fn log_campaigns(engine: &Engine) {
-    let Some(t) = engine.campaigns() else { return };
-    let r = t.report(t.last_ms());
-    for c in &r.campaigns {
-        let line = serde_json::json!({"report_ms": r.now_ms, "requests": r.requests, "flagged": r.flagged, "campaigns_total": r.campaigns_total, "campaign": c});
-        abi::log(Level::Info, &format!("distill-guard: campaign {line}"));
+    for line in wire::campaign_lines(engine) {
+        abi::log(Level::Info, &line);
     }
 }
 

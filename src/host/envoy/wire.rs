@@ -371,6 +371,22 @@ pub fn split_plugin_config_for(text: &str, filter: Filter) -> Result<(Cow<'_, st
     Ok((Cow::Owned(format!("{head}{tail}")), options, fleet))
 }
 
+/// The campaign log's lines for `engine`'s campaign report (`envoy.campaigns`; none without a
+/// tracker): `distill-guard: campaign {json}`, one per campaign, the campaign as in
+/// `distill-guard campaigns --format json` with the engine's request counts. Account ids and
+/// key hashes only.
+pub fn campaign_lines(engine: &crate::Engine) -> Vec<String> {
+    let Some(t) = engine.campaigns() else { return Vec::new() };
+    let r = t.report(t.last_ms());
+    r.campaigns
+        .iter()
+        .map(|c| {
+            let line = serde_json::json!({"report_ms": r.now_ms, "requests": r.requests, "flagged": r.flagged, "campaigns_total": r.campaigns_total, "campaign": c});
+            format!("distill-guard: campaign {line}")
+        })
+        .collect()
+}
+
 /// The engine, adapter options and fleet settings of a plugin configuration's text (empty
 /// text: the built-in default policy).
 pub fn parse_config(text: &str) -> Result<(crate::Engine, Options, Option<FleetConfig>), PolicyErrors> {

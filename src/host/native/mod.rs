@@ -21,15 +21,15 @@
 //! The counters are the Wasm filter's (`distill_guard.requests`, `.action.*`, `.reason.*`,
 //! `.body.held`, `.body.learned`, `.internal_error`), under Envoy's dynamic-module stats prefix
 //! instead of `wasmcustom.`, incremented per request (no tick to batch them on).
-//! The fleet sync (`envoy.fleet`) runs on a thread of the filter configuration's own that
-//! calls the bridge at `envoy.fleet.bridge` (an address: the module makes the call itself, see
-//! [`fleet`]); the Wasm filter goes through the Envoy cluster `envoy.fleet.upstream` instead.
-//! Deliberately not here (the Wasm filter has it): the campaign log; a configuration asking
-//! for `envoy.campaigns` is refused at load with the reason. A tag header whose value is empty (`reasons` of a request no signal fired on) is
+//! The fleet sync (`envoy.fleet`) and the campaign log (`envoy.campaigns`) run on a thread of
+//! the filter configuration's own ([`background`]): it calls the fleet's bridge at
+//! `envoy.fleet.bridge` (an address: the module makes the call itself; the Wasm filter goes
+//! through the Envoy cluster `envoy.fleet.upstream` instead) and logs one campaign report for
+//! the node (the Wasm filter: one per worker). A tag header whose value is empty (`reasons` of a request no signal fired on) is
 //! left out: Envoy's dynamic-module ABI refuses to add an empty value.
 
 mod abi;
-mod fleet;
+mod background;
 
 use std::ffi::c_void;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -58,9 +58,10 @@ struct Config {
     sequence: AtomicU64,
     /// Envoy's ids of the counters ([`metrics::name`] order); empty when Envoy refused them.
     counters: Vec<usize>,
-    /// The fleet sync (`envoy.fleet`), and Envoy's ids of its counters
-    /// (`super::envoy::fleet::COUNTERS` order). Dropped (its thread joined) with the configuration.
-    fleet: Option<(fleet::Sync, Vec<usize>)>,
+    /// The fleet sync (`envoy.fleet`) and campaign log (`envoy.campaigns`) thread, and Envoy's
+    /// ids of the fleet counters (`super::envoy::fleet::COUNTERS` order). Dropped (its thread
+    /// joined) with the configuration.
+    background: Option<(background::Background, Vec<usize>)>,
 }
 
 impl Config {
@@ -73,8 +74,8 @@ impl Config {
                 s.increment_counter(id, n);
             }
         });
-        if let Some((sync, ids)) = &self.fleet {
-            sync.pending.drain(|i, n| {
+        if let Some((bg, ids)) = &self.background {
+            bg.pending.drain(|i, n| {
                 if let Some(&id) = ids.get(i) {
                     s.increment_counter(id, n);
                 }
@@ -192,7 +193,7 @@ unsafe fn configure(envoy: *mut c_void, bytes: &[u8]) -> Option<Config> {
         abi::log(Level::Error, "distill-guard: policy error: the filter configuration is not UTF-8");
         return None;
     };
-    let (engine, options, fleet) = match wire::parse_config_for(text, wire::Filter::Native) {
+    let (mut engine, options, fleet) = match wire::parse_config_for(text, wire::Filter::Native) {
         Ok(x) => x,
         Err(errors) => {
             for line in wire::refusal_lines(&errors) {
@@ -201,10 +202,6 @@ unsafe fn configure(envoy: *mut c_void, bytes: &[u8]) -> Option<Config> {
             return None;
         }
     };
-    if options.campaigns.is_some() {
-        abi::log(Level::Error, "distill-guard: envoy.campaigns not supported by the native filter (use the Wasm filter); the filter does not start");
-        return None;
-    }
     let p = engine.policy();
     abi::log(Level::Info, &format!("distill-guard (native): {}", wire::loaded_line(p, &options)));
     for w in p.warnings() {
@@ -215,20 +212,22 @@ unsafe fn configure(envoy: *mut c_void, bytes: &[u8]) -> Option<Config> {
         abi::log(Level::Warn, "distill-guard: Envoy refused the filter's counters: no distill_guard.* stats");
         Vec::new()
     });
-    let state_on = engine.policy().state.enabled;
+    let report_every = options.campaigns.map(|c| {
+        engine.track_campaigns(c.settings);
+        abi::log(Level::Info, &format!("distill-guard (native): campaign report every {} s (tracker bound {} bytes)", c.interval_s, c.settings.memory_bound()));
+        std::time::Duration::from_secs(u64::from(c.interval_s))
+    });
+    let fleet = fleet.filter(|f| f.enabled);
+    if fleet.is_some() && !engine.policy().state.enabled {
+        abi::log(Level::Info, "distill-guard (native): fleet sync off: the policy's state is off");
+    }
+    let fleet = fleet.filter(|_| engine.policy().state.enabled);
     let engine = Arc::new(Mutex::new(engine));
-    let fleet = match fleet.filter(|f| f.enabled) {
-        Some(_) if !state_on => {
-            abi::log(Level::Info, "distill-guard (native): fleet sync off: the policy's state is off");
-            None
-        }
-        Some(f) => fleet::Sync::start(Arc::clone(&engine), f).map(|sync| {
-            let ids: Option<Vec<usize>> = FLEET_COUNTERS.iter().map(|n| abi::define_counter(envoy, n)).collect();
-            (sync, ids.unwrap_or_default())
-        }),
-        None => None,
-    };
-    Some(Config { engine, text: text.to_string(), options, sequence: AtomicU64::new(0), counters, fleet })
+    let background = background::Background::start(Arc::clone(&engine), fleet, report_every).map(|bg| {
+        let ids: Option<Vec<usize>> = FLEET_COUNTERS.iter().map(|n| abi::define_counter(envoy, n)).collect();
+        (bg, ids.unwrap_or_default())
+    });
+    Some(Config { engine, text: text.to_string(), options, sequence: AtomicU64::new(0), counters, background })
 }
 
 impl Filter {
