@@ -479,3 +479,39 @@ def test_native_filter_nodes_sync_with_the_fleet_and_ride_out_a_store_outage(mix
         assert len(log_lines(e.log(), "fleet: store back after")) == 1, log_lines(e.log(), "fleet")
         assert "panic" not in e.log().lower()
         assert e.stats().get("distill_guard.internal_error", 0) == 0
+
+
+def test_a_policy_push_to_a_native_node_keeps_its_state_and_its_fleet_node(mixed_fleet):
+    """A new filter configuration of the native filter (pushed through ECDS) takes over its
+    predecessor's state when the `state` section is unchanged, and its fleet client with it:
+    the node keeps its name and store cursor (the store still lists three nodes) and its next
+    new account scores on everything it knew. A changed `state` section starts empty."""
+    fleet = mixed_fleet
+    known = warm_up(fleet)
+    w, n1, n2 = fleet.nodes
+    for i in range(24):
+        fleet.nodes[i % 3].score(f"seed-{i}")
+    time.sleep(2.5 * TICK)
+    before = n1.score("before-push")
+    assert before >= known + 24, before
+    n1.envoy.push(plugin_config({**policy(), "name": "fleet e2e, pushed"}, fleet.bridge.port))
+    wait = time.monotonic() + 10
+    while "cross-request state kept" not in n1.envoy.log() and time.monotonic() < wait:
+        time.sleep(0.1)
+    log = n1.envoy.log()
+    assert "cross-request state kept" in log and "fleet sync kept as node" in log, log[-3000:]
+    after = n1.score("after-push")
+    assert after >= before + 1, (before, after)
+    time.sleep(2.5 * TICK)
+    view = fleet.store_view()
+    assert len(view["nodes"]) == 3 and view["refused"] == 0, view
+    # A changed state section: the new configuration starts empty (and is a new node).
+    n2.envoy.push(plugin_config({**policy(), "state": {"precision": 8}}, fleet.bridge.port))
+    wait = time.monotonic() + 10
+    while "state started empty" not in n2.envoy.log() and time.monotonic() < wait:
+        time.sleep(0.1)
+    assert "cross-request state started empty (state section changed)" in n2.envoy.log(), n2.envoy.log()[-3000:]
+    assert n2.get("after-reset")[0] == 200
+    for e in fleet.envoys:
+        assert "panic" not in e.log().lower()
+        assert e.stats().get("distill_guard.internal_error", 0) == 0

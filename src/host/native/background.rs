@@ -16,7 +16,8 @@
 //! every worker, so one report covers the node).
 //!
 //! The engine's lock is held to export, to merge and to build the report, never during the
-//! round trip. The thread stops, and is joined, when Envoy destroys the filter configuration:
+//! round trip (the fleet part's is: a new configuration taking it over waits for the round
+//! trip under way). The thread stops, and is joined, when Envoy destroys the filter configuration:
 //! at most one round trip (`fleet.timeout_ms` per connect, write and read) delays that.
 //!
 //! Deliberately not here: the protocol and the outage logic ([`crate::fleet::Client`]), the
@@ -77,39 +78,56 @@ pub struct Background {
     pub pending: Arc<Pending>,
 }
 
-/// The fleet part of the thread: the store client and the bridge's address.
-struct Fleet {
+/// The fleet part of a configuration: its store client (node name, cursor, unpublished
+/// deltas) and the bridge's address. It passes to the filter's next configuration when that
+/// one keeps the state and the fleet settings (`super::handover`).
+pub struct Fleet {
     client: Client,
     bridge: SocketAddr,
 }
 
+/// A configuration's fleet part, shared with its thread (held for a whole round trip).
+pub type FleetSlot = Arc<Mutex<Option<Fleet>>>;
+
+impl Fleet {
+    /// A new node for `cfg` (enabled, with a `bridge`: validated by the configuration parser).
+    pub fn new(cfg: FleetConfig) -> Option<Fleet> {
+        let bridge = cfg.bridge?;
+        let mut label = cfg.node_id.as_deref().and_then(sanitize_name).unwrap_or_else(|| "envoy-native".into());
+        label.truncate(40);
+        let node = format!("{label}-{:08x}", RandomState::new().build_hasher().finish() as u32);
+        let publisher = format!("{node}-1");
+        abi::log(Level::Info, &format!("distill-guard (native): fleet sync on as node {node}, bridge {bridge}"));
+        Some(Fleet { client: Client::new(cfg, &node, &publisher), bridge })
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &FleetConfig {
+        self.client.config()
+    }
+
+    /// The node's name in the store.
+    pub fn node(&self) -> &str {
+        self.client.node()
+    }
+}
+
 impl Background {
-    /// Starts the thread for `fleet` (enabled, with a `bridge`: validated by the configuration
-    /// parser) and the campaign log every `report_every`; `None` when there is nothing to do
-    /// or the thread cannot start (logged).
-    pub fn start(engine: Arc<Mutex<Engine>>, fleet: Option<FleetConfig>, report_every: Option<Duration>) -> Option<Background> {
-        let fleet = fleet.filter(|f| f.enabled).and_then(|cfg| {
-            let bridge = cfg.bridge?;
-            let mut label = cfg.node_id.as_deref().and_then(sanitize_name).unwrap_or_else(|| "envoy-native".into());
-            label.truncate(40);
-            // Each configuration is a node of its own (its state starts empty).
-            let node = format!("{label}-{:08x}", RandomState::new().build_hasher().finish() as u32);
-            let publisher = format!("{node}-1");
-            abi::log(Level::Info, &format!("distill-guard (native): fleet sync on as node {node}, bridge {bridge}"));
-            Some(Fleet { client: Client::new(cfg, &node, &publisher), bridge })
-        });
-        if fleet.is_none() && report_every.is_none() {
+    /// Starts the thread for the fleet part in `fleet` (if any) and the campaign log every
+    /// `report_every`; `None` when there is nothing to do or the thread cannot start (logged).
+    pub fn start(engine: Arc<Mutex<Engine>>, fleet: FleetSlot, report_every: Option<Duration>) -> Option<Background> {
+        if fleet.lock().map_or(true, |f| f.is_none()) && report_every.is_none() {
             return None;
         }
         let (stop, stopped) = mpsc::channel::<()>();
         let pending = Arc::new(Pending::default());
         let counts = Arc::clone(&pending);
         let spawned = std::thread::Builder::new().name("distill-guard-bg".into()).spawn(move || {
-            let mut fleet = fleet;
             let mut reported = Instant::now();
             // Returns once the configuration is gone (its sender dropped).
             while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(TICK) {
-                if let Some(f) = fleet.as_mut() {
+                let mut slot = fleet.lock().unwrap_or_else(|p| p.into_inner());
+                if let Some(f) = slot.as_mut() {
                     if let Some(round) = round_trip(&engine, &mut f.client, f.bridge) {
                         for line in &round.log {
                             abi::log(Level::Warn, line);
@@ -117,6 +135,7 @@ impl Background {
                         counts.add(&round);
                     }
                 }
+                drop(slot);
                 if report_every.is_some_and(|every| reported.elapsed() >= every) {
                     reported = Instant::now();
                     let lines = campaign_lines(&engine.lock().unwrap_or_else(|p| p.into_inner()));

@@ -30,6 +30,7 @@
 
 mod abi;
 mod background;
+mod handover;
 
 use std::ffi::c_void;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -62,6 +63,8 @@ struct Config {
     /// ids of the fleet counters (`super::envoy::fleet::COUNTERS` order). Dropped (its thread
     /// joined) with the configuration.
     background: Option<(background::Background, Vec<usize>)>,
+    /// The fleet part (shared with the background thread; taken by a successor that keeps it).
+    _fleet: background::FleetSlot,
 }
 
 impl Config {
@@ -116,9 +119,10 @@ extern "C" fn envoy_dynamic_module_on_program_init() -> *const u8 {
 }
 
 #[no_mangle]
-unsafe extern "C" fn envoy_dynamic_module_on_http_filter_config_new(envoy: *mut c_void, _name_ptr: *const u8, _name_len: usize, ptr: *const u8, len: usize) -> *const c_void {
+unsafe extern "C" fn envoy_dynamic_module_on_http_filter_config_new(envoy: *mut c_void, name_ptr: *const u8, name_len: usize, ptr: *const u8, len: usize) -> *const c_void {
     let bytes = if ptr.is_null() { &[][..] } else { std::slice::from_raw_parts(ptr, len) };
-    match catch_unwind(|| configure(envoy, bytes)) {
+    let name = if name_ptr.is_null() { &[][..] } else { std::slice::from_raw_parts(name_ptr, name_len) };
+    match catch_unwind(|| configure(envoy, name, bytes)) {
         Ok(Some(c)) => Box::into_raw(Box::new(c)) as *const c_void,
         _ => std::ptr::null(),
     }
@@ -184,11 +188,12 @@ unsafe fn guarded(envoy: *mut c_void, filter: *const c_void, hook: impl FnOnce(&
     }
 }
 
-/// The engine, options and counters of a plugin configuration, or `None` (every error logged).
+/// The engine, options and counters of the plugin configuration `bytes` of filter `name`, or
+/// `None` (every error logged).
 ///
 /// # Safety
 /// `envoy` is the `filter_config_envoy_ptr` of the running `on_http_filter_config_new`.
-unsafe fn configure(envoy: *mut c_void, bytes: &[u8]) -> Option<Config> {
+unsafe fn configure(envoy: *mut c_void, name: &[u8], bytes: &[u8]) -> Option<Config> {
     let Ok(text) = std::str::from_utf8(bytes) else {
         abi::log(Level::Error, "distill-guard: policy error: the filter configuration is not UTF-8");
         return None;
@@ -223,11 +228,14 @@ unsafe fn configure(envoy: *mut c_void, bytes: &[u8]) -> Option<Config> {
     }
     let fleet = fleet.filter(|_| engine.policy().state.enabled);
     let engine = Arc::new(Mutex::new(engine));
-    let background = background::Background::start(Arc::clone(&engine), fleet, report_every).map(|bg| {
+    let slot = background::FleetSlot::default();
+    let kept = handover::take_over(name, &engine, fleet.as_ref(), &slot);
+    *slot.lock().unwrap_or_else(|p| p.into_inner()) = kept.or_else(|| fleet.and_then(background::Fleet::new));
+    let background = background::Background::start(Arc::clone(&engine), Arc::clone(&slot), report_every).map(|bg| {
         let ids: Option<Vec<usize>> = FLEET_COUNTERS.iter().map(|n| abi::define_counter(envoy, n)).collect();
         (bg, ids.unwrap_or_default())
     });
-    Some(Config { engine, text: text.to_string(), options, sequence: AtomicU64::new(0), counters, background })
+    Some(Config { engine, text: text.to_string(), options, sequence: AtomicU64::new(0), counters, background, _fleet: slot })
 }
 
 impl Filter {
