@@ -9,7 +9,8 @@
 //! Envoy builds the new configuration while the old one still serves requests in flight (it
 //! is destroyed once they end): those requests then see the new configuration's empty state,
 //! so what they learn is lost, as in the Wasm filter. A configuration whose predecessor is
-//! already gone starts empty.
+//! already gone starts empty. Predecessors are found by filter name: configurations that live
+//! side by side (two listeners) need names of their own (envoy/README.md).
 
 use std::sync::{Arc, Mutex, Weak};
 
