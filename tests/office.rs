@@ -8,8 +8,7 @@
 //! policies must not flag it; the crowd counts are real on most of its requests (with
 //! `default.json` they and the system prompt's elicitation add up to 25-27 points, the tag
 //! threshold being 30). Left out here: a user's own request for the reasoning (`prompt.cot`)
-//! on top of them can tag it; in the 300-employee office with one question in ten asking for
-//! it, 93 of 12,000 requests were tagged, none throttled.
+//! on top of them can tag such a request (a tag, not a throttle).
 
 use std::net::Ipv4Addr;
 
