@@ -49,9 +49,9 @@ build_web() {
   # Two wasm-bindgen builds of the one crate (wasm-opt is run by us with explicit feature flags,
   # not by wasm-pack): pkg/ with the simulator for the tuning page (www/pkg; profile wasm, for
   # size), and pkg-edge/ without it for the edge worker (edge/pkg), which only inspects requests:
-  # profile wasm-speed (opt-level 3) and wasm-opt -O3, for CPU per request (700 KB budget).
+  # profile wasm-edge (opt-level 2) and wasm-opt -O3, for CPU per request (600 KB budget).
   wasm-pack --quiet build --profile wasm --target web --no-opt --out-dir pkg --out-name distill_guard . >&2
-  CARGO_TARGET_DIR=target/edge wasm-pack --quiet build --profile wasm-speed --target web --no-opt --out-dir pkg-edge \
+  CARGO_TARGET_DIR=target/edge wasm-pack --quiet build --profile wasm-edge --target web --no-opt --out-dir pkg-edge \
     --out-name distill_guard . -- --no-default-features >&2
   local p d
   for p in pkg pkg-edge; do
