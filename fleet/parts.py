@@ -35,11 +35,38 @@ ENVOY = ROOT / ".venv" / "bin" / "envoy"
 FUNCTION = "distill_guard_sync"
 
 
+_HANDED_OUT = set()
+
+
+def _ephemeral_range():
+    """The kernel's range for outgoing connections' local ports (Linux; else the IANA one)."""
+    try:
+        low, high = (int(x) for x in Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
+        return low, high
+    except (OSError, ValueError):
+        return 49152, 65535
+
+
 def free_port():
-    """A port that was free on 127.0.0.1 a moment ago."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A port free on 127.0.0.1 now, outside the kernel's ephemeral range (so that no outgoing
+    connection of another process takes it before the server binds it: a port the kernel
+    handed out for a bind to port 0 is one it may give the next connect()), and not handed out
+    before in this process."""
+    low, high = _ephemeral_range()
+    pool = [(10000, min(low, 65536) - 1)] if low > 11000 else [(max(high, 1024) + 1, 65535)]
+    a, b = pool[0]
+    for _ in range(200):
+        port = int.from_bytes(os.urandom(2), "big") % (b - a + 1) + a
+        if port in _HANDED_OUT:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _HANDED_OUT.add(port)
+        return port
+    raise RuntimeError(f"no free port in {a}..{b} on 127.0.0.1")
 
 
 def render(template_path, values):

@@ -29,6 +29,9 @@ CLI = ROOT / "target" / "release" / "distill-guard"
 sys.path.insert(0, str(ENVOY_DIR))
 import render  # noqa: E402  (envoy/render.py)
 
+sys.path.insert(0, str(ROOT / "fleet"))
+from parts import free_port  # noqa: E402,F401  (fleet/parts.py: tests import it from here too)
+
 
 def envoy_binary():
     """The Envoy from the project's venv (scripts/setup.sh envoy)."""
@@ -38,11 +41,6 @@ def envoy_binary():
     return str(exe)
 
 
-def free_port():
-    """A port that was free on 127.0.0.1 a moment ago."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def stop(proc, timeout=10):

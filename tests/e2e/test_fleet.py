@@ -492,16 +492,19 @@ def test_a_policy_push_to_a_native_node_keeps_its_state_and_its_fleet_node(mixed
     for i in range(24):
         fleet.nodes[i % 3].score(f"seed-{i}")
     time.sleep(2.5 * TICK)
+    # The fleet's 28 accounts (n1 served 10 of them itself), a few less where two share a register.
     before = n1.score("before-push")
-    assert before >= known + 24, before
+    assert before >= known + 20, before
     n1.envoy.push(plugin_config({**policy(), "name": "fleet e2e, pushed"}, fleet.bridge.port))
     wait = time.monotonic() + 10
     while "cross-request state kept" not in n1.envoy.log() and time.monotonic() < wait:
         time.sleep(0.1)
     log = n1.envoy.log()
     assert "cross-request state kept" in log and "fleet sync kept as node" in log, log[-3000:]
-    after = n1.score("after-push")
-    assert after >= before + 1, (before, after)
+    # Four new accounts: each adds one to the count unless it lands in an occupied register
+    # (~5 % each at 512 registers), and an empty state would lose this node's own third.
+    after = [n1.score(f"after-push-{i}") for i in range(4)]
+    assert after[-1] >= before + 2, (before, after)
     time.sleep(2.5 * TICK)
     view = fleet.store_view()
     assert len(view["nodes"]) == 3 and view["refused"] == 0, view
