@@ -53,8 +53,7 @@ def free_port():
     handed out for a bind to port 0 is one it may give the next connect()), and not handed out
     before in this process."""
     low, high = _ephemeral_range()
-    pool = [(10000, min(low, 65536) - 1)] if low > 11000 else [(max(high, 1024) + 1, 65535)]
-    a, b = pool[0]
+    a, b = (10000, low - 1) if low > 11000 else (high + 1, 65535)
     for _ in range(200):
         port = int.from_bytes(os.urandom(2), "big") % (b - a + 1) + a
         if port in _HANDED_OUT:

@@ -94,35 +94,36 @@ function head(a) {
 }
 const heads = Array.from({ length: distinct }, (_, a) => head(a));
 
-const modules = [];
-for (const dir of opt.pkg) {
-  const js = await import(`${pathToFileURL(resolve(dir, "distill_guard.js")).href}?${modules.length}`);
-  js.initSync({ module: readFileSync(resolve(dir, "distill_guard_bg.wasm")) });
-  modules.push({ dir, engine: new js.Engine(policy), size: readFileSync(resolve(dir, "distill_guard_bg.wasm")).length, all: [], headers: [], learned: 0, next: 0 });
-}
+// One module per process (several --pkg: the child processes above).
+const [dir] = opt.pkg;
+const wasm = readFileSync(resolve(dir, "distill_guard_bg.wasm"));
+const js = await import(pathToFileURL(resolve(dir, "distill_guard.js")).href);
+js.initSync({ module: wasm });
+const engine = new js.Engine(policy);
+const all = [], headerTimes = [];
+let learned = 0, next = 0;
 
-function run(m, n, keep) {
+function run(n, keep) {
   let th = 0;
   const t0 = performance.now();
   for (let i = 0; i < n; i++) {
-    const a = m.next++ % distinct;
+    const a = next++ % distinct;
     const h0 = performance.now();
-    const out = m.engine.inspectHeaders(heads[a], post, -1, 1_000_000 + m.next).split("\n");
+    const out = engine.inspectHeaders(heads[a], post, -1, 1_000_000 + next).split("\n");
     th += performance.now() - h0;
     const ticket = Number(out[2]);
-    if (post && out[0] === "forward" && ticket !== 0) m.learned += m.engine.learnBody(ticket, bodies[a % bodies.length], true) ? 1 : 0;
+    if (post && out[0] === "forward" && ticket !== 0) learned += engine.learnBody(ticket, bodies[a % bodies.length], true) ? 1 : 0;
   }
-  if (keep) { m.all.push((performance.now() - t0) * 1000 / n); m.headers.push(th * 1000 / n); }
+  if (keep) { all.push((performance.now() - t0) * 1000 / n); headerTimes.push(th * 1000 / n); }
 }
 
-for (const m of modules) run(m, Math.min(20000, requests), false); // warm-up: JIT, state
-for (let done = 0; done < requests; done += batch) for (const m of modules) run(m, batch, true);
+const warm = Math.min(20000, requests);
+run(warm, false); // warm-up: JIT, state
+for (let done = 0; done < requests; done += batch) run(batch, true);
 
 const r2 = (x) => Math.round(x * 100) / 100;
-for (const m of modules) {
-  console.log(JSON.stringify({
-    pkg: m.dir, bytes: m.size, kind: opt.kind, requests, learned_share: r2(m.learned / Math.max(1, requests + Math.min(20000, requests))),
-    us_per_req_median: r2(med(m.all)), us_per_req_min: r2(Math.min(...m.all)),
-    headers_us_median: r2(med(m.headers)), headers_us_min: r2(Math.min(...m.headers)),
-  }));
-}
+console.log(JSON.stringify({
+  pkg: dir, bytes: wasm.length, kind: opt.kind, requests, learned_share: r2(learned / (warm + requests)),
+  us_per_req_median: r2(med(all)), us_per_req_min: r2(Math.min(...all)),
+  headers_us_median: r2(med(headerTimes)), headers_us_min: r2(Math.min(...headerTimes)),
+}));
