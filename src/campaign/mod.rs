@@ -12,6 +12,10 @@
 //! the CLI's `distill-guard campaigns`, the tuning page's campaigns panel and the Envoy
 //! filter's log line print the same [`Report`].
 //!
+//! Mergeable: [`Tracker::snapshot`] writes a tracker's entries as bytes and
+//! [`Tracker::merge_snapshot`] adds them to another's (`snapshot`), so trackers that each saw
+//! part of the traffic (the worker VMs of one Envoy) report as one.
+//!
 //! Bounded: memory is allocated up front from the [`Settings`]
 //! ([`Settings::memory_bound`]); a new account or key evicts the stalest entry of its table
 //! bucket. Deterministic: no clock (time is the requests' `now_ms`), no randomness, fixed
@@ -20,6 +24,7 @@
 
 pub mod keys;
 pub mod report;
+mod snapshot;
 mod text;
 mod track;
 

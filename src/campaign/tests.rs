@@ -6,14 +6,14 @@ use crate::signal::Signal;
 
 const T0: u64 = 1_772_409_600_000;
 
-fn verdict(flagged: bool, score: u8) -> Verdict {
+pub(super) fn verdict(flagged: bool, score: u8) -> Verdict {
     let reasons = if flagged { vec![Reason { signal: Signal::AccountAsnRotation, strength: 1.0, points: 25.0 }] } else { Vec::new() };
     Verdict { action: if flagged { Action::Tag } else { Action::Allow }, score, reasons, ..Default::default() }
 }
 
 /// A campaign account's request: one pinned environment (and header shape), a new prefix
 /// and ASN each time.
-fn campaign_obs(account: u64, i: u64, env: u64) -> Observation {
+pub(super) fn campaign_obs(account: u64, i: u64, env: u64) -> Observation {
     Observation {
         now_ms: T0 + i * 1000,
         account: Some(account),
@@ -26,7 +26,7 @@ fn campaign_obs(account: u64, i: u64, env: u64) -> Observation {
 }
 
 /// A legitimate user's request: own home prefix and ASN, a popular SDK environment.
-fn legit_obs(account: u64, i: u64) -> Observation {
+pub(super) fn legit_obs(account: u64, i: u64) -> Observation {
     Observation {
         now_ms: T0 + i * 1000,
         account: Some(account),
@@ -38,7 +38,7 @@ fn legit_obs(account: u64, i: u64) -> Observation {
     }
 }
 
-fn settings() -> Settings {
+pub(super) fn settings() -> Settings {
     Settings { accounts: 4096, clusters: 1024, ..Settings::default() }
 }
 

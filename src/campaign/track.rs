@@ -134,7 +134,7 @@ impl Tables {
         Table::<ClusterE>::bytes_for(s.clusters as usize, 2 * SmallHll::bytes(HLL_P)) + Table::<AccountE>::bytes_for(s.accounts as usize, 0)
     }
 
-    fn epoch(&self, now_ms: u64) -> u32 {
+    pub(super) fn epoch(&self, now_ms: u64) -> u32 {
         (now_ms / self.epoch_ms) as u32
     }
 
@@ -206,7 +206,7 @@ impl Tables {
     /// How strongly a cluster key groups accounts now: its distinct flagged accounts when
     /// at least `link_share` of its requests are flagged, else 0 (also for a key no longer
     /// tracked).
-    fn strength(&self, key: u64, epoch: u32) -> f64 {
+    pub(super) fn strength(&self, key: u64, epoch: u32) -> f64 {
         let Some((c, regs)) = self.clusters.find(key).and_then(|i| self.clusters.get(i)) else { return 0.0 };
         let (flagged, all) = regs.split_at(regs.len() / 2);
         let accounts = c.hll.estimate_at(flagged, HLL_P, epoch);

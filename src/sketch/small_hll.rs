@@ -195,6 +195,22 @@ impl SmallHll {
         self.changed = 0;
     }
 
+    /// Appends the whole sketch in [`SmallHll::encode`]'s format, whatever changed: the
+    /// `cur` registers as the current slot and `uni` as the previous one, so that
+    /// [`SmallHll::merge_encoded`] gives the union of both sketches (a snapshot, where
+    /// `encode` writes a delta). Leaves [`SmallHll::changed`] as it is.
+    pub fn encode_full(&self, regs: &[u8], out: &mut Vec<u8>) {
+        let half = regs.len() / 2;
+        put_u32(out, self.epoch);
+        let flags_at = out.len();
+        out.push(0);
+        let mut flags = CUR | (put_block(regs.get(..half).unwrap_or(&[]), out) * SPARSE_CUR);
+        flags |= PREV | (put_block(regs.get(half..).unwrap_or(&[]), out) * SPARSE_PREV);
+        if let Some(f) = out.get_mut(flags_at) {
+            *f = flags;
+        }
+    }
+
     /// Max-merges registers of slot `epoch` from a peer.
     fn merge_slot(&mut self, regs: &mut [u8], epoch: u32, theirs: &[u8]) {
         self.rotate(regs, epoch);

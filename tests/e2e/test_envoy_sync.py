@@ -14,6 +14,7 @@ Envoy's per-worker connection counters).
 Run after `scripts/build.sh envoy native`:  .venv/bin/python -m pytest -q tests/e2e/test_envoy_sync.py
 """
 
+import json
 import subprocess
 import time
 
@@ -223,3 +224,45 @@ def test_flag_history_reaches_the_other_worker(stack):
     stats = envoy.stats()
     assert stats.get("wasmcustom.distill_guard.sync.errors", 0) == 0
     assert stats.get("wasmcustom.distill_guard.internal_error", 0) == 0
+
+
+def campaign_lines(envoy):
+    """The campaign log lines (`envoy.campaigns`) as parsed JSON, oldest first."""
+    marker = "distill-guard: campaign {"
+    return [json.loads("{" + l.split(marker, 1)[1]) for l in envoy.log().splitlines() if marker in l]
+
+
+def test_one_campaign_report_covers_both_workers(stack):
+    """`envoy.campaigns` with two workers: each VM tracks the requests it served, and every
+    interval one worker logs the report of both trackers merged (src/host/envoy/campaigns.rs):
+    one line per campaign, `workers: 2`, with every flagged request of the campaign whichever
+    worker served it, and the accounts of both halves in one campaign."""
+    policy = {"thresholds": {"tag": 20, "throttle": 99, "deny": 100}, "signals": {"proxy_via": {"weight": 25}},
+              "identity": {"hash_key": "e2e-campaign-key"},
+              "envoy": {"campaigns": {"interval_s": 1, "min_accounts": 12}}}
+    envoy, _ = stack(policy=policy, concurrency=2)
+    serve_on_both_workers(envoy)
+    # Both count themselves active (each publishes its state delta once it sees the other):
+    # from then on they share their trackers. (Before, a worker alone logs its own report.)
+    assert wait_for(lambda: envoy.stats().get("wasmcustom.distill_guard.sync.published", 0) >= 2)
+    before = per_worker_connections(envoy)
+    accounts = set()
+    for i in range(32):
+        headers = {"x-api-key": f"sk-e2e-camp-{i % 16:04d}", "via": "1.1 squid", "connection": "close"}
+        echo = requests.get(envoy.url + f"/c{i}", headers=headers, timeout=10).json()
+        tags = {n.lower(): v for n, v in echo["headers"] if n.lower().startswith("x-distill-")}
+        accounts.add(tags["x-distill-account"])
+    after = per_worker_connections(envoy)
+    served = {w: after[w] - before.get(w, 0) for w in after}
+    assert len(served) == 2 and all(n > 0 for n in served.values()), f"one worker served every request: {served}"
+    # A report one interval after the last request has both workers' requests.
+    lines = wait_for(lambda: [l for l in campaign_lines(envoy) if l["campaign"]["requests"]["flagged"] == 32], timeout=10)
+    assert lines, envoy.log()[-3000:]
+    c = lines[-1]["campaign"]
+    assert lines[-1]["workers"] == 2, lines[-1]
+    assert c["accounts"]["count"] == 16 and set(c["accounts"]["sample"]) == accounts, c
+    assert lines[-1]["campaigns_total"] == 1
+    # Only the merged report is logged: no worker logs its own half.
+    assert all(l["workers"] == 2 for l in campaign_lines(envoy)), [l["workers"] for l in campaign_lines(envoy)]
+    assert "campaign report:" not in envoy.log()
+    assert "sk-e2e-camp" not in envoy.log()

@@ -4,8 +4,9 @@
 //! two phases; all over the raw host calls in `abi`) and its host-independent parts (`wire`:
 //! formats, rules and adapter options; `geo`: ASN and country from the geoip filter's
 //! headers; `apply`: verdict application and its failure paths; `metrics`: batched counters;
-//! `sync`: merging worker states on a tick; `fleet`: which worker talks to the fleet store
-//! and how its answer reaches the others), which also build natively so they are unit-tested
+//! `sync`: merging worker states on a tick; `campaigns`: one campaign report for all
+//! workers; `fleet`: which worker talks to the fleet store and how its answer reaches the
+//! others), which also build natively so they are unit-tested
 //! with the rest of the crate. `fault` (test builds only, cargo feature `fault-injection`)
 //! fails host reads on request.
 //!
@@ -14,6 +15,8 @@
 //! only on a tick (`sync`, `fleet`), never on the request path.
 
 pub mod apply;
+#[cfg(feature = "campaigns")]
+pub mod campaigns;
 #[cfg(feature = "fault-injection")]
 pub mod fault;
 pub mod fleet;

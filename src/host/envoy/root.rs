@@ -26,6 +26,7 @@ use proxy_wasm::types::ContextType;
 
 use super::abi::{self, Level};
 use super::apply::Status;
+use super::campaigns::{self, Turn};
 use super::filter::{Metrics, Shared};
 use super::fleet_root::FleetRoot;
 use super::http::Filter;
@@ -71,20 +72,45 @@ pub struct Root {
     generation: u64,
     /// Ticks since the last campaign report (`envoy.campaigns`).
     ticks: u32,
+    /// A campaign-report failure was logged.
+    campaign_warned: bool,
 }
 
 impl Root {
     /// A root context not configured yet.
     pub fn new() -> Root {
-        Root { shared: Rc::new(Shared::default()), generation: 0, ticks: 0 }
+        Root { shared: Rc::new(Shared::default()), generation: 0, ticks: 0, campaign_warned: false }
     }
 }
 
-/// Logs the campaign report of this worker's engine, one info line per campaign:
-/// `distill-guard: campaign {json}` (the campaign as in `distill-guard campaigns --format
-/// json`, with the worker's request counts). Account ids and key hashes only.
-fn log_campaigns(engine: &Engine) {
-    for line in wire::campaign_lines(engine) {
+/// Logs the campaign report, one info line per campaign: `distill-guard: campaign {json}`
+/// (the campaign as in `distill-guard campaigns --format json`, with the request counts and
+/// `workers`, how many worker VMs' trackers it covers). Account ids and key hashes only.
+/// With a worker index (`me`) the workers share their trackers and one reports for all
+/// ([`campaigns`]); a shared-data failure or a refused peer snapshot is logged once.
+fn log_campaigns(engine: &Engine, me: Option<u32>, interval_s: u32, warned: &mut bool) {
+    let Some(own) = engine.campaigns() else { return };
+    let now = abi::now_ms().unwrap_or_else(|_| own.last_ms());
+    let mut warn = |m: String| {
+        if !std::mem::replace(warned, true) {
+            abi::log(Level::Warn, &format!("distill-guard: campaign report: {m}; logged once"));
+        }
+    };
+    let lines = match campaigns::turn(&mut EnvoyShared, own, me, now, u64::from(interval_s) * 1000) {
+        Ok(Turn::Own) => wire::report_lines(own, Some(1)),
+        Ok(Turn::Peer(_) | Turn::First) => return,
+        Ok(Turn::Merged { tracker, workers, refused }) => {
+            if refused > 0 {
+                warn(format!("{refused} peer snapshot(s) refused (decode error); the report leaves them out"));
+            }
+            wire::report_lines(&tracker, Some(workers))
+        }
+        Err((what, Status(s))) => {
+            warn(format!("{what} failed (status {s}); this worker reports its own requests"));
+            wire::report_lines(own, Some(1))
+        }
+    };
+    for line in lines {
         abi::log(Level::Info, &line);
     }
 }
@@ -353,15 +379,17 @@ impl RootContext for Root {
             }
             let Ok(mut slot) = self.shared.engine.try_borrow_mut() else { return };
             let Some(engine) = slot.as_mut() else { return };
+            if let Some(sr) = vm.sync.as_mut().filter(|_| engine.policy().state.enabled) {
+                sr.tick(engine);
+            }
+            // After the sync's tick, which claims this worker's index once it has served.
             if let Some(c) = self.shared.options.get().campaigns {
                 self.ticks += 1;
                 if u64::from(self.ticks) * u64::from(sync::TICK_MS) >= u64::from(c.interval_s) * 1000 {
                     self.ticks = 0;
-                    log_campaigns(engine);
+                    let me = vm.sync.as_ref().map(|sr| &sr.sync).filter(|s| s.has_index()).map(Sync::worker);
+                    log_campaigns(engine, me, c.interval_s, &mut self.campaign_warned);
                 }
-            }
-            if let Some(sr) = vm.sync.as_mut().filter(|_| engine.policy().state.enabled) {
-                sr.tick(engine);
             }
         });
     }

@@ -134,7 +134,7 @@ fn increment<S: SharedData>(s: &mut S, key: &str, c: &Counter) -> Result<u32, Fa
 }
 
 /// The value of the shared `u32` at `key` (0 when missing).
-fn read_counter<S: SharedData>(s: &mut S, key: &str, what: &'static str) -> Result<u32, Failure> {
+pub(super) fn read_counter<S: SharedData>(s: &mut S, key: &str, what: &'static str) -> Result<u32, Failure> {
     match s.get(key) {
         Ok(Some((v, _))) => Ok(read_u32(&v).unwrap_or(0)),
         Ok(None) => Ok(0),

@@ -376,12 +376,20 @@ pub fn split_plugin_config_for(text: &str, filter: Filter) -> Result<(Cow<'_, st
 /// `distill-guard campaigns --format json` with the engine's request counts. Account ids and
 /// key hashes only.
 pub fn campaign_lines(engine: &crate::Engine) -> Vec<String> {
-    let Some(t) = engine.campaigns() else { return Vec::new() };
+    engine.campaigns().map_or_else(Vec::new, |t| report_lines(t, None))
+}
+
+/// The campaign log lines of tracker `t` as of its latest request; `workers`: how many
+/// worker VMs' trackers it merges (a field of each line when given).
+pub fn report_lines(t: &crate::campaign::Tracker, workers: Option<u32>) -> Vec<String> {
     let r = t.report(t.last_ms());
     r.campaigns
         .iter()
         .map(|c| {
-            let line = serde_json::json!({"report_ms": r.now_ms, "requests": r.requests, "flagged": r.flagged, "campaigns_total": r.campaigns_total, "campaign": c});
+            let mut line = serde_json::json!({"report_ms": r.now_ms, "requests": r.requests, "flagged": r.flagged, "campaigns_total": r.campaigns_total, "campaign": c});
+            if let (Some(w), Some(m)) = (workers, line.as_object_mut()) {
+                m.insert("workers".into(), w.into());
+            }
             format!("distill-guard: campaign {line}")
         })
         .collect()
