@@ -25,6 +25,17 @@ PUT /FCALL/.../<store>.raw with the batch as the body):
     from its start).
 The batches are opaque here: nodes validate everything they read. Keys carry the {namespace}
 hash tag, so both live in one Redis Cluster slot.
+
+FCALL distill_guard_campaigns 2 <times key> <snapshots key> <node> <ttl ms> <store 0|1> <read 0|1> <snapshot>
+
+The fleet's campaign report (src/fleet/campaigns.rs builds the call and reads the reply):
+ 1. with store = 1, keeps <snapshot> as <node>'s latest campaign tracker snapshot, stored now;
+ 2. forgets the snapshots whose <ttl ms> (the storing call's) ran out; the hashes expire with
+    the last of them;
+ 3. with read = 1, returns every node's latest snapshot (node names in byte order), packed:
+      "DGCS" | version u8 (1) | count u32 | count x (node_len u8 | node | stored_s u32 | len u32 | snapshot)
+    (read = 0: the header with count 0, so a node does not read back the fleet's snapshots).
+Nodes store; `distill-guard campaigns --fleet` reads and merges. Snapshots are opaque here.
 ]]
 
 local MAX_BATCH = 16 * 1024 * 1024
@@ -141,4 +152,59 @@ local function sync(keys, args)
   return pack(next_cursor, flags, parts)
 end
 
+local MAX_SNAPSHOT = 64 * 1024 * 1024
+
+local function campaigns(keys, args)
+  -- A read sends an empty body, which the bridge may leave out (4 arguments).
+  if #keys ~= 2 or (#args ~= 5 and not (#args == 4 and args[3] == '0')) then
+    return redis.error_reply('ERR distill_guard_campaigns: expects 2 keys and 5 arguments')
+  end
+  local times, snaps = keys[1], keys[2]
+  local node, snapshot = args[1], args[5] or ''
+  local ttl = int_in(args[2], 1000, MAX_RETENTION)
+  if not (name_ok(node) and ttl) or (args[3] ~= '0' and args[3] ~= '1') or (args[4] ~= '0' and args[4] ~= '1') then
+    return redis.error_reply('ERR distill_guard_campaigns: invalid argument')
+  end
+  if #snapshot > MAX_SNAPSHOT then
+    return redis.error_reply('ERR distill_guard_campaigns: snapshot larger than ' .. MAX_SNAPSHOT .. ' bytes')
+  end
+  local t = redis.call('TIME')
+  local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  if args[3] == '1' then
+    redis.call('HSET', times, node, tostring(now) .. ':' .. tostring(now + ttl))
+    redis.call('HSET', snaps, node, snapshot)
+  end
+  -- Each snapshot lives for the ttl its node stored it with (a reader's ttl prunes nothing).
+  local fresh = {}
+  local last = 0
+  local all = redis.call('HGETALL', times)
+  for i = 1, #all - 1, 2 do
+    local at, expires = string.match(all[i + 1], '^(%d+):(%d+)$')
+    at, expires = tonumber(at) or 0, tonumber(expires) or 0
+    if expires < now then
+      redis.call('HDEL', times, all[i])
+      redis.call('HDEL', snaps, all[i])
+    else
+      fresh[#fresh + 1] = { all[i], at }
+      last = math.max(last, expires)
+    end
+  end
+  if last > now then
+    redis.call('PEXPIRE', times, last - now)
+    redis.call('PEXPIRE', snaps, last - now)
+  end
+  local parts = {}
+  if args[4] == '1' then
+    table.sort(fresh, function(a, b) return a[1] < b[1] end)
+    for _, f in ipairs(fresh) do
+      local b = redis.call('HGET', snaps, f[1])
+      if b then
+        parts[#parts + 1] = string.char(#f[1]) .. f[1] .. struct.pack('<I4I4', math.floor(f[2] / 1000), #b) .. b
+      end
+    end
+  end
+  return 'DGCS' .. string.char(1) .. struct.pack('<I4', #parts) .. table.concat(parts)
+end
+
 redis.register_function('distill_guard_sync', sync)
+redis.register_function('distill_guard_campaigns', campaigns)

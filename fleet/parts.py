@@ -234,6 +234,23 @@ def read_store(bridge, namespace):
     return body
 
 
+def campaigns_path(namespace, reader="campaigns-reader", ttl_ms=60000, store=False, read=True):
+    """The campaigns function's path (as src/fleet/campaigns.rs builds it)."""
+    enc = lambda s: "".join(c if c.isalnum() or c in "_-:" else f"%{ord(c):02X}" for c in s)
+    keys = [f"distill_guard:{{{namespace}}}:campaigns:{k}" for k in ("at", "snap")]
+    args = ["distill_guard_campaigns", "2", *keys, reader, ttl_ms, int(store), int(read)]
+    return "/FCALL/" + "/".join(enc(str(a)) for a in args) + ".raw"
+
+
+def read_campaigns(bridge, namespace):
+    """Every node's latest campaign tracker snapshot the store holds for `namespace`: the raw
+    answer (for `distill-guard campaigns --fleet`)."""
+    status, body = bridge.put(campaigns_path(namespace), b"")
+    if status != 200:
+        raise RuntimeError(f"campaigns read: HTTP {status} {body[:200]!r}")
+    return body
+
+
 def filter_config(policy_text, failure_policy="FAIL_CLOSED", indent=16, native=False):
     """The Wasm filter config (envoy/wasm-filter.yaml.in), or the native filter's
     (envoy/native-filter.yaml.in), for a plugin configuration text, indented for its place in

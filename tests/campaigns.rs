@@ -247,3 +247,53 @@ fn the_cli_prints_the_report_as_json_and_table_without_raw_keys() {
     assert!(String::from_utf8_lossy(&bad.stderr).contains("--link-share"));
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[test]
+fn the_cli_merges_the_fleets_snapshots_and_names_a_bad_one() {
+    use distill_guard::campaign::Tracker;
+    use distill_guard::fleet::{campaigns as store, protocol};
+    // One campaign over two nodes: each node's tracker has 6 of its 12 accounts (under the
+    // CLI's --min-accounts 8).
+    let mut trackers = [Tracker::new(Settings::default()), Tracker::new(Settings::default())];
+    for (k, t) in trackers.iter_mut().enumerate() {
+        let mut engine = Engine::new(Policy::from_json(r#"{"signals": {"proxy_via": {"weight": 40}}, "thresholds": {"tag": 30, "throttle": 99, "deny": 100}}"#).unwrap());
+        engine.track_campaigns(Settings::default());
+        for i in 0..24u64 {
+            let key = format!("sk-fleet-{}", 2 * (i % 6) + k as u64);
+            let line = format!(r#"{{"ts_ms": {}, "method": "GET", "path": "/v1/models", "headers": [["x-api-key", "{key}"], ["via", "1.1 squid"]], "peer": {{"ip": "198.51.100.7"}}}}"#, 1_770_000_000_000u64 + i * 1000);
+            engine.inspect(&traffic::parse_line(&line).unwrap().request(engine.body_limit()));
+        }
+        *t = engine.campaigns().unwrap().clone();
+    }
+    let snaps: Vec<Vec<u8>> = trackers.iter().map(Tracker::snapshot).collect();
+    let dir = std::env::temp_dir().join(format!("dg-fleet-campaigns-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let reply = dir.join("reply.raw");
+    let write = |entries: &[store::Stored<'_>]| std::fs::write(&reply, protocol::bulk(&store::pack(entries))).unwrap();
+    write(&[store::Stored { node: b"edge-a", stored_s: 1, snapshot: &snaps[0] }, store::Stored { node: b"edge-b", stored_s: 1, snapshot: &snaps[1] }]);
+    let r = reply.to_str().unwrap();
+    let out = dg(&["campaigns", "--fleet", r, "--format", "json", "--min-accounts", "8"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["campaigns_total"], 1, "{report:#}");
+    assert_eq!(report["campaigns"][0]["accounts"]["count"], 12);
+    assert_eq!(report["campaigns"][0]["requests"]["flagged"], 48);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("2 of 2 node snapshots merged"));
+    // A node's cut snapshot: named on stderr, left out, exit 1; the other node still reported.
+    write(&[store::Stored { node: b"edge-a", stored_s: 1, snapshot: &snaps[0] }, store::Stored { node: b"edge-b", stored_s: 1, snapshot: &snaps[1][..40] }]);
+    let out = dg(&["campaigns", "--fleet", r, "--format", "json", "--min-accounts", "4"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("node edge-b: snapshot refused") && err.contains("1 of 2 node snapshots merged"), "{err}");
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["campaigns"][0]["accounts"]["count"], 6);
+    // Not a store answer at all, or a window other than the nodes': a clear error.
+    std::fs::write(&reply, b"hello").unwrap();
+    let out = dg(&["campaigns", "--fleet", r]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not the store's answer"));
+    write(&[store::Stored { node: b"edge-a", stored_s: 1, snapshot: &snaps[0] }]);
+    let out = dg(&["campaigns", "--fleet", r, "--window-s", "60"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("window"), "{}", String::from_utf8_lossy(&out.stderr));
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -14,11 +14,14 @@
 //! - [`resp`], [`protocol`]: the request path and the reply, read as hostile input.
 //! - [`client`]: a node's side of a round trip (publish, read, merge, outages).
 //! - [`view`]: what the store holds, merged into one state (the CLI's `fleet-view`).
+//! - [`campaigns`]: each node's campaign tracker snapshot in the store, for the fleet's
+//!   campaign report (the CLI's `campaigns --fleet`).
 //!
 //! Deliberately not here: I/O, clocks and timers (hosts call in with `now_ms` and the
 //! bridge's answer), and anything that reads inside a delta.
 
 pub mod batch;
+pub mod campaigns;
 pub mod client;
 pub mod config;
 pub mod protocol;

@@ -43,7 +43,7 @@ pub struct Ask<'a> {
 }
 
 /// Percent-encodes what webdis would read as a separator or an extension.
-fn segment(s: &str) -> String {
+pub(super) fn segment(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 8);
     for b in s.bytes() {
         if b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b':') {

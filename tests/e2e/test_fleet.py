@@ -23,7 +23,7 @@ import pytest
 import requests
 
 from conftest import CLI, ROOT, Origin
-from test_envoy_sync import signal_keys
+from test_envoy_sync import campaign_lines, signal_keys, wait_for
 
 sys.path.insert(0, str(ROOT / "fleet"))
 import parts  # noqa: E402  (fleet/parts.py)
@@ -48,10 +48,10 @@ FLEET = {"namespace": NAMESPACE, "timeout_ms": 500, "max_reply_bytes": 65536}
 
 
 def plugin_config(pol, bridge_port=None):
-    """The plugin configuration; with `bridge_port`, the native filter's (it calls the bridge
-    at that address itself)."""
+    """The plugin configuration (`pol`'s own `envoy` options kept); with `bridge_port`, the
+    native filter's (it calls the bridge at that address itself)."""
     fleet = FLEET if bridge_port is None else {**FLEET, "bridge": f"127.0.0.1:{bridge_port}"}
-    return json.dumps({**pol, "envoy": {"fleet": fleet}})
+    return json.dumps({**pol, "envoy": {**pol.get("envoy", {}), "fleet": fleet}})
 
 
 class Node:
@@ -518,3 +518,47 @@ def test_a_policy_push_to_a_native_node_keeps_its_state_and_its_fleet_node(mixed
     for e in fleet.envoys:
         assert "panic" not in e.log().lower()
         assert e.stats().get("distill_guard.internal_error", 0) == 0
+
+
+def test_the_fleet_campaign_report_merges_every_nodes_tracker(tmp_path, wasm):
+    """`envoy.campaigns` on a fleet: each node stores its campaign tracker snapshot in the
+    store every interval (the Wasm filter's reporting worker, the native filter's background
+    thread), and `distill-guard campaigns --fleet` merges every node's: a campaign whose 12
+    accounts are split 6 / 6 over a Wasm and a native node (each under `min_accounts` 8, so
+    neither node's own log reports it) is one campaign of 12 accounts and all 24 requests."""
+    if not (ROOT / "build" / "libdistill_guard.so").exists():
+        pytest.fail("build/libdistill_guard.so missing: run scripts/build.sh envoy-native")
+    signals = {k: {"weight": 0} for k in signal_keys()}
+    signals["proxy_via"] = {"weight": 40}
+    pol = {"name": "fleet campaigns e2e", "thresholds": {"tag": TAG, "throttle": 99, "deny": 100}, "signals": signals,
+           "identity": {"hash_key": "fleet-campaign-e2e"}, "envoy": {"campaigns": {"interval_s": 1, "min_accounts": 8}}}
+    fleet = Fleet(tmp_path, pol, names=("w", "n"), native=("n",), edge=False)
+    try:
+        accounts = set()
+        for i in range(24):
+            node = fleet.nodes[(i // 2) % 2]  # accounts 0, 2, 4 ... on w; 1, 3, 5 ... on n
+            status, tags = node.get(f"camp-{(i // 2) % 12}", headers={"via": "1.1 squid"})
+            assert status == 200 and int(tags["x-distill-score"]) >= TAG, (status, tags)
+            accounts.add(tags["x-distill-account"])
+        assert len(accounts) == 12
+
+        def merged():
+            reply = tmp_path / "campaigns-reply.raw"
+            reply.write_bytes(parts.read_campaigns(fleet.bridge, NAMESPACE))
+            out = subprocess.run([str(CLI), "campaigns", "--fleet", str(reply), "--format", "json", "--min-accounts", "8"],
+                                 capture_output=True, text=True)
+            assert out.returncode == 0, out.stderr
+            report = json.loads(out.stdout)
+            return report if report["campaigns_total"] == 1 and report["flagged"] >= 36 else None
+        report = wait_for(merged, timeout=10)
+        assert report, parts.read_campaigns(fleet.bridge, NAMESPACE)[:200]
+        c = report["campaigns"][0]
+        assert c["accounts"]["count"] == 12 and set(c["accounts"]["sample"]) == accounts, c
+        # Each node primed each of its accounts once (Node.get): 12 + 24 requests, all flagged.
+        assert c["requests"] == {"flagged": 36, "all": 36}, c
+        for e in fleet.envoys:
+            assert campaign_lines(e) == [], (e.name, campaign_lines(e))
+            assert "storing the campaign snapshot failed" not in e.log(), e.log()[-2000:]
+    finally:
+        fleet.close()
+

@@ -9,6 +9,7 @@ use std::io::{self, Write};
 use std::process::ExitCode;
 
 use distill_guard::campaign::{self, Report, Settings};
+use distill_guard::fleet::protocol::Refusal;
 use distill_guard::{traffic, Engine};
 
 use crate::{for_each_line, load_policy, open_input, parse_args};
@@ -45,15 +46,21 @@ fn settings(opts: &BTreeMap<&str, &str>) -> Result<Settings, String> {
 }
 
 pub(crate) fn campaigns(args: &[String]) -> Result<ExitCode, String> {
-    let with_value: Vec<&str> = ["--policy", "--format"].into_iter().chain(SETTING_FLAGS.iter().map(|f| f.0)).collect();
+    let with_value: Vec<&str> = ["--policy", "--format", "--fleet"].into_iter().chain(SETTING_FLAGS.iter().map(|f| f.0)).collect();
     let (opts, pos) = parse_args(args, &with_value, &[])?;
-    let policy = load_policy(opts.get("--policy").ok_or("campaigns needs --policy FILE")?)?;
     let json = match opts.get("--format").copied().unwrap_or("table") {
         "json" => true,
         "table" => false,
         other => return Err(format!("--format: expected table or json, got {other:?}")),
     };
     let settings = settings(&opts)?;
+    if let Some(reply) = opts.get("--fleet") {
+        if !pos.is_empty() {
+            return Err("campaigns --fleet takes no traffic file".into());
+        }
+        return fleet(reply, settings, json);
+    }
+    let policy = load_policy(opts.get("--policy").ok_or("campaigns needs --policy FILE (or --fleet REPLY)")?)?;
     let mut input = open_input("campaigns", &pos)?;
     let mut engine = Engine::new(policy);
     engine.track_campaigns(settings);
@@ -97,6 +104,35 @@ pub(crate) fn campaigns(args: &[String]) -> Result<ExitCode, String> {
     );
     labels.summary(&report, &mut err);
     Ok(ExitCode::SUCCESS)
+}
+
+/// `--fleet REPLY`: the store's answer to a read of every node's campaign snapshot (the
+/// bridge's raw body, see [`distill_guard::fleet::campaigns`]), merged into one tracker with
+/// the command line's settings (`--window-s` must be the nodes'). A node's snapshot that
+/// does not merge is reported on stderr and left out.
+fn fleet(path: &str, settings: Settings, json: bool) -> Result<ExitCode, String> {
+    let body = std::fs::read(path).map_err(|e| format!("{path}: {e}"))?;
+    let nodes = distill_guard::fleet::campaigns::answer(&body).map_err(|r| match r {
+        Refusal::Store(text) => format!("{path}: the store answered with an error: {text}"),
+        Refusal::Malformed(e) => format!("{path}: not the store's answer to a campaigns read ({e})"),
+    })?;
+    let mut tracker = campaign::Tracker::new(settings);
+    let mut err = io::stderr().lock();
+    let mut merged = 0;
+    for n in &nodes {
+        let name = String::from_utf8_lossy(n.node);
+        match tracker.merge_snapshot(n.snapshot) {
+            Ok(()) => merged += 1,
+            Err(e) => {
+                let _ = writeln!(err, "node {name}: snapshot refused ({e}); left out");
+            }
+        }
+    }
+    let report = tracker.report(tracker.last_ms());
+    let text = if json { serde_json::to_string_pretty(&report).map_err(|e| e.to_string())? + "\n" } else { campaign::table(&report) };
+    io::stdout().lock().write_all(text.as_bytes()).map_err(|e| format!("writing output: {e}"))?;
+    let _ = writeln!(err, "campaigns: {merged} of {} node snapshots merged; {} requests, {} flagged; {} campaigns", nodes.len(), report.requests, report.flagged, report.campaigns_total);
+    Ok(if merged == nodes.len() { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
 
 /// Each labeled account's label (its first record's), for the summary.

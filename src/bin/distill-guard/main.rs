@@ -40,6 +40,10 @@ usage:
       confidence. --min-accounts (default 10): distinct flagged accounts a campaign needs
       in one key; --sample: account ids listed per campaign (default: all tracked).
       Bad lines are reported on stderr with their number and the run goes on.
+  distill-guard campaigns --fleet REPLY [--format table|json] [--window-s N] [...]
+      The fleet's report: merges every node's campaign tracker snapshot from the store's
+      answer to a read (REPLY: the bridge's body, see README \"Campaign reports\"),
+      with the settings above (--window-s must be the nodes' envoy.campaigns.window_s).
   distill-guard check-policy FILE...
       Validates policy files; prints every error with its path; exits 1 on any error.
       Settings that are valid but unsafe to deploy (the shipped identity.hash_key) get a

@@ -10,7 +10,8 @@ use super::abi::{self, Level};
 use super::apply::Status;
 use super::fleet::{node_name, round_counts, FleetWorker, COUNTERS};
 use super::sync::{Role, Sync, TickReport};
-use crate::fleet::{FleetConfig, Outcome, Round};
+use crate::fleet::protocol::Refusal;
+use crate::fleet::{campaigns, FleetConfig, Outcome, Round};
 use crate::state::State;
 
 /// Gauge (leader only): the fleet view's distinct active accounts.
@@ -21,10 +22,13 @@ pub struct FleetRoot {
     worker: FleetWorker,
     /// The round trip under way.
     token: Option<u32>,
+    /// The campaign snapshot call under way.
+    campaign_token: Option<u32>,
     counters: Option<[u32; COUNTERS.len()]>,
     gauge: Option<u32>,
-    /// Logged already: a host-call failure.
+    /// Logged already: a host-call failure; a failed campaign snapshot call.
     logged: bool,
+    campaign_logged: bool,
 }
 
 impl FleetRoot {
@@ -53,7 +57,7 @@ impl FleetRoot {
             abi::log(Level::Warn, "distill-guard: fleet metrics undefined");
         }
         abi::log(Level::Info, &format!("distill-guard: fleet sync on as node {node}"));
-        Some(FleetRoot { worker: FleetWorker::new(cfg, &node, &publisher), token: None, counters, gauge, logged: false })
+        Some(FleetRoot { worker: FleetWorker::new(cfg, &node, &publisher), token: None, campaign_token: None, counters, gauge, logged: false, campaign_logged: false })
     }
 
     /// The settings.
@@ -92,8 +96,39 @@ impl FleetRoot {
         }
     }
 
-    /// The answer of round trip `token` (others are stale: ignored).
+    /// Stores this node's campaign tracker snapshot for the fleet's campaign report
+    /// ([`crate::fleet::campaigns`]), kept by the store until none came for `ttl_ms`.
+    pub fn store_campaigns(&mut self, snapshot: &[u8], ttl_ms: u64) {
+        let cfg = self.worker.config();
+        let path = campaigns::path(cfg, self.worker.node(), ttl_ms, true, false);
+        let headers = vec![(":method", "PUT"), (":path", path.as_str()), (":authority", cfg.upstream.as_str()), ("content-type", "application/octet-stream")];
+        match abi::dispatch_http_call(&cfg.upstream, headers, snapshot, cfg.timeout_ms.max(1000)) {
+            Ok(token) => self.campaign_token = Some(token),
+            Err(Status(s)) => self.log_host_failure("dispatch_http_call (campaign snapshot)", s),
+        }
+    }
+
+    /// The answer of round trip `token` (others are stale: ignored), or of the campaign
+    /// snapshot call (checked; a failure is logged once).
     pub fn on_response(&mut self, token: u32, sync: &mut Sync, state: &mut State, body_size: usize, now_ms: u64) {
+        if self.campaign_token == Some(token) {
+            self.campaign_token = None;
+            let failure = match abi::http_call_status() {
+                Ok(Some(200)) if body_size <= 1024 => match abi::http_call_body(body_size).map(|b| campaigns::answer(&b).map(|_| ())) {
+                    Ok(Ok(())) => None,
+                    Ok(Err(Refusal::Store(text))) => Some(format!("the store refused it: {text}")),
+                    _ => Some("the answer is not the store function's".to_string()),
+                },
+                Ok(Some(code)) => Some(format!("HTTP {code}")),
+                _ => Some("no answer".to_string()),
+            };
+            if let Some(why) = failure {
+                if !std::mem::replace(&mut self.campaign_logged, true) {
+                    abi::log(Level::Warn, &format!("distill-guard: fleet: storing the campaign snapshot failed ({why}); logged once"));
+                }
+            }
+            return;
+        }
         if self.token != Some(token) {
             return;
         }

@@ -87,32 +87,34 @@ impl Root {
 /// (the campaign as in `distill-guard campaigns --format json`, with the request counts and
 /// `workers`, how many worker VMs' trackers it covers). Account ids and key hashes only.
 /// With a worker index (`me`) the workers share their trackers and one reports for all
-/// ([`campaigns`]); a shared-data failure or a refused peer snapshot is logged once.
-fn log_campaigns(engine: &Engine, me: Option<u32>, interval_s: u32, warned: &mut bool) {
-    let Some(own) = engine.campaigns() else { return };
+/// ([`campaigns`]); a shared-data failure or a refused peer snapshot is logged once. With
+/// `snapshot`, returns the snapshot of the tracker it reported (none when a peer reports).
+fn log_campaigns(engine: &Engine, me: Option<u32>, interval_s: u32, warned: &mut bool, snapshot: bool) -> Option<Vec<u8>> {
+    let own = engine.campaigns()?;
     let now = abi::now_ms().unwrap_or_else(|_| own.last_ms());
     let mut warn = |m: String| {
         if !std::mem::replace(warned, true) {
             abi::log(Level::Warn, &format!("distill-guard: campaign report: {m}; logged once"));
         }
     };
-    let lines = match campaigns::turn(&mut EnvoyShared, own, me, now, u64::from(interval_s) * 1000) {
-        Ok(Turn::Own) => wire::report_lines(own, Some(1)),
-        Ok(Turn::Peer(_) | Turn::First) => return,
+    let (lines, tracker) = match campaigns::turn(&mut EnvoyShared, own, me, now, u64::from(interval_s) * 1000) {
+        Ok(Turn::Own) => (wire::report_lines(own, Some(1)), None),
+        Ok(Turn::Peer(_) | Turn::First) => return None,
         Ok(Turn::Merged { tracker, workers, refused }) => {
             if refused > 0 {
                 warn(format!("{refused} peer snapshot(s) refused (decode error); the report leaves them out"));
             }
-            wire::report_lines(&tracker, Some(workers))
+            (wire::report_lines(&tracker, Some(workers)), Some(tracker))
         }
         Err((what, Status(s))) => {
             warn(format!("{what} failed (status {s}); this worker reports its own requests"));
-            wire::report_lines(own, Some(1))
+            (wire::report_lines(own, Some(1)), None)
         }
     };
     for line in lines {
         abi::log(Level::Info, &line);
     }
+    snapshot.then(|| tracker.as_deref().unwrap_or(own).snapshot())
 }
 
 /// The root context's side of the worker sync (and of the fleet sync).
@@ -388,7 +390,13 @@ impl RootContext for Root {
                 if u64::from(self.ticks) * u64::from(sync::TICK_MS) >= u64::from(c.interval_s) * 1000 {
                     self.ticks = 0;
                     let me = vm.sync.as_ref().map(|sr| &sr.sync).filter(|s| s.has_index()).map(Sync::worker);
-                    log_campaigns(engine, me, c.interval_s, &mut self.campaign_warned);
+                    let fleet = vm.sync.as_mut().and_then(|sr| sr.fleet.as_mut());
+                    // The reporting worker also stores the node's snapshot for the fleet's report.
+                    if let Some(snap) = log_campaigns(engine, me, c.interval_s, &mut self.campaign_warned, fleet.is_some()) {
+                        if let Some(f) = fleet {
+                            f.store_campaigns(&snap, 3 * u64::from(c.interval_s) * 1000);
+                        }
+                    }
                 }
             }
         });

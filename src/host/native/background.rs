@@ -35,7 +35,8 @@ use std::time::{Duration, Instant};
 
 use super::abi::{self, Level};
 use crate::fleet::config::sanitize_name;
-use crate::fleet::{Client, FleetConfig, Outcome, Round};
+use crate::fleet::protocol::Refusal;
+use crate::fleet::{campaigns, Client, FleetConfig, Outcome, Round};
 use crate::host::bridge::put;
 use crate::host::envoy::fleet::{round_counts, COUNTERS};
 use crate::host::envoy::wire::campaign_lines;
@@ -124,6 +125,7 @@ impl Background {
         let counts = Arc::clone(&pending);
         let spawned = std::thread::Builder::new().name("distill-guard-bg".into()).spawn(move || {
             let mut reported = Instant::now();
+            let mut campaign_logged = false;
             // Returns once the configuration is gone (its sender dropped).
             while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(TICK) {
                 let mut slot = fleet.lock().unwrap_or_else(|p| p.into_inner());
@@ -136,11 +138,23 @@ impl Background {
                     }
                 }
                 drop(slot);
-                if report_every.is_some_and(|every| reported.elapsed() >= every) {
+                if let Some(every) = report_every.filter(|&every| reported.elapsed() >= every) {
                     reported = Instant::now();
-                    let lines = campaign_lines(&engine.lock().unwrap_or_else(|p| p.into_inner()));
+                    let (lines, snapshot) = {
+                        let e = engine.lock().unwrap_or_else(|p| p.into_inner());
+                        (campaign_lines(&e), e.campaigns().map(|t| t.snapshot()))
+                    };
                     for line in lines {
                         abi::log(Level::Info, &line);
+                    }
+                    // The node's snapshot for the fleet's campaign report.
+                    let slot = fleet.lock().unwrap_or_else(|p| p.into_inner());
+                    if let (Some(f), Some(snap)) = (slot.as_ref(), snapshot) {
+                        if let Err(why) = store_campaigns(f, &snap, 3 * every.as_millis() as u64) {
+                            if !std::mem::replace(&mut campaign_logged, true) {
+                                abi::log(Level::Warn, &format!("distill-guard (native): fleet: storing the campaign snapshot failed ({why}); logged once"));
+                            }
+                        }
                     }
                 }
             }
@@ -166,6 +180,20 @@ impl Drop for Background {
 
 fn now_ms() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+}
+
+/// Stores the node's campaign tracker snapshot in the store ([`crate::fleet::campaigns`]).
+fn store_campaigns(f: &Fleet, snapshot: &[u8], ttl_ms: u64) -> Result<(), String> {
+    let cfg = f.config();
+    let path = campaigns::path(cfg, f.node(), ttl_ms, true, false);
+    match put(f.bridge, &path, snapshot, Duration::from_millis(u64::from(cfg.timeout_ms.max(1000))), HEAD_ROOM) {
+        Ok((200, body)) => campaigns::answer(&body).map(|_| ()).map_err(|r| match r {
+            Refusal::Store(text) => format!("the store refused it: {text}"),
+            Refusal::Malformed(_) => "the answer is not the store function's".into(),
+        }),
+        Ok((code, _)) => Err(format!("HTTP {code}")),
+        Err(why) => Err(why),
+    }
 }
 
 /// One round trip: `None` when the client had nothing to start.
