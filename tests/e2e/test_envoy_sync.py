@@ -242,9 +242,11 @@ def test_one_campaign_report_covers_both_workers(stack):
               "envoy": {"campaigns": {"interval_s": 1, "min_accounts": 12}}}
     envoy, _ = stack(policy=policy, concurrency=2)
     serve_on_both_workers(envoy)
-    # Both count themselves active (each publishes its state delta once it sees the other):
-    # from then on they share their trackers. (Before, a worker alone logs its own report.)
-    assert wait_for(lambda: envoy.stats().get("wasmcustom.distill_guard.sync.published", 0) >= 2)
+    # Both have a worker index and count themselves active (logged when a worker claims its
+    # index, on its first tick after serving): from then on they share their trackers. (Before,
+    # a worker alone logs its own report.)
+    assert wait_for(lambda: envoy.log().count("state sync on as worker") >= 2, timeout=15), envoy.log()[-3000:]
+    time.sleep(1.2)
     before = per_worker_connections(envoy)
     accounts = set()
     for i in range(32):

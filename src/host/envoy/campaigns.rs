@@ -70,10 +70,8 @@ pub fn turn<S: SharedData>(s: &mut S, own: &Tracker, me: Option<u32>, now_ms: u6
     }
     let workers = read_counter(s, WORKERS_KEY, "reading the worker counter")?;
     let published = s.get(&at_key(me)).map_err(|e| ("reading the campaign snapshot time", e))?.is_some();
-    s.set(&snap_key(me), &own.snapshot(), 0).map_err(|e| ("publishing the campaign snapshot", e))?;
-    s.set(&at_key(me), &now_ms.to_le_bytes(), 0).map_err(|e| ("publishing the campaign snapshot time", e))?;
     let fresh_ms = FRESH_INTERVALS * interval_ms + 2 * u64::from(TICK_MS);
-    let mut fresh = Vec::new();
+    let (mut fresh, mut lower) = (Vec::new(), None);
     for w in (0..workers.min(MAX_WORKERS)).filter(|&w| w != me) {
         let at = match s.get(&at_key(w)).map_err(|e| ("reading a peer's campaign snapshot time", e))? {
             Some((v, _)) => read_u64(&v).unwrap_or(0),
@@ -83,11 +81,21 @@ pub fn turn<S: SharedData>(s: &mut S, own: &Tracker, me: Option<u32>, now_ms: u6
             continue;
         }
         if w < me {
-            return Ok(Turn::Peer(w));
+            lower = Some(w);
+            break;
         }
         fresh.push(w);
     }
-    if !published && me != 0 {
+    // The reporter only says it is alive: no one reads its snapshot.
+    let reports = lower.is_none() && (published || me == 0);
+    if !reports {
+        s.set(&snap_key(me), &own.snapshot(), 0).map_err(|e| ("publishing the campaign snapshot", e))?;
+    }
+    s.set(&at_key(me), &now_ms.to_le_bytes(), 0).map_err(|e| ("publishing the campaign snapshot time", e))?;
+    if let Some(w) = lower {
+        return Ok(Turn::Peer(w));
+    }
+    if !reports {
         return Ok(Turn::First);
     }
     let mut tracker = Box::new(own.clone());
@@ -95,7 +103,9 @@ pub fn turn<S: SharedData>(s: &mut S, own: &Tracker, me: Option<u32>, now_ms: u6
     for w in fresh {
         match s.get(&snap_key(w)).map_err(|e| ("reading a peer's campaign snapshot", e))? {
             Some((v, _)) if tracker.merge_snapshot(&v).is_ok() => workers += 1,
-            _ => refused += 1,
+            Some(_) => refused += 1,
+            // A worker that reported until now (this one was stale) has published none.
+            None => {}
         }
     }
     Ok(Turn::Merged { tracker, workers, refused })
@@ -151,6 +161,7 @@ mod tests {
         assert!(matches!(r2, Turn::Peer(1)));
         let r0 = turn(&mut s, &t[0], Some(0), 10 * MIN + 600, MIN).unwrap();
         assert_eq!(accounts(&r0), Some((15, 3)));
+        assert!(!s.map.contains_key(&snap_key(0)) && s.map.contains_key(&at_key(0)), "the reporter publishes only its time");
         // Next interval: 1 and 2 defer to 0, whose report has all three.
         assert!(matches!(turn(&mut s, &t[1], Some(1), 11 * MIN, MIN).unwrap(), Turn::Peer(0)));
         assert!(matches!(turn(&mut s, &t[2], Some(2), 11 * MIN, MIN).unwrap(), Turn::Peer(0)));
@@ -185,6 +196,7 @@ mod tests {
         assert!(matches!(turn(&mut alone, &t[0], Some(0), MIN, MIN).unwrap(), Turn::Own));
         assert_eq!(s.map.len() + alone.map.len(), 4, "nothing published");
         let mut broken = Store { fail_set: Some("distill_guard.campaigns".into()), ..store(2) };
-        assert_eq!(turn(&mut broken, &t[0], Some(0), MIN, MIN).unwrap_err(), ("publishing the campaign snapshot", Status(10)));
+        assert_eq!(turn(&mut broken, &t[0], Some(0), MIN, MIN).unwrap_err(), ("publishing the campaign snapshot time", Status(10)));
+        assert_eq!(turn(&mut broken, &t[1], Some(1), MIN, MIN).unwrap_err(), ("publishing the campaign snapshot", Status(10)));
     }
 }
