@@ -28,7 +28,8 @@ def main():
     ap.add_argument("--base-port", type=int, default=10000)
     args = ap.parse_args()
     policy = json.loads(Path(args.policy).read_text()) if args.policy else {}
-    config = json.dumps({**policy, "envoy": {"fleet": {"namespace": args.namespace}}})
+    # Every node logs its campaign report and stores its tracker snapshot for the fleet's every 10 s.
+    config = json.dumps({**policy, "envoy": {"fleet": {"namespace": args.namespace}, "campaigns": {"interval_s": 10}}})
     base = args.base_port
     tmp = Path(tempfile.mkdtemp(prefix="distill-guard-fleet-"))
     running = []
@@ -78,6 +79,12 @@ distinct active accounts):
   redis-cli -p {redis.port} XLEN 'distill_guard:{{{args.namespace}}}:log'
   redis-cli -p {redis.port} MEMORY USAGE 'distill_guard:{{{args.namespace}}}:log'
   redis-cli -p {redis.port} XINFO STREAM 'distill_guard:{{{args.namespace}}}:log'
+The fleet's campaign report: each node logs its own every 10 s (`distill-guard: campaign {{...}}` lines)
+and stores its campaign tracker snapshot in the store; every node's merged (a campaign no node saw enough
+of alone is listed with all its accounts; with the default policy the campaign above is not flagged
+enough to group, and the report counts its requests only):
+  curl -s -X PUT -o {tmp}/campaigns.raw 'http://127.0.0.1:{bridge.port}{parts.campaigns_path(args.namespace)}'
+  target/release/distill-guard campaigns --fleet {tmp}/campaigns.raw
 Try an outage: kill $(pgrep -f 'redis-server 127.0.0.1:{redis.port}'): requests keep working, each node logs
 one line; the demo does not restart Redis (run: redis-server {redis.conf} &, then load the function:
 redis-cli -p {redis.port} FUNCTION LOAD REPLACE "$(cat fleet/distill_guard.lua)").
