@@ -55,8 +55,8 @@ pub(crate) fn campaigns(args: &[String]) -> Result<ExitCode, String> {
     };
     let settings = settings(&opts)?;
     if let Some(reply) = opts.get("--fleet") {
-        if !pos.is_empty() {
-            return Err("campaigns --fleet takes no traffic file".into());
+        if !pos.is_empty() || opts.contains_key("--policy") {
+            return Err("campaigns --fleet takes no traffic file and no --policy (the nodes scored the requests)".into());
         }
         return fleet(reply, settings, json);
     }

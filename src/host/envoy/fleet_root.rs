@@ -113,8 +113,10 @@ impl FleetRoot {
     pub fn on_response(&mut self, token: u32, sync: &mut Sync, state: &mut State, body_size: usize, now_ms: u64) {
         if self.campaign_token == Some(token) {
             self.campaign_token = None;
+            // The store function answers a store call with its 9-byte header.
             let failure = match abi::http_call_status() {
-                Ok(Some(200)) if body_size <= 1024 => match abi::http_call_body(body_size).map(|b| campaigns::answer(&b).map(|_| ())) {
+                Ok(Some(200)) if body_size > 1024 => Some("the answer is not the store function's".to_string()),
+                Ok(Some(200)) => match abi::http_call_body(body_size).map(|b| campaigns::answer(&b).map(|_| ())) {
                     Ok(Ok(())) => None,
                     Ok(Err(Refusal::Store(text))) => Some(format!("the store refused it: {text}")),
                     _ => Some("the answer is not the store function's".to_string()),
