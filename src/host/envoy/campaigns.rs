@@ -5,7 +5,8 @@
 //! several. Every `envoy.campaigns.interval_s` each worker with a worker index (the state
 //! sync's, [`super::sync`]) publishes its tracker's snapshot ([`Tracker::snapshot`]) when a
 //! peer serves too, and the lowest-indexed worker among those that published lately reports:
-//! its own tracker merged with every fresh peer snapshot ([`Tracker::merge_snapshot`]), so
+//! its own tracker merged with every fresh peer snapshot ([`Tracker::merge_snapshot`], one
+//! peer per tick: [`Merging`]), so
 //! a campaign whose accounts no single worker saw enough of is still reported, once (a
 //! worker other than 0 reports from its second interval on, so that a lower peer that has
 //! not published yet can). A peer's requests reach the report at most one interval late
@@ -49,8 +50,52 @@ pub enum Turn {
     Peer(u32),
     /// This worker's first publication: a peer may report for it, so it logs nothing yet.
     First,
-    /// Log this merged tracker's report, made of `workers` trackers (this one included).
-    Merged { tracker: Box<Tracker>, workers: u32, refused: u32 },
+    /// Merge the peers' snapshots into a copy of its tracker ([`Merging::step`], one peer per
+    /// call), then log its report.
+    Merge(Merging),
+}
+
+/// A report being merged: a copy of the reporter's tracker and the peers still to merge, one
+/// per tick, so that the reporter pauses for one peer's merge at a time (~10 ms in V8 with full
+/// tables) rather than for all of them at once.
+#[derive(Debug)]
+pub struct Merging {
+    tracker: Box<Tracker>,
+    /// Peers still to merge (the last first).
+    pending: Vec<u32>,
+    workers: u32,
+    refused: u32,
+}
+
+impl Merging {
+    /// Merges the next peer's latest snapshot (a snapshot that does not decode is counted as
+    /// refused; a peer that left none is skipped); true when no peer is left.
+    pub fn step<S: SharedData>(&mut self, s: &mut S) -> Result<bool, Failure> {
+        if let Some(w) = self.pending.pop() {
+            match s.get(&snap_key(w)).map_err(|e| ("reading a peer's campaign snapshot", e))? {
+                Some((v, _)) if self.tracker.merge_snapshot(&v).is_ok() => self.workers += 1,
+                Some(_) => self.refused += 1,
+                // A worker that reported until now (this one was stale) has published none.
+                None => {}
+            }
+        }
+        Ok(self.pending.is_empty())
+    }
+
+    /// The merged tracker so far.
+    pub fn tracker(&self) -> &Tracker {
+        &self.tracker
+    }
+
+    /// Trackers merged so far, the reporter's included.
+    pub fn workers(&self) -> u32 {
+        self.workers
+    }
+
+    /// Peer snapshots refused so far.
+    pub fn refused(&self) -> u32 {
+        self.refused
+    }
 }
 
 /// What went wrong with shared data this interval (the report falls back to [`Turn::Own`]).
@@ -98,17 +143,8 @@ pub fn turn<S: SharedData>(s: &mut S, own: &Tracker, me: Option<u32>, now_ms: u6
     if !reports {
         return Ok(Turn::First);
     }
-    let mut tracker = Box::new(own.clone());
-    let (mut workers, mut refused) = (1, 0);
-    for w in fresh {
-        match s.get(&snap_key(w)).map_err(|e| ("reading a peer's campaign snapshot", e))? {
-            Some((v, _)) if tracker.merge_snapshot(&v).is_ok() => workers += 1,
-            Some(_) => refused += 1,
-            // A worker that reported until now (this one was stale) has published none.
-            None => {}
-        }
-    }
-    Ok(Turn::Merged { tracker, workers, refused })
+    fresh.reverse();
+    Ok(Turn::Merge(Merging { tracker: Box::new(own.clone()), pending: fresh, workers: 1, refused: 0 }))
 }
 
 #[cfg(test)]
@@ -133,11 +169,20 @@ mod tests {
         t
     }
 
-    fn accounts(turn: &Turn) -> Option<(u64, u32)> {
-        match turn {
-            Turn::Merged { tracker, workers, .. } => Some((tracker.report(tracker.last_ms()).campaigns.first().map_or(0, |c| c.accounts.count), *workers)),
-            _ => None,
+    /// A merging turn stepped to its end: (the campaign's accounts, trackers merged, refused).
+    fn finish(s: &mut Store, turn: Turn) -> Option<(u64, u32, u32)> {
+        let Turn::Merge(mut m) = turn else { return None };
+        let mut steps = 0;
+        while !m.step(s).unwrap() {
+            steps += 1;
         }
+        assert!(steps < 64, "one peer per step");
+        let t = m.tracker();
+        Some((t.report(t.last_ms()).campaigns.first().map_or(0, |c| c.accounts.count), m.workers(), m.refused()))
+    }
+
+    fn accounts(s: &mut Store, turn: Turn) -> Option<(u64, u32)> {
+        finish(s, turn).map(|(a, w, _)| (a, w))
     }
 
     /// Shared data where `n` workers have indexes and serve.
@@ -159,13 +204,17 @@ mod tests {
         assert!(matches!(r1, Turn::First));
         let r2 = turn(&mut s, &t[2], Some(2), 10 * MIN + 300, MIN).unwrap();
         assert!(matches!(r2, Turn::Peer(1)));
-        let r0 = turn(&mut s, &t[0], Some(0), 10 * MIN + 600, MIN).unwrap();
-        assert_eq!(accounts(&r0), Some((15, 3)));
+        let Turn::Merge(mut m) = turn(&mut s, &t[0], Some(0), 10 * MIN + 600, MIN).unwrap() else { panic!("0 reports") };
+        // One peer per step (per tick): two peers, two steps.
+        assert!(!m.step(&mut s).unwrap() && m.workers() == 2);
+        assert!(m.step(&mut s).unwrap() && m.workers() == 3);
+        assert_eq!(m.tracker().report(m.tracker().last_ms()).campaigns[0].accounts.count, 15);
         assert!(!s.map.contains_key(&snap_key(0)) && s.map.contains_key(&at_key(0)), "the reporter publishes only its time");
         // Next interval: 1 and 2 defer to 0, whose report has all three.
         assert!(matches!(turn(&mut s, &t[1], Some(1), 11 * MIN, MIN).unwrap(), Turn::Peer(0)));
         assert!(matches!(turn(&mut s, &t[2], Some(2), 11 * MIN, MIN).unwrap(), Turn::Peer(0)));
-        assert_eq!(accounts(&turn(&mut s, &t[0], Some(0), 11 * MIN + 5, MIN).unwrap()), Some((15, 3)));
+        let r0 = turn(&mut s, &t[0], Some(0), 11 * MIN + 5, MIN).unwrap();
+        assert_eq!(accounts(&mut s, r0), Some((15, 3)));
     }
 
     #[test]
@@ -177,14 +226,12 @@ mod tests {
         // second publication on.
         assert!(matches!(turn(&mut s, &t[1], Some(1), 2 * MIN, MIN).unwrap(), Turn::Peer(0)));
         let r = turn(&mut s, &t[1], Some(1), MIN + 2 * MIN + 3000, MIN).unwrap();
-        assert_eq!(accounts(&r), Some((0, 1)));
+        assert_eq!(accounts(&mut s, r), Some((0, 1)));
         // A garbled snapshot from worker 2 is skipped and counted; the rest still merge.
         assert!(matches!(turn(&mut s, &t[2], Some(2), 5 * MIN, MIN).unwrap(), Turn::Peer(1)));
         s.map.get_mut(&snap_key(2)).unwrap().0.truncate(20);
-        match turn(&mut s, &t[1], Some(1), 5 * MIN + 10, MIN).unwrap() {
-            Turn::Merged { workers, refused, .. } => assert_eq!((workers, refused), (1, 1)),
-            other => panic!("{other:?}"),
-        }
+        let r = turn(&mut s, &t[1], Some(1), 5 * MIN + 10, MIN).unwrap();
+        assert_eq!(finish(&mut s, r).map(|(_, w, refused)| (w, refused)), Some((1, 1)));
     }
 
     #[test]

@@ -26,7 +26,7 @@ use proxy_wasm::types::ContextType;
 
 use super::abi::{self, Level};
 use super::apply::Status;
-use super::campaigns::{self, Turn};
+use super::campaigns::{self, Merging, Turn};
 use super::filter::{Metrics, Shared};
 use super::fleet_root::FleetRoot;
 use super::http::Filter;
@@ -70,51 +70,101 @@ struct Vm {
 pub struct Root {
     shared: Rc<Shared>,
     generation: u64,
-    /// Ticks since the last campaign report (`envoy.campaigns`).
-    ticks: u32,
-    /// A campaign-report failure was logged.
-    campaign_warned: bool,
+    /// The campaign report (`envoy.campaigns`).
+    campaigns: CampaignLog,
 }
 
 impl Root {
     /// A root context not configured yet.
     pub fn new() -> Root {
-        Root { shared: Rc::new(Shared::default()), generation: 0, ticks: 0, campaign_warned: false }
+        Root { shared: Rc::new(Shared::default()), generation: 0, campaigns: CampaignLog::default() }
     }
 }
 
-/// Logs the campaign report, one info line per campaign: `distill-guard: campaign {json}`
-/// (the campaign as in `distill-guard campaigns --format json`, with the request counts and
-/// `workers`, how many worker VMs' trackers it covers). Account ids and key hashes only.
-/// With a worker index (`me`) the workers share their trackers and one reports for all
-/// ([`campaigns`]); a shared-data failure or a refused peer snapshot is logged once. With
-/// `snapshot`, returns the snapshot of the tracker it reported (none when a peer reports).
-fn log_campaigns(engine: &Engine, me: Option<u32>, interval_s: u32, warned: &mut bool, snapshot: bool) -> Option<Vec<u8>> {
-    let own = engine.campaigns()?;
-    let now = abi::now_ms().unwrap_or_else(|_| own.last_ms());
-    let mut warn = |m: String| {
-        if !std::mem::replace(warned, true) {
+/// The campaign report's side of a root context (`envoy.campaigns`).
+#[derive(Default)]
+struct CampaignLog {
+    /// Ticks since the last report.
+    ticks: u32,
+    /// A report still merging its peers' snapshots (one per tick).
+    merging: Option<Merging>,
+    /// A failure was logged.
+    warned: bool,
+}
+
+impl CampaignLog {
+    fn warn(&mut self, m: &str) {
+        if !std::mem::replace(&mut self.warned, true) {
             abi::log(Level::Warn, &format!("distill-guard: campaign report: {m}; logged once"));
         }
-    };
-    let (lines, tracker) = match campaigns::turn(&mut EnvoyShared, own, me, now, u64::from(interval_s) * 1000) {
-        Ok(Turn::Own) => (wire::report_lines(own, Some(1)), None),
-        Ok(Turn::Peer(_) | Turn::First) => return None,
-        Ok(Turn::Merged { tracker, workers, refused }) => {
-            if refused > 0 {
-                warn(format!("{refused} peer snapshot(s) refused (decode error); the report leaves them out"));
-            }
-            (wire::report_lines(&tracker, Some(workers)), Some(tracker))
-        }
-        Err((what, Status(s))) => {
-            warn(format!("{what} failed (status {s}); this worker reports its own requests"));
-            (wire::report_lines(own, Some(1)), None)
-        }
-    };
-    for line in lines {
-        abi::log(Level::Info, &line);
     }
-    snapshot.then(|| tracker.as_deref().unwrap_or(own).snapshot())
+
+    /// On each tick: a report under way merges one more peer (all that are left when the next
+    /// report is due), and every `interval_s` a report starts. With a worker index (`me`) the
+    /// workers share their trackers and one reports for all ([`campaigns`]); alone, or
+    /// without an index, a worker reports its own. With `fleet`, the reported tracker's
+    /// snapshot also goes to the fleet store.
+    fn tick(&mut self, engine: &Engine, me: Option<u32>, interval_s: u32, mut fleet: Option<&mut FleetRoot>) {
+        self.ticks += 1;
+        let due = u64::from(self.ticks) * u64::from(sync::TICK_MS) >= u64::from(interval_s) * 1000;
+        if let Some(mut m) = self.merging.take() {
+            match step(&mut m, due) {
+                Ok(false) => self.merging = Some(m),
+                Ok(true) => self.log(m.tracker(), m.workers(), m.refused(), interval_s, fleet.as_deref_mut()),
+                Err((what, Status(s))) => {
+                    self.warn(&format!("{what} failed (status {s}); the report covers the trackers merged so far"));
+                    self.log(m.tracker(), m.workers(), m.refused(), interval_s, fleet.as_deref_mut());
+                }
+            }
+        }
+        if !due {
+            return;
+        }
+        self.ticks = 0;
+        let Some(own) = engine.campaigns() else { return };
+        let now = abi::now_ms().unwrap_or_else(|_| own.last_ms());
+        match campaigns::turn(&mut EnvoyShared, own, me, now, u64::from(interval_s) * 1000) {
+            Ok(Turn::Own) => self.log(own, 1, 0, interval_s, fleet),
+            Ok(Turn::Peer(_) | Turn::First) => {}
+            Ok(Turn::Merge(mut m)) => match step(&mut m, false) {
+                Ok(false) => self.merging = Some(m),
+                Ok(true) => self.log(m.tracker(), m.workers(), m.refused(), interval_s, fleet),
+                Err((what, Status(s))) => {
+                    self.warn(&format!("{what} failed (status {s}); the report covers the trackers merged so far"));
+                    self.log(m.tracker(), m.workers(), m.refused(), interval_s, fleet);
+                }
+            },
+            Err((what, Status(s))) => {
+                self.warn(&format!("{what} failed (status {s}); this worker reports its own requests"));
+                self.log(own, 1, 0, interval_s, fleet);
+            }
+        }
+    }
+
+    /// Logs the report of `t`, one info line per campaign: `distill-guard: campaign {json}`
+    /// (the campaign as in `distill-guard campaigns --format json`, with the request counts and
+    /// `workers`, how many worker VMs' trackers it covers). Account ids and key hashes only.
+    fn log(&mut self, t: &crate::campaign::Tracker, workers: u32, refused: u32, interval_s: u32, fleet: Option<&mut FleetRoot>) {
+        if refused > 0 {
+            self.warn(&format!("{refused} peer snapshot(s) refused (decode error); the report leaves them out"));
+        }
+        for line in wire::report_lines(t, Some(workers)) {
+            abi::log(Level::Info, &line);
+        }
+        if let Some(f) = fleet {
+            f.store_campaigns(&t.snapshot(), 3 * u64::from(interval_s) * 1000);
+        }
+    }
+}
+
+/// One peer merged, or with `all`, every peer left; true when none is left.
+fn step(m: &mut Merging, all: bool) -> Result<bool, campaigns::Failure> {
+    loop {
+        let done = m.step(&mut EnvoyShared)?;
+        if done || !all {
+            return Ok(done);
+        }
+    }
 }
 
 /// The root context's side of the worker sync (and of the fleet sync).
@@ -386,18 +436,9 @@ impl RootContext for Root {
             }
             // After the sync's tick, which claims this worker's index once it has served.
             if let Some(c) = self.shared.options.get().campaigns {
-                self.ticks += 1;
-                if u64::from(self.ticks) * u64::from(sync::TICK_MS) >= u64::from(c.interval_s) * 1000 {
-                    self.ticks = 0;
-                    let me = vm.sync.as_ref().map(|sr| &sr.sync).filter(|s| s.has_index()).map(Sync::worker);
-                    let fleet = vm.sync.as_mut().and_then(|sr| sr.fleet.as_mut());
-                    // The reporting worker also stores the node's snapshot for the fleet's report.
-                    if let Some(snap) = log_campaigns(engine, me, c.interval_s, &mut self.campaign_warned, fleet.is_some()) {
-                        if let Some(f) = fleet {
-                            f.store_campaigns(&snap, 3 * u64::from(c.interval_s) * 1000);
-                        }
-                    }
-                }
+                let me = vm.sync.as_ref().map(|sr| &sr.sync).filter(|s| s.has_index()).map(Sync::worker);
+                let fleet = vm.sync.as_mut().and_then(|sr| sr.fleet.as_mut());
+                self.campaigns.tick(engine, me, c.interval_s, fleet);
             }
         });
     }
