@@ -107,15 +107,8 @@ impl CampaignLog {
     fn tick(&mut self, engine: &Engine, me: Option<u32>, interval_s: u32, mut fleet: Option<&mut FleetRoot>) {
         self.ticks += 1;
         let due = u64::from(self.ticks) * u64::from(sync::TICK_MS) >= u64::from(interval_s) * 1000;
-        if let Some(mut m) = self.merging.take() {
-            match step(&mut m, due) {
-                Ok(false) => self.merging = Some(m),
-                Ok(true) => self.log(m.tracker(), m.workers(), m.refused(), interval_s, fleet.as_deref_mut()),
-                Err((what, Status(s))) => {
-                    self.warn(&format!("{what} failed (status {s}); the report covers the trackers merged so far"));
-                    self.log(m.tracker(), m.workers(), m.refused(), interval_s, fleet.as_deref_mut());
-                }
-            }
+        if let Some(m) = self.merging.take() {
+            self.advance(m, due, interval_s, fleet.as_deref_mut());
         }
         if !due {
             return;
@@ -126,14 +119,7 @@ impl CampaignLog {
         match campaigns::turn(&mut EnvoyShared, own, me, now, u64::from(interval_s) * 1000) {
             Ok(Turn::Own) => self.log(own, 1, 0, interval_s, fleet),
             Ok(Turn::Peer(_) | Turn::First) => {}
-            Ok(Turn::Merge(mut m)) => match step(&mut m, false) {
-                Ok(false) => self.merging = Some(m),
-                Ok(true) => self.log(m.tracker(), m.workers(), m.refused(), interval_s, fleet),
-                Err((what, Status(s))) => {
-                    self.warn(&format!("{what} failed (status {s}); the report covers the trackers merged so far"));
-                    self.log(m.tracker(), m.workers(), m.refused(), interval_s, fleet);
-                }
-            },
+            Ok(Turn::Merge(m)) => self.advance(m, false, interval_s, fleet),
             Err((what, Status(s))) => {
                 self.warn(&format!("{what} failed (status {s}); this worker reports its own requests"));
                 self.log(own, 1, 0, interval_s, fleet);
@@ -155,14 +141,26 @@ impl CampaignLog {
             f.store_campaigns(&t.snapshot(), 3 * u64::from(interval_s) * 1000);
         }
     }
-}
 
-/// One peer merged, or with `all`, every peer left; true when none is left.
-fn step(m: &mut Merging, all: bool) -> Result<bool, campaigns::Failure> {
-    loop {
-        let done = m.step(&mut EnvoyShared)?;
-        if done || !all {
-            return Ok(done);
+    /// Merges one more peer into `m` (with `all`, every peer left) and logs its report once no
+    /// peer is left, or keeps it for the next tick. A failed shared-data read ends the merge:
+    /// the report covers the trackers merged so far.
+    fn advance(&mut self, mut m: Merging, all: bool, interval_s: u32, fleet: Option<&mut FleetRoot>) {
+        let done = loop {
+            match m.step(&mut EnvoyShared) {
+                Ok(true) => break true,
+                Ok(false) if all => continue,
+                Ok(false) => break false,
+                Err((what, Status(s))) => {
+                    self.warn(&format!("{what} failed (status {s}); the report covers the trackers merged so far"));
+                    break true;
+                }
+            }
+        };
+        if done {
+            self.log(m.tracker(), m.workers(), m.refused(), interval_s, fleet);
+        } else {
+            self.merging = Some(m);
         }
     }
 }
