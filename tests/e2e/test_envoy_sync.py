@@ -261,13 +261,14 @@ def test_one_campaign_report_covers_both_workers(stack, workers, interval):
     served = {w: after[w] - before.get(w, 0) for w in after}
     assert sum(1 for n in served.values() if n > 0) >= 2, f"one worker served every request: {served}"
     # A report one interval after the last request has every worker's requests.
-    lines = wait_for(lambda: [l for l in campaign_lines(envoy) if l["campaign"]["requests"]["flagged"] == 32], timeout=15)
-    assert lines, envoy.log()[-3000:]
+    lines = wait_for(lambda: [l for l in campaign_lines(envoy) if l["campaign"]["requests"]["flagged"] == 32 and l["workers"] == workers], timeout=15)
+    assert lines, (campaign_lines(envoy), envoy.log()[-3000:])
     c = lines[-1]["campaign"]
-    assert lines[-1]["workers"] == workers, lines[-1]
     assert c["accounts"]["count"] == 16 and set(c["accounts"]["sample"]) == accounts, c
     assert lines[-1]["campaigns_total"] == 1
-    # Only the merged report is logged: no worker logs its own half.
-    assert all(l["workers"] == workers for l in campaign_lines(envoy)), [l["workers"] for l in campaign_lines(envoy)]
+    # Only merged reports are logged: no worker logs its own part. (A report may cover fewer than
+    # every worker: a worker's first snapshot can come after the reporter's turn, a tick or an
+    # interval later.)
+    assert all(l["workers"] >= 2 for l in campaign_lines(envoy)), [l["workers"] for l in campaign_lines(envoy)]
     assert "campaign report:" not in envoy.log()
     assert "sk-e2e-camp" not in envoy.log()
