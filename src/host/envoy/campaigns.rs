@@ -8,8 +8,7 @@
 //! its own tracker merged with every fresh peer snapshot ([`Tracker::merge_snapshot`], one
 //! peer per tick: [`Merging`]), so
 //! a campaign whose accounts no single worker saw enough of is still reported, once (a
-//! worker other than 0 reports from its second interval on, so that a lower peer that has
-//! not published yet can). A peer's requests reach the report at most one interval late
+//! worker reports from its second interval on, once its peers have published theirs). A peer's requests reach the report at most one interval late
 //! (its latest snapshot). A VM without a
 //! worker index (state off, or it never served) reports what it saw itself, as does a lone
 //! worker, which publishes nothing.
@@ -48,7 +47,8 @@ pub enum Turn {
     Own,
     /// Another worker reports for this one: log nothing.
     Peer(u32),
-    /// This worker's first publication: a peer may report for it, so it logs nothing yet.
+    /// This worker's first publication: its peers' first snapshots may not be there yet (and
+    /// a lower peer may report for it), so it logs nothing yet.
     First,
     /// Merge the peers' snapshots into a copy of its tracker ([`Merging::step`], one peer per
     /// call), then log its report.
@@ -131,8 +131,10 @@ pub fn turn<S: SharedData>(s: &mut S, own: &Tracker, me: Option<u32>, now_ms: u6
         }
         fresh.push(w);
     }
-    // The reporter only says it is alive: no one reads its snapshot.
-    let reports = lower.is_none() && (published || me == 0);
+    // The reporter only says it is alive: no one reads its snapshot. A worker's first
+    // publication reports nothing: its peers may not have published their first snapshot yet
+    // (and a lower peer may not have published at all).
+    let reports = lower.is_none() && published;
     if !reports {
         s.set(&snap_key(me), &own.snapshot(), 0).map_err(|e| ("publishing the campaign snapshot", e))?;
     }
@@ -198,22 +200,22 @@ mod tests {
         let mut s = store(3);
         let t = trackers();
         assert!(t.iter().all(|t| t.report(t.last_ms()).campaigns.is_empty()));
-        // Workers 1 and 2 publish first in this interval: 1 sees no fresh lower peer yet, but
-        // it is its first publication (worker 0 may not have published yet).
-        let r1 = turn(&mut s, &t[1], Some(1), 10 * MIN, MIN).unwrap();
-        assert!(matches!(r1, Turn::First));
-        let r2 = turn(&mut s, &t[2], Some(2), 10 * MIN + 300, MIN).unwrap();
-        assert!(matches!(r2, Turn::Peer(1)));
-        let Turn::Merge(mut m) = turn(&mut s, &t[0], Some(0), 10 * MIN + 600, MIN).unwrap() else { panic!("0 reports") };
+        // First interval: every worker publishes, none reports (their peers' first snapshots
+        // may not be there yet); 2 sees 1, a lower fresh peer.
+        assert!(matches!(turn(&mut s, &t[1], Some(1), 10 * MIN, MIN).unwrap(), Turn::First));
+        assert!(matches!(turn(&mut s, &t[2], Some(2), 10 * MIN + 300, MIN).unwrap(), Turn::Peer(1)));
+        assert!(matches!(turn(&mut s, &t[0], Some(0), 10 * MIN + 600, MIN).unwrap(), Turn::First));
+        // Next interval: 1 and 2 defer to 0, whose report has all three.
+        assert!(matches!(turn(&mut s, &t[1], Some(1), 11 * MIN, MIN).unwrap(), Turn::Peer(0)));
+        assert!(matches!(turn(&mut s, &t[2], Some(2), 11 * MIN, MIN).unwrap(), Turn::Peer(0)));
+        let snap0 = s.map.get(&snap_key(0)).cloned();
+        let Turn::Merge(mut m) = turn(&mut s, &t[0], Some(0), 11 * MIN + 5, MIN).unwrap() else { panic!("0 reports") };
+        assert_eq!(s.map.get(&snap_key(0)).cloned(), snap0, "the reporter publishes only its time");
         // One peer per step (per tick): two peers, two steps.
         assert!(!m.step(&mut s).unwrap() && m.workers() == 2);
         assert!(m.step(&mut s).unwrap() && m.workers() == 3);
         assert_eq!(m.tracker().report(m.tracker().last_ms()).campaigns[0].accounts.count, 15);
-        assert!(!s.map.contains_key(&snap_key(0)) && s.map.contains_key(&at_key(0)), "the reporter publishes only its time");
-        // Next interval: 1 and 2 defer to 0, whose report has all three.
-        assert!(matches!(turn(&mut s, &t[1], Some(1), 11 * MIN, MIN).unwrap(), Turn::Peer(0)));
-        assert!(matches!(turn(&mut s, &t[2], Some(2), 11 * MIN, MIN).unwrap(), Turn::Peer(0)));
-        let r0 = turn(&mut s, &t[0], Some(0), 11 * MIN + 5, MIN).unwrap();
+        let r0 = turn(&mut s, &t[0], Some(0), 12 * MIN, MIN).unwrap();
         assert_eq!(accounts(&mut s, r0), Some((15, 3)));
     }
 
@@ -243,7 +245,6 @@ mod tests {
         assert!(matches!(turn(&mut alone, &t[0], Some(0), MIN, MIN).unwrap(), Turn::Own));
         assert_eq!(s.map.len() + alone.map.len(), 4, "nothing published");
         let mut broken = Store { fail_set: Some("distill_guard.campaigns".into()), ..store(2) };
-        assert_eq!(turn(&mut broken, &t[0], Some(0), MIN, MIN).unwrap_err(), ("publishing the campaign snapshot time", Status(10)));
-        assert_eq!(turn(&mut broken, &t[1], Some(1), MIN, MIN).unwrap_err(), ("publishing the campaign snapshot", Status(10)));
+        assert_eq!(turn(&mut broken, &t[0], Some(0), MIN, MIN).unwrap_err(), ("publishing the campaign snapshot", Status(10)));
     }
 }
