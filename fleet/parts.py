@@ -213,13 +213,18 @@ class Bridge:
             conn.close()
 
 
+def fcall_path(*args):
+    """A bridge path calling a store function with `args` (each segment encoded as
+    src/fleet/protocol.rs does)."""
+    enc = lambda s: "".join(c if c.isalnum() or c in "_-:" else f"%{ord(c):02X}" for c in s)
+    return "/FCALL/" + "/".join(enc(str(a)) for a in args) + ".raw"
+
+
 def store_path(namespace, node, publisher="fleet-view-1", seq=0, cursor="0-0", retention_ms=60000,
                max_entries=100000, max_bytes=64 << 20, store=False):
     """The store function's path for these arguments (as src/fleet/protocol.rs builds it)."""
-    enc = lambda s: "".join(c if c.isalnum() or c in "_-:" else f"%{ord(c):02X}" for c in s)
     log, pub = f"distill_guard:{{{namespace}}}:log", f"distill_guard:{{{namespace}}}:pub:{publisher}"
-    args = [FUNCTION, "2", log, pub, node, publisher, seq, cursor, retention_ms, max_entries, max_bytes, int(store)]
-    return "/FCALL/" + "/".join(enc(str(a)) for a in args) + ".raw"
+    return fcall_path(FUNCTION, "2", log, pub, node, publisher, seq, cursor, retention_ms, max_entries, max_bytes, int(store))
 
 
 EMPTY_BATCH = b"DGFB\x01\x00\x00"
@@ -236,10 +241,8 @@ def read_store(bridge, namespace):
 
 def campaigns_path(namespace, reader="campaigns-reader", ttl_ms=60000, store=False, read=True):
     """The campaigns function's path (as src/fleet/campaigns.rs builds it)."""
-    enc = lambda s: "".join(c if c.isalnum() or c in "_-:" else f"%{ord(c):02X}" for c in s)
     keys = [f"distill_guard:{{{namespace}}}:campaigns:{k}" for k in ("at", "snap")]
-    args = ["distill_guard_campaigns", "2", *keys, reader, ttl_ms, int(store), int(read)]
-    return "/FCALL/" + "/".join(enc(str(a)) for a in args) + ".raw"
+    return fcall_path("distill_guard_campaigns", "2", *keys, reader, ttl_ms, int(store), int(read))
 
 
 def read_campaigns(bridge, namespace):

@@ -19,7 +19,7 @@
 //! ([`decode`]) before anything is merged, so a bad one changes nothing.
 
 use crate::signal::Signal;
-use crate::sketch::codec::{put_u32, put_u64, DecodeError, Reader};
+use crate::sketch::codec::{put_u32, put_u64, set_u32_at, DecodeError, Reader};
 use crate::sketch::small_hll::SmallHll;
 
 use super::keys::{Key, Kind};
@@ -75,55 +75,51 @@ impl Tracker {
         put_u64(&mut out, t.requests);
         put_u64(&mut out, t.flagged);
         put_u64(&mut out, self.last_ms);
-        let count_at = out.len();
-        put_u32(&mut out, 0);
-        let mut n = 0u32;
-        t.clusters.for_each(|_, key, c, regs| {
-            if c.requests == 0 {
-                return;
-            }
-            n += 1;
-            put_u64(&mut out, key);
-            out.push(c.key.kind as u8);
-            put_u64(&mut out, c.key.a);
-            put_u64(&mut out, c.key.b);
-            put_u32(&mut out, c.requests);
-            put_u32(&mut out, c.flagged);
-            put_u64(&mut out, c.first_ms);
-            put_u64(&mut out, c.last_ms);
-            let (flagged, all) = regs.split_at(regs.len() / 2);
-            c.hll.encode_full(flagged, &mut out);
-            c.all.encode_full(all, &mut out);
+        counted(&mut out, |out, n| {
+            t.clusters.for_each(|_, key, c, regs| {
+                if c.requests == 0 {
+                    return;
+                }
+                *n += 1;
+                put_u64(out, key);
+                out.push(c.key.kind as u8);
+                put_u64(out, c.key.a);
+                put_u64(out, c.key.b);
+                put_u32(out, c.requests);
+                put_u32(out, c.flagged);
+                put_u64(out, c.first_ms);
+                put_u64(out, c.last_ms);
+                let (flagged, all) = regs.split_at(regs.len() / 2);
+                c.hll.encode_full(flagged, out);
+                c.all.encode_full(all, out);
+            });
         });
-        crate::sketch::codec::set_u32_at(&mut out, count_at, n);
-        let count_at = out.len();
-        put_u32(&mut out, 0);
-        let mut n = 0u32;
-        t.accounts.for_each(|_, row, a, _| {
-            if a.flagged == 0 {
-                return;
-            }
-            n += 1;
-            put_u64(&mut out, row);
-            put_u64(&mut out, a.id);
-            for v in [a.requests, a.flagged, a.elicited, a.score_sum] {
-                put_u32(&mut out, v);
-            }
-            put_u64(&mut out, a.first_ms);
-            put_u64(&mut out, a.last_ms);
-            let mask = a.links.iter().enumerate().filter(|(_, &l)| l != 0).fold(0u16, |m, (i, _)| m | 1 << i);
-            out.extend_from_slice(&mask.to_le_bytes());
-            for &l in a.links.iter().filter(|&&l| l != 0) {
-                put_u64(&mut out, l);
-            }
-            let reasons = a.reasons.iter().filter(|&&c| c != 0).count();
-            out.push(reasons as u8);
-            for (i, &c) in a.reasons.iter().enumerate().filter(|(_, &c)| c != 0) {
-                out.push(i as u8);
-                out.extend_from_slice(&c.to_le_bytes());
-            }
+        counted(&mut out, |out, n| {
+            t.accounts.for_each(|_, row, a, _| {
+                if a.flagged == 0 {
+                    return;
+                }
+                *n += 1;
+                put_u64(out, row);
+                put_u64(out, a.id);
+                for v in [a.requests, a.flagged, a.elicited, a.score_sum] {
+                    put_u32(out, v);
+                }
+                put_u64(out, a.first_ms);
+                put_u64(out, a.last_ms);
+                let mask = a.links.iter().enumerate().filter(|(_, &l)| l != 0).fold(0u16, |m, (i, _)| m | 1 << i);
+                out.extend_from_slice(&mask.to_le_bytes());
+                for &l in a.links.iter().filter(|&&l| l != 0) {
+                    put_u64(out, l);
+                }
+                let reasons = a.reasons.iter().filter(|&&c| c != 0).count();
+                out.push(reasons as u8);
+                for (i, &c) in a.reasons.iter().enumerate().filter(|(_, &c)| c != 0) {
+                    out.push(i as u8);
+                    out.extend_from_slice(&c.to_le_bytes());
+                }
+            });
         });
-        crate::sketch::codec::set_u32_at(&mut out, count_at, n);
         out
     }
 
@@ -188,6 +184,15 @@ impl Tracker {
         }
         Ok(())
     }
+}
+
+/// Appends a `u32` count and the entries `write` appends, counting them in its second argument.
+fn counted(out: &mut Vec<u8>, write: impl FnOnce(&mut Vec<u8>, &mut u32)) {
+    let at = out.len();
+    put_u32(out, 0);
+    let mut n = 0;
+    write(out, &mut n);
+    set_u32_at(out, at, n);
 }
 
 /// Reads and checks a whole snapshot for a tracker whose epochs are `epoch_ms` long.
