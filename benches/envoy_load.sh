@@ -16,6 +16,9 @@
 #   nolearn  (not run unless named) filters/default.json with body.paths [] (no body read or learned
 #            from: the header phase alone, so that default - nolearn is what learning a body costs)
 #   structured (not run unless named) filters/default.json with output.format "structured" (one header)
+#   never    (not run unless named) filters/default.json with body.inspect "never" (no request held: every
+#            body learned as it streams past); sampled: the same with body.heavy_learn_one_in 8 (for the
+#            `heavy` kind: one body in 8 of a heavy account's requests learned)
 #   fs       (not run unless named) filters/default.json with the adapter option envoy.filter_state
 #   fsrl     (not run unless named) fs plus Envoy's local rate limit keyed on the filter-state cluster
 #   skip     (not run unless named) filters/default.json on a route that disables the filter
@@ -29,6 +32,8 @@
 #   get  = GET /v1/models with the same headers; 100,000 accounts, each with its own client address
 #   (X-Forwarded-For; the policies are run with proxy.trusted_hops = 1) and its own prompt text, so
 #   the load looks like many independent users and the policies let it through (see load.lua).
+#   heavy (not run unless named in --kinds) = post from 1,000 busy accounts (heavy for the state after
+#   the warm-up; their rate puts `rate.account` in the gray zone: run it with `never` / `sampled`)
 #   campaign (not run unless named in --kinds) = post mixed 60/40 with a campaign's requests behind a
 #   proxy chain, held for their body and then allowed, tagged, throttled or denied (see load.lua).
 # Phase 1, throughput: wrk -t1 -c32 for S seconds (default 10) after a 2 s warm-up -> requests/s, and
@@ -76,7 +81,7 @@ for p in shadow default; do
     "filters/$p.json" "$WORK/$p.json"
 done
 # `stateless`: the default policy with state.enabled false (what the cross-request state costs);
-# `nolearn`, `structured`, `fs` (and `fsrl`), `skip`: see the configurations above.
+# `nolearn`, `structured`, `never`, `sampled`, `fs` (and `fsrl`), `skip`: see the configurations above.
 python3 - "$WORK" <<'PY'
 import json, sys
 w = sys.argv[1]
@@ -86,6 +91,8 @@ def variant(name, edit):
 variant("stateless", lambda p: p.setdefault("state", {}).update(enabled=False))
 variant("nolearn", lambda p: p.setdefault("body", {}).update(paths=[]))
 variant("structured", lambda p: p.setdefault("output", {}).update(format="structured"))
+variant("never", lambda p: p.setdefault("body", {}).update(inspect="never"))
+variant("sampled", lambda p: p.setdefault("body", {}).update(inspect="never", heavy_learn_one_in=8))
 variant("fs", lambda p: p.update(envoy={"filter_state": True}))
 variant("fsrl", lambda p: p.update(envoy={"filter_state": True}))
 variant("skip", lambda p: None)
@@ -95,7 +102,7 @@ log "load average before: $(cut -d' ' -f1-3 /proc/loadavg); envoy $("$ENVOY" --v
 policy_of() {
   local name=${1%%@*}
   case "$name" in native) name=default ;; native-*) name=${name#native-} ;; esac
-  case "$name" in shadow|default|stateless|nolearn|structured|fs|fsrl|skip) echo "$WORK/$name.json" ;; *) echo "$name" ;; esac
+  case "$name" in shadow|default|stateless|nolearn|structured|never|sampled|fs|fsrl|skip) echo "$WORK/$name.json" ;; *) echo "$name" ;; esac
 }
 # The distill-guard module of a configuration: `NAME@FILE` names it, else the default build.
 wasm_of() { case "$1" in *@*) readlink -f "${1#*@}" ;; *) echo "$DEFAULT_WASM" ;; esac; }
@@ -164,7 +171,10 @@ med = lambda xs: statistics.median(xs)
 names = {"none": "no filter (limit)", "noop": "no-op Wasm filter", "shadow": "distill-guard, shadow.json",
          "default": "distill-guard, default.json", "stateless": "distill-guard, default.json, state off",
          "nolearn": "distill-guard, default.json, no body learned",
-         "structured": "distill-guard, default.json, structured header", "fs": "distill-guard, default.json, filter state",
+         "structured": "distill-guard, default.json, structured header",
+         "never": "distill-guard, default.json, nothing held", "sampled": "distill-guard, nothing held, heavy_learn_one_in 8",
+         "native-never": "distill-guard native filter, nothing held",
+         "native-sampled": "distill-guard native filter, nothing held, heavy_learn_one_in 8", "fs": "distill-guard, default.json, filter state",
          "fsrl": "distill-guard, filter state + local rate limit", "skip": "distill-guard, disabled on the route",
          "lua": "Lua header-order hash", "native": "distill-guard native filter, default.json",
          "noop-native": "no-op native filter (dynamic module)",

@@ -194,6 +194,12 @@ pub struct Body {
     pub inspect: String,
     /// Header-phase scores for which `suspicious` waits for the body.
     pub gray_zone: GrayZone,
+    /// Learn from one in this many bodies of a heavy account's requests not waited for
+    /// (1..=1000; 1: every one). A heavy account sent more than `state.light_max_requests`
+    /// requests in the account window; light accounts', held and flagged requests' bodies are
+    /// always learned. A sampled body's elicitation counts for the ones skipped. Learning a
+    /// 4 KB prompt is most of a POST's cost.
+    pub heavy_learn_one_in: u32,
 }
 
 /// When the verdict waits for the body (`body.inspect`), parsed from the policy text.
@@ -347,6 +353,7 @@ impl Default for Body {
         Body {
             paths: vec!["/v1/messages".into(), "/v1/chat/completions".into(), "/v1/responses".into(), "/v1/completions".into()],
             max_bytes: 65536,
+            heavy_learn_one_in: 1,
             inspect: "suspicious".into(),
             gray_zone: GrayZone::default(),
         }
@@ -600,7 +607,7 @@ impl Policy {
 
     /// The global body reading (what a request no route matches gets).
     pub fn body_read(&self) -> BodyRead {
-        BodyRead { max_bytes: self.body.max_bytes, inspect: self.inspect(), gray_zone: self.body.gray_zone }
+        BodyRead { max_bytes: self.body.max_bytes, inspect: self.inspect(), gray_zone: self.body.gray_zone, heavy_learn_one_in: self.body.heavy_learn_one_in }
     }
 
     /// The policy as pretty JSON (what the tuning page exports).
@@ -625,6 +632,7 @@ fn check_thresholds(t: &Thresholds, at: &str, e: &mut Errors) {
 /// Range and order checks of body reading, at `{at}body.*`.
 fn check_body_read(b: &BodyRead, at: &str, e: &mut Errors) {
     e.range(&format!("{at}body.max_bytes"), b.max_bytes, 0, 1 << 20);
+    e.range(&format!("{at}body.heavy_learn_one_in"), b.heavy_learn_one_in, 1, 1000);
     let g = b.gray_zone;
     e.range(&format!("{at}body.gray_zone.from"), g.from, 0, 101);
     e.range(&format!("{at}body.gray_zone.to"), g.to, 0, 101);
@@ -803,6 +811,12 @@ mod tests {
             .to_string();
         assert!(errs.contains("body.inspect: must be one of always, suspicious, never, got \"sometimes\""), "{errs}");
         assert!(errs.contains("body.gray_zone.to: must be >= body.gray_zone.from (50), got 20"), "{errs}");
+        let errs = Policy::from_json(r#"{"body": {"heavy_learn_one_in": 0}}"#).unwrap_err().to_string();
+        assert!(errs.contains("body.heavy_learn_one_in: must be 1..=1000, got 0"), "{errs}");
+        let errs = Policy::from_json(r#"{"routes": [{"match": {"prefix": "/v1/"}, "body": {"heavy_learn_one_in": 1001}}]}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(errs.contains("routes[0].body.heavy_learn_one_in: must be 1..=1000, got 1001"), "{errs}");
     }
 
     #[test]

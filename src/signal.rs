@@ -300,11 +300,14 @@ pub struct Levels {
     /// networks, its own tasks, little elicitation): the crowds it shares do not change its
     /// verdict (see [`Signal::crowd`] and [`Fired::ordinary`]).
     pub ordinary: bool,
+    /// The account sent more than `state.light_max_requests` requests in the account window
+    /// (what `body.heavy_learn_one_in` samples).
+    pub heavy: bool,
 }
 
 impl Default for Levels {
     fn default() -> Self {
-        Levels { level: [f64::NAN; Signal::COUNT], ordinary: false }
+        Levels { level: [f64::NAN; Signal::COUNT], ordinary: false, heavy: false }
     }
 }
 

@@ -55,10 +55,21 @@ fn quality_prints_a_table_and_check_fails_on_missed_targets() {
     let without_check = dg(&["quality", "--policy", &never, "--scenarios", &scen, "--seeds", "1", "--held"]);
     assert!(without_check.status.success());
     // `--held` ends with the most active accounts the state's window held: some of the 340
-    // accounts this seed sends requests from over its 12 hours (one to two hours' worth).
+    // accounts this seed sends requests from over its 12 hours (one to two hours' worth);
+    // before it, the share of legitimate bodies read and left unread.
     let md = String::from_utf8(without_check.stdout).unwrap();
-    let peak = md.lines().filter(|l| l.starts_with("| tiny |") && l.matches('|').count() == 5).find_map(|l| l.split('|').nth(4)?.trim().parse::<f64>().ok());
+    let row = md.lines().find(|l| l.starts_with("| tiny |") && l.matches('|').count() == 7);
+    let cell = |i: usize| row.and_then(|l| l.split('|').nth(i)).map(str::trim);
+    let peak = cell(6).and_then(|c| c.parse::<f64>().ok());
     assert!(peak.is_some_and(|p| (20.0..=340.0).contains(&p)), "{peak:?} in {md}");
+    // Every legitimate body read (the policy samples none): the heavy user's included.
+    assert_eq!((cell(4), cell(5)), (Some("100.00 %"), Some("0.00 %")), "{md}");
+    let sampled = tmp("sampled.json", r#"{"thresholds":{"tag":100,"throttle":100,"deny":100},"body":{"heavy_learn_one_in":8}}"#);
+    let out = dg(&["quality", "--policy", &sampled, "--scenarios", &scen, "--seeds", "1", "--held"]);
+    let md = String::from_utf8(out.stdout).unwrap();
+    let row = md.lines().find(|l| l.starts_with("| tiny |") && l.matches('|').count() == 7);
+    let unread = row.and_then(|l| l.split('|').nth(5)).and_then(|c| c.trim().trim_end_matches(" %").parse::<f64>().ok());
+    assert!(unread.is_some_and(|u| u > 1.0), "the heavy user's bodies sampled: {unread:?} in {md}");
 }
 
 /// The policy keys of every signal, from `distill-guard signals` (its Markdown table).

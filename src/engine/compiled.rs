@@ -21,6 +21,8 @@ pub struct Settings {
     pub gray_zone: (u32, u32),
     /// Largest body prefix read, in bytes (0: bodies are not read).
     pub max_bytes: usize,
+    /// Learn from one in this many bodies of heavy accounts (`body.heavy_learn_one_in`).
+    pub heavy_learn_one_in: u32,
 }
 
 /// One route's match, compiled.
@@ -64,6 +66,7 @@ impl Compiled {
             inspect: b.inspect,
             gray_zone: (b.gray_zone.from, b.gray_zone.to),
             max_bytes: b.max_bytes as usize,
+            heavy_learn_one_in: b.heavy_learn_one_in,
         };
         let routes = p
             .routes

@@ -32,6 +32,10 @@ pub struct Counters {
     pub actions: [u64; 4],
     /// Internal errors (each answered by fail-open or fail-closed).
     pub internal_errors: u64,
+    /// Bodies of requests decided at their headers that were learned from.
+    pub learned: u64,
+    /// Bodies of such requests left unread by `body.heavy_learn_one_in`.
+    pub skipped: u64,
 }
 
 /// One policy, its compiled form, and the state it keeps.

@@ -33,6 +33,9 @@ use crate::state::Observation;
 
 use super::{prefix_key, Compiled, Engine};
 
+/// Seed of the hash that picks the bodies learned under `body.heavy_learn_one_in`.
+const LEARN_SAMPLE_SEED: u64 = 0x6c65_6172_6e5f_6f6e;
+
 /// What the header phase decided.
 #[derive(Debug)]
 pub enum Decision {
@@ -58,6 +61,16 @@ pub struct Learn {
     /// The verdict was flagged (for the campaign tracker).
     #[cfg_attr(not(feature = "campaigns"), allow(dead_code))]
     flagged: bool,
+    /// How many requests this body's learning stands for (`body.heavy_learn_one_in` when sampled).
+    weight: u32,
+}
+
+impl Learn {
+    /// How many requests learning this body stands for: 1, or `body.heavy_learn_one_in` when the
+    /// body was one picked among that many.
+    pub fn weight(&self) -> u32 {
+        self.weight
+    }
 }
 
 /// A request held for its body: the header phase's evidence and prints.
@@ -163,7 +176,7 @@ impl Engine {
         }
 
         let reads_body = body_follows && self.reads_body(route, req.path);
-        let learn = (reads_body && state_on).then_some(Learn { obs, route, flagged: false });
+        let learn = (reads_body && state_on).then_some(Learn { obs, route, flagged: false, weight: 1 });
         let s = self.compiled.settings(route);
         let wait = reads_body
             && match s.inspect {
@@ -175,12 +188,29 @@ impl Engine {
                 }
             };
         if wait {
-            return Decision::NeedBody(Held { learn: Learn { obs, route, flagged: false }, fired, prints });
+            return Decision::NeedBody(Held { learn: Learn { obs, route, flagged: false, weight: 1 }, fired, prints });
         }
         let verdict = self.finish(fired, prints, &obs, route);
         let flagged = verdict.action >= Action::Tag && !verdict.allowlisted && !verdict.internal_error;
-        let learn = learn.map(|l| Learn { flagged, ..l });
+        let learn = learn.and_then(|l| self.sample(route, flagged, levels.heavy).map(|weight| Learn { flagged, weight, ..l }));
         Decision::Final { verdict, learn }
+    }
+
+    /// Whether the body of a request decided at its headers is learned from, and for how
+    /// many requests it stands. A heavy account's unflagged request, with
+    /// `body.heavy_learn_one_in` k > 1, is one in k (chosen by a hash of the engine's request
+    /// count, so a replay chooses the same ones) and stands for k; every other body (a light
+    /// account's, as every account of the reported campaigns is, a flagged request's) is
+    /// learned, for itself.
+    fn sample(&mut self, route: Option<u16>, flagged: bool, heavy: bool) -> Option<u32> {
+        let k = self.compiled.settings(route).heavy_learn_one_in.max(1);
+        if k == 1 || flagged || !heavy {
+            return Some(1);
+        }
+        let h = xxhash_rust::xxh3::xxh3_64_with_seed(&self.counters.requests.to_le_bytes(), LEARN_SAMPLE_SEED);
+        let picked = h % u64::from(k) == 0;
+        self.counters.skipped += u64::from(!picked);
+        picked.then_some(k)
     }
 
     /// The body phase of a held request: `body` is its prefix (read up to
@@ -232,7 +262,8 @@ impl Engine {
         obs.anchor = view.anchor;
         obs.harness = view.harness();
         obs.elicitation = view.elicitation;
-        self.state.learn(&obs);
+        self.counters.learned += 1;
+        self.state.learn_weighted(&obs, learn.weight);
         #[cfg(feature = "campaigns")]
         if let Some(t) = self.campaigns.as_deref_mut() {
             t.learn(&obs, learn.flagged);

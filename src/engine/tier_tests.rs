@@ -166,3 +166,83 @@ fn behaviour_flags_do_escalate_an_account() {
     let (history, action) = escalated(r#"{"signals": {"prompt_cot": {"weight": 40}, "prompt_logprobs": {"weight": 0}, "account_elicitation_share": {"weight": 0}, "account_flag_history": {"weight": 40}}}"#);
     assert!(!history, "{action:?}");
 }
+
+/// Five accounts send 120 requests each (each its own prompt, ten seconds apart, so no rate
+/// or cluster signal flags them): for each request decided at its headers and not flagged,
+/// its number in its account and the weight of its learned body (None: not learned).
+fn learned(e: &mut Engine) -> Vec<(u64, Option<u32>)> {
+    let mut out = Vec::new();
+    for i in 0..600u64 {
+        let (n, a) = (i / 5, i % 5);
+        let (key, ip, b) = (format!("key-{a}"), format!("198.51.100.{a}"), body(&format!("Question {i}: what is {i} squared?")));
+        let r = req(&key, "python-requests/2.32.3", &ip, &b, T0 + i * 2000);
+        if let Decision::Final { verdict, learn } = e.inspect_headers(&r, true) {
+            if verdict.action < crate::score::Action::Tag {
+                out.push((n, learn.map(|l| l.weight())));
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn heavy_learn_one_in_samples_the_bodies_of_heavy_accounts_only() {
+    let every = learned(&mut engine("suspicious", ""));
+    assert!(every.len() > 550, "{} of 600 decided at their headers", every.len());
+    assert!(every.iter().all(|&(_, w)| w == Some(1)));
+    let policy = r#"{"body": {"inspect": "suspicious", "heavy_learn_one_in": 4}}"#;
+    let some = learned(&mut Engine::from_json(policy).unwrap());
+    // An account is light up to `state.light_max_requests` (20) requests: all learned.
+    assert!(some.iter().filter(|&&(n, _)| n < 20).all(|&(_, w)| w == Some(1)), "{some:?}");
+    let heavy: Vec<_> = some.iter().filter(|&&(n, _)| n >= 25).map(|&(_, w)| w).collect();
+    let picked = heavy.iter().filter(|w| w.is_some()).count();
+    assert!(heavy.len() > 400 && (heavy.len() / 4 - 40..=heavy.len() / 4 + 40).contains(&picked), "{picked} of {} learned", heavy.len());
+    assert!(heavy.iter().flatten().all(|&w| w == 4));
+    // The same requests replayed choose the same bodies.
+    assert_eq!(learned(&mut Engine::from_json(policy).unwrap()), some);
+    // A route can set its own.
+    let routed = r#"{"routes": [{"match": {"path": "/v1/messages"}, "body": {"heavy_learn_one_in": 10}}]}"#;
+    let few = learned(&mut Engine::from_json(routed).unwrap());
+    let heavy: Vec<_> = few.iter().filter(|&&(n, _)| n >= 25).map(|&(_, w)| w).collect();
+    let picked = heavy.iter().filter(|w| w.is_some()).count();
+    assert!((heavy.len() / 10 - 25..=heavy.len() / 10 + 25).contains(&picked), "{picked} of {} learned at one in 10", heavy.len());
+    assert!(heavy.iter().flatten().all(|&w| w == 10));
+}
+
+#[test]
+fn flagged_requests_bodies_are_always_learned() {
+    // A Via header at weight 40 tags every request at its headers (the gray zone ends at 30).
+    let policy = r#"{"body": {"heavy_learn_one_in": 1000, "gray_zone": {"from": 5, "to": 30}}, "signals": {"proxy_via": {"weight": 40}}}"#;
+    // One account, heavy from its 21st request.
+    let mut e = Engine::from_json(policy).unwrap();
+    let b = body(TASK);
+    for i in 0..60u64 {
+        let mut r = req("k1", "Anthropic/Python 0.40.0", "203.0.113.7", &b, T0 + i * 1000);
+        r.headers.push(Header::new("via", "1.1 squid"));
+        let Decision::Final { verdict, learn } = e.inspect_headers(&r, true) else { panic!("held") };
+        assert!(verdict.action >= crate::score::Action::Tag);
+        assert_eq!(learn.map(|l| l.weight()), Some(1), "request {i}");
+    }
+}
+
+#[test]
+fn a_sampled_body_stands_for_the_requests_skipped() {
+    // One account asks for the reasoning in every request: once heavy, learning one body in
+    // four, each counted four times, its elicitation share is still about all its requests.
+    let b = body(TASK);
+    let share = |policy: &str| {
+        let mut e = Engine::from_json(policy).unwrap();
+        for i in 0..200u64 {
+            let r = req("k1", "python-requests/2.32.3", "203.0.113.7", &b, T0 + i * 60_000);
+            e.inspect(&r);
+        }
+        let mut lv = crate::signal::Levels::default();
+        let obs = crate::state::Observation { now_ms: T0 + 200 * 60_000, account: e.inspect(&req("k1", "python-requests/2.32.3", "203.0.113.7", &b, T0 + 200 * 60_000)).fp.account, ..Default::default() };
+        e.state().measure(&obs, &mut lv);
+        lv.get(Signal::AccountElicitationShare).unwrap_or(0.0)
+    };
+    // Nothing held (`never`), and nothing tags it: every body after its 20th is sampled.
+    let (all, sampled) = (share(r#"{"body": {"inspect": "never"}}"#), share(r#"{"body": {"inspect": "never", "heavy_learn_one_in": 4}}"#));
+    assert!(all > 0.9, "every body learned: {all}");
+    assert!((sampled - all).abs() < 0.25, "one in four: {sampled} vs {all}");
+}

@@ -102,6 +102,9 @@ pub struct BodyPatch {
     /// `body.gray_zone` fields for the route.
     #[serde(skip_serializing_if = "GrayZonePatch::is_empty")]
     pub gray_zone: GrayZonePatch,
+    /// `body.heavy_learn_one_in` for the route.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub heavy_learn_one_in: Option<u32>,
 }
 
 /// `body.gray_zone` fields a route changes.
@@ -125,6 +128,8 @@ pub struct BodyRead {
     pub inspect: Inspect,
     /// Header-phase scores for which `suspicious` waits.
     pub gray_zone: GrayZone,
+    /// Learn from one in this many bodies of a heavy account's requests not waited for.
+    pub heavy_learn_one_in: u32,
 }
 
 impl ThresholdsPatch {
@@ -173,6 +178,7 @@ impl Route {
             max_bytes: b.max_bytes.unwrap_or(g.max_bytes),
             inspect: b.inspect.unwrap_or(g.inspect),
             gray_zone: GrayZone { from: b.gray_zone.from.unwrap_or(g.gray_zone.from), to: b.gray_zone.to.unwrap_or(g.gray_zone.to) },
+            heavy_learn_one_in: b.heavy_learn_one_in.unwrap_or(g.heavy_learn_one_in),
         }
     }
 
@@ -254,7 +260,7 @@ fn string_or_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Err
 /// The shape a route is walked against in pass 2 (`signals` is the policy schema's).
 const ROUTE_SCHEMA: &str = r#"{"name": "", "match": {"path": "", "prefix": "", "method": null}, "mode": "",
     "thresholds": {"tag": 0, "throttle": 0, "deny": 0}, "signals": null,
-    "body": {"max_bytes": 0, "inspect": "", "gray_zone": {"from": 0, "to": 0}}}"#;
+    "body": {"max_bytes": 0, "inspect": "", "gray_zone": {"from": 0, "to": 0}, "heavy_learn_one_in": 0}}"#;
 
 /// Pass 2 for `routes`: each route's unknown keys and JSON types, with their paths, and the
 /// values serde would reject without a path (`mode`, `method`, `body.inspect`).

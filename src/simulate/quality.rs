@@ -181,6 +181,11 @@ pub struct Run {
     pub families: std::collections::BTreeMap<&'static str, [u64; 3]>,
     /// Requests held for their body before the verdict: legitimate, campaign.
     pub held: [u64; 2],
+    /// Requests whose body was read (held, or learned from after the verdict): legitimate,
+    /// campaign; and those whose body `body.heavy_learn_one_in` left unread.
+    pub scanned: [u64; 2],
+    /// See `scanned`.
+    pub skipped: [u64; 2],
     /// Most active accounts the state's window held (its global estimate, read every 1,000
     /// requests): the population size the crowd counts were measured at.
     pub peak_active: f64,
@@ -213,9 +218,14 @@ pub fn run(scenario: &Scenario, seed: u64, policy: &Policy, without: Without) ->
         };
         let mut req = dec.request(limit);
         without.apply(&mut req.peer);
+        let before = engine.counters();
         let v = engine.inspect(&req);
+        let after = engine.counters();
         let flagged = v.action >= Action::Tag;
-        out.held[usize::from(label > 0)] += u64::from(v.held);
+        let side = usize::from(label > 0);
+        out.held[side] += u64::from(v.held);
+        out.scanned[side] += u64::from(v.held) + (after.learned - before.learned);
+        out.skipped[side] += after.skipped - before.skipped;
         inspected += 1;
         if inspected % 1000 == 0 {
             out.peak_active = out.peak_active.max(engine.state().active_accounts(req.now_ms));
@@ -361,21 +371,24 @@ pub fn family_table(runs: &[Run]) -> (String, bool) {
 }
 
 /// A Markdown table of the share of requests held for their body before the verdict, per
-/// scenario (seeds summed): legitimate and campaign (what tiered inspection costs); and the
-/// most active accounts any of its runs' windows held ([`Run::peak_active`]).
+/// scenario (seeds summed): legitimate and campaign (what tiered inspection costs); the share
+/// of legitimate requests whose body was read (held or learned from) and left unread by
+/// `body.heavy_learn_one_in` (what learning costs); and the most active accounts any of its runs' windows held ([`Run::peak_active`]).
 pub fn held_table(runs: &[Run]) -> String {
-    let mut s = String::from("| scenario | legit held for the body | campaign held for the body | peak active accounts |\n|---|---|---|---|\n");
+    let mut s = String::from("| scenario | legit held for the body | campaign held for the body | legit bodies read | legit bodies left unread | peak active accounts |\n|---|---|---|---|---|---|\n");
     for name in scenario_names(runs) {
         let rs = runs.iter().filter(|r| r.scenario == name);
-        let (mut l, mut lh, mut c, mut ch, mut peak) = (0, 0, 0, 0, 0.0f64);
+        let (mut l, mut lh, mut c, mut ch, mut ls, mut lk, mut peak) = (0, 0, 0, 0, 0, 0, 0.0f64);
         for r in rs {
             l += r.legit;
             lh += r.held[0];
             c += r.campaigns.iter().map(|x| x.requests).sum::<u64>();
             ch += r.held[1];
+            ls += r.scanned[0];
+            lk += r.skipped[0];
             peak = peak.max(r.peak_active);
         }
-        s.push_str(&format!("| {name} | {} | {} | {peak:.0} |\n", pct(lh, l), pct(ch, c)));
+        s.push_str(&format!("| {name} | {} | {} | {} | {} | {peak:.0} |\n", pct(lh, l), pct(ch, c), pct(ls, l), pct(lk, l)));
     }
     s
 }

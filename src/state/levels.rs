@@ -229,7 +229,7 @@ impl State {
     /// as [`State::record_headers`] followed by [`State::record_body`].
     pub(super) fn record(&mut self, o: &Observation, k: &Keys, t: &Clock) -> Touched {
         let mut s = self.record_headers(k, t);
-        self.record_body(o, k, t, &mut s);
+        self.record_body(o, k, t, &mut s, 1);
         s
     }
 
@@ -360,7 +360,7 @@ impl State {
     /// swarmed requests), and whether it elicited (in its account's and its (fingerprint,
     /// prefix) cluster's shares). `s` names the slots the headers touched (a slot evicted
     /// since is skipped); the template and task slots are filled in.
-    pub(super) fn record_body(&mut self, o: &Observation, k: &Keys, t: &Clock, s: &mut Touched) {
+    pub(super) fn record_body(&mut self, o: &Observation, k: &Keys, t: &Clock, s: &mut Touched, weight: u32) {
         let d = &self.d;
         let p = d.p;
         let mut bands = [0u64; MAX_BANDS];
@@ -392,7 +392,7 @@ impl State {
         s.task = k.task.and_then(|x| upsert_if(&mut self.tasks, x, now, member.is_some()));
         if el > 0 && !heavy && counted {
             if let Some((e, _)) = s.fp_prefix.and_then(|i| slot(&mut self.fp_prefixes, i)) {
-                e.share.add(t.win, [0, 1]);
+                e.share.add(t.win, [0, weight]);
             }
         }
         for &i in s.templates.iter().flatten().filter(|_| counted) {
@@ -428,7 +428,7 @@ impl State {
         if let Some(i) = s.account.filter(|_| el > 0 || k.task.is_some()) {
             if let Some((e, _)) = slot(&mut self.accounts, i) {
                 if el > 0 {
-                    e.win.add(t.acct, [0, 1, 0, 0]);
+                    e.win.add(t.acct, [0, weight, 0, 0]);
                 }
                 if begun {
                     e.harness_work.add(t.acct, [1, repeated[0] as u32]);
@@ -617,6 +617,7 @@ impl State {
                 lv.set(Signal::AccountTaskRepeat, v);
             }
             heavy = n > self.d.light_max;
+            lv.heavy = heavy;
             new_account = n < MIN_ROTATION_REQUESTS;
             if n >= self.d.min_account_requests {
                 lv.set(Signal::AccountElicitationShare, el / n);

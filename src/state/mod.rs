@@ -377,6 +377,14 @@ impl State {
     /// observation of the same keys but no body facts: the request is not counted again.
     /// Measures nothing.
     pub fn learn(&mut self, obs: &Observation) {
+        self.learn_weighted(obs, 1);
+    }
+
+    /// [`State::learn`] for a body that stands for `weight` requests of its kind (one learned
+    /// in `weight`, `body.heavy_learn_one_in`): its elicitation counts `weight` times in the
+    /// shares whose totals every request adds at its headers (its account's, its
+    /// fingerprint x prefix cluster's). What counts accounts is not scaled.
+    pub fn learn_weighted(&mut self, obs: &Observation, weight: u32) {
         if !self.d.cfg.enabled || (obs.template.is_none() && obs.anchor.is_none() && obs.harness.is_none() && !obs.elicitation) {
             return;
         }
@@ -388,7 +396,7 @@ impl State {
             fp_prefix: k.fp_prefix.and_then(|x| self.fp_prefixes.find(x)),
             ..Touched::default()
         };
-        self.record_body(obs, &k, &t, &mut s);
+        self.record_body(obs, &k, &t, &mut s, weight.max(1));
     }
 
     /// Measures the levels `obs` would see, without recording it.

@@ -70,7 +70,7 @@ pub(crate) fn quality(args: &[String]) -> Result<ExitCode, String> {
         print!("\nLegitimate requests flagged per client family (all scenarios and seeds):\n\n{t}");
     }
     if opts.contains_key("--held") {
-        print!("\nRequests held for their body before the verdict, and the most active accounts the state's window held:\n\n{}", quality::held_table(&runs));
+        print!("\nRequests held for their body before the verdict, legitimate bodies read and left unread (`body.heavy_learn_one_in`), and the most active accounts the state's window held:\n\n{}", quality::held_table(&runs));
     }
     if opts.contains_key("--misses") {
         print!("\nCampaign requests after the warm-up not flagged, by their account's request number:\n\n{}", quality::misses_table(&runs));
