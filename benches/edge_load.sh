@@ -16,6 +16,9 @@
 #            body's prefix read first and forwarded as read, instead of teed)
 #   nolearn  edge/worker.mjs with filters/default.json and body.paths [] (no body teed, read or learned
 #            from: the header phase alone, so that dg - nolearn is what learning a body costs)
+#   never    edge/worker.mjs with filters/default.json and body.inspect "never" (nothing held);
+#   sampled  the same with body.heavy_learn_one_in 8 (for the `heavy` kind of load.lua: 200 busy
+#            accounts, every one heavy for the state after the warm-up)
 # Load: wrk with benches/envoy/load.lua, as in benches/envoy_load.sh: post = POST /v1/messages with
 # the official Python SDK's 19 headers and a ~4 KB body, get = GET /v1/models with the same headers;
 # 100,000 accounts with their own X-Forwarded-For address and prompt, so the policies let it through.
@@ -69,12 +72,17 @@ for p in shadow default; do
   python3 -c 'import json,sys; p=json.load(open(sys.argv[1])); p.setdefault("proxy", {})["trusted_hops"] = 1; json.dump(p, open(sys.argv[2], "w"))' \
     "filters/$p.json" "$WORK/$p.json"
 done
-# Variants of the default policy: `structured` (one verdict header), `nolearn` (body.paths []).
+# Variants of the default policy: `structured` (one verdict header), `nolearn` (body.paths []),
+# `never` (body.inspect never), `sampled` (never, and body.heavy_learn_one_in 8).
 python3 - "$WORK" <<'PY'
 import json, sys
 w = sys.argv[1]
-for name, section, key, value in [("structured", "output", "format", "structured"), ("nolearn", "body", "paths", [])]:
-    p = json.load(open(f"{w}/default.json")); p.setdefault(section, {})[key] = value
+for name, edits in [("structured", [("output", "format", "structured")]), ("nolearn", [("body", "paths", [])]),
+                    ("never", [("body", "inspect", "never")]),
+                    ("sampled", [("body", "inspect", "never"), ("body", "heavy_learn_one_in", 8)])]:
+    p = json.load(open(f"{w}/default.json"))
+    for section, key, value in edits:
+        p.setdefault(section, {})[key] = value
     json.dump(p, open(f"{w}/{name}.json", "w"))
 PY
 log "load average before: $(cut -d' ' -f1-3 /proc/loadavg); workerd $("$WORKERD" --version 2>&1 | head -1)"
@@ -86,11 +94,11 @@ start_workerd() {
   case "$cfg" in
     pass|passtee) cp benches/edge/passthrough.mjs "$dir/worker.mjs"; echo '{}' > "$dir/policy.json"
       [ "$cfg" = passtee ] && echo tee > "$dir/pass_mode" ;;
-    dg|shadow|structured|buffered|nolearn|dg@*)
+    dg|shadow|structured|buffered|nolearn|never|sampled|dg@*)
       src=$ROOT/edge; case "$cfg" in dg@*) src=$(readlink -f "${cfg#dg@}") ;; esac
       [ -f "$src/pkg/distill_guard_bg.wasm" ] || { echo "no $src/pkg: run scripts/build.sh web" >&2; exit 2; }
       cp "$src"/*.mjs "$dir/"; cp -r "$src/pkg" "$dir/pkg"
-      policy=$WORK/default.json; case "$cfg" in shadow|structured|nolearn) policy=$WORK/$cfg.json ;; esac
+      policy=$WORK/default.json; case "$cfg" in shadow|structured|nolearn|never|sampled) policy=$WORK/$cfg.json ;; esac
       cp "$policy" "$dir/policy.json"
       [ "$cfg" = buffered ] && echo buffer > "$dir/body_learn" ;;
     *) echo "unknown configuration $cfg" >&2; exit 2 ;;
@@ -163,7 +171,9 @@ med = statistics.median
 names = {"pass": "pass-through worker", "passtee": "pass-through worker, body teed and read",
          "dg": "distill-guard, default.json", "shadow": "distill-guard, shadow.json",
          "structured": "distill-guard, default.json, structured header", "buffered": "distill-guard, default.json, BODY_LEARN=buffer",
-         "nolearn": "distill-guard, default.json, no body learned"}
+         "nolearn": "distill-guard, default.json, no body learned",
+         "never": "distill-guard, default.json, nothing held",
+         "sampled": "distill-guard, nothing held, heavy_learn_one_in 8"}
 agg = {}
 for r in rows:
     a = agg.setdefault((r["kind"], r["config"]), {"rps": [], "cpu": [], "err": 0})

@@ -32,7 +32,7 @@
 #   get  = GET /v1/models with the same headers; 100,000 accounts, each with its own client address
 #   (X-Forwarded-For; the policies are run with proxy.trusted_hops = 1) and its own prompt text, so
 #   the load looks like many independent users and the policies let it through (see load.lua).
-#   heavy (not run unless named in --kinds) = post from 1,000 busy accounts (heavy for the state after
+#   heavy (not run unless named in --kinds) = post from 200 busy accounts (heavy for the state after
 #   the warm-up; their rate puts `rate.account` in the gray zone: run it with `never` / `sampled`)
 #   campaign (not run unless named in --kinds) = post mixed 60/40 with a campaign's requests behind a
 #   proxy chain, held for their body and then allowed, tagged, throttled or denied (see load.lua).

@@ -10,9 +10,9 @@
 --                    chain-of-thought + logprobs (10 %: tagged), the same with `Proxy-Authorization`
 --                    (10 %: throttled), every elicitation marker with it (5 %: denied).
 --                    The state's cluster signals push some campaign requests higher still.
---   BENCH_KIND=heavy POSTs as `post` from 1,000 accounts (BENCH_ACCOUNTS), so that after their
+--   BENCH_KIND=heavy POSTs as `post` from 200 accounts (BENCH_ACCOUNTS), so that after their
 --                    first 20 requests (the warm-up) every account is heavy for the state (over
---                    `state.light_max_requests`): for `body.heavy_learn_one_in`. Each sends about 30
+--                    `state.light_max_requests`): for `body.heavy_learn_one_in`. Each sends about 40-150
 --                    requests a second, a day's traffic in seconds: `rate.account` is at full ramp.
 -- Traffic shaped like many independent legitimate users, so that the policies under test let
 -- it through (a campaign-shaped load is answered 429/403 by the filter itself and measures
@@ -24,7 +24,7 @@
 --                    (fixed-rate mode: rate ~= connections / (N ms + latency)).
 -- done() prints one JSON line: requests, duration, rate, errors, latency percentiles in us.
 local kind = os.getenv("BENCH_KIND") or "post"
-local accounts = tonumber(os.getenv("BENCH_ACCOUNTS") or "") or (kind == "heavy" and 1000 or 100000)
+local accounts = tonumber(os.getenv("BENCH_ACCOUNTS") or "") or (kind == "heavy" and 200 or 100000)
 local fmt = string.format
 
 local bodies, nbodies = {}, 8192
