@@ -196,8 +196,8 @@ pub struct Body {
     pub gray_zone: GrayZone,
     /// Learn from one in this many bodies of a heavy account's requests not waited for
     /// (1..=1000; 1: every one). A heavy account sent more than `state.light_max_requests`
-    /// requests in the account window; light accounts', held and flagged requests' bodies are
-    /// always learned. A sampled body's elicitation counts for the ones skipped. Learning a
+    /// requests in the account window; light accounts', agent accounts' (whose latest body
+    /// named a tool set), held and flagged requests' bodies are always learned. A sampled body's elicitation counts for the ones skipped. Learning a
     /// 4 KB prompt is most of a POST's cost.
     pub heavy_learn_one_in: u32,
 }

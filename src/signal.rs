@@ -303,11 +303,14 @@ pub struct Levels {
     /// The account sent more than `state.light_max_requests` requests in the account window
     /// (what `body.heavy_learn_one_in` samples).
     pub heavy: bool,
+    /// The account's latest body named an agent harness (a tool set) the state tracks (its
+    /// bodies are not sampled by `body.heavy_learn_one_in`).
+    pub agent: bool,
 }
 
 impl Default for Levels {
     fn default() -> Self {
-        Levels { level: [f64::NAN; Signal::COUNT], ordinary: false, heavy: false }
+        Levels { level: [f64::NAN; Signal::COUNT], ordinary: false, heavy: false, agent: false }
     }
 }
 

@@ -192,19 +192,20 @@ impl Engine {
         }
         let verdict = self.finish(fired, prints, &obs, route);
         let flagged = verdict.action >= Action::Tag && !verdict.allowlisted && !verdict.internal_error;
-        let learn = learn.and_then(|l| self.sample(route, flagged, levels.heavy).map(|weight| Learn { flagged, weight, ..l }));
+        let learn = learn.and_then(|l| self.sample(route, flagged, levels.heavy && !levels.agent).map(|weight| Learn { flagged, weight, ..l }));
         Decision::Final { verdict, learn }
     }
 
     /// Whether the body of a request decided at its headers is learned from, and for how
-    /// many requests it stands. A heavy account's unflagged request, with
-    /// `body.heavy_learn_one_in` k > 1, is one in k (chosen by a hash of the engine's request
-    /// count, so a replay chooses the same ones) and stands for k; every other body (a light
-    /// account's, as every account of the reported campaigns is, a flagged request's) is
-    /// learned, for itself.
-    fn sample(&mut self, route: Option<u16>, flagged: bool, heavy: bool) -> Option<u32> {
+    /// many requests it stands. With `body.heavy_learn_one_in` k > 1, an unflagged request of
+    /// a heavy account outside agent harnesses (`sampled`) is one in k (chosen by a hash of
+    /// the engine's request count, so a replay chooses the same ones) and stands for k; every
+    /// other body is learned, for itself: a light account's (every account of the reported
+    /// campaigns looked light), an agent account's (its tasks are its evidence, each sent once
+    /// in a conversation of several turns), a flagged request's.
+    fn sample(&mut self, route: Option<u16>, flagged: bool, sampled: bool) -> Option<u32> {
         let k = self.compiled.settings(route).heavy_learn_one_in.max(1);
-        if k == 1 || flagged || !heavy {
+        if k == 1 || flagged || !sampled {
             return Some(1);
         }
         let h = xxhash_rust::xxh3::xxh3_64_with_seed(&self.counters.requests.to_le_bytes(), LEARN_SAMPLE_SEED);

@@ -246,3 +246,32 @@ fn a_sampled_body_stands_for_the_requests_skipped() {
     assert!(all > 0.9, "every body learned: {all}");
     assert!((sampled - all).abs() < 0.25, "one in four: {sampled} vs {all}");
 }
+
+#[test]
+fn an_agent_accounts_bodies_are_all_learned() {
+    // An account working through an agent harness (a tool set and system prompt): its tasks
+    // are its evidence, each sent once in a conversation of several turns, so a heavy agent
+    // account's bodies are not sampled.
+    let tools = r#""system":"You are a coding agent.","tools":[{"name":"bash","description":"Run a command","input_schema":{"type":"object","properties":{"command":{"type":"string"}}}}]"#;
+    let mut e = Engine::from_json(r#"{"body": {"inspect": "never", "heavy_learn_one_in": 4}}"#).unwrap();
+    for i in 0..60u64 {
+        let text = format!("Fix the bug in parse_config_file_{} so that it skips empty lines", i / 8);
+        let b = format!(r#"{{"model":"m","max_tokens":64,{tools},"messages":[{{"role":"user","content":"{text}"}}]}}"#);
+        let r = req("agent-1", "python-requests/2.32.3", "203.0.113.9", &b, T0 + i * 60_000);
+        let Decision::Final { learn, .. } = e.inspect_headers(&r, true) else { panic!("held") };
+        let learn = learn.unwrap_or_else(|| panic!("request {i}: an agent account's body skipped"));
+        assert_eq!(learn.weight(), 1);
+        e.learn_body(&learn, r.body, true);
+    }
+    assert_eq!(e.counters().skipped, 0);
+    // The same account without the tool set is sampled once heavy.
+    let mut e = Engine::from_json(r#"{"body": {"inspect": "never", "heavy_learn_one_in": 4}}"#).unwrap();
+    for i in 0..60u64 {
+        let b = body(&format!("Fix the bug in parse_config_file_{} so that it skips empty lines", i / 8));
+        let r = req("agent-1", "python-requests/2.32.3", "203.0.113.9", &b, T0 + i * 60_000);
+        if let Decision::Final { learn: Some(l), .. } = e.inspect_headers(&r, true) {
+            e.learn_body(&l, r.body, true);
+        }
+    }
+    assert!(e.counters().skipped >= 20, "{:?}", e.counters());
+}

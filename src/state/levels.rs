@@ -618,6 +618,7 @@ impl State {
             }
             heavy = n > self.d.light_max;
             lv.heavy = heavy;
+            lv.agent = s.harness.is_some();
             new_account = n < MIN_ROTATION_REQUESTS;
             if n >= self.d.min_account_requests {
                 lv.set(Signal::AccountElicitationShare, el / n);

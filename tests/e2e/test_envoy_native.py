@@ -68,6 +68,7 @@ from test_envoy_tiers import (  # noqa: F401
     test_always_holds_every_api_request_and_never_holds_none,
     test_body_past_the_cap_streams_through_unread,
     test_gray_zone_request_is_held_and_decided_on_its_body,
+    test_heavy_learn_one_in_skips_some_bodies_of_a_busy_account,
     test_odd_bodies_pass_whole_and_the_vm_survives,
     test_ordinary_post_goes_upstream_at_once_and_its_body_is_learned,
     test_requests_with_trailers_are_learned_from_or_decided_at_the_trailers,

@@ -311,6 +311,24 @@ def test_body_past_the_cap_streams_through_unread(tiers):
     assert_vm_alive(envoy)
 
 
+def test_heavy_learn_one_in_skips_some_bodies_of_a_busy_account(tiers):
+    """`body.heavy_learn_one_in: 4`: an account's first 20 requests (light) have their bodies
+    learned; of its later ones about one in four; every body still reaches the origin whole."""
+    envoy, origin = tiers({"body": {"inspect": "never", "heavy_learn_one_in": 4}})
+    body = message("what is the derivative of x squared")
+    with socket.create_connection(("127.0.0.1", envoy.port), timeout=10) as s:
+        for _ in range(60):
+            s.sendall(head("/v1/messages", "acct-busy", len(body)) + body)
+            status, _, out = read_response(s)
+            assert status == 200 and json.loads(out)["body_len"] == len(body), out
+    stats = counters(envoy, 60)
+    learned, skipped = stats["wasmcustom.distill_guard.body.learned"], stats["wasmcustom.distill_guard.body.skipped"]
+    assert learned + skipped == 60 and stats["wasmcustom.distill_guard.body.held"] == 0, stats
+    assert 20 <= skipped <= 38, (learned, skipped)
+    assert stats["wasmcustom.distill_guard.internal_error"] == 0
+    assert_vm_alive(envoy)
+
+
 @pytest.mark.parametrize("body", [b"\xff\xfe\x00\x80 not utf-8 \xc3\x28", b"{not json at all", b'{"model": "m", "messages": [{"role": "user", "content": "cut', b"[]", b""])
 def test_odd_bodies_pass_whole_and_the_vm_survives(tiers, body):
     envoy, origin = tiers(LEARN)

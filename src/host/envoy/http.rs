@@ -216,8 +216,12 @@ impl Filter {
         #[cfg(not(feature = "fault-injection"))]
         let fault_body = false;
         let forged = wire::forged_tag_names(&req.headers, &engine.policy().output.header_prefix);
+        let skipped = engine.counters().skipped;
         match engine.inspect_headers(&req, !end_of_stream) {
             Decision::Final { verdict, learn } => {
+                if engine.counters().skipped > skipped {
+                    count(&self.shared, Pending::skipped);
+                }
                 let target = Target { forged: &forged, reference, filter_state: options.filter_state };
                 let (next, verdict) = apply::apply(&mut EnvoyHost, engine, verdict, target);
                 if let (Next::Continue, Some(learn), false) = (next, learn, verdict.internal_error) {

@@ -1,6 +1,7 @@
 //! The filter's counters (`distill_guard.requests`, `.internal_error`, `.action.<a>`,
-//! `.reason.<code>`, and `.body.held` / `.body.learned`: requests held for their body, bodies
-//! learned from as they streamed past), counted per VM in memory and handed to the host in
+//! `.reason.<code>`, and `.body.held` / `.body.learned` / `.body.skipped`: requests held for
+//! their body, bodies learned from as they streamed past, bodies `body.heavy_learn_one_in`
+//! left unread), counted per VM in memory and handed to the host in
 //! batches.
 //!
 //! One `proxy_increment_metric` per counter and per request (4-6 calls for a typical
@@ -15,14 +16,15 @@ use crate::score::{Action, Verdict};
 use crate::signal::Signal;
 
 /// Number of counters: requests, internal errors, one per action, one per reason, bodies
-/// held and learned from.
-pub const COUNTERS: usize = 2 + Action::ALL.len() + Signal::COUNT + 2;
+/// held, learned from and skipped.
+pub const COUNTERS: usize = 2 + Action::ALL.len() + Signal::COUNT + 3;
 const REQUESTS: usize = 0;
 const INTERNAL_ERROR: usize = 1;
 const ACTIONS: usize = 2;
 const REASONS: usize = ACTIONS + Action::ALL.len();
 const HELD: usize = REASONS + Signal::COUNT;
 const LEARNED: usize = HELD + 1;
+const SKIPPED: usize = HELD + 2;
 
 /// Metric name of counter `i` (`0..COUNTERS`); `None` past the end.
 pub fn name(i: usize) -> Option<String> {
@@ -31,6 +33,7 @@ pub fn name(i: usize) -> Option<String> {
         INTERNAL_ERROR => Some(wire::INTERNAL_ERROR_METRIC.to_string()),
         HELD => Some(wire::HELD_METRIC.to_string()),
         LEARNED => Some(wire::LEARNED_METRIC.to_string()),
+        SKIPPED => Some(wire::SKIPPED_METRIC.to_string()),
         _ if i < REASONS => Action::ALL.get(i - ACTIONS).map(|&a| wire::action_metric(a)),
         _ => Signal::ALL.get(i - REASONS).map(|&s| wire::reason_metric(s)),
     }
@@ -74,6 +77,11 @@ impl Pending {
     /// Counts a body learned from as it streamed past.
     pub fn learned(&mut self) {
         self.counts[LEARNED] += 1;
+    }
+
+    /// Counts a body the engine chose not to learn from (`body.heavy_learn_one_in`).
+    pub fn skipped(&mut self) {
+        self.counts[SKIPPED] += 1;
     }
 
     /// True when nothing is pending.

@@ -274,6 +274,9 @@ pub const HELD_METRIC: &str = "distill_guard.body.held";
 /// Name of the counter of bodies learned from as they streamed past.
 pub const LEARNED_METRIC: &str = "distill_guard.body.learned";
 
+/// Name of the counter of bodies left unread by `body.heavy_learn_one_in`.
+pub const SKIPPED_METRIC: &str = "distill_guard.body.skipped";
+
 /// Key of the adapter options in the plugin configuration (next to the policy's keys).
 pub const OPTIONS_KEY: &str = "envoy";
 

@@ -19,7 +19,7 @@
 //! `distill_guard`, the cluster key of a tagged request in `distill_guard.cluster`: the keys the
 //! Wasm filter's access logs read as `wasm.distill_guard...`) work as in the Wasm filter.
 //! The counters are the Wasm filter's (`distill_guard.requests`, `.action.*`, `.reason.*`,
-//! `.body.held`, `.body.learned`, `.internal_error`), under Envoy's dynamic-module stats prefix
+//! `.body.held`, `.body.learned`, `.body.skipped`, `.internal_error`), under Envoy's dynamic-module stats prefix
 //! instead of `wasmcustom.`, incremented per request (no tick to batch them on).
 //! The fleet sync (`envoy.fleet`) and the campaign log (`envoy.campaigns`) run on a thread of
 //! the filter configuration's own ([`background`]): it calls the fleet's bridge at
@@ -272,8 +272,12 @@ impl Filter {
             req.peer.ip = s.peer_address().and_then(wire::parse_socket_addr);
         }
         let forged = wire::forged_tag_names(&req.headers, &engine.policy().output.header_prefix);
+        let skipped = engine.counters().skipped;
         match engine.inspect_headers(&req, !end_of_stream) {
             Decision::Final { verdict, learn } => {
+                if engine.counters().skipped > skipped {
+                    config.count(s, Pending::skipped);
+                }
                 let target = Target { forged: &forged, reference, filter_state: config.options.filter_state };
                 let (next, verdict) = apply::apply(&mut NativeHost(s), engine, verdict, target);
                 if let (Next::Continue, Some(learn), false) = (next, learn, verdict.internal_error) {
