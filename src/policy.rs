@@ -197,8 +197,9 @@ pub struct Body {
     /// Learn from one in this many bodies of a heavy account's requests not waited for
     /// (1..=1000; 1: every one). A heavy account sent more than `state.light_max_requests`
     /// requests in the account window; light accounts', agent accounts' (whose latest body
-    /// named a tool set), held and flagged requests' bodies are always learned. A sampled body's elicitation counts for the ones skipped. Learning a
-    /// 4 KB prompt is most of a POST's cost.
+    /// named a tool set), held and flagged requests' bodies are always learned. A sampled
+    /// body's elicitation counts for the ones skipped in its account's share. Learning a 4 KB
+    /// prompt is most of a POST's cost.
     pub heavy_learn_one_in: u32,
 }
 
@@ -353,9 +354,9 @@ impl Default for Body {
         Body {
             paths: vec!["/v1/messages".into(), "/v1/chat/completions".into(), "/v1/responses".into(), "/v1/completions".into()],
             max_bytes: 65536,
-            heavy_learn_one_in: 1,
             inspect: "suspicious".into(),
             gray_zone: GrayZone::default(),
+            heavy_learn_one_in: 1,
         }
     }
 }

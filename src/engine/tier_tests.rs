@@ -167,8 +167,8 @@ fn behaviour_flags_do_escalate_an_account() {
     assert!(!history, "{action:?}");
 }
 
-/// Five accounts send 120 requests each (each its own prompt, ten seconds apart, so no rate
-/// or cluster signal flags them): for each request decided at its headers and not flagged,
+/// Five accounts send 120 requests each (each its own prompt, an account's requests ten
+/// seconds apart, so no rate or cluster signal flags them): for each request decided at its headers and not flagged,
 /// its number in its account and the weight of its learned body (None: not learned).
 fn learned(e: &mut Engine) -> Vec<(u64, Option<u32>)> {
     let mut out = Vec::new();

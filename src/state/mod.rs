@@ -382,8 +382,9 @@ impl State {
 
     /// [`State::learn`] for a body that stands for `weight` requests of its kind (one learned
     /// in `weight`, `body.heavy_learn_one_in`): its elicitation counts `weight` times in the
-    /// shares whose totals every request adds at its headers (its account's, its
-    /// fingerprint x prefix cluster's). What counts accounts is not scaled.
+    /// shares whose totals every request adds at its headers (its account's; a fingerprint x
+    /// prefix cluster's, which counts light accounts only). Distinct-account counts and the
+    /// account's tasks are not scaled: they fill more slowly.
     pub fn learn_weighted(&mut self, obs: &Observation, weight: u32) {
         if !self.d.cfg.enabled || (obs.template.is_none() && obs.anchor.is_none() && obs.harness.is_none() && !obs.elicitation) {
             return;
