@@ -46,3 +46,27 @@ fn one_verdict_per_line_with_errors_and_labels() {
     assert!(err.contains("summary: 3 records, 1 errors"), "{err}");
     assert!(err.contains("label camp"), "{err}");
 }
+
+#[test]
+fn the_summary_counts_bodies_held_learned_and_left_unread() {
+    // One busy account's 60 POSTs, a minute apart: heavy after its 20th, then one body in
+    // four learned.
+    let body = r#"{\"model\":\"m\",\"max_tokens\":16,\"messages\":[{\"role\":\"user\",\"content\":\"what is the derivative of x squared\"}]}"#;
+    let input: String = (0..60)
+        .map(|i| {
+            format!(
+                r#"{{"ts_ms": {}, "method": "POST", "path": "/v1/messages", "headers": [["Host","a"],["User-Agent","python-requests/2.32.3"],["x-api-key","busy-1"],["Content-Type","application/json"]], "peer": {{"ip": "203.0.113.5"}}, "body": "{body}"}}"#,
+                1_772_409_600_000u64 + i * 60_000
+            ) + "\n"
+        })
+        .collect();
+    let counts = |err: &str| -> Vec<u64> {
+        let line = err.lines().find(|l| l.trim_start().starts_with("bodies:")).unwrap_or_else(|| panic!("{err}"));
+        line.split(|c: char| !c.is_ascii_digit()).filter_map(|t| t.parse().ok()).collect()
+    };
+    let (_, err) = replay(r#"{"body": {"inspect": "never"}}"#, &input);
+    assert_eq!(counts(&err), vec![0, 60, 0], "{err}");
+    let (_, err) = replay(r#"{"body": {"inspect": "never", "heavy_learn_one_in": 4}}"#, &input);
+    let c = counts(&err);
+    assert!(c[0] == 0 && c[1] + c[2] == 60 && (20..=38).contains(&c[2]), "{err}");
+}

@@ -19,6 +19,8 @@ struct Summary {
     errors: u64,
     per_action: [u64; 4],
     per_label: BTreeMap<String, [u64; 4]>,
+    /// Requests held for their body before the verdict.
+    held: u64,
 }
 
 pub(crate) fn replay(args: &[String]) -> Result<ExitCode, String> {
@@ -34,7 +36,7 @@ pub(crate) fn replay(args: &[String]) -> Result<ExitCode, String> {
     let mut r = Replayer { engine, limit, explain, decoder: traffic::LineDecoder::new(), out, sum: Summary::default(), buf: Vec::new() };
     for_each_line(&mut *input, |line, line_no| r.line(line, line_no))?;
     r.out.flush().map_err(|e| format!("writing output: {e}"))?;
-    print_summary(&r.sum);
+    print_summary(&r.sum, r.engine.counters());
     Ok(ExitCode::SUCCESS)
 }
 
@@ -74,6 +76,7 @@ impl<W: Write> Replayer<W> {
                 let label = dec.record().label.as_ref();
                 let a = v.action as usize;
                 sum.per_action[a] += 1;
+                sum.held += u64::from(v.held);
                 if let Some(l) = label {
                     let key = l.as_str().map_or_else(|| Cow::Owned(l.to_string()), Cow::Borrowed);
                     match sum.per_label.get_mut(key.as_ref()) {
@@ -193,12 +196,13 @@ fn hex16(out: &mut Vec<u8>, x: u64) {
     out.extend_from_slice(&s);
 }
 
-fn print_summary(s: &Summary) {
+fn print_summary(s: &Summary, c: distill_guard::engine::Counters) {
     let mut err = io::stderr().lock();
     let acts = |c: &[u64; 4]| {
         Action::ALL.iter().map(|a| format!("{} {}", a.as_str(), c[*a as usize])).collect::<Vec<_>>().join(", ")
     };
     let _ = writeln!(err, "summary: {} records, {} errors; {}", s.lines, s.errors, acts(&s.per_action));
+    let _ = writeln!(err, "  bodies: {} held for the verdict, {} learned after it, {} left unread (body.heavy_learn_one_in)", s.held, c.learned, c.skipped);
     for (label, c) in &s.per_label {
         let total: u64 = c.iter().sum();
         let flagged = total - c[0];
