@@ -61,14 +61,17 @@ impl Engine {
         self.inner.policy().to_json_pretty()
     }
 
-    /// Counters since the engine was built: `{requests, actions: {allow, ...}, internal_errors}`.
+    /// Counters since the engine was built: `{requests, actions: {allow, ...}, internal_errors,
+    /// learned, skipped}` (`learned`: bodies learned from after a verdict at the headers;
+    /// `skipped`: bodies left unread by `body.heavy_learn_one_in`).
     pub fn counters(&self) -> String {
         let c = self.inner.counters();
         let mut actions = serde_json::Map::new();
         for a in crate::Action::ALL {
             actions.insert(a.as_str().into(), c.actions[a as usize].into());
         }
-        serde_json::json!({"requests": c.requests, "actions": actions, "internal_errors": c.internal_errors}).to_string()
+        serde_json::json!({"requests": c.requests, "actions": actions, "internal_errors": c.internal_errors, "learned": c.learned, "skipped": c.skipped})
+            .to_string()
     }
 }
 
