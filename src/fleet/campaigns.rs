@@ -42,6 +42,21 @@ pub fn path(cfg: &FleetConfig, node: &str, ttl_ms: u64, store: bool, read: bool)
     format!("/FCALL/{FUNCTION}/2/{}/{}/{}/{}/{}/{}.raw", segment(&at), segment(&snap), segment(node), ttl_ms.max(1000), u8::from(store), u8::from(read))
 }
 
+/// How long the store keeps a node's snapshot that it stores every `interval_ms`: three
+/// intervals (a node that missed two is still in the report).
+pub fn ttl_ms(interval_ms: u64) -> u64 {
+    3 * interval_ms
+}
+
+/// Checks the bridge's answer to a node's store call (a 200 body): `Err` says why it failed,
+/// for the node's log.
+pub fn stored(body: &[u8]) -> Result<(), String> {
+    answer(body).map(|_| ()).map_err(|r| match r {
+        Refusal::Store(text) => format!("the store refused it: {text}"),
+        Refusal::Malformed(_) => "the answer is not the store function's".into(),
+    })
+}
+
 /// Reads the bridge's answer: every node's latest snapshot (none for a node's store call).
 pub fn answer(body: &[u8]) -> Result<Vec<Stored<'_>>, Refusal> {
     let packed = match resp::parse(body).map_err(Refusal::Malformed)? {
@@ -122,5 +137,8 @@ mod tests {
         assert!(answer(&bulk(&huge)).is_err());
         assert!(matches!(answer(b"-ERR no such function\r\n"), Err(Refusal::Store(t)) if t.contains("no such function")));
         assert!(answer(&bulk(&pack(&[Stored { node: b"", stored_s: 1, snapshot: b"" }]))).is_err());
+        assert_eq!(stored(&bulk(&pack(&[]))), Ok(()));
+        assert!(stored(b"-ERR no such function\r\n").is_err_and(|w| w.starts_with("the store refused it")));
+        assert_eq!(stored(b"<html>"), Err("the answer is not the store function's".into()));
     }
 }

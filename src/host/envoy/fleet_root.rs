@@ -10,7 +10,6 @@ use super::abi::{self, Level};
 use super::apply::Status;
 use super::fleet::{node_name, round_counts, FleetWorker, COUNTERS};
 use super::sync::{Role, Sync, TickReport};
-use crate::fleet::protocol::Refusal;
 use crate::fleet::{campaigns, FleetConfig, Outcome, Round};
 use crate::state::State;
 
@@ -116,10 +115,9 @@ impl FleetRoot {
             // The store function answers a store call with its 9-byte header.
             let failure = match abi::http_call_status() {
                 Ok(Some(200)) if body_size > 1024 => Some("the answer is not the store function's".to_string()),
-                Ok(Some(200)) => match abi::http_call_body(body_size).map(|b| campaigns::answer(&b).map(|_| ())) {
-                    Ok(Ok(())) => None,
-                    Ok(Err(Refusal::Store(text))) => Some(format!("the store refused it: {text}")),
-                    _ => Some("the answer is not the store function's".to_string()),
+                Ok(Some(200)) => match abi::http_call_body(body_size) {
+                    Ok(b) => campaigns::stored(&b).err(),
+                    Err(_) => Some("the answer is not the store function's".to_string()),
                 },
                 Ok(Some(code)) => Some(format!("HTTP {code}")),
                 _ => Some("no answer".to_string()),

@@ -138,7 +138,7 @@ impl CampaignLog {
             abi::log(Level::Info, &line);
         }
         if let Some(f) = fleet {
-            f.store_campaigns(&t.snapshot(), 3 * u64::from(interval_s) * 1000);
+            f.store_campaigns(&t.snapshot(), crate::fleet::campaigns::ttl_ms(u64::from(interval_s) * 1000));
         }
     }
 

@@ -35,7 +35,6 @@ use std::time::{Duration, Instant};
 
 use super::abi::{self, Level};
 use crate::fleet::config::sanitize_name;
-use crate::fleet::protocol::Refusal;
 use crate::fleet::{campaigns, Client, FleetConfig, Outcome, Round};
 use crate::host::bridge::put;
 use crate::host::envoy::fleet::{round_counts, COUNTERS};
@@ -150,7 +149,7 @@ impl Background {
                     // The node's snapshot for the fleet's campaign report.
                     let slot = fleet.lock().unwrap_or_else(|p| p.into_inner());
                     if let (Some(f), Some(snap)) = (slot.as_ref(), snapshot) {
-                        if let Err(why) = store_campaigns(f, &snap, 3 * every.as_millis() as u64) {
+                        if let Err(why) = store_campaigns(f, &snap, campaigns::ttl_ms(every.as_millis() as u64)) {
                             if !std::mem::replace(&mut campaign_logged, true) {
                                 abi::log(Level::Warn, &format!("distill-guard (native): fleet: storing the campaign snapshot failed ({why}); logged once"));
                             }
@@ -187,10 +186,7 @@ fn store_campaigns(f: &Fleet, snapshot: &[u8], ttl_ms: u64) -> Result<(), String
     let cfg = f.config();
     let path = campaigns::path(cfg, f.node(), ttl_ms, true, false);
     match put(f.bridge, &path, snapshot, Duration::from_millis(u64::from(cfg.timeout_ms.max(1000))), HEAD_ROOM) {
-        Ok((200, body)) => campaigns::answer(&body).map(|_| ()).map_err(|r| match r {
-            Refusal::Store(text) => format!("the store refused it: {text}"),
-            Refusal::Malformed(_) => "the answer is not the store function's".into(),
-        }),
+        Ok((200, body)) => campaigns::stored(&body),
         Ok((code, _)) => Err(format!("HTTP {code}")),
         Err(why) => Err(why),
     }
