@@ -45,11 +45,13 @@
 # all of them alike); the table gives the median over --repeats rounds (default 3), and paired columns:
 # the median over rounds of each round's ratio to / CPU difference from that round's limit.
 # The Envoy under test is pinned to core 0; the origin and wrk share core 1 (PROXY_CPU / CLIENT_CPU).
+# --concurrency N (default 1) runs the Envoy under test with N worker threads, on cores PROXY_CPU
+# (default 0-(N-1) then): for the native filter, whose worker threads share one engine behind a lock.
 # Prints a Markdown table; raw wrk results go to test-output/bench/envoy_load.jsonl.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
-DURATION=10 REPEATS=3 CONFIGS="none noop shadow default lua" KINDS="post get" BUILD=1 LATENCY=1
+DURATION=10 REPEATS=3 CONFIGS="none noop shadow default lua" KINDS="post get" BUILD=1 LATENCY=1 CONCURRENCY=1
 while [ $# -gt 0 ]; do
   case "$1" in
     --duration) DURATION=$2; shift 2 ;;
@@ -58,10 +60,13 @@ while [ $# -gt 0 ]; do
     --kinds) KINDS=$2; shift 2 ;;
     --no-build) BUILD=0; shift ;;
     --no-latency) LATENCY=0; shift ;;
+    --concurrency) CONCURRENCY=$2; shift 2 ;;
     *) sed -n '2,10p' "$0" >&2; exit 2 ;;
   esac
 done
 PORT_BASE=${PORT_BASE:-18600}
+[[ "$CONCURRENCY" =~ ^[1-9][0-9]?$ ]] || { echo "--concurrency must be 1..99" >&2; exit 2; }
+[ "$CONCURRENCY" = 1 ] || PROXY_CPU=${PROXY_CPU:-0-$((CONCURRENCY - 1))}
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/dg-envoy-load.XXXXXX")
 # shellcheck source=benches/envoy_lib.sh
 . "$ROOT/benches/envoy_lib.sh"
@@ -134,7 +139,7 @@ for round in $(seq 1 "$REPEATS"); do
     esac
     EXTRA_FILTERS= ROUTE_EXTRA=
     case "${cfg%%@*}" in fsrl) EXTRA_FILTERS=$ROOT/benches/envoy/filter-ratelimit.yaml.in ;; skip) ROUTE_EXTRA=$ROOT/benches/envoy/route-disabled.yaml.in ;; esac
-    start_proxy "$(policy_of "$cfg")"
+    start_proxy "$(policy_of "$cfg")" "$CONCURRENCY"
     for kind in $KINDS; do
       wrk_run "$kind" 32 2 >/dev/null # warm-up: connections, VM, state
       t0=$(cpu_ticks) o0=$(origin_counts)
@@ -164,7 +169,7 @@ done
 stop_all
 log "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 
-python3 - "$RAW" "$DURATION" "$REPEATS" <<'PY'
+python3 - "$RAW" "$DURATION" "$REPEATS" "$CONCURRENCY" "$PROXY_CPU" <<'PY'
 import json, statistics, sys
 rows = [json.loads(l) for l in open(sys.argv[1])]
 med = lambda xs: statistics.median(xs)
@@ -189,7 +194,7 @@ for r in rows:
     a["err"] += sum(x[k] for x in (t, l) for k in ("status_err", "connect_err", "read_err", "timeouts"))
 loads = [float(r["load"]) for r in rows]
 print(f"Median of {sys.argv[3]} interleaved rounds. Throughput: wrk -t1 -c32 -d{sys.argv[2]}s; latency: paced wrk, the same "
-      f"offered load for every configuration; Envoy --concurrency 1 pinned to one core. 1-min load average during the "
+      f"offered load for every configuration; Envoy --concurrency {sys.argv[4]} pinned to core(s) {sys.argv[5]}. 1-min load average during the "
       f"runs: {min(loads):.2f}..{max(loads):.2f}.\n")
 # Paired columns: each round's configuration against the same round's limit (x limit and added CPU),
 # then the median (and range) over the rounds: steadier than the difference of medians when the

@@ -10,6 +10,7 @@
 //! [`Engine::body_limit`] bytes of a body.
 
 mod compiled;
+mod learn;
 mod tier;
 
 use std::net::IpAddr;
@@ -21,6 +22,7 @@ use crate::score::{Action, Verdict};
 use crate::state::State;
 
 pub use compiled::Compiled;
+pub use learn::{BodyFacts, BodyReader};
 pub use tier::{Decision, Held, Learn};
 
 /// Counters an engine keeps about itself (hosts export them as metrics).
@@ -130,7 +132,12 @@ impl Engine {
     /// give the client under the policy's `proxy.trusted_hops` (a host may skip reading the
     /// peer address otherwise; [`crate::proxy::forwarded_client`]).
     pub fn needs_peer_address(&self, req: &Request) -> bool {
-        proxy::forwarded_client(req, self.policy.proxy.trusted_hops).is_none()
+        Self::peer_needed(&self.policy, req)
+    }
+
+    /// [`Engine::needs_peer_address`] of an engine built from `policy`.
+    pub fn peer_needed(policy: &Policy, req: &Request) -> bool {
+        proxy::forwarded_client(req, policy.proxy.trusted_hops).is_none()
     }
 
     /// Largest body prefix the engine reads of any request, in bytes (the global

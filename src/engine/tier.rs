@@ -56,13 +56,15 @@ pub enum Decision {
 /// headers are gone).
 #[derive(Debug, Clone, Copy)]
 pub struct Learn {
-    obs: Observation,
+    pub(super) obs: Observation,
     route: Option<u16>,
+    /// The route's `body.max_bytes`: where the body is cut.
+    pub(super) max_bytes: usize,
     /// The verdict was flagged (for the campaign tracker).
     #[cfg_attr(not(feature = "campaigns"), allow(dead_code))]
-    flagged: bool,
+    pub(super) flagged: bool,
     /// How many requests this body's learning stands for (`body.heavy_learn_one_in` when sampled).
-    weight: u32,
+    pub(super) weight: u32,
 }
 
 impl Learn {
@@ -176,7 +178,7 @@ impl Engine {
         }
 
         let reads_body = body_follows && self.reads_body(route, req.path);
-        let learn = (reads_body && state_on).then_some(Learn { obs, route, flagged: false, weight: 1 });
+        let learn = (reads_body && state_on).then_some(Learn { obs, route, max_bytes: self.compiled.settings(route).max_bytes, flagged: false, weight: 1 });
         let s = self.compiled.settings(route);
         let wait = reads_body
             && match s.inspect {
@@ -188,7 +190,7 @@ impl Engine {
                 }
             };
         if wait {
-            return Decision::NeedBody(Held { learn: Learn { obs, route, flagged: false, weight: 1 }, fired, prints });
+            return Decision::NeedBody(Held { learn: Learn { obs, route, max_bytes: self.compiled.settings(route).max_bytes, flagged: false, weight: 1 }, fired, prints });
         }
         let verdict = self.finish(fired, prints, &obs, route);
         let flagged = verdict.action >= Action::Tag && !verdict.allowlisted && !verdict.internal_error;
@@ -250,25 +252,6 @@ impl Engine {
         let mut v = self.finish(fired, prints, &obs, route);
         v.held = true;
         v
-    }
-
-    /// Learns from the body of a request decided at its headers (no verdict; the request
-    /// is not counted again): its template and elicitation go into the state for the next
-    /// requests of its account and clusters.
-    pub fn learn_body(&mut self, learn: &Learn, body: &[u8], complete: bool) {
-        let mut obs = learn.obs;
-        let (body, complete) = self.cut(learn.route, body, complete);
-        let view = prompt::scan(body, complete, &self.policy.prompt, &mut Fired::default());
-        obs.template = view.template;
-        obs.anchor = view.anchor;
-        obs.harness = view.harness();
-        obs.elicitation = view.elicitation;
-        self.counters.learned += 1;
-        self.state.learn_weighted(&obs, learn.weight);
-        #[cfg(feature = "campaigns")]
-        if let Some(t) = self.campaigns.as_deref_mut() {
-            t.learn(&obs, learn.flagged);
-        }
     }
 
     /// `body` cut at the body limit of `route` (`complete` false when that cut it).

@@ -275,3 +275,50 @@ fn an_agent_accounts_bodies_are_all_learned() {
     }
     assert!(e.counters().skipped >= 20, "{:?}", e.counters());
 }
+
+#[test]
+fn a_body_read_outside_the_engine_is_learned_as_learn_body_learns_it() {
+    // Two engines fed the same requests, bodies learned by `learn_body` in one and read with
+    // a cloned `BodyReader` then recorded with `learn_facts` in the other: same verdicts,
+    // counters and state. The bodies: a task asking for the reasoning, an agent turn naming
+    // a tool set, and a long one over a route's `max_bytes` (cut there by both).
+    let policy = r#"{"body": {"inspect": "never", "paths": ["/v1/messages", "/v1/long"]}, "routes": [{"match": {"prefix": "/v1/long"}, "body": {"max_bytes": 256}}]}"#;
+    let (mut a, mut b) = (Engine::from_json(policy).unwrap(), Engine::from_json(policy).unwrap());
+    let reader = b.body_reader();
+    let agent = r#"{"model":"m","max_tokens":64,"system":"You are a coding agent. Think step by step before each tool call.","tools":[{"name":"read_file","input_schema":{"type":"object"}},{"name":"run","input_schema":{"type":"object"}}],"messages":[{"role":"user","content":"Fix parse_header_line in src/http.rs"}]}"#;
+    let long = body(&format!("{} {TASK}", "lorem ipsum dolor ".repeat(40)));
+    let bodies = [body(TASK), agent.to_string(), long];
+    let mut facts_seen = Vec::new();
+    for i in 0..90u64 {
+        let text = &bodies[(i % 3) as usize];
+        let key = format!("key-{}", i % 7);
+        let ip = format!("198.51.100.{}", 1 + i % 5);
+        let mut r = req(&key, "Anthropic/Python 0.40.0", &ip, text, T0 + i * 20_000);
+        if i % 3 == 2 {
+            r.path = b"/v1/long";
+        }
+        let (da, db) = (a.inspect_headers(&r, true), b.inspect_headers(&r, true));
+        let (Decision::Final { verdict: va, learn: Some(la) }, Decision::Final { verdict: vb, learn: Some(lb) }) = (da, db) else {
+            panic!("request {i}: decided at the headers and learned, with `never`");
+        };
+        assert_eq!((va.score, va.action, &va.reasons), (vb.score, vb.action, &vb.reasons), "request {i}");
+        a.learn_body(&la, r.body, true);
+        let facts = reader.facts(&lb, r.body, true);
+        facts_seen.push(facts);
+        b.learn_facts(&lb, facts);
+    }
+    assert_eq!((a.counters().requests, a.counters().learned), (b.counters().requests, b.counters().learned));
+    assert_eq!(a.counters().learned, 90);
+    assert_eq!(a.state_mut().export_delta(), b.state_mut().export_delta(), "the same state");
+    // The three bodies read differently (the reader is not a no-op), and the cut one was cut.
+    assert_ne!(facts_seen[0], facts_seen[1]);
+    let whole = Engine::from_json(r#"{"body": {"inspect": "never"}}"#).unwrap().body_reader();
+    let r = req("k", "Anthropic/Python 0.40.0", "198.51.100.1", &bodies[2], T0);
+    let mut e = Engine::from_json(policy).unwrap();
+    let mut long_req = r.clone();
+    long_req.path = b"/v1/long";
+    let Decision::Final { learn: Some(cut), .. } = e.inspect_headers(&long_req, true) else { panic!("not learned") };
+    let Decision::Final { learn: Some(full), .. } = e.inspect_headers(&r, true) else { panic!("not learned") };
+    assert_eq!(facts_seen[2], reader.facts(&cut, r.body, true));
+    assert_ne!(reader.facts(&cut, r.body, true), whole.facts(&full, r.body, true), "cut at the route's 256 bytes");
+}

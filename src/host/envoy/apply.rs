@@ -7,6 +7,7 @@
 //! provoke, are unit-tested with a scripted host. It must only be called while the filter
 //! holds the request headers (adding a header after they went upstream kills the VM).
 
+use crate::policy::Policy;
 use crate::respond::{dictionary, for_each_tag, hex16, respond, Response};
 use crate::score::{Action, Verdict};
 use crate::Engine;
@@ -39,6 +40,27 @@ pub trait Host {
     fn log_error(&mut self, message: &str);
 }
 
+/// What applying a verdict needs of the engine: the policy's output settings, and the
+/// internal-error verdict (counted by the engine) when a host call fails. An [`Engine`]; or,
+/// for a filter whose threads share one engine behind a lock, the policy it was built from
+/// and the engine locked only for that rare verdict.
+pub trait Verdicts {
+    /// The policy the verdicts come from.
+    fn policy(&self) -> &Policy;
+    /// [`Engine::internal_error`].
+    fn internal_error(&mut self) -> Verdict;
+}
+
+impl Verdicts for Engine {
+    fn policy(&self) -> &Policy {
+        Engine::policy(self)
+    }
+
+    fn internal_error(&mut self) -> Verdict {
+        Engine::internal_error(self)
+    }
+}
+
 /// What applying a verdict needs besides the verdict.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Target<'a> {
@@ -61,7 +83,7 @@ pub enum Next {
 
 /// Applies `verdict` to the request `target` describes; returns what to do next and the
 /// verdict finally applied (the internal-error one when a host call failed).
-pub fn apply<H: Host>(host: &mut H, engine: &mut Engine, verdict: Verdict, target: Target) -> (Next, Verdict) {
+pub fn apply<H: Host, E: Verdicts + ?Sized>(host: &mut H, engine: &mut E, verdict: Verdict, target: Target) -> (Next, Verdict) {
     match try_apply(host, engine, &verdict, target) {
         Ok(next) => (next, verdict),
         Err((what, Status(s))) if !verdict.internal_error => {
@@ -81,14 +103,14 @@ pub fn apply<H: Host>(host: &mut H, engine: &mut Engine, verdict: Verdict, targe
 
 /// The verdict when the request could not even be read: fail open or closed, and applied
 /// (`target.forged` is empty then: the header map was not read).
-pub fn internal_error<H: Host>(host: &mut H, engine: &mut Engine, failure: Failure, target: Target) -> (Next, Verdict) {
+pub fn internal_error<H: Host, E: Verdicts + ?Sized>(host: &mut H, engine: &mut E, failure: Failure, target: Target) -> (Next, Verdict) {
     let (what, Status(s)) = failure;
     host.log_error(&format!("distill-guard: internal error: {what} failed (status {s})"));
     let verdict = engine.internal_error();
     apply(host, engine, verdict, target)
 }
 
-fn try_apply<H: Host>(host: &mut H, engine: &Engine, verdict: &Verdict, target: Target) -> Result<Next, Failure> {
+fn try_apply<H: Host, E: Verdicts + ?Sized>(host: &mut H, engine: &E, verdict: &Verdict, target: Target) -> Result<Next, Failure> {
     let policy = engine.policy();
     if target.filter_state {
         // Before any header change or reply: the access log and later filters read it.

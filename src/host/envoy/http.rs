@@ -121,7 +121,7 @@ impl HttpContext for Filter {
                 Some(d) => d,
                 None => return Action::Pause, // held for the body
             },
-            Err(s) => fail(engine, ("reading request headers", s), options, &[], wire::reference_id(engine, None, 0, seq)),
+            Err(s) => fail(engine, ("reading request headers", s), options, &[], wire::reference_id(engine.policy(), None, 0, seq)),
         };
         finish(&shared, decided)
     }
@@ -184,15 +184,15 @@ impl Filter {
     fn headers_phase(&mut self, engine: &mut Engine, options: Options, buf: &[u8], end_of_stream: bool, seq: u64) -> Option<Decided> {
         let facts = match Facts::read(options) {
             Ok(f) => f,
-            Err(failure) => return Some(fail(engine, failure, options, &[], wire::reference_id(engine, None, 0, seq))),
+            Err(failure) => return Some(fail(engine, failure, options, &[], wire::reference_id(engine.policy(), None, 0, seq))),
         };
         let Some(headers) = wire::parse_pairs(buf) else {
             let failure = ("parsing the request header map", Status(u32::MAX));
-            return Some(fail(engine, failure, options, &[], wire::reference_id(engine, None, facts.now_ms, seq)));
+            return Some(fail(engine, failure, options, &[], wire::reference_id(engine.policy(), None, facts.now_ms, seq)));
         };
         // Envoy appends x-request-id near the end of the map: searched from there.
         let request_id = headers.iter().rev().find(|h| h.name == b"x-request-id").map(|h| h.value);
-        let reference = wire::reference_id(engine, request_id, facts.now_ms, seq);
+        let reference = wire::reference_id(engine.policy(), request_id, facts.now_ms, seq);
         let mut peer = Peer {
             ja4: facts.ja4.as_deref().and_then(wire::fingerprint_value),
             ja3: facts.ja3.as_deref().and_then(wire::fingerprint_value),

@@ -181,8 +181,8 @@ pub fn reference_token(request_id: Option<&[u8]>, now_ms: u64, seq: u64) -> Vec<
 }
 
 /// The request's reference id ([`crate::respond::reference`] of [`reference_token`]).
-pub fn reference_id(engine: &crate::Engine, request_id: Option<&[u8]>, now_ms: u64, seq: u64) -> u64 {
-    crate::respond::reference(engine.policy(), &reference_token(request_id, now_ms, seq))
+pub fn reference_id(policy: &crate::policy::Policy, request_id: Option<&[u8]>, now_ms: u64, seq: u64) -> u64 {
+    crate::respond::reference(policy, &reference_token(request_id, now_ms, seq))
 }
 
 /// What to do with the request at this point of the stream.

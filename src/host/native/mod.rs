@@ -9,7 +9,10 @@
 //!
 //! What it trades: no V8, no copy of the header map or the body into a sandbox (Envoy's
 //! buffers are read in place), one engine per filter configuration shared by Envoy's worker
-//! threads behind a lock (so the state is exact across workers and needs no sync tick); but
+//! threads behind a lock (so the state is exact across workers and needs no sync tick; the
+//! lock is held for the header phase's engine call and for recording a learned body's facts,
+//! while reading Envoy's headers, scanning a learned body's prompt and applying the verdict run
+//! outside it, with the policy and a [`BodyReader`] cloned from the engine); but
 //! native code in Envoy's process, tied to the dynamic-module ABI of the Envoy it was built
 //! for. A panic in the engine is caught at the hook (the request passes uninspected, the engine
 //! is rebuilt from the policy with empty state, both logged); it never unwinds into Envoy.
@@ -35,15 +38,17 @@ mod handover;
 use std::ffi::c_void;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use self::abi::{Level, Stream};
 use super::envoy::apply::{self, Failure, Host, Next, Status, Target};
 use super::envoy::metrics::{self, Pending};
 use super::envoy::fleet::COUNTERS as FLEET_COUNTERS;
 use super::envoy::{geo, wire};
-use crate::engine::{Decision, Held, Learn};
+use crate::engine::{BodyReader, Decision, Held, Learn};
+use crate::policy::Policy;
 use crate::request::Peer;
+use crate::score::Verdict;
 use crate::Engine;
 
 /// ABI version this module was written against (Envoy only warns on a mismatch).
@@ -53,6 +58,13 @@ static ABI_VERSION: &[u8] = b"v0.2.0\0";
 /// thread) and options.
 struct Config {
     engine: Arc<Mutex<Engine>>,
+    /// The engine's policy, reader of learned bodies and body limit, cloned: what a request
+    /// needs besides the header phase and the state update, so that Envoy's worker threads
+    /// hold the engine's lock for those alone (an engine rebuilt after a panic comes from the
+    /// same text).
+    policy: Policy,
+    reader: BodyReader,
+    body_limit: usize,
     /// The plugin configuration, to rebuild the engine after a caught panic.
     text: String,
     options: wire::Options,
@@ -68,6 +80,11 @@ struct Config {
 }
 
 impl Config {
+    /// The engine, locked (a poisoned lock is taken over: the panic was caught and logged).
+    fn lock(&self) -> MutexGuard<'_, Engine> {
+        self.engine.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     /// Adds what `f` counts to Envoy's counters (see [`Pending`]).
     fn count(&self, s: Stream<'_>, f: impl FnOnce(&mut Pending)) {
         let mut p = Pending::default();
@@ -98,7 +115,7 @@ const _: fn() = || {
 enum Stage {
     Headers,
     Holding { held: Box<Held>, forged: Vec<Vec<u8>>, reference: u64 },
-    Learning { learn: Learn, prefix: Vec<u8>, limit: usize },
+    Learning { learn: Learn, prefix: Vec<u8> },
     Done,
 }
 
@@ -238,7 +255,11 @@ unsafe fn configure(envoy: *mut c_void, name: &[u8], bytes: &[u8]) -> Option<Con
         let ids: Option<Vec<usize>> = FLEET_COUNTERS.iter().map(|n| abi::define_counter(envoy, n)).collect();
         (bg, ids.unwrap_or_default())
     });
-    Some(Config { engine, text: text.to_string(), options, sequence: AtomicU64::new(0), counters, background, _fleet: slot })
+    let (policy, reader, body_limit) = {
+        let e = engine.lock().unwrap_or_else(|p| p.into_inner());
+        (e.policy().clone(), e.body_reader(), e.body_limit())
+    };
+    Some(Config { engine, policy, reader, body_limit, text: text.to_string(), options, sequence: AtomicU64::new(0), counters, background, _fleet: slot })
 }
 
 impl Filter {
@@ -249,14 +270,15 @@ impl Filter {
         self.stage = Stage::Done;
         let seq = config.sequence.fetch_add(1, Ordering::Relaxed);
         let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
-        let mut engine = config.engine.lock().unwrap_or_else(|e| e.into_inner());
-        let engine = &mut *engine;
+        let policy = &config.policy;
+        // Everything but the engine's header phase runs outside the engine's lock: reading
+        // Envoy's header map and properties here, applying the verdict below.
         let Some(headers) = s.request_headers() else {
-            let reference = wire::reference_id(engine, None, now_ms, seq);
-            return Self::fail(config, engine, s, ("reading request headers", Status(u32::MAX)), reference);
+            let reference = wire::reference_id(policy, None, now_ms, seq);
+            return Self::fail(config, s, ("reading request headers", Status(u32::MAX)), reference);
         };
         let request_id = headers.iter().rev().find(|h| h.name == b"x-request-id").map(|h| h.value);
-        let reference = wire::reference_id(engine, request_id, now_ms, seq);
+        let reference = wire::reference_id(policy, request_id, now_ms, seq);
         let fingerprint = |key: &[u8]| s.filter_state(key).and_then(wire::fingerprint_value);
         let mut peer = Peer::default();
         if config.options.tls_fingerprints {
@@ -267,21 +289,26 @@ impl Filter {
         }
         let version = s.protocol().map(wire::parse_version).unwrap_or_default();
         let mut req = wire::build_request(headers, &[], end_of_stream, peer, version, now_ms);
-        if engine.needs_peer_address(&req) {
+        if Engine::peer_needed(policy, &req) {
             // Envoy 1.40 hands over `ip:port`; later ABIs the bare address (port apart): both parse.
             req.peer.ip = s.peer_address().and_then(wire::parse_socket_addr);
         }
-        let forged = wire::forged_tag_names(&req.headers, &engine.policy().output.header_prefix);
-        let skipped = engine.counters().skipped;
-        match engine.inspect_headers(&req, !end_of_stream) {
+        let forged = wire::forged_tag_names(&req.headers, &policy.output.header_prefix);
+        let (decision, skipped) = {
+            let mut engine = config.lock();
+            let skipped = engine.counters().skipped;
+            let decision = engine.inspect_headers(&req, !end_of_stream);
+            (decision, engine.counters().skipped > skipped)
+        };
+        match decision {
             Decision::Final { verdict, learn } => {
-                if engine.counters().skipped > skipped {
+                if skipped {
                     config.count(s, Pending::skipped);
                 }
                 let target = Target { forged: &forged, reference, filter_state: config.options.filter_state };
-                let (next, verdict) = apply::apply(&mut NativeHost(s), engine, verdict, target);
+                let (next, verdict) = apply::apply(&mut NativeHost(s), &mut Unlocked(config), verdict, target);
                 if let (Next::Continue, Some(learn), false) = (next, learn, verdict.internal_error) {
-                    self.stage = Stage::Learning { learn, prefix: Vec::new(), limit: engine.body_limit() };
+                    self.stage = Stage::Learning { learn, prefix: Vec::new() };
                 }
                 config.count(s, |p| p.record(&verdict));
                 status(next)
@@ -297,22 +324,23 @@ impl Filter {
 
     /// A body chunk (`end`: `Some(end_of_stream)`) or the trailers (`None`).
     fn on_body(&mut self, config: &Config, s: Stream<'_>, end: Option<bool>) -> u32 {
+        let limit = config.body_limit;
         match &mut self.stage {
-            Stage::Learning { prefix, limit, .. } => {
-                if end.is_some() && prefix.len() < *limit {
-                    s.read_body(false, prefix, *limit);
+            Stage::Learning { prefix, .. } => {
+                if end.is_some() && prefix.len() < limit {
+                    s.read_body(false, prefix, limit);
                 }
-                if end != Some(false) || prefix.len() >= *limit {
-                    let Stage::Learning { learn, prefix, limit } = std::mem::replace(&mut self.stage, Stage::Done) else { return CONTINUE };
+                if end != Some(false) || prefix.len() >= limit {
+                    let Stage::Learning { learn, prefix } = std::mem::replace(&mut self.stage, Stage::Done) else { return CONTINUE };
                     let complete = end != Some(false) && prefix.len() < limit;
-                    config.engine.lock().unwrap_or_else(|e| e.into_inner()).learn_body(&learn, &prefix, complete);
+                    // The prompt scan outside the lock; the lock for the state update alone.
+                    let facts = config.reader.facts(&learn, &prefix, complete);
+                    config.lock().learn_facts(&learn, facts);
                     config.count(s, Pending::learned);
                 }
                 CONTINUE
             }
             Stage::Holding { .. } => {
-                let mut engine = config.engine.lock().unwrap_or_else(|e| e.into_inner());
-                let limit = engine.body_limit();
                 // Sizes only until the prefix is there: a body sent a byte at a time is not
                 // copied once per byte.
                 if wire::on_body(s.body_size(true), limit, end != Some(false)) == wire::Step::Buffer {
@@ -323,9 +351,9 @@ impl Filter {
                 let Stage::Holding { held, forged, reference } = std::mem::replace(&mut self.stage, Stage::Done) else { return CONTINUE };
                 let complete = end != Some(false) && body.len() < limit;
                 let forged: Vec<&[u8]> = forged.iter().map(Vec::as_slice).collect();
-                let verdict = engine.inspect_body(*held, &body, complete);
+                let verdict = config.lock().inspect_body(*held, &body, complete);
                 let target = Target { forged: &forged, reference, filter_state: config.options.filter_state };
-                let (next, verdict) = apply::apply(&mut NativeHost(s), &mut engine, verdict, target);
+                let (next, verdict) = apply::apply(&mut NativeHost(s), &mut Unlocked(config), verdict, target);
                 config.count(s, |p| p.record(&verdict));
                 status(next)
             }
@@ -334,9 +362,9 @@ impl Filter {
     }
 
     /// The internal-error verdict for a failed host call, applied.
-    fn fail(config: &Config, engine: &mut Engine, s: Stream<'_>, failure: Failure, reference: u64) -> u32 {
+    fn fail(config: &Config, s: Stream<'_>, failure: Failure, reference: u64) -> u32 {
         let target = Target { forged: &[], reference, filter_state: config.options.filter_state };
-        let (next, verdict) = apply::internal_error(&mut NativeHost(s), engine, failure, target);
+        let (next, verdict) = apply::internal_error(&mut NativeHost(s), &mut Unlocked(config), failure, target);
         config.count(s, |p| p.record(&verdict));
         status(next)
     }
@@ -346,6 +374,20 @@ fn status(next: Next) -> u32 {
     match next {
         Next::Continue => CONTINUE,
         Next::Stop => STOP_ITERATION,
+    }
+}
+
+/// A configuration's engine as [`apply`] sees it outside the lock: the policy's clone, and the
+/// engine locked only for an internal-error verdict.
+struct Unlocked<'c>(&'c Config);
+
+impl apply::Verdicts for Unlocked<'_> {
+    fn policy(&self) -> &Policy {
+        &self.0.policy
+    }
+
+    fn internal_error(&mut self) -> Verdict {
+        self.0.lock().internal_error()
     }
 }
 
