@@ -12,10 +12,15 @@ check what is its own.
 Run after `scripts/build.sh envoy envoy-native native`:  .venv/bin/python -m pytest -q tests/e2e/test_envoy_native.py
 """
 
+import hashlib
+import json
+import socket
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 import requests
 
-from conftest import EnvoyExited
+from conftest import Envoy, EnvoyExited
 # The Wasm filter's tests that apply as they are (collected here a second time, natively).
 from test_envoy import (  # noqa: F401
     tags,
@@ -128,3 +133,46 @@ def test_worker_threads_share_one_state_at_once(stack):
     assert all(abs(s - (i + 1)) <= 3 for i, s in enumerate(second)), (second, workers)
     assert int(get(envoy, "new")["x-distill-score"]) >= N - 3
     assert "panicked" not in envoy.log()
+
+
+def test_two_workers_learning_bodies_at_once_feed_the_one_state(tmp_path):
+    """Envoy's worker threads read learned bodies outside the shared engine's lock and record
+    what they found under it: 16 clients POST at once, 6 requests each, every one on its own
+    connection (the kernel spreads them over both workers); every body reaches the origin
+    whole and is learned, and each account's next GET carries what its own bodies taught:
+    the accounts whose bodies asked for logprobs are tagged `account.elicitation_share`, the
+    others are not."""
+    from test_envoy_sync import per_worker_connections
+    from test_envoy_tiers import LEARN, RawOrigin, counters, head, message, read_response, reasons_of
+
+    origin = RawOrigin()
+    envoy = Envoy(tmp_path, origin.port, policy={**LEARN, "body": {"inspect": "never"}}, native=True, concurrency=2)
+    try:
+        envoy.start()
+        before = per_worker_connections(envoy)
+        accounts = [f"acct-{i}" for i in range(16)]
+
+        def send(i):
+            body = message(f"task {i} in its own words", logprobs_at="first" if i % 2 == 0 else None)
+            seen = []
+            for _ in range(6):
+                with socket.create_connection(("127.0.0.1", envoy.port), timeout=10) as s:
+                    s.sendall(head("/v1/messages", accounts[i], len(body)) + body)
+                    status, _, out = read_response(s)
+                seen.append((status, json.loads(out)["body_sha256"] == hashlib.sha256(body).hexdigest()))
+            return seen
+
+        with ThreadPoolExecutor(len(accounts)) as pool:
+            results = [r for rs in pool.map(send, range(len(accounts))) for r in rs]
+        assert results == [(200, True)] * 96, results
+        workers = {w: n - before.get(w, 0) for w, n in per_worker_connections(envoy).items()}
+        assert len(workers) == 2 and min(workers.values()) > 0, f"every connection went to one worker: {workers}"
+        stats = counters(envoy, 96)
+        assert (stats["wasmcustom.distill_guard.body.learned"], stats["wasmcustom.distill_guard.body.held"]) == (96, 0), stats
+        assert stats["wasmcustom.distill_guard.internal_error"] == 0, stats
+        for i, account in enumerate(accounts):
+            assert ("account.elicitation_share" in reasons_of(envoy, account)) == (i % 2 == 0), (account, reasons_of(envoy, account))
+        assert "panicked" not in envoy.log()
+    finally:
+        envoy.close()
+        origin.close()
