@@ -1,17 +1,20 @@
-//! Learning from a body in two steps, for hosts that share one engine between threads.
+//! Reading a body apart from the state, for hosts that share one engine between threads.
 //!
-//! [`Engine::learn_body`] reads a body (the prompt scan: walk, normalize, SimHash, markers;
-//! most of a learned request's cost) and records its evidence in the state. The reading
-//! needs only the policy's prompt settings, not the state, so a host whose threads share
-//! one engine behind a lock (the native Envoy filter) reads the body with a
-//! [`BodyReader`] cloned out of the engine, outside the lock, and takes the lock only to
-//! record the [`BodyFacts`] ([`Engine::learn_facts`]): the lock is then held for the state
-//! update alone. Both ways give the same state, counters and campaign tracking.
+//! [`Engine::learn_body`] and [`Engine::inspect_body`] read a body (the prompt scan: walk,
+//! normalize, SimHash, markers; most of a body's cost) and then work on the state. The
+//! reading needs only the policy's prompt settings, so a host whose threads share one engine
+//! behind a lock (the native Envoy filter) reads the body with a [`BodyReader`] cloned out of
+//! the engine, outside the lock, and takes the lock only for the state work:
+//! [`Engine::learn_facts`] for a learned body's [`BodyFacts`], [`Engine::decide_body`] for a
+//! held request's [`ReadHeld`]. Both ways give the same state, verdicts, counters and campaign
+//! tracking.
 
 use crate::prompt::{self, PromptConfig};
-use crate::signal::Fired;
+use crate::signal::{Fired, Levels};
+use crate::score::Verdict;
 
-use super::{Engine, Learn};
+use super::tier::ReadHeld;
+use super::{Engine, Held, Learn};
 
 /// A learned body's evidence for the state, as [`BodyReader::facts`] read it.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -33,18 +36,50 @@ impl BodyReader {
     /// The evidence of the body prefix `body` of the request `learn` came from (`complete`:
     /// whether it is the whole body); cut at its route's `body.max_bytes`.
     pub fn facts(&self, learn: &Learn, body: &[u8], complete: bool) -> BodyFacts {
-        read(&self.prompt, learn, body, complete)
+        read(&self.prompt, learn, body, complete, &mut Fired::default())
+    }
+
+    /// The body prefix of the request `held` waits for, read: its prompt signals and prints,
+    /// for [`Engine::decide_body`].
+    pub fn read_held(&self, held: Held, body: &[u8], complete: bool) -> ReadHeld {
+        read_held(&self.prompt, held, body, complete)
     }
 }
 
-/// The prompt scan of `body` as learning uses it.
-fn read(prompt: &PromptConfig, learn: &Learn, body: &[u8], complete: bool) -> BodyFacts {
+/// The prompt scan of `body`, cut at its route's `body.max_bytes`; its prompt signals fired
+/// into `fired`.
+fn read(prompt: &PromptConfig, learn: &Learn, body: &[u8], complete: bool, fired: &mut Fired) -> BodyFacts {
+    read_view(prompt, learn, body, complete, fired).0
+}
+
+/// [`read`], with the prints a held request's verdict carries (template, task, tool set).
+fn read_view(prompt: &PromptConfig, learn: &Learn, body: &[u8], complete: bool, fired: &mut Fired) -> (BodyFacts, [Option<u64>; 3]) {
     let (body, complete) = match body.get(..learn.max_bytes) {
         Some(cut) if cut.len() < body.len() => (cut, false),
         _ => (body, complete),
     };
-    let view = prompt::scan(body, complete, prompt, &mut Fired::default());
-    BodyFacts { template: view.template, anchor: view.anchor, harness: view.harness(), elicitation: view.elicitation }
+    let view = prompt::scan(body, complete, prompt, fired);
+    let facts = BodyFacts { template: view.template, anchor: view.anchor, harness: view.harness(), elicitation: view.elicitation };
+    (facts, [view.template, view.task_template, view.tool_set])
+}
+
+/// A held request's body read into its evidence ([`BodyReader::read_held`]).
+pub(super) fn read_held(prompt: &PromptConfig, mut held: Held, body: &[u8], complete: bool) -> ReadHeld {
+    let (facts, [template, task, tool_set]) = read_view(prompt, &held.learn, body, complete, &mut held.fired);
+    (held.prints.template, held.prints.task, held.prints.tool_set) = (template, task, tool_set);
+    held.learn.obs = facts.observed(held.learn.obs);
+    ReadHeld { held }
+}
+
+impl BodyFacts {
+    /// `obs` with what the body showed.
+    fn observed(self, mut obs: crate::state::Observation) -> crate::state::Observation {
+        obs.template = self.template;
+        obs.anchor = self.anchor;
+        obs.harness = self.harness;
+        obs.elicitation = self.elicitation;
+        obs
+    }
 }
 
 impl Engine {
@@ -53,8 +88,14 @@ impl Engine {
     /// into the state (and the campaign tracker) for the next requests of its account and
     /// clusters. Decides nothing and counts no request.
     pub fn learn_body(&mut self, learn: &Learn, body: &[u8], complete: bool) {
-        let facts = read(&self.policy.prompt, learn, body, complete);
+        let facts = read(&self.policy.prompt, learn, body, complete, &mut Fired::default());
         self.learn_facts(learn, facts);
+    }
+
+    /// Finishes a held request on its body read by [`Engine::body_reader`]'s reader
+    /// ([`BodyReader::read_held`]): what [`Engine::inspect_body`] does after reading the body.
+    pub fn decide_body(&mut self, read: ReadHeld) -> Verdict {
+        self.decide_read(read, &mut Levels::default())
     }
 
     /// What [`Engine::learn_body`] reads of bodies, cloned: read a body with it anywhere
@@ -66,11 +107,7 @@ impl Engine {
     /// Records a body's evidence read by [`Engine::body_reader`]'s reader: what
     /// [`Engine::learn_body`] records, without reading the body under `&mut self`.
     pub fn learn_facts(&mut self, learn: &Learn, facts: BodyFacts) {
-        let mut obs = learn.obs;
-        obs.template = facts.template;
-        obs.anchor = facts.anchor;
-        obs.harness = facts.harness;
-        obs.elicitation = facts.elicitation;
+        let obs = facts.observed(learn.obs);
         self.counters.learned += 1;
         self.state.learn_weighted(&obs, learn.weight);
         #[cfg(feature = "campaigns")]

@@ -23,7 +23,7 @@ use crate::state::State;
 
 pub use compiled::Compiled;
 pub use learn::{BodyFacts, BodyReader};
-pub use tier::{Decision, Held, Learn};
+pub use tier::{Decision, Held, Learn, ReadHeld};
 
 /// Counters an engine keeps about itself (hosts export them as metrics).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

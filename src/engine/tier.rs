@@ -24,7 +24,6 @@
 
 use crate::fingerprint::{claims, hfp, ja4h};
 use crate::policy::Inspect;
-use crate::prompt;
 use crate::proxy;
 use crate::request::Request;
 use crate::score::{Action, Prints, Verdict};
@@ -78,9 +77,16 @@ impl Learn {
 /// A request held for its body: the header phase's evidence and prints.
 #[derive(Debug, Clone)]
 pub struct Held {
-    learn: Learn,
-    fired: Fired,
-    prints: Prints,
+    pub(super) learn: Learn,
+    pub(super) fired: Fired,
+    pub(super) prints: Prints,
+}
+
+/// A held request's body, read ([`super::BodyReader::read_held`]): the prompt's signals
+/// fired and its prints and facts filled in, for [`Engine::decide_body`].
+#[derive(Debug, Clone)]
+pub struct ReadHeld {
+    pub(super) held: Held,
 }
 
 impl Engine {
@@ -227,14 +233,14 @@ impl Engine {
     /// The body phase; `levels` keeps the larger of its and the header phase's level per
     /// signal (a signal's strength is that of its stronger firing).
     fn body_phase(&mut self, held: Held, body: &[u8], complete: bool, levels: &mut Levels) -> Verdict {
-        let Held { learn: Learn { mut obs, route, .. }, mut fired, mut prints } = held;
-        let (body, complete) = self.cut(route, body, complete);
-        let view = prompt::scan(body, complete, &self.policy.prompt, &mut fired);
-        (prints.template, prints.task, prints.tool_set) = (view.template, view.task_template, view.tool_set);
-        obs.template = view.template;
-        obs.anchor = view.anchor;
-        obs.harness = view.harness();
-        obs.elicitation = view.elicitation;
+        let read = super::learn::read_held(&self.policy.prompt, held, body, complete);
+        self.decide_read(read, levels)
+    }
+
+    /// The body phase's state work and verdict, on a held body read by
+    /// [`super::BodyReader::read_held`] (or by [`Engine::inspect_body`] itself).
+    pub(super) fn decide_read(&mut self, read: ReadHeld, levels: &mut Levels) -> Verdict {
+        let ReadHeld { held: Held { learn: Learn { obs, route, .. }, mut fired, prints } } = read;
         if self.policy.state.enabled {
             self.state.learn(&obs);
             let mut body_levels = Levels::default();
@@ -254,15 +260,6 @@ impl Engine {
         v
     }
 
-    /// `body` cut at the body limit of `route` (`complete` false when that cut it).
-    fn cut<'b>(&self, route: Option<u16>, body: &'b [u8], complete: bool) -> (&'b [u8], bool) {
-        let max = self.compiled.settings(route).max_bytes;
-        if body.len() > max {
-            (&body[..max], false)
-        } else {
-            (body, complete)
-        }
-    }
 
     /// Scores `fired` with the weights of `route`, records the account's flag history (on the
     /// behaviour evidence only) and counts the verdict.

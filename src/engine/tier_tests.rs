@@ -322,3 +322,31 @@ fn a_body_read_outside_the_engine_is_learned_as_learn_body_learns_it() {
     assert_eq!(facts_seen[2], reader.facts(&cut, r.body, true));
     assert_ne!(reader.facts(&cut, r.body, true), whole.facts(&full, r.body, true), "cut at the route's 256 bytes");
 }
+
+#[test]
+fn a_held_body_read_outside_the_engine_is_decided_as_inspect_body_decides_it() {
+    // `always`: every request held. One engine finishes each with `inspect_body`, the other
+    // reads the body with a cloned `BodyReader` and finishes it with `decide_body`: the same
+    // verdicts (score, action, reasons, prints), counters and state.
+    let policy = r#"{"body": {"inspect": "always"}, "thresholds": {"tag": 20, "throttle": 98, "deny": 99}}"#;
+    let (mut a, mut b) = (Engine::from_json(policy).unwrap(), Engine::from_json(policy).unwrap());
+    let reader = b.body_reader();
+    let texts = [body(TASK), body("hello there"), body("Think step by step and show your chain of thought before answering.")];
+    let mut flagged = 0;
+    for i in 0..60u64 {
+        let text = &texts[(i % 3) as usize];
+        let key = format!("key-{}", i % 9);
+        let r = req(&key, "Anthropic/Python 0.40.0", "198.51.100.9", text, T0 + i * 15_000);
+        let (Decision::NeedBody(ha), Decision::NeedBody(hb)) = (a.inspect_headers(&r, true), b.inspect_headers(&r, true)) else {
+            panic!("request {i}: held with `always`");
+        };
+        let va = a.inspect_body(ha, r.body, true);
+        let vb = b.decide_body(reader.read_held(hb, r.body, true));
+        assert_eq!((va.score, va.action, &va.reasons, va.held), (vb.score, vb.action, &vb.reasons, vb.held), "request {i}");
+        assert_eq!((va.fp.template, va.fp.task, va.fp.tool_set), (vb.fp.template, vb.fp.task, vb.fp.tool_set), "request {i}");
+        flagged += usize::from(va.action >= Action::Tag);
+    }
+    assert!(flagged > 0, "some bodies must move a verdict for this to test anything");
+    assert_eq!(a.counters().requests, b.counters().requests);
+    assert_eq!(a.state_mut().export_delta(), b.state_mut().export_delta(), "the same state");
+}

@@ -10,9 +10,10 @@
 //! What it trades: no V8, no copy of the header map or the body into a sandbox (Envoy's
 //! buffers are read in place), one engine per filter configuration shared by Envoy's worker
 //! threads behind a lock (so the state is exact across workers and needs no sync tick; the
-//! lock is held for the header phase's engine call and for recording a learned body's facts,
-//! while reading Envoy's headers, scanning a learned body's prompt and applying the verdict run
-//! outside it, with the policy and a [`BodyReader`] cloned from the engine); but
+//! lock is held for the engine's state work: the header phase's engine call, recording a
+//! learned body's facts, a held request's body phase after its prompt was read; reading
+//! Envoy's headers and bodies, scanning prompts and applying the verdict run outside it, with
+//! the policy and a [`BodyReader`] cloned from the engine); but
 //! native code in Envoy's process, tied to the dynamic-module ABI of the Envoy it was built
 //! for. A panic in the engine is caught at the hook (the request passes uninspected, the engine
 //! is rebuilt from the policy with empty state, both logged); it never unwinds into Envoy.
@@ -351,7 +352,9 @@ impl Filter {
                 let Stage::Holding { held, forged, reference } = std::mem::replace(&mut self.stage, Stage::Done) else { return CONTINUE };
                 let complete = end != Some(false) && body.len() < limit;
                 let forged: Vec<&[u8]> = forged.iter().map(Vec::as_slice).collect();
-                let verdict = config.lock().inspect_body(*held, &body, complete);
+                // The prompt scan outside the lock; the state work and the verdict inside.
+                let read = config.reader.read_held(*held, &body, complete);
+                let verdict = config.lock().decide_body(read);
                 let target = Target { forged: &forged, reference, filter_state: config.options.filter_state };
                 let (next, verdict) = apply::apply(&mut NativeHost(s), &mut Unlocked(config), verdict, target);
                 config.count(s, |p| p.record(&verdict));
