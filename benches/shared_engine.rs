@@ -128,7 +128,8 @@ impl Mode {
     }
 }
 
-/// One request through the shared engine; returns the time spent holding the lock.
+/// One request through the shared engine; returns the time from asking for the lock to
+/// releasing it, summed over its two sections (with one thread: the time holding it).
 fn one(engine: &Mutex<Engine>, reader: &BodyReader, mode: Mode, req: &Request) -> Duration {
     let t = Instant::now();
     let decision = engine.lock().unwrap().inspect_headers(req, true);
@@ -152,7 +153,7 @@ fn one(engine: &Mutex<Engine>, reader: &BodyReader, mode: Mode, req: &Request) -
 }
 
 /// `threads` threads sending requests through `engine` for `seconds`: (requests per second,
-/// µs of lock holding per request).
+/// µs in the lock per request: holding it, and with several threads waiting for it too).
 fn run(load: &Arc<Load>, engine: &Arc<Mutex<Engine>>, reader: &BodyReader, mode: Mode, threads: usize, seconds: f64, next: &Arc<AtomicU64>) -> (f64, f64) {
     let stop = Arc::new(AtomicBool::new(false));
     let start = Instant::now();

@@ -196,7 +196,7 @@ unsafe fn guarded(envoy: *mut c_void, filter: *const c_void, hook: impl FnOnce(&
             f.stage = Stage::Done;
             config.count(s, Pending::internal_error);
             abi::log(Level::Error, "distill-guard: internal error: the engine panicked; request passed uninspected, engine restarted with empty state");
-            let mut slot = config.engine.lock().unwrap_or_else(|e| e.into_inner());
+            let mut slot = config.lock();
             if let Ok((mut fresh, options, _)) = wire::parse_config_for(&config.text, wire::Filter::Native) {
                 if let Some(c) = options.campaigns {
                     fresh.track_campaigns(c.settings);
