@@ -121,6 +121,12 @@ impl Compiled {
         self.route_labels.get(usize::from(i)).map(|s| &**s)
     }
 
+    /// True when a request of route `route` to `path` has its body read (its route reads
+    /// bodies and the path is on `body.paths`).
+    pub fn reads_body(&self, route: Option<u16>, path: &[u8]) -> bool {
+        self.settings(route).max_bytes > 0 && self.body_path(path)
+    }
+
     /// True when `path` (query ignored) is on `body.paths`.
     pub fn body_path(&self, path: &[u8]) -> bool {
         let p = strip_query(path);

@@ -10,7 +10,7 @@
 //! [`Engine::body_limit`] bytes of a body.
 
 mod compiled;
-mod learn;
+mod reader;
 mod tier;
 
 use std::net::IpAddr;
@@ -22,8 +22,8 @@ use crate::score::{Action, Verdict};
 use crate::state::State;
 
 pub use compiled::Compiled;
-pub use learn::{BodyFacts, BodyReader};
-pub use tier::{Decision, Held, Learn, ReadHeld};
+pub use reader::{BodyFacts, BodyReader, HeaderReader};
+pub use tier::{Decision, Held, Learn, ReadHeaders, ReadHeld};
 
 /// Counters an engine keeps about itself (hosts export them as metrics).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -121,11 +121,7 @@ impl Engine {
     /// ignored): the path is on `body.paths` and the route it falls into (or the global
     /// `body`) reads more than 0 bytes.
     pub fn wants_body_for(&self, method: &[u8], path: &[u8]) -> bool {
-        self.reads_body(self.compiled.route_for(method, path), path)
-    }
-
-    fn reads_body(&self, route: Option<u16>, path: &[u8]) -> bool {
-        self.compiled.settings(route).max_bytes > 0 && self.compiled.body_path(path)
+        self.compiled.reads_body(self.compiled.route_for(method, path), path)
     }
 
     /// True when the verdict for `req` depends on the peer address: `X-Forwarded-For` does not

@@ -23,7 +23,7 @@
 //! list signals that every request of one client carries do not escalate its account.
 
 use crate::fingerprint::{claims, hfp, ja4h};
-use crate::policy::Inspect;
+use crate::policy::{Inspect, Policy};
 use crate::proxy;
 use crate::request::Request;
 use crate::score::{Action, Prints, Verdict};
@@ -89,6 +89,77 @@ pub struct ReadHeld {
     pub(super) held: Held,
 }
 
+/// A request's headers read without the state ([`super::HeaderReader::read`]): its route,
+/// the signals its headers fire, its prints and what it would add to the state, for
+/// [`Engine::decide_headers`].
+#[derive(Debug, Clone)]
+pub struct ReadHeaders {
+    route: Option<u16>,
+    fired: Fired,
+    prints: Prints,
+    obs: Observation,
+    allowlisted: bool,
+    /// A body follows and the policy reads this request's body.
+    reads_body: bool,
+}
+
+/// The header phase up to the state: claims, prints, proxy headers, address and fingerprint
+/// lists (`compiled` and `policy` being an engine's).
+pub(super) fn read_headers(c: &Compiled, policy: &Policy, req: &Request, body_follows: bool) -> ReadHeaders {
+    let route = c.route_for(req.method, req.path);
+    let mut fired = Fired::default();
+    let client = claims::check(req, &mut fired);
+    let prints = Prints {
+        hfp: hfp::hfp(req),
+        order_free: !req.order_known,
+        ja4h: policy.fingerprints.ja4h.then(|| ja4h::ja4h(req)),
+        ja4: req.peer.ja4.map(str::to_string),
+        ja3: req.peer.ja3.map(str::to_string),
+        client,
+        account: crate::identity::account(req, &c.identity_headers, c.identity_key),
+        template: None,
+        task: None,
+        tool_set: None,
+    };
+    let client_ip = proxy::check_headers(req, policy.proxy.trusted_hops, &mut fired);
+    // An announced proxy (Via, or proxy software's own headers) may rewrite header order
+    // and case (squid does, see tests/data/proxies.json): the order check is void then.
+    if fired.get(Signal::ProxyVia) > 0.0 || fired.get(Signal::ProxyVendorHeader) > 0.0 {
+        fired.clear(Signal::ClientOrderMismatch);
+    }
+
+    let allowlisted = prints.account.is_some_and(|a| c.allow_accounts.contains(&a))
+        || client_ip.is_some_and(|ip| c.allow_cidrs.contains(ip))
+        || Compiled::listed(&c.allow_fps, &prints);
+
+    if let Some(ip) = client_ip {
+        for (set, sig) in [(&c.datacenter, Signal::IpDatacenter), (&c.known_proxy, Signal::IpKnownProxy), (&c.tor, Signal::IpTor)] {
+            if set.contains(ip) {
+                fired.fire(sig);
+            }
+        }
+    }
+    if Compiled::listed(&c.block_fps, &prints) {
+        fired.fire(Signal::FpListed);
+    }
+
+    let obs = Observation {
+        now_ms: req.now_ms,
+        account: prints.account,
+        hfp: prints.hfp,
+        ja4: req.peer.ja4.map(|j| xxhash_rust::xxh3::xxh3_64(j.as_bytes())),
+        prefix: client_ip.map(prefix_key),
+        asn: req.peer.asn,
+        template: None,
+        anchor: None,
+        elicitation: false,
+        harness: None,
+        env: crate::fingerprint::env::client_env(req, prints.hfp),
+    };
+    let reads_body = body_follows && c.reads_body(route, req.path);
+    ReadHeaders { route, fired, prints, obs, allowlisted, reads_body }
+}
+
 impl Engine {
     /// The header phase. `body_follows` is false when the request has no body (a host knows
     /// from end-of-stream or `content-length: 0`). `req.body` is not read.
@@ -113,62 +184,18 @@ impl Engine {
     }
 
     fn headers_phase(&mut self, req: &Request, body_follows: bool, levels: &mut Levels) -> Decision {
-        let c = &self.compiled;
-        let route = c.route_for(req.method, req.path);
-        let mut fired = Fired::default();
-        let client = claims::check(req, &mut fired);
-        let prints = Prints {
-            hfp: hfp::hfp(req),
-            order_free: !req.order_known,
-            ja4h: self.policy.fingerprints.ja4h.then(|| ja4h::ja4h(req)),
-            ja4: req.peer.ja4.map(str::to_string),
-            ja3: req.peer.ja3.map(str::to_string),
-            client,
-            account: crate::identity::account(req, &c.identity_headers, c.identity_key),
-            template: None,
-            task: None,
-            tool_set: None,
-        };
-        let client_ip = proxy::check_headers(req, self.policy.proxy.trusted_hops, &mut fired);
-        // An announced proxy (Via, or proxy software's own headers) may rewrite header order
-        // and case (squid does, see tests/data/proxies.json): the order check is void then.
-        if fired.get(Signal::ProxyVia) > 0.0 || fired.get(Signal::ProxyVendorHeader) > 0.0 {
-            fired.clear(Signal::ClientOrderMismatch);
-        }
+        let read = read_headers(&self.compiled, &self.policy, req, body_follows);
+        self.decide_read_headers(read, levels)
+    }
 
-        let allowlisted = prints.account.is_some_and(|a| c.allow_accounts.contains(&a))
-            || client_ip.is_some_and(|ip| c.allow_cidrs.contains(ip))
-            || Compiled::listed(&c.allow_fps, &prints);
+    /// The header phase's state work and decision, on a request read by [`read_headers`].
+    pub(super) fn decide_read_headers(&mut self, read: ReadHeaders, levels: &mut Levels) -> Decision {
+        let ReadHeaders { route, mut fired, prints, obs, allowlisted, reads_body } = read;
         if allowlisted {
             let v = Verdict { fp: prints, route, allowlisted: true, ..Default::default() };
             self.count(&v);
             return Decision::Final { verdict: v, learn: None };
         }
-
-        if let Some(ip) = client_ip {
-            for (set, sig) in [(&c.datacenter, Signal::IpDatacenter), (&c.known_proxy, Signal::IpKnownProxy), (&c.tor, Signal::IpTor)] {
-                if set.contains(ip) {
-                    fired.fire(sig);
-                }
-            }
-        }
-        if Compiled::listed(&c.block_fps, &prints) {
-            fired.fire(Signal::FpListed);
-        }
-
-        let obs = Observation {
-            now_ms: req.now_ms,
-            account: prints.account,
-            hfp: prints.hfp,
-            ja4: req.peer.ja4.map(|j| xxhash_rust::xxh3::xxh3_64(j.as_bytes())),
-            prefix: client_ip.map(prefix_key),
-            asn: req.peer.asn,
-            template: None,
-            anchor: None,
-            elicitation: false,
-            harness: None,
-            env: crate::fingerprint::env::client_env(req, prints.hfp),
-        };
         let state_on = self.policy.state.enabled;
         if state_on {
             self.state.observe(&obs, levels);
@@ -177,13 +204,12 @@ impl Engine {
             for (sig, level) in levels.iter() {
                 w.fire_level(&mut fired, sig, level);
             }
-            if let Some(level) = self.state.flag_history(prints.account, req.now_ms) {
+            if let Some(level) = self.state.flag_history(prints.account, obs.now_ms) {
                 levels.set(Signal::AccountFlagHistory, level);
                 w.fire_level(&mut fired, Signal::AccountFlagHistory, level);
             }
         }
 
-        let reads_body = body_follows && self.reads_body(route, req.path);
         let learn = (reads_body && state_on).then_some(Learn { obs, route, max_bytes: self.compiled.settings(route).max_bytes, flagged: false, weight: 1 });
         let s = self.compiled.settings(route);
         let wait = reads_body
@@ -233,7 +259,7 @@ impl Engine {
     /// The body phase; `levels` keeps the larger of its and the header phase's level per
     /// signal (a signal's strength is that of its stronger firing).
     fn body_phase(&mut self, held: Held, body: &[u8], complete: bool, levels: &mut Levels) -> Verdict {
-        let read = super::learn::read_held(&self.policy.prompt, held, body, complete);
+        let read = super::reader::read_held(&self.policy.prompt, held, body, complete);
         self.decide_read(read, levels)
     }
 

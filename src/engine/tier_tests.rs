@@ -350,3 +350,49 @@ fn a_held_body_read_outside_the_engine_is_decided_as_inspect_body_decides_it() {
     assert_eq!(a.counters().requests, b.counters().requests);
     assert_eq!(a.state_mut().export_delta(), b.state_mut().export_delta(), "the same state");
 }
+
+#[test]
+fn headers_read_outside_the_engine_are_decided_as_inspect_headers_decides_them() {
+    // One engine runs `inspect_headers`; the other reads each request with a cloned
+    // `HeaderReader` and decides with `decide_headers`: the same decisions, verdicts, prints,
+    // counters and state, across plain, proxied (Via), allowlisted and body-less requests.
+    let policy = r#"{"allow": {"accounts": []}, "body": {"inspect": "suspicious", "gray_zone": {"from": 5, "to": 90}}, "signals": {"proxy_via": {"weight": 10}}}"#;
+    let allowed_key = "key-allowed";
+    let mut probe = Engine::from_json(policy).unwrap();
+    let b0 = body(TASK);
+    let acct = probe.inspect(&req(allowed_key, "Anthropic/Python 0.40.0", "198.51.100.9", &b0, T0)).fp.account.unwrap();
+    let policy = policy.replace(r#""accounts": []"#, &format!(r#""accounts": ["{acct:016x}"]"#));
+    let (mut a, mut b) = (Engine::from_json(&policy).unwrap(), Engine::from_json(&policy).unwrap());
+    let reader = b.header_reader();
+    let text = body(TASK);
+    let (mut held, mut allowlisted) = (0, 0);
+    for i in 0..80u64 {
+        let key = if i % 10 == 3 { allowed_key.to_string() } else { format!("key-{}", i % 11) };
+        let mut r = req(&key, "Anthropic/Python 0.40.0", "198.51.100.9", &text, T0 + i * 10_000);
+        if i % 4 == 1 {
+            r.headers.push(Header::new("via", "1.1 squid"));
+        }
+        let body_follows = i % 5 != 0;
+        let (da, db) = (a.inspect_headers(&r, body_follows), b.decide_headers(reader.read(&r, body_follows)));
+        match (da, db) {
+            (Decision::Final { verdict: va, learn: la }, Decision::Final { verdict: vb, learn: lb }) => {
+                assert_eq!((va.score, va.action, &va.reasons, va.allowlisted, va.fp.hfp, va.fp.account), (vb.score, vb.action, &vb.reasons, vb.allowlisted, vb.fp.hfp, vb.fp.account), "request {i}");
+                assert_eq!(la.is_some(), lb.is_some(), "request {i}");
+                allowlisted += usize::from(va.allowlisted);
+                if let (Some(la), Some(lb)) = (la, lb) {
+                    a.learn_body(&la, r.body, true);
+                    b.learn_body(&lb, r.body, true);
+                }
+            }
+            (Decision::NeedBody(ha), Decision::NeedBody(hb)) => {
+                held += 1;
+                let (va, vb) = (a.inspect_body(ha, r.body, true), b.inspect_body(hb, r.body, true));
+                assert_eq!((va.score, va.action, &va.reasons), (vb.score, vb.action, &vb.reasons), "request {i}");
+            }
+            _ => panic!("request {i}: one engine held it, the other did not"),
+        }
+    }
+    assert!(held > 0 && allowlisted > 0, "held {held}, allowlisted {allowlisted}: the paths this tests");
+    assert_eq!((a.counters().requests, a.counters().learned), (b.counters().requests, b.counters().learned));
+    assert_eq!(a.state_mut().export_delta(), b.state_mut().export_delta(), "the same state");
+}

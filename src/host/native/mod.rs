@@ -10,10 +10,11 @@
 //! What it trades: no V8, no copy of the header map or the body into a sandbox (Envoy's
 //! buffers are read in place), one engine per filter configuration shared by Envoy's worker
 //! threads behind a lock (so the state is exact across workers and needs no sync tick; the
-//! lock is held for the engine's state work: the header phase's engine call, recording a
-//! learned body's facts, a held request's body phase after its prompt was read; reading
-//! Envoy's headers and bodies, scanning prompts and applying the verdict run outside it, with
-//! the policy and a [`BodyReader`] cloned from the engine); but
+//! lock is held for the engine's state work: the header phase once the headers are read,
+//! recording a learned body's facts, a held request's body phase once its prompt is read;
+//! reading Envoy's headers and bodies, reading the request (claims, prints, prompt scans) and
+//! applying the verdict run outside it, with a [`HeaderReader`] and a [`BodyReader`] cloned
+//! from the engine); but
 //! native code in Envoy's process, tied to the dynamic-module ABI of the Envoy it was built
 //! for. A panic in the engine is caught at the hook (the request passes uninspected, the engine
 //! is rebuilt from the policy with empty state, both logged); it never unwinds into Envoy.
@@ -46,7 +47,7 @@ use super::envoy::apply::{self, Failure, Host, Next, Status, Target};
 use super::envoy::metrics::{self, Pending};
 use super::envoy::fleet::COUNTERS as FLEET_COUNTERS;
 use super::envoy::{geo, wire};
-use crate::engine::{BodyReader, Decision, Held, Learn};
+use crate::engine::{BodyReader, Decision, HeaderReader, Held, Learn};
 use crate::policy::Policy;
 use crate::request::Peer;
 use crate::score::Verdict;
@@ -59,11 +60,11 @@ static ABI_VERSION: &[u8] = b"v0.2.0\0";
 /// thread) and options.
 struct Config {
     engine: Arc<Mutex<Engine>>,
-    /// The engine's policy, reader of learned bodies and body limit, cloned: what a request
-    /// needs besides the header phase and the state update, so that Envoy's worker threads
-    /// hold the engine's lock for those alone (an engine rebuilt after a panic comes from the
-    /// same text).
-    policy: Policy,
+    /// The engine's readers of headers and bodies (its policy with them) and body limit,
+    /// cloned: what a request needs besides the engine's state work, so that Envoy's worker
+    /// threads hold the engine's lock for that alone (an engine rebuilt after a panic comes
+    /// from the same text).
+    headers: HeaderReader,
     reader: BodyReader,
     body_limit: usize,
     /// The plugin configuration, to rebuild the engine after a caught panic.
@@ -256,11 +257,11 @@ unsafe fn configure(envoy: *mut c_void, name: &[u8], bytes: &[u8]) -> Option<Con
         let ids: Option<Vec<usize>> = FLEET_COUNTERS.iter().map(|n| abi::define_counter(envoy, n)).collect();
         (bg, ids.unwrap_or_default())
     });
-    let (policy, reader, body_limit) = {
+    let (headers, reader, body_limit) = {
         let e = engine.lock().unwrap_or_else(|p| p.into_inner());
-        (e.policy().clone(), e.body_reader(), e.body_limit())
+        (e.header_reader(), e.body_reader(), e.body_limit())
     };
-    Some(Config { engine, policy, reader, body_limit, text: text.to_string(), options, sequence: AtomicU64::new(0), counters, background, _fleet: slot })
+    Some(Config { engine, headers, reader, body_limit, text: text.to_string(), options, sequence: AtomicU64::new(0), counters, background, _fleet: slot })
 }
 
 impl Filter {
@@ -271,9 +272,10 @@ impl Filter {
         self.stage = Stage::Done;
         let seq = config.sequence.fetch_add(1, Ordering::Relaxed);
         let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
-        let policy = &config.policy;
-        // Everything but the engine's header phase runs outside the engine's lock: reading
-        // Envoy's header map and properties here, applying the verdict below.
+        let policy = config.headers.policy();
+        // Everything but the engine's state work runs outside the engine's lock: reading
+        // Envoy's header map and properties and the request's headers here, applying the
+        // verdict below.
         let Some(headers) = s.request_headers() else {
             let reference = wire::reference_id(policy, None, now_ms, seq);
             return Self::fail(config, s, ("reading request headers", Status(u32::MAX)), reference);
@@ -295,10 +297,11 @@ impl Filter {
             req.peer.ip = s.peer_address().and_then(wire::parse_socket_addr);
         }
         let forged = wire::forged_tag_names(&req.headers, &policy.output.header_prefix);
+        let read = config.headers.read(&req, !end_of_stream);
         let (decision, skipped) = {
             let mut engine = config.lock();
             let skipped = engine.counters().skipped;
-            let decision = engine.inspect_headers(&req, !end_of_stream);
+            let decision = engine.decide_headers(read);
             (decision, engine.counters().skipped > skipped)
         };
         match decision {
@@ -386,7 +389,7 @@ struct Unlocked<'c>(&'c Config);
 
 impl apply::Verdicts for Unlocked<'_> {
     fn policy(&self) -> &Policy {
-        &self.0.policy
+        self.0.headers.policy()
     }
 
     fn internal_error(&mut self) -> Verdict {

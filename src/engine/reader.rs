@@ -1,20 +1,23 @@
 //! Reading a body apart from the state, for hosts that share one engine between threads.
 //!
-//! [`Engine::learn_body`] and [`Engine::inspect_body`] read a body (the prompt scan: walk,
-//! normalize, SimHash, markers; most of a body's cost) and then work on the state. The
-//! reading needs only the policy's prompt settings, so a host whose threads share one engine
-//! behind a lock (the native Envoy filter) reads the body with a [`BodyReader`] cloned out of
-//! the engine, outside the lock, and takes the lock only for the state work:
-//! [`Engine::learn_facts`] for a learned body's [`BodyFacts`], [`Engine::decide_body`] for a
-//! held request's [`ReadHeld`]. Both ways give the same state, verdicts, counters and campaign
-//! tracking.
+//! [`Engine::inspect_headers`], [`Engine::learn_body`] and [`Engine::inspect_body`] read the
+//! request (the headers' claims, prints and proxy checks; a body's prompt scan: walk,
+//! normalize, SimHash, markers, most of a body's cost) and then work on the state. The reading
+//! needs only the policy, so a host whose threads share one engine behind a lock (the native
+//! Envoy filter) reads with a [`HeaderReader`] and a [`BodyReader`] cloned out of the engine,
+//! outside the lock, and takes the lock only for the state work: [`Engine::decide_headers`]
+//! for [`ReadHeaders`], [`Engine::learn_facts`] for a learned body's [`BodyFacts`],
+//! [`Engine::decide_body`] for a held request's [`ReadHeld`]. Both ways give the same state,
+//! verdicts, counters and campaign tracking.
 
 use crate::prompt::{self, PromptConfig};
 use crate::signal::{Fired, Levels};
 use crate::score::Verdict;
 
-use super::tier::ReadHeld;
-use super::{Engine, Held, Learn};
+use super::tier::{read_headers, ReadHeaders, ReadHeld};
+use super::{Compiled, Decision, Engine, Held, Learn};
+use crate::policy::Policy;
+use crate::request::Request;
 
 /// A learned body's evidence for the state, as [`BodyReader::facts`] read it.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -63,6 +66,27 @@ fn read_view(prompt: &PromptConfig, learn: &Learn, body: &[u8], complete: bool, 
     (facts, [view.template, view.task_template, view.tool_set])
 }
 
+/// Reads requests' headers as the engine it was cloned from does ([`Engine::header_reader`]):
+/// the header phase up to the state (claims, prints, proxy headers, address and fingerprint
+/// lists), for [`Engine::decide_headers`]; `Send` and `Sync`, independent of the engine's state.
+#[derive(Debug, Clone)]
+pub struct HeaderReader {
+    compiled: Compiled,
+    policy: Policy,
+}
+
+impl HeaderReader {
+    /// `req`'s headers read (`body_follows` as for [`Engine::inspect_headers`]).
+    pub fn read(&self, req: &Request, body_follows: bool) -> ReadHeaders {
+        read_headers(&self.compiled, &self.policy, req, body_follows)
+    }
+
+    /// The policy of the engine it was cloned from.
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+}
+
 /// A held request's body read into its evidence ([`BodyReader::read_held`]).
 pub(super) fn read_held(prompt: &PromptConfig, mut held: Held, body: &[u8], complete: bool) -> ReadHeld {
     let (facts, [template, task, tool_set]) = read_view(prompt, &held.learn, body, complete, &mut held.fired);
@@ -90,6 +114,19 @@ impl Engine {
     pub fn learn_body(&mut self, learn: &Learn, body: &[u8], complete: bool) {
         let facts = read(&self.policy.prompt, learn, body, complete, &mut Fired::default());
         self.learn_facts(learn, facts);
+    }
+
+    /// What [`Engine::inspect_headers`] reads of a request before the state, cloned: read
+    /// headers with it anywhere (another thread, outside a lock) and hand the result to
+    /// [`Engine::decide_headers`].
+    pub fn header_reader(&self) -> HeaderReader {
+        HeaderReader { compiled: self.compiled.clone(), policy: self.policy.clone() }
+    }
+
+    /// The header phase's state work and decision on a request read by
+    /// [`Engine::header_reader`]'s reader: what [`Engine::inspect_headers`] does after reading.
+    pub fn decide_headers(&mut self, read: ReadHeaders) -> Decision {
+        self.decide_read_headers(read, &mut Levels::default())
     }
 
     /// Finishes a held request on its body read by [`Engine::body_reader`]'s reader
