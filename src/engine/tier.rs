@@ -131,6 +131,11 @@ pub(super) fn read_headers(c: &Compiled, policy: &Policy, req: &Request, body_fo
     let allowlisted = prints.account.is_some_and(|a| c.allow_accounts.contains(&a))
         || client_ip.is_some_and(|ip| c.allow_cidrs.contains(ip))
         || Compiled::listed(&c.allow_fps, &prints);
+    if allowlisted {
+        // Decided here: nothing else is read, nothing goes into the state.
+        let obs = Observation { now_ms: req.now_ms, ..Default::default() };
+        return ReadHeaders { route, fired, prints, obs, allowlisted, reads_body: false };
+    }
 
     if let Some(ip) = client_ip {
         for (set, sig) in [(&c.datacenter, Signal::IpDatacenter), (&c.known_proxy, Signal::IpKnownProxy), (&c.tor, Signal::IpTor)] {
@@ -157,7 +162,7 @@ pub(super) fn read_headers(c: &Compiled, policy: &Policy, req: &Request, body_fo
         env: crate::fingerprint::env::client_env(req, prints.hfp),
     };
     let reads_body = body_follows && c.reads_body(route, req.path);
-    ReadHeaders { route, fired, prints, obs, allowlisted, reads_body }
+    ReadHeaders { route, fired, prints, obs, allowlisted: false, reads_body }
 }
 
 impl Engine {
