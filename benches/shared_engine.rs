@@ -2,7 +2,7 @@
 //! Envoy's worker threads: how long a legitimate 4 KB POST holds the lock, and the throughput
 //! of one and of several threads, with the request read inside the lock
 //! (`Engine::inspect_headers` and `Engine::learn_body` under it) and outside it, as the filter
-//! does (`HeaderReader::read` and `BodyReader::facts` without the lock, then
+//! does (`Reader::headers` and `Reader::facts` without the lock, then
 //! `Engine::decide_headers` and `Engine::learn_facts` under it).
 //!
 //! Load: the Envoy load bench's `post` shape (`benches/envoy/load.lua`): the official Python
@@ -23,7 +23,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use distill_guard::engine::{BodyReader, Decision, HeaderReader};
+use distill_guard::engine::{Decision, Reader};
 use distill_guard::{Action, Engine, Header, HttpVersion, Request};
 
 const ACCOUNTS: u64 = 100_000;
@@ -124,15 +124,14 @@ impl Mode {
     fn label(self) -> &'static str {
         match self {
             Mode::Inside => "request read inside the lock (inspect_headers, learn_body)",
-            Mode::Outside => "request read outside the lock (HeaderReader, BodyReader; decide_headers, learn_facts inside)",
+            Mode::Outside => "request read outside the lock (Reader; decide_headers, learn_facts inside)",
         }
     }
 }
 
 /// One request through the shared engine; returns the time from asking for the lock to
 /// releasing it, summed over its two sections (with one thread: the time holding it).
-fn one(engine: &Mutex<Engine>, readers: &(HeaderReader, BodyReader), mode: Mode, req: &Request) -> Duration {
-    let (headers, reader) = readers;
+fn one(engine: &Mutex<Engine>, reader: &Reader, mode: Mode, req: &Request) -> Duration {
     let (decision, mut held) = match mode {
         Mode::Inside => {
             let t = Instant::now();
@@ -140,7 +139,7 @@ fn one(engine: &Mutex<Engine>, readers: &(HeaderReader, BodyReader), mode: Mode,
             (d, t.elapsed())
         }
         Mode::Outside => {
-            let read = headers.read(req, true);
+            let read = reader.headers(req, true);
             let t = Instant::now();
             let d = engine.lock().unwrap().decide_headers(read);
             (d, t.elapsed())
@@ -166,7 +165,7 @@ fn one(engine: &Mutex<Engine>, readers: &(HeaderReader, BodyReader), mode: Mode,
 
 /// `threads` threads sending requests through `engine` for `seconds`: (requests per second,
 /// µs in the lock per request: holding it, and with several threads waiting for it too).
-fn run(load: &Arc<Load>, engine: &Arc<Mutex<Engine>>, reader: &(HeaderReader, BodyReader), mode: Mode, threads: usize, seconds: f64, next: &Arc<AtomicU64>) -> (f64, f64) {
+fn run(load: &Arc<Load>, engine: &Arc<Mutex<Engine>>, reader: &Reader, mode: Mode, threads: usize, seconds: f64, next: &Arc<AtomicU64>) -> (f64, f64) {
     let stop = Arc::new(AtomicBool::new(false));
     let start = Instant::now();
     let handles: Vec<_> = (0..threads)
@@ -215,10 +214,7 @@ fn main() {
     let load = Arc::new(Load::new());
     let policy = include_str!("../filters/default.json");
     let engine = Arc::new(Mutex::new(Engine::from_json(policy).expect("filters/default.json")));
-    let reader = {
-        let e = engine.lock().unwrap();
-        (e.header_reader(), e.body_reader())
-    };
+    let reader = engine.lock().unwrap().reader();
     let next = Arc::new(AtomicU64::new(0));
     // Warm-up: every account seen once, so that both modes meet the same state.
     run(&load, &engine, &reader, Mode::Outside, 1, seconds, &next);

@@ -22,7 +22,7 @@ use crate::score::{Action, Verdict};
 use crate::state::State;
 
 pub use compiled::Compiled;
-pub use reader::{BodyFacts, BodyReader, HeaderReader};
+pub use reader::{BodyFacts, Reader};
 pub use tier::{Decision, Held, Learn, ReadHeaders, ReadHeld};
 
 /// Counters an engine keeps about itself (hosts export them as metrics).

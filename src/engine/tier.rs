@@ -82,14 +82,14 @@ pub struct Held {
     pub(super) prints: Prints,
 }
 
-/// A held request's body, read ([`super::BodyReader::read_held`]): the prompt's signals
+/// A held request's body, read ([`super::Reader::read_held`]): the prompt's signals
 /// fired and its prints and facts filled in, for [`Engine::decide_body`].
 #[derive(Debug, Clone)]
 pub struct ReadHeld {
     pub(super) held: Held,
 }
 
-/// A request's headers read without the state ([`super::HeaderReader::read`]): its route,
+/// A request's headers read without the state ([`super::Reader::headers`]): its route,
 /// the signals its headers fire, its prints and what it would add to the state, for
 /// [`Engine::decide_headers`].
 #[derive(Debug, Clone)]
@@ -269,7 +269,7 @@ impl Engine {
     }
 
     /// The body phase's state work and verdict, on a held body read by
-    /// [`super::BodyReader::read_held`] (or by [`Engine::inspect_body`] itself).
+    /// [`super::Reader::read_held`] (or by [`Engine::inspect_body`] itself).
     pub(super) fn decide_read(&mut self, read: ReadHeld, levels: &mut Levels) -> Verdict {
         let ReadHeld { held: Held { learn: Learn { obs, route, .. }, mut fired, prints } } = read;
         if self.policy.state.enabled {
@@ -290,7 +290,6 @@ impl Engine {
         v.held = true;
         v
     }
-
 
     /// Scores `fired` with the weights of `route`, records the account's flag history (on the
     /// behaviour evidence only) and counts the verdict.

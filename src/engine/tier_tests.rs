@@ -279,12 +279,12 @@ fn an_agent_accounts_bodies_are_all_learned() {
 #[test]
 fn a_body_read_outside_the_engine_is_learned_as_learn_body_learns_it() {
     // Two engines fed the same requests, bodies learned by `learn_body` in one and read with
-    // a cloned `BodyReader` then recorded with `learn_facts` in the other: same verdicts,
+    // a cloned `Reader` then recorded with `learn_facts` in the other: same verdicts,
     // counters and state. The bodies: a task asking for the reasoning, an agent turn naming
     // a tool set, and a long one over a route's `max_bytes` (cut there by both).
     let policy = r#"{"body": {"inspect": "never", "paths": ["/v1/messages", "/v1/long"]}, "routes": [{"match": {"prefix": "/v1/long"}, "body": {"max_bytes": 256}}]}"#;
     let (mut a, mut b) = (Engine::from_json(policy).unwrap(), Engine::from_json(policy).unwrap());
-    let reader = b.body_reader();
+    let reader = b.reader();
     let agent = r#"{"model":"m","max_tokens":64,"system":"You are a coding agent. Think step by step before each tool call.","tools":[{"name":"read_file","input_schema":{"type":"object"}},{"name":"run","input_schema":{"type":"object"}}],"messages":[{"role":"user","content":"Fix parse_header_line in src/http.rs"}]}"#;
     let long = body(&format!("{} {TASK}", "lorem ipsum dolor ".repeat(40)));
     let bodies = [body(TASK), agent.to_string(), long];
@@ -312,7 +312,7 @@ fn a_body_read_outside_the_engine_is_learned_as_learn_body_learns_it() {
     assert_eq!(a.state_mut().export_delta(), b.state_mut().export_delta(), "the same state");
     // The three bodies read differently (the reader is not a no-op), and the cut one was cut.
     assert_ne!(facts_seen[0], facts_seen[1]);
-    let whole = Engine::from_json(r#"{"body": {"inspect": "never"}}"#).unwrap().body_reader();
+    let whole = Engine::from_json(r#"{"body": {"inspect": "never"}}"#).unwrap().reader();
     let r = req("k", "Anthropic/Python 0.40.0", "198.51.100.1", &bodies[2], T0);
     let mut e = Engine::from_json(policy).unwrap();
     let mut long_req = r.clone();
@@ -326,11 +326,11 @@ fn a_body_read_outside_the_engine_is_learned_as_learn_body_learns_it() {
 #[test]
 fn a_held_body_read_outside_the_engine_is_decided_as_inspect_body_decides_it() {
     // `always`: every request held. One engine finishes each with `inspect_body`, the other
-    // reads the body with a cloned `BodyReader` and finishes it with `decide_body`: the same
+    // reads the body with a cloned `Reader` and finishes it with `decide_body`: the same
     // verdicts (score, action, reasons, prints), counters and state.
     let policy = r#"{"body": {"inspect": "always"}, "thresholds": {"tag": 20, "throttle": 98, "deny": 99}}"#;
     let (mut a, mut b) = (Engine::from_json(policy).unwrap(), Engine::from_json(policy).unwrap());
-    let reader = b.body_reader();
+    let reader = b.reader();
     let texts = [body(TASK), body("hello there"), body("Think step by step and show your chain of thought before answering.")];
     let mut flagged = 0;
     for i in 0..60u64 {
@@ -354,7 +354,7 @@ fn a_held_body_read_outside_the_engine_is_decided_as_inspect_body_decides_it() {
 #[test]
 fn headers_read_outside_the_engine_are_decided_as_inspect_headers_decides_them() {
     // One engine runs `inspect_headers`; the other reads each request with a cloned
-    // `HeaderReader` and decides with `decide_headers`: the same decisions, verdicts, prints,
+    // `Reader` and decides with `decide_headers`: the same decisions, verdicts, prints,
     // counters and state, across plain, proxied (Via), allowlisted and body-less requests.
     let policy = r#"{"allow": {"accounts": []}, "body": {"inspect": "suspicious", "gray_zone": {"from": 5, "to": 90}}, "signals": {"proxy_via": {"weight": 10}}}"#;
     let allowed_key = "key-allowed";
@@ -363,7 +363,7 @@ fn headers_read_outside_the_engine_are_decided_as_inspect_headers_decides_them()
     let acct = probe.inspect(&req(allowed_key, "Anthropic/Python 0.40.0", "198.51.100.9", &b0, T0)).fp.account.unwrap();
     let policy = policy.replace(r#""accounts": []"#, &format!(r#""accounts": ["{acct:016x}"]"#));
     let (mut a, mut b) = (Engine::from_json(&policy).unwrap(), Engine::from_json(&policy).unwrap());
-    let reader = b.header_reader();
+    let reader = b.reader();
     let text = body(TASK);
     let (mut held, mut allowlisted) = (0, 0);
     for i in 0..80u64 {
@@ -373,7 +373,7 @@ fn headers_read_outside_the_engine_are_decided_as_inspect_headers_decides_them()
             r.headers.push(Header::new("via", "1.1 squid"));
         }
         let body_follows = i % 5 != 0;
-        let (da, db) = (a.inspect_headers(&r, body_follows), b.decide_headers(reader.read(&r, body_follows)));
+        let (da, db) = (a.inspect_headers(&r, body_follows), b.decide_headers(reader.headers(&r, body_follows)));
         match (da, db) {
             (Decision::Final { verdict: va, learn: la }, Decision::Final { verdict: vb, learn: lb }) => {
                 assert_eq!((va.score, va.action, &va.reasons, va.allowlisted, va.fp.hfp, va.fp.account), (vb.score, vb.action, &vb.reasons, vb.allowlisted, vb.fp.hfp, vb.fp.account), "request {i}");

@@ -13,8 +13,7 @@
 //! lock is held for the engine's state work: the header phase once the headers are read,
 //! recording a learned body's facts, a held request's body phase once its prompt is read;
 //! reading Envoy's headers and bodies, reading the request (claims, prints, prompt scans) and
-//! applying the verdict run outside it, with a [`HeaderReader`] and a [`BodyReader`] cloned
-//! from the engine); but
+//! applying the verdict run outside it, with a [`Reader`] cloned from the engine); but
 //! native code in Envoy's process, tied to the dynamic-module ABI of the Envoy it was built
 //! for. A panic in the engine is caught at the hook (the request passes uninspected, the engine
 //! is rebuilt from the policy with empty state, both logged); it never unwinds into Envoy.
@@ -47,7 +46,7 @@ use super::envoy::apply::{self, Failure, Host, Next, Status, Target};
 use super::envoy::metrics::{self, Pending};
 use super::envoy::fleet::COUNTERS as FLEET_COUNTERS;
 use super::envoy::{geo, wire};
-use crate::engine::{BodyReader, Decision, HeaderReader, Held, Learn};
+use crate::engine::{Decision, Held, Learn, Reader};
 use crate::policy::Policy;
 use crate::request::Peer;
 use crate::score::Verdict;
@@ -60,13 +59,10 @@ static ABI_VERSION: &[u8] = b"v0.2.0\0";
 /// thread) and options.
 struct Config {
     engine: Arc<Mutex<Engine>>,
-    /// The engine's readers of headers and bodies (its policy with them) and body limit,
-    /// cloned: what a request needs besides the engine's state work, so that Envoy's worker
-    /// threads hold the engine's lock for that alone (an engine rebuilt after a panic comes
-    /// from the same text).
-    headers: HeaderReader,
-    reader: BodyReader,
-    body_limit: usize,
+    /// The engine's reader of requests (its policy with it), cloned: what a request needs
+    /// besides the engine's state work, so that Envoy's worker threads hold the engine's lock
+    /// for that alone (an engine rebuilt after a panic comes from the same text).
+    reader: Reader,
     /// The plugin configuration, to rebuild the engine after a caught panic.
     text: String,
     options: wire::Options,
@@ -257,11 +253,8 @@ unsafe fn configure(envoy: *mut c_void, name: &[u8], bytes: &[u8]) -> Option<Con
         let ids: Option<Vec<usize>> = FLEET_COUNTERS.iter().map(|n| abi::define_counter(envoy, n)).collect();
         (bg, ids.unwrap_or_default())
     });
-    let (headers, reader, body_limit) = {
-        let e = engine.lock().unwrap_or_else(|p| p.into_inner());
-        (e.header_reader(), e.body_reader(), e.body_limit())
-    };
-    Some(Config { engine, headers, reader, body_limit, text: text.to_string(), options, sequence: AtomicU64::new(0), counters, background, _fleet: slot })
+    let reader = engine.lock().unwrap_or_else(|p| p.into_inner()).reader();
+    Some(Config { engine, reader, text: text.to_string(), options, sequence: AtomicU64::new(0), counters, background, _fleet: slot })
 }
 
 impl Filter {
@@ -272,7 +265,7 @@ impl Filter {
         self.stage = Stage::Done;
         let seq = config.sequence.fetch_add(1, Ordering::Relaxed);
         let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
-        let policy = config.headers.policy();
+        let policy = config.reader.policy();
         // Everything but the engine's state work runs outside the engine's lock: reading
         // Envoy's header map and properties and the request's headers here, applying the
         // verdict below.
@@ -297,7 +290,7 @@ impl Filter {
             req.peer.ip = s.peer_address().and_then(wire::parse_socket_addr);
         }
         let forged = wire::forged_tag_names(&req.headers, &policy.output.header_prefix);
-        let read = config.headers.read(&req, !end_of_stream);
+        let read = config.reader.headers(&req, !end_of_stream);
         let (decision, skipped) = {
             let mut engine = config.lock();
             let skipped = engine.counters().skipped;
@@ -328,7 +321,7 @@ impl Filter {
 
     /// A body chunk (`end`: `Some(end_of_stream)`) or the trailers (`None`).
     fn on_body(&mut self, config: &Config, s: Stream<'_>, end: Option<bool>) -> u32 {
-        let limit = config.body_limit;
+        let limit = config.reader.body_limit();
         match &mut self.stage {
             Stage::Learning { prefix, .. } => {
                 if end.is_some() && prefix.len() < limit {
@@ -389,7 +382,7 @@ struct Unlocked<'c>(&'c Config);
 
 impl apply::Verdicts for Unlocked<'_> {
     fn policy(&self) -> &Policy {
-        self.0.headers.policy()
+        self.0.reader.policy()
     }
 
     fn internal_error(&mut self) -> Verdict {
