@@ -141,12 +141,15 @@ def test_two_workers_learning_bodies_at_once_feed_the_one_state(tmp_path):
     connection (the kernel spreads them over both workers); every body reaches the origin
     whole and is learned, and each account's next GET carries what its own bodies taught:
     the accounts whose bodies asked for logprobs are tagged `account.elicitation_share`, the
-    others are not."""
+    others are not. Shadow mode: sixteen accounts behind one address and one client print
+    rightly reach the cluster signals, and whether the sum crosses the throttle threshold
+    depends on how the requests interleave (a loaded machine throttled some)."""
     from test_envoy_sync import per_worker_connections
     from test_envoy_tiers import LEARN, RawOrigin, counters, head, message, read_response, reasons_of
 
     origin = RawOrigin()
-    envoy = Envoy(tmp_path, origin.port, policy={**LEARN, "body": {"inspect": "never"}}, native=True, concurrency=2)
+    envoy = Envoy(tmp_path, origin.port, policy={**LEARN, "mode": "shadow", "body": {"inspect": "never"}},
+                  native=True, concurrency=2)
     try:
         envoy.start()
         before = per_worker_connections(envoy)
@@ -159,7 +162,7 @@ def test_two_workers_learning_bodies_at_once_feed_the_one_state(tmp_path):
                 with socket.create_connection(("127.0.0.1", envoy.port), timeout=10) as s:
                     s.sendall(head("/v1/messages", accounts[i], len(body)) + body)
                     status, _, out = read_response(s)
-                seen.append((status, json.loads(out)["body_sha256"] == hashlib.sha256(body).hexdigest()))
+                seen.append((status, json.loads(out).get("body_sha256") == hashlib.sha256(body).hexdigest()))
             return seen
 
         with ThreadPoolExecutor(len(accounts)) as pool:
