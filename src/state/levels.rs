@@ -304,7 +304,8 @@ impl State {
             let moved = k.prefix_member.is_some_and(|pm| e.ips.insert(t.acct, pm));
             let hopped = k.asn_member.is_some_and(|am| e.asns.insert(t.acct, am));
             e.win.add(t.acct, [1, 0, moved as u32, hopped as u32]);
-            hop = known.then_some(hopped);
+            // A network is the ASN; without one (no geo database) the client's prefix.
+            hop = known.then_some(if k.asn_member.is_some() { hopped } else { moved });
             heavy = e.win.sliding(t.acct, t.acct_frac)[0] > d.light_max;
         }
         if let Some(m) = k.member {
@@ -555,7 +556,8 @@ impl State {
         let mut heavy = false;
         // Fewer requests than the account-history signals need (or none known).
         let mut new_account = true;
-        // Known to keep to its networks: enough requests, few ASN changes.
+        // Known to keep to its networks: enough requests, few ASN changes (without an ASN,
+        // few new prefixes).
         let mut settled = false;
         // The repeat shares of the harness (tool set and system prompt) of this request or its
         // account, over the account window and over the long window: how much of its accounts'
@@ -666,7 +668,11 @@ impl State {
             // An established, ordinary account: enough history, keeping to its networks, its
             // own tasks, little elicitation. The crowds it shares (clusters) do not change
             // its verdict ([`Levels::ordinary`]).
-            let keeps_networks = if o.asn.is_some() { settled } else { reusing };
+            // Without an ASN, keeping to its networks is reusing its addresses.
+            if o.asn.is_none() {
+                settled = reusing;
+            }
+            let keeps_networks = settled;
             lv.ordinary = n >= MIN_ROTATION_REQUESTS
                 && keeps_networks
                 && breadth < self.d.broad_tasks

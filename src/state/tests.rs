@@ -173,6 +173,41 @@ fn environment_hop_share_reaches_new_and_unsettled_accounts_only() {
     assert_eq!(lv.get(Signal::ClusterAsnRotationShare), None);
 }
 
+/// Without an ASN (no geo database) a network is the client's prefix: the environment's hop
+/// share counts requests from a prefix new to their account, and an account that reuses its
+/// addresses is the one known to keep to its networks.
+#[test]
+fn environment_hop_share_without_an_asn_counts_new_prefixes() {
+    let mut s = State::new(&small_cfg());
+    let env_obs = |i: u64, account: u64, env: u64, prefix: u64| Observation {
+        asn: None,
+        env: Some(env),
+        ..obs(T0 + i * 60_000, account, 1, prefix)
+    };
+    let share = |s: &mut State, o: Observation| {
+        let mut lv = Levels::default();
+        s.observe(&o, &mut lv);
+        lv.get(Signal::ClusterAsnRotationShare)
+    };
+    // A pool on one environment: 10 accounts, a new prefix on every request. People on
+    // another: 10 accounts, each from its own address every time.
+    let mut i = 0;
+    for round in 0..4u64 {
+        for a in 0..10u64 {
+            i += 1;
+            share(&mut s, env_obs(i, 100 + a, 0xe1, 10_000 + a * 10 + round));
+            share(&mut s, env_obs(i, 200 + a, 0xe2, 20_000 + a));
+        }
+    }
+    assert_eq!(share(&mut s, env_obs(i + 1, 500, 0xe1, 7)).map(|v| v > 0.8), Some(true), "a new account in the pool's environment");
+    assert_eq!(share(&mut s, env_obs(i + 1, 600, 0xe2, 8)), Some(0.0), "a new account among people");
+    assert_eq!(share(&mut s, env_obs(i + 2, 500, 0xe1, 7)).map(|v| v > 0.8), Some(true), "two requests do not settle");
+    assert_eq!(share(&mut s, env_obs(i + 3, 500, 0xe1, 7)), None, "three from one address do");
+    assert_eq!(share(&mut s, env_obs(i + 4, 501, 0xe1, 9)).map(|v| v > 0.8), Some(true));
+    assert_eq!(share(&mut s, env_obs(i + 5, 501, 0xe1, 10)).map(|v| v > 0.8), Some(true));
+    assert_eq!(share(&mut s, env_obs(i + 6, 501, 0xe1, 11)).map(|v| v > 0.8), Some(true), "three from three prefixes do not");
+}
+
 #[test]
 fn account_rate_churn_and_elicitation_share() {
     let mut s = State::new(&small_cfg());

@@ -103,6 +103,24 @@ def test_asn_signals_fire_with_the_geo_database_only(stack, dbs):
     assert_vm_alive(geo)
 
 
+def test_without_a_geo_database_a_network_is_the_client_prefix(stack):
+    """No geoip filter: `cluster.asn_rotation_share` reads a prefix new to its account as a new
+    network. Six light accounts on one client environment, each request from a /24 of its
+    own (a pool), give a new account on that environment the signal on its first request;
+    six on another environment that each keep to their address do not."""
+    share = "cluster.asn_rotation_share"
+    pol = {**policy(), "state": {"rate_slot_s": 1, "min_requests": 6},
+           "signals": {"cluster_asn_rotation_share": {"weight": 40}}}
+    envoy, _ = stack(policy=pol)
+    pool, people = {"user-agent": "pool-client/1.0"}, {"user-agent": "people-app/1.0"}
+    for a in range(6):
+        for r in range(2):
+            send(envoy, f"pool-{a}", f"192.0.{a * 2 + r}.7", headers=pool)
+            send(envoy, f"person-{a}", f"198.51.{a}.8", headers=people)
+    assert share in send(envoy, "pool-new", "192.0.99.7", headers=pool)[0]
+    assert share not in send(envoy, "person-new", "198.51.99.8", headers=people)[0]
+
+
 def test_geoip_follows_the_policys_trusted_hops(stack, dbs):
     """Two balancers (proxy.trusted_hops 2): the client is the second entry from the right, and
     render.py gives the geoip filter xff_num_trusted_hops 1 so that it looks up the same one."""
