@@ -105,14 +105,19 @@ def test_asn_signals_fire_with_the_geo_database_only(stack, dbs):
 
 def test_without_a_geo_database_a_network_is_the_client_prefix(stack):
     """No geoip filter: `cluster.asn_rotation_share` reads a prefix new to its account as a new
-    network. Six light accounts on one client environment, each request from a /24 of its
-    own (a pool), give a new account on that environment the signal on its first request;
-    six on another environment that each keep to their address do not."""
+    network. Six light accounts on one client environment (an official SDK's installation
+    headers), each request from a /24 of its own (a pool), give a new account on that
+    environment the signal on its first request; six on another SDK version that each keep
+    to their address do not."""
     share = "cluster.asn_rotation_share"
     pol = {**policy(), "state": {"rate_slot_s": 1, "min_requests": 6},
            "signals": {"cluster_asn_rotation_share": {"weight": 40}}}
     envoy, _ = stack(policy=pol)
-    pool, people = {"user-agent": "pool-client/1.0"}, {"user-agent": "people-app/1.0"}
+    def sdk(version):  # an official SDK's installation headers: a client environment
+        return {"user-agent": f"OpenAI/Python {version}", "x-stainless-lang": "python", "x-stainless-os": "Linux",
+                "x-stainless-arch": "x64", "x-stainless-runtime": "CPython", "x-stainless-runtime-version": "3.12.4",
+                "x-stainless-package-version": version}
+    pool, people = sdk("1.50.0"), sdk("1.51.0")
     for a in range(6):
         for r in range(2):
             send(envoy, f"pool-{a}", f"192.0.{a * 2 + r}.7", headers=pool)
