@@ -164,19 +164,27 @@ impl Weights {
 
     /// The score of the account's own behaviour: its prompt signals and its account-level
     /// state signals (`account.*` but `account.flag_history` itself, `rate.account`), when
-    /// at least two of them add to it (else 0). An account's flag history counts a request as
+    /// at least two independent ones add to it (else 0). An account's flag history counts a request as
     /// flagged only when this alone reaches `tag`: the client-shape, proxy-header and list
     /// signals that every request of one client or network path carries, and the cluster
     /// signals it shares with a crowd, never escalate the account; nor does one signal
     /// alone, which already gives its verdict on every request that carries it (a review bot
     /// on a fresh CI runner per job rotates addresses on every request, and nothing else).
     pub fn behaviour_total(&self, fired: &Fired) -> u8 {
-        let mut signals = 0;
+        // Signals read from the same data count as one: the account's new prefixes
+        // (`account.ip_rotation`) and its distinct prefixes (`account.ip_churn`) are one
+        // address history (a review bot on fresh CI runners has both, and nothing else).
+        let (mut signals, mut prefixes) = (0, false);
         let t: f32 = fired
             .iter()
             .filter(|&(s, _)| s.behaviour())
-            .map(|(s, st)| self.weight[s.index()] * st)
-            .inspect(|&c| signals += usize::from(c > 0.0))
+            .map(|(s, st)| (s, self.weight[s.index()] * st))
+            .inspect(|&(s, c)| {
+                let prefix = matches!(s, Signal::AccountIpRotation | Signal::AccountIpChurn);
+                signals += usize::from(c > 0.0 && !(prefix && prefixes));
+                prefixes |= prefix && c > 0.0;
+            })
+            .map(|(_, c)| c)
             .sum();
         if signals < 2 {
             return 0;
@@ -293,6 +301,27 @@ mod tests {
         let (score, _, action) = w.score(&f);
         assert_eq!(score, 100);
         assert_eq!(action, Action::Deny);
+    }
+
+    /// The flag history's evidence: two independent account signals, not one, and not the
+    /// two read from the account's prefixes.
+    #[test]
+    fn behaviour_needs_two_independent_account_signals() {
+        let w = Weights::new(&Policy::from_json(r#"{"signals": {"account_ip_rotation": {"weight": 30},
+            "account_ip_churn": {"weight": 30}, "account_asn_rotation": {"weight": 30}, "prompt_cot": {"weight": 30}}}"#).unwrap());
+        let total = |signals: &[Signal]| {
+            let mut f = Fired::default();
+            signals.iter().for_each(|&s| f.set(s, 1.0));
+            w.behaviour_total(&f)
+        };
+        assert_eq!(total(&[Signal::AccountIpRotation]), 0);
+        assert_eq!(total(&[Signal::AccountIpRotation, Signal::AccountIpChurn]), 0, "one address history");
+        assert_eq!(total(&[Signal::AccountIpChurn, Signal::AccountIpRotation]), 0, "in either order");
+        assert_eq!(total(&[Signal::AccountIpRotation, Signal::AccountAsnRotation]), 60);
+        assert_eq!(total(&[Signal::AccountIpChurn, Signal::PromptCot]), 60);
+        assert_eq!(total(&[Signal::AccountIpRotation, Signal::AccountIpChurn, Signal::PromptCot]), 90);
+        // Client shape, proxy headers and clusters are never the account's behaviour.
+        assert_eq!(total(&[Signal::AccountIpRotation, Signal::ProxyVia]), 0);
     }
 
     #[test]

@@ -136,7 +136,7 @@ signals! {
     AccountTaskRepeat = "account.task_repeat", "account_task_repeat", State, 35, Some((0.6, 0.8)),
         "Share of this account's own tasks in agent harnesses (tasks new to it over `state.long_window_s`, from 3 of them) that repeated a task another account of the same harness had sent; for an account whose repeats hold its harness against it (`cluster.harness_repeat`), at least the share of its last four tasks that other accounts work now (its first tasks were new when sent): a campaign running even a popular agent on a benchmark repeats almost all of them; people on their own code rarely (several accounts of one team on one codebase can: list them in `allow.accounts`).";
     AccountFlagHistory = "account.flag_history", "account_flag_history", State, 25, Some((0.2, 0.6)),
-        "Share of this account's recent requests (12 h half-life) that were flagged on the evidence of two or more of its own prompt and account signals: campaign accounts that mix in innocuous prompts.";
+        "Share of this account's recent requests (12 h half-life) that were flagged on the evidence of two or more of its own prompt and account signals (`account.ip_rotation` and `account.ip_churn`, both read from its prefixes, count as one): campaign accounts that mix in innocuous prompts.";
     RateAccount = "rate.account", "rate_account", State, 15, Some((30.0, 120.0)),
         "Requests per minute from this account.";
     RatePrefix = "rate.prefix", "rate_prefix", State, 10, Some((300.0, 3000.0)),

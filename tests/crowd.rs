@@ -23,7 +23,8 @@ struct Sent {
 
 const TOPICS: &[&str] = &["my garden", "a birthday card for my aunt", "the quarterly newsletter", "a bug in my router setup", "a cover letter", "tonight's dinner", "a trip to Porto", "my thesis outline"];
 
-fn run(engine: &mut Engine) -> Vec<Sent> {
+/// `geo`: the requests carry their ASN (a deployment with a geo database) or none.
+fn run(engine: &mut Engine, geo: bool) -> Vec<Sent> {
     let headers = sdk_headers();
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
     // (time, legit?, account, sequence number)
@@ -69,7 +70,7 @@ fn run(engine: &mut Engine) -> Vec<Sent> {
         } else {
             format!("Write a short essay on topic number {} for a school assignment", rng.below(100_000))
         };
-        let v = send(engine, &headers, &key, &chat(&text), ip, asn, ts);
+        let v = send(engine, &headers, &key, &chat(&text), ip, geo.then_some(asn), ts);
         let crowd = v.reasons.iter().any(|x| x.signal.crowd());
         out.push(Sent { legit, nth, action: v.action, crowd, codes: v.reason_codes() });
     }
@@ -78,15 +79,19 @@ fn run(engine: &mut Engine) -> Vec<Sent> {
 
 #[test]
 fn ordinary_users_of_a_popular_sdk_environment_are_not_flagged_for_a_campaign_on_it() {
-    let mut engine = shipped("default");
-    let sent = run(&mut engine);
+    // With a geo database, and without (a network is then the client's /24).
+    for geo in [true, false] {
+        check_crowd_and_campaign(&run(&mut shipped("default"), geo), geo);
+    }
+}
 
+fn check_crowd_and_campaign(sent: &[Sent], geo: bool) {
     let legit: Vec<&Sent> = sent.iter().filter(|s| s.legit).collect();
     let established: Vec<&Sent> = legit.iter().copied().filter(|s| s.nth > 3).collect();
     let flagged: Vec<&Sent> = established.iter().copied().filter(|s| s.action >= Action::Tag).collect();
-    assert!(flagged.is_empty(), "{} of {} established legitimate requests flagged, e.g. {}", flagged.len(), established.len(), flagged[0].codes);
+    assert!(flagged.is_empty(), "geo {geo}: {} of {} established legitimate requests flagged, e.g. {}", flagged.len(), established.len(), flagged[0].codes);
     let any_legit = legit.iter().filter(|s| s.action >= Action::Tag).count();
-    assert!(any_legit * 200 <= legit.len(), "{any_legit} of {} legitimate requests flagged", legit.len());
+    assert!(any_legit * 200 <= legit.len(), "geo {geo}: {any_legit} of {} legitimate requests flagged", legit.len());
 
     // The test means something only if the crowd evidence was there: the shared cluster
     // shows up among the reasons of legitimate requests (scaled, never decisive) ...
@@ -94,7 +99,7 @@ fn ordinary_users_of_a_popular_sdk_environment_are_not_flagged_for_a_campaign_on
     // ... and the campaign's network hopping on the shared environment is caught.
     let camp: Vec<&Sent> = sent.iter().filter(|s| !s.legit && s.nth > 1).collect();
     let caught = camp.iter().filter(|s| s.action >= Action::Tag).count();
-    assert!(caught * 10 >= camp.len() * 8, "campaign flagged on {caught} of {}", camp.len());
+    assert!(caught * 10 >= camp.len() * 8, "geo {geo}: campaign flagged on {caught} of {}", camp.len());
 }
 
 
@@ -110,19 +115,20 @@ fn ordinary_users_of_a_popular_sdk_environment_are_not_flagged_for_a_campaign_on
 fn a_popular_sdk_on_big_networks_is_not_a_campaign() {
     let headers = sdk_headers();
     let (users, per_user) = (3_000u64, 3u64);
-    for name in ["default", "strict", "shadow"] {
+    // With a geo database, and without (a network is then the client's /24).
+    for (name, geo) in ["default", "strict", "shadow"].into_iter().flat_map(|n| [(n, true), (n, false)]) {
         let mut engine = shipped(name);
         let mut rng = Rng(0x1234_5678_9abc_def1);
         let mut flagged = Vec::new();
         for i in 0..users * per_user {
             let u = i % users;
             let ip = Ipv4Addr::new(60 + (u % 5) as u8, (u >> 8) as u8, u as u8, 9);
-            let v = send(&mut engine, &headers, &format!("sk-user-{u:06}-cccccccccccccccccccc"), &chat(&words(&mut rng, 40)), ip, 7922 + (u % 5) as u32, T0 + i * 3_600_000 / (users * per_user));
+            let v = send(&mut engine, &headers, &format!("sk-user-{u:06}-cccccccccccccccccccc"), &chat(&words(&mut rng, 40)), ip, geo.then_some(7922 + (u % 5) as u32), T0 + i * 3_600_000 / (users * per_user));
             let network_wide = v.reasons.iter().any(|r| r.signal.crowd() && !r.signal.code().contains("prefix") && !r.signal.code().contains("template"));
             if v.action >= Action::Tag || network_wide {
                 flagged.push(format!("{:?} {}", v.action, v.reason_codes()));
             }
         }
-        assert!(flagged.is_empty(), "{name}.json: {} of {} requests flagged or held to a network-wide crowd, e.g. {}", flagged.len(), users * per_user, flagged[0]);
+        assert!(flagged.is_empty(), "{name}.json, geo {geo}: {} of {} requests flagged or held to a network-wide crowd, e.g. {}", flagged.len(), users * per_user, flagged[0]);
     }
 }

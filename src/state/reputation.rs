@@ -1,6 +1,7 @@
 //! Account reputation: per account, the decayed share of its recent requests that the engine
-//! flagged (score at or above `tag`) on the evidence of its own behaviour, two or more of its
-//! prompt and account signals ([`crate::score::Weights::behaviour_total`]), never this one.
+//! flagged (score at or above `tag`) on the evidence of its own behaviour, two or more
+//! independent ones of its prompt and account signals
+//! ([`crate::score::Weights::behaviour_total`]), never this one.
 //!
 //! A campaign account mixes distillation prompts with innocuous ones ("hydra"); the
 //! innocuous ones alone look clean, but the account's history does not. The feedback is

@@ -55,7 +55,8 @@ pub fn chat(text: &str) -> String {
 }
 
 /// The SDK's POST for API key `key` carrying `body`, from `ip` on `asn` at `ts` (JA4 as captured).
-pub fn send(engine: &mut Engine, headers: &[(String, String)], key: &str, body: &str, ip: Ipv4Addr, asn: u32, ts: u64) -> Verdict {
+/// `asn` `None`: a deployment without a geo database (no ASN, no country).
+pub fn send(engine: &mut Engine, headers: &[(String, String)], key: &str, body: &str, ip: Ipv4Addr, asn: impl Into<Option<u32>>, ts: u64) -> Verdict {
     let (auth, len) = (format!("Bearer {key}"), body.len().to_string());
     let mut r = Request::new();
     r.method = b"POST";
@@ -72,8 +73,8 @@ pub fn send(engine: &mut Engine, headers: &[(String, String)], key: &str, body: 
     r.body = body.as_bytes();
     r.body_complete = true;
     r.peer.ip = Some(IpAddr::V4(ip));
-    r.peer.asn = Some(asn);
-    r.peer.country = Some("DE");
+    r.peer.asn = asn.into();
+    r.peer.country = r.peer.asn.map(|_| "DE");
     r.peer.ja4 = Some(JA4);
     r.now_ms = ts;
     engine.inspect(&r)
