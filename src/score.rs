@@ -316,7 +316,6 @@ mod tests {
         };
         assert_eq!(total(&[Signal::AccountIpRotation]), 0);
         assert_eq!(total(&[Signal::AccountIpRotation, Signal::AccountIpChurn]), 0, "one address history");
-        assert_eq!(total(&[Signal::AccountIpChurn, Signal::AccountIpRotation]), 0, "in either order");
         assert_eq!(total(&[Signal::AccountIpRotation, Signal::AccountAsnRotation]), 60);
         assert_eq!(total(&[Signal::AccountIpChurn, Signal::PromptCot]), 60);
         assert_eq!(total(&[Signal::AccountIpRotation, Signal::AccountIpChurn, Signal::PromptCot]), 90);

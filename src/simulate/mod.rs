@@ -77,6 +77,7 @@ pub struct Simulation {
     university_ips: u32,
     agent: agent::Harness,
     harness: agent::Harness,
+    without: quality::Without,
 }
 
 /// Builds the population and schedule of `scenario` for `seed`; iterate it for the lines.
@@ -147,15 +148,17 @@ pub fn generate(scenario: &Scenario, seed: u64) -> Result<Simulation, String> {
         university_ips: scenario.legit.university_ips,
         agent: agent::open_source_agent(),
         harness: agent::campaign_harness(),
+        without: quality::Without::default(),
     })
 }
 
 /// Parses and validates a scenario document and returns its first `limit` records as
-/// JSONL text (one record per line): the entry point for the wasm-bindgen build.
-pub fn jsonl(scenario_json: &str, seed: u64, limit: usize) -> Result<String, String> {
+/// JSONL text (one record per line), without the peer facts `without` names: the entry
+/// point for the wasm-bindgen build.
+pub fn jsonl(scenario_json: &str, seed: u64, limit: usize, without: quality::Without) -> Result<String, String> {
     let scenario = Scenario::from_json(scenario_json).map_err(|e| e.to_string())?;
     let mut out = String::new();
-    for line in generate(&scenario, seed)?.take(limit) {
+    for line in generate(&scenario, seed)?.omitting(without).take(limit) {
         out.push_str(&line);
         out.push('\n');
     }
@@ -163,6 +166,14 @@ pub fn jsonl(scenario_json: &str, seed: u64, limit: usize) -> Result<String, Str
 }
 
 impl Simulation {
+    /// The same simulation, its records without the peer facts `without` names: the traffic
+    /// of a host that does not give them (Envoy without a geo database has no ASN or country;
+    /// a listener without TLS fingerprinting no JA4 or JA3).
+    pub fn omitting(mut self, without: quality::Without) -> Simulation {
+        self.without = without;
+        self
+    }
+
     /// Total number of requests this simulation yields.
     pub fn len(&self) -> usize {
         self.events.len()
@@ -298,10 +309,10 @@ impl Simulation {
             body_b64: None,
             peer: Some(PeerRecord {
                 ip: Some(site.ip.to_string().into()),
-                ja4: Some(a.persona.ja4.into()),
+                ja4: Some(a.persona.ja4.into()).filter(|_| !self.without.ja4),
                 ja3: None,
-                asn: Some(site.asn),
-                country: Some(site.country_code().into()),
+                asn: Some(site.asn).filter(|_| !self.without.asn),
+                country: Some(site.country_code().into()).filter(|_| !self.without.country),
             }),
             label: Some(serde_json::Value::String(self.labels.get(a.label as usize)?.clone())),
         };

@@ -54,7 +54,8 @@ impl Default for Targets {
     }
 }
 
-/// Peer facts removed from every record before the engine sees it (`quality --without`).
+/// Peer facts removed from every record before the engine sees it (`quality --without`), or
+/// left out of the simulated records (`simulate --without`, the tuning page's network facts).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Without {
     /// Remove the ASN.
@@ -80,7 +81,7 @@ impl Without {
                 "country" => w.country = true,
                 "ja4" => w.ja4 = true,
                 "ja3" => w.ja3 = true,
-                _ => return Err(format!("--without: unknown peer field {name:?} (known: {})", Self::NAMES)),
+                _ => return Err(format!("unknown peer field {name:?} (known: {})", Self::NAMES)),
             }
         }
         Ok(w)

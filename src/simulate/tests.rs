@@ -141,11 +141,28 @@ fn campaigns_cluster_where_legit_users_spread() {
 #[test]
 fn jsonl_entry_point_reports_errors_and_limits_output() {
     let text = std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/datacenter_pool.json")).unwrap();
-    let out = jsonl(&text, 4, 25).unwrap();
+    let out = jsonl(&text, 4, 25, Default::default()).unwrap();
     assert_eq!(out.lines().count(), 25);
     assert!(out.lines().all(|l| traffic::parse_line(l).is_ok()));
-    let err = jsonl(r#"{"name":"x","campaigns":[{"name":"c","pool":{"kind":"moon"}}]}"#, 1, 5).unwrap_err();
+    let err = jsonl(r#"{"name":"x","campaigns":[{"name":"c","pool":{"kind":"moon"}}]}"#, 1, 5, Default::default()).unwrap_err();
     assert!(err.contains("campaigns[0].pool.kind"), "{err}");
+}
+
+/// Records without the peer facts a host does not give: the same requests, the same
+/// addresses, no ASN and country (Envoy without a geo database) or no JA4.
+#[test]
+fn simulated_records_can_omit_peer_facts() {
+    let text = std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/datacenter_pool.json")).unwrap();
+    let peers = |without: &str| -> Vec<serde_json::Value> {
+        let w = quality::Without::parse(without).unwrap();
+        jsonl(&text, 4, 200, w).unwrap().lines().map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["peer"].clone()).collect()
+    };
+    let (all, no_geo, no_ja4) = (peers(""), peers("asn,country"), peers("ja4"));
+    assert!(all.iter().all(|p| p["asn"].is_u64() && p["country"].is_string() && p["ja4"].is_string()));
+    assert!(no_geo.iter().all(|p| p["asn"].is_null() && p["country"].is_null() && p["ja4"].is_string()));
+    assert!(no_ja4.iter().all(|p| p["ja4"].is_null() && p["asn"].is_u64()));
+    assert_eq!(all.iter().map(|p| &p["ip"]).collect::<Vec<_>>(), no_geo.iter().map(|p| &p["ip"]).collect::<Vec<_>>());
+    assert!(quality::Without::parse("asn,moon").unwrap_err().contains("\"moon\""));
 }
 
 #[test]

@@ -90,11 +90,13 @@ test('wasm inspect (one record at a time, same engine) equals native replay', as
 
 test('wasm simulate equals native simulate (same scenario, seed, count)', async () => {
   const wasm = await loadWasm();
-  for (const [name, seed, n] of [['datacenter_pool', 11, 1500], ['spoofed_browser', 3, 800]]) {
+  // The third: records without ASN and country (Envoy without a geo database).
+  for (const [name, seed, n, without] of [['datacenter_pool', 11, 1500], ['spoofed_browser', 3, 800], ['datacenter_pool', 12, 1500, 'asn,country']]) {
     const file = path.join(ROOT, 'scenarios', `${name}.json`);
-    const want = execFileSync(CLI, ['simulate', '--scenario', file, '--seed', String(seed), '--requests', String(n)],
-      { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], maxBuffer: 1 << 28 });
-    const got = wasm.simulate(fs.readFileSync(file, 'utf8'), seed, n);
+    const want = execFileSync(CLI, ['simulate', '--scenario', file, '--seed', String(seed), '--requests', String(n),
+      ...(without ? ['--without', without] : [])], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], maxBuffer: 1 << 28 });
+    const got = wasm.simulate(fs.readFileSync(file, 'utf8'), seed, n, without);
+    assert.equal(got.includes('"asn"'), !without, name);
     assert.equal(got.split('\n').length, n + 1, name);
     assert.ok(got === want, `${name}: wasm and native simulations differ`);
     // And the engine scores them identically (state included) through both builds.
@@ -112,4 +114,5 @@ test('wasm simulate equals native simulate (same scenario, seed, count)', async 
   }
   assert.throws(() => wasm.simulate('{"campaigns": [{"pool": {"kind": "x"}}]}', 1), /campaigns\[0\]\.pool\.kind/);
   assert.throws(() => wasm.simulate('{}', -1), /seed/);
+  assert.throws(() => wasm.simulate('{}', 1, 10, 'asn,moon'), /without: unknown peer field "moon"/);
 });

@@ -316,9 +316,10 @@ async function start(canSimulate) {
 
 function simulate() {
   const scenario = $('sim-scenario').value;
+  const without = $('sim-without').value;
   roles.addCampaignNames(scenarioCampaigns(scenario));
-  return loadCapture(`simulated (seed ${$('sim-seed').value})`, null,
-    { scenario, seed: $('sim-seed').value, limit: $('sim-limit').value });
+  return loadCapture(`simulated (seed ${$('sim-seed').value}${without ? `, without ${without}` : ''})`, null,
+    { scenario, seed: $('sim-seed').value, limit: $('sim-limit').value, without });
 }
 
 async function compareRun() {

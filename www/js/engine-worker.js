@@ -119,7 +119,7 @@ onmessage = async ({ data: m }) => {
       break;
     case 'simulate': // the generated traffic becomes the loaded capture
       try {
-        capture = new TextEncoder().encode(dg.simulate(m.scenario, Number(m.seed), Number(m.limit)));
+        capture = new TextEncoder().encode(dg.simulate(m.scenario, Number(m.seed), Number(m.limit), m.without || undefined));
         dropRuns();
         reply({ bytes: capture.length });
       } catch (e) { reply({ error: String(e.message ?? e) }); }

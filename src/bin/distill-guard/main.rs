@@ -49,8 +49,10 @@ usage:
       Settings that are valid but unsafe to deploy (the shipped identity.hash_key) get a
       warning line and do not change the exit status.
   distill-guard simulate --scenario FILE [--seed N] [--out FILE] [--requests N]
+                        [--without asn,country,ja4,ja3]
       Writes labeled simulated traffic (JSONL, time-ordered), deterministic for
-      (scenario, seed); --requests stops after the first N records.
+      (scenario, seed); --requests stops after the first N records; --without leaves
+      those peer facts out of every record (what a host without them sees).
   distill-guard quality --policy FILE --scenarios DIR|FILE... [--seeds 11,12,13] [--jobs 2]
                        [--check] [--segments] [--families] [--held] [--misses]
                        [--legit-clients ID,...] [--without asn,country,ja4,ja3]

@@ -110,14 +110,16 @@ impl Engine {
 const SIMULATE_DEFAULT_LIMIT: usize = 200_000;
 
 /// Simulated labeled traffic as JSONL text: the first `limit` records (default 200,000) of
-/// `scenario_json` with `seed` (a whole number, 0..2^53). Throws an `Error` naming every
-/// scenario problem with its path.
+/// `scenario_json` with `seed` (a whole number, 0..2^53), without the peer facts `without`
+/// names (comma-separated: `asn`, `country`, `ja4`, `ja3`; what the host will not give).
+/// Throws an `Error` naming every scenario problem with its path.
 #[cfg(feature = "simulate")]
 #[wasm_bindgen]
-pub fn simulate(scenario_json: &str, seed: f64, limit: Option<u32>) -> Result<String, JsValue> {
+pub fn simulate(scenario_json: &str, seed: f64, limit: Option<u32>, without: Option<String>) -> Result<String, JsValue> {
     if !(seed.is_finite() && seed >= 0.0 && seed.fract() == 0.0 && seed <= 9_007_199_254_740_992.0) {
         return Err(js_error(&format!("seed must be a whole number 0..=2^53, got {seed}")));
     }
     let limit = limit.map_or(SIMULATE_DEFAULT_LIMIT, |n| n as usize);
-    crate::simulate::jsonl(scenario_json, seed as u64, limit).map_err(|m| js_error(&m))
+    let without = crate::simulate::quality::Without::parse(without.as_deref().unwrap_or_default()).map_err(|m| js_error(&format!("without: {m}")))?;
+    crate::simulate::jsonl(scenario_json, seed as u64, limit, without).map_err(|m| js_error(&m))
 }
