@@ -29,10 +29,12 @@ pub mod rng;
 pub mod scenario;
 pub mod schedule;
 pub mod templates;
+mod without;
 
 use std::borrow::Cow;
 
 pub use scenario::Scenario;
+pub use without::Without;
 
 use crate::traffic::{PeerRecord, Record};
 use campaign::Operation;
@@ -77,7 +79,7 @@ pub struct Simulation {
     university_ips: u32,
     agent: agent::Harness,
     harness: agent::Harness,
-    without: quality::Without,
+    without: Without,
 }
 
 /// Builds the population and schedule of `scenario` for `seed`; iterate it for the lines.
@@ -148,14 +150,14 @@ pub fn generate(scenario: &Scenario, seed: u64) -> Result<Simulation, String> {
         university_ips: scenario.legit.university_ips,
         agent: agent::open_source_agent(),
         harness: agent::campaign_harness(),
-        without: quality::Without::default(),
+        without: Without::default(),
     })
 }
 
 /// Parses and validates a scenario document and returns its first `limit` records as
 /// JSONL text (one record per line), without the peer facts `without` names: the entry
 /// point for the wasm-bindgen build.
-pub fn jsonl(scenario_json: &str, seed: u64, limit: usize, without: quality::Without) -> Result<String, String> {
+pub fn jsonl(scenario_json: &str, seed: u64, limit: usize, without: Without) -> Result<String, String> {
     let scenario = Scenario::from_json(scenario_json).map_err(|e| e.to_string())?;
     let mut out = String::new();
     for line in generate(&scenario, seed)?.omitting(without).take(limit) {
@@ -169,7 +171,7 @@ impl Simulation {
     /// The same simulation, its records without the peer facts `without` names: the traffic
     /// of a host that does not give them (Envoy without a geo database has no ASN or country;
     /// a listener without TLS fingerprinting no JA4 or JA3).
-    pub fn omitting(mut self, without: quality::Without) -> Simulation {
+    pub fn omitting(mut self, without: Without) -> Simulation {
         self.without = without;
         self
     }

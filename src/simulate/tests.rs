@@ -154,7 +154,7 @@ fn jsonl_entry_point_reports_errors_and_limits_output() {
 fn simulated_records_can_omit_peer_facts() {
     let text = std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/datacenter_pool.json")).unwrap();
     let peers = |without: &str| -> Vec<serde_json::Value> {
-        let w = quality::Without::parse(without).unwrap();
+        let w = Without::parse(without).unwrap();
         jsonl(&text, 4, 200, w).unwrap().lines().map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["peer"].clone()).collect()
     };
     let (all, no_geo, no_ja4) = (peers(""), peers("asn,country"), peers("ja4"));
@@ -162,7 +162,7 @@ fn simulated_records_can_omit_peer_facts() {
     assert!(no_geo.iter().all(|p| p["asn"].is_null() && p["country"].is_null() && p["ja4"].is_string()));
     assert!(no_ja4.iter().all(|p| p["ja4"].is_null() && p["asn"].is_u64()));
     assert_eq!(all.iter().map(|p| &p["ip"]).collect::<Vec<_>>(), no_geo.iter().map(|p| &p["ip"]).collect::<Vec<_>>());
-    assert!(quality::Without::parse("asn,moon").unwrap_err().contains("\"moon\""));
+    assert!(Without::parse("asn,moon").unwrap_err().contains("\"moon\""));
 }
 
 #[test]

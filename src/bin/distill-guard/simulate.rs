@@ -24,7 +24,7 @@ pub(crate) fn simulate(args: &[String]) -> Result<ExitCode, String> {
     let scenario = load_scenario(opts.get("--scenario").ok_or("simulate needs --scenario FILE")?)?;
     let seed: u64 = opts.get("--seed").map_or(Ok(1), |s| s.parse()).map_err(|_| "--seed must be a whole number")?;
     let limit: usize = opts.get("--requests").map_or(Ok(usize::MAX), |s| s.parse()).map_err(|_| "--requests must be a whole number")?;
-    let without = distill_guard::simulate::quality::Without::parse(opts.get("--without").copied().unwrap_or_default()).map_err(|e| format!("--without: {e}"))?;
+    let without = distill_guard::simulate::Without::parse(opts.get("--without").copied().unwrap_or_default()).map_err(|e| format!("--without: {e}"))?;
     let mut sim = distill_guard::simulate::generate(&scenario, seed)?.omitting(without);
     let out: Box<dyn Write> = match opts.get("--out") {
         None | Some(&"-") => Box::new(io::stdout().lock()),
@@ -51,7 +51,7 @@ pub(crate) fn quality(args: &[String]) -> Result<ExitCode, String> {
     use distill_guard::simulate::quality;
     let (opts, pos) = parse_args(args, &["--policy", "--scenarios", "--seeds", "--jobs", "--legit-clients", "--without"], &["--check", "--segments", "--families", "--held", "--misses"])?;
     let policy = load_policy(opts.get("--policy").ok_or("quality needs --policy FILE")?)?;
-    let without = quality::Without::parse(opts.get("--without").copied().unwrap_or_default()).map_err(|e| format!("--without: {e}"))?;
+    let without = distill_guard::simulate::Without::parse(opts.get("--without").copied().unwrap_or_default()).map_err(|e| format!("--without: {e}"))?;
     let scenarios = scenario_args(&opts, &pos)?;
     let seeds = seed_list(opts.get("--seeds").copied().unwrap_or("11,12,13"))?;
     let jobs: usize = opts.get("--jobs").map_or(Ok(2), |s| s.parse()).map_err(|_| "--jobs must be a whole number")?;

@@ -120,6 +120,6 @@ pub fn simulate(scenario_json: &str, seed: f64, limit: Option<u32>, without: Opt
         return Err(js_error(&format!("seed must be a whole number 0..=2^53, got {seed}")));
     }
     let limit = limit.map_or(SIMULATE_DEFAULT_LIMIT, |n| n as usize);
-    let without = crate::simulate::quality::Without::parse(without.as_deref().unwrap_or_default()).map_err(|m| js_error(&format!("without: {m}")))?;
+    let without = crate::simulate::Without::parse(without.as_deref().unwrap_or_default()).map_err(|m| js_error(&format!("without: {m}")))?;
     crate::simulate::jsonl(scenario_json, seed as u64, limit, without).map_err(|m| js_error(&m))
 }
