@@ -27,6 +27,22 @@ fn simulate_is_deterministic_and_limited() {
     assert!(String::from_utf8_lossy(&a.stderr).contains("300 records"));
     let c = dg(&["simulate", "--scenario", "scenarios/datacenter_pool.json", "--seed", "6", "--requests", "300"]);
     assert_ne!(text.as_bytes(), &c.stdout[..]);
+    // Without ASN and country: the same records but for those two facts.
+    let d = dg(&[&args[..], &["--without", "asn,country"]].concat());
+    assert!(d.status.success(), "{}", String::from_utf8_lossy(&d.stderr));
+    let strip = |l: &str| {
+        let mut v: serde_json::Value = serde_json::from_str(l).unwrap();
+        let peer = v["peer"].as_object_mut().unwrap();
+        peer.remove("asn");
+        peer.remove("country");
+        v
+    };
+    let plain: Vec<serde_json::Value> = text.lines().map(strip).collect();
+    let without: Vec<serde_json::Value> = String::from_utf8(d.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(plain, without);
+    let bad = dg(&["simulate", "--scenario", "scenarios/datacenter_pool.json", "--without", "asn,ip"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("--without: unknown peer field \"ip\""), "{}", String::from_utf8_lossy(&bad.stderr));
 }
 
 #[test]
