@@ -665,16 +665,15 @@ impl State {
             if o.prefix.is_some() && !behind_nat && !reusing && aged {
                 lv.set(Signal::AccountIpChurn, e.ips.union_estimate(t.acct));
             }
-            // An established, ordinary account: enough history, keeping to its networks, its
-            // own tasks, little elicitation. The crowds it shares (clusters) do not change
-            // its verdict ([`Levels::ordinary`]).
             // Without an ASN, keeping to its networks is reusing its addresses.
             if o.asn.is_none() {
                 settled = reusing;
             }
-            let keeps_networks = settled;
+            // An established, ordinary account: enough history, keeping to its networks, its
+            // own tasks, little elicitation. The crowds it shares (clusters) do not change
+            // its verdict ([`Levels::ordinary`]).
             lv.ordinary = n >= MIN_ROTATION_REQUESTS
-                && keeps_networks
+                && settled
                 && breadth < self.d.broad_tasks
                 && (n < self.d.min_account_requests || el / n < ORDINARY_ELICITATION)
                 && !harness_share.is_some_and(|v| v >= HARNESS_SHARED);

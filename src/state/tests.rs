@@ -141,19 +141,23 @@ fn asn_rotation_separates_pools_from_people_on_a_few_networks() {
     assert_eq!(lv.get(Signal::AccountAsnRotation), None);
 }
 
+/// Request `i` (a minute apart) of `account` on client environment `env`, from `prefix` on `asn`.
+fn env_obs(i: u64, account: u64, env: u64, prefix: u64, asn: Option<u32>) -> Observation {
+    Observation { asn, env: Some(env), ..obs(T0 + i * 60_000, account, 1, prefix) }
+}
+
+/// Observes `o`; its `cluster.asn_rotation_share` level.
+fn env_share(s: &mut State, o: Observation) -> Option<f64> {
+    let mut lv = Levels::default();
+    s.observe(&o, &mut lv);
+    lv.get(Signal::ClusterAsnRotationShare)
+}
+
 #[test]
 fn environment_hop_share_reaches_new_and_unsettled_accounts_only() {
     let mut s = State::new(&small_cfg());
-    let env_obs = |i: u64, account: u64, asn: u32| Observation {
-        asn: Some(asn),
-        env: Some(0xe1),
-        ..obs(T0 + i * 60_000, account, 1, 1_000 + i)
-    };
-    let share = |s: &mut State, o: Observation| {
-        let mut lv = Levels::default();
-        s.observe(&o, &mut lv);
-        lv.get(Signal::ClusterAsnRotationShare)
-    };
+    let env_obs = |i: u64, account: u64, asn: u32| env_obs(i, account, 0xe1, 1_000 + i, Some(asn));
+    let share = env_share;
     // A pool: 10 accounts on one client environment, a new network on every request.
     let mut i = 0;
     for round in 0..4u64 {
@@ -168,9 +172,7 @@ fn environment_hop_share_reaches_new_and_unsettled_accounts_only() {
     assert_eq!(share(&mut s, env_obs(i + 2, 500, 7)).map(|v| v > 0.9), Some(true), "two requests do not settle");
     assert_eq!(share(&mut s, env_obs(i + 3, 500, 7)), None, "three on one network do");
     // Without an environment there is no share.
-    let mut lv = Levels::default();
-    s.observe(&Observation { env: None, ..env_obs(i + 4, 501, 7) }, &mut lv);
-    assert_eq!(lv.get(Signal::ClusterAsnRotationShare), None);
+    assert_eq!(share(&mut s, Observation { env: None, ..env_obs(i + 4, 501, 7) }), None);
 }
 
 /// Without an ASN (no geo database) a network is the client's prefix: the environment's hop
@@ -179,16 +181,8 @@ fn environment_hop_share_reaches_new_and_unsettled_accounts_only() {
 #[test]
 fn environment_hop_share_without_an_asn_counts_new_prefixes() {
     let mut s = State::new(&small_cfg());
-    let env_obs = |i: u64, account: u64, env: u64, prefix: u64| Observation {
-        asn: None,
-        env: Some(env),
-        ..obs(T0 + i * 60_000, account, 1, prefix)
-    };
-    let share = |s: &mut State, o: Observation| {
-        let mut lv = Levels::default();
-        s.observe(&o, &mut lv);
-        lv.get(Signal::ClusterAsnRotationShare)
-    };
+    let env_obs = |i: u64, account: u64, env: u64, prefix: u64| env_obs(i, account, env, prefix, None);
+    let share = env_share;
     // A pool on one environment: 10 accounts, a new prefix on every request. People on
     // another: 10 accounts, each from its own address every time.
     let mut i = 0;
