@@ -70,3 +70,25 @@ fn the_summary_counts_bodies_held_learned_and_left_unread() {
     let c = counts(&err);
     assert!(c[0] == 0 && c[1] + c[2] == 60 && (20..=38).contains(&c[2]), "{err}");
 }
+
+#[test]
+fn a_balancer_taken_for_every_client_is_named_on_stderr_with_its_line() {
+    // Traffic recorded behind a load balancer (peer 10.0.0.2, the client in X-Forwarded-For)
+    // replayed with proxy.trusted_hops 0, then with 1.
+    let input: String = (0..600)
+        .map(|i| {
+            format!(
+                r#"{{"ts_ms": {}, "method": "GET", "path": "/v1/models", "headers": [["Host","a"],["User-Agent","curl/8.5.0"],["Authorization","Bearer k{i}"],["X-Forwarded-For","198.51.{}.7"]], "peer": {{"ip": "10.0.0.2"}}}}"#,
+                1_772_409_600_000u64 + i * 100,
+                i % 200
+            ) + "\n"
+        })
+        .collect();
+    let (out, err) = replay("{}", &input);
+    assert_eq!(out.lines().count(), 600);
+    let warned: Vec<&str> = err.lines().filter(|l| l.contains("client address")).collect();
+    assert_eq!(warned.len(), 1, "{err}");
+    assert!(warned[0].starts_with("line 256: warning: client address: 100 % of the last 256 requests came from private addresses (among them 10.0.0.0/24)"), "{err}");
+    let (_, err) = replay(r#"{"proxy": {"trusted_hops": 1}}"#, &input);
+    assert!(!err.contains("client address"), "{err}");
+}

@@ -47,6 +47,8 @@ pub struct Engine {
     compiled: Compiled,
     state: State,
     counters: Counters,
+    /// Whether the client addresses read are clients' ([`proxy::AddressCheck`]).
+    address: proxy::AddressCheck,
     /// The campaign tracker, when a host attached one ([`Engine::track_campaigns`]).
     #[cfg(feature = "campaigns")]
     campaigns: Option<Box<crate::campaign::Tracker>>,
@@ -63,6 +65,7 @@ impl Engine {
             compiled,
             state,
             counters: Counters::default(),
+            address: proxy::AddressCheck::default(),
             #[cfg(feature = "campaigns")]
             campaigns: None,
         }
@@ -109,6 +112,25 @@ impl Engine {
     /// Counters since the engine was built.
     pub fn counters(&self) -> Counters {
         self.counters
+    }
+
+    /// What the requests so far say about the client address (a deployment check that never
+    /// changes a verdict; [`proxy::address`]).
+    pub fn address_finding(&self) -> proxy::Finding {
+        self.address.finding()
+    }
+
+    /// A line for the host's log, once, when the client-address check's finding changed (a
+    /// warning or its end), and again at most hourly while a warning holds. Hosts call it
+    /// after each request ([`Engine::has_notice`] is the cheap test).
+    pub fn take_notice(&mut self) -> Option<String> {
+        self.address.notice()
+    }
+
+    /// True when [`Engine::take_notice`] has a line.
+    #[inline]
+    pub fn has_notice(&self) -> bool {
+        self.address.has_notice()
     }
 
     /// True when the policy reads the body prefix of some request to `path` (query ignored),

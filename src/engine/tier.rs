@@ -22,6 +22,8 @@
 //! varies between requests (prompt and state signals): the client-shape, proxy-header and
 //! list signals that every request of one client carries do not escalate its account.
 
+use std::net::IpAddr;
+
 use crate::fingerprint::{claims, hfp, ja4h};
 use crate::policy::{Inspect, Policy};
 use crate::proxy;
@@ -101,6 +103,8 @@ pub struct ReadHeaders {
     allowlisted: bool,
     /// A body follows and the policy reads this request's body.
     reads_body: bool,
+    /// The client address read and the `X-Forwarded-For` entries seen (the deployment check).
+    client: (Option<IpAddr>, u64),
 }
 
 /// The header phase up to the state: claims, prints, proxy headers, address and fingerprint
@@ -121,7 +125,8 @@ pub(super) fn read_headers(c: &Compiled, policy: &Policy, req: &Request, body_fo
         task: None,
         tool_set: None,
     };
-    let client_ip = proxy::check_headers(req, policy.proxy.trusted_hops, &mut fired);
+    let client = proxy::client_address(req, policy.proxy.trusted_hops, &mut fired);
+    let client_ip = client.0;
     // An announced proxy (Via, or proxy software's own headers) may rewrite header order
     // and case (squid does, see tests/data/proxies.json): the order check is void then.
     if fired.get(Signal::ProxyVia) > 0.0 || fired.get(Signal::ProxyVendorHeader) > 0.0 {
@@ -134,7 +139,7 @@ pub(super) fn read_headers(c: &Compiled, policy: &Policy, req: &Request, body_fo
     if allowlisted {
         // Decided here: nothing else is read, nothing goes into the state.
         let obs = Observation { now_ms: req.now_ms, ..Default::default() };
-        return ReadHeaders { route, fired, prints, obs, allowlisted, reads_body: false };
+        return ReadHeaders { route, fired, prints, obs, allowlisted, reads_body: false, client };
     }
 
     if let Some(ip) = client_ip {
@@ -162,7 +167,7 @@ pub(super) fn read_headers(c: &Compiled, policy: &Policy, req: &Request, body_fo
         env: crate::fingerprint::env::client_env(req, prints.hfp),
     };
     let reads_body = body_follows && c.reads_body(route, req.path);
-    ReadHeaders { route, fired, prints, obs, allowlisted: false, reads_body }
+    ReadHeaders { route, fired, prints, obs, allowlisted: false, reads_body, client }
 }
 
 impl Engine {
@@ -195,7 +200,8 @@ impl Engine {
 
     /// The header phase's state work and decision, on a request read by [`read_headers`].
     pub(super) fn decide_read_headers(&mut self, read: ReadHeaders, levels: &mut Levels) -> Decision {
-        let ReadHeaders { route, mut fired, prints, obs, allowlisted, reads_body } = read;
+        let ReadHeaders { route, mut fired, prints, obs, allowlisted, reads_body, client } = read;
+        self.address.record(client.0, client.1, self.policy.proxy.trusted_hops, obs.now_ms);
         if allowlisted {
             let v = Verdict { fp: prints, route, allowlisted: true, ..Default::default() };
             self.count(&v);

@@ -179,6 +179,20 @@ pub fn outcome(v: &Verdict, policy: &Policy, reference: u64, forged: &[&str], er
 
 /// The outcome text of a request held for its body: read the prefix, then hand it over
 /// with `ticket`.
+/// Adds `notice` (the engine's deployment notice, [`crate::Engine::take_notice`]) to an
+/// outcome's log line, after what is there.
+pub fn with_notice(out: &mut String, notice: &str) {
+    let Some(at) = out.match_indices('\n').nth(3).map(|(i, _)| i + 1) else { return };
+    let end = out[at..].find('\n').map_or(out.len(), |e| at + e);
+    let mut add = String::new();
+    line(&mut add, notice);
+    add.pop();
+    if end > at {
+        add.insert_str(0, "; ");
+    }
+    out.insert_str(end, &add);
+}
+
 pub fn hold(ticket: u32) -> String {
     format!("hold\n0\n{ticket}\n\n\n0")
 }
@@ -294,6 +308,23 @@ mod tests {
         // A held request: the ticket only, and the same field positions.
         let lines: Vec<String> = hold(42).split('\n').map(str::to_string).collect();
         assert_eq!(lines, ["hold", "0", "42", "", "", "0"]);
+    }
+
+    #[test]
+    fn a_notice_joins_the_log_line_and_moves_no_field() {
+        let p = Policy::default();
+        let mut v = Verdict { score: 12, ..Default::default() };
+        let mut text = outcome(&v, &p, 0xabc, &["x-distill"], None, 3);
+        let before: Vec<String> = text.split('\n').map(str::to_string).collect();
+        with_notice(&mut text, "warning: client address: x\ny");
+        let after: Vec<&str> = text.split('\n').collect();
+        assert_eq!(after[4], "warning: client address: x y");
+        assert_eq!((&after[..4], &after[5..]), (&before[..4].iter().map(String::as_str).collect::<Vec<_>>()[..], &before[5..].iter().map(String::as_str).collect::<Vec<_>>()[..]));
+        (v.action, v.enforced) = (Action::Deny, Action::Deny);
+        let mut text = outcome(&v, &p, 0xabc, &[], None, 0);
+        with_notice(&mut text, "n");
+        let line = text.split('\n').nth(4).unwrap();
+        assert!(line.starts_with("deny ref 0000000000000abc") && line.ends_with("; n"), "{line}");
     }
 
     #[test]

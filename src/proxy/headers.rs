@@ -105,6 +105,12 @@ fn classify(name: &[u8], value: &[u8]) -> Option<Kind> {
 /// entries, the leftmost); with N = 0, the peer address (and any entry is an extra hop).
 /// Falls back to the peer address when the chosen entry is not an address.
 pub fn check_headers(req: &Request, trusted_hops: u32, fired: &mut Fired) -> Option<IpAddr> {
+    client_address(req, trusted_hops, fired).0
+}
+
+/// [`check_headers`], and how many `X-Forwarded-For` entries the request carried (for the
+/// deployment check, [`super::AddressCheck`]).
+pub fn client_address(req: &Request, trusted_hops: u32, fired: &mut Fired) -> (Option<IpAddr>, u64) {
     let peer = req.peer.ip.map(|ip| ip.to_canonical());
     let mut has_xff = false;
     for h in &req.headers {
@@ -115,13 +121,13 @@ pub fn check_headers(req: &Request, trusted_hops: u32, fired: &mut Fired) -> Opt
         }
     }
     if !has_xff {
-        return peer;
+        return (peer, 0);
     }
-    let (extra, client) = forwarded_for(req, trusted_hops);
-    if extra > 0 {
+    let (entries, client) = forwarded_for(req, trusted_hops);
+    if entries > u64::from(trusted_hops) {
         fired.fire(Signal::ProxyXffHops);
     }
-    client.or(peer)
+    (client.or(peer), entries)
 }
 
 /// The client address `X-Forwarded-For` gives under `trusted_hops` (what [`check_headers`]
@@ -134,8 +140,8 @@ pub fn forwarded_client(req: &Request, trusted_hops: u32) -> Option<IpAddr> {
     forwarded_for(req, trusted_hops).1
 }
 
-/// Walks the `X-Forwarded-For` list from the right: returns the number of entries beyond
-/// `trusted_hops` and the parsed client entry (None with 0 trusted hops or garbage).
+/// Walks the `X-Forwarded-For` list from the right: returns the number of entries and the
+/// parsed client entry (None with 0 trusted hops or garbage).
 fn forwarded_for(req: &Request, trusted_hops: u32) -> (u64, Option<IpAddr>) {
     let want = u64::from(trusted_hops);
     let mut total = 0u64;
@@ -153,7 +159,7 @@ fn forwarded_for(req: &Request, trusted_hops: u32) -> (u64, Option<IpAddr>) {
         return (total, None);
     }
     let entry = if total >= want { chosen } else { leftmost };
-    (total.saturating_sub(want), entry.and_then(parse_ip_token))
+    (total, entry.and_then(parse_ip_token))
 }
 
 /// Parses one forwarded-for token: `1.2.3.4`, `1.2.3.4:80`, `2001:db8::1`,

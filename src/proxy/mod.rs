@@ -5,15 +5,20 @@
 //! per kind of proxy artifact (see [`headers`]). [`CidrSet`] holds IPv4 and IPv6 blocks as
 //! sorted, merged, disjoint ranges and answers membership by binary search (see [`cidr`]).
 //!
+//! [`AddressCheck`] watches whether that address is a client's at all (a deployment check: too
+//! few or too many trusted hops, no address; see [`address`]).
+//!
 //! Deliberately not here: ASN lists, reverse DNS, live proxy/Tor feeds (policies carry the
 //! lists; hosts refresh them), and any trust in `Forwarded` / `X-Real-IP` for the client
 //! address: only `X-Forwarded-For` with the policy's `proxy.trusted_hops` moves it.
 
+pub mod address;
 pub mod cidr;
 pub mod headers;
 
+pub use address::{AddressCheck, Finding};
 pub use cidr::{Cidr, CidrSet};
-pub use headers::{check_headers, forwarded_client, parse_ip_token, CLIENT_IP_HEADERS, VENDOR_HEADERS, VENDOR_PREFIXES, VENDOR_VALUES};
+pub use headers::{check_headers, client_address, forwarded_client, parse_ip_token, CLIENT_IP_HEADERS, VENDOR_HEADERS, VENDOR_PREFIXES, VENDOR_VALUES};
 
 #[cfg(test)]
 mod tests {

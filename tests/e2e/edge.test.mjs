@@ -522,3 +522,23 @@ test('two phases: an ordinary POST goes to the origin at once and its body is le
   assert.ok((await reasonsOf(wd.url('never'), 'sk-never')).includes('account.elicitation_share'));
   assert.doesNotMatch(wd.log(), /engine failure|Uncaught/);
 });
+
+test('client address check: a worker that is given no client address says so in its log, once; one that is stays quiet', async () => {
+  if (wd) await wd.stop();
+  wd = await startWorkerd({ withip: '{"mode": "shadow"}', noip: '{"mode": "shadow"}' }, origin.port, { withip: { CLIENT_IP_HEADER: 'x-client-ip' } });
+  const burst = async (name, n) => {
+    for (let i = 0; i < n; i += 16) {
+      await Promise.all(Array.from({ length: Math.min(16, n - i) }, (_, k) => fetch(`${wd.url(name)}/v1/models`, {
+        headers: { authorization: `Bearer sk-address-${i + k}`, 'x-client-ip': `203.0.${(i + k) % 200}.7` },
+      }).then((r) => { assert.equal(r.status, 200); return r.arrayBuffer(); })));
+    }
+  };
+  const WINDOW = 256; // requests per judged window (src/proxy/address.rs)
+  await burst('withip', WINDOW + 8);
+  assert.doesNotMatch(wd.log(), /client address:/);
+  await burst('noip', 2 * WINDOW + 8);
+  await new Promise((ok) => setTimeout(ok, 200));
+  const lines = wd.log().split('\n').filter((l) => l.includes('warning: client address:'));
+  assert.equal(lines.length, 1, wd.log());
+  assert.match(lines[0], /100 % of the last 256 requests had no client address/);
+});

@@ -73,6 +73,11 @@ impl<W: Write> Replayer<W> {
                 let req = dec.request(self.limit);
                 let mut levels = Levels::default();
                 let v = if self.explain { self.engine.inspect_levels(&req, &mut levels) } else { self.engine.inspect(&req) };
+                if self.engine.has_notice() {
+                    if let Some(n) = self.engine.take_notice() {
+                        eprintln!("line {line_no}: {n}");
+                    }
+                }
                 let label = dec.record().label.as_ref();
                 let a = v.action as usize;
                 sum.per_action[a] += 1;

@@ -217,7 +217,13 @@ impl Filter {
         let fault_body = false;
         let forged = wire::forged_tag_names(&req.headers, &engine.policy().output.header_prefix);
         let skipped = engine.counters().skipped;
-        match engine.inspect_headers(&req, !end_of_stream) {
+        let decision = engine.inspect_headers(&req, !end_of_stream);
+        if engine.has_notice() {
+            if let Some(line) = engine.take_notice() {
+                abi::log(Level::Warn, &format!("distill-guard: {line}"));
+            }
+        }
+        match decision {
             Decision::Final { verdict, learn } => {
                 if engine.counters().skipped > skipped {
                     count(&self.shared, Pending::skipped);

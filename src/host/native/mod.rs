@@ -291,12 +291,16 @@ impl Filter {
         }
         let forged = wire::forged_tag_names(&req.headers, &policy.output.header_prefix);
         let read = config.reader.headers(&req, !end_of_stream);
-        let (decision, skipped) = {
+        let (decision, skipped, notice) = {
             let mut engine = config.lock();
             let skipped = engine.counters().skipped;
             let decision = engine.decide_headers(read);
-            (decision, engine.counters().skipped > skipped)
+            let notice = if engine.has_notice() { engine.take_notice() } else { None };
+            (decision, engine.counters().skipped > skipped, notice)
         };
+        if let Some(line) = notice {
+            abi::log(Level::Warn, &format!("distill-guard (native): {line}"));
+        }
         match decision {
             Decision::Final { verdict, learn } => {
                 if skipped {

@@ -75,7 +75,13 @@ impl Engine {
                     Some(l) if verdict.enforced <= Action::Tag => self.tickets.park(Parked::Learn(l)),
                     _ => 0,
                 };
-                packed::outcome(&verdict, self.inner.policy(), reference, &forged, None, ticket)
+                let mut out = packed::outcome(&verdict, self.inner.policy(), reference, &forged, None, ticket);
+                if self.inner.has_notice() {
+                    if let Some(n) = self.inner.take_notice() {
+                        packed::with_notice(&mut out, &n);
+                    }
+                }
+                out
             }
             Decision::NeedBody(held) => {
                 let forged = forged.iter().map(|s| s.to_string()).collect();

@@ -1,0 +1,237 @@
+//! Is the client address the client's? A deployment check on the traffic itself.
+//!
+//! Every `cluster.*_prefix`, `account.ip_*` and `ip.*` signal reads the client address the
+//! policy's `proxy.trusted_hops` picks. Two misconfigurations show in the requests, whatever
+//! their senders do, and both make those signals misfire silently:
+//!
+//! - **Too few trusted hops** (typically 0 behind the operator's own load balancer or ingress):
+//!   most requests come from one /24 or /48, or from private addresses, and carry
+//!   `X-Forwarded-For` entries beyond `proxy.trusted_hops`. Every user then shares one address:
+//!   a crowd reads as a pool.
+//! - **Too many trusted hops**: most requests carry fewer `X-Forwarded-For` entries than
+//!   `proxy.trusted_hops`, so the leftmost entry, which the client wrote, is taken: a client
+//!   chooses its address (and a fresh one per request reads as a rotating pool).
+//!
+//! A third: most requests have **no client address** at all (an edge worker without its
+//! client-IP header, a host that does not pass the peer).
+//!
+//! [`AddressCheck`] counts these per window of [`WINDOW`] requests (memory: a few words; no
+//! time, no addresses but the top prefix) and judges each full window; [`AddressCheck::notice`]
+//! hands a host one line to log when the judgement changes, and again at most once an
+//! [`REPEAT_MS`] while it holds. It never changes a verdict: a warning cannot be an evasion
+//! oracle, and a single proxy exit that sends most of a small deployment's traffic with its
+//! own `X-Forwarded-For` reads the same as a load balancer (the line says "if").
+
+use std::net::IpAddr;
+
+/// Requests per judged window.
+pub const WINDOW: u32 = 256;
+/// A finding that holds is logged again after this long (request time).
+pub const REPEAT_MS: u64 = 3_600_000;
+/// Share of a window's requests a finding needs.
+const SHARE: f64 = 0.5;
+
+/// What one window of requests says about the client address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Finding {
+    /// No full window yet.
+    #[default]
+    Unknown,
+    /// Nothing wrong seen.
+    Ok,
+    /// Most requests come from one network or from private addresses, with `X-Forwarded-For`
+    /// entries beyond the trusted hops: the address is probably the operator's own proxy.
+    OneProxy {
+        /// The /24 or /48 (its first address) most of them came from (public), or one of
+        /// the private networks they came from.
+        network: Option<IpAddr>,
+        /// Private, loopback, link-local or shared (100.64/10) addresses.
+        private: bool,
+        /// Share of the window's requests.
+        percent: u8,
+    },
+    /// Most requests carry fewer `X-Forwarded-For` entries than the trusted hops.
+    Spoofable {
+        /// Share of the window's requests.
+        percent: u8,
+        /// The policy's `proxy.trusted_hops`.
+        trusted_hops: u32,
+    },
+    /// Most requests have no client address.
+    Missing {
+        /// Share of the window's requests.
+        percent: u8,
+    },
+}
+
+impl Finding {
+    /// True for the findings that say the address is wrong.
+    pub fn is_warning(&self) -> bool {
+        !matches!(self, Finding::Unknown | Finding::Ok)
+    }
+
+    /// Same kind of finding (the shares and networks aside): what a repeat notice skips.
+    fn same_kind(&self, other: &Finding) -> bool {
+        std::mem::discriminant(self) == std::mem::discriminant(other)
+    }
+
+    /// The line a host logs for this finding (`None` for no warning).
+    pub fn message(&self) -> Option<String> {
+        let fix = "every signal on client addresses misfires until it is fixed; verdicts are not changed by this check (see README \"Client addresses\")";
+        Some(match *self {
+            Finding::Unknown | Finding::Ok => return None,
+            Finding::OneProxy { network, private, percent } => {
+                let from = match (network, private) {
+                    (Some(n), true) => format!("private addresses (among them {})", cidr(n)),
+                    (Some(n), false) => format!("one network ({})", cidr(n)),
+                    (None, _) => "private addresses".to_string(),
+                };
+                format!("warning: client address: {percent} % of the last {WINDOW} requests came from {from} with X-Forwarded-For entries beyond proxy.trusted_hops; if that is your own load balancer or proxy, raise proxy.trusted_hops to the hops your infrastructure adds: {fix}")
+            }
+            Finding::Spoofable { percent, trusted_hops } => format!(
+                "warning: client address: {percent} % of the last {WINDOW} requests carried fewer X-Forwarded-For entries than proxy.trusted_hops ({trusted_hops}), so their client address is the leftmost entry, which a client can write itself; lower proxy.trusted_hops to the hops your infrastructure adds: {fix}"
+            ),
+            Finding::Missing { percent } => format!(
+                "warning: client address: {percent} % of the last {WINDOW} requests had no client address (the host passed none: the edge worker's CLIENT_IP_HEADER, Envoy's set_filter_state filter); {fix}"
+            ),
+        })
+    }
+}
+
+fn cidr(n: IpAddr) -> String {
+    match n {
+        IpAddr::V4(_) => format!("{n}/24"),
+        IpAddr::V6(_) => format!("{n}/48"),
+    }
+}
+
+/// The first address of `ip`'s /24 or /48.
+fn network_of(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(v4) => {
+            let [a, b, c, _] = v4.octets();
+            IpAddr::from([a, b, c, 0])
+        }
+        IpAddr::V6(v6) => {
+            let s = v6.segments();
+            IpAddr::from([s[0], s[1], s[2], 0, 0, 0, 0, 0])
+        }
+    }
+}
+
+/// Addresses no client on the internet reaches a gateway from: private, loopback, link-local,
+/// shared (carrier-grade NAT, 100.64/10), IPv6 unique-local and link-local.
+pub fn is_internal(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => {
+            let [a, b, ..] = v4.octets();
+            v4.is_private() || v4.is_loopback() || v4.is_link_local() || (a == 100 && (64..128).contains(&b))
+        }
+        IpAddr::V6(v6) => {
+            let s0 = v6.segments()[0];
+            v6.is_loopback() || (s0 & 0xfe00) == 0xfc00 || (s0 & 0xffc0) == 0xfe80
+        }
+    }
+}
+
+/// Counts of the current window and the judgement of the last full one.
+#[derive(Debug, Clone, Default)]
+pub struct AddressCheck {
+    n: u32,
+    missing: u32,
+    short: u32,
+    beyond_internal: u32,
+    /// Requests with entries beyond the trusted hops from `candidate`'s network.
+    on_candidate: u32,
+    /// The network most requests with entries beyond the trusted hops came from in the
+    /// previous window (Boyer-Moore majority vote), counted in this one.
+    candidate: Option<IpAddr>,
+    vote: Option<IpAddr>,
+    votes: u32,
+    finding: Finding,
+    /// The finding last handed out by [`AddressCheck::notice`], and when.
+    noticed: Finding,
+    noticed_ms: u64,
+    /// A notice is due (the judgement changed, or a warning held for [`REPEAT_MS`]).
+    due: bool,
+}
+
+impl AddressCheck {
+    /// Counts one request: its client address as the engine read it, how many
+    /// `X-Forwarded-For` entries it carried, the policy's trusted hops, and its time.
+    #[inline]
+    pub fn record(&mut self, client: Option<IpAddr>, xff_entries: u64, trusted_hops: u32, now_ms: u64) {
+        self.n += 1;
+        let beyond = xff_entries > u64::from(trusted_hops);
+        match client {
+            None => self.missing += 1,
+            Some(ip) if beyond => {
+                self.beyond_internal += u32::from(is_internal(ip));
+                let net = network_of(ip);
+                self.on_candidate += u32::from(self.candidate == Some(net));
+                if self.votes == 0 {
+                    (self.vote, self.votes) = (Some(net), 1);
+                } else if self.vote == Some(net) {
+                    self.votes += 1;
+                } else {
+                    self.votes -= 1;
+                }
+            }
+            Some(_) => {}
+        }
+        self.short += u32::from(trusted_hops > 0 && xff_entries < u64::from(trusted_hops));
+        if self.n >= WINDOW {
+            self.judge(trusted_hops, now_ms);
+        }
+    }
+
+    fn judge(&mut self, trusted_hops: u32, now_ms: u64) {
+        let n = f64::from(self.n);
+        let pct = |k: u32| (100.0 * f64::from(k) / n).round().min(100.0) as u8;
+        let most = |k: u32| f64::from(k) >= SHARE * n;
+        self.finding = if most(self.missing) {
+            Finding::Missing { percent: pct(self.missing) }
+        } else if most(self.beyond_internal) {
+            let network = self.vote.filter(|&n| self.votes > 0 && is_internal(n));
+            Finding::OneProxy { network, private: true, percent: pct(self.beyond_internal) }
+        } else if most(self.on_candidate) {
+            Finding::OneProxy { network: self.candidate, private: false, percent: pct(self.on_candidate) }
+        } else if most(self.short) {
+            Finding::Spoofable { percent: pct(self.short), trusted_hops }
+        } else {
+            Finding::Ok
+        };
+        let changed = !self.finding.same_kind(&self.noticed) && !(self.finding == Finding::Ok && self.noticed == Finding::Unknown);
+        let repeat = self.finding.is_warning() && now_ms.saturating_sub(self.noticed_ms) >= REPEAT_MS;
+        self.due |= changed || repeat;
+        if self.due {
+            (self.noticed, self.noticed_ms) = (self.finding, now_ms);
+        }
+        self.candidate = self.vote.filter(|_| self.votes > 0);
+        *self = AddressCheck { candidate: self.candidate, finding: self.finding, noticed: self.noticed, noticed_ms: self.noticed_ms, due: self.due, ..Default::default() };
+    }
+
+    /// The judgement of the last full window.
+    pub fn finding(&self) -> Finding {
+        self.finding
+    }
+
+    /// The line to log now, once: when the judgement changed (a warning, or its end), and
+    /// again at most once per [`REPEAT_MS`] while a warning holds.
+    pub fn notice(&mut self) -> Option<String> {
+        if !std::mem::take(&mut self.due) {
+            return None;
+        }
+        Some(self.noticed.message().unwrap_or_else(|| "client address: the earlier warning no longer holds".to_string()))
+    }
+
+    /// True when [`AddressCheck::notice`] has a line.
+    #[inline]
+    pub fn has_notice(&self) -> bool {
+        self.due
+    }
+}
+
+#[cfg(test)]
+#[path = "address_tests.rs"]
+mod tests;
