@@ -58,6 +58,8 @@ def test_a_load_balancer_taken_for_every_client_is_named_once(stack):
     assert len(lines) == 1, lines
     assert f"100 % of the last {WINDOW} requests came from private addresses (among them 127.0.0.0/24)" in lines[0], lines[0]
     assert "raise proxy.trusted_hops" in lines[0], lines[0]
+    # Counted, for alerts (the Wasm filter adds its counts on its one-second tick).
+    assert wait_for(lambda: envoy.stats().get("wasmcustom.distill_guard.client_address.warnings") == 1), envoy.stats()
     # Every verdict was made as without the check (shadow: tagged, never blocked).
     assert all(t.get("action") for t in seen)
 
@@ -79,3 +81,4 @@ def test_a_matching_configuration_is_quiet(stack):
     # The filter logs on the request path that closes a window: long written by now, if at all.
     time.sleep(1)
     assert warnings(envoy) == [], warnings(envoy)
+    assert envoy.stats().get("wasmcustom.distill_guard.client_address.warnings", 0) == 0

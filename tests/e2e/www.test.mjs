@@ -6,7 +6,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { ROOT, CLI, openBrowser, rendered, gen, summary, shot, checkPolicy, replay, sampleText } from './www-harness.mjs';
 
 let b, page;
@@ -153,6 +153,30 @@ test('bad input: every policy error with its path; bad capture lines by number, 
   await page.fill('#w-prompt_cot', '18'); // and it still runs
   await rendered(page, await gen(page));
   assert.equal(await page.getAttribute('#status', 'data-records'), records);
+});
+
+test('a capture recorded behind a balancer: the page names the client-address finding as replay does', async () => {
+  // 600 requests through one balancer (peer 10.0.0.2, the client in X-Forwarded-For), scored
+  // with the shipped policy (proxy.trusted_hops 0): the balancer is taken for every client.
+  const file = path.join(b.profile, 'behind-balancer.jsonl');
+  fs.writeFileSync(file, Array.from({ length: 600 }, (_, i) => JSON.stringify({
+    ts_ms: 1772409600000 + i * 100, method: 'GET', path: '/v1/models',
+    headers: [['Host', 'a'], ['User-Agent', 'curl/8.5.0'], ['Authorization', `Bearer k${i}`], ['X-Forwarded-For', `198.51.${i % 200}.7`]],
+    peer: { ip: '10.0.0.2' },
+  })).join('\n') + '\n');
+  const g = await gen(page);
+  await page.setInputFiles('#capture-file', file);
+  await rendered(page, g);
+  const shown = await page.$$eval('#capture-notices li', (li) => li.map((x) => x.textContent));
+  const cli = spawnSync(CLI, ['replay', '--policy', path.join(ROOT, 'filters/default.json'), file], { encoding: 'utf8' });
+  const lines = cli.stderr.split('\n').filter((l) => l.includes('client address'));
+  assert.equal(lines.length, 1, cli.stderr);
+  assert.deepEqual(shown, [lines[0]]);
+  assert.match(shown[0], /^line 256: warning: client address: 100 % of the last 256 requests came from private addresses/);
+  // The sample (no balancer) has no notice.
+  await page.setInputFiles('#capture-file', path.join(ROOT, 'tests/data/golden_requests.jsonl'));
+  await rendered(page, await gen(page));
+  assert.equal(await page.$$eval('#capture-notices li', (l) => l.length), 0);
 });
 
 test('the simulator generates a scenario that the engine scores', async () => {

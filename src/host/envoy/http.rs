@@ -221,6 +221,9 @@ impl Filter {
         if engine.has_notice() {
             if let Some(line) = engine.take_notice() {
                 abi::log(Level::Warn, &format!("distill-guard: {line}"));
+                if engine.address_finding().is_warning() {
+                    count(&self.shared, Pending::address_warning);
+                }
             }
         }
         match decision {

@@ -91,6 +91,9 @@ pub struct Run {
     clients: Names<&'static str>,
     errors: Vec<(u64, String)>,
     error_count: u32,
+    /// The engine's deployment notices (the client-address check), with the line that closed
+    /// their window: what `replay` prints on stderr.
+    notices: Vec<(u64, String)>,
 }
 
 #[wasm_bindgen]
@@ -131,6 +134,7 @@ impl Run {
             clients: Names::default(),
             errors: Vec::new(),
             error_count: 0,
+            notices: Vec::new(),
         })
     }
 
@@ -236,6 +240,13 @@ impl Run {
     pub fn errors(&self) -> String {
         let first: Vec<_> = self.errors.iter().map(|(l, e)| serde_json::json!({"line": l, "error": e})).collect();
         serde_json::json!({"count": self.error_count, "first": first}).to_string()
+    }
+
+    /// The engine's deployment notices so far (the client-address check: README "Client
+    /// addresses"), as JSON `[{"line": n, "message": "..."}]`, at most [`MAX_ERRORS`].
+    pub fn notices(&self) -> String {
+        let list: Vec<_> = self.notices.iter().map(|(l, m)| serde_json::json!({"line": l, "message": m})).collect();
+        serde_json::Value::Array(list).to_string()
     }
 
     /// The campaign report of the records fed so far, as of the latest one (JSON; the shape
@@ -351,6 +362,11 @@ impl Run {
         let req = dec.request(self.engine.body_limit());
         let mut levels = Levels::default();
         let v = self.engine.inspect_levels(&req, &mut levels);
+        if self.engine.has_notice() {
+            if let Some(n) = self.engine.take_notice().filter(|_| self.notices.len() < MAX_ERRORS) {
+                self.notices.push((line_no, n));
+            }
+        }
         let name = label_name(dec.record().label.as_ref());
         let label = if self.labels.list.len() < usize::from(u16::MAX) || self.labels.index.contains_key(&name) {
             self.labels.id(&name)
