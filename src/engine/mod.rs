@@ -9,6 +9,7 @@
 //! the request, hosts apply the verdict (see [`crate::respond`]) and pass at most
 //! [`Engine::body_limit`] bytes of a body.
 
+pub mod checks;
 mod compiled;
 mod reader;
 mod tier;
@@ -47,8 +48,8 @@ pub struct Engine {
     compiled: Compiled,
     state: State,
     counters: Counters,
-    /// Whether the client addresses read are clients' ([`proxy::AddressCheck`]).
-    address: proxy::AddressCheck,
+    /// What the traffic says about the deployment ([`checks`]).
+    checks: checks::Checks,
     /// The campaign tracker, when a host attached one ([`Engine::track_campaigns`]).
     #[cfg(feature = "campaigns")]
     campaigns: Option<Box<crate::campaign::Tracker>>,
@@ -65,7 +66,7 @@ impl Engine {
             compiled,
             state,
             counters: Counters::default(),
-            address: proxy::AddressCheck::default(),
+            checks: checks::Checks::default(),
             #[cfg(feature = "campaigns")]
             campaigns: None,
         }
@@ -117,20 +118,21 @@ impl Engine {
     /// What the requests so far say about the client address (a deployment check that never
     /// changes a verdict; [`proxy::address`]).
     pub fn address_finding(&self) -> proxy::Finding {
-        self.address.finding()
+        self.checks.address()
     }
 
-    /// A line for the host's log, once, when the client-address check's finding changed (a
-    /// warning or its end), and again at most hourly while a warning holds. Hosts call it
-    /// after each request ([`Engine::has_notice`] is the cheap test).
-    pub fn take_notice(&mut self) -> Option<String> {
-        self.address.notice()
+    /// A line for the host's log from the deployment checks ([`checks`]: the client address,
+    /// the account key), once, when a finding changed (a warning, `true`, or its end), and
+    /// again at most hourly while a warning holds. Hosts call it after a request's header phase
+    /// ([`Engine::has_notice`] is the cheap test).
+    pub fn take_notice(&mut self) -> Option<(String, bool)> {
+        self.checks.take_notice(&self.policy.identity.headers)
     }
 
     /// True when [`Engine::take_notice`] has a line.
     #[inline]
     pub fn has_notice(&self) -> bool {
-        self.address.has_notice()
+        self.checks.has_notice()
     }
 
     /// True when the policy reads the body prefix of some request to `path` (query ignored),

@@ -201,7 +201,7 @@ impl Engine {
     /// The header phase's state work and decision, on a request read by [`read_headers`].
     pub(super) fn decide_read_headers(&mut self, read: ReadHeaders, levels: &mut Levels) -> Decision {
         let ReadHeaders { route, mut fired, prints, obs, allowlisted, reads_body, client } = read;
-        self.address.record(client.0, client.1, self.policy.proxy.trusted_hops, obs.now_ms);
+        self.checks.record(client.0, client.1, prints.account.is_some(), self.policy.proxy.trusted_hops, obs.now_ms);
         if allowlisted {
             let v = Verdict { fp: prints, route, allowlisted: true, ..Default::default() };
             self.count(&v);

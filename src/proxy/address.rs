@@ -16,20 +16,18 @@
 //! client-IP header, a host that does not pass the peer).
 //!
 //! [`AddressCheck`] counts these per window of [`WINDOW`] requests (memory: a few words; no
-//! time, no addresses but the top prefix) and judges each full window; [`AddressCheck::notice`]
-//! hands a host one line to log when the judgement changes, and again at most once an
-//! [`REPEAT_MS`] while it holds. It never changes a verdict: a warning cannot be an evasion
-//! oracle, and a single proxy exit that sends most of a small deployment's traffic with its
-//! own `X-Forwarded-For` reads the same as a load balancer (the line says "if").
+//! time, no addresses but the top prefix) and judges each full window; the engine's deployment
+//! checks (`crate::engine::checks`) turn a judgement into one line for the host's log. It never
+//! changes a verdict: a warning cannot be an evasion oracle, and a single proxy exit that sends
+//! most of a small deployment's traffic with its own `X-Forwarded-For` reads the same as a load
+//! balancer (the line says "if").
 
 use std::net::IpAddr;
 
 /// Requests per judged window.
 pub const WINDOW: u32 = 256;
-/// A finding that holds is logged again after this long (request time).
-pub const REPEAT_MS: u64 = 3_600_000;
 /// Share of a window's requests a finding needs.
-const SHARE: f64 = 0.5;
+pub const SHARE: f64 = 0.5;
 
 /// What one window of requests says about the client address.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -70,14 +68,19 @@ impl Finding {
         !matches!(self, Finding::Unknown | Finding::Ok)
     }
 
-    /// Same kind of finding (the shares and networks aside): what a repeat notice skips.
-    fn same_kind(&self, other: &Finding) -> bool {
-        std::mem::discriminant(self) == std::mem::discriminant(other)
+    /// The kind of finding (the shares and networks aside): 0 for no warning.
+    pub fn kind(&self) -> u8 {
+        match self {
+            Finding::Unknown | Finding::Ok => 0,
+            Finding::OneProxy { .. } => 1,
+            Finding::Spoofable { .. } => 2,
+            Finding::Missing { .. } => 3,
+        }
     }
 
     /// The line a host logs for this finding (`None` for no warning).
     pub fn message(&self) -> Option<String> {
-        let fix = "every signal on client addresses misfires until it is fixed; verdicts are not changed by this check (see README \"Client addresses\")";
+        let fix = "every signal on client addresses misfires until it is fixed; verdicts are not changed by this check (see README \"Deployment checks\")";
         Some(match *self {
             Finding::Unknown | Finding::Ok => return None,
             Finding::OneProxy { network, private, percent } => {
@@ -149,18 +152,14 @@ pub struct AddressCheck {
     vote: Option<IpAddr>,
     votes: u32,
     finding: Finding,
-    /// The finding last handed out by [`AddressCheck::notice`], and when.
-    noticed: Finding,
-    noticed_ms: u64,
-    /// A notice is due (the judgement changed, or a warning held for [`REPEAT_MS`]).
-    due: bool,
 }
 
 impl AddressCheck {
     /// Counts one request: its client address as the engine read it, how many
-    /// `X-Forwarded-For` entries it carried, the policy's trusted hops, and its time.
+    /// `X-Forwarded-For` entries it carried and the policy's trusted hops. True when it
+    /// closed a window (a new [`AddressCheck::finding`]).
     #[inline]
-    pub fn record(&mut self, client: Option<IpAddr>, xff_entries: u64, trusted_hops: u32, now_ms: u64) {
+    pub fn record(&mut self, client: Option<IpAddr>, xff_entries: u64, trusted_hops: u32) -> bool {
         self.n += 1;
         let beyond = xff_entries > u64::from(trusted_hops);
         match client {
@@ -180,12 +179,14 @@ impl AddressCheck {
             Some(_) => {}
         }
         self.short += u32::from(trusted_hops > 0 && xff_entries < u64::from(trusted_hops));
-        if self.n >= WINDOW {
-            self.judge(trusted_hops, now_ms);
+        let full = self.n >= WINDOW;
+        if full {
+            self.judge(trusted_hops);
         }
+        full
     }
 
-    fn judge(&mut self, trusted_hops: u32, now_ms: u64) {
+    fn judge(&mut self, trusted_hops: u32) {
         let n = f64::from(self.n);
         let pct = |k: u32| (100.0 * f64::from(k) / n).round().min(100.0) as u8;
         let most = |k: u32| f64::from(k) >= SHARE * n;
@@ -201,34 +202,13 @@ impl AddressCheck {
         } else {
             Finding::Ok
         };
-        let changed = !self.finding.same_kind(&self.noticed) && !(self.finding == Finding::Ok && self.noticed == Finding::Unknown);
-        let repeat = self.finding.is_warning() && now_ms.saturating_sub(self.noticed_ms) >= REPEAT_MS;
-        self.due |= changed || repeat;
-        if self.due {
-            (self.noticed, self.noticed_ms) = (self.finding, now_ms);
-        }
-        self.candidate = self.vote.filter(|_| self.votes > 0);
-        *self = AddressCheck { candidate: self.candidate, finding: self.finding, noticed: self.noticed, noticed_ms: self.noticed_ms, due: self.due, ..Default::default() };
+        let candidate = self.vote.filter(|_| self.votes > 0);
+        *self = AddressCheck { candidate, finding: self.finding, ..Default::default() };
     }
 
     /// The judgement of the last full window.
     pub fn finding(&self) -> Finding {
         self.finding
-    }
-
-    /// The line to log now, once: when the judgement changed (a warning, or its end), and
-    /// again at most once per [`REPEAT_MS`] while a warning holds.
-    pub fn notice(&mut self) -> Option<String> {
-        if !std::mem::take(&mut self.due) {
-            return None;
-        }
-        Some(self.noticed.message().unwrap_or_else(|| "client address: the earlier warning no longer holds".to_string()))
-    }
-
-    /// True when [`AddressCheck::notice`] has a line.
-    #[inline]
-    pub fn has_notice(&self) -> bool {
-        self.due
     }
 }
 

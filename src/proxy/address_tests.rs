@@ -5,13 +5,14 @@ fn ip(s: &str) -> Option<IpAddr> {
 }
 
 /// Feeds `windows` full windows of `f(i)` = (client, X-Forwarded-For entries) and returns
-/// the notices handed out (one `notice()` call per request, as a host makes).
-fn run(c: &mut AddressCheck, windows: u32, hops: u32, t0: u64, f: impl Fn(u32) -> (Option<IpAddr>, u64)) -> Vec<String> {
+/// the findings of the windows.
+fn run(c: &mut AddressCheck, windows: u32, hops: u32, f: impl Fn(u32) -> (Option<IpAddr>, u64)) -> Vec<Finding> {
     let mut out = Vec::new();
     for i in 0..windows * WINDOW {
         let (client, entries) = f(i);
-        c.record(client, entries, hops, t0 + u64::from(i) * 1000);
-        out.extend(c.notice());
+        if c.record(client, entries, hops) {
+            out.push(c.finding());
+        }
     }
     out
 }
@@ -35,34 +36,29 @@ fn internal_addresses_are_private_loopback_shared_and_local() {
 fn a_correct_deployment_is_quiet() {
     let mut c = AddressCheck::default();
     // Behind one trusted hop: one entry each, a few clients behind their own proxies (two).
-    let notices = run(&mut c, 20, 1, 0, |i| (public(i), if i % 10 == 0 { 2 } else { 1 }));
-    assert_eq!(notices, Vec::<String>::new());
-    assert_eq!(c.finding(), Finding::Ok);
+    assert!(run(&mut c, 20, 1, |i| (public(i), if i % 10 == 0 { 2 } else { 1 })).iter().all(|f| *f == Finding::Ok));
     // At the edge (no trusted hop): no header, or a client's own proxy's.
     let mut c = AddressCheck::default();
-    assert!(run(&mut c, 20, 0, 0, |i| (public(i), u64::from(i % 5 == 0))).is_empty());
-    assert_eq!(c.finding(), Finding::Ok);
+    assert!(run(&mut c, 20, 0, |i| (public(i), u64::from(i % 5 == 0))).iter().all(|f| *f == Finding::Ok));
     // Before the first full window nothing is judged.
     let mut c = AddressCheck::default();
-    c.record(ip("10.0.0.1"), 3, 0, 0);
-    assert_eq!((c.finding(), c.notice()), (Finding::Unknown, None));
+    assert!(!c.record(ip("10.0.0.1"), 3, 0));
+    assert_eq!(c.finding(), Finding::Unknown);
 }
 
 #[test]
-fn a_load_balancer_taken_for_the_client_is_named_once_then_hourly() {
+fn a_load_balancer_taken_for_the_client_is_found_in_the_first_window() {
     let mut c = AddressCheck::default();
     // trusted_hops 0 behind a private load balancer: every request from it, with the client in XFF.
-    let notices = run(&mut c, 3, 0, 0, |_| (ip("10.1.2.3"), 1));
-    assert_eq!(notices.len(), 1, "{notices:?}");
-    assert!(notices[0].contains("100 % of the last 256 requests came from private addresses (among them 10.1.2.0/24)"), "{}", notices[0]);
-    assert!(notices[0].contains("raise proxy.trusted_hops"), "{}", notices[0]);
-    assert!(matches!(c.finding(), Finding::OneProxy { private: true, percent: 100, .. }));
-    // Still so an hour later: named again, once.
-    let notices = run(&mut c, 10, 0, REPEAT_MS, |_| (ip("10.1.2.3"), 1));
-    assert_eq!(notices.len(), 1, "{notices:?}");
-    // Fixed (trusted_hops 1 now): its end is logged once.
-    let notices = run(&mut c, 3, 1, 2 * REPEAT_MS, |i| (public(i), 1));
-    assert_eq!(notices, vec!["client address: the earlier warning no longer holds".to_string()]);
+    let found = run(&mut c, 2, 0, |_| (ip("10.1.2.3"), 1));
+    let lb = Finding::OneProxy { network: ip("10.1.2.0"), private: true, percent: 100 };
+    assert_eq!(found, vec![lb, lb]);
+    let m = lb.message().unwrap();
+    assert!(m.contains("100 % of the last 256 requests came from private addresses (among them 10.1.2.0/24)"), "{m}");
+    assert!(m.contains("raise proxy.trusted_hops"), "{m}");
+    // Fixed (trusted_hops 1 now).
+    assert_eq!(run(&mut c, 1, 1, |i| (public(i), 1)), vec![Finding::Ok]);
+    assert_eq!(Finding::Ok.message(), None);
 }
 
 #[test]
@@ -70,34 +66,33 @@ fn a_public_load_balancer_is_found_by_its_network_in_the_next_window() {
     let mut c = AddressCheck::default();
     // Several public addresses of one /24 (a cloud load balancer's), 80 % of the traffic.
     let lb = |i: u32| if i % 5 == 0 { (public(i), 0) } else { (Some(IpAddr::from([34, 120, 7, (i % 4) as u8])), 1) };
-    let first = run(&mut c, 1, 0, 0, lb);
-    assert!(first.is_empty(), "the first window only elects the network: {first:?}");
-    let notices = run(&mut c, 1, 0, 0, lb);
-    assert_eq!(notices.len(), 1);
-    assert!(notices[0].contains("80 % of the last 256 requests came from one network (34.120.7.0/24)"), "{}", notices[0]);
+    let found = run(&mut c, 2, 0, lb);
+    assert_eq!(found[0], Finding::Ok, "the first window only elects the network");
+    let m = found[1].message().unwrap();
+    assert!(m.contains("80 % of the last 256 requests came from one network (34.120.7.0/24)"), "{m}");
     // Public clients' own proxies, spread over many networks, are not one network.
     let mut c = AddressCheck::default();
-    assert!(run(&mut c, 5, 0, 0, |i| (public(i), 1)).is_empty());
+    assert!(run(&mut c, 5, 0, |i| (public(i), 1)).iter().all(|f| *f == Finding::Ok));
 }
 
 #[test]
 fn too_many_trusted_hops_let_clients_choose_their_address() {
     let mut c = AddressCheck::default();
     // trusted_hops 2 but the infrastructure adds one entry: the client's own entry, if any, is taken.
-    let notices = run(&mut c, 2, 2, 0, |i| (public(i), 1));
-    assert_eq!(notices.len(), 1);
-    assert!(notices[0].contains("100 % of the last 256 requests carried fewer X-Forwarded-For entries than proxy.trusted_hops (2)"), "{}", notices[0]);
+    let found = run(&mut c, 1, 2, |i| (public(i), 1));
+    assert_eq!(found, vec![Finding::Spoofable { percent: 100, trusted_hops: 2 }]);
+    let m = found[0].message().unwrap();
+    assert!(m.contains("100 % of the last 256 requests carried fewer X-Forwarded-For entries than proxy.trusted_hops (2)"), "{m}");
     // trusted_hops 1 and no header at all (no proxy in front).
     let mut c = AddressCheck::default();
-    let notices = run(&mut c, 1, 1, 0, |i| (public(i), 0));
-    assert!(matches!(c.finding(), Finding::Spoofable { percent: 100, trusted_hops: 1 }), "{:?}", c.finding());
-    assert_eq!(notices.len(), 1);
+    assert_eq!(run(&mut c, 1, 1, |i| (public(i), 0)), vec![Finding::Spoofable { percent: 100, trusted_hops: 1 }]);
 }
 
 #[test]
 fn requests_without_a_client_address_are_named() {
     let mut c = AddressCheck::default();
-    let notices = run(&mut c, 1, 0, 0, |i| (if i % 4 == 0 { public(i) } else { None }, 0));
-    assert_eq!(c.finding(), Finding::Missing { percent: 75 });
-    assert!(notices[0].contains("75 % of the last 256 requests had no client address"), "{}", notices[0]);
+    let found = run(&mut c, 1, 0, |i| (if i % 4 == 0 { public(i) } else { None }, 0));
+    assert_eq!(found, vec![Finding::Missing { percent: 75 }]);
+    let m = found[0].message().unwrap();
+    assert!(m.contains("75 % of the last 256 requests had no client address"), "{m}");
 }

@@ -1,8 +1,9 @@
-"""End-to-end tests of the client-address check (src/proxy/address.rs) in a real Envoy, with the
+"""End-to-end tests of the deployment checks (src/engine/checks.rs) in a real Envoy, with the
 Wasm filter and the native filter: a gateway whose `proxy.trusted_hops` does not match its
 infrastructure takes its own load balancer for every client (too few hops) or lets clients write
-their address (too many). The filter names either in Envoy's log, once, from the traffic itself,
-and changes no verdict.
+their address (too many); one whose `identity.headers` miss the API's key header has no accounts.
+The filter names each in Envoy's log, once, from the traffic itself, counts it in
+`distill_guard.deployment.warnings`, and changes no verdict.
 
 Here the "load balancer" is the test client on 127.0.0.1: a loopback peer with X-Forwarded-For
 entries beyond the policy's trusted hops.
@@ -28,10 +29,11 @@ def native_filter(request):
     return request.param
 
 
-def send_all(envoy, n, xff, shadow_tags=None):
-    """`n` GETs, each its own account, with `xff(i)` as X-Forwarded-For (None: no header)."""
+def send_all(envoy, n, xff, shadow_tags=None, key_header="authorization"):
+    """`n` GETs, each its own account (its key in `key_header`), with `xff(i)` as
+    X-Forwarded-For (None: no header)."""
     def one(i):
-        h = {"authorization": f"Bearer sk-address-{i}", "user-agent": "curl/8.5.0", "accept": "*/*"}
+        h = {key_header: f"Bearer sk-address-{i}", "user-agent": "curl/8.5.0", "accept": "*/*"}
         if xff(i) is not None:
             h["x-forwarded-for"] = xff(i)
         r = requests.get(envoy.url + "/v1/models", headers=h, timeout=10)
@@ -59,7 +61,7 @@ def test_a_load_balancer_taken_for_every_client_is_named_once(stack):
     assert f"100 % of the last {WINDOW} requests came from private addresses (among them 127.0.0.0/24)" in lines[0], lines[0]
     assert "raise proxy.trusted_hops" in lines[0], lines[0]
     # Counted, for alerts (the Wasm filter adds its counts on its one-second tick).
-    assert wait_for(lambda: envoy.stats().get("wasmcustom.distill_guard.client_address.warnings") == 1), envoy.stats()
+    assert wait_for(lambda: envoy.stats().get("wasmcustom.distill_guard.deployment.warnings") == 1), envoy.stats()
     # Every verdict was made as without the check (shadow: tagged, never blocked).
     assert all(t.get("action") for t in seen)
 
@@ -81,4 +83,20 @@ def test_a_matching_configuration_is_quiet(stack):
     # The filter logs on the request path that closes a window: long written by now, if at all.
     time.sleep(1)
     assert warnings(envoy) == [], warnings(envoy)
-    assert envoy.stats().get("wasmcustom.distill_guard.client_address.warnings", 0) == 0
+    assert envoy.stats().get("wasmcustom.distill_guard.deployment.warnings", 0) == 0
+
+
+def test_requests_without_an_account_key_are_named(stack):
+    """An auth filter before this one replaced the key with its own `x-user-id`: no request has an
+    account under the shipped `identity.headers`; with the header listed, none is missing one."""
+    envoy, _ = stack(policy={"mode": "shadow", "proxy": {"trusted_hops": 1}})
+    send_all(envoy, WINDOW + 10, lambda i: f"192.0.{i % 200}.5", key_header="x-user-id")
+    lines = wait_for(lambda: [l for l in envoy.log().splitlines() if "warning: account key:" in l])
+    assert len(lines) == 1, lines
+    assert "100 % of the last 256 requests carried none of identity.headers (x-api-key, authorization)" in lines[0], lines[0]
+    assert "sk-address" not in envoy.log()
+    assert wait_for(lambda: envoy.stats().get("wasmcustom.distill_guard.deployment.warnings") == 1), envoy.stats()
+    envoy, _ = stack(policy={"mode": "shadow", "proxy": {"trusted_hops": 1}, "identity": {"headers": ["x-user-id"]}})
+    send_all(envoy, WINDOW + 10, lambda i: f"192.0.{i % 200}.5", key_header="x-user-id")
+    time.sleep(1)
+    assert "warning: account key:" not in envoy.log()

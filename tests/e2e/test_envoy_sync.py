@@ -85,15 +85,17 @@ def wait_for(fn, timeout=10.0):
 
 def serve_on_both_workers(envoy, workers=2):
     """Clean GETs of a warm-up account, one connection each, until all `workers` workers have
-    served one (a worker counts only connections it accepted after this call starts: the
-    fixture's readiness probe connects without a request)."""
-    before = per_worker_connections(envoy)
-    for k in range(60):
-        get(envoy, f"warm-up-{k}")
-        now = per_worker_connections(envoy)
-        if len(now) == workers and all(now[w] > before.get(w, 0) for w in now):
+    served one: until each has claimed its sync index, which a worker does on its first tick
+    after serving a request (and logs). Connections accepted per worker do not tell: on a
+    loaded machine a worker can accept the fixture's readiness probe (a connection without a
+    request) after this call starts."""
+    synced = lambda: envoy.log().count("state sync on as worker") >= workers  # noqa: E731
+    for k in range(120):
+        if synced():
             return
-    raise AssertionError(f"the warm-up requests did not reach every worker: {now}")
+        get(envoy, f"warm-up-{k}")
+        time.sleep(0.1)
+    assert wait_for(synced), (per_worker_connections(envoy), envoy.log()[-3000:])
 
 
 def wait_for_sync(envoy, at_least):
@@ -244,11 +246,10 @@ def test_one_campaign_report_covers_both_workers(stack, workers, interval):
               "identity": {"hash_key": "e2e-campaign-key"},
               "envoy": {"campaigns": {"interval_s": interval, "min_accounts": 12}}}
     envoy, _ = stack(policy=policy, concurrency=workers)
-    serve_on_both_workers(envoy, workers)
     # All have a worker index and count themselves active (logged when a worker claims its
     # index, on its first tick after serving): from then on they share their trackers. (Before,
     # a worker alone logs its own report.)
-    assert wait_for(lambda: envoy.log().count("state sync on as worker") >= workers, timeout=15), envoy.log()[-3000:]
+    serve_on_both_workers(envoy, workers)
     time.sleep(1.2)
     before = per_worker_connections(envoy)
     accounts = set()

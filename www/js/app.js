@@ -120,7 +120,7 @@ function onResult(m) {
     ...e.first.slice(0, 5).map((x) => ({ path: `line ${x.line}`, message: x.error })),
     ...(e.count > 5 ? [{ message: `… and ${e.count - 5} more unreadable lines; the rest loaded` }] : []),
   ]);
-  // The engine's deployment check (README "Client addresses"): the first finding and how often.
+  // The engine's deployment check (README "Deployment checks"): the first finding and how often.
   const n = m.notices ?? [];
   showErrors($('capture-notices'), n.slice(0, 1).map((x) => ({ path: `line ${x.line}`, message: `${x.message}${n.length > 1 ? ` (${n.length} notices in this capture)` : ''}` })));
   records.setOptions(m);

@@ -74,7 +74,7 @@ impl<W: Write> Replayer<W> {
                 let mut levels = Levels::default();
                 let v = if self.explain { self.engine.inspect_levels(&req, &mut levels) } else { self.engine.inspect(&req) };
                 if self.engine.has_notice() {
-                    if let Some(n) = self.engine.take_notice() {
+                    if let Some((n, _)) = self.engine.take_notice() {
                         eprintln!("line {line_no}: {n}");
                     }
                 }

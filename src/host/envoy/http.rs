@@ -219,10 +219,10 @@ impl Filter {
         let skipped = engine.counters().skipped;
         let decision = engine.inspect_headers(&req, !end_of_stream);
         if engine.has_notice() {
-            if let Some(line) = engine.take_notice() {
+            if let Some((line, warning)) = engine.take_notice() {
                 abi::log(Level::Warn, &format!("distill-guard: {line}"));
-                if engine.address_finding().is_warning() {
-                    count(&self.shared, Pending::address_warning);
+                if warning {
+                    count(&self.shared, Pending::deployment_warning);
                 }
             }
         }

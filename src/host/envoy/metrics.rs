@@ -1,7 +1,7 @@
 //! The filter's counters (`distill_guard.requests`, `.internal_error`, `.action.<a>`,
 //! `.reason.<code>`, and `.body.held` / `.body.learned` / `.body.skipped`: requests held for
 //! their body, bodies learned from as they streamed past, bodies `body.heavy_learn_one_in`
-//! left unread; `.client_address.warnings`: warnings of the client-address check logged),
+//! left unread; `.deployment.warnings`: warnings of the deployment checks logged),
 //! counted per VM in memory and handed to the host in
 //! batches.
 //!
@@ -17,7 +17,7 @@ use crate::score::{Action, Verdict};
 use crate::signal::Signal;
 
 /// Number of counters: requests, internal errors, one per action, one per reason, bodies
-/// held, learned from and skipped, client-address warnings.
+/// held, learned from and skipped, deployment-check warnings.
 pub const COUNTERS: usize = 2 + Action::ALL.len() + Signal::COUNT + 4;
 const REQUESTS: usize = 0;
 const INTERNAL_ERROR: usize = 1;
@@ -26,7 +26,7 @@ const REASONS: usize = ACTIONS + Action::ALL.len();
 const HELD: usize = REASONS + Signal::COUNT;
 const LEARNED: usize = HELD + 1;
 const SKIPPED: usize = HELD + 2;
-const ADDRESS_WARNINGS: usize = HELD + 3;
+const DEPLOYMENT_WARNINGS: usize = HELD + 3;
 
 /// Metric name of counter `i` (`0..COUNTERS`); `None` past the end.
 pub fn name(i: usize) -> Option<String> {
@@ -36,7 +36,7 @@ pub fn name(i: usize) -> Option<String> {
         HELD => Some(wire::HELD_METRIC.to_string()),
         LEARNED => Some(wire::LEARNED_METRIC.to_string()),
         SKIPPED => Some(wire::SKIPPED_METRIC.to_string()),
-        ADDRESS_WARNINGS => Some(wire::ADDRESS_WARNINGS_METRIC.to_string()),
+        DEPLOYMENT_WARNINGS => Some(wire::DEPLOYMENT_WARNINGS_METRIC.to_string()),
         _ if i < REASONS => Action::ALL.get(i - ACTIONS).map(|&a| wire::action_metric(a)),
         _ => Signal::ALL.get(i - REASONS).map(|&s| wire::reason_metric(s)),
     }
@@ -87,10 +87,10 @@ impl Pending {
         self.counts[SKIPPED] += 1;
     }
 
-    /// Counts a warning of the client-address check the host logged
+    /// Counts a warning of the deployment checks the host logged
     /// ([`crate::Engine::take_notice`]).
-    pub fn address_warning(&mut self) {
-        self.counts[ADDRESS_WARNINGS] += 1;
+    pub fn deployment_warning(&mut self) {
+        self.counts[DEPLOYMENT_WARNINGS] += 1;
     }
 
     /// True when nothing is pending.
@@ -136,7 +136,7 @@ mod tests {
         assert!(names.contains(&"distill_guard.action.deny".to_string()));
         assert!(names.contains(&"distill_guard.reason.proxy.via".to_string()));
         assert!(names.contains(&"distill_guard.body.held".to_string()) && names.contains(&"distill_guard.body.learned".to_string()));
-        assert!(names.contains(&"distill_guard.client_address.warnings".to_string()));
+        assert!(names.contains(&"distill_guard.deployment.warnings".to_string()));
         assert_eq!(name(COUNTERS), None);
     }
 

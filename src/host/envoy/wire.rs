@@ -276,8 +276,8 @@ pub const LEARNED_METRIC: &str = "distill_guard.body.learned";
 
 /// Name of the counter of bodies left unread by `body.heavy_learn_one_in`.
 pub const SKIPPED_METRIC: &str = "distill_guard.body.skipped";
-/// Counter of the client-address check's warnings logged ([`crate::proxy::address`]).
-pub const ADDRESS_WARNINGS_METRIC: &str = "distill_guard.client_address.warnings";
+/// Counter of the deployment checks' warnings logged ([`crate::engine::checks`]).
+pub const DEPLOYMENT_WARNINGS_METRIC: &str = "distill_guard.deployment.warnings";
 
 /// Key of the adapter options in the plugin configuration (next to the policy's keys).
 pub const OPTIONS_KEY: &str = "envoy";

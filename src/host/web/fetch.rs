@@ -77,7 +77,7 @@ impl Engine {
                 };
                 let mut out = packed::outcome(&verdict, self.inner.policy(), reference, &forged, None, ticket);
                 if self.inner.has_notice() {
-                    if let Some(n) = self.inner.take_notice() {
+                    if let Some((n, _)) = self.inner.take_notice() {
                         packed::with_notice(&mut out, &n);
                     }
                 }

@@ -91,7 +91,7 @@ pub struct Run {
     clients: Names<&'static str>,
     errors: Vec<(u64, String)>,
     error_count: u32,
-    /// The engine's deployment notices (the client-address check), with the line that closed
+    /// The engine's deployment notices (its checks), with the line that closed
     /// their window: what `replay` prints on stderr.
     notices: Vec<(u64, String)>,
 }
@@ -242,8 +242,8 @@ impl Run {
         serde_json::json!({"count": self.error_count, "first": first}).to_string()
     }
 
-    /// The engine's deployment notices so far (the client-address check: README "Client
-    /// addresses"), as JSON `[{"line": n, "message": "..."}]`, at most [`MAX_ERRORS`].
+    /// The engine's deployment notices so far (its checks of the client address and the
+    /// account key: README "Deployment checks"), as JSON `[{"line": n, "message": "..."}]`, at most [`MAX_ERRORS`].
     pub fn notices(&self) -> String {
         let list: Vec<_> = self.notices.iter().map(|(l, m)| serde_json::json!({"line": l, "message": m})).collect();
         serde_json::Value::Array(list).to_string()
@@ -363,7 +363,7 @@ impl Run {
         let mut levels = Levels::default();
         let v = self.engine.inspect_levels(&req, &mut levels);
         if self.engine.has_notice() {
-            if let Some(n) = self.engine.take_notice().filter(|_| self.notices.len() < MAX_ERRORS) {
+            if let Some((n, _)) = self.engine.take_notice().filter(|_| self.notices.len() < MAX_ERRORS) {
                 self.notices.push((line_no, n));
             }
         }

@@ -1,0 +1,57 @@
+#!/usr/bin/env python3
+"""Rewrites a traffic file (JSONL, `distill-guard simulate` / replay format) as a gateway deployed
+behind other infrastructure would record it (README "Deployment checks"):
+
+--balancer IP      behind a load balancer: every request's peer becomes IP, the client's address
+                   is appended to X-Forwarded-For (after any entries it carried), and the ASN and
+                   country are dropped (a geo lookup of the balancer finds none). Replayed with
+                   `proxy.trusted_hops: 1` it gives the input's client addresses; with 0 every
+                   request comes from the balancer.
+--key-header NAME  behind a filter that checks the API key and replaces it with its own user
+                   header: `authorization` / `x-api-key` become NAME (the key's last 16
+                   characters, as an opaque user id).
+
+    python3 scripts/as_deployed.py [--balancer IP] [--key-header NAME] < in.jsonl > out.jsonl
+"""
+
+import argparse
+import json
+import sys
+
+KEY_HEADERS = ("authorization", "x-api-key")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--balancer", help="the balancer's address (the new peer)")
+    ap.add_argument("--key-header", help="the header a user id replaces the API key with")
+    args = ap.parse_args()
+    if not args.balancer and not args.key_header:
+        ap.error("nothing to do: give --balancer and/or --key-header")
+    for n, line in enumerate(sys.stdin, 1):
+        if not line.strip():
+            continue
+        try:
+            r = json.loads(line)
+        except ValueError as e:
+            sys.exit(f"line {n}: not JSON: {e}")
+        headers = r.setdefault("headers", [])
+        if args.balancer:
+            peer = r.get("peer") or {}
+            ip = peer.get("ip")
+            if ip:
+                xff = next((h for h in headers if h[0].lower() == "x-forwarded-for"), None)
+                if xff:
+                    xff[1] = f"{xff[1]}, {ip}"
+                else:
+                    headers.append(["x-forwarded-for", ip])
+            r["peer"] = {k: v for k, v in peer.items() if k not in ("asn", "country")}
+            r["peer"]["ip"] = args.balancer
+        if args.key_header:
+            r["headers"] = [[args.key_header, v.split()[-1][-16:]] if k.lower() in KEY_HEADERS and v.split() else [k, v]
+                            for k, v in headers]
+        sys.stdout.write(json.dumps(r) + "\n")
+
+
+if __name__ == "__main__":
+    main()
