@@ -79,7 +79,8 @@ pub struct Checks {
 impl Checks {
     /// Counts one request: its client address and `X-Forwarded-For` entries as the engine read
     /// them, whether it carried an account key, the policy's settings and the request's time.
-    #[inline]
+    /// Out of line: one call per request, and its code once in each module.
+    #[inline(never)]
     pub fn record(&mut self, client: Option<IpAddr>, xff_entries: u64, has_account: bool, trusted_hops: u32, now_ms: u64) {
         if self.address.record(client, xff_entries, trusted_hops) {
             self.address_notice.judged(self.address.finding().kind(), now_ms);

@@ -182,8 +182,9 @@ pub fn outcome(v: &Verdict, policy: &Policy, reference: u64, forged: &[&str], er
 /// Adds `notice` (the engine's deployment notice, [`crate::Engine::take_notice`]) to an
 /// outcome's log line, after what is there.
 pub fn with_notice(out: &mut String, notice: &str) {
-    let Some(at) = out.match_indices('\n').nth(3).map(|(i, _)| i + 1) else { return };
-    let end = out[at..].find('\n').map_or(out.len(), |e| at + e);
+    let mut newlines = out.bytes().enumerate().filter(|&(_, b)| b == b'\n').map(|(i, _)| i);
+    let Some(at) = newlines.nth(3).map(|i| i + 1) else { return };
+    let end = newlines.next().unwrap_or(out.len());
     let mut add = String::new();
     line(&mut add, notice);
     add.pop();

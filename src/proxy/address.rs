@@ -101,10 +101,18 @@ impl Finding {
     }
 }
 
+/// `n`'s /24 or /48 as text, written out here: `IpAddr`'s own formatting would add IPv6's
+/// zero compression to the edge module for this one line.
 fn cidr(n: IpAddr) -> String {
     match n {
-        IpAddr::V4(_) => format!("{n}/24"),
-        IpAddr::V6(_) => format!("{n}/48"),
+        IpAddr::V4(v4) => {
+            let [a, b, c, _] = v4.octets();
+            format!("{a}.{b}.{c}.0/24")
+        }
+        IpAddr::V6(v6) => {
+            let [a, b, c, ..] = v6.segments();
+            format!("{a:x}:{b:x}:{c:x}::/48")
+        }
     }
 }
 

@@ -89,6 +89,13 @@ fn too_many_trusted_hops_let_clients_choose_their_address() {
 }
 
 #[test]
+fn networks_are_written_as_their_prefix() {
+    assert_eq!(cidr("10.1.2.0".parse().unwrap()), "10.1.2.0/24");
+    assert_eq!(cidr(network_of("2001:db8:1:2::9".parse().unwrap())), "2001:db8:1::/48");
+    assert_eq!(cidr(network_of("::1".parse().unwrap())), "0:0:0::/48");
+}
+
+#[test]
 fn requests_without_a_client_address_are_named() {
     let mut c = AddressCheck::default();
     let found = run(&mut c, 1, 0, |i| (if i % 4 == 0 { public(i) } else { None }, 0));
