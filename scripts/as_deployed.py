@@ -10,8 +10,10 @@ behind other infrastructure would record it (README "Deployment checks"):
 --key-header NAME  behind a filter that checks the API key and replaces it with its own user
                    header: `authorization` / `x-api-key` become NAME (the key's last 16
                    characters, as an opaque user id).
+--path-prefix P    an API served under another path: every path gets P in front (`/openai`:
+                   `/openai/v1/chat/completions`, which the shipped body.paths do not list).
 
-    python3 scripts/as_deployed.py [--balancer IP] [--key-header NAME] < in.jsonl > out.jsonl
+    python3 scripts/as_deployed.py [--balancer IP] [--key-header NAME] [--path-prefix P] < in.jsonl > out.jsonl
 """
 
 import argparse
@@ -25,9 +27,10 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--balancer", help="the balancer's address (the new peer)")
     ap.add_argument("--key-header", help="the header a user id replaces the API key with")
+    ap.add_argument("--path-prefix", help="put in front of every path")
     args = ap.parse_args()
-    if not args.balancer and not args.key_header:
-        ap.error("nothing to do: give --balancer and/or --key-header")
+    if not args.balancer and not args.key_header and not args.path_prefix:
+        ap.error("nothing to do: give --balancer, --key-header and/or --path-prefix")
     for n, line in enumerate(sys.stdin, 1):
         if not line.strip():
             continue
@@ -50,6 +53,8 @@ def main():
         if args.key_header:
             r["headers"] = [[args.key_header, v.split()[-1][-16:]] if k.lower() in KEY_HEADERS and v.split() else [k, v]
                             for k, v in headers]
+        if args.path_prefix:
+            r["path"] = args.path_prefix.rstrip("/") + r.get("path", "/")
         sys.stdout.write(json.dumps(r) + "\n")
 
 

@@ -1,11 +1,13 @@
 //! Deployment checks: what the traffic says about how the host and the policy were set up.
 //!
 //! Some settings, wrong, make whole families of signals misfire or go silent without any
-//! error: the client address (`proxy.trusted_hops`, see [`crate::proxy::address`]) and the
+//! error: the client address (`proxy.trusted_hops`, see [`crate::proxy::address`]), the
 //! account key (`identity.headers`: an API whose key travels in another header, or a filter
 //! earlier in the chain that replaced it with its own user id, leaves every request without an
 //! account, and `rate.account`, `account.*`, the flag history and the campaign report's
-//! accounts with nothing). Each check counts per window of [`WINDOW`] requests and judges the
+//! accounts with nothing) and the bodies read (`body.paths`: an API on other paths, such as
+//! Azure-style `/openai/deployments/{name}/chat/completions`, leaves the prompt signals with
+//! nothing). Each check counts per window of [`WINDOW`] requests and judges the
 //! window; [`Checks::take_notice`] hands the host one line to log when a judgement changes (a
 //! warning, or its end) and again every [`REPEAT_MS`] of request time while a warning holds.
 //!
@@ -19,6 +21,8 @@ use crate::proxy::address::{AddressCheck, Finding, SHARE, WINDOW};
 
 /// A warning that holds is logged again after this long (request time).
 pub const REPEAT_MS: u64 = 3_600_000;
+/// How every warning ends.
+const UNCHANGED: &str = "verdicts are not changed by this check (see README \"Deployment checks\")";
 
 /// When a check's judgement is worth a line: when its kind changes (0 is no warning), and
 /// every [`REPEAT_MS`] while a warning holds.
@@ -43,26 +47,46 @@ impl Notice {
     }
 }
 
-/// Requests without an account key, per window.
+/// What one request showed the checks.
 #[derive(Debug, Clone, Copy, Default)]
-struct IdentityCheck {
+pub struct Seen {
+    /// The client address the engine read.
+    pub client: Option<IpAddr>,
+    /// `X-Forwarded-For` entries the request carried.
+    pub xff_entries: u64,
+    /// It carried an account key.
+    pub account: bool,
+    /// A body followed that the policy reads.
+    pub body_read: bool,
+    /// A body followed that the policy does not read.
+    pub body_unread: bool,
+}
+
+/// A share of each window's requests that is a warning from half of the window on (requests
+/// without an account key; requests whose body is not read, while almost none is).
+#[derive(Debug, Clone, Copy, Default)]
+struct ShareCheck {
     n: u32,
-    without: u32,
-    /// Percent of the last full window without an account, when half or more.
+    hits: u32,
+    /// Requests that show the setting works (a body read): more than a tenth of the hits
+    /// and there is no warning.
+    works: u32,
+    /// Percent of the last full window, when it is a warning.
     warning: Option<u8>,
 }
 
-impl IdentityCheck {
+impl ShareCheck {
     /// Counts one request; true when it closed a window.
-    fn record(&mut self, has_account: bool) -> bool {
+    fn record(&mut self, hit: bool, works: bool) -> bool {
         self.n += 1;
-        self.without += u32::from(!has_account);
+        self.hits += u32::from(hit);
+        self.works += u32::from(works);
         if self.n < WINDOW {
             return false;
         }
-        let share = f64::from(self.without) / f64::from(self.n);
-        self.warning = (share >= SHARE).then(|| (100.0 * share).round() as u8);
-        (self.n, self.without) = (0, 0);
+        let share = f64::from(self.hits) / f64::from(self.n);
+        self.warning = (share >= SHARE && self.works * 10 <= self.hits).then(|| (100.0 * share).round() as u8);
+        (self.n, self.hits, self.works) = (0, 0, 0);
         true
     }
 }
@@ -71,22 +95,26 @@ impl IdentityCheck {
 #[derive(Debug, Clone, Default)]
 pub struct Checks {
     address: AddressCheck,
-    identity: IdentityCheck,
+    identity: ShareCheck,
+    body: ShareCheck,
     address_notice: Notice,
     identity_notice: Notice,
+    body_notice: Notice,
 }
 
 impl Checks {
-    /// Counts one request: its client address and `X-Forwarded-For` entries as the engine read
-    /// them, whether it carried an account key, the policy's settings and the request's time.
-    /// Out of line: one call per request, and its code once in each module.
+    /// Counts one request (what it showed, the policy's trusted hops, its time). Out of line:
+    /// one call per request, and its code once in each module.
     #[inline(never)]
-    pub fn record(&mut self, client: Option<IpAddr>, xff_entries: u64, has_account: bool, trusted_hops: u32, now_ms: u64) {
-        if self.address.record(client, xff_entries, trusted_hops) {
+    pub fn record(&mut self, seen: Seen, trusted_hops: u32, now_ms: u64) {
+        if self.address.record(seen.client, seen.xff_entries, trusted_hops) {
             self.address_notice.judged(self.address.finding().kind(), now_ms);
         }
-        if self.identity.record(has_account) {
+        if self.identity.record(!seen.account, false) {
             self.identity_notice.judged(u8::from(self.identity.warning.is_some()), now_ms);
+        }
+        if self.body.record(seen.body_unread, seen.body_read) {
+            self.body_notice.judged(u8::from(self.body.warning.is_some()), now_ms);
         }
     }
 
@@ -98,7 +126,7 @@ impl Checks {
     /// True when [`Checks::take_notice`] has a line.
     #[inline]
     pub fn has_notice(&self) -> bool {
-        self.address_notice.due || self.identity_notice.due
+        self.address_notice.due || self.identity_notice.due || self.body_notice.due
     }
 
     /// The next line to log (`identity_headers`: the policy's, named in the account-key
@@ -110,13 +138,21 @@ impl Checks {
                 None => ("client address: the earlier warning no longer holds".to_string(), false),
             });
         }
-        let kind = self.identity_notice.take()?;
-        Some(match self.identity.warning.filter(|_| kind != 0) {
+        if let Some(kind) = self.identity_notice.take() {
+            return Some(match self.identity.warning.filter(|_| kind != 0) {
+                Some(percent) => (format!(
+                    "warning: account key: {percent} % of the last {WINDOW} requests carried none of identity.headers ({}), so rate.account, the account.* signals, the flag history and the campaign report's accounts have nothing to go on for them; if your API's key travels in another header, or a filter before this one replaces it (with a user id, say), list that header in identity.headers; {UNCHANGED}",
+                    identity_headers.join(", ")
+                ), true),
+                None => ("account key: the earlier warning no longer holds".to_string(), false),
+            });
+        }
+        let kind = self.body_notice.take()?;
+        Some(match self.body.warning.filter(|_| kind != 0) {
             Some(percent) => (format!(
-                "warning: account key: {percent} % of the last {WINDOW} requests carried none of identity.headers ({}), so rate.account, the account.* signals, the flag history and the campaign report's accounts have nothing to go on for them; if your API's key travels in another header, or a filter before this one replaces it (with a user id, say), list that header in identity.headers; verdicts are not changed by this check (see README \"Deployment checks\")",
-                identity_headers.join(", ")
+                "warning: request bodies: {percent} % of the last {WINDOW} requests sent a body to a path body.paths does not list, and almost no body was read, so the prompt signals (templates, elicitation, tasks, agent harnesses) have nothing to go on; if your API's endpoints are on other paths (Azure-style /openai/deployments/NAME/chat/completions, a path prefix), list them in body.paths (a trailing * takes a prefix); {UNCHANGED}"
             ), true),
-            None => ("account key: the earlier warning no longer holds".to_string(), false),
+            None => ("request bodies: the earlier warning no longer holds".to_string(), false),
         })
     }
 }

@@ -8,10 +8,16 @@ fn headers() -> Vec<String> {
 /// Feeds `windows` windows of `f(i)` = (client, X-Forwarded-For entries, has an account), a
 /// second apart, and returns the notices handed out (one `take_notice` per request, as hosts do).
 fn run(c: &mut Checks, windows: u32, hops: u32, t0: u64, f: impl Fn(u32) -> (Option<IpAddr>, u64, bool)) -> Vec<(String, bool)> {
+    run_seen(c, windows, hops, t0, |i| {
+        let (client, xff_entries, account) = f(i);
+        Seen { client, xff_entries, account, ..Seen::default() }
+    })
+}
+
+fn run_seen(c: &mut Checks, windows: u32, hops: u32, t0: u64, f: impl Fn(u32) -> Seen) -> Vec<(String, bool)> {
     let mut out = Vec::new();
     for i in 0..windows * WINDOW {
-        let (client, entries, account) = f(i);
-        c.record(client, entries, account, hops, t0 + u64::from(i) * 1000);
+        c.record(f(i), hops, t0 + u64::from(i) * 1000);
         if c.has_notice() {
             out.extend(c.take_notice(&headers()));
         }
@@ -61,4 +67,21 @@ fn requests_without_an_account_key_are_named_with_the_headers_looked_at() {
     // Under half without: nothing.
     let mut c = Checks::default();
     assert_eq!(run(&mut c, 4, 0, 0, |i| (public(i), 0, i % 3 != 0)), vec![]);
+}
+
+#[test]
+fn bodies_the_policy_never_reads_are_named() {
+    // An Azure-style API: every POST's path is outside body.paths, nothing is read.
+    let post = |i: u32| Seen { client: public(i), xff_entries: 0, account: true, body_read: false, body_unread: i % 4 != 0 };
+    let mut c = Checks::default();
+    let lines = run_seen(&mut c, 2, 0, 0, post);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(lines[0].0.starts_with("warning: request bodies: 75 % of the last 256 requests sent a body to a path body.paths does not list"), "{lines:?}");
+    // The API's paths listed: its bodies are read, and uploads elsewhere are no warning even
+    // when they are most of the traffic.
+    let mixed = |i: u32| Seen { body_read: i % 3 == 0, body_unread: i % 3 != 0, ..post(i) };
+    let lines = run_seen(&mut c, 2, 0, REPEAT_MS, mixed);
+    assert_eq!(lines, vec![("request bodies: the earlier warning no longer holds".to_string(), false)]);
+    let mut c = Checks::default();
+    assert_eq!(run_seen(&mut c, 4, 0, 0, mixed), vec![]);
 }

@@ -122,7 +122,7 @@ impl Engine {
     }
 
     /// A line for the host's log from the deployment checks ([`checks`]: the client address,
-    /// the account key), once, when a finding changed (a warning, `true`, or its end), and
+    /// the account key, the bodies read), once, when a finding changed (a warning, `true`, or its end), and
     /// again at most hourly while a warning holds. Hosts call it after a request's header phase
     /// ([`Engine::has_notice`] is the cheap test).
     pub fn take_notice(&mut self) -> Option<(String, bool)> {

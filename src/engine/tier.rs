@@ -32,7 +32,7 @@ use crate::score::{Action, Prints, Verdict};
 use crate::signal::{Fired, Levels, Signal};
 use crate::state::Observation;
 
-use super::{prefix_key, Compiled, Engine};
+use super::{checks, prefix_key, Compiled, Engine};
 
 /// Seed of the hash that picks the bodies learned under `body.heavy_learn_one_in`.
 const LEARN_SAMPLE_SEED: u64 = 0x6c65_6172_6e5f_6f6e;
@@ -105,6 +105,8 @@ pub struct ReadHeaders {
     reads_body: bool,
     /// The client address read and the `X-Forwarded-For` entries seen (the deployment check).
     client: (Option<IpAddr>, u64),
+    /// A body follows that the policy does not read (the deployment check).
+    unread_body: bool,
 }
 
 /// The header phase up to the state: claims, prints, proxy headers, address and fingerprint
@@ -139,7 +141,7 @@ pub(super) fn read_headers(c: &Compiled, policy: &Policy, req: &Request, body_fo
     if allowlisted {
         // Decided here: nothing else is read, nothing goes into the state.
         let obs = Observation { now_ms: req.now_ms, ..Default::default() };
-        return ReadHeaders { route, fired, prints, obs, allowlisted, reads_body: false, client };
+        return ReadHeaders { route, fired, prints, obs, allowlisted, reads_body: false, client, unread_body: false };
     }
 
     if let Some(ip) = client_ip {
@@ -167,7 +169,7 @@ pub(super) fn read_headers(c: &Compiled, policy: &Policy, req: &Request, body_fo
         env: crate::fingerprint::env::client_env(req, prints.hfp),
     };
     let reads_body = body_follows && c.reads_body(route, req.path);
-    ReadHeaders { route, fired, prints, obs, allowlisted: false, reads_body, client }
+    ReadHeaders { route, fired, prints, obs, allowlisted: false, reads_body, client, unread_body: body_follows && !reads_body }
 }
 
 impl Engine {
@@ -200,8 +202,9 @@ impl Engine {
 
     /// The header phase's state work and decision, on a request read by [`read_headers`].
     pub(super) fn decide_read_headers(&mut self, read: ReadHeaders, levels: &mut Levels) -> Decision {
-        let ReadHeaders { route, mut fired, prints, obs, allowlisted, reads_body, client } = read;
-        self.checks.record(client.0, client.1, prints.account.is_some(), self.policy.proxy.trusted_hops, obs.now_ms);
+        let ReadHeaders { route, mut fired, prints, obs, allowlisted, reads_body, client, unread_body } = read;
+        let seen = checks::Seen { client: client.0, xff_entries: client.1, account: prints.account.is_some(), body_read: reads_body, body_unread: unread_body };
+        self.checks.record(seen, self.policy.proxy.trusted_hops, obs.now_ms);
         if allowlisted {
             let v = Verdict { fp: prints, route, allowlisted: true, ..Default::default() };
             self.count(&v);

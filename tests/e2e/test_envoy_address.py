@@ -1,8 +1,8 @@
 """End-to-end tests of the deployment checks (src/engine/checks.rs) in a real Envoy, with the
 Wasm filter and the native filter: a gateway whose `proxy.trusted_hops` does not match its
 infrastructure takes its own load balancer for every client (too few hops) or lets clients write
-their address (too many); one whose `identity.headers` miss the API's key header has no accounts.
-The filter names each in Envoy's log, once, from the traffic itself, counts it in
+their address (too many); one whose `identity.headers` miss the API's key header has no accounts;
+one whose `body.paths` miss the API's paths reads no body. The filter names each in Envoy's log, once, from the traffic itself, counts it in
 `distill_guard.deployment.warnings`, and changes no verdict.
 
 Here the "load balancer" is the test client on 127.0.0.1: a loopback peer with X-Forwarded-For
@@ -100,3 +100,29 @@ def test_requests_without_an_account_key_are_named(stack):
     send_all(envoy, WINDOW + 10, lambda i: f"192.0.{i % 200}.5", key_header="x-user-id")
     time.sleep(1)
     assert "warning: account key:" not in envoy.log()
+
+
+def test_bodies_on_paths_the_policy_does_not_read_are_named(stack):
+    """An API under /openai: its POST bodies go to paths the shipped body.paths do not list, so no
+    body is read and the prompt signals have nothing; listed with a prefix, they are read."""
+    body = '{"model":"m","messages":[{"role":"user","content":"hello"}]}'
+
+    def post_all(envoy):
+        def one(i):
+            r = requests.post(envoy.url + "/openai/v1/chat/completions", data=body, timeout=10,
+                              headers={"authorization": f"Bearer sk-body-{i}", "content-type": "application/json",
+                                       "x-forwarded-for": f"192.0.{i % 200}.5"})
+            assert r.status_code == 200, r.text
+        with ThreadPoolExecutor(16) as pool:
+            list(pool.map(one, range(WINDOW + 10)))
+
+    policy = {"mode": "shadow", "proxy": {"trusted_hops": 1}}
+    envoy, _ = stack(policy=policy)
+    post_all(envoy)
+    lines = wait_for(lambda: [l for l in envoy.log().splitlines() if "warning: request bodies:" in l])
+    assert len(lines) == 1 and "100 % of the last 256 requests sent a body to a path body.paths does not list" in lines[0], lines
+    envoy, _ = stack(policy={**policy, "body": {"paths": ["/openai/v1/*"]}})
+    post_all(envoy)
+    time.sleep(1)
+    assert "warning: request bodies:" not in envoy.log()
+    assert wait_for(lambda: envoy.stats().get("wasmcustom.distill_guard.body.learned", 0) >= WINDOW), envoy.stats()

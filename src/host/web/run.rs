@@ -242,8 +242,8 @@ impl Run {
         serde_json::json!({"count": self.error_count, "first": first}).to_string()
     }
 
-    /// The engine's deployment notices so far (its checks of the client address and the
-    /// account key: README "Deployment checks"), as JSON `[{"line": n, "message": "..."}]`, at most [`MAX_ERRORS`].
+    /// The engine's deployment notices so far (its checks of the client address, the
+    /// account key and the bodies read: README "Deployment checks"), as JSON `[{"line": n, "message": "..."}]`, at most [`MAX_ERRORS`].
     pub fn notices(&self) -> String {
         let list: Vec<_> = self.notices.iter().map(|(l, m)| serde_json::json!({"line": l, "message": m})).collect();
         serde_json::Value::Array(list).to_string()
