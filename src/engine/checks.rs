@@ -17,7 +17,7 @@
 
 use std::net::IpAddr;
 
-use crate::proxy::address::{AddressCheck, Finding, SHARE, WINDOW};
+use crate::proxy::address::{AddressCheck, SHARE, WINDOW};
 
 /// A warning that holds is logged again after this long (request time).
 pub const REPEAT_MS: u64 = 3_600_000;
@@ -116,11 +116,6 @@ impl Checks {
         if self.body.record(seen.body_unread, seen.body_read) {
             self.body_notice.judged(u8::from(self.body.warning.is_some()), now_ms);
         }
-    }
-
-    /// The client-address check's judgement of its last full window.
-    pub fn address(&self) -> Finding {
-        self.address.finding()
     }
 
     /// True when [`Checks::take_notice`] has a line.

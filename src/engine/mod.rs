@@ -115,16 +115,11 @@ impl Engine {
         self.counters
     }
 
-    /// What the requests so far say about the client address (a deployment check that never
-    /// changes a verdict; [`proxy::address`]).
-    pub fn address_finding(&self) -> proxy::Finding {
-        self.checks.address()
-    }
-
     /// A line for the host's log from the deployment checks ([`checks`]: the client address,
-    /// the account key, the bodies read), once, when a finding changed (a warning, `true`, or its end), and
-    /// again at most hourly while a warning holds. Hosts call it after a request's header phase
-    /// ([`Engine::has_notice`] is the cheap test).
+    /// the account key, the bodies read), once, when a finding changed (a warning, `true`, or
+    /// its end), and again at most hourly while a warning holds. Hosts call it after a
+    /// request's header phase ([`Engine::has_notice`] is the cheap test). Checks never change
+    /// a verdict.
     pub fn take_notice(&mut self) -> Option<(String, bool)> {
         self.checks.take_notice(&self.policy.identity.headers)
     }

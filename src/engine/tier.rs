@@ -22,8 +22,6 @@
 //! varies between requests (prompt and state signals): the client-shape, proxy-header and
 //! list signals that every request of one client carries do not escalate its account.
 
-use std::net::IpAddr;
-
 use crate::fingerprint::{claims, hfp, ja4h};
 use crate::policy::{Inspect, Policy};
 use crate::proxy;
@@ -103,10 +101,8 @@ pub struct ReadHeaders {
     allowlisted: bool,
     /// A body follows and the policy reads this request's body.
     reads_body: bool,
-    /// The client address read and the `X-Forwarded-For` entries seen (the deployment check).
-    client: (Option<IpAddr>, u64),
-    /// A body follows that the policy does not read (the deployment check).
-    unread_body: bool,
+    /// What the deployment checks count of it.
+    seen: checks::Seen,
 }
 
 /// The header phase up to the state: claims, prints, proxy headers, address and fingerprint
@@ -127,8 +123,8 @@ pub(super) fn read_headers(c: &Compiled, policy: &Policy, req: &Request, body_fo
         task: None,
         tool_set: None,
     };
-    let client = proxy::client_address(req, policy.proxy.trusted_hops, &mut fired);
-    let client_ip = client.0;
+    let (client_ip, xff_entries) = proxy::client_address(req, policy.proxy.trusted_hops, &mut fired);
+    let mut seen = checks::Seen { client: client_ip, xff_entries, account: prints.account.is_some(), ..Default::default() };
     // An announced proxy (Via, or proxy software's own headers) may rewrite header order
     // and case (squid does, see tests/data/proxies.json): the order check is void then.
     if fired.get(Signal::ProxyVia) > 0.0 || fired.get(Signal::ProxyVendorHeader) > 0.0 {
@@ -141,7 +137,7 @@ pub(super) fn read_headers(c: &Compiled, policy: &Policy, req: &Request, body_fo
     if allowlisted {
         // Decided here: nothing else is read, nothing goes into the state.
         let obs = Observation { now_ms: req.now_ms, ..Default::default() };
-        return ReadHeaders { route, fired, prints, obs, allowlisted, reads_body: false, client, unread_body: false };
+        return ReadHeaders { route, fired, prints, obs, allowlisted, reads_body: false, seen };
     }
 
     if let Some(ip) = client_ip {
@@ -169,7 +165,8 @@ pub(super) fn read_headers(c: &Compiled, policy: &Policy, req: &Request, body_fo
         env: crate::fingerprint::env::client_env(req, prints.hfp),
     };
     let reads_body = body_follows && c.reads_body(route, req.path);
-    ReadHeaders { route, fired, prints, obs, allowlisted: false, reads_body, client, unread_body: body_follows && !reads_body }
+    (seen.body_read, seen.body_unread) = (reads_body, body_follows && !reads_body);
+    ReadHeaders { route, fired, prints, obs, allowlisted: false, reads_body, seen }
 }
 
 impl Engine {
@@ -202,8 +199,7 @@ impl Engine {
 
     /// The header phase's state work and decision, on a request read by [`read_headers`].
     pub(super) fn decide_read_headers(&mut self, read: ReadHeaders, levels: &mut Levels) -> Decision {
-        let ReadHeaders { route, mut fired, prints, obs, allowlisted, reads_body, client, unread_body } = read;
-        let seen = checks::Seen { client: client.0, xff_entries: client.1, account: prints.account.is_some(), body_read: reads_body, body_unread: unread_body };
+        let ReadHeaders { route, mut fired, prints, obs, allowlisted, reads_body, seen } = read;
         self.checks.record(seen, self.policy.proxy.trusted_hops, obs.now_ms);
         if allowlisted {
             let v = Verdict { fp: prints, route, allowlisted: true, ..Default::default() };

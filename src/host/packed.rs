@@ -177,8 +177,6 @@ pub fn outcome(v: &Verdict, policy: &Policy, reference: u64, forged: &[&str], er
     out
 }
 
-/// The outcome text of a request held for its body: read the prefix, then hand it over
-/// with `ticket`.
 /// Adds `notice` (the engine's deployment notice, [`crate::Engine::take_notice`]) to an
 /// outcome's log line, after what is there.
 pub fn with_notice(out: &mut String, notice: &str) {
@@ -194,6 +192,8 @@ pub fn with_notice(out: &mut String, notice: &str) {
     out.insert_str(end, &add);
 }
 
+/// The outcome text of a request held for its body: read the prefix, then hand it over
+/// with `ticket`.
 pub fn hold(ticket: u32) -> String {
     format!("hold\n0\n{ticket}\n\n\n0")
 }

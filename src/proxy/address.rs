@@ -63,11 +63,6 @@ pub enum Finding {
 }
 
 impl Finding {
-    /// True for the findings that say the address is wrong.
-    pub fn is_warning(&self) -> bool {
-        !matches!(self, Finding::Unknown | Finding::Ok)
-    }
-
     /// The kind of finding (the shares and networks aside): 0 for no warning.
     pub fn kind(&self) -> u8 {
         match self {

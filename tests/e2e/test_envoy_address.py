@@ -2,8 +2,9 @@
 Wasm filter and the native filter: a gateway whose `proxy.trusted_hops` does not match its
 infrastructure takes its own load balancer for every client (too few hops) or lets clients write
 their address (too many); one whose `identity.headers` miss the API's key header has no accounts;
-one whose `body.paths` miss the API's paths reads no body. The filter names each in Envoy's log, once, from the traffic itself, counts it in
-`distill_guard.deployment.warnings`, and changes no verdict.
+one whose `body.paths` miss the API's paths reads no body. The filter names each in Envoy's log,
+once, from the traffic itself, counts it in `distill_guard.deployment.warnings`, and changes no
+verdict.
 
 Here the "load balancer" is the test client on 127.0.0.1: a loopback peer with X-Forwarded-For
 entries beyond the policy's trusted hops.
