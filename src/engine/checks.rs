@@ -21,7 +21,7 @@ use crate::proxy::address::{AddressCheck, SHARE, WINDOW};
 
 /// A warning that holds is logged again after this long (request time).
 pub const REPEAT_MS: u64 = 3_600_000;
-/// How every warning ends.
+/// How every warning's line ends.
 const UNCHANGED: &str = "verdicts are not changed by this check (see README \"Deployment checks\")";
 
 /// When a check's judgement is worth a line: when its kind changes (0 is no warning), and
@@ -129,7 +129,7 @@ impl Checks {
     pub fn take_notice(&mut self, identity_headers: &[String]) -> Option<(String, bool)> {
         if let Some(kind) = self.address_notice.take() {
             return Some(match self.address.finding().message().filter(|_| kind != 0) {
-                Some(m) => (m, true),
+                Some(m) => (format!("{m}; {UNCHANGED}"), true),
                 None => ("client address: the earlier warning no longer holds".to_string(), false),
             });
         }

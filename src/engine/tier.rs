@@ -99,9 +99,8 @@ pub struct ReadHeaders {
     prints: Prints,
     obs: Observation,
     allowlisted: bool,
-    /// A body follows and the policy reads this request's body.
-    reads_body: bool,
-    /// What the deployment checks count of it.
+    /// What the deployment checks count of it; `seen.body_read`: a body follows and the
+    /// policy reads this request's body.
     seen: checks::Seen,
 }
 
@@ -137,7 +136,7 @@ pub(super) fn read_headers(c: &Compiled, policy: &Policy, req: &Request, body_fo
     if allowlisted {
         // Decided here: nothing else is read, nothing goes into the state.
         let obs = Observation { now_ms: req.now_ms, ..Default::default() };
-        return ReadHeaders { route, fired, prints, obs, allowlisted, reads_body: false, seen };
+        return ReadHeaders { route, fired, prints, obs, allowlisted, seen };
     }
 
     if let Some(ip) = client_ip {
@@ -166,7 +165,7 @@ pub(super) fn read_headers(c: &Compiled, policy: &Policy, req: &Request, body_fo
     };
     let reads_body = body_follows && c.reads_body(route, req.path);
     (seen.body_read, seen.body_unread) = (reads_body, body_follows && !reads_body);
-    ReadHeaders { route, fired, prints, obs, allowlisted: false, reads_body, seen }
+    ReadHeaders { route, fired, prints, obs, allowlisted: false, seen }
 }
 
 impl Engine {
@@ -199,7 +198,8 @@ impl Engine {
 
     /// The header phase's state work and decision, on a request read by [`read_headers`].
     pub(super) fn decide_read_headers(&mut self, read: ReadHeaders, levels: &mut Levels) -> Decision {
-        let ReadHeaders { route, mut fired, prints, obs, allowlisted, reads_body, seen } = read;
+        let ReadHeaders { route, mut fired, prints, obs, allowlisted, seen } = read;
+        let reads_body = seen.body_read;
         self.checks.record(seen, self.policy.proxy.trusted_hops, obs.now_ms);
         if allowlisted {
             let v = Verdict { fp: prints, route, allowlisted: true, ..Default::default() };

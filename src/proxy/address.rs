@@ -73,9 +73,9 @@ impl Finding {
         }
     }
 
-    /// The line a host logs for this finding (`None` for no warning).
+    /// The warning's text (`None` for no warning); the engine's checks add how it ends.
     pub fn message(&self) -> Option<String> {
-        let fix = "every signal on client addresses misfires until it is fixed; verdicts are not changed by this check (see README \"Deployment checks\")";
+        let fix = "every signal on client addresses misfires until it is fixed";
         Some(match *self {
             Finding::Unknown | Finding::Ok => return None,
             Finding::OneProxy { network, private, percent } => {
@@ -111,7 +111,8 @@ fn cidr(n: IpAddr) -> String {
     }
 }
 
-/// The first address of `ip`'s /24 or /48.
+/// The first address of `ip`'s /24 or /48: the network of [`crate::engine::prefix_key`],
+/// kept as an address (compared without hashing, and named in the warning).
 fn network_of(ip: IpAddr) -> IpAddr {
     match ip {
         IpAddr::V4(v4) => {
