@@ -92,3 +92,27 @@ fn a_balancer_taken_for_every_client_is_named_on_stderr_with_its_line() {
     let (_, err) = replay(r#"{"proxy": {"trusted_hops": 1}}"#, &input);
     assert!(!err.contains("client address"), "{err}");
 }
+
+#[test]
+fn a_cdn_taken_for_every_client_is_named_on_stderr_with_its_line() {
+    // Traffic recorded behind a CDN: peers on eight public /24s of the CDN's edge, each client
+    // (one of 200, in X-Forwarded-For) always through the same edge.
+    let input: String = (0..600)
+        .map(|i| {
+            let client = i * 7 % 200;
+            format!(
+                r#"{{"ts_ms": {}, "method": "GET", "path": "/v1/models", "headers": [["Host","a"],["User-Agent","curl/8.5.0"],["Authorization","Bearer k{client}"],["X-Forwarded-For","198.51.{client}.7"]], "peer": {{"ip": "104.16.{}.{}"}}}}"#,
+                1_772_409_600_000u64 + i * 100,
+                client % 8,
+                client % 5 + 1
+            ) + "\n"
+        })
+        .collect();
+    let (_, err) = replay("{}", &input);
+    let warned: Vec<&str> = err.lines().filter(|l| l.contains("client address")).collect();
+    assert_eq!(warned.len(), 1, "{err}");
+    assert!(warned[0].starts_with("line 256: warning: client address: 100 % of the last 256 requests came from 8 networks (among them 104.16."), "{err}");
+    assert!(warned[0].contains("distinct clients named by X-Forwarded-For entries beyond proxy.trusted_hops; if those are your CDN or load balancers, raise proxy.trusted_hops"), "{err}");
+    let (_, err) = replay(r#"{"proxy": {"trusted_hops": 1}}"#, &input);
+    assert!(!err.contains("client address"), "{err}");
+}

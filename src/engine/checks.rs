@@ -15,9 +15,8 @@
 //! acting on it would be an evasion oracle), and any header value or address but the network a
 //! balancer sits in.
 
-use std::net::IpAddr;
-
 use crate::proxy::address::{AddressCheck, SHARE, WINDOW};
+use crate::proxy::ClientAddress;
 
 /// A warning that holds is logged again after this long (request time).
 pub const REPEAT_MS: u64 = 3_600_000;
@@ -50,10 +49,8 @@ impl Notice {
 /// What one request showed the checks.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Seen {
-    /// The client address the engine read.
-    pub client: Option<IpAddr>,
-    /// `X-Forwarded-For` entries the request carried.
-    pub xff_entries: u64,
+    /// The client address the engine read, and what its `X-Forwarded-For` showed.
+    pub address: ClientAddress,
     /// It carried an account key.
     pub account: bool,
     /// A body followed that the policy reads.
@@ -107,7 +104,7 @@ impl Checks {
     /// one call per request, and its code once in each module.
     #[inline(never)]
     pub fn record(&mut self, seen: Seen, trusted_hops: u32, now_ms: u64) {
-        if self.address.record(seen.client, seen.xff_entries, trusted_hops) {
+        if self.address.record(seen.address, trusted_hops) {
             self.address_notice.judged(self.address.finding().kind(), now_ms);
         }
         if self.identity.record(!seen.account, false) {

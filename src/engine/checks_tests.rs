@@ -1,4 +1,6 @@
 use super::*;
+use std::net::IpAddr;
+
 use crate::proxy::address::WINDOW;
 
 fn headers() -> Vec<String> {
@@ -9,8 +11,8 @@ fn headers() -> Vec<String> {
 /// second apart, and returns the notices handed out (one `take_notice` per request, as hosts do).
 fn run(c: &mut Checks, windows: u32, hops: u32, t0: u64, f: impl Fn(u32) -> (Option<IpAddr>, u64, bool)) -> Vec<(String, bool)> {
     run_seen(c, windows, hops, t0, |i| {
-        let (client, xff_entries, account) = f(i);
-        Seen { client, xff_entries, account, ..Seen::default() }
+        let (ip, xff_entries, account) = f(i);
+        Seen { address: ClientAddress { ip, xff_entries, beyond: 0 }, account, ..Seen::default() }
     })
 }
 
@@ -72,7 +74,7 @@ fn requests_without_an_account_key_are_named_with_the_headers_looked_at() {
 #[test]
 fn bodies_the_policy_never_reads_are_named() {
     // An Azure-style API: every POST's path is outside body.paths, nothing is read.
-    let post = |i: u32| Seen { client: public(i), xff_entries: 0, account: true, body_read: false, body_unread: i % 4 != 0 };
+    let post = |i: u32| Seen { address: ClientAddress { ip: public(i), ..ClientAddress::default() }, account: true, body_read: false, body_unread: i % 4 != 0 };
     let mut c = Checks::default();
     let lines = run_seen(&mut c, 2, 0, 0, post);
     assert_eq!(lines.len(), 1, "{lines:?}");

@@ -122,8 +122,9 @@ pub(super) fn read_headers(c: &Compiled, policy: &Policy, req: &Request, body_fo
         task: None,
         tool_set: None,
     };
-    let (client_ip, xff_entries) = proxy::client_address(req, policy.proxy.trusted_hops, &mut fired);
-    let mut seen = checks::Seen { client: client_ip, xff_entries, account: prints.account.is_some(), ..Default::default() };
+    let address = proxy::client_address(req, policy.proxy.trusted_hops, &mut fired);
+    let client_ip = address.ip;
+    let mut seen = checks::Seen { address, account: prints.account.is_some(), ..Default::default() };
     // An announced proxy (Via, or proxy software's own headers) may rewrite header order
     // and case (squid does, see tests/data/proxies.json): the order check is void then.
     if fired.get(Signal::ProxyVia) > 0.0 || fired.get(Signal::ProxyVendorHeader) > 0.0 {

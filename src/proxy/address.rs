@@ -4,10 +4,11 @@
 //! policy's `proxy.trusted_hops` picks. Two misconfigurations show in the requests, whatever
 //! their senders do, and both make those signals misfire silently:
 //!
-//! - **Too few trusted hops** (typically 0 behind the operator's own load balancer or ingress):
-//!   most requests come from one /24 or /48, or from private addresses, and carry
-//!   `X-Forwarded-For` entries beyond `proxy.trusted_hops`. Every user then shares one address:
-//!   a crowd reads as a pool.
+//! - **Too few trusted hops** (typically 0 behind the operator's own load balancer, ingress or
+//!   CDN): most requests carry `X-Forwarded-For` entries beyond `proxy.trusted_hops` and come
+//!   from one /24 or /48, from private addresses, or from a few networks on behalf of several
+//!   times as many clients (a CDN's edge addresses, spread over many /24s). Users then share
+//!   their proxy's address: a crowd reads as a pool.
 //! - **Too many trusted hops**: most requests carry fewer `X-Forwarded-For` entries than
 //!   `proxy.trusted_hops`, so the leftmost entry, which the client wrote, is taken: a client
 //!   chooses its address (and a fresh one per request reads as a rotating pool).
@@ -15,8 +16,8 @@
 //! A third: most requests have **no client address** at all (an edge worker without its
 //! client-IP header, a host that does not pass the peer).
 //!
-//! [`AddressCheck`] counts these per window of [`WINDOW`] requests (memory: a few words; no
-//! time, no addresses but the top prefix) and judges each full window; the engine's deployment
+//! [`AddressCheck`] counts these per window of [`WINDOW`] requests (memory: a few words and two
+//! 1,024-bit sets of hashes; no time, no addresses but the top prefix) and judges each full window; the engine's deployment
 //! checks (`crate::engine::checks`) turn a judgement into one line for the host's log. It never
 //! changes a verdict: a warning cannot be an evasion oracle, and a single proxy exit that sends
 //! most of a small deployment's traffic with its own `X-Forwarded-For` reads the same as a load
@@ -24,10 +25,17 @@
 
 use std::net::IpAddr;
 
+use super::ClientAddress;
+
 /// Requests per judged window.
 pub const WINDOW: u32 = 256;
 /// Share of a window's requests a finding needs.
 pub const SHARE: f64 = 0.5;
+/// A proxy layer spread over several networks: at least this many times as many distinct
+/// clients beyond the trusted hops as networks they came from.
+pub const SPREAD: f64 = 3.0;
+/// ... and at least this many distinct clients (a window of a few clients tells nothing).
+pub const SPREAD_CLIENTS: f64 = 24.0;
 
 /// What one window of requests says about the client address.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -48,6 +56,19 @@ pub enum Finding {
         /// Share of the window's requests.
         percent: u8,
     },
+    /// Most requests come from a few networks, with `X-Forwarded-For` entries beyond the
+    /// trusted hops that name several times as many distinct clients: the addresses are
+    /// probably the operator's CDN or balancers (public, spread over several /24s).
+    ProxyLayer {
+        /// One of the networks they came from (its first address): the one most came from.
+        network: Option<IpAddr>,
+        /// Distinct /24 or /48 networks they came from (estimated).
+        networks: u16,
+        /// Distinct clients their `X-Forwarded-For` entries named (estimated).
+        clients: u16,
+        /// Share of the window's requests.
+        percent: u8,
+    },
     /// Most requests carry fewer `X-Forwarded-For` entries than the trusted hops.
     Spoofable {
         /// Share of the window's requests.
@@ -63,11 +84,13 @@ pub enum Finding {
 }
 
 impl Finding {
-    /// The kind of finding (the shares and networks aside): 0 for no warning.
+    /// The kind of finding (the shares and networks aside): 0 for no warning; a new kind is a
+    /// new line in the log.
     pub fn kind(&self) -> u8 {
         match self {
             Finding::Unknown | Finding::Ok => 0,
-            Finding::OneProxy { .. } => 1,
+            // One misconfiguration (too few trusted hops), whichever way the window shows it.
+            Finding::OneProxy { .. } | Finding::ProxyLayer { .. } => 1,
             Finding::Spoofable { .. } => 2,
             Finding::Missing { .. } => 3,
         }
@@ -85,6 +108,10 @@ impl Finding {
                     (None, _) => "private addresses".to_string(),
                 };
                 format!("warning: client address: {percent} % of the last {WINDOW} requests came from {from} with X-Forwarded-For entries beyond proxy.trusted_hops; if that is your own load balancer or proxy, raise proxy.trusted_hops to the hops your infrastructure adds: {fix}")
+            }
+            Finding::ProxyLayer { network, networks, clients, percent } => {
+                let among = network.map(|n| format!(" (among them {})", cidr(n))).unwrap_or_default();
+                format!("warning: client address: {percent} % of the last {WINDOW} requests came from {networks} networks{among} on behalf of about {clients} distinct clients named by X-Forwarded-For entries beyond proxy.trusted_hops; if those are your CDN or load balancers, raise proxy.trusted_hops to the hops your infrastructure adds: {fix}")
             }
             Finding::Spoofable { percent, trusted_hops } => format!(
                 "warning: client address: {percent} % of the last {WINDOW} requests carried fewer X-Forwarded-For entries than proxy.trusted_hops ({trusted_hops}), so their client address is the leftmost entry, which a client can write itself; lower proxy.trusted_hops to the hops your infrastructure adds: {fix}"
@@ -141,12 +168,55 @@ pub fn is_internal(ip: IpAddr) -> bool {
     }
 }
 
+/// A 1,024-bit set of hashes: distinct counts up to a window's requests within a few percent
+/// (linear counting).
+#[derive(Debug, Clone, Copy)]
+struct Distinct([u64; 16]);
+
+impl Default for Distinct {
+    fn default() -> Self {
+        Distinct([0; 16])
+    }
+}
+
+impl Distinct {
+    #[inline]
+    fn insert(&mut self, hash: u64) {
+        let bit = (hash >> 54) as usize; // the top ten bits
+        if let Some(w) = self.0.get_mut(bit / 64) {
+            *w |= 1 << (bit % 64);
+        }
+    }
+
+    /// The estimated number of distinct hashes inserted.
+    fn estimate(&self) -> f64 {
+        let m = 1024.0;
+        let zeros = m - self.0.iter().map(|w| f64::from(w.count_ones())).sum::<f64>();
+        -m * (zeros.max(1.0) / m).ln()
+    }
+}
+
+/// A hash of a network (from [`network_of`]) for [`Distinct`].
+fn network_hash(net: IpAddr) -> u64 {
+    let v = match net {
+        IpAddr::V4(v4) => u64::from(u32::from(v4)),
+        IpAddr::V6(v6) => {
+            let n = u128::from(v6);
+            (n >> 64) as u64 ^ (n as u64).rotate_left(17) ^ 0x9E37_79B9_7F4A_7C15
+        }
+    };
+    let x = v.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    x ^ (x >> 31)
+}
+
 /// Counts of the current window and the judgement of the last full one.
 #[derive(Debug, Clone, Default)]
 pub struct AddressCheck {
     n: u32,
     missing: u32,
     short: u32,
+    /// Requests with entries beyond the trusted hops, and of them from internal addresses.
+    beyond: u32,
     beyond_internal: u32,
     /// Requests with entries beyond the trusted hops from `candidate`'s network.
     on_candidate: u32,
@@ -155,20 +225,26 @@ pub struct AddressCheck {
     candidate: Option<IpAddr>,
     vote: Option<IpAddr>,
     votes: u32,
+    /// The networks requests with entries beyond the trusted hops came from, and the clients
+    /// those entries named.
+    networks: Distinct,
+    clients: Distinct,
+    /// The latest of those networks (named when no network has a majority).
+    latest: Option<IpAddr>,
     finding: Finding,
 }
 
 impl AddressCheck {
-    /// Counts one request: its client address as the engine read it, how many
-    /// `X-Forwarded-For` entries it carried and the policy's trusted hops. True when it
-    /// closed a window (a new [`AddressCheck::finding`]).
+    /// Counts one request: what the engine read of its client address and the policy's
+    /// trusted hops. True when it closed a window (a new [`AddressCheck::finding`]).
     #[inline]
-    pub fn record(&mut self, client: Option<IpAddr>, xff_entries: u64, trusted_hops: u32) -> bool {
+    pub fn record(&mut self, a: ClientAddress, trusted_hops: u32) -> bool {
         self.n += 1;
-        let beyond = xff_entries > u64::from(trusted_hops);
-        match client {
+        let beyond = a.xff_entries > u64::from(trusted_hops);
+        match a.ip {
             None => self.missing += 1,
             Some(ip) if beyond => {
+                self.beyond += 1;
                 self.beyond_internal += u32::from(is_internal(ip));
                 let net = network_of(ip);
                 self.on_candidate += u32::from(self.candidate == Some(net));
@@ -179,10 +255,15 @@ impl AddressCheck {
                 } else {
                     self.votes -= 1;
                 }
+                self.networks.insert(network_hash(net));
+                self.latest = Some(net);
+                if a.beyond != 0 {
+                    self.clients.insert(a.beyond);
+                }
             }
             Some(_) => {}
         }
-        self.short += u32::from(trusted_hops > 0 && xff_entries < u64::from(trusted_hops));
+        self.short += u32::from(trusted_hops > 0 && a.xff_entries < u64::from(trusted_hops));
         let full = self.n >= WINDOW;
         if full {
             self.judge(trusted_hops);
@@ -194,20 +275,24 @@ impl AddressCheck {
         let n = f64::from(self.n);
         let pct = |k: u32| (100.0 * f64::from(k) / n).round().min(100.0) as u8;
         let most = |k: u32| f64::from(k) >= SHARE * n;
+        let (networks, clients) = (self.networks.estimate(), self.clients.estimate());
+        let vote = self.vote.filter(|_| self.votes > 0);
         self.finding = if most(self.missing) {
             Finding::Missing { percent: pct(self.missing) }
         } else if most(self.beyond_internal) {
-            let network = self.vote.filter(|&n| self.votes > 0 && is_internal(n));
+            let network = vote.filter(|&n| is_internal(n));
             Finding::OneProxy { network, private: true, percent: pct(self.beyond_internal) }
         } else if most(self.on_candidate) {
             Finding::OneProxy { network: self.candidate, private: false, percent: pct(self.on_candidate) }
+        } else if most(self.beyond) && clients >= SPREAD_CLIENTS && clients >= SPREAD * networks {
+            let (networks, clients) = (networks.round() as u16, clients.round() as u16);
+            Finding::ProxyLayer { network: vote.or(self.latest), networks, clients, percent: pct(self.beyond) }
         } else if most(self.short) {
             Finding::Spoofable { percent: pct(self.short), trusted_hops }
         } else {
             Finding::Ok
         };
-        let candidate = self.vote.filter(|_| self.votes > 0);
-        *self = AddressCheck { candidate, finding: self.finding, ..Default::default() };
+        *self = AddressCheck { candidate: vote, finding: self.finding, ..Default::default() };
     }
 
     /// The judgement of the last full window.

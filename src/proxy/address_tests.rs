@@ -6,15 +6,27 @@ fn ip(s: &str) -> Option<IpAddr> {
 
 /// Feeds `windows` full windows of `f(i)` = (client, X-Forwarded-For entries) and returns
 /// the findings of the windows.
+/// (With no entry beyond the trusted hops hashed: [`run_beyond`] names them.)
 fn run(c: &mut AddressCheck, windows: u32, hops: u32, f: impl Fn(u32) -> (Option<IpAddr>, u64)) -> Vec<Finding> {
+    run_beyond(c, windows, hops, |i| {
+        let (ip, xff_entries) = f(i);
+        ClientAddress { ip, xff_entries, beyond: 0 }
+    })
+}
+
+fn run_beyond(c: &mut AddressCheck, windows: u32, hops: u32, f: impl Fn(u32) -> ClientAddress) -> Vec<Finding> {
     let mut out = Vec::new();
     for i in 0..windows * WINDOW {
-        let (client, entries) = f(i);
-        if c.record(client, entries, hops) {
+        if c.record(f(i), hops) {
             out.push(c.finding());
         }
     }
     out
+}
+
+/// An opaque hash for client `k` (what `client_address` makes of an entry).
+fn client_hash(k: u32) -> u64 {
+    xxhash_rust::xxh3::xxh3_64(&k.to_le_bytes())
 }
 
 /// A public client address per request, spread over many networks.
@@ -42,7 +54,7 @@ fn a_correct_deployment_is_quiet() {
     assert!(run(&mut c, 20, 0, |i| (public(i), u64::from(i % 5 == 0))).iter().all(|f| *f == Finding::Ok));
     // Before the first full window nothing is judged.
     let mut c = AddressCheck::default();
-    assert!(!c.record(ip("10.0.0.1"), 3, 0));
+    assert!(!c.record(ClientAddress { ip: ip("10.0.0.1"), xff_entries: 3, beyond: 1 }, 0));
     assert_eq!(c.finding(), Finding::Unknown);
 }
 
@@ -102,4 +114,64 @@ fn requests_without_a_client_address_are_named() {
     assert_eq!(found, vec![Finding::Missing { percent: 75 }]);
     let m = found[0].message().unwrap();
     assert!(m.contains("75 % of the last 256 requests had no client address"), "{m}");
+}
+
+#[test]
+fn a_cdn_spread_over_networks_is_found_by_its_many_clients() {
+    // trusted_hops 0 behind a CDN: 71 % of the requests reach the gateway from 12 edge /24s
+    // (four addresses each), on behalf of about a hundred clients the CDN appends to X-Forwarded-For.
+    let edge = |i: u32| Some(IpAddr::from([104, 16, (i % 12) as u8, (i / 12 % 4) as u8]));
+    let cdn = |i: u32| {
+        if i % 10 < 7 {
+            ClientAddress { ip: edge(i), xff_entries: 1, beyond: client_hash(i * 7 % 150) }
+        } else {
+            ClientAddress { ip: public(i), xff_entries: 0, beyond: 0 }
+        }
+    };
+    let mut c = AddressCheck::default();
+    let found = run_beyond(&mut c, 2, 0, cdn);
+    let Finding::ProxyLayer { networks, clients, percent, .. } = found[0] else { panic!("{found:?}") };
+    assert_eq!(percent, 71);
+    let exact = (0..WINDOW).filter(|i| i % 10 < 7).map(|i| i * 7 % 150).collect::<std::collections::HashSet<_>>().len() as f64;
+    assert!((11..=13).contains(&networks) && (f64::from(clients) - exact).abs() <= 0.08 * exact, "{networks} {clients} {exact}");
+    let m = found[0].message().unwrap();
+    assert!(m.contains(&format!("71 % of the last 256 requests came from {networks} networks (among them 104.16.")), "{m}");
+    assert!(m.contains(&format!("on behalf of about {clients} distinct clients")) && m.contains("raise proxy.trusted_hops"), "{m}");
+    // The same warning as one network's (one line, whichever way a window shows it).
+    assert_eq!(found[0].kind(), Finding::OneProxy { network: None, private: false, percent: 50 }.kind());
+    // The same over IPv6: 12 edge /48s.
+    let edge6 = |i: u32| Some(IpAddr::from([0x2606, 0x4700, (i % 12) as u16, (i / 12 % 4) as u16, 0, 0, 0, 1]));
+    let cdn6 = |i: u32| ClientAddress { ip: if i % 10 < 7 { edge6(i) } else { public(i) }, ..cdn(i) };
+    let found = run_beyond(&mut AddressCheck::default(), 1, 0, cdn6);
+    assert!(matches!(found[0], Finding::ProxyLayer { networks: 11..=13, percent: 71, .. }), "{found:?}");
+    assert!(found[0].message().unwrap().contains("(among them 2606:4700:"), "{found:?}");
+    // Fixed: one trusted hop takes the CDN's entry, and nothing is beyond it.
+    let fixed = |i: u32| ClientAddress { xff_entries: u64::from(i % 10 < 7), ..cdn(i) };
+    assert!(run_beyond(&mut c, 2, 1, |i| ClientAddress { beyond: 0, ..fixed(i) }).iter().all(|f| *f == Finding::Ok));
+}
+
+#[test]
+fn proxies_that_do_not_gather_clients_are_no_proxy_layer() {
+    // Every client behind its own proxy (peers over many networks, one client each).
+    let own = |i: u32| ClientAddress { ip: public(i), xff_entries: 1, beyond: client_hash(i) };
+    assert!(run_beyond(&mut AddressCheck::default(), 4, 0, own).iter().all(|f| *f == Finding::Ok));
+    // A proxy pool's exits over many networks naming a campaign's three machines.
+    let pool = |i: u32| ClientAddress { ip: public(i), xff_entries: 1, beyond: client_hash(i % 3) };
+    assert!(run_beyond(&mut AddressCheck::default(), 4, 0, pool).iter().all(|f| *f == Finding::Ok));
+    // A few clients behind two networks: too few to tell.
+    let few = |i: u32| ClientAddress { ip: Some(IpAddr::from([104, 16, (i % 2) as u8, 1])), xff_entries: 1, beyond: client_hash(i % 12) };
+    assert!(run_beyond(&mut AddressCheck::default(), 4, 0, few).iter().all(|f| *f == Finding::Ok));
+}
+
+#[test]
+fn distinct_counts_are_estimated_within_a_few_percent() {
+    for n in [0u32, 1, 10, 100, 256] {
+        let mut d = Distinct::default();
+        for k in 0..n {
+            d.insert(client_hash(k));
+            d.insert(client_hash(k)); // a repeat counts once
+        }
+        let e = d.estimate();
+        assert!((e - f64::from(n)).abs() <= 2.0 + 0.08 * f64::from(n), "{n}: {e}");
+    }
 }

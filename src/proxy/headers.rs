@@ -13,6 +13,8 @@
 
 use std::net::IpAddr;
 
+use xxhash_rust::xxh3::xxh3_64;
+
 use crate::request::Request;
 use crate::signal::{Fired, Signal};
 
@@ -105,12 +107,24 @@ fn classify(name: &[u8], value: &[u8]) -> Option<Kind> {
 /// entries, the leftmost); with N = 0, the peer address (and any entry is an extra hop).
 /// Falls back to the peer address when the chosen entry is not an address.
 pub fn check_headers(req: &Request, trusted_hops: u32, fired: &mut Fired) -> Option<IpAddr> {
-    client_address(req, trusted_hops, fired).0
+    client_address(req, trusted_hops, fired).ip
 }
 
-/// [`check_headers`], and how many `X-Forwarded-For` entries the request carried (for the
-/// deployment check, [`super::AddressCheck`]).
-pub fn client_address(req: &Request, trusted_hops: u32, fired: &mut Fired) -> (Option<IpAddr>, u64) {
+/// What a request says about its client address (for the deployment check,
+/// [`super::AddressCheck`], besides the address itself).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ClientAddress {
+    /// The client address (what [`check_headers`] returns).
+    pub ip: Option<IpAddr>,
+    /// `X-Forwarded-For` entries the request carried.
+    pub xff_entries: u64,
+    /// A hash of the first entry beyond the trusted hops, what one more trusted hop would take
+    /// as the client (0 when there is none): counted, never kept or shown.
+    pub beyond: u64,
+}
+
+/// [`check_headers`] with what the deployment check counts besides the address.
+pub fn client_address(req: &Request, trusted_hops: u32, fired: &mut Fired) -> ClientAddress {
     let peer = req.peer.ip.map(|ip| ip.to_canonical());
     let mut has_xff = false;
     for h in &req.headers {
@@ -121,13 +135,14 @@ pub fn client_address(req: &Request, trusted_hops: u32, fired: &mut Fired) -> (O
         }
     }
     if !has_xff {
-        return (peer, 0);
+        return ClientAddress { ip: peer, ..ClientAddress::default() };
     }
-    let (entries, client) = forwarded_for(req, trusted_hops);
-    if entries > u64::from(trusted_hops) {
+    let xff = forwarded_for(req, trusted_hops);
+    if xff.entries > u64::from(trusted_hops) {
         fired.fire(Signal::ProxyXffHops);
     }
-    (client.or(peer), entries)
+    let beyond = xff.beyond.map_or(0, |e| xxh3_64(e).max(1));
+    ClientAddress { ip: xff.client.or(peer), xff_entries: xff.entries, beyond }
 }
 
 /// The client address `X-Forwarded-For` gives under `trusted_hops` (what [`check_headers`]
@@ -137,29 +152,39 @@ pub fn forwarded_client(req: &Request, trusted_hops: u32) -> Option<IpAddr> {
     if trusted_hops == 0 {
         return None; // the peer is the client: no need to walk the header
     }
-    forwarded_for(req, trusted_hops).1
+    forwarded_for(req, trusted_hops).client
 }
 
-/// Walks the `X-Forwarded-For` list from the right: returns the number of entries and the
-/// parsed client entry (None with 0 trusted hops or garbage).
-fn forwarded_for(req: &Request, trusted_hops: u32) -> (u64, Option<IpAddr>) {
+/// One request's `X-Forwarded-For` list under the trusted hops.
+struct Forwarded<'a> {
+    /// Entries.
+    entries: u64,
+    /// The parsed client entry (None with 0 trusted hops or garbage).
+    client: Option<IpAddr>,
+    /// The first entry beyond the trusted hops, as sent.
+    beyond: Option<&'a [u8]>,
+}
+
+/// Walks the `X-Forwarded-For` list from the right.
+fn forwarded_for<'a>(req: &Request<'a>, trusted_hops: u32) -> Forwarded<'a> {
     let want = u64::from(trusted_hops);
     let mut total = 0u64;
     let mut chosen: Option<&[u8]> = None;
+    let mut beyond: Option<&[u8]> = None;
     let mut leftmost: Option<&[u8]> = None;
     let values = req.headers.iter().rev().filter(|h| h.is("x-forwarded-for")).map(|h| h.value);
     for entry in values.flat_map(|v| v.rsplit(|&b| b == b',')).map(<[u8]>::trim_ascii).filter(|e| !e.is_empty()) {
         total += 1;
         if total == want {
             chosen = Some(entry);
+        } else if total == want + 1 {
+            beyond = Some(entry);
         }
         leftmost = Some(entry);
     }
-    if want == 0 {
-        return (total, None);
-    }
     let entry = if total >= want { chosen } else { leftmost };
-    (total, entry.and_then(parse_ip_token))
+    let client = if want == 0 { None } else { entry.and_then(parse_ip_token) };
+    Forwarded { entries: total, client, beyond }
 }
 
 /// Parses one forwarded-for token: `1.2.3.4`, `1.2.3.4:80`, `2001:db8::1`,
@@ -288,6 +313,25 @@ mod tests {
         assert_eq!((fired(&f), c), (vec!["proxy.xff_hops"], ip("10.0.0.3")));
         let (f, c) = run(&[("x-forwarded-for", " , ")], "10.0.0.3", 0);
         assert_eq!((fired(&f), c), (vec![], ip("10.0.0.3")));
+    }
+
+    #[test]
+    fn the_entry_beyond_the_trusted_hops_is_hashed_for_the_check() {
+        let address = |headers: &[(&str, &str)], hops: u32| {
+            let mut r = Request::new();
+            r.peer.ip = "10.0.0.3".parse().ok();
+            r.headers = headers.iter().map(|(n, v)| Header::new(*n, *v)).collect();
+            client_address(&r, hops, &mut Fired::default())
+        };
+        let h = [("X-Forwarded-For", "203.0.113.9, 198.51.100.1"), ("x-forwarded-for", " 10.0.0.2 ,, ")];
+        let hash = |e: &str| xxh3_64(e.as_bytes());
+        // The first entry left of the chosen one (the rightmost with no trusted hop).
+        assert_eq!(address(&h, 0), ClientAddress { ip: ip("10.0.0.3"), xff_entries: 3, beyond: hash("10.0.0.2") });
+        assert_eq!(address(&h, 1), ClientAddress { ip: ip("10.0.0.2"), xff_entries: 3, beyond: hash("198.51.100.1") });
+        assert_eq!(address(&h, 2).beyond, hash("203.0.113.9"));
+        assert_eq!(address(&h, 3).beyond, 0);
+        assert_eq!(address(&h, 8), ClientAddress { ip: ip("203.0.113.9"), xff_entries: 3, beyond: 0 });
+        assert_eq!(address(&[("via", "1.1 squid")], 0), ClientAddress { ip: ip("10.0.0.3"), ..ClientAddress::default() });
     }
 
     #[test]

@@ -18,7 +18,7 @@ pub mod headers;
 
 pub use address::{AddressCheck, Finding};
 pub use cidr::{Cidr, CidrSet};
-pub use headers::{check_headers, client_address, forwarded_client, parse_ip_token, CLIENT_IP_HEADERS, VENDOR_HEADERS, VENDOR_PREFIXES, VENDOR_VALUES};
+pub use headers::{check_headers, client_address, ClientAddress, forwarded_client, parse_ip_token, CLIENT_IP_HEADERS, VENDOR_HEADERS, VENDOR_PREFIXES, VENDOR_VALUES};
 
 #[cfg(test)]
 mod tests {

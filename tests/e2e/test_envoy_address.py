@@ -7,7 +7,7 @@ once, from the traffic itself, counts it in `distill_guard.deployment.warnings`,
 verdict.
 
 Here the "load balancer" is the test client on 127.0.0.1: a loopback peer with X-Forwarded-For
-entries beyond the policy's trusted hops.
+entries beyond the policy's trusted hops (and a CDN, the entries a balancer would append).
 
 Run after `scripts/build.sh envoy envoy-native native`:  .venv/bin/python -m pytest -q tests/e2e/test_envoy_address.py
 """
@@ -65,6 +65,25 @@ def test_a_load_balancer_taken_for_every_client_is_named_once(stack):
     assert wait_for(lambda: envoy.stats().get("wasmcustom.distill_guard.deployment.warnings") == 1), envoy.stats()
     # Every verdict was made as without the check (shadow: tagged, never blocked).
     assert all(t.get("action") for t in seen)
+
+
+def test_a_cdn_in_front_of_the_balancer_is_named(stack):
+    """`proxy.trusted_hops: 1` where a CDN and the operator's balancer add two entries: the address
+    taken is the CDN edge's, public and spread over eight /24s, on behalf of 200 clients. No
+    network has most of the requests: the check counts the clients behind the networks."""
+    envoy, _ = stack(policy={"mode": "shadow", "proxy": {"trusted_hops": 1}})
+    xff = lambda i: f"198.51.{i * 7 % 200}.7, 104.16.{i * 7 % 200 % 8}.{i % 3 + 1}"  # noqa: E731
+    send_all(envoy, WINDOW + 10, xff)
+    lines = wait_for(lambda: warnings(envoy))
+    assert len(lines) == 1, lines
+    assert f"100 % of the last {WINDOW} requests came from 8 networks (among them 104.16." in lines[0], lines[0]
+    assert "distinct clients named by X-Forwarded-For entries beyond proxy.trusted_hops; if those are your CDN" in lines[0], lines[0]
+    assert "198.51." not in envoy.log()  # clients are counted, never named
+    # Two trusted hops: the client's own entry, and quiet.
+    envoy, _ = stack(policy={"mode": "shadow", "proxy": {"trusted_hops": 2}})
+    send_all(envoy, WINDOW + 10, xff)
+    time.sleep(1)
+    assert warnings(envoy) == [], warnings(envoy)
 
 
 def test_too_many_trusted_hops_are_named(stack):
