@@ -1,6 +1,6 @@
-use super::*;
 use std::net::IpAddr;
 
+use super::*;
 use crate::proxy::address::WINDOW;
 
 fn headers() -> Vec<String> {

@@ -17,11 +17,11 @@
 //! client-IP header, a host that does not pass the peer).
 //!
 //! [`AddressCheck`] counts these per window of [`WINDOW`] requests (memory: a few words and two
-//! 1,024-bit sets of hashes; no time, no addresses but the top prefix) and judges each full window; the engine's deployment
-//! checks (`crate::engine::checks`) turn a judgement into one line for the host's log. It never
-//! changes a verdict: a warning cannot be an evasion oracle, and a single proxy exit that sends
-//! most of a small deployment's traffic with its own `X-Forwarded-For` reads the same as a load
-//! balancer (the line says "if").
+//! 1,024-bit sets of hashes; no time, no addresses but the top prefix) and judges each full
+//! window; the engine's deployment checks (`crate::engine::checks`) turn a judgement into one
+//! line for the host's log. It never changes a verdict: a warning cannot be an evasion oracle,
+//! and a single proxy exit that sends most of a small deployment's traffic with its own
+//! `X-Forwarded-For` reads the same as a load balancer (the line says "if").
 
 use std::net::IpAddr;
 

@@ -212,7 +212,7 @@ def test_flag_history_reaches_the_other_worker(stack):
         for w in now:
             flagged[w] = flagged.get(w, 0) + now[w] - seen.get(w, 0)
         seen = now
-    assert sum(flagged.values()) == 5, flagged
+    assert sum(flagged.values()) >= 5, flagged
     # Both workers publish on their next tick and merge on the one after.
     assert wait_for(lambda: envoy.stats().get("wasmcustom.distill_guard.sync.applied", 0) >= 2)
     time.sleep(2.2)
