@@ -89,8 +89,14 @@ fn a_balancer_taken_for_every_client_is_named_on_stderr_with_its_line() {
     let warned: Vec<&str> = err.lines().filter(|l| l.contains("client address")).collect();
     assert_eq!(warned.len(), 1, "{err}");
     assert!(warned[0].starts_with("line 256: warning: client address: 100 % of the last 256 requests came from private addresses (among them 10.0.0.0/24)"), "{err}");
+    assert!(err.contains("\n  deployment checks: 2 windows of 256 requests judged, 1 warning line (above, with their input lines)\n"), "{err}");
     let (_, err) = replay(r#"{"proxy": {"trusted_hops": 1}}"#, &input);
     assert!(!err.contains("client address"), "{err}");
+    // The summary says the checks ran and found nothing, or that too few requests came to judge.
+    assert!(err.contains("\n  deployment checks: 2 windows of 256 requests judged, no warning\n"), "{err}");
+    let short: String = input.lines().take(255).map(|l| format!("{l}\n")).collect();
+    let (_, err) = replay("{}", &short);
+    assert!(err.contains("\n  deployment checks: nothing judged (fewer than 256 requests)\n"), "{err}");
 }
 
 #[test]

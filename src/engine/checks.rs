@@ -100,11 +100,13 @@ pub struct Checks {
 }
 
 impl Checks {
-    /// Counts one request (what it showed, the policy's trusted hops, its time). Out of line:
-    /// one call per request, and its code once in each module.
+    /// Counts one request (what it showed, the policy's trusted hops, its time); true when it
+    /// closed a window (every check's windows close together). Out of line: one call per
+    /// request, and its code once in each module.
     #[inline(never)]
-    pub fn record(&mut self, seen: Seen, trusted_hops: u32, now_ms: u64) {
-        if self.address.record(seen.address, trusted_hops) {
+    pub fn record(&mut self, seen: Seen, trusted_hops: u32, now_ms: u64) -> bool {
+        let closed = self.address.record(seen.address, trusted_hops);
+        if closed {
             self.address_notice.judged(self.address.finding().kind(), now_ms);
         }
         if self.identity.record(!seen.account, false) {
@@ -113,6 +115,7 @@ impl Checks {
         if self.body.record(seen.body_unread, seen.body_read) {
             self.body_notice.judged(u8::from(self.body.warning.is_some()), now_ms);
         }
+        closed
     }
 
     /// True when [`Checks::take_notice`] has a line.

@@ -39,6 +39,11 @@ pub struct Counters {
     pub learned: u64,
     /// Bodies of such requests left unread by `body.heavy_learn_one_in`.
     pub skipped: u64,
+    /// Windows of requests the deployment checks judged ([`checks`]; none before the first
+    /// full window).
+    pub checked_windows: u64,
+    /// Warnings the deployment checks handed out ([`Engine::take_notice`]).
+    pub deployment_warnings: u64,
 }
 
 /// One policy, its compiled form, and the state it keeps.
@@ -121,7 +126,9 @@ impl Engine {
     /// request's header phase ([`Engine::has_notice`] is the cheap test). Checks never change
     /// a verdict.
     pub fn take_notice(&mut self) -> Option<(String, bool)> {
-        self.checks.take_notice(&self.policy.identity.headers)
+        let notice = self.checks.take_notice(&self.policy.identity.headers);
+        self.counters.deployment_warnings += u64::from(notice.as_ref().is_some_and(|n| n.1));
+        notice
     }
 
     /// True when [`Engine::take_notice`] has a line.

@@ -201,7 +201,7 @@ impl Engine {
     pub(super) fn decide_read_headers(&mut self, read: ReadHeaders, levels: &mut Levels) -> Decision {
         let ReadHeaders { route, mut fired, prints, obs, allowlisted, seen } = read;
         let reads_body = seen.body_read;
-        self.checks.record(seen, self.policy.proxy.trusted_hops, obs.now_ms);
+        self.counters.checked_windows += u64::from(self.checks.record(seen, self.policy.proxy.trusted_hops, obs.now_ms));
         if allowlisted {
             let v = Verdict { fp: prints, route, allowlisted: true, ..Default::default() };
             self.count(&v);

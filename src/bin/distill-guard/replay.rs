@@ -208,10 +208,23 @@ fn print_summary(s: &Summary, c: distill_guard::engine::Counters) {
     };
     let _ = writeln!(err, "summary: {} records, {} errors; {}", s.lines, s.errors, acts(&s.per_action));
     let _ = writeln!(err, "  bodies: {} held for the verdict, {} learned after it, {} left unread (body.heavy_learn_one_in)", s.held, c.learned, c.skipped);
+    let _ = writeln!(err, "  deployment checks: {}", checks_line(c));
     for (label, c) in &s.per_label {
         let total: u64 = c.iter().sum();
         let flagged = total - c[0];
         let _ = writeln!(err, "  label {label}: {total} records, flagged {flagged} ({:.2}%); {}", 100.0 * flagged as f64 / total.max(1) as f64, acts(c));
+    }
+}
+
+/// What the deployment checks judged, for the summary: silence alone would not tell a run
+/// with nothing wrong from one too short to be judged.
+fn checks_line(c: distill_guard::engine::Counters) -> String {
+    let window = distill_guard::proxy::address::WINDOW;
+    let s = |k: u64| if k == 1 { "" } else { "s" };
+    match (c.checked_windows, c.deployment_warnings) {
+        (0, _) => format!("nothing judged (fewer than {window} requests)"),
+        (n, 0) => format!("{n} window{} of {window} requests judged, no warning", s(n)),
+        (n, w) => format!("{n} window{} of {window} requests judged, {w} warning line{} (above, with their input lines)", s(n), s(w)),
     }
 }
 
