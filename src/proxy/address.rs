@@ -110,8 +110,12 @@ impl Finding {
                 format!("warning: client address: {percent} % of the last {WINDOW} requests came from {from} with X-Forwarded-For entries beyond proxy.trusted_hops; if that is your own load balancer or proxy, raise proxy.trusted_hops to the hops your infrastructure adds: {fix}")
             }
             Finding::ProxyLayer { network, networks, clients, percent } => {
-                let among = network.map(|n| format!(" (among them {})", cidr(n))).unwrap_or_default();
-                format!("warning: client address: {percent} % of the last {WINDOW} requests came from {networks} networks{among} on behalf of about {clients} distinct clients named by X-Forwarded-For entries beyond proxy.trusted_hops; if those are your CDN or load balancers, raise proxy.trusted_hops to the hops your infrastructure adds: {fix}")
+                let from = match (networks, network) {
+                    (0 | 1, Some(n)) => format!("one network ({})", cidr(n)),
+                    (_, Some(n)) => format!("{networks} networks (among them {})", cidr(n)),
+                    (_, None) => format!("{networks} networks"),
+                };
+                format!("warning: client address: {percent} % of the last {WINDOW} requests came from {from} on behalf of about {clients} distinct clients named by X-Forwarded-For entries beyond proxy.trusted_hops; if those are your CDN or load balancers, raise proxy.trusted_hops to the hops your infrastructure adds: {fix}")
             }
             Finding::Spoofable { percent, trusted_hops } => format!(
                 "warning: client address: {percent} % of the last {WINDOW} requests carried fewer X-Forwarded-For entries than proxy.trusted_hops ({trusted_hops}), so their client address is the leftmost entry, which a client can write itself; lower proxy.trusted_hops to the hops your infrastructure adds: {fix}"
@@ -229,7 +233,7 @@ pub struct AddressCheck {
     /// those entries named.
     networks: Distinct,
     clients: Distinct,
-    /// The latest of those networks (named when no network has a majority).
+    /// The latest of those networks (named when the majority vote ends without one).
     latest: Option<IpAddr>,
     finding: Finding,
 }

@@ -82,6 +82,15 @@ fn a_public_load_balancer_is_found_by_its_network_in_the_next_window() {
     assert_eq!(found[0], Finding::Ok, "the first window only elects the network");
     let m = found[1].message().unwrap();
     assert!(m.contains("80 % of the last 256 requests came from one network (34.120.7.0/24)"), "{m}");
+    // With the clients' entries counted, the same balancer is found in the first window.
+    let lb_clients = |i: u32| {
+        let (ip, xff_entries) = lb(i);
+        ClientAddress { ip, xff_entries, beyond: if xff_entries > 0 { client_hash(i % 97) } else { 0 } }
+    };
+    let found = run_beyond(&mut AddressCheck::default(), 1, 0, lb_clients);
+    assert!(matches!(found[0], Finding::ProxyLayer { networks: 1, percent: 80, .. }), "{found:?}");
+    let m = found[0].message().unwrap();
+    assert!(m.contains("80 % of the last 256 requests came from one network (34.120.7.0/24) on behalf of about"), "{m}");
     // Public clients' own proxies, spread over many networks, are not one network.
     let mut c = AddressCheck::default();
     assert!(run(&mut c, 5, 0, |i| (public(i), 1)).iter().all(|f| *f == Finding::Ok));
