@@ -104,6 +104,8 @@ def test_a_matching_configuration_is_quiet(stack):
     time.sleep(1)
     assert warnings(envoy) == [], warnings(envoy)
     assert envoy.stats().get("wasmcustom.distill_guard.deployment.warnings", 0) == 0
+    # Quiet because the checks ran and found nothing: two windows judged, counted for alerts.
+    assert wait_for(lambda: envoy.stats().get("wasmcustom.distill_guard.deployment.windows", 0) == 2), envoy.stats()
 
 
 def test_requests_without_an_account_key_are_named(stack):

@@ -216,8 +216,11 @@ impl Filter {
         #[cfg(not(feature = "fault-injection"))]
         let fault_body = false;
         let forged = wire::forged_tag_names(&req.headers, &engine.policy().output.header_prefix);
-        let skipped = engine.counters().skipped;
+        let before = engine.counters();
         let decision = engine.inspect_headers(&req, !end_of_stream);
+        if engine.counters().checked_windows > before.checked_windows {
+            count(&self.shared, Pending::deployment_window);
+        }
         if engine.has_notice() {
             if let Some((line, warning)) = engine.take_notice() {
                 abi::log(Level::Warn, &format!("distill-guard: {line}"));
@@ -228,7 +231,7 @@ impl Filter {
         }
         match decision {
             Decision::Final { verdict, learn } => {
-                if engine.counters().skipped > skipped {
+                if engine.counters().skipped > before.skipped {
                     count(&self.shared, Pending::skipped);
                 }
                 let target = Target { forged: &forged, reference, filter_state: options.filter_state };

@@ -1,7 +1,8 @@
 //! The filter's counters (`distill_guard.requests`, `.internal_error`, `.action.<a>`,
 //! `.reason.<code>`, and `.body.held` / `.body.learned` / `.body.skipped`: requests held for
 //! their body, bodies learned from as they streamed past, bodies `body.heavy_learn_one_in`
-//! left unread; `.deployment.warnings`: warnings of the deployment checks logged),
+//! left unread; `.deployment.warnings`: warnings of the deployment checks logged;
+//! `.deployment.windows`: windows of requests they judged),
 //! counted per VM in memory and handed to the host in
 //! batches.
 //!
@@ -17,8 +18,8 @@ use crate::score::{Action, Verdict};
 use crate::signal::Signal;
 
 /// Number of counters: requests, internal errors, one per action, one per reason, bodies
-/// held, learned from and skipped, deployment-check warnings.
-pub const COUNTERS: usize = 2 + Action::ALL.len() + Signal::COUNT + 4;
+/// held, learned from and skipped, deployment-check warnings and windows judged.
+pub const COUNTERS: usize = 2 + Action::ALL.len() + Signal::COUNT + 5;
 const REQUESTS: usize = 0;
 const INTERNAL_ERROR: usize = 1;
 const ACTIONS: usize = 2;
@@ -27,6 +28,7 @@ const HELD: usize = REASONS + Signal::COUNT;
 const LEARNED: usize = HELD + 1;
 const SKIPPED: usize = HELD + 2;
 const DEPLOYMENT_WARNINGS: usize = HELD + 3;
+const DEPLOYMENT_WINDOWS: usize = HELD + 4;
 
 /// Metric name of counter `i` (`0..COUNTERS`); `None` past the end.
 pub fn name(i: usize) -> Option<String> {
@@ -37,6 +39,7 @@ pub fn name(i: usize) -> Option<String> {
         LEARNED => Some(wire::LEARNED_METRIC.to_string()),
         SKIPPED => Some(wire::SKIPPED_METRIC.to_string()),
         DEPLOYMENT_WARNINGS => Some(wire::DEPLOYMENT_WARNINGS_METRIC.to_string()),
+        DEPLOYMENT_WINDOWS => Some(wire::DEPLOYMENT_WINDOWS_METRIC.to_string()),
         _ if i < REASONS => Action::ALL.get(i - ACTIONS).map(|&a| wire::action_metric(a)),
         _ => Signal::ALL.get(i - REASONS).map(|&s| wire::reason_metric(s)),
     }
@@ -93,6 +96,12 @@ impl Pending {
         self.counts[DEPLOYMENT_WARNINGS] += 1;
     }
 
+    /// Counts a window of requests the deployment checks judged
+    /// ([`crate::engine::Counters::checked_windows`]).
+    pub fn deployment_window(&mut self) {
+        self.counts[DEPLOYMENT_WINDOWS] += 1;
+    }
+
     /// True when nothing is pending.
     pub fn is_empty(&self) -> bool {
         self.counts.iter().all(|&c| c == 0)
@@ -137,6 +146,7 @@ mod tests {
         assert!(names.contains(&"distill_guard.reason.proxy.via".to_string()));
         assert!(names.contains(&"distill_guard.body.held".to_string()) && names.contains(&"distill_guard.body.learned".to_string()));
         assert!(names.contains(&"distill_guard.deployment.warnings".to_string()));
+        assert!(names.contains(&"distill_guard.deployment.windows".to_string()));
         assert_eq!(name(COUNTERS), None);
     }
 

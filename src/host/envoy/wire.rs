@@ -278,6 +278,8 @@ pub const LEARNED_METRIC: &str = "distill_guard.body.learned";
 pub const SKIPPED_METRIC: &str = "distill_guard.body.skipped";
 /// Counter of the deployment checks' warnings logged ([`crate::engine::checks`]).
 pub const DEPLOYMENT_WARNINGS_METRIC: &str = "distill_guard.deployment.warnings";
+/// Counter of the windows of requests the deployment checks judged (that they ran at all).
+pub const DEPLOYMENT_WINDOWS_METRIC: &str = "distill_guard.deployment.windows";
 
 /// Key of the adapter options in the plugin configuration (next to the policy's keys).
 pub const OPTIONS_KEY: &str = "envoy";

@@ -291,13 +291,17 @@ impl Filter {
         }
         let forged = wire::forged_tag_names(&req.headers, &policy.output.header_prefix);
         let read = config.reader.headers(&req, !end_of_stream);
-        let (decision, skipped, notice) = {
+        let (decision, skipped, window, notice) = {
             let mut engine = config.lock();
-            let skipped = engine.counters().skipped;
+            let before = engine.counters();
             let decision = engine.decide_headers(read);
             let notice = if engine.has_notice() { engine.take_notice() } else { None };
-            (decision, engine.counters().skipped > skipped, notice)
+            let after = engine.counters();
+            (decision, after.skipped > before.skipped, after.checked_windows > before.checked_windows, notice)
         };
+        if window {
+            config.count(s, Pending::deployment_window);
+        }
         if let Some((line, warning)) = notice {
             abi::log(Level::Warn, &format!("distill-guard (native): {line}"));
             if warning {
