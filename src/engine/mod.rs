@@ -123,18 +123,16 @@ impl Engine {
     /// A line for the host's log from the deployment checks ([`checks`]: the client address,
     /// the account key, the bodies read), once, when a finding changed (a warning, `true`, or
     /// its end), and again at most hourly while a warning holds. Hosts call it after a
-    /// request's header phase ([`Engine::has_notice`] is the cheap test). Checks never change
-    /// a verdict.
+    /// request's header phase: without a line due it costs one inlined test. Checks never
+    /// change a verdict.
+    #[inline]
     pub fn take_notice(&mut self) -> Option<(String, bool)> {
+        if !self.checks.has_notice() {
+            return None;
+        }
         let notice = self.checks.take_notice(&self.policy.identity.headers);
         self.counters.deployment_warnings += u64::from(notice.as_ref().is_some_and(|n| n.1));
         notice
-    }
-
-    /// True when [`Engine::take_notice`] has a line.
-    #[inline]
-    pub fn has_notice(&self) -> bool {
-        self.checks.has_notice()
     }
 
     /// True when the policy reads the body prefix of some request to `path` (query ignored),

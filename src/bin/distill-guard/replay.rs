@@ -73,10 +73,8 @@ impl<W: Write> Replayer<W> {
                 let req = dec.request(self.limit);
                 let mut levels = Levels::default();
                 let v = if self.explain { self.engine.inspect_levels(&req, &mut levels) } else { self.engine.inspect(&req) };
-                if self.engine.has_notice() {
-                    if let Some((n, _)) = self.engine.take_notice() {
-                        eprintln!("line {line_no}: {n}");
-                    }
+                if let Some((n, _)) = self.engine.take_notice() {
+                    eprintln!("line {line_no}: {n}");
                 }
                 let label = dec.record().label.as_ref();
                 let a = v.action as usize;

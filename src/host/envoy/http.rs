@@ -221,12 +221,10 @@ impl Filter {
         if engine.counters().checked_windows > before.checked_windows {
             count(&self.shared, Pending::deployment_window);
         }
-        if engine.has_notice() {
-            if let Some((line, warning)) = engine.take_notice() {
-                abi::log(Level::Warn, &format!("distill-guard: {line}"));
-                if warning {
-                    count(&self.shared, Pending::deployment_warning);
-                }
+        if let Some((line, warning)) = engine.take_notice() {
+            abi::log(Level::Warn, &format!("distill-guard: {line}"));
+            if warning {
+                count(&self.shared, Pending::deployment_warning);
             }
         }
         match decision {

@@ -2,9 +2,8 @@
 //! `.reason.<code>`, and `.body.held` / `.body.learned` / `.body.skipped`: requests held for
 //! their body, bodies learned from as they streamed past, bodies `body.heavy_learn_one_in`
 //! left unread; `.deployment.warnings`: warnings of the deployment checks logged;
-//! `.deployment.windows`: windows of requests they judged),
-//! counted per VM in memory and handed to the host in
-//! batches.
+//! `.deployment.windows`: windows of requests they judged), counted per VM in memory and
+//! handed to the host in batches.
 //!
 //! One `proxy_increment_metric` per counter and per request (4-6 calls for a typical
 //! verdict) is replaced by [`Pending::record`], a few array increments, and

@@ -23,7 +23,8 @@
 //! `distill_guard`, the cluster key of a tagged request in `distill_guard.cluster`: the keys the
 //! Wasm filter's access logs read as `wasm.distill_guard...`) work as in the Wasm filter.
 //! The counters are the Wasm filter's (`distill_guard.requests`, `.action.*`, `.reason.*`,
-//! `.body.held`, `.body.learned`, `.body.skipped`, `.internal_error`, `.deployment.warnings`), under Envoy's dynamic-module stats prefix
+//! `.body.held`, `.body.learned`, `.body.skipped`, `.internal_error`, `.deployment.warnings`,
+//! `.deployment.windows`), under Envoy's dynamic-module stats prefix
 //! instead of `wasmcustom.`, incremented per request (no tick to batch them on).
 //! The fleet sync (`envoy.fleet`) and the campaign log (`envoy.campaigns`) run on a thread of
 //! the filter configuration's own ([`background`]): it calls the fleet's bridge at
@@ -295,7 +296,7 @@ impl Filter {
             let mut engine = config.lock();
             let before = engine.counters();
             let decision = engine.decide_headers(read);
-            let notice = if engine.has_notice() { engine.take_notice() } else { None };
+            let notice = engine.take_notice();
             let after = engine.counters();
             (decision, after.skipped > before.skipped, after.checked_windows > before.checked_windows, notice)
         };

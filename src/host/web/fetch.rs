@@ -76,10 +76,8 @@ impl Engine {
                     _ => 0,
                 };
                 let mut out = packed::outcome(&verdict, self.inner.policy(), reference, &forged, None, ticket);
-                if self.inner.has_notice() {
-                    if let Some((n, _)) = self.inner.take_notice() {
-                        packed::with_notice(&mut out, &n);
-                    }
+                if let Some((n, _)) = self.inner.take_notice() {
+                    packed::with_notice(&mut out, &n);
                 }
                 out
             }

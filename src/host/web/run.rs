@@ -362,10 +362,8 @@ impl Run {
         let req = dec.request(self.engine.body_limit());
         let mut levels = Levels::default();
         let v = self.engine.inspect_levels(&req, &mut levels);
-        if self.engine.has_notice() {
-            if let Some((n, _)) = self.engine.take_notice().filter(|_| self.notices.len() < MAX_ERRORS) {
-                self.notices.push((line_no, n));
-            }
+        if let Some((n, _)) = self.engine.take_notice().filter(|_| self.notices.len() < MAX_ERRORS) {
+            self.notices.push((line_no, n));
         }
         let name = label_name(dec.record().label.as_ref());
         let label = if self.labels.list.len() < usize::from(u16::MAX) || self.labels.index.contains_key(&name) {
