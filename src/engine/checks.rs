@@ -152,6 +152,19 @@ impl Checks {
     }
 }
 
+impl super::Counters {
+    /// What the deployment checks judged, in one phrase (replay's summary, the tuning page):
+    /// silence alone does not tell traffic with nothing wrong from too little to be judged.
+    pub fn checks_summary(&self) -> String {
+        let s = |k: u64| if k == 1 { "" } else { "s" };
+        match (self.checked_windows, self.deployment_warnings) {
+            (0, _) => format!("nothing judged (fewer than {WINDOW} requests)"),
+            (n, 0) => format!("{n} window{} of {WINDOW} requests judged, no warning", s(n)),
+            (n, w) => format!("{n} window{} of {WINDOW} requests judged, {w} warning line{}", s(n), s(w)),
+        }
+    }
+}
+
 #[cfg(test)]
 #[path = "checks_tests.rs"]
 mod tests;

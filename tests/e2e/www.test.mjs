@@ -155,7 +155,7 @@ test('bad input: every policy error with its path; bad capture lines by number, 
   assert.equal(await page.getAttribute('#status', 'data-records'), records);
 });
 
-test('a capture recorded behind a balancer: the page names the client-address finding as replay does', async () => {
+test('a capture recorded behind a balancer: the page names the client-address finding and what the checks judged as replay does', async () => {
   // 600 requests through one balancer (peer 10.0.0.2, the client in X-Forwarded-For), scored
   // with the shipped policy (proxy.trusted_hops 0): the balancer is taken for every client.
   const file = path.join(b.profile, 'behind-balancer.jsonl');
@@ -173,10 +173,15 @@ test('a capture recorded behind a balancer: the page names the client-address fi
   assert.equal(lines.length, 1, cli.stderr);
   assert.deepEqual(shown, [lines[0]]);
   assert.match(shown[0], /^line 256: warning: client address: 100 % of the last 256 requests came from private addresses/);
-  // The sample (no balancer) has no notice.
+  // What the checks judged, in replay's words (its summary line without the pointer upward).
+  const judged = cli.stderr.match(/deployment checks: (.*?)(?: \(above, with their input lines\))?\n/)?.[1];
+  assert.equal(judged, '2 windows of 256 requests judged, 1 warning line', cli.stderr);
+  assert.ok((await page.textContent('#capture-info')).endsWith(`; deployment checks: ${judged}`), await page.textContent('#capture-info'));
+  // The sample (no balancer, fewer requests than a window) has no notice, and says it was not judged.
   await page.setInputFiles('#capture-file', path.join(ROOT, 'tests/data/golden_requests.jsonl'));
   await rendered(page, await gen(page));
   assert.equal(await page.$$eval('#capture-notices li', (l) => l.length), 0);
+  assert.match(await page.textContent('#capture-info'), /; deployment checks: nothing judged \(fewer than 256 requests\)$/);
 });
 
 test('the simulator generates a scenario that the engine scores', async () => {

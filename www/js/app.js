@@ -115,7 +115,8 @@ function onResult(m) {
   s.dataset.records = m.n;
   status(`scored ${m.n.toLocaleString('en')} records in ${(m.ms / 1000).toFixed(1)} s`, 'done');
   const e = m.errors;
-  $('capture-info').textContent = `${capture.name}: ${m.n.toLocaleString('en')} records${e.count ? `, ${e.count.toLocaleString('en')} unreadable line(s)` : ''}`;
+  $('capture-info').textContent = `${capture.name}: ${m.n.toLocaleString('en')} records${e.count ? `, ${e.count.toLocaleString('en')} unreadable line(s)` : ''}`
+    + `; deployment checks: ${m.checks}`;
   showErrors($('capture-errors'), [
     ...e.first.slice(0, 5).map((x) => ({ path: `line ${x.line}`, message: x.error })),
     ...(e.count > 5 ? [{ message: `… and ${e.count - 5} more unreadable lines; the rest loaded` }] : []),

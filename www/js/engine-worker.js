@@ -74,6 +74,7 @@ async function run(slot, gen, policy) {
     n: r.length, labelNames: JSON.parse(r.labelNames()), accountNames: JSON.parse(r.accountNames()),
     clientNames: JSON.parse(r.clientNames()), errors: JSON.parse(r.errors()), ms: performance.now() - t0,
     notices: JSON.parse(r.notices()),
+    checks: r.checks(),
     routeNames: routeNames(policy),
   };
   shown[slot]?.run.free();

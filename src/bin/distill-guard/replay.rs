@@ -214,16 +214,10 @@ fn print_summary(s: &Summary, c: distill_guard::engine::Counters) {
     }
 }
 
-/// What the deployment checks judged, for the summary: silence alone would not tell a run
-/// with nothing wrong from one too short to be judged.
+/// What the deployment checks judged, for the summary, pointing at the warning lines above.
 fn checks_line(c: distill_guard::engine::Counters) -> String {
-    let window = distill_guard::proxy::address::WINDOW;
-    let s = |k: u64| if k == 1 { "" } else { "s" };
-    match (c.checked_windows, c.deployment_warnings) {
-        (0, _) => format!("nothing judged (fewer than {window} requests)"),
-        (n, 0) => format!("{n} window{} of {window} requests judged, no warning", s(n)),
-        (n, w) => format!("{n} window{} of {window} requests judged, {w} warning line{} (above, with their input lines)", s(n), s(w)),
-    }
+    let lines = if c.checked_windows > 0 && c.deployment_warnings > 0 { " (above, with their input lines)" } else { "" };
+    format!("{}{lines}", c.checks_summary())
 }
 
 #[cfg(test)]

@@ -249,6 +249,13 @@ impl Run {
         serde_json::Value::Array(list).to_string()
     }
 
+    /// What the deployment checks judged so far, as replay's summary says it
+    /// (`2 windows of 256 requests judged, no warning`; `nothing judged (...)` before the first
+    /// full window): the page's line under the capture, so that no notice reads as checked.
+    pub fn checks(&self) -> String {
+        self.engine.counters().checks_summary()
+    }
+
     /// The campaign report of the records fed so far, as of the latest one (JSON; the shape
     /// of `distill-guard campaigns --format json`), each campaign with `labels`: its listed
     /// accounts per label (an account's label is that of its first record), most first.
