@@ -17,7 +17,7 @@
 // optional DROP_HEADERS / CLIENT_IP_HEADER / BODY_LEARN (see record.mjs), FLEET / FLEET_SETTINGS (fleet.mjs).
 import { initSync, Engine } from './pkg/distill_guard.js';
 import wasmModule from './pkg/distill_guard_bg.wasm';
-import { hostSettings, peerAsn, readBody, requestHead, takePrefix } from './record.mjs';
+import { contentLength, hostSettings, peerAsn, readBody, requestHead, takePrefix } from './record.mjs';
 import { withFleet } from './fleet.mjs';
 import { env as startupEnv } from 'cloudflare:workers';
 
@@ -79,10 +79,10 @@ function engineFailed(state, e) {
 
 // Reads at most the policy's prefix of a teed body branch and hands it to the engine (in
 // ctx.waitUntil: the request has gone on already). Cancels the branch once read.
-async function learn(state, ticket, branch) {
+async function learn(state, ticket, branch, length) {
   let read;
   try {
-    read = await takePrefix(branch, state.limit);
+    read = await takePrefix(branch, state.limit, length);
   } catch {
     return; // the client went away mid-body: nothing to learn
   }
@@ -166,7 +166,7 @@ async function handle(request, env, ctx) {
       // Learn from the body without holding the request: one branch to the origin, one to read.
       const [upstream, mine] = body.tee();
       body = upstream;
-      ctx.waitUntil(learn(state, ticket, mine));
+      ctx.waitUntil(learn(state, ticket, mine, contentLength(request)));
     }
   }
   return (env.ORIGIN ?? globalThis).fetch(request.url, {

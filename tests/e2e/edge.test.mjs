@@ -490,6 +490,20 @@ test('two phases: an ordinary POST goes to the origin at once and its body is le
   assert.ok(r.early && r.status === 200);
   await new Promise((ok) => setTimeout(ok, 300));
   assert.ok(!(await reasonsOf(wd.url('learn'), 'sk-learn-2')).includes('account.elicitation_share'));
+  // A body of unknown length (chunked: no Content-Length) is learned as it streams past too (the
+  // branch read chunk by chunk; one of a known length within the limit is read whole).
+  const chunked = await new Promise((resolve, reject) => {
+    const req = http.request(`${wd.url('learn')}/v1/messages`, { method: 'POST', headers: { 'content-type': 'application/json',
+      'x-api-key': 'sk-learn-3', 'user-agent': 'acme-batch/1.0' } }, (res) => { res.resume(); res.on('end', () => resolve(res.statusCode)); });
+    req.on('error', reject);
+    req.write(elicit.slice(0, 10));
+    setTimeout(() => req.end(elicit.slice(10)), 50);
+  });
+  assert.equal(chunked, 200);
+  assert.equal(origin.requests.at(-1).sha256, createHash('sha256').update(elicit).digest('hex'));
+  assert.equal(origin.requests.at(-1).headers['content-length'], undefined);
+  await new Promise((ok) => setTimeout(ok, 300));
+  assert.ok((await reasonsOf(wd.url('learn'), 'sk-learn-3')).includes('account.elicitation_share'));
 
   // BODY_LEARN=buffer: the same POST waits for its body, which is learned from before it goes on.
   r = await postInTwoSteps(`${wd.url('buffered')}/v1/messages`, 'sk-buffer-1', elicit);
