@@ -87,15 +87,15 @@ export async function readBody(request, limit) {
 }
 
 // Reads chunks of `body` until more than `limit` bytes arrived or it ended (see readBody).
-export async function readPrefix(body, limit, contentLength) {
+export async function readPrefix(body, limit, length) {
   const reader = body.getReader();
   const { chunks, size, done } = await gather(reader, limit);
   const prefix = concat(chunks, size);
   if (done) return { prefix, done, forward: prefix, cancel: () => {} };
   const rest = replay(chunks, reader);
   let forward = rest;
-  if (contentLength != null && typeof FixedLengthStream === 'function') {
-    const fixed = new FixedLengthStream(contentLength);
+  if (length != null && typeof FixedLengthStream === 'function') {
+    const fixed = new FixedLengthStream(length);
     rest.pipeTo(fixed.writable).catch(() => {});
     forward = fixed.readable;
   }
@@ -111,7 +111,7 @@ export function contentLength(request) {
 // The prefix of a body stream only this worker reads (a teed branch, for learning): at most
 // `limit` bytes plus one chunk, and the stream cancelled if it went on. Returns { prefix, done }.
 // A body whose Content-Length (`length`, or null) is within the limit is read whole in one call:
-// a reader loop costs workerd ~12-17 us more per 4 KB POST (BENCHMARKS.md, "Edge worker").
+// a reader loop costs workerd ~10-17 us more per 4 KB POST (BENCHMARKS.md, "Reading the teed branch whole").
 export async function takePrefix(stream, limit, length = null) {
   if (length != null && length <= limit) return { prefix: new Uint8Array(await new Response(stream).arrayBuffer()), done: true };
   const reader = stream.getReader();
