@@ -10,7 +10,8 @@
 //! A bench that scans one body over and over lets the CPU's branch predictors learn that
 //! text; real traffic brings new text with every request. `scan_4k_prose_en_varied` scans 64
 //! word-shuffled variants of the English prose in turn (time per body), which is closer to
-//! what a proxy sees.
+//! what a proxy sees; `scan_4k_load_bench_bodies` scans 1,024 bodies shaped as the Envoy and
+//! workerd load benches' POSTs (`benches/envoy/load.lua`) in turn: what learning one costs.
 //!
 //! Run: `CARGO_PROFILE_BENCH_PANIC=unwind cargo bench --bench prompt` (the release profile's
 //! `panic = "abort"` otherwise makes the bin and bench builds of the lib collide, cargo#6313).
@@ -139,6 +140,35 @@ fn varied_bodies(text: &str) -> Vec<String> {
         .collect()
 }
 
+/// 1,024 bodies shaped as `benches/envoy/load.lua` shapes the Envoy and workerd benches' POSTs: a
+/// Messages body with a short system prompt and one user turn of ~3,900 bytes of pseudo-words (3-9
+/// lower-case letters drawn from a vocabulary of 4,000; seeded here with another generator than
+/// Lua's, so the same shape, not the same words).
+fn load_bodies() -> Vec<String> {
+    let mut r = 0x2545_F491_4F6C_DD1Du64;
+    let mut next = |n: u64| {
+        r ^= r << 13;
+        r ^= r >> 7;
+        r ^= r << 17;
+        r % n
+    };
+    let vocab: Vec<String> = (0..4000).map(|_| (0..3 + next(7)).map(|_| char::from(b'a' + next(26) as u8)).collect()).collect();
+    (0..1024)
+        .map(|_| {
+            let mut text = String::new();
+            while text.len() < 3900 {
+                if !text.is_empty() {
+                    text.push(' ');
+                }
+                text.push_str(vocab.get(next(4000) as usize).map_or("", String::as_str));
+            }
+            format!(
+                r#"{{"model":"claude-sonnet-4-5","max_tokens":4096,"temperature":0.2,"system":"You are a helpful assistant.","messages":[{{"role":"user","content":"{text}"}}]}}"#
+            )
+        })
+        .collect()
+}
+
 fn bench(c: &mut Criterion) {
     let cfg = PromptConfig::default();
     let mut s = Scratch::default();
@@ -171,6 +201,17 @@ fn bench(c: &mut Criterion) {
     g.throughput(Throughput::Bytes(bodies.iter().map(|b| b.len() as u64).sum::<u64>() / bodies.len() as u64));
     let mut k = 0;
     g.bench_function("scan_4k_prose_en_varied", |b| {
+        b.iter(|| {
+            k = (k + 1) % bodies.len();
+            let body = bodies.get(k).map_or(&[][..], |b| b.as_bytes());
+            black_box(scan_with(black_box(body), true, &cfg, &mut Fired::default(), &mut s).template)
+        })
+    });
+    // What learning one of the load benches' POSTs costs natively (each body in turn).
+    let bodies = load_bodies();
+    g.throughput(Throughput::Bytes(bodies.iter().map(|b| b.len() as u64).sum::<u64>() / bodies.len() as u64));
+    let mut k = 0;
+    g.bench_function("scan_4k_load_bench_bodies", |b| {
         b.iter(|| {
             k = (k + 1) % bodies.len();
             let body = bodies.get(k).map_or(&[][..], |b| b.as_bytes());
