@@ -209,6 +209,7 @@ fn bench(c: &mut Criterion) {
     });
     // What learning one of the load benches' POSTs costs natively (each body in turn).
     let bodies = load_bodies();
+    assert!(bodies.iter().all(|b| scan_with(b.as_bytes(), true, &cfg, &mut Fired::default(), &mut s).template.is_some()));
     g.throughput(Throughput::Bytes(bodies.iter().map(|b| b.len() as u64).sum::<u64>() / bodies.len() as u64));
     let mut k = 0;
     g.bench_function("scan_4k_load_bench_bodies", |b| {
