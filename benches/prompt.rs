@@ -197,28 +197,20 @@ fn bench(c: &mut Criterion) {
             })
         });
     }
-    let bodies = varied_bodies(PROSE_EN);
-    g.throughput(Throughput::Bytes(bodies.iter().map(|b| b.len() as u64).sum::<u64>() / bodies.len() as u64));
-    let mut k = 0;
-    g.bench_function("scan_4k_prose_en_varied", |b| {
-        b.iter(|| {
-            k = (k + 1) % bodies.len();
-            let body = bodies.get(k).map_or(&[][..], |b| b.as_bytes());
-            black_box(scan_with(black_box(body), true, &cfg, &mut Fired::default(), &mut s).template)
-        })
-    });
-    // What learning one of the load benches' POSTs costs natively (each body in turn).
-    let bodies = load_bodies();
-    assert!(bodies.iter().all(|b| scan_with(b.as_bytes(), true, &cfg, &mut Fired::default(), &mut s).template.is_some()));
-    g.throughput(Throughput::Bytes(bodies.iter().map(|b| b.len() as u64).sum::<u64>() / bodies.len() as u64));
-    let mut k = 0;
-    g.bench_function("scan_4k_load_bench_bodies", |b| {
-        b.iter(|| {
-            k = (k + 1) % bodies.len();
-            let body = bodies.get(k).map_or(&[][..], |b| b.as_bytes());
-            black_box(scan_with(black_box(body), true, &cfg, &mut Fired::default(), &mut s).template)
-        })
-    });
+    // Bodies scanned in turn (time per body): the English prose in 64 variants, and the load
+    // benches' POSTs (what learning one costs natively).
+    for (name, bodies) in [("scan_4k_prose_en_varied", varied_bodies(PROSE_EN)), ("scan_4k_load_bench_bodies", load_bodies())] {
+        assert!(bodies.iter().all(|b| scan_with(b.as_bytes(), true, &cfg, &mut Fired::default(), &mut s).template.is_some()), "{name}");
+        g.throughput(Throughput::Bytes(bodies.iter().map(|b| b.len() as u64).sum::<u64>() / bodies.len() as u64));
+        let mut k = 0;
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                k = (k + 1) % bodies.len();
+                let body = bodies.get(k).map_or(&[][..], |b| b.as_bytes());
+                black_box(scan_with(black_box(body), true, &cfg, &mut Fired::default(), &mut s).template)
+            })
+        });
+    }
     let body = body();
     scan_with(body.as_bytes(), true, &cfg, &mut Fired::default(), &mut s);
     let (mut norm, mut starts) = (Vec::new(), Vec::new());
