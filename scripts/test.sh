@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The one test command: installs what the tests need, builds every target, runs every test.
-#   unit + integration (cargo test), Envoy end-to-end (pytest, real Envoy + curl/requests/httpx),
-#   workerd and Chromium end-to-end (node --test, real workerd + real Chromium).
+#   unit + integration (cargo test), a build check of the fuzz targets and benches, Envoy end-to-end
+#   (pytest, real Envoy + curl/requests/httpx), workerd and Chromium end-to-end (node --test, real workerd + real Chromium).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR=never
@@ -16,6 +16,14 @@ cargo test --release 2>&1 | tee test-output/cargo-test.log | grep -E "^(test res
 status=${PIPESTATUS[0]}
 set -e
 [ "$status" -eq 0 ] || { echo "cargo test failed (exit $status); full log: test-output/cargo-test.log" >&2; exit 1; }
+
+# The crates no test builds (the fuzz targets, the criterion benches, the bench filters and tools):
+# they must still compile against the core, or they rot unseen.
+echo "== cargo check (fuzz targets, benches)" >&2
+cargo check -q --benches
+for d in fuzz benches/campaign-merge benches/hostcall-probe benches/noop-filter benches/noop-native; do
+  cargo check -q --manifest-path "$d/Cargo.toml" --all-targets || { echo "cargo check failed in $d" >&2; exit 1; }
+done
 
 if ls tests/e2e/test_*.py >/dev/null 2>&1; then
   echo "== pytest tests/e2e (Envoy)" >&2

@@ -21,7 +21,7 @@ const T: u64 = 1_700_000_000_000;
 fn cfg() -> StateConfig {
     let c = 64;
     StateConfig {
-        capacity: Capacity { accounts: c, fingerprints: c, ja4s: c, prefixes: c, asns: c, fp_prefixes: c, fp_asns: c, templates: c, envs: c, tasks: c },
+        capacity: Capacity { accounts: c, fingerprints: c, ja4s: c, prefixes: c, asns: c, fp_prefixes: c, fp_asns: c, templates: c, envs: c, tasks: c, harnesses: c, harness_tasks: c },
         ..StateConfig::default()
     }
 }
