@@ -7,6 +7,9 @@
 #   pass     benches/edge/passthrough.mjs: forwards `new Request(request.url, request)` to the origin
 #   passtee  the same worker teeing a request body: one branch to the origin, the other read to its
 #            end in ctx.waitUntil() (no engine): what learning from a body as it streams past costs
+#   passhead the same worker doing what edge/worker.mjs does for a request allowed at its headers but
+#            the engine call (the request head built, the headers copied, seven verdict headers set,
+#            fetch(url, init)): dg - passhead is the engine's header phase in workerd
 #   dg       edge/worker.mjs + edge/pkg with filters/default.json (proxy.trusted_hops = 1)
 #   dg@DIR   the same policy with the worker in DIR (worker.mjs, record.mjs, pkg/): another build
 #            of the worker, e.g. an older commit's, to compare in one run
@@ -92,8 +95,10 @@ start_workerd() {
   local cfg=$1 dir=$WORK/w src policy
   rm -rf "$dir"; mkdir -p "$dir"
   case "$cfg" in
-    pass|passtee) cp benches/edge/passthrough.mjs "$dir/worker.mjs"; echo '{}' > "$dir/policy.json"
-      [ "$cfg" = passtee ] && echo tee > "$dir/pass_mode" ;;
+    pass|passtee|passhead) cp benches/edge/passthrough.mjs "$dir/worker.mjs"; cp edge/record.mjs "$dir/"
+      echo '{}' > "$dir/policy.json"
+      [ "$cfg" = passtee ] && echo tee > "$dir/pass_mode"
+      [ "$cfg" = passhead ] && echo head > "$dir/pass_mode" ;;
     dg|shadow|structured|buffered|nolearn|never|sampled|dg@*)
       src=$ROOT/edge; case "$cfg" in dg@*) src=$(readlink -f "${cfg#dg@}") ;; esac
       [ -f "$src/pkg/distill_guard_bg.wasm" ] || { echo "no $src/pkg: run scripts/build.sh web" >&2; exit 2; }
@@ -169,6 +174,7 @@ import json, statistics, sys
 rows = [json.loads(l) for l in open(sys.argv[1])]
 med = statistics.median
 names = {"pass": "pass-through worker", "passtee": "pass-through worker, body teed and read",
+         "passhead": "pass-through worker, head built and tags set (no engine)",
          "dg": "distill-guard, default.json", "shadow": "distill-guard, shadow.json",
          "structured": "distill-guard, default.json, structured header", "buffered": "distill-guard, default.json, BODY_LEARN=buffer",
          "nolearn": "distill-guard, default.json, no body learned",
