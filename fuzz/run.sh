@@ -16,7 +16,7 @@ cd "$(dirname "$0")"
 secs=${1:-60}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -eq 0 ] && targets=(traffic body_scan fingerprints policy fleet campaign)
+[ ${#targets[@]} -eq 0 ] && targets=(traffic body_scan fingerprints policy fleet campaign hosts)
 sanitizer=${FUZZ_SANITIZER:-none}
 flags=(-O --sanitizer "$sanitizer")
 [ "${FUZZ_DEBUG_ASSERTIONS:-0}" = 1 ] && flags+=(--debug-assertions)

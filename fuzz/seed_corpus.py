@@ -13,8 +13,10 @@ import pathlib
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 OUT = ROOT / "fuzz" / "corpus"
 CLIENTS = json.loads((ROOT / "tests" / "data" / "clients.json").read_text())["clients"]
-PICK = ["curl-post", "python-httpx", "anthropic-sdk-python", "openai-sdk-python", "anthropic-sdk-js",
-        "go-net-http", "chromium-headless-fetch", "firefox-nav"]
+# Seed name -> the capture it is made of (the seed names predate the captures' current names).
+PICK = {"curl-post": "curl-post", "python-httpx": "python-httpx-post", "anthropic-sdk-python": "anthropic-python-post",
+        "openai-sdk-python": "openai-python-post", "anthropic-sdk-js": "anthropic-node-post",
+        "go-net-http": "go-net-http-get", "chromium-headless-fetch": "chromium-get", "firefox-nav": "firefox-esr-get"}
 ALIASES = {n.lower(): i for i, n in enumerate([  # must match NAMES in fuzz_targets/headers.rs
     "user-agent", "host", ":authority", ":method", ":path", ":scheme", "accept", "accept-language",
     "accept-encoding", "content-type", "content-length", "connection", "cookie", "referer", "origin",
@@ -84,8 +86,29 @@ def header_bytes(c):
     return bytes(out)
 
 
+def edge_head(c, i):
+    """A request head as edge/record.mjs builds it: Fetch lowercases and sorts the header names."""
+    fields = [c["method"], "https://api.example.com" + c["path"], c["http_version"], f"198.51.100.{i + 1}",
+              "t13d1516h2_8daaf6152771_02713d6af862", "", "US", f"tok-{i}"]
+    headers = sorted((n.lower(), v) for n, v in c["headers"])
+    return "\n".join(fields + [x for nv in headers for x in nv]).encode()
+
+
+def envoy_map(c):
+    """Envoy's serialized header map (proxy-wasm): count, name/value lengths, NUL-terminated data."""
+    pairs = [(":authority", "api.example.com"), (":path", c["path"]), (":method", c["method"]), (":scheme", "https")]
+    pairs += [(n.lower(), v) for n, v in c["headers"] if n.lower() != "host"] + [("x-request-id", "5f1d0c2e-1")]
+    out = bytearray(len(pairs).to_bytes(4, "little"))
+    for n, v in pairs:
+        out += len(n.encode()).to_bytes(4, "little") + len(v.encode()).to_bytes(4, "little")
+    for n, v in pairs:
+        out += n.encode() + b"\0" + v.encode() + b"\0"
+    return bytes(out)
+
+
 def main():
     by_name = {c["name"]: c for c in CLIENTS}
+    by_name.update({seed: by_name[capture] for seed, capture in PICK.items()})
     for i, n in enumerate(PICK):
         c = by_name[n]
         write("traffic", n, record(c, i) + "\n")
@@ -98,7 +121,7 @@ def main():
     del rec["body"]
     rec["body_b64"] = base64.b64encode(BODY4K.encode()).decode()
     write("traffic", "h2-b64-ipv6", json.dumps(rec) + "\n" + record(by_name["curl-get"], 3) + "\n")
-    proxied = json.loads(record(by_name["python-requests"], 5))
+    proxied = json.loads(record(by_name["python-requests-post"], 5))
     proxied["headers"] += [["Via", "1.1 squid"], ["X-Forwarded-For", "203.0.113.9, 10.0.0.1"], ["Proxy-Connection", "keep-alive"]]
     proxied["label"] = {"campaign": "c1"}
     write("traffic", "proxied", json.dumps(proxied) + "\n")
@@ -106,6 +129,16 @@ def main():
     write("fingerprints", "order-unknown", b"\x05GET\n/\n@\x00 OpenAI/Python 1.55.0\n@\x12 python\n@\x13 CPython\ncookie:a=b; c=d\n")
     for name, body in BODIES.items():
         write("body_scan", name, body)
+    # hosts: the edge worker's packed head and Envoy's header map of captured clients, with bodies.
+    posts = {"anthropic-sdk-python": BODY4K, "openai-sdk-python": BODIES["chat-tools"],
+             "curl-post": BODIES["messages-cot"], "anthropic-sdk-js": BODIES["agent-anthropic"]}
+    for i, n in enumerate(PICK):
+        c = by_name[n]
+        body = posts.get(n, "").encode()
+        for host in (0, 1):
+            head = edge_head(c, i) if host == 0 else envoy_map(c)
+            for sel in ((host | 0x30), (host | 0x04 | 0x08 | 0x70)):  # default engine, 256-byte chunks; held-all, cut, 512
+                write("hosts", f"{'edge' if host == 0 else 'envoy'}-{n}-{sel:02x}", bytes([sel]) + len(head).to_bytes(2, "little") + head + body)
     for f in sorted((ROOT / "filters").glob("*.json")):
         write("policy", f.stem, f.read_text())
     write("policy", "empty", "{}")
@@ -154,6 +187,10 @@ def dicts():
             "chain of thought", "rubric", "grade", "score", "tool", "tool_use", "tool_result", "tool_calls", "function",
             "functions", "function_call", "function_call_output", "custom_tool_call", "reasoning", "developer", "instructions",
             "input_schema", "parameters", "name", "thinking", "cache_control", "tool_use_id", "call_id", "image", "message"]
+    hosts = [n for n in ALIASES] + [":authority", ":path", ":method", ":scheme", "x-request-id", "x-distill-score",
+                                     "x-distill-action", "x-distill", "HTTP/1.1", "HTTP/2", "https://", "/v1/messages",
+                                     "POST", "GET", "\n\n", "\0\0\0\0"]
+    (d / "hosts.dict").write_text("\n".join(esc(t) for t in hosts) + "\n" + "\n".join(esc(f'"{k}"') for k in body) + "\n")
     (d / "body_scan.dict").write_text("\n".join(esc(f'"{k}"') for k in body) + "\n" + "\n".join(esc(t) for t in json_tok) + "\n")
     fp = [n for n in ALIASES] + ["Mozilla/5.0", "Chrome/", "Firefox/", "Safari/", "curl/", "python-requests/",
                                   "python-httpx/", "Go-http-client/", "Anthropic/Python", "OpenAI/JS", "node", "python"]
