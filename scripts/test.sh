@@ -19,11 +19,18 @@ set -e
 
 # The crates no test builds (the fuzz targets, the criterion benches, the bench filters and tools):
 # they must still compile against the core, or they rot unseen.
-echo "== cargo check (fuzz targets, benches)" >&2
+echo "== cargo check (fuzz targets, benches), fuzz seeds" >&2
 cargo check -q --benches
 for d in fuzz benches/campaign-merge benches/hostcall-probe benches/noop-filter benches/noop-native; do
   cargo check -q --manifest-path "$d/Cargo.toml" --all-targets || { echo "cargo check failed in $d" >&2; exit 1; }
 done
+# The fuzz seeds and dictionaries are generated from the captures and policies: they must match them.
+python3 fuzz/seed_corpus.py
+if git rev-parse --git-dir >/dev/null 2>&1 && [ -n "$(git status --porcelain -- fuzz/corpus fuzz/dicts)" ]; then
+  git status --short -- fuzz/corpus fuzz/dicts >&2
+  echo "the fuzz seeds are out of date with tests/data and filters/: commit what python3 fuzz/seed_corpus.py wrote" >&2
+  exit 1
+fi
 
 if ls tests/e2e/test_*.py >/dev/null 2>&1; then
   echo "== pytest tests/e2e (Envoy)" >&2
