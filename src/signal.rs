@@ -82,7 +82,7 @@ signals! {
     ClientOrderMismatch = "client.order_mismatch", "client_order_mismatch", Client, 25, None,
         "The headers the claimed stack sets itself come in an order no real capture of that User-Agent family shows (no verdict for families without captures).";
     ClientScripted = "client.scripted", "client_scripted", Client, 3, None,
-        "A script, CLI or HTTP library (curl, python-requests, axios, Go, ...), or no User-Agent at all: common and legitimate, weak alone.";
+        "A script, CLI or HTTP library (curl, python-requests, axios, Go, ...), or no User-Agent at all: it fires on every request of such a client, so alone it tells no campaign from a customer (`filters/default.json` weighs it 0).";
     FpListed = "fp.listed", "fp_listed", Fingerprint, 60, None,
         "The header-shape fingerprint, JA4, JA3 or JA4H is on the policy's `block.fingerprints` list.";
     PromptCot = "prompt.cot", "prompt_cot", Prompt, 8, None,
