@@ -128,10 +128,7 @@ fn edge(engine: &mut Engine, head: &[u8], body: &[u8], cut: bool, chunk: usize, 
             return;
         }
     };
-    let _ = packed::path_of(&text);
-    let forged = packed::forged_names(&h.headers, &engine.policy().output.header_prefix.clone());
-    let forged: Vec<String> = forged.iter().map(|s| s.to_string()).collect();
-    let forged: Vec<&str> = forged.iter().map(String::as_str).collect();
+    let forged = packed::forged_names(&h.headers, &engine.policy().output.header_prefix);
     let asn = (now_ms % 7 != 0).then_some(64_500 + (now_ms % 5) as u32);
     let req = packed::request(h, &[], body.is_empty(), 0, asn, now_ms);
     phases(engine, &req, body, cut, chunk, &forged);
