@@ -44,7 +44,7 @@ fn flags(text: &str) -> Vec<&str> {
         if !prev.is_some_and(|c| c.is_alphanumeric() || c == '-') && end > 2 && word[2..].starts_with(|c: char| c.is_ascii_lowercase()) {
             out.push(&word[..end]);
         }
-        rest = &rest[i + end.max(2)..];
+        rest = &rest[i + end..];
     }
     out
 }
@@ -73,9 +73,19 @@ fn usage() -> BTreeMap<String, BTreeSet<String>> {
     subs
 }
 
-/// The doc's text with shell line continuations joined.
-fn joined(text: &str) -> String {
-    text.replace("\\\n", " ")
+/// The doc's lines with shell line continuations joined, each with the number of its first line.
+fn commands(text: &str) -> Vec<(usize, String)> {
+    let mut out: Vec<(usize, String)> = Vec::new();
+    let mut continued = false;
+    for (n, line) in text.lines().enumerate() {
+        let (part, next) = line.strip_suffix('\\').map_or((line, false), |p| (p, true));
+        match out.last_mut() {
+            Some((_, joined)) if continued => joined.push_str(part),
+            _ => out.push((n + 1, part.to_string())),
+        }
+        continued = next;
+    }
+    out
 }
 
 #[test]
@@ -84,8 +94,8 @@ fn documented_commands_use_flags_the_cli_has() {
     let mut wrong = Vec::new();
     for doc in DOCS {
         let text = read(doc);
-        for (n, line) in joined(&text).lines().enumerate() {
-            let mut rest = line;
+        for (n, line) in commands(&text) {
+            let mut rest = line.as_str();
             while let Some(i) = rest.find("distill-guard ") {
                 let after = &rest[i + "distill-guard ".len()..];
                 let sub = after.split_whitespace().next().unwrap_or_default().trim_matches('`');
@@ -94,7 +104,7 @@ fn documented_commands_use_flags_the_cli_has() {
                 if let Some(known) = subs.get(sub) {
                     for f in flags(&after[..end]) {
                         if !known.contains(f) {
-                            wrong.push(format!("{doc}:{}: distill-guard {sub} {f}", n + 1));
+                            wrong.push(format!("{doc}:{n}: distill-guard {sub} {f}"));
                         }
                     }
                 }
