@@ -24,6 +24,8 @@ cargo check -q --benches
 for d in fuzz benches/campaign-merge benches/hostcall-probe benches/noop-filter benches/noop-native; do
   cargo check -q --manifest-path "$d/Cargo.toml" --all-targets || { echo "cargo check failed in $d" >&2; exit 1; }
 done
+# shadow.json, strict.json and the Cloudflare example's policy are derived from default.json.
+python3 scripts/derive-policies.py --check
 # The fuzz seeds and dictionaries are generated from the captures and policies: they must match them.
 python3 fuzz/seed_corpus.py
 if git rev-parse --git-dir >/dev/null 2>&1 && [ -n "$(git status --porcelain -- fuzz/corpus fuzz/dicts)" ]; then

@@ -57,19 +57,15 @@ fn run(engine: &mut Engine, f: &Fleet, geo: bool) -> (u64, Vec<(Action, String)>
 /// Five keys of one product on 80 servers in two regions (two ASNs of one provider, 80 /24s in ten /16s),
 /// 600 requests a minute for an hour; one key on 64 serverless workers (64 /24s in eight /16s), 20 a minute
 /// for ten hours; one key on 24 servers at three cloud providers, 60 a minute for four hours.
-/// `default.json` flags none; `strict.json` (lower thresholds) throttles none and tags at most
-/// the multi-cloud key's first two minutes. (Before rotation and address counts waited for an
-/// account's second minute and address counts for it to stop reusing its addresses,
-/// `default.json` flagged 322 of the five keys' first requests, 36 of them throttled, and 34 of
-/// the serverless key's, 2 throttled; `strict.json` tagged 14,353 of the multi-cloud key's
-/// 14,400.)
+/// Neither `default.json` nor `strict.json` (the default's weights, earlier throttles) flags any.
+/// (Before rotation and address counts waited for an account's second minute and address counts
+/// for it to stop reusing its addresses, `default.json` flagged 322 of the five keys' first
+/// requests, 36 of them throttled, and 34 of the serverless key's, 2 throttled; `strict.json`,
+/// then on the built-in weights, tagged 14,353 of the multi-cloud key's 14,400.)
 #[test]
 fn a_backend_on_a_fleet_of_servers_is_not_rotating_through_a_pool() {
-    for (name, k, f, total, flagged) in runs(true) {
-        let beyond_tag: Vec<&String> = flagged.iter().filter(|(a, _)| *a > Action::Tag).map(|(_, s)| s).collect();
-        assert!(beyond_tag.is_empty(), "{name}.json, fleet {k}: {} of {total} requests throttled or denied, e.g. {}", beyond_tag.len(), beyond_tag[0]);
-        let allowed = if name == "default" { 0 } else { 2 * f.per_minute as usize };
-        assert!(flagged.len() <= allowed, "{name}.json, fleet {k}: {} of {total} requests flagged, e.g. {}", flagged.len(), flagged[0].1);
+    for (name, k, _, total, flagged) in runs(true) {
+        assert!(flagged.is_empty(), "{name}.json, fleet {k}: {} of {total} requests flagged, e.g. {}", flagged.len(), flagged[0].1);
     }
 }
 
@@ -77,17 +73,16 @@ fn a_backend_on_a_fleet_of_servers_is_not_rotating_through_a_pool() {
 /// but their reuse, which the account's window shows only once under one request in five in
 /// it came from a new /24. A new key on a big fleet is tagged in its first minutes
 /// (`default.json`: 698 of the five keys' first 1,395 requests, 52 of the serverless key's
-/// first 72; none throttled, none after the fifth minute). `strict.json` throttles 16 of the
-/// five keys' requests and tags the serverless key (64 workers, 20 requests a minute) for
-/// its first 18 minutes, its flag history on top of its system prompt's chain-of-thought;
-/// none denied, none after the twentieth minute.
+/// first 72; none throttled, none after the fifth minute). `strict.json` flags the same
+/// requests and throttles 16 of them (its throttle threshold is 55, the default's 70); none
+/// denied. (On the built-in weights it had tagged the serverless key for its first 18 minutes.)
 #[test]
 fn without_a_geo_database_a_new_fleet_is_tagged_for_its_first_minutes_only() {
     for (name, k, f, total, flagged) in runs(false) {
         let worst = if name == "default" { Action::Tag } else { Action::Throttle };
         let beyond: Vec<&String> = flagged.iter().filter(|(a, _)| *a > worst).map(|(_, s)| s).collect();
         assert!(beyond.is_empty(), "{name}.json, fleet {k}: {} of {total} requests beyond {worst:?}, e.g. {}", beyond.len(), beyond[0]);
-        let minutes = if name == "default" { 5 } else { 20 };
+        let minutes = 5;
         let late: Vec<&String> = flagged.iter().map(|(_, s)| s).filter(|s| seq(s) >= minutes * f.per_minute).collect();
         assert!(late.is_empty(), "{name}.json, fleet {k}: {} of {total} requests flagged after {minutes} minutes, e.g. {}", late.len(), late[0]);
     }

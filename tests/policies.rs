@@ -28,6 +28,73 @@ fn every_shipped_policy_validates() {
     }
 }
 
+/// A shipped policy file as JSON.
+fn shipped_json(name: &str) -> serde_json::Value {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("filters").join(name);
+    serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
+}
+
+/// `v` without the top-level keys `drop`.
+fn without(v: &serde_json::Value, drop: &[&str]) -> serde_json::Value {
+    let mut v = v.clone();
+    if let Some(o) = v.as_object_mut() {
+        for k in drop {
+            o.remove(*k);
+        }
+    }
+    v
+}
+
+/// `shadow.json` is the default policy observed only, and `strict.json` the default's weights
+/// with thresholds and weights that only ever enforce sooner: a refit of the default must be
+/// carried to both (`python3 scripts/derive-policies.py`), or shadow mode previews another
+/// policy than the one it is run to preview, and "strict" drifts from what was validated.
+#[test]
+fn shadow_and_strict_follow_the_default() {
+    let (default, shadow, strict) = (shipped_json("default.json"), shipped_json("shadow.json"), shipped_json("strict.json"));
+    assert_eq!(shadow["mode"], "shadow");
+    assert_eq!(without(&shadow, &["name", "mode"]), without(&default, &["name", "mode"]), "shadow.json: run python3 scripts/derive-policies.py");
+    assert_eq!(
+        without(&strict, &["name", "thresholds", "throttle", "signals"]),
+        without(&default, &["name", "thresholds", "throttle", "signals"]),
+        "strict.json: run python3 scripts/derive-policies.py"
+    );
+    for level in ["tag", "throttle", "deny"] {
+        let (d, s) = (default["thresholds"][level].as_u64().unwrap(), strict["thresholds"][level].as_u64().unwrap());
+        assert!(s <= d, "strict.json thresholds.{level} {s} is above the default's {d}");
+    }
+    let (ds, ss) = (default["signals"].as_object().unwrap(), strict["signals"].as_object().unwrap());
+    assert_eq!(ds.len(), ss.len(), "strict.json weighs the same signals as the default");
+    for (name, d) in ds {
+        let (d, s) = (d["weight"].as_f64().unwrap(), ss[name]["weight"].as_f64().unwrap());
+        assert!(s >= d, "strict.json {name} weighs {s}, under the default's {d}");
+    }
+    // Every weight the strict policy raises is a contradiction no genuine client makes, never a
+    // crowd or an account's history (those are the default's fitted trade-offs).
+    for (name, s) in ss {
+        if s["weight"] != ds[name]["weight"] {
+            assert!(name.starts_with("client_") || name.starts_with("proxy_"), "strict.json raises {name}");
+        }
+    }
+}
+
+/// The edge worker's Cloudflare example (`edge/wrangler.toml`, `POLICY`) is `shadow.json` behind
+/// Cloudflare (one trusted X-Forwarded-For hop, the structured verdict header), and validates.
+#[test]
+fn the_wrangler_example_is_the_shadow_policy() {
+    let toml = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("edge/wrangler.toml")).unwrap();
+    let line = toml.lines().find(|l| l.starts_with("POLICY = '")).expect("a POLICY = '...' line");
+    let text = line.trim_start_matches("POLICY = '").trim_end_matches('\'');
+    if let Err(e) = Policy::from_json(text) {
+        panic!("edge/wrangler.toml POLICY: {e}");
+    }
+    let example: serde_json::Value = serde_json::from_str(text).unwrap();
+    assert_eq!(example["proxy"]["trusted_hops"], 1);
+    assert_eq!(example["output"]["format"], "structured");
+    let shadow = shipped_json("shadow.json");
+    assert_eq!(without(&example, &["name", "proxy", "output"]), without(&shadow, &["name", "proxy", "output"]), "edge/wrangler.toml: run python3 scripts/derive-policies.py");
+}
+
 #[test]
 fn check_policy_cli_names_every_error_and_fails() {
     let dir = std::env::temp_dir().join(format!("dg-policy-{}", std::process::id()));
