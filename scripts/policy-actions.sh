@@ -4,14 +4,14 @@
 # throttled or denied (warm-up included; `quality` reports what is flagged, this what is enforced).
 #   usage: scripts/policy-actions.sh SEEDS POLICY...      e.g. scripts/policy-actions.sh 61,62,63 filters/default.json filters/strict.json
 # Simulates each scenario of scenarios/ once per seed (into a temporary directory), then replays
-# the records through each policy with target/release/distill-guard (built when missing).
+# the records through each policy with target/release/distill-guard (built or brought up to date first).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ $# -ge 2 ] || { sed -n '2,7p' "$0" >&2; exit 2; }
 seeds=$1; shift
 for p in "$@"; do [ -f "$p" ] || { echo "no such policy: $p" >&2; exit 2; }; done
 bin=target/release/distill-guard
-[ -x "$bin" ] || cargo build --release -q
+cargo build --release -q
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 for s in ${seeds//,/ }; do
